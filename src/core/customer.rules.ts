@@ -1,0 +1,127 @@
+/**
+ * Validation rules for customer input, shared by every entry point (GraphQL, the
+ * standalone customers.json, the demo). Each rule returns problems instead of throwing,
+ * so a caller can report every bad field at once.
+ */
+import { isIP } from 'node:net';
+import type { FieldProblem } from './errors';
+import {
+  CACHE_TTL_MAX,
+  CUSTOMER_ID_MAX,
+  CUSTOMER_NAME_MAX,
+  DOMAINS_MAX,
+  ORIGIN_URL_MAX,
+} from './customer.types';
+
+const SLUG = /^[a-z0-9][a-z0-9-]*$/;
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export function checkCustomerId(id: string, field = 'id'): FieldProblem[] {
+  if (id.length === 0) return [{ field, message: 'must not be empty' }];
+  if (id.length > CUSTOMER_ID_MAX) {
+    return [{ field, message: `must be at most ${CUSTOMER_ID_MAX} characters (got ${id.length})` }];
+  }
+  if (!SLUG.test(id)) {
+    return [{ field, message: `"${id}" is not a slug: use lower-case letters, digits and "-", starting with a letter or digit` }];
+  }
+  return [];
+}
+
+export function checkCustomerName(name: string, field = 'name'): FieldProblem[] {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) return [{ field, message: 'must not be empty' }];
+  if (trimmed.length > CUSTOMER_NAME_MAX) {
+    return [{ field, message: `must be at most ${CUSTOMER_NAME_MAX} characters` }];
+  }
+  return [];
+}
+
+/**
+ * Lower-cases a hostname and drops one trailing dot. Does not validate: see checkHostname.
+ */
+export function normalizeHostname(hostname: string): string {
+  const lower = hostname.trim().toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+/** A DNS hostname a customer can point at the CDN (no IP literals, no ports, no wildcards). */
+export function checkHostname(hostname: string, field: string): FieldProblem[] {
+  const host = normalizeHostname(hostname);
+  const problem = (message: string): FieldProblem[] => [{ field, message: `"${hostname}" ${message}` }];
+  if (host.length === 0) return [{ field, message: 'must not be empty' }];
+  if (host.length > 253) return problem('is longer than 253 characters');
+  if (isIP(host) !== 0 || host.startsWith('[')) return problem('is an IP address; use a host name');
+  if (host.includes(':')) return problem('must not contain a port');
+  const labels = host.split('.');
+  if (labels.length < 2) return problem('must have at least two labels, such as cdn.example.com');
+  if (!labels.every((l) => LABEL.test(l))) {
+    return problem('is not a valid host name (letters, digits and "-" in dot-separated labels of at most 63)');
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return problem('must not end in a numeric label');
+  return [];
+}
+
+export function checkDomains(domains: string[], field = 'domains'): FieldProblem[] {
+  if (domains.length === 0) return [{ field, message: 'must list at least one domain' }];
+  if (domains.length > DOMAINS_MAX) return [{ field, message: `must list at most ${DOMAINS_MAX} domains` }];
+  const problems = domains.flatMap((d, i) => checkHostname(d, `${field}[${i}]`));
+  const seen = new Map<string, number>();
+  domains.forEach((d, i) => {
+    const n = normalizeHostname(d);
+    const first = seen.get(n);
+    if (first !== undefined) {
+      problems.push({ field: `${field}[${i}]`, message: `"${d}" repeats ${field}[${first}]` });
+    } else {
+      seen.set(n, i);
+    }
+  });
+  return problems;
+}
+
+export function checkOriginUrl(value: string, field = 'originUrl'): FieldProblem[] {
+  if (value.length > ORIGIN_URL_MAX) return [{ field, message: `must be at most ${ORIGIN_URL_MAX} characters` }];
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [{ field, message: `"${value}" is not an absolute URL such as https://origin.example.com` }];
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return [{ field, message: `must use http or https, not ${url.protocol.replace(':', '')}` }];
+  }
+  if (url.username !== '' || url.password !== '') {
+    return [{ field, message: 'must not contain credentials; set basicAuth { username password } instead' }];
+  }
+  if (url.search !== '' || url.hash !== '') {
+    return [{ field, message: 'must not contain a query string or fragment' }];
+  }
+  if (url.hostname === '') return [{ field, message: 'must name a host' }];
+  return [];
+}
+
+/** Canonical form stored and compared: no trailing slash on the path. */
+export function normalizeOriginUrl(value: string): string {
+  const url = new URL(value);
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
+}
+
+export function checkCacheTtl(ttl: number, field = 'cacheTtl'): FieldProblem[] {
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > CACHE_TTL_MAX) {
+    return [{ field, message: `must be a whole number of seconds from 0 to ${CACHE_TTL_MAX} (one year), got ${ttl}` }];
+  }
+  return [];
+}
+
+export function checkBasicAuth(
+  auth: { username: string; password: string },
+  field = 'basicAuth',
+): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (auth.username.length === 0) problems.push({ field: `${field}.username`, message: 'must not be empty' });
+  if (auth.username.includes(':')) problems.push({ field: `${field}.username`, message: 'must not contain ":"' });
+  if (auth.username.length > 255) problems.push({ field: `${field}.username`, message: 'must be at most 255 characters' });
+  if (auth.password.length === 0) problems.push({ field: `${field}.password`, message: 'must not be empty' });
+  if (auth.password.length > 1024) problems.push({ field: `${field}.password`, message: 'must be at most 1024 characters' });
+  return problems;
+}

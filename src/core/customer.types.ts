@@ -1,0 +1,34 @@
+/**
+ * What every process knows about a customer (tenant). This is the shape that travels
+ * over the change bus and sits in the snapshot, so it is JSON-safe and versioned by the
+ * events that carry it. The Basic Auth password stays encrypted (see secret-box.ts):
+ * only a process holding CDN_SECRET_KEY can read it, so Redis never holds it in clear.
+ */
+export interface OriginBasicAuth {
+  username: string;
+  /** `secret-box` ciphertext of the password. */
+  passwordCiphertext: string;
+}
+
+export interface CustomerConfig {
+  /** Slug, `[a-z0-9][a-z0-9-]*`, at most 63 characters. Starts every cache key. */
+  id: string;
+  name: string;
+  /** http(s) URL without credentials; a path, if any, prefixes every origin request. */
+  originUrl: string;
+  /** Lower-cased hostnames, unique across all customers. */
+  domains: string[];
+  /** Seconds an object is fresh when the origin gives no freshness of its own. */
+  cacheTtl: number;
+  basicAuth: OriginBasicAuth | null;
+  /** Bumped on every change; lets a consumer ignore an older copy. */
+  version: number;
+  updatedAt: string;
+}
+
+export const CACHE_TTL_DEFAULT = 3600;
+export const CACHE_TTL_MAX = 365 * 24 * 3600;
+export const CUSTOMER_ID_MAX = 63;
+export const CUSTOMER_NAME_MAX = 200;
+export const ORIGIN_URL_MAX = 2048;
+export const DOMAINS_MAX = 100;

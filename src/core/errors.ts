@@ -1,0 +1,114 @@
+/**
+ * The one error catalog. Every error a user can cause has a code here
+ * (`CDN_ERR_<AREA>_<WHAT>`), an HTTP status, the GraphQL `extensions.code` the api
+ * reports, and a message that says what was wrong and what to do about it.
+ * Services throw `CdnError`s; transports (GraphQL, the edge's HTTP) translate them.
+ */
+
+export type GraphqlErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'INTERNAL_SERVER_ERROR';
+
+export interface FieldProblem {
+  /** Dotted path of the input field, e.g. `input.domains[1]`. */
+  field: string;
+  message: string;
+}
+
+interface CatalogEntry<A extends unknown[]> {
+  status: number;
+  graphqlCode: GraphqlErrorCode;
+  message: (...args: A) => string;
+}
+
+function entry<A extends unknown[]>(
+  status: number,
+  graphqlCode: GraphqlErrorCode,
+  message: (...args: A) => string,
+): CatalogEntry<A> {
+  return { status, graphqlCode, message };
+}
+
+export const errorCatalog = {
+  CDN_ERR_INPUT_INVALID: entry(400, 'BAD_USER_INPUT', (problems: FieldProblem[]) =>
+    `Invalid input: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+  ),
+  CDN_ERR_CUSTOMER_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Customer "${id}" does not exist. List existing customers with the \`customers\` query.`,
+  ),
+  CDN_ERR_CUSTOMER_EXISTS: entry(409, 'CONFLICT', (id: string) =>
+    `Customer id "${id}" is already taken. Choose another id, or update the existing customer with \`updateCustomer\`.`,
+  ),
+  CDN_ERR_DOMAIN_TAKEN: entry(409, 'CONFLICT', (domain: string, owner: string) =>
+    `Domain "${domain}" already belongs to customer "${owner}". A domain can belong to one customer only; remove it there first.`,
+  ),
+  CDN_ERR_AUTH_MISSING: entry(401, 'UNAUTHENTICATED', () =>
+    'Missing credentials. Send the header `Authorization: Bearer <token>`.',
+  ),
+  CDN_ERR_AUTH_INVALID: entry(401, 'UNAUTHENTICATED', () =>
+    'The bearer token is not valid. Check the token (cdn start prints the admin token; otherwise it is CDN_ADMIN_TOKEN).',
+  ),
+  CDN_ERR_AUTH_FORBIDDEN: entry(403, 'FORBIDDEN', (what: string) =>
+    `This token may not ${what}. Use a token with a role that allows it.`,
+  ),
+  CDN_ERR_CONFIG_INVALID: entry(500, 'INTERNAL_SERVER_ERROR', (role: string, problems: FieldProblem[]) =>
+    `Invalid ${role} configuration:\n${problems.map((p) => `  - ${p.field}: ${p.message}`).join('\n')}`,
+  ),
+  CDN_ERR_EDGE_UNKNOWN_HOST: entry(404, 'NOT_FOUND', (host: string) =>
+    `No customer serves the host "${host}".`,
+  ),
+  CDN_ERR_EDGE_BAD_HOST: entry(400, 'BAD_USER_INPUT', (why: string) => `Bad Host header: ${why}.`),
+  CDN_ERR_ORIGIN_UNREACHABLE: entry(502, 'INTERNAL_SERVER_ERROR', (customerId: string, why: string) =>
+    `The origin of customer "${customerId}" could not be reached: ${why}.`,
+  ),
+  CDN_ERR_ORIGIN_TIMEOUT: entry(504, 'INTERNAL_SERVER_ERROR', (customerId: string) =>
+    `The origin of customer "${customerId}" did not answer in time.`,
+  ),
+  CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: entry(502, 'INTERNAL_SERVER_ERROR', (host: string, address: string) =>
+    `The origin host "${host}" resolves to ${address}, a loopback, private or link-local address. ` +
+    'Such origins are refused unless the operator sets CDN_ALLOW_PRIVATE_ORIGINS=true.',
+  ),
+  CDN_ERR_SECRET_UNREADABLE: entry(500, 'INTERNAL_SERVER_ERROR', (what: string) =>
+    `Could not decrypt ${what}: CDN_SECRET_KEY differs from the key it was encrypted with. ` +
+    'Every api and edge must share the same CDN_SECRET_KEY.',
+  ),
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalog;
+type ArgsOf<C extends ErrorCode> = (typeof errorCatalog)[C] extends CatalogEntry<infer A> ? A : never;
+
+export class CdnError<C extends ErrorCode = ErrorCode> extends Error {
+  override readonly name = 'CdnError';
+  readonly code: C;
+  readonly status: number;
+  readonly graphqlCode: GraphqlErrorCode;
+  /** Structured details safe to show to the caller (never secrets). */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: C, args: ArgsOf<C>, details: Record<string, unknown> = {}) {
+    const def = errorCatalog[code] as unknown as CatalogEntry<ArgsOf<C>>;
+    super(def.message(...args));
+    this.code = code;
+    this.status = def.status;
+    this.graphqlCode = def.graphqlCode;
+    this.details = details;
+  }
+}
+
+/** Shorthand: `throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id)`. */
+export function cdnError<C extends ErrorCode>(code: C, ...args: ArgsOf<C>): CdnError<C> {
+  return new CdnError(code, args);
+}
+
+/** An input error naming every bad field at once. */
+export function invalidInput(problems: FieldProblem[]): CdnError<'CDN_ERR_INPUT_INVALID'> {
+  return new CdnError('CDN_ERR_INPUT_INVALID', [problems], { fields: problems });
+}
+
+export function isCdnError(err: unknown): err is CdnError {
+  return err instanceof CdnError;
+}

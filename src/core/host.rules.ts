@@ -1,0 +1,28 @@
+/**
+ * How the edge reads the tenant out of a request's Host header. Only `Host` counts:
+ * `X-Forwarded-Host` is client-controlled and never trusted for routing.
+ */
+import { normalizeHostname } from './customer.rules';
+
+export type HostParse = { ok: true; host: string } | { ok: false; reason: string };
+
+/** Lower-cases, drops the port and one trailing dot. Rejects empty and malformed values. */
+export function parseHostHeader(value: string | string[] | undefined): HostParse {
+  if (value === undefined || value === '') return { ok: false, reason: 'the request has no Host header' };
+  if (Array.isArray(value)) return { ok: false, reason: 'the request has more than one Host header' };
+  let host = value.trim();
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end < 0) return { ok: false, reason: `"${value}" is not a valid host` };
+    host = host.slice(0, end + 1);
+  } else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) {
+      const port = host.slice(colon + 1);
+      if (!/^[0-9]{0,5}$/.test(port)) return { ok: false, reason: `"${value}" has an invalid port` };
+      host = host.slice(0, colon);
+    }
+  }
+  if (host === '' || /[\s/\\@?#,]/.test(host)) return { ok: false, reason: `"${value}" is not a valid host` };
+  return { ok: true, host: normalizeHostname(host) };
+}
