@@ -1,0 +1,99 @@
+/**
+ * The TypeORM DataSource for the api: PostgreSQL when a URL is given, otherwise the
+ * embedded PGlite under `<dataDir>/pglite`. Entities and migrations are listed as
+ * classes (no globs) so the same code works from TypeScript sources and compiled JS.
+ * Never synchronize: the schema is whatever the migrations say.
+ */
+import path from 'node:path';
+import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { PGliteDriver } from 'typeorm-pglite';
+import type { Logger } from '../../obs/logger.factory';
+import { InitialSchema1732400000000 } from '../../../migrations/1732400000000-initial-schema';
+import { ChangeLogEntity } from './change-log.entity';
+import { CustomerEntity } from './customer.entity';
+import { DomainEntity } from './domain.entity';
+
+export const API_ENTITIES = [CustomerEntity, DomainEntity, ChangeLogEntity];
+export const API_MIGRATIONS = [InitialSchema1732400000000];
+
+/** Arbitrary constant: serialises `migrate` across api replicas starting together. */
+const MIGRATION_LOCK_KEY = 0x65_64_67_01;
+
+// DataSources backed by PGlite: one shared session, so callers must serialise transactions.
+const singleSession = new WeakSet<DataSource>();
+
+export interface DataSourceOptions {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  logger?: Logger;
+}
+
+export function createDataSource(options: DataSourceOptions): DataSource {
+  const common = {
+    type: 'postgres' as const,
+    synchronize: false,
+    migrationsRun: false,
+    uuidExtension: 'pgcrypto' as const,
+    installExtensions: false,
+    entities: API_ENTITIES,
+    migrations: API_MIGRATIONS,
+    logger: options.logger ? new PinoTypeOrmLogger(options.logger) : undefined,
+    logging: options.logger ? (['error', 'warn', 'migration'] as const).slice() : false,
+  };
+  if (options.databaseUrl !== undefined) {
+    return new DataSource({ ...common, url: options.databaseUrl });
+  }
+  const ds = new DataSource({
+    ...common,
+    driver: new PGliteDriver({ dataDir: path.join(options.dataDir, 'pglite') }).driver,
+    poolSize: 1,
+  });
+  singleSession.add(ds);
+  return ds;
+}
+
+/** True when every query runner shares one session (PGlite): transactions must not overlap. */
+export function isSingleSession(ds: DataSource): boolean {
+  return singleSession.has(ds);
+}
+
+/** Runs pending migrations (all in one transaction) and returns the names of those applied. */
+export async function migrate(ds: DataSource): Promise<string[]> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    // Several api replicas may start at once; the session lock makes the others wait.
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const applied = await ds.runMigrations({ transaction: 'all' });
+      return applied.map((m) => m.name);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+class PinoTypeOrmLogger implements TypeOrmLogger {
+  readonly #log: Logger;
+  constructor(logger: Logger) {
+    this.#log = logger.child({ component: 'typeorm' });
+  }
+  // Queries are not logged: their parameters can hold password ciphertext and user input.
+  logQuery(): void {}
+  logQueryError(error: string | Error, query: string): void {
+    this.#log.error({ err: error, query }, 'query failed');
+  }
+  logQuerySlow(time: number, query: string): void {
+    this.#log.warn({ time, query }, 'slow query');
+  }
+  logSchemaBuild(): void {}
+  logMigration(message: string): void {
+    this.#log.info(message);
+  }
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.#log.warn({ message }, 'typeorm');
+    else this.#log.debug({ message }, 'typeorm');
+  }
+}

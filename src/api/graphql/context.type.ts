@@ -1,0 +1,22 @@
+/**
+ * What every resolver receives, over HTTP and over graphql-ws alike. A `type` alias, not
+ * an interface: graphql-ws's context generic needs an index-compatible type (STACK.md).
+ */
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { Principal } from '../services/auth.service';
+import type { CustomerService } from '../services/customer.service';
+import type { CustomerChange } from './customer-change.type';
+
+export const CUSTOMER_CHANGED = 'customerChanged';
+
+export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange] }>;
+
+export type ApiServices = {
+  customers: CustomerService;
+};
+
+export type ApiContext = {
+  /** Null only while building a context that is about to be refused. */
+  principal: Principal | null;
+  services: ApiServices;
+};

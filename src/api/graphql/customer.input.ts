@@ -1,0 +1,55 @@
+/**
+ * Mutation inputs. Only shapes here: every rule (slug, URL, hostnames, TTL range) is
+ * checked by the service with core/customer.rules.ts, so all problems come back at once
+ * with the same messages whatever the entry point.
+ */
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { CACHE_TTL_DEFAULT } from '../../core/customer.types';
+
+@InputType({ description: 'Credentials the edge sends to the origin. The password is stored encrypted and never returned.' })
+export class BasicAuthInput {
+  @Field()
+  username!: string;
+
+  @Field()
+  password!: string;
+}
+
+@InputType()
+export class CreateCustomerInput {
+  @Field(() => ID, { description: 'Slug: lower-case letters, digits and "-", at most 63 characters.' })
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field({ description: 'http or https URL, without credentials, query or fragment.' })
+  originUrl!: string;
+
+  @Field(() => [String], { description: 'At least one hostname; each may belong to one customer only.' })
+  domains!: string[];
+
+  @Field(() => Int, { defaultValue: CACHE_TTL_DEFAULT, description: 'Seconds, 0 to one year.' })
+  cacheTtl!: number;
+
+  @Field(() => BasicAuthInput, { nullable: true })
+  basicAuth?: BasicAuthInput | null;
+}
+
+@InputType({ description: 'Only the fields given change. `basicAuth: null` removes Basic Auth; leaving it out keeps it.' })
+export class UpdateCustomerInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  originUrl?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'Replaces the whole set of domains.' })
+  domains?: string[] | null;
+
+  @Field(() => Int, { nullable: true })
+  cacheTtl?: number | null;
+
+  @Field(() => BasicAuthInput, { nullable: true })
+  basicAuth?: BasicAuthInput | null;
+}

@@ -1,0 +1,82 @@
+/** Customer queries and mutations. Thin: arguments in, service call, mapper out. */
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { toGraphqlCustomer } from '../db/customer.mapper';
+import { PAGE_SIZE_DEFAULT } from '../services/customer.service';
+import type { ApiContext } from './context.type';
+import { CustomerConnection, PageInfo } from './customer-connection.type';
+import { CreateCustomerInput, UpdateCustomerInput } from './customer.input';
+import { Customer } from './customer.type';
+
+@Resolver(() => Customer)
+export class CustomerResolver {
+  @Authorized()
+  @Query(() => CustomerConnection, { description: 'Customers ordered by id, a page at a time (first: 1 to 500).' })
+  async customers(
+    @Ctx() ctx: ApiContext,
+    @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_SIZE_DEFAULT }) first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'pageInfo.endCursor of the previous page.' }) after?: string | null,
+  ): Promise<CustomerConnection> {
+    const page = await ctx.services.customers.list({ first: first ?? PAGE_SIZE_DEFAULT, after: after ?? null });
+    const connection = new CustomerConnection();
+    connection.nodes = page.nodes.map(toGraphqlCustomer);
+    connection.totalCount = page.totalCount;
+    connection.pageInfo = Object.assign(new PageInfo(), { endCursor: page.endCursor, hasNextPage: page.hasNextPage });
+    return connection;
+  }
+
+  @Authorized()
+  @Query(() => Customer, { nullable: true })
+  async customer(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<Customer | null> {
+    const entity = await ctx.services.customers.get(id);
+    return entity ? toGraphqlCustomer(entity) : null;
+  }
+
+  @Authorized()
+  @Query(() => Customer, { nullable: true, description: 'The customer serving a host name (case and a trailing dot ignored).' })
+  async customerByDomain(@Ctx() ctx: ApiContext, @Arg('domain') domain: string): Promise<Customer | null> {
+    const entity = await ctx.services.customers.getByDomain(domain);
+    return entity ? toGraphqlCustomer(entity) : null;
+  }
+
+  @Authorized()
+  @Mutation(() => Customer)
+  async createCustomer(@Ctx() ctx: ApiContext, @Arg('input', () => CreateCustomerInput) input: CreateCustomerInput): Promise<Customer> {
+    const entity = await ctx.services.customers.create({
+      id: input.id,
+      name: input.name,
+      originUrl: input.originUrl,
+      domains: input.domains,
+      cacheTtl: input.cacheTtl,
+      basicAuth: input.basicAuth ? { username: input.basicAuth.username, password: input.basicAuth.password } : null,
+    });
+    return toGraphqlCustomer(entity);
+  }
+
+  @Authorized()
+  @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth.' })
+  async updateCustomer(
+    @Ctx() ctx: ApiContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateCustomerInput) input: UpdateCustomerInput,
+  ): Promise<Customer> {
+    const entity = await ctx.services.customers.update(id, {
+      name: input.name,
+      originUrl: input.originUrl,
+      domains: input.domains,
+      cacheTtl: input.cacheTtl,
+      // undefined (absent) keeps Basic Auth, null removes it: the distinction must survive.
+      basicAuth:
+        input.basicAuth === undefined || input.basicAuth === null
+          ? input.basicAuth
+          : { username: input.basicAuth.username, password: input.basicAuth.password },
+    });
+    return toGraphqlCustomer(entity);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Deletes the customer and its domains; edges stop serving them within a second.' })
+  async deleteCustomer(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<boolean> {
+    await ctx.services.customers.delete(id);
+    return true;
+  }
+}

@@ -1,0 +1,29 @@
+/** The GraphQL `Customer` object type. Never carries the Basic Auth password: only whether one is set. */
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+
+@ObjectType({ description: 'A tenant of the CDN: an origin and the domains served from it.' })
+export class Customer {
+  @Field(() => ID, { description: 'Slug such as customer-a; starts every cache key.' })
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field({ description: 'http(s) URL of the origin, without credentials.' })
+  originUrl!: string;
+
+  @Field(() => [String], { description: 'Lower-cased hostnames served for this customer, sorted.' })
+  domains!: string[];
+
+  @Field(() => Int, { description: 'Seconds an object stays fresh when the origin gives no freshness.' })
+  cacheTtl!: number;
+
+  @Field({ description: 'Whether origin requests carry Basic Auth. The credentials themselves are never returned.' })
+  hasBasicAuth!: boolean;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field()
+  updatedAt!: Date;
+}

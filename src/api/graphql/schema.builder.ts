@@ -1,0 +1,27 @@
+/**
+ * Builds the GraphQL schema from the resolvers. Used by the server, by
+ * scripts/emit-schema.ts and by the staleness test, so all three see the same schema.
+ */
+import 'reflect-metadata';
+import { createPubSub } from '@graphql-yoga/subscription';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { authChecker } from './auth.checker';
+import type { ApiPubSub } from './context.type';
+import { CustomerChangeResolver } from './customer-change.resolver';
+import { CustomerResolver } from './customer.resolver';
+
+export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: [CustomerResolver, CustomerChangeResolver],
+    authChecker,
+    // Inputs are checked by the services with core's rules, not by class-validator.
+    validate: false,
+    pubSub: options.pubSub ?? createPubSub(),
+  });
+}
+
+/** Deterministic SDL: sorted, so the committed file only changes when the schema does. */
+export function printApiSchema(schema: GraphQLSchema): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

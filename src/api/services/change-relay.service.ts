@@ -1,0 +1,144 @@
+/**
+ * The outbox relay: publishes committed change_log rows to the bus, in seq order, with a
+ * snapshot of every customer. Any number of api replicas run one; a transaction-scoped
+ * advisory lock lets one pass run at a time across all of them, and the bus ignores seqs
+ * it already holds, so a race can never publish a change twice. Runs after every commit
+ * (kick) and every second, which also catches up rows committed by an api that crashed
+ * before publishing.
+ */
+import type { Change, Snapshot } from '../../core/bus.events';
+import type { ChangeBus } from '../../core/bus.port';
+import type { Logger } from '../../obs/logger.factory';
+import { maxChangeSeq, readChangesAfter } from '../db/change-log.writer';
+import type { ChangeLogEntity } from '../db/change-log.entity';
+import { CustomerEntity } from '../db/customer.entity';
+import { toCustomerConfig } from '../db/customer.mapper';
+import type { Database } from '../db/database';
+import type { EntityManager } from 'typeorm';
+
+/** Arbitrary constant, distinct from the outbox order lock in change-log.writer.ts. */
+export const RELAY_LOCK_KEY = 0x65_64_67_03;
+const BATCH = 1000;
+const INTERVAL_MS = 1000;
+
+export interface ChangeRelayOptions {
+  db: Database;
+  bus: ChangeBus;
+  logger: Logger;
+  /** Called after each pass that held the lock with the bus's seq (for the metric). */
+  onPublished?: (seq: number) => void;
+  intervalMs?: number;
+}
+
+export class ChangeRelay {
+  readonly #db: Database;
+  readonly #bus: ChangeBus;
+  readonly #log: Logger;
+  readonly #onPublished: (seq: number) => void;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | null = null;
+  #again = false;
+  #stopped = true;
+  #failing = false;
+
+  constructor(options: ChangeRelayOptions) {
+    this.#db = options.db;
+    this.#bus = options.bus;
+    this.#log = options.logger.child({ component: 'change-relay' });
+    this.#onPublished = options.onPublished ?? (() => {});
+    this.#intervalMs = options.intervalMs ?? INTERVAL_MS;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#timer = setInterval(() => this.kick(), this.#intervalMs);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  /** Asks for a pass soon. Never overlaps passes: a kick during a pass queues one more. */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** Stops the timer and waits for a pass in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        await this.#pass();
+        if (this.#failing) this.#log.info('relay publishing again');
+        this.#failing = false;
+      } catch (err) {
+        // Redis down must not take the api down: the rows wait in change_log for the next pass.
+        if (!this.#failing) this.#log.error({ err }, 'relay pass failed; will retry every second');
+        else this.#log.debug({ err }, 'relay pass failed again');
+        this.#failing = true;
+        return;
+      }
+    } while (this.#again && !this.#stopped);
+  }
+
+  async #pass(): Promise<void> {
+    // REPEATABLE READ: the rows and the snapshot come from one consistent view.
+    const published = await this.#db.transaction(async (m) => {
+      const [row] = (await m.query('SELECT pg_try_advisory_xact_lock($1) AS "locked"', [RELAY_LOCK_KEY])) as Array<{ locked: boolean }>;
+      if (!row?.locked) return null;
+      const busSeq = await this.#bus.publishedSeq();
+      if (busSeq === null) {
+        // A new or flushed bus: the snapshot alone brings it up to date; the rows before it are history.
+        const seq = await maxChangeSeq(m);
+        await this.#bus.publish([], await readSnapshot(m, seq));
+        return seq;
+      }
+      let after = busSeq;
+      let snapshotCustomers: Snapshot['customers'] | null = null;
+      for (;;) {
+        const rows = await readChangesAfter(m, after, BATCH);
+        if (rows.length === 0) break;
+        snapshotCustomers ??= (await readSnapshot(m, 0)).customers;
+        const changes = toChanges(rows, after);
+        after = changes[changes.length - 1]!.seq;
+        // Only the last batch's snapshot matches its seq exactly. Earlier batches (a backlog
+        // over BATCH rows) carry the newer state; consumers still converge, since every event
+        // is a whole customer or a delete and replaying older ones ends in the same state.
+        await this.#bus.publish(changes, { v: 1, seq: after, takenAt: new Date().toISOString(), customers: snapshotCustomers });
+        if (rows.length < BATCH) break;
+      }
+      if (after !== busSeq) this.#log.debug({ from: busSeq, to: after }, 'relayed changes');
+      return after;
+    }, 'REPEATABLE READ');
+    // The gauge tracks the bus, whichever replica published: every replica reports the same value.
+    if (published !== null) this.#onPublished(published);
+  }
+}
+
+function toChanges(rows: ChangeLogEntity[], publishedSeq: number): Change[] {
+  let prevSeq = publishedSeq;
+  return rows.map((row) => {
+    const seq = Number(row.seq);
+    const change: Change = { seq, prevSeq, at: row.createdAt.toISOString(), event: row.payload };
+    prevSeq = seq;
+    return change;
+  });
+}
+
+/** Every customer with its domains, as the bus carries them (password as ciphertext). */
+export async function readSnapshot(m: EntityManager, seq: number): Promise<Snapshot> {
+  const rows = await m.getRepository(CustomerEntity).find({ relations: { domains: true }, order: { id: 'ASC' } });
+  return { v: 1, seq, takenAt: new Date().toISOString(), customers: rows.map(toCustomerConfig) };
+}

@@ -1,0 +1,220 @@
+/**
+ * Customer logic: validation, uniqueness, encryption of the Basic Auth password, and the
+ * outbox row written in the same transaction as every change. Throws CdnError only;
+ * the GraphQL layer translates. A failed mutation changes nothing: everything happens in
+ * one transaction, and every check that can fail runs before the first write.
+ */
+import { In, MoreThan, type EntityManager } from 'typeorm';
+import { cdnError, CdnError, invalidInput } from '../../core/errors';
+import { normalizeHostname } from '../../core/customer.rules';
+import type { SecretBox } from '../../core/secret-box';
+import type { Logger } from '../../obs/logger.factory';
+import { appendChange } from '../db/change-log.writer';
+import { CustomerEntity } from '../db/customer.entity';
+import { toCustomerConfig } from '../db/customer.mapper';
+import type { Database } from '../db/database';
+import { DomainEntity } from '../db/domain.entity';
+import { asUniqueViolation, conflictingValue } from '../db/pg-errors';
+import type { CreateCustomerCommand, PageRequest, UpdateCustomerCommand } from './customer.commands';
+import { validateCreate, validateUpdate, type OriginPolicy } from './customer.validation';
+
+export const PAGE_SIZE_DEFAULT = 50;
+export const PAGE_SIZE_MAX = 500;
+
+export interface CustomerPage {
+  nodes: CustomerEntity[];
+  totalCount: number;
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+export interface CustomerServiceOptions {
+  db: Database;
+  secretBox: SecretBox;
+  originPolicy: OriginPolicy;
+  logger: Logger;
+  /** Called after each committed mutation (not awaited): wakes the relay. */
+  onCommitted?: () => void;
+}
+
+export class CustomerService {
+  readonly #db: Database;
+  readonly #box: SecretBox;
+  readonly #policy: OriginPolicy;
+  readonly #log: Logger;
+  readonly #onCommitted: () => void;
+
+  constructor(options: CustomerServiceOptions) {
+    this.#db = options.db;
+    this.#box = options.secretBox;
+    this.#policy = options.originPolicy;
+    this.#log = options.logger;
+    this.#onCommitted = options.onCommitted ?? (() => {});
+  }
+
+  async list(page: PageRequest = {}): Promise<CustomerPage> {
+    const first = page.first ?? PAGE_SIZE_DEFAULT;
+    const problems = [];
+    if (!Number.isInteger(first) || first < 1 || first > PAGE_SIZE_MAX) {
+      problems.push({ field: 'first', message: `must be from 1 to ${PAGE_SIZE_MAX}, got ${first}` });
+    }
+    const after = page.after == null ? null : decodeCursor(page.after);
+    if (after === undefined) {
+      problems.push({ field: 'after', message: 'is not a cursor returned by pageInfo.endCursor' });
+    }
+    if (problems.length > 0) throw invalidInput(problems);
+    return this.#db.read(async (m) => {
+      const repo = m.getRepository(CustomerEntity);
+      const [rows, totalCount] = await Promise.all([
+        repo.find({
+          where: after ? { id: MoreThan(after) } : {},
+          relations: { domains: true },
+          order: { id: 'ASC' },
+          take: first + 1,
+        }),
+        repo.count(),
+      ]);
+      const nodes = rows.slice(0, first);
+      const last = nodes[nodes.length - 1];
+      return { nodes, totalCount, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };
+    });
+  }
+
+  async get(id: string): Promise<CustomerEntity | null> {
+    return this.#db.read((m) => findCustomer(m, id));
+  }
+
+  async getByDomain(domain: string): Promise<CustomerEntity | null> {
+    const hostname = normalizeHostname(domain);
+    return this.#db.read(async (m) => {
+      const row = await m.getRepository(DomainEntity).findOne({ where: { hostname } });
+      return row ? findCustomer(m, row.customerId) : null;
+    });
+  }
+
+  async create(cmd: CreateCustomerCommand): Promise<CustomerEntity> {
+    const input = await validateCreate(cmd, this.#policy);
+    const created = await this.#mutate(async (m) => {
+      if (await m.getRepository(CustomerEntity).existsBy({ id: input.id })) {
+        throw cdnError('CDN_ERR_CUSTOMER_EXISTS', input.id);
+      }
+      await assertDomainsFree(m, input.domains, input.id);
+      const now = new Date();
+      await m.insert(CustomerEntity, {
+        id: input.id,
+        name: input.name,
+        originUrl: input.originUrl,
+        cacheTtl: input.cacheTtl,
+        basicAuthUsername: input.basicAuth?.username ?? null,
+        basicAuthPasswordEnc: input.basicAuth ? this.#box.seal(input.basicAuth.password) : null,
+        createdAt: now,
+        updatedAt: now,
+        version: 1,
+      });
+      await m.insert(DomainEntity, input.domains.map((hostname) => ({ hostname, customerId: input.id, createdAt: now })));
+      const entity = (await findCustomer(m, input.id))!;
+      await appendChange(m, { kind: 'customer.upserted', v: 1, customer: toCustomerConfig(entity) });
+      return entity;
+    }, input.id);
+    this.#log.info({ customerId: created.id, domains: created.domains.map((d) => d.hostname) }, 'customer created');
+    return created;
+  }
+
+  async update(id: string, cmd: UpdateCustomerCommand): Promise<CustomerEntity> {
+    const input = await validateUpdate(cmd, this.#policy);
+    const updated = await this.#mutate(async (m) => {
+      // Row lock: two concurrent updates of one customer apply one after the other.
+      const current = await m.getRepository(CustomerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!current) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
+      const now = new Date();
+      const patch: Partial<CustomerEntity> = { updatedAt: now, version: current.version + 1 };
+      if (input.name !== undefined) patch.name = input.name;
+      if (input.originUrl !== undefined) patch.originUrl = input.originUrl;
+      if (input.cacheTtl !== undefined) patch.cacheTtl = input.cacheTtl;
+      if (input.basicAuth === null) {
+        patch.basicAuthUsername = null;
+        patch.basicAuthPasswordEnc = null;
+      } else if (input.basicAuth !== undefined) {
+        patch.basicAuthUsername = input.basicAuth.username;
+        patch.basicAuthPasswordEnc = this.#box.seal(input.basicAuth.password);
+      }
+      if (input.domains !== undefined) {
+        await assertDomainsFree(m, input.domains, id);
+        const existing = (await m.getRepository(DomainEntity).findBy({ customerId: id })).map((d) => d.hostname);
+        const removed = existing.filter((h) => !input.domains!.includes(h));
+        const added = input.domains.filter((h) => !existing.includes(h));
+        if (removed.length > 0) await m.delete(DomainEntity, { hostname: In(removed) });
+        if (added.length > 0) await m.insert(DomainEntity, added.map((hostname) => ({ hostname, customerId: id, createdAt: now })));
+      }
+      await m.update(CustomerEntity, { id }, patch);
+      const entity = (await findCustomer(m, id))!;
+      await appendChange(m, { kind: 'customer.upserted', v: 1, customer: toCustomerConfig(entity) });
+      return entity;
+    }, id);
+    this.#log.info({ customerId: id, fields: Object.keys(input) }, 'customer updated');
+    return updated;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#mutate(async (m) => {
+      const result = await m.delete(CustomerEntity, { id });
+      if (!result.affected) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
+      await appendChange(m, { kind: 'customer.deleted', v: 1, customerId: id });
+    }, id);
+    this.#log.info({ customerId: id }, 'customer deleted');
+  }
+
+  /**
+   * Runs one mutation transaction. The checks above make conflicts clear in the common
+   * case; a concurrent transaction can still win the race between check and insert, and
+   * then the unique violation (23505) becomes the same CONFLICT error.
+   */
+  async #mutate<T>(work: (m: EntityManager) => Promise<T>, customerId: string): Promise<T> {
+    try {
+      const result = await this.#db.transaction(work);
+      this.#onCommitted();
+      return result;
+    } catch (err) {
+      if (err instanceof CdnError) throw err;
+      const violation = asUniqueViolation(err);
+      if (!violation) throw err;
+      if (violation.constraint === 'pk_domain') {
+        const domain = conflictingValue(violation) ?? 'one of the domains';
+        const owner = await this.#db.read((m) => m.getRepository(DomainEntity).findOne({ where: { hostname: domain } }));
+        throw new CdnError('CDN_ERR_DOMAIN_TAKEN', [domain, owner?.customerId ?? 'another customer'], {
+          domain,
+          owner: owner?.customerId ?? null,
+        });
+      }
+      throw new CdnError('CDN_ERR_CUSTOMER_EXISTS', [customerId], { id: customerId });
+    }
+  }
+}
+
+async function findCustomer(m: EntityManager, id: string): Promise<CustomerEntity | null> {
+  return m.getRepository(CustomerEntity).findOne({ where: { id }, relations: { domains: true } });
+}
+
+/** CONFLICT naming the first domain that another customer owns (all of them in details). */
+async function assertDomainsFree(m: EntityManager, domains: string[], customerId: string): Promise<void> {
+  const taken = (await m.getRepository(DomainEntity).findBy({ hostname: In(domains) })).filter((d) => d.customerId !== customerId);
+  if (taken.length === 0) return;
+  taken.sort((a, b) => domains.indexOf(a.hostname) - domains.indexOf(b.hostname));
+  const first = taken[0]!;
+  throw new CdnError('CDN_ERR_DOMAIN_TAKEN', [first.hostname, first.customerId], {
+    domain: first.hostname,
+    owner: first.customerId,
+    taken: taken.map((d) => ({ domain: d.hostname, owner: d.customerId })),
+  });
+}
+
+// Opaque to clients; versioned so the format can change without breaking old cursors silently.
+function encodeCursor(id: string): string {
+  return Buffer.from(`v1:${id}`, 'utf8').toString('base64url');
+}
+
+/** The id after which to continue, or undefined when the cursor is not ours. */
+function decodeCursor(cursor: string): string | undefined {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  return text.startsWith('v1:') && text.length > 3 ? text.slice(3) : undefined;
+}

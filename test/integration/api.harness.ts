@@ -1,0 +1,89 @@
+/**
+ * Starts a real api (port 0) on its own PostgreSQL database and a MemoryBus, for the
+ * api integration tests. Captures the api's log lines so tests can check what is logged.
+ */
+import { Writable } from 'node:stream';
+import type { DataSource } from 'typeorm';
+import { loadApiConfig } from '../../src/api/config';
+import { createDataSource, migrate } from '../../src/api/db/data-source';
+import { startApi, type ApiHandle } from '../../src/api/server';
+import { MemoryBus } from '../../src/bus/memory-bus';
+import { createLogger } from '../../src/obs/logger.factory';
+import { createTestDatabase } from '../support/services';
+
+export const TOKEN = 'test-admin-token-0123456789';
+export const SECRET_KEY = 'test-secret-key-0123456789abcdef0123456789';
+
+export interface GqlResponse<T = Record<string, unknown>> {
+  status: number;
+  text: string;
+  data: T | null | undefined;
+  errors: Array<{ message: string; path?: string[]; extensions: Record<string, unknown> & { code: string } }> | undefined;
+}
+
+export interface TestApi {
+  api: ApiHandle;
+  bus: MemoryBus;
+  dataSource: DataSource;
+  databaseUrl: string;
+  logs: string[];
+  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResponse<T>>;
+  /** Waits until the bus holds seq `seq` (the relay runs after each commit). */
+  waitForBusSeq(seq: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+  const database = await createTestDatabase('edgeplane_api');
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger({ name: 'api', level: 'debug', destination });
+  const dataSource = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
+  await dataSource.initialize();
+  await migrate(dataSource);
+  const bus = new MemoryBus();
+  const config = loadApiConfig({
+    CDN_API_PORT: '0',
+    CDN_ADMIN_TOKEN: TOKEN,
+    CDN_SECRET_KEY: SECRET_KEY,
+    DATABASE_URL: database.url,
+    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+    ...env,
+  });
+  const api = await startApi(config, { dataSource, bus, logger });
+  return {
+    api,
+    bus,
+    dataSource,
+    databaseUrl: database.url,
+    logs,
+    async gql<T>(query: string, variables: Record<string, unknown> = {}, token: string | null = TOKEN) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(`${api.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const text = await res.text();
+      const body = JSON.parse(text) as { data?: T | null; errors?: GqlResponse['errors'] };
+      return { status: res.status, text, data: body.data, errors: body.errors };
+    },
+    async waitForBusSeq(seq: number, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const published = await bus.publishedSeq();
+        if (published !== null && published >= seq) return;
+        if (Date.now() > deadline) throw new Error(`bus never reached seq ${seq} (at ${published})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      await api.close();
+      await bus.close();
+      await dataSource.destroy();
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The same migrations and service on the embedded PGlite (what `cdn start` uses without
+ * DATABASE_URL): data written survives closing and reopening the data directory.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { createDataSource, migrate } from '../../src/api/db/data-source';
+import { Database } from '../../src/api/db/database';
+import { CustomerService } from '../../src/api/services/customer.service';
+import { SecretBox } from '../../src/core/secret-box';
+import { createLogger } from '../../src/obs/logger.factory';
+
+const logger = createLogger({ name: 'api', level: 'silent' });
+
+function service(db: Database): CustomerService {
+  return new CustomerService({
+    db,
+    secretBox: new SecretBox('pglite-test-secret-key-0123456789abcdef'),
+    originPolicy: { allowPrivateOrigins: true },
+    logger,
+  });
+}
+
+test('PGlite: migrate, create a customer, reopen, it is still there', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-pglite-'));
+  try {
+    const first = createDataSource({ dataDir });
+    await first.initialize();
+    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000']);
+    const customers = service(new Database(first));
+    // Concurrent mutations must not share PGlite's single session mid-transaction.
+    await Promise.all([
+      customers.create({ id: 'lite', name: 'Lite', originUrl: 'https://lite.example', domains: ['lite.example'] }),
+      customers.create({ id: 'lite-2', name: 'Lite 2', originUrl: 'https://lite2.example', domains: ['lite.example'] }).catch((e: unknown) => e),
+      customers.update('nobody', { name: 'x' }).catch((e: unknown) => e),
+    ]);
+    await first.destroy();
+
+    const second = createDataSource({ dataDir });
+    await second.initialize();
+    try {
+      assert.deepEqual(await migrate(second), []);
+      const again = service(new Database(second));
+      const found = await again.getByDomain('LITE.example.');
+      assert.equal(found?.id, 'lite');
+      assert.equal((await again.list()).totalCount, 1);
+      const log: Array<{ kind: string }> = await second.query('SELECT kind FROM change_log ORDER BY seq');
+      assert.deepEqual(log.map((r) => r.kind), ['customer.upserted']);
+    } finally {
+      await second.destroy();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
