@@ -26,6 +26,12 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// The end-to-end tests run the compiled `cdn` command, so the build must match the sources.
+if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`)) && process.env.CDN_TEST_SKIP_BUILD !== '1') {
+  console.log('# building (tsc -p tsconfig.build.json) for the end-to-end tests');
+  const build = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
 const result = spawnSync(
   process.execPath,
   ['--require', '@swc-node/register', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],

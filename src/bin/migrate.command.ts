@@ -1,0 +1,24 @@
+import { loadApiConfig } from '../api/config';
+import { createDataSource, migrate } from '../api/db/data-source';
+
+export const MIGRATE_HELP = `Usage: cdn migrate
+
+Applies pending database migrations and exits. Uses DATABASE_URL, or with none the
+embedded PostgreSQL (PGlite) under CDN_DATA_DIR (default ./.data).
+The api also applies pending migrations when it starts.
+`;
+
+export async function runMigrate(): Promise<void> {
+  const env = { CDN_ADMIN_TOKEN: 'x'.repeat(32), CDN_SECRET_KEY: 'x'.repeat(32), ...process.env };
+  const config = loadApiConfig(env);
+  const dataSource = createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await dataSource.initialize();
+  try {
+    const applied = await migrate(dataSource);
+    process.stdout.write(
+      applied.length === 0 ? 'Database is up to date; no migration to apply.\n' : `Applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}\n`).join('')}`,
+    );
+  } finally {
+    await dataSource.destroy();
+  }
+}

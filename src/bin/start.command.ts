@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { loadApiConfig } from '../api/config';
+import { createDataSource, migrate } from '../api/db/data-source';
+import { startApi } from '../api/server';
+import { loadEdgeConfig } from '../edge/config';
+import { startEdge } from '../edge/server';
+import { createBusTenantFeed } from '../edge/sync/bus-sync';
+import { createLogger } from '../obs/logger.factory';
+import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
+import { ensureDir, readOrCreateSecret } from './data-dir';
+import { closeAll, closeOnSignals, type Closer } from './lifecycle';
+import { createBus, redactUrl } from './wiring';
+
+export const START_HELP = `Usage: cdn start [--no-demo]
+
+Everything in one process for a first look: the api (GraphQL + IDE) on CDN_API_PORT (4000),
+an edge on CDN_EDGE_PORT (8080) with its admin port CDN_EDGE_ADMIN_PORT (8081), and three
+demo customers (customer-a, customer-b, customer-c on cdn.<id>.local), each with its own
+demo origin on loopback.
+
+Storage: DATABASE_URL if set, otherwise an embedded PostgreSQL (PGlite) under CDN_DATA_DIR
+(./.data). Change bus: REDIS_URL if set, otherwise in-process.
+CDN_ADMIN_TOKEN and CDN_SECRET_KEY default to secrets generated once into CDN_DATA_DIR.
+CDN_ALLOW_PRIVATE_ORIGINS defaults to true here, because the demo origins are on loopback.
+
+Options:
+  --no-demo   start without demo origins and customers
+`;
+
+export async function runStart(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'no-demo': { type: 'boolean' } } });
+  const dataDir = path.resolve(process.env.CDN_DATA_DIR ?? './.data');
+  await ensureDir(dataDir);
+  const token = process.env.CDN_ADMIN_TOKEN ?? (await readOrCreateSecret(dataDir, 'admin-token')).value;
+  const secretKey = process.env.CDN_SECRET_KEY ?? (await readOrCreateSecret(dataDir, 'secret-key')).value;
+  const env = {
+    ...process.env,
+    CDN_DATA_DIR: dataDir,
+    CDN_ADMIN_TOKEN: token,
+    CDN_SECRET_KEY: secretKey,
+    CDN_ALLOW_PRIVATE_ORIGINS: process.env.CDN_ALLOW_PRIVATE_ORIGINS ?? 'true',
+  };
+  const apiConfig = loadApiConfig(env);
+  const edgeConfig = loadEdgeConfig(env);
+  const logger = createLogger({ name: 'cdn', level: apiConfig.logLevel });
+  const apiLogger = createLogger({ name: 'api', level: apiConfig.logLevel });
+  const edgeLogger = createLogger({ name: 'edge', level: edgeConfig.logLevel });
+
+  const closers: Closer[] = [];
+  try {
+    const dataSource = createDataSource({ databaseUrl: apiConfig.databaseUrl, dataDir });
+    await dataSource.initialize();
+    closers.push({ name: 'database', close: () => dataSource.destroy() });
+    await migrate(dataSource);
+    const bus = createBus({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    closers.push({ name: 'bus', close: () => bus.close() });
+    const api = await startApi(apiConfig, { dataSource, bus, logger: apiLogger });
+    closers.push({ name: 'api', close: () => api.close() });
+    const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger });
+    const edge = await startEdge(edgeConfig, { tenants, logger: edgeLogger });
+    closers.push({ name: 'edge', close: () => edge.close() });
+    if (values['no-demo'] !== true) {
+      const demo = await setUpDemo(api.url, token);
+      closers.push({ name: 'demo origins', close: () => demo.close() });
+    }
+    process.stdout.write(
+      banner({
+        api: api.url,
+        edge: edge.url,
+        admin: edge.adminUrl,
+        token,
+        tokenFromEnv: process.env.CDN_ADMIN_TOKEN !== undefined,
+        database: apiConfig.databaseUrl === undefined ? `embedded PGlite in ${dataDir}/pglite` : redactUrl(apiConfig.databaseUrl),
+        bus: apiConfig.redisUrl === undefined ? 'in-process' : redactUrl(apiConfig.redisUrl),
+        demo: values['no-demo'] !== true,
+      }),
+    );
+  } catch (err) {
+    await closeAll(closers, (msg) => logger.warn(msg));
+    throw err;
+  }
+  closeOnSignals(closers, (msg) => logger.info(msg));
+}
+
+function banner(o: {
+  api: string;
+  edge: string;
+  admin: string;
+  token: string;
+  tokenFromEnv: boolean;
+  database: string;
+  bus: string;
+  demo: boolean;
+}): string {
+  const lines = [
+    '',
+    'Edgeplane is running.',
+    '',
+    `  GraphQL API + IDE  ${o.api}/graphql`,
+    `  edge (public)      ${o.edge}`,
+    `  edge admin         ${o.admin}  (/healthz /readyz /metrics)`,
+    `  database           ${o.database}`,
+    `  change bus         ${o.bus}`,
+    `  admin token        ${o.token}${o.tokenFromEnv ? '  (from CDN_ADMIN_TOKEN)' : '  (kept in the data directory)'}`,
+    '',
+  ];
+  if (o.demo) {
+    lines.push(
+      `  demo customers     ${DEMO_CUSTOMERS.map((id) => `${id} (${demoDomain(id)})`).join(', ')}`,
+      '',
+      'Try it:',
+      `  curl -i -H 'Host: ${demoDomain(DEMO_CUSTOMERS[0])}' ${o.edge}/test.json     # X-Cache: MISS, then HIT`,
+      `  curl -s -H 'Authorization: Bearer ${o.token}' -H 'content-type: application/json' \\`,
+      `       -d '{"query":"{ customers { nodes { id domains originUrl } } }"}' ${o.api}/graphql`,
+      '',
+    );
+  }
+  lines.push('Stop with Ctrl-C (SIGINT) or SIGTERM.', '');
+  return lines.join('\n');
+}

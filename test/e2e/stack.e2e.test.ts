@@ -1,0 +1,141 @@
+/**
+ * The whole path with real processes: a `cdn api` and a `cdn edge` process against the
+ * real PostgreSQL and Redis, and demo origins as real HTTP servers.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
+import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
+import { eventually, graphqlRequest, httpGet, spawnCdn, type CdnProcess } from '../support/processes';
+
+const TOKEN = 'e2e-admin-token-0123456789abcdef';
+const SECRET = 'e2e-secret-key-0123456789abcdef-0123456789';
+
+let db: TestDatabase;
+let redis: TestRedis;
+let dataDir: string;
+let api: CdnProcess;
+let edge: CdnProcess;
+let apiUrl: string;
+let edgeUrl: string;
+let originA: DemoOrigin;
+let originB: DemoOrigin;
+let originA2: DemoOrigin;
+
+before(async () => {
+  db = await createTestDatabase();
+  redis = createTestRedisPrefix();
+  dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-e2e-'));
+  originA = await startDemoOrigin({ customerId: 'customer-a', basicAuth: { username: 'alice', password: 's3cret-pass' } });
+  originB = await startDemoOrigin({ customerId: 'customer-b' });
+  originA2 = await startDemoOrigin({ customerId: 'customer-a-v2' });
+  const env = {
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    CDN_REDIS_PREFIX: redis.prefix,
+    CDN_ADMIN_TOKEN: TOKEN,
+    CDN_SECRET_KEY: SECRET,
+    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+    CDN_API_PORT: '0',
+    CDN_EDGE_PORT: '0',
+    CDN_EDGE_ADMIN_PORT: '0',
+    CDN_DATA_DIR: dataDir,
+    CDN_LOG_LEVEL: 'info',
+  };
+  api = spawnCdn(['api'], env);
+  apiUrl = String((await api.waitForLog('api listening')).url).replace(/\/graphql$/, '');
+  edge = spawnCdn(['edge'], env);
+  edgeUrl = String((await edge.waitForLog('edge listening')).url);
+});
+
+after(async () => {
+  const codes = await Promise.all([edge?.stop(), api?.stop()]);
+  await Promise.all([originA?.close(), originB?.close(), originA2?.close()]);
+  await db?.drop();
+  await redis?.cleanup();
+  await rm(dataDir, { recursive: true, force: true });
+  assert.deepEqual(codes, [0, 0], 'edge and api exit 0 on SIGTERM');
+});
+
+const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id hasBasicAuth } }`;
+
+test('a customer created through GraphQL is served by the edge: MISS, then HIT, with Basic Auth at the origin', async () => {
+  const created = await graphqlRequest(apiUrl, TOKEN, CREATE, {
+    input: {
+      id: 'customer-a',
+      name: 'Customer A',
+      originUrl: originA.url,
+      domains: ['cdn.customer-a.test'],
+      basicAuth: { username: 'alice', password: 's3cret-pass' },
+    },
+  });
+  assert.equal(created.errors, undefined, JSON.stringify(created.errors));
+  assert.doesNotMatch(JSON.stringify(created), /s3cret-pass/);
+
+  let first = await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-a.test');
+  const took = await eventually(
+    async () => {
+      first = await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-a.test');
+      return first.status === 200;
+    },
+    1000,
+    'new customer served by the edge',
+  );
+  assert.ok(took <= 1000);
+  assert.equal(first.headers['x-cache'], 'MISS');
+  assert.equal(JSON.parse(first.body).customer, 'customer-a');
+
+  const second = await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-a.test');
+  assert.equal(second.status, 200);
+  assert.equal(second.headers['x-cache'], 'HIT');
+  assert.equal(second.body, first.body);
+
+  const atOrigin = originA.requests.filter((r) => r.url === '/image.json');
+  assert.equal(atOrigin.length, 1, 'the origin is asked once');
+  assert.equal(atOrigin[0]!.headers.authorization, `Basic ${Buffer.from('alice:s3cret-pass').toString('base64')}`);
+});
+
+test('two customers asking for the same path each get their own origin', async () => {
+  const created = await graphqlRequest(apiUrl, TOKEN, CREATE, {
+    input: { id: 'customer-b', name: 'Customer B', originUrl: originB.url, domains: ['cdn.customer-b.test'] },
+  });
+  assert.equal(created.errors, undefined, JSON.stringify(created.errors));
+  await eventually(async () => (await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-b.test')).status === 200, 1000, 'customer b served');
+  const a = await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-a.test');
+  const b = await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-b.test');
+  assert.equal(JSON.parse(a.body).customer, 'customer-a');
+  assert.equal(JSON.parse(b.body).customer, 'customer-b');
+});
+
+test('after the origin URL changes, the next miss goes to the new origin', async () => {
+  const updated = await graphqlRequest(apiUrl, TOKEN, `mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { originUrl } }`, {
+    id: 'customer-a',
+    input: { originUrl: originA2.url, basicAuth: null },
+  });
+  assert.equal(updated.errors, undefined, JSON.stringify(updated.errors));
+  await eventually(
+    async () => {
+      const res = await httpGet(`${edgeUrl}/fresh-${Date.now()}.json`, 'cdn.customer-a.test');
+      return res.status === 200 && JSON.parse(res.body).customer === 'customer-a-v2';
+    },
+    1000,
+    'misses go to the new origin',
+  );
+  assert.ok(originA2.requests.length >= 1);
+  assert.equal(originA2.requests.at(-1)!.headers.authorization, undefined, 'removed Basic Auth is not sent');
+});
+
+test('a deleted customer answers 404 within a second; an unknown host never reaches an origin', async () => {
+  const deleted = await graphqlRequest(apiUrl, TOKEN, `mutation { deleteCustomer(id: "customer-b") }`);
+  assert.deepEqual(deleted.data, { deleteCustomer: true });
+  await eventually(async () => (await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-b.test')).status === 404, 1000, 'deleted host 404');
+
+  const before = originA.requests.length + originB.requests.length + originA2.requests.length;
+  const unknown = await httpGet(`${edgeUrl}/image.json`, 'nobody.example.com');
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(JSON.parse(unknown.body), { error: 'unknown_host', host: 'nobody.example.com' });
+  assert.equal(originA.requests.length + originB.requests.length + originA2.requests.length, before);
+});
