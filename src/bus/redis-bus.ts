@@ -18,7 +18,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { ChangeBus, ReadOptions, ReadResult } from '../core/bus.port';
 import type { Change, Snapshot } from '../core/bus.events';
 import type { Logger } from '../obs/logger.factory';
-import { checkPublishBatch, linkedLength, READ_COUNT_DEFAULT } from './memory-bus';
+import { checkPublishBatch, linkedLength, READ_COUNT_DEFAULT } from './chain.rules';
 
 export const REDIS_STREAM_MAX_LENGTH_DEFAULT = 10_000;
 
