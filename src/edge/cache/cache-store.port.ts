@@ -1,0 +1,47 @@
+/**
+ * A cache tier as the pipeline sees it: three operations on whole objects, keyed by
+ * cacheKey(). The disk store implements it now; a memory tier and an LMDB index come
+ * later behind the same interface, with one contract suite for all of them.
+ */
+import type { Readable } from 'node:stream';
+
+export type StoredHeaders = Record<string, string | string[]>;
+
+/** What a store keeps beside the body. */
+export interface ObjectMeta {
+  key: string;
+  status: number;
+  /** End-to-end response headers to replay (hop-by-hop already removed). */
+  headers: StoredHeaders;
+  /** Milliseconds since the epoch (from the edge's Clock). */
+  storedAt: number;
+  /** Seconds the object is fresh after storedAt. */
+  ttl: number;
+  /** Body bytes. */
+  size: number;
+}
+
+export interface StoredObject {
+  readonly meta: ObjectMeta;
+  /** The body; takes over the object's resources (call at most once, or call release). */
+  openBody(): Readable;
+  /** Frees the object without reading its body. */
+  release(): Promise<void>;
+}
+
+export type PutOutcome = 'stored' | 'too_large' | 'aborted';
+
+export interface CacheStore {
+  get(key: string): Promise<StoredObject | undefined>;
+  /**
+   * Consumes `body` completely and stores it under `key` only if it ends normally and
+   * stays within the size limit; a failing or aborted body stores nothing. Never rejects
+   * for a body problem (that is the outcome).
+   */
+  put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable): Promise<PutOutcome>;
+  delete(key: string): Promise<void>;
+  /** Forgets every object of a customer at once (the files go in the background). */
+  deleteCustomer(customerId: string): Promise<void>;
+  /** Waits for background work (tests, shutdown). */
+  idle(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+/**
+ * The edge role's configuration: read once from the environment, every problem listed
+ * in one error, returned frozen. Nothing else in src/edge reads process.env.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { LevelWithSilent } from 'pino';
+import { EnvReader, type Env } from '../core/env.reader';
+import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
+import { LOG_LEVELS } from '../obs/logger.factory';
+
+export const MAX_OBJECT_BYTES_DEFAULT = 100 * 1024 * 1024;
+
+export interface EdgeConfig {
+  /** Public port: every customer domain. */
+  host: string;
+  port: number;
+  /** Admin port: /healthz, /readyz, /metrics; never reachable through a customer domain. */
+  adminHost: string;
+  adminPort: number;
+  /** redis:// URL; absent means the caller wires another tenant feed. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  /** Absolute. Holds the last-known-good snapshot. */
+  dataDir: string;
+  /** Absolute. One folder per customer. */
+  cacheDir: string;
+  /** Opens the origin Basic Auth passwords sealed by the api (same key everywhere). */
+  secretKey: string;
+  /** Lets origins resolve to loopback/private addresses (local demos and tests). */
+  allowPrivateOrigins: boolean;
+  edgeId: string;
+  /** Connect, headers and body timeouts towards origins. */
+  originTimeoutMs: number;
+  /** Larger responses are served but not stored. */
+  maxObjectBytes: number;
+  logLevel: LevelWithSilent;
+}
+
+export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<EdgeConfig> {
+  const r = new EnvReader(env);
+  const secretKey = r.string('CDN_SECRET_KEY');
+  if (secretKey === undefined) {
+    r.problem('CDN_SECRET_KEY', `is required: a secret of at least ${SECRET_KEY_MIN_LENGTH} characters, the same on every api and edge`);
+  } else if (secretKey.length < SECRET_KEY_MIN_LENGTH) {
+    r.problem('CDN_SECRET_KEY', `must be at least ${SECRET_KEY_MIN_LENGTH} characters (got ${secretKey.length})`);
+  }
+  const dataDir = path.resolve(cwd, r.string('CDN_DATA_DIR', './.data'));
+  const cacheDirRaw = r.string('CDN_CACHE_DIR');
+  const config: EdgeConfig = {
+    host: r.string('CDN_EDGE_HOST', '127.0.0.1'),
+    port: r.port('CDN_EDGE_PORT', 8080),
+    adminHost: r.string('CDN_EDGE_ADMIN_HOST', '127.0.0.1'),
+    adminPort: r.port('CDN_EDGE_ADMIN_PORT', 8081),
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: r.string('CDN_REDIS_PREFIX', 'edgeplane:'),
+    dataDir,
+    cacheDir: cacheDirRaw === undefined ? path.join(dataDir, 'cache') : path.resolve(cwd, cacheDirRaw),
+    secretKey: secretKey ?? '',
+    allowPrivateOrigins: r.bool('CDN_ALLOW_PRIVATE_ORIGINS', false),
+    edgeId: r.string('CDN_EDGE_ID', `${os.hostname()}-${process.pid}`),
+    originTimeoutMs: r.int('CDN_ORIGIN_TIMEOUT_MS', 30_000, 1, 600_000),
+    maxObjectBytes: r.int('CDN_EDGE_MAX_OBJECT_BYTES', MAX_OBJECT_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
+    logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+  const ports = [config.port, config.adminPort];
+  if (ports[0] !== 0 && ports[0] === ports[1] && config.host === config.adminHost) {
+    r.problem('CDN_EDGE_ADMIN_PORT', `must differ from CDN_EDGE_PORT (${config.port}): the admin endpoints must not be reachable through customer domains`);
+  }
+  return r.finish('edge', config);
+}

@@ -1,0 +1,55 @@
+/**
+ * Step `resolve`: which customer is this request for? Only the Host header counts
+ * (RFC 9110 §7.2); X-Forwarded-Host is client-controlled and never used for routing.
+ * An absolute-form target (RFC 9112 §3.2.2) must name the same host.
+ */
+import { normalizeHostname } from '../../core/customer.rules';
+import { cdnError } from '../../core/errors';
+import { parseHostHeader } from '../../core/host.rules';
+import { splitTarget } from '../cache/cache-key';
+import type { StepName } from './request.fsm';
+import type { EdgeTransaction, PipelineContext } from './transaction';
+
+export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
+  const raw = tx.req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts += 1;
+  }
+  const parsed = parseHostHeader(hosts > 1 ? ['', ''] : tx.req.headers.host);
+  if (!parsed.ok) return badHost(tx, parsed.reason);
+  tx.host = parsed.host;
+
+  const target = tx.req.url ?? '/';
+  if (target.startsWith('/')) {
+    const { path, query } = splitTarget(target);
+    tx.path = path;
+    tx.query = query;
+  } else {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      return badHost(tx, `the request target "${target.slice(0, 100)}" is neither a path nor an absolute URL`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || normalizeHostname(url.hostname) !== tx.host) {
+      return badHost(tx, `the request target names "${url.host}" but the Host header names "${tx.host}"`);
+    }
+    tx.path = url.pathname;
+    tx.query = url.search.slice(1);
+  }
+
+  const customer = ctx.tenants.byHost(tx.host);
+  if (customer === undefined) {
+    if (!ctx.tenants.isReady()) return tx.synth(503, { error: 'not_ready', message: 'This edge has not loaded its configuration yet. Retry shortly.' });
+    return tx.synth(404, { error: 'unknown_host', host: tx.host });
+  }
+  tx.customer = customer;
+  tx.cacheable = tx.req.method === 'GET' || tx.req.method === 'HEAD';
+  return tx.cacheable ? 'lookup' : 'pass';
+}
+
+function badHost(tx: EdgeTransaction, why: string): 'synth' {
+  return tx.synth(400, { error: 'bad_host', message: cdnError('CDN_ERR_EDGE_BAD_HOST', why).message });
+}

@@ -1,0 +1,157 @@
+/**
+ * Wires one edge: the public Fastify instance (every customer domain, through the
+ * request pipeline), the admin instance, the disk cache, the origin pools, metrics and
+ * the tenant feed it is given. It owns none of the feed's sources (the bus belongs to
+ * the caller); close() drains and releases only what startEdge created.
+ */
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { systemClock, type Clock } from '../core/clock.port';
+import { SecretBox } from '../core/secret-box';
+import type { Logger } from '../obs/logger.factory';
+import { createAdminApp } from './admin.routes';
+import type { CacheStore } from './cache/cache-store.port';
+import { DiskStore } from './cache/disk-store';
+import type { EdgeConfig } from './config';
+import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
+import { OriginPools } from './origin/origin-pools';
+import { OriginTargets } from './origin/origin-target';
+import { runPipeline } from './pipeline/request.fsm';
+import { EdgeTransaction, type PipelineContext } from './pipeline/transaction';
+import type { EdgeTenantFeed, TenantFeedEvent } from './tenant-feed.port';
+
+export interface EdgeDeps {
+  tenants: EdgeTenantFeed;
+  logger: Logger;
+  /** Freshness and Age; injectable for tests. */
+  clock?: Clock;
+  /** Defaults to the disk store under config.cacheDir. */
+  store?: CacheStore;
+}
+
+export interface EdgeHandle {
+  url: string;
+  adminUrl: string;
+  port: number;
+  adminPort: number;
+  appliedSeq(): number;
+  /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
+  close(): Promise<void>;
+}
+
+export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): Promise<EdgeHandle> {
+  const { tenants, logger } = deps;
+  const store =
+    deps.store ??
+    new DiskStore({
+      dir: config.cacheDir,
+      maxObjectBytes: config.maxObjectBytes,
+      onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
+    });
+  const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
+  const targets = new OriginTargets(new SecretBox(config.secretKey));
+  const metrics = new EdgeMetrics({ appliedSeq: () => tenants.appliedSeq(), customers: () => tenants.count() });
+  const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes };
+
+  const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
+  const publicApp = createPublicApp(ctx);
+  const adminApp = createAdminApp({ metrics, isReady: () => tenants.isReady(), edgeId: config.edgeId, appliedSeq: () => tenants.appliedSeq() });
+
+  const close = async (): Promise<void> => {
+    await publicApp.close();
+    await adminApp.close();
+    unsubscribe();
+    await tenants.stop();
+    await pools.close();
+    await store.idle();
+  };
+  try {
+    await tenants.start();
+    await publicApp.listen({ host: config.host, port: config.port });
+    await adminApp.listen({ host: config.adminHost, port: config.adminPort });
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
+  const port = (publicApp.server.address() as AddressInfo).port;
+  const adminPort = (adminApp.server.address() as AddressInfo).port;
+  return {
+    url: `http://${urlHost(config.host)}:${port}`,
+    adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
+    port,
+    adminPort,
+    appliedSeq: () => tenants.appliedSeq(),
+    close,
+  };
+}
+
+function createPublicApp(ctx: PipelineContext): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    // A request without Host gets our JSON 400, not Node's bare one.
+    http: { requireHostHeader: false },
+    forceCloseConnections: 'idle',
+    exposeHeadRoutes: false,
+  });
+  // Bodies are never parsed: a passed request streams its body straight to the origin.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    reply.hijack();
+    const tx = new EdgeTransaction(request.raw, reply.raw);
+    reply.raw.once('close', () => finish(tx, ctx));
+    return runPipeline(tx, ctx);
+  };
+  app.all('*', handler);
+  app.setNotFoundHandler(handler);
+  return app;
+}
+
+/** Once per request, when the response is done or the client has gone. */
+function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
+  const aborted = !tx.res.writableFinished;
+  if (aborted) {
+    // The client left: stop the origin transfer; the store sees it and keeps nothing.
+    tx.abort?.abort();
+    tx.origin?.body.destroy();
+    tx.body?.destroy();
+  }
+  const customer = tx.customer?.id ?? UNKNOWN_CUSTOMER;
+  ctx.metrics.requests.inc({ customer, cache: tx.cache });
+  ctx.metrics.responseBytes.inc({ customer }, tx.bytes);
+  ctx.logger.info(
+    {
+      customer,
+      method: tx.req.method,
+      path: tx.path,
+      status: tx.res.statusCode,
+      cache: tx.cache,
+      bytes: tx.bytes,
+      originMs: tx.originMs === undefined ? undefined : Math.round(tx.originMs),
+      ms: Math.round(performance.now() - tx.startedAt),
+      aborted: aborted || undefined,
+    },
+    'request',
+  );
+}
+
+function onTenantEvent(
+  event: TenantFeedEvent,
+  deps: { store: CacheStore; pools: OriginPools; targets: OriginTargets; tenants: EdgeTenantFeed; logger: Logger },
+): void {
+  const { store, pools, targets, tenants, logger } = deps;
+  if (event.kind === 'deleted') {
+    store.deleteCustomer(event.customer.id).catch((err: unknown) =>
+      logger.warn({ customer: event.customer.id, err: err instanceof Error ? err.message : String(err) }, 'cannot remove the cache of a deleted customer'),
+    );
+  } else if (event.previous === undefined || event.previous.originUrl === event.customer.originUrl) {
+    return;
+  }
+  // An origin no customer uses any more keeps no sockets open.
+  pools.prune(new Set(tenants.all().map((c) => targets.of(c).poolKey)));
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,212 @@
+/**
+ * Keeps the edge's customers current from the change bus (DESIGN.md, "The change bus"):
+ * boot from the bus snapshot (or, when the bus is unreachable, from the last-known-good
+ * copy on disk), then follow the chain of changes with blocking reads. A `gap` (trimmed
+ * history, restarted Redis) reloads the snapshot. Bus errors are retried with backoff
+ * while the edge keeps serving what it knows. The bus belongs to the caller.
+ */
+import type { Change, Snapshot } from '../../core/bus.events';
+import { isKnownEvent } from '../../core/bus.events';
+import type { ChangeBus } from '../../core/bus.port';
+import type { Logger } from '../../obs/logger.factory';
+import type { EdgeTenantFeed, TenantFeedListener } from '../tenant-feed.port';
+import { SnapshotFile } from './snapshot-file';
+import { TenantIndex } from './tenant-index';
+
+export interface BusTenantFeedOptions {
+  /** Where the last-known-good snapshot lives (`<dataDir>/edge-snapshot.json`). */
+  dataDir: string;
+  logger: Logger;
+  /** How long one read waits for changes. */
+  blockMs?: number;
+  /** Backoff after a bus error: doubles from min to max. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+type Stop = { stopped: true };
+
+export function createBusTenantFeed(bus: ChangeBus, options: BusTenantFeedOptions): BusTenantFeed {
+  return new BusTenantFeed(bus, options);
+}
+
+export class BusTenantFeed implements EdgeTenantFeed {
+  readonly #bus: ChangeBus;
+  readonly #log: Logger;
+  readonly #index = new TenantIndex();
+  readonly #file: SnapshotFile;
+  readonly #blockMs: number;
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  #seq = 0;
+  #ready = false;
+  #markReady!: () => void;
+  readonly ready = new Promise<void>((resolve) => (this.#markReady = resolve));
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  #wakeStop!: (s: Stop) => void;
+  readonly #stopSignal = new Promise<Stop>((resolve) => (this.#wakeStop = resolve));
+
+  constructor(bus: ChangeBus, options: BusTenantFeedOptions) {
+    this.#bus = bus;
+    this.#log = options.logger;
+    this.#file = new SnapshotFile(options.dataDir);
+    this.#blockMs = options.blockMs ?? 5000;
+    this.#retryMinMs = options.retryMinMs ?? 200;
+    this.#retryMaxMs = options.retryMaxMs ?? 5000;
+  }
+
+  byHost = (host: string) => this.#index.byHost(host);
+  byId = (id: string) => this.#index.byId(id);
+  all = () => this.#index.all();
+  count = () => this.#index.count();
+  subscribe = (listener: TenantFeedListener) => this.#index.subscribe(listener);
+  isReady = () => this.#ready;
+  appliedSeq = () => this.#seq;
+
+  async start(): Promise<void> {
+    this.#loop ??= this.#run().catch((err: unknown) => this.#log.error({ err }, 'bus sync stopped on an unexpected error'));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wakeStop({ stopped: true });
+    await this.#loop;
+    await this.#file.flush();
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    let needSnapshot = true;
+    let triedDisk = false;
+    while (!this.#stopped) {
+      try {
+        if (needSnapshot) {
+          const snapshot = await this.#orStop(this.#bus.readSnapshot());
+          if (snapshot === STOPPED) return;
+          if (snapshot === null && !this.#ready && !triedDisk) {
+            // A bus restarted empty should not make a rebooting edge forget every customer.
+            triedDisk = true;
+            await this.#bootFromDisk();
+          }
+          needSnapshot = !this.#applyBusSnapshot(snapshot);
+          if (needSnapshot) {
+            // The bus holds no snapshot yet (new, or restarted empty): wait for the relay to publish one.
+            if (await this.#sleep(this.#retryMaxMs)) return;
+            continue;
+          }
+        }
+        const result = await this.#orStop(this.#bus.read(this.#seq, { blockMs: this.#blockMs }));
+        if (result === STOPPED) return;
+        failures = 0;
+        if (result.kind === 'gap') {
+          this.#log.info({ appliedSeq: this.#seq, publishedSeq: result.publishedSeq }, 'change bus gap: reloading the snapshot');
+          needSnapshot = true;
+        } else if (result.changes.length > 0) {
+          needSnapshot = !this.#applyChanges(result.changes);
+          this.#persist();
+        }
+      } catch (err) {
+        failures += 1;
+        if (!this.#ready && !triedDisk) {
+          triedDisk = true;
+          await this.#bootFromDisk();
+        }
+        const delay = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** Math.min(failures - 1, 16));
+        if (failures === 1 || failures % 10 === 0) {
+          this.#log.warn({ err: errorMessage(err), failures, retryInMs: delay }, 'change bus unreachable: serving the customers already known');
+        }
+        if (await this.#sleep(delay)) return;
+      }
+    }
+  }
+
+  /** Returns false when the bus has no snapshot to give. */
+  #applyBusSnapshot(snapshot: Snapshot | null): boolean {
+    if (snapshot === null) {
+      if (!this.#ready) {
+        // An empty bus with nothing known: an empty configuration is the truth.
+        this.#seq = 0;
+        this.#setReady();
+        return true;
+      }
+      return false;
+    }
+    this.#index.replaceAll(snapshot.customers);
+    this.#seq = snapshot.seq;
+    this.#log.info({ seq: snapshot.seq, customers: snapshot.customers.length }, 'applied the change bus snapshot');
+    this.#setReady();
+    this.#persist();
+    return true;
+  }
+
+  /** Returns false when an event could not be understood and the snapshot must be reloaded. */
+  #applyChanges(changes: Change[]): boolean {
+    for (const change of changes) {
+      const event = change.event;
+      if (!isKnownEvent(event)) {
+        this.#log.warn({ seq: change.seq, kind: (event as { kind?: unknown }).kind }, 'unknown change event: reloading the snapshot');
+        return false;
+      }
+      if (event.kind === 'customer.upserted') {
+        if (!this.#index.upsert(event.customer)) {
+          this.#log.debug({ customer: event.customer.id, version: event.customer.version }, 'ignored an older customer version');
+        }
+      } else {
+        this.#index.delete(event.customerId);
+      }
+      this.#seq = change.seq;
+    }
+    return true;
+  }
+
+  async #bootFromDisk(): Promise<void> {
+    try {
+      const snapshot = await this.#file.read();
+      if (snapshot === undefined) return;
+      this.#index.replaceAll(snapshot.customers);
+      this.#seq = snapshot.seq;
+      this.#log.warn({ seq: snapshot.seq, customers: snapshot.customers.length, file: this.#file.path }, 'booted from the last-known-good snapshot on disk');
+      this.#setReady();
+    } catch (err) {
+      this.#log.error({ err: errorMessage(err), file: this.#file.path }, 'cannot read the last-known-good snapshot');
+    }
+  }
+
+  #persist(): void {
+    this.#file
+      .save(() => ({ v: 1, seq: this.#seq, takenAt: new Date().toISOString(), customers: this.#index.all() }))
+      .catch((err: unknown) => this.#log.warn({ err: errorMessage(err), file: this.#file.path }, 'cannot save the last-known-good snapshot'));
+  }
+
+  #setReady(): void {
+    if (this.#ready) return;
+    this.#ready = true;
+    this.#markReady();
+  }
+
+  /** Races a bus call against stop(), so stopping never waits for a blocking read. */
+  async #orStop<T>(p: Promise<T>): Promise<T | typeof STOPPED> {
+    p.catch(() => {}); // if stop wins, a later rejection is not unhandled
+    const r = await Promise.race([p, this.#stopSignal]);
+    return isStop(r) ? STOPPED : (r as T);
+  }
+
+  /** Resolves true when stopped while sleeping. */
+  async #sleep(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([this.#stopSignal, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+    return isStop(r) || this.#stopped;
+  }
+}
+
+const STOPPED = Symbol('stopped');
+
+function isStop(value: unknown): value is Stop {
+  return typeof value === 'object' && value !== null && (value as Stop).stopped === true;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

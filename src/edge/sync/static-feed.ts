@@ -1,0 +1,132 @@
+/**
+ * A fixed list of customers (`cdn edge --config customers.json`): ready at once, never
+ * changes. The file holds Basic Auth passwords in clear; they are sealed with the
+ * SecretBox on load so the rest of the edge handles one shape (CustomerConfig).
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  checkBasicAuth,
+  checkCacheTtl,
+  checkCustomerId,
+  checkCustomerName,
+  checkDomains,
+  checkOriginUrl,
+  normalizeHostname,
+  normalizeOriginUrl,
+} from '../../core/customer.rules';
+import { CACHE_TTL_DEFAULT, type CustomerConfig } from '../../core/customer.types';
+import { invalidInput, type FieldProblem } from '../../core/errors';
+import { SecretBox } from '../../core/secret-box';
+import type { EdgeTenantFeed } from '../tenant-feed.port';
+import { TenantIndex } from './tenant-index';
+
+export function createStaticTenantFeed(customers: readonly CustomerConfig[]): EdgeTenantFeed {
+  const index = new TenantIndex();
+  for (const customer of customers) index.upsert(customer);
+  return {
+    start: async () => {},
+    stop: async () => {},
+    isReady: () => true,
+    ready: Promise.resolve(),
+    appliedSeq: () => 0,
+    count: () => index.count(),
+    byHost: (host) => index.byHost(host),
+    byId: (id) => index.byId(id),
+    all: () => index.all(),
+    subscribe: (listener) => index.subscribe(listener),
+  };
+}
+
+/**
+ * Reads `[{ id, name?, originUrl, domains, cacheTtl?, basicAuth?: {username, password} }]`.
+ * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`).
+ */
+export async function loadCustomersFile(file: string, secretKey: string): Promise<CustomerConfig[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`Cannot read the customers file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseCustomersFile(parsed, new SecretBox(secretKey), new Date().toISOString());
+}
+
+export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string): CustomerConfig[] {
+  if (!Array.isArray(parsed)) {
+    throw invalidInput([{ field: '(file)', message: 'must be a JSON array of customers: [{ "id", "originUrl", "domains": [...] }]' }]);
+  }
+  const problems: FieldProblem[] = [];
+  const customers: CustomerConfig[] = [];
+  const ids = new Map<string, number>();
+  const hosts = new Map<string, number>();
+  parsed.forEach((raw: unknown, i) => {
+    const at = `[${i}]`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      problems.push({ field: at, message: 'must be an object' });
+      return;
+    }
+    const o = raw as Record<string, unknown>;
+    const before = problems.length;
+    const str = (name: string, required: boolean): string | undefined => {
+      const v = o[name];
+      if (v === undefined && !required) return undefined;
+      if (typeof v !== 'string') {
+        problems.push({ field: `${at}.${name}`, message: required ? 'is required and must be a string' : 'must be a string' });
+        return undefined;
+      }
+      return v;
+    };
+    const id = str('id', true);
+    if (id !== undefined) problems.push(...checkCustomerId(id, `${at}.id`));
+    const name = str('name', false);
+    if (name !== undefined) problems.push(...checkCustomerName(name, `${at}.name`));
+    const originUrl = str('originUrl', true);
+    if (originUrl !== undefined) problems.push(...checkOriginUrl(originUrl, `${at}.originUrl`));
+    let domains: string[] | undefined;
+    if (!Array.isArray(o.domains) || !o.domains.every((d) => typeof d === 'string')) {
+      problems.push({ field: `${at}.domains`, message: 'is required and must be an array of host names' });
+    } else {
+      domains = o.domains as string[];
+      problems.push(...checkDomains(domains, `${at}.domains`));
+    }
+    let cacheTtl = CACHE_TTL_DEFAULT;
+    if (o.cacheTtl !== undefined) {
+      cacheTtl = o.cacheTtl as number;
+      problems.push(...checkCacheTtl(cacheTtl, `${at}.cacheTtl`));
+    }
+    let basicAuth: { username: string; password: string } | undefined;
+    if (o.basicAuth !== undefined && o.basicAuth !== null) {
+      const a = o.basicAuth as Record<string, unknown>;
+      if (typeof a !== 'object' || typeof a.username !== 'string' || typeof a.password !== 'string') {
+        problems.push({ field: `${at}.basicAuth`, message: 'must be { "username": string, "password": string }' });
+      } else {
+        basicAuth = { username: a.username, password: a.password };
+        problems.push(...checkBasicAuth(basicAuth, `${at}.basicAuth`));
+      }
+    }
+    if (id !== undefined) {
+      const first = ids.get(id);
+      if (first !== undefined) problems.push({ field: `${at}.id`, message: `"${id}" repeats [${first}].id` });
+      else ids.set(id, i);
+    }
+    for (const d of domains ?? []) {
+      const host = normalizeHostname(d);
+      const owner = hosts.get(host);
+      if (owner !== undefined && owner !== i) problems.push({ field: `${at}.domains`, message: `"${d}" already belongs to [${owner}]; a domain can belong to one customer only` });
+      else hosts.set(host, i);
+    }
+    if (problems.length > before || id === undefined || originUrl === undefined || domains === undefined) return;
+    customers.push({
+      id,
+      name: name?.trim() ?? id,
+      originUrl: normalizeOriginUrl(originUrl),
+      domains: domains.map(normalizeHostname),
+      cacheTtl,
+      basicAuth: basicAuth === undefined ? null : { username: basicAuth.username, passwordCiphertext: box.seal(basicAuth.password) },
+      version: 1,
+      updatedAt: now,
+    });
+  });
+  if (problems.length > 0) throw invalidInput(problems);
+  return customers;
+}
