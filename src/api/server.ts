@@ -85,6 +85,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const apollo = new ApolloServer<ApiContext>({
     schema,
     csrfPrevention: true,
+    // The process owner (src/bin) drains on SIGTERM; Apollo's own handler would re-raise the signal and kill the process mid-drain.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatApiError(formatted, error, log),
     plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app), operationMetricsPlugin(metrics)],

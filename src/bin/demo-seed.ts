@@ -3,6 +3,7 @@
  * path an operator uses). Each run starts fresh demo origins on free loopback ports,
  * so a demo customer left by an earlier run is pointed at this run's origin.
  */
+import type { TenantSource } from '../core/tenant.port';
 import { startDemoOrigin, type DemoOrigin } from '../demo/demo-origin';
 
 export const DEMO_CUSTOMERS = ['customer-a', 'customer-b', 'customer-c'] as const;
@@ -33,7 +34,11 @@ const FIND = `query($id: ID!) { customer(id: $id) { id originUrl } }`;
 const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`;
 const UPDATE = `mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { id } }`;
 
-export async function setUpDemo(apiUrl: string, token: string): Promise<DemoSetup> {
+/**
+ * Creates (or repoints) the demo customers, then waits until the edge has applied them, so
+ * the curl printed in the banner works the moment it is printed.
+ */
+export async function setUpDemo(apiUrl: string, token: string, edgeTenants: TenantSource): Promise<DemoSetup> {
   const origins = new Map<string, DemoOrigin>();
   try {
     for (const id of DEMO_CUSTOMERS) {
@@ -48,6 +53,11 @@ export async function setUpDemo(apiUrl: string, token: string): Promise<DemoSetu
         await graphql(apiUrl, token, UPDATE, { id, input: { originUrl: origin.url } });
       }
     }
+    await waitUntil(
+      () => [...origins].every(([id, origin]) => edgeTenants.byId(id)?.originUrl === origin.url),
+      10_000,
+      'the edge did not receive the demo customers within 10 s',
+    );
   } catch (err) {
     await Promise.all([...origins.values()].map((o) => o.close()));
     throw err;
@@ -66,5 +76,13 @@ function isLoopbackOrigin(value: string): boolean {
     return new URL(value).hostname === '127.0.0.1';
   } catch {
     return false;
+  }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number, failure: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(failure);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

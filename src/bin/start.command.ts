@@ -61,7 +61,7 @@ export async function runStart(args: string[]): Promise<void> {
     const edge = await startEdge(edgeConfig, { tenants, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
     if (values['no-demo'] !== true) {
-      const demo = await setUpDemo(api.url, token);
+      const demo = await setUpDemo(api.url, token, tenants);
       closers.push({ name: 'demo origins', close: () => demo.close() });
     }
     process.stdout.write(

@@ -95,6 +95,15 @@ export function spawnCdn(args: string[], env: Record<string, string | undefined>
       process.kill(-child.pid!, 'SIGTERM');
       const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), timeoutMs);
       const code = await exited;
+      // Wait for the whole process group (e.g. the node process under `npm start`) to be gone.
+      for (;;) {
+        try {
+          process.kill(-child.pid!, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
       clearTimeout(timer);
       return code;
     },
