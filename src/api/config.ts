@@ -55,3 +55,17 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
   };
   return r.finish('api', config);
 }
+
+export interface DatabaseConfig {
+  databaseUrl: string | undefined;
+  dataDir: string;
+}
+
+/** Only what `cdn migrate` needs: where the database is. */
+export function loadDatabaseConfig(env: Env, cwd: string = process.cwd()): Readonly<DatabaseConfig> {
+  const r = new EnvReader(env);
+  return r.finish('database', {
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
+  });
+}

@@ -1,4 +1,4 @@
-import { loadApiConfig } from '../api/config';
+import { loadDatabaseConfig } from '../api/config';
 import { createDataSource, migrate } from '../api/db/data-source';
 
 export const MIGRATE_HELP = `Usage: cdn migrate
@@ -9,8 +9,7 @@ The api also applies pending migrations when it starts.
 `;
 
 export async function runMigrate(): Promise<void> {
-  const env = { CDN_ADMIN_TOKEN: 'x'.repeat(32), CDN_SECRET_KEY: 'x'.repeat(32), ...process.env };
-  const config = loadApiConfig(env);
+  const config = loadDatabaseConfig(process.env);
   const dataSource = createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await dataSource.initialize();
   try {

@@ -5,7 +5,8 @@
  * DNS can change after saving. Operators allow such origins with CDN_ALLOW_PRIVATE_ORIGINS.
  */
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isForbiddenOriginAddress } from '../../core/address.rules';
 import type { FieldProblem } from '../../core/errors';
 
 /** Every address a host resolves to. Injected so tests need no DNS. */
@@ -16,36 +17,6 @@ export const resolveAllAddresses: ResolveAll = async (host) =>
 
 const LOOKUP_TIMEOUT_MS = 5000;
 
-const forbidden = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-] as const) {
-  forbidden.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-] as const) {
-  forbidden.addSubnet(net, prefix, 'ipv6');
-}
-
-export function isForbiddenOriginAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  if (family === 4) return forbidden.check(address, 'ipv4');
-  // IPv4-mapped IPv6 (::ffff:a.b.c.d) reaches IPv4 hosts by another spelling: refused outright.
-  // Not a BlockList rule, because BlockList matches ::ffff:0:0/96 against every IPv4 address too.
-  if (/^::ffff:/i.test(address) || /^0:0:0:0:0:ffff:/i.test(address)) return true;
-  return forbidden.check(address, 'ipv6');
-}
 
 /**
  * Problems with where `originUrl` points. A host that does not resolve (yet) is accepted:

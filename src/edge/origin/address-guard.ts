@@ -1,43 +1,12 @@
 /**
  * SSRF guard for origin connections: refuses loopback, private, link-local, unique-local,
  * CGNAT, unspecified and IPv4-mapped IPv6 addresses, checked on the address actually
- * resolved at connect time (DNS can change after the api saved the origin). The api has
- * the same rule for its save-time check; the edge may not import the api, so the list
- * lives here too (a candidate for core once both settle).
+ * resolved at connect time (DNS can change after the api saved the origin). The rule
+ * itself is core's, shared with the api's save-time check.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import { isForbiddenOriginAddress } from '../../core/address.rules';
 
-const forbidden = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-] as const) {
-  forbidden.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-] as const) {
-  forbidden.addSubnet(net, prefix, 'ipv6');
-}
-
-export function isForbiddenAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  if (family === 4) return forbidden.check(address, 'ipv4');
-  // ::ffff:a.b.c.d reaches IPv4 hosts by another spelling: refused outright (BlockList
-  // would match ::ffff:0:0/96 against every IPv4 address).
-  if (/^::ffff:/i.test(address) || /^0:0:0:0:0:ffff:/i.test(address)) return true;
-  return forbidden.check(address, 'ipv6');
-}
 
 /** Raised from the connector's lookup; the pipeline turns it into CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS. */
 export class ForbiddenAddressError extends Error {
@@ -60,7 +29,7 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export function guardedLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void {
   dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => {
     if (err) return callback(err, []);
-    const bad = addresses.find((a) => isForbiddenAddress(a.address));
+    const bad = addresses.find((a) => isForbiddenOriginAddress(a.address));
     if (bad !== undefined) return callback(new ForbiddenAddressError(hostname, bad.address) as NodeJS.ErrnoException, []);
     const family = options.family === 6 || options.family === 'IPv6' ? 6 : options.family === 4 || options.family === 'IPv4' ? 4 : 0;
     const usable = family === 0 ? addresses : addresses.filter((a) => a.family === family);

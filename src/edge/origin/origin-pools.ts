@@ -5,7 +5,8 @@
  * IP-literal origin is checked before any connection is made.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { ForbiddenAddressError, guardedLookup, isForbiddenAddress } from './address-guard';
+import { isForbiddenOriginAddress } from '../../core/address.rules';
+import { ForbiddenAddressError, guardedLookup } from './address-guard';
 import type { OriginTarget } from './origin-target';
 
 export interface OriginPoolsOptions {
@@ -40,7 +41,7 @@ export class OriginPools {
   }
 
   request(target: OriginTarget, req: OriginRequest): Promise<Dispatcher.ResponseData> {
-    if (!this.#options.allowPrivateOrigins && target.literalAddress !== undefined && isForbiddenAddress(target.literalAddress)) {
+    if (!this.#options.allowPrivateOrigins && target.literalAddress !== undefined && isForbiddenOriginAddress(target.literalAddress)) {
       return Promise.reject(new ForbiddenAddressError(target.hostname, target.literalAddress));
     }
     return this.#pool(target.poolKey).request({

@@ -1,7 +1,8 @@
 /** The SSRF guard on origin URLs, without DNS: the resolver is injected. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkOriginAddress, isForbiddenOriginAddress } from '../../src/api/services/origin-address.check';
+import { isForbiddenOriginAddress } from '../../src/core/address.rules';
+import { checkOriginAddress } from '../../src/api/services/origin-address.check';
 
 test('private, loopback, link-local, unique-local and IPv4-mapped addresses are forbidden', () => {
   for (const a of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.0.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '::1', '::', 'fe80::1', 'fd12::1', '::ffff:8.8.8.8']) {

@@ -1,0 +1,35 @@
+/** `cdn migrate` against a fresh PostgreSQL database: applies, then finds nothing to do. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from 'pg';
+import { createTestDatabase } from '../support/services';
+import { spawnCdn } from '../support/processes';
+
+test('cdn migrate applies the schema once and reports an up-to-date database after', async () => {
+  const db = await createTestDatabase();
+  try {
+    const first = spawnCdn(['migrate'], { DATABASE_URL: db.url });
+    assert.equal(await first.exited(), 0, first.output());
+    assert.match(first.output(), /Applied 1 migration\(s\):\s+InitialSchema/);
+
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+      );
+      assert.deepEqual(
+        rows.map((r) => r.table_name).filter((t) => t !== 'migrations'),
+        ['change_log', 'customer', 'domain'],
+      );
+    } finally {
+      await client.end();
+    }
+
+    const second = spawnCdn(['migrate'], { DATABASE_URL: db.url });
+    assert.equal(await second.exited(), 0, second.output());
+    assert.match(second.output(), /up to date/);
+  } finally {
+    await db.drop();
+  }
+});
