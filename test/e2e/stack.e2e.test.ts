@@ -18,7 +18,12 @@ let db: TestDatabase;
 let redis: TestRedis;
 let dataDir: string;
 let api: CdnProcess;
+let api2: CdnProcess;
+let api2Url: string;
 let edge: CdnProcess;
+let edge2: CdnProcess;
+let edge2Url: string;
+let dataDir2: string;
 let apiUrl: string;
 let edgeUrl: string;
 let originA: DemoOrigin;
@@ -45,19 +50,27 @@ before(async () => {
     CDN_DATA_DIR: dataDir,
     CDN_LOG_LEVEL: 'info',
   };
+  // Two apis starting at once on an empty database: migrations run once, under a lock.
   api = spawnCdn(['api'], env);
+  api2 = spawnCdn(['api'], env);
   apiUrl = String((await api.waitForLog('api listening')).url).replace(/\/graphql$/, '');
+  api2Url = String((await api2.waitForLog('api listening')).url).replace(/\/graphql$/, '');
   edge = spawnCdn(['edge'], env);
   edgeUrl = String((await edge.waitForLog('edge listening')).url);
+  // A second edge sharing nothing with the first but Redis.
+  dataDir2 = await mkdtemp(path.join(tmpdir(), 'edgeplane-e2e-'));
+  edge2 = spawnCdn(['edge'], { ...env, CDN_DATA_DIR: dataDir2 });
+  edge2Url = String((await edge2.waitForLog('edge listening')).url);
 });
 
 after(async () => {
-  const codes = await Promise.all([edge?.stop(), api?.stop()]);
+  const codes = await Promise.all([edge?.stop(), edge2?.stop(), api?.stop(), api2?.stop()]);
   await Promise.all([originA?.close(), originB?.close(), originA2?.close()]);
   await db?.drop();
   await redis?.cleanup();
   await rm(dataDir, { recursive: true, force: true });
-  assert.deepEqual(codes, [0, 0], 'edge and api exit 0 on SIGTERM');
+  await rm(dataDir2, { recursive: true, force: true });
+  assert.deepEqual(codes, [0, 0, 0, 0], 'edges and apis exit 0 on SIGTERM');
 });
 
 const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id hasBasicAuth } }`;
@@ -98,11 +111,17 @@ test('a customer created through GraphQL is served by the edge: MISS, then HIT, 
 
   const atOrigin = originA.requests.filter((r) => r.url === '/image.json');
   assert.equal(atOrigin.length, 1, 'the origin is asked once');
+
+  // The second edge heard of the customer too, and keeps its own cache.
+  const onEdge2 = await httpGet(`${edge2Url}/image.json`, 'cdn.customer-a.test');
+  assert.equal(onEdge2.status, 200);
+  assert.equal(onEdge2.headers['x-cache'], 'MISS');
+  assert.equal(JSON.parse(onEdge2.body).customer, 'customer-a');
   assert.equal(atOrigin[0]!.headers.authorization, `Basic ${Buffer.from('alice:s3cret-pass').toString('base64')}`);
 });
 
-test('two customers asking for the same path each get their own origin', async () => {
-  const created = await graphqlRequest(apiUrl, TOKEN, CREATE, {
+test('two customers asking for the same path each get their own origin (created through a second api)', async () => {
+  const created = await graphqlRequest(api2Url, TOKEN, CREATE, {
     input: { id: 'customer-b', name: 'Customer B', originUrl: originB.url, domains: ['cdn.customer-b.test'] },
   });
   assert.equal(created.errors, undefined, JSON.stringify(created.errors));
@@ -135,6 +154,7 @@ test('a deleted customer answers 404 within a second; an unknown host never reac
   const deleted = await graphqlRequest(apiUrl, TOKEN, `mutation { deleteCustomer(id: "customer-b") }`);
   assert.deepEqual(deleted.data, { deleteCustomer: true });
   await eventually(async () => (await httpGet(`${edgeUrl}/image.json`, 'cdn.customer-b.test')).status === 404, 1000, 'deleted host 404');
+  await eventually(async () => (await httpGet(`${edge2Url}/image.json`, 'cdn.customer-b.test')).status === 404, 1000, 'deleted host 404 on the second edge');
 
   const before = originA.requests.length + originB.requests.length + originA2.requests.length;
   const unknown = await httpGet(`${edgeUrl}/image.json`, 'nobody.example.com');
