@@ -21,9 +21,29 @@ export interface CustomerConfig {
   /** Seconds an object is fresh when the origin gives no freshness of its own. */
   cacheTtl: number;
   basicAuth: OriginBasicAuth | null;
+  /**
+   * Most bytes this customer's objects may take on one edge's disk; least recently used
+   * objects are evicted beyond it. null or absent: only the edge's global cap applies.
+   */
+  cacheQuotaBytes?: number | null;
+  /** How the query string enters the cache key. Absent: keep it as is. */
+  queryString?: QueryStringPolicy;
   /** Bumped on every change; lets a consumer ignore an older copy. */
   version: number;
   updatedAt: string;
+}
+
+/**
+ * `keep`: the whole query string is part of the key (sorted by name, so `?a=1&b=2` and
+ * `?b=2&a=1` are one object); `ignore`: the query string is not part of the key (nor
+ * sent to the origin); `allowlist`: only the parameters named in `allow` are.
+ */
+export type QueryStringMode = 'keep' | 'ignore' | 'allowlist';
+
+export interface QueryStringPolicy {
+  mode: QueryStringMode;
+  /** Parameter names kept in `allowlist` mode. */
+  allow: string[];
 }
 
 export const CACHE_TTL_DEFAULT = 3600;

@@ -17,3 +17,12 @@ export function splitTarget(target: string): { path: string; query: string } {
 export function customerOfKey(key: string): string {
   return key.slice(0, key.indexOf('\n'));
 }
+
+/**
+ * The key of one variant of a URL whose response varies (RFC 9111 §4.1): the URL's key,
+ * then an id derived from the varied request header values. Sorted right after the URL's
+ * own key, so a prefix range over keys still covers every variant.
+ */
+export function variantKey(key: string, variantId: string): string {
+  return `${key}\n${variantId}`;
+}

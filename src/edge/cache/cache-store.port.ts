@@ -19,6 +19,18 @@ export interface ObjectMeta {
   ttl: number;
   /** Body bytes. */
   size: number;
+  /**
+   * RFC 9111 state owned by the pipeline's freshness rules (http-cache-semantics
+   * `CachePolicy.toObject()`); stores keep it as opaque JSON.
+   */
+  policy?: Record<string, unknown>;
+  /**
+   * Set on a Vary marker: an object with no body stored under the URL's key, naming the
+   * request headers its variants vary on (lower-case). Variants live under variantKey().
+   */
+  vary?: string[];
+  /** `Surrogate-Key` / `Cache-Tag` values, for tag purges. */
+  tags?: string[];
 }
 
 export interface StoredObject {
@@ -39,6 +51,12 @@ export interface CacheStore {
    * for a body problem (that is the outcome).
    */
   put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable): Promise<PutOutcome>;
+  /**
+   * Replaces the metadata of a stored object and keeps its body (a 304 revalidation
+   * refreshes headers and freshness). Returns false when the object is gone.
+   */
+  updateMeta(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>): Promise<boolean>;
+  /** Removes the object stored under `key` (a URL's variants are separate keys). */
   delete(key: string): Promise<void>;
   /** Forgets every object of a customer at once (the files go in the background). */
   deleteCustomer(customerId: string): Promise<void>;

@@ -83,7 +83,7 @@ export class DiskStore implements CacheStore {
       await mkdir(path.dirname(file), { recursive: true });
       const out = await open(tmp, 'wx');
       fh = out;
-      const json = Buffer.from(JSON.stringify({ key, status: meta.status, headers: meta.headers, storedAt: meta.storedAt, ttl: meta.ttl }));
+      const json = Buffer.from(JSON.stringify({ ...meta, key }));
       const prefix = Buffer.alloc(PREFIX_BYTES);
       MAGIC.copy(prefix, 0);
       prefix.writeUInt32BE(json.length, 4);
@@ -117,6 +117,14 @@ export class DiskStore implements CacheStore {
       if (!isAbort(err)) this.#onError(err, 'store object');
       return 'aborted';
     }
+  }
+
+  /** Rewrites the object with the new metadata and the old body (temp file + rename, like put). */
+  async updateMeta(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>): Promise<boolean> {
+    const current = await this.get(key);
+    if (current === undefined) return false;
+    const outcome = await this.put(key, meta, current.openBody());
+    return outcome === 'stored';
   }
 
   async delete(key: string): Promise<void> {
