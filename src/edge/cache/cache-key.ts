@@ -1,7 +1,8 @@
+import type { QueryStringPolicy } from '../../core/customer.types';
+
 /**
  * The cache key: customer id first, so no customer can ever address another's object
- * (ids are slugs and never contain "\n"). The query string is kept as sent for now; a
- * later issue normalises it per customer option and adds the Vary'ed headers.
+ * (ids are slugs and never contain "\n"). Callers pass the query through normalizeQuery.
  */
 export function cacheKey(customerId: string, path: string, query: string): string {
   return `${customerId}\n${path}?${query}`;
@@ -25,4 +26,31 @@ export function customerOfKey(key: string): string {
  */
 export function variantKey(key: string, variantId: string): string {
   return `${key}\n${variantId}`;
+}
+
+/**
+ * The query string as the customer's policy wants it in the key (and at the origin):
+ * `keep` sorts parameters by name (stable, so repeated names keep their order),
+ * `ignore` drops it, `allowlist` keeps only the named parameters, sorted.
+ */
+export function normalizeQuery(query: string, policy: QueryStringPolicy | undefined): string {
+  const mode = policy?.mode ?? 'keep';
+  if (mode === 'ignore' || query === '') return '';
+  const params = query.split('&').filter((p) => p !== '');
+  const kept = mode === 'allowlist' ? params.filter((p) => policy!.allow.includes(paramName(p))) : params;
+  return kept
+    .map((p, i) => ({ p, i, name: paramName(p) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.i - b.i))
+    .map((x) => x.p)
+    .join('&');
+}
+
+function paramName(param: string): string {
+  const eq = param.indexOf('=');
+  const raw = (eq < 0 ? param : param.slice(0, eq)).replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
