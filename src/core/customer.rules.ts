@@ -11,6 +11,8 @@ import {
   CUSTOMER_NAME_MAX,
   DOMAINS_MAX,
   ORIGIN_URL_MAX,
+  type QueryStringMode,
+  type QueryStringPolicy,
 } from './customer.types';
 
 const SLUG = /^[a-z0-9][a-z0-9-]*$/;
@@ -124,4 +126,53 @@ export function checkBasicAuth(
   if (auth.password.length === 0) problems.push({ field: `${field}.password`, message: 'must not be empty' });
   if (auth.password.length > 1024) problems.push({ field: `${field}.password`, message: 'must be at most 1024 characters' });
   return problems;
+}
+
+export const CACHE_QUOTA_MIN_BYTES = 1024 ** 2;
+/** 1 PiB: far above any one disk, and still well inside Number.MAX_SAFE_INTEGER (2^53). */
+export const CACHE_QUOTA_MAX_BYTES = 1024 ** 5;
+export const QUERY_STRING_MODES: readonly QueryStringMode[] = ['keep', 'ignore', 'allowlist'];
+export const QUERY_ALLOW_MAX = 100;
+export const QUERY_PARAM_NAME_MAX = 256;
+
+/** null means "no quota of its own" and is always valid. */
+export function checkCacheQuota(bytes: number | null, field = 'cacheQuotaBytes'): FieldProblem[] {
+  if (bytes === null) return [];
+  if (!Number.isSafeInteger(bytes) || bytes < CACHE_QUOTA_MIN_BYTES || bytes > CACHE_QUOTA_MAX_BYTES) {
+    return [{
+      field,
+      message: `must be a whole number of bytes from ${CACHE_QUOTA_MIN_BYTES} (1 MiB) to ${CACHE_QUOTA_MAX_BYTES} (1 PiB), got ${bytes}; use null for no quota`,
+    }];
+  }
+  return [];
+}
+
+/**
+ * `allow` names query parameters as the edge compares them: after percent-decoding
+ * (normalizeQuery decodes each name), so `a%20b` in a request matches "a b" here.
+ */
+export function checkQueryString(policy: { mode: string; allow?: readonly string[] | null }, field = 'queryString'): FieldProblem[] {
+  if (!(QUERY_STRING_MODES as readonly string[]).includes(policy.mode)) {
+    return [{ field: `${field}.mode`, message: `"${policy.mode}" is not one of ${QUERY_STRING_MODES.join(', ')}` }];
+  }
+  const allow = policy.allow ?? [];
+  const at = `${field}.allow`;
+  if (policy.mode !== 'allowlist') {
+    return allow.length === 0 ? [] : [{ field: at, message: `is only used with mode allowlist; leave it out (or empty) for mode ${policy.mode}` }];
+  }
+  if (allow.length === 0) return [{ field: at, message: 'must name at least one query parameter for mode allowlist' }];
+  if (allow.length > QUERY_ALLOW_MAX) return [{ field: at, message: `must name at most ${QUERY_ALLOW_MAX} parameters (got ${allow.length})` }];
+  const problems: FieldProblem[] = [];
+  allow.forEach((name, i) => {
+    if (name.length === 0) problems.push({ field: `${at}[${i}]`, message: 'must not be empty' });
+    else if (name.length > QUERY_PARAM_NAME_MAX) {
+      problems.push({ field: `${at}[${i}]`, message: `must be at most ${QUERY_PARAM_NAME_MAX} characters (got ${name.length})` });
+    }
+  });
+  return problems;
+}
+
+/** The stored form of a policy that passed checkQueryString: `allow` deduplicated (first kept), empty unless allowlist. */
+export function normalizeQueryString(policy: { mode: QueryStringMode; allow?: readonly string[] | null }): QueryStringPolicy {
+  return { mode: policy.mode, allow: policy.mode === 'allowlist' ? [...new Set(policy.allow ?? [])] : [] };
 }

@@ -9,13 +9,23 @@ async function tables(query: (sql: string) => Promise<Array<{ table_name: string
   return rows.map((r) => r.table_name);
 }
 
-test('migrate applies the initial schema; down then up runs cleanly', async () => {
+const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000'];
+
+async function customerColumns(query: (sql: string) => Promise<Array<Record<string, string | null>>>): Promise<Record<string, string>> {
+  const rows = await query(
+    `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+      WHERE table_name = 'customer' AND column_name IN ('cache_quota_bytes', 'query_string_mode', 'query_string_allow') ORDER BY 1`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.column_name!, `${r.data_type} ${r.is_nullable === 'YES' ? 'NULL' : 'NOT NULL'} ${r.column_default ?? ''}`.trim()]));
+}
+
+test('migrate applies every migration; down then up runs cleanly', async () => {
   const database = await createTestDatabase('edgeplane_api_migrations');
   const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
   await ds.initialize();
   try {
     const q = (sql: string) => ds.query(sql);
-    assert.deepEqual(await migrate(ds), ['InitialSchema1732400000000']);
+    assert.deepEqual(await migrate(ds), ALL);
     assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
     assert.deepEqual(await migrate(ds), [], 'a second run applies nothing');
 
@@ -23,8 +33,9 @@ test('migrate applies the initial schema; down then up runs cleanly', async () =
     assert.deepEqual(indexes.map((i) => i.indexname), ['idx_domain_customer_id', 'pk_domain']);
 
     await ds.undoLastMigration({ transaction: 'all' });
+    await ds.undoLastMigration({ transaction: 'all' });
     assert.deepEqual(await tables(q), []);
-    assert.deepEqual(await migrate(ds), ['InitialSchema1732400000000']);
+    assert.deepEqual(await migrate(ds), ALL);
     assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
 
     // The cascade the service relies on: deleting a customer deletes its domains.
@@ -32,6 +43,38 @@ test('migrate applies the initial schema; down then up runs cleanly', async () =
     await ds.query(`INSERT INTO domain (hostname, customer_id) VALUES ('m.example', 'm')`);
     await ds.query(`DELETE FROM customer WHERE id = 'm'`);
     assert.deepEqual(await ds.query('SELECT * FROM domain'), []);
+  } finally {
+    await ds.destroy();
+    await database.drop();
+  }
+});
+
+test('the cache-options migration: existing customers get the defaults; down removes the columns, up restores them', async () => {
+  const database = await createTestDatabase('edgeplane_api_migrations');
+  const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
+  await ds.initialize();
+  try {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    assert.deepEqual(await customerColumns(q), {
+      cache_quota_bytes: 'bigint NULL',
+      query_string_allow: "jsonb NOT NULL '[]'::jsonb",
+      query_string_mode: "character varying NOT NULL 'keep'::character varying",
+    });
+
+    await ds.undoLastMigration({ transaction: 'all' });
+    assert.deepEqual(await customerColumns(q), {});
+    // A customer written before the migration, as by the previous release.
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('old', 'Old', 'https://old.example', 60)`);
+
+    assert.deepEqual(await migrate(ds), ['CustomerCacheOptions1795530000000']);
+    assert.deepEqual(await ds.query(`SELECT cache_quota_bytes, query_string_mode, query_string_allow FROM customer WHERE id = 'old'`), [
+      { cache_quota_bytes: null, query_string_mode: 'keep', query_string_allow: [] },
+    ]);
+    // 64-bit values fit; an unknown mode is refused by the database too.
+    await ds.query(`UPDATE customer SET cache_quota_bytes = 1125899906842624 WHERE id = 'old'`);
+    assert.deepEqual(await ds.query(`SELECT cache_quota_bytes FROM customer WHERE id = 'old'`), [{ cache_quota_bytes: '1125899906842624' }]);
+    await assert.rejects(ds.query(`UPDATE customer SET query_string_mode = 'KEEP' WHERE id = 'old'`), /chk_customer_query_string_mode/);
   } finally {
     await ds.destroy();
     await database.drop();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
+import { toCustomerConfig } from '../../src/api/db/customer.mapper';
 import { Database } from '../../src/api/db/database';
 import { CustomerService } from '../../src/api/services/customer.service';
 import { SecretBox } from '../../src/core/secret-box';
@@ -24,16 +25,23 @@ function service(db: Database): CustomerService {
   });
 }
 
-test('PGlite: migrate, create a customer, reopen, it is still there', async () => {
+test('PGlite: migrate, create a customer with cache options, reopen, it is still there', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-pglite-'));
   try {
     const first = createDataSource({ dataDir });
     await first.initialize();
-    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000']);
+    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000']);
     const customers = service(new Database(first));
     // Concurrent mutations must not share PGlite's single session mid-transaction.
     await Promise.all([
-      customers.create({ id: 'lite', name: 'Lite', originUrl: 'https://lite.example', domains: ['lite.example'] }),
+      customers.create({
+        id: 'lite',
+        name: 'Lite',
+        originUrl: 'https://lite.example',
+        domains: ['lite.example'],
+        cacheQuotaBytes: 5 * 1024 ** 4,
+        queryString: { mode: 'allowlist', allow: ['v'] },
+      }),
       customers.create({ id: 'lite-2', name: 'Lite 2', originUrl: 'https://lite2.example', domains: ['lite.example'] }).catch((e: unknown) => e),
       customers.update('nobody', { name: 'x' }).catch((e: unknown) => e),
     ]);
@@ -46,6 +54,10 @@ test('PGlite: migrate, create a customer, reopen, it is still there', async () =
       const again = service(new Database(second));
       const found = await again.getByDomain('LITE.example.');
       assert.equal(found?.id, 'lite');
+      // The cache options survive too, and the bigint quota comes back as a number.
+      const config = toCustomerConfig(found!);
+      assert.equal(config.cacheQuotaBytes, 5 * 1024 ** 4);
+      assert.deepEqual(config.queryString, { mode: 'allowlist', allow: ['v'] });
       assert.equal((await again.list()).totalCount, 1);
       const log: Array<{ kind: string }> = await second.query('SELECT kind FROM change_log ORDER BY seq');
       assert.deepEqual(log.map((r) => r.kind), ['customer.upserted']);

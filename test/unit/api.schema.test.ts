@@ -27,6 +27,10 @@ test('the contract names are in the schema', async () => {
     'customerChanged: CustomerChange!',
     'hasBasicAuth: Boolean!',
     'createdAt: DateTimeISO!',
+    'cacheQuotaBytes: SafeInt',
+    'queryString: QueryStringPolicy!',
+    'queryString: QueryStringPolicyInput',
+    'scalar SafeInt',
   ]) {
     assert.ok(sdl.includes(line), `missing: ${line}`);
   }

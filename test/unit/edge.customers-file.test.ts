@@ -72,3 +72,68 @@ test('a file that is not JSON, or not an array, is refused clearly', async () =>
     await assert.rejects(loadCustomersFile(file, SECRET), /must be a JSON array/);
   });
 });
+
+test('cache options: parsed with the same rules as the api; absent means no quota and keep', async () => {
+  await withFile(
+    [
+      { id: 'plain', originUrl: 'https://plain.example', domains: ['cdn.plain.example'] },
+      {
+        id: 'tuned',
+        originUrl: 'https://tuned.example',
+        domains: ['cdn.tuned.example'],
+        cacheQuotaBytes: 20 * 1024 ** 3,
+        queryString: { mode: 'allowlist', allow: ['v', 'lang', 'v'] },
+      },
+      { id: 'bare', originUrl: 'https://bare.example', domains: ['cdn.bare.example'], cacheQuotaBytes: null, queryString: { mode: 'ignore' } },
+    ],
+    async (file) => {
+      const [plain, tuned, bare] = await loadCustomersFile(file, SECRET);
+      assert.equal(plain!.cacheQuotaBytes, null);
+      assert.deepEqual(plain!.queryString, { mode: 'keep', allow: [] });
+      assert.equal(tuned!.cacheQuotaBytes, 20 * 1024 ** 3);
+      assert.deepEqual(tuned!.queryString, { mode: 'allowlist', allow: ['v', 'lang'] }, 'repeats dropped');
+      assert.equal(bare!.cacheQuotaBytes, null);
+      assert.deepEqual(bare!.queryString, { mode: 'ignore', allow: [] });
+    },
+  );
+});
+
+test('bad cache options are each named in the one error', async () => {
+  const base = (id: string, extra: Record<string, unknown>) => ({ id, originUrl: `https://${id}.example`, domains: [`cdn.${id}.example`], ...extra });
+  const expected: Array<[string, RegExp]> = [
+    ['[0].cacheQuotaBytes', /1 MiB/],
+    ['[1].cacheQuotaBytes', /must be a number of bytes/],
+    ['[2].cacheQuotaBytes', /1 PiB/],
+    ['[3].queryString.allow', /only used with mode allowlist/],
+    ['[4].queryString.mode', /"KEEP" is not one of keep, ignore, allowlist/],
+    ['[5].queryString', /must be \{ "mode"/],
+    ['[6].queryString.allow[1]', /must not be empty/],
+    ['[7].queryString.allow', /at least one/],
+    ['[8].queryString', /must be \{ "mode"/],
+    ['[9].queryString.allow', /at most 100/],
+  ];
+  await withFile(
+    [
+      base('c0', { cacheQuotaBytes: 4096 }),
+      base('c1', { cacheQuotaBytes: '10GB' }),
+      base('c2', { cacheQuotaBytes: 2 * 1024 ** 5 }),
+      base('c3', { queryString: { mode: 'keep', allow: ['a'] } }),
+      base('c4', { queryString: { mode: 'KEEP' } }),
+      base('c5', { queryString: 'ignore' }),
+      base('c6', { queryString: { mode: 'allowlist', allow: ['a', ''] } }),
+      base('c7', { queryString: { mode: 'allowlist' } }),
+      base('c8', { queryString: { mode: 'allowlist', allow: ['a', 7] } }),
+      base('c9', { queryString: { mode: 'allowlist', allow: Array.from({ length: 101 }, (_, i) => `p${i}`) } }),
+    ],
+    async (file) => {
+      await assert.rejects(loadCustomersFile(file, SECRET), (err: unknown) => {
+        assert.ok(isCdnError(err));
+        assert.equal(err.code, 'CDN_ERR_INPUT_INVALID');
+        const problems = err.details.fields as Array<{ field: string; message: string }>;
+        assert.deepEqual(problems.map((p) => p.field), expected.map(([field]) => field));
+        expected.forEach(([field, message], i) => assert.match(problems[i]!.message, message, field));
+        return true;
+      });
+    },
+  );
+});

@@ -1,5 +1,6 @@
 /** Row of the `customer` table. Persistence only: see customer.mapper.ts for the other shapes. */
 import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
+import type { QueryStringMode } from '../../core/customer.types';
 import { DomainEntity } from './domain.entity';
 
 @Entity({ name: 'customer' })
@@ -22,6 +23,17 @@ export class CustomerEntity {
   /** secret-box ciphertext; the plaintext never touches the database. */
   @Column({ name: 'basic_auth_password_enc', type: 'text', nullable: true })
   basicAuthPasswordEnc!: string | null;
+
+  /** bigint: pg hands it back as a string (PGlite may not), converted with Number() in the mapper. */
+  @Column({ name: 'cache_quota_bytes', type: 'bigint', nullable: true })
+  cacheQuotaBytes!: string | null;
+
+  @Column({ name: 'query_string_mode', type: 'varchar', length: 16, default: 'keep' })
+  queryStringMode!: QueryStringMode;
+
+  /** Parameter names kept in `allowlist` mode; empty otherwise. */
+  @Column({ name: 'query_string_allow', type: 'jsonb', default: () => "'[]'" })
+  queryStringAllow!: string[];
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

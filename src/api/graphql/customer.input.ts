@@ -3,8 +3,10 @@
  * checked by the service with core/customer.rules.ts, so all problems come back at once
  * with the same messages whatever the entry point.
  */
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { CACHE_TTL_DEFAULT } from '../../core/customer.types';
+import { QueryStringPolicyInput } from './query-string.input';
 
 @InputType({ description: 'Credentials the edge sends to the origin. The password is stored encrypted and never returned.' })
 export class BasicAuthInput {
@@ -34,9 +36,17 @@ export class CreateCustomerInput {
 
   @Field(() => BasicAuthInput, { nullable: true })
   basicAuth?: BasicAuthInput | null;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: "Bytes on one edge's disk, 1 MiB (1048576) to 1 PiB; null or absent: no quota of its own." })
+  cacheQuotaBytes?: number | null;
+
+  @Field(() => QueryStringPolicyInput, { nullable: true, description: 'Absent: KEEP.' })
+  queryString?: QueryStringPolicyInput | null;
 }
 
-@InputType({ description: 'Only the fields given change. `basicAuth: null` removes Basic Auth; leaving it out keeps it.' })
+@InputType({
+  description: 'Only the fields given change. `basicAuth: null` removes Basic Auth and `cacheQuotaBytes: null` the quota; leaving them out keeps them.',
+})
 export class UpdateCustomerInput {
   @Field(() => String, { nullable: true })
   name?: string | null;
@@ -52,4 +62,10 @@ export class UpdateCustomerInput {
 
   @Field(() => BasicAuthInput, { nullable: true })
   basicAuth?: BasicAuthInput | null;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Bytes, 1 MiB to 1 PiB; null removes the quota.' })
+  cacheQuotaBytes?: number | null;
+
+  @Field(() => QueryStringPolicyInput, { nullable: true, description: 'Replaces the whole policy.' })
+  queryString?: QueryStringPolicyInput | null;
 }

@@ -1,11 +1,18 @@
 /** Customer queries and mutations. Thin: arguments in, service call, mapper out. */
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { toGraphqlCustomer } from '../db/customer.mapper';
+import type { QueryStringCommand } from '../services/customer.commands';
 import { PAGE_SIZE_DEFAULT } from '../services/customer.service';
 import type { ApiContext } from './context.type';
 import { CustomerConnection, PageInfo } from './customer-connection.type';
 import { CreateCustomerInput, UpdateCustomerInput } from './customer.input';
 import { Customer } from './customer.type';
+import type { QueryStringPolicyInput } from './query-string.input';
+
+// null and undefined must survive: on update, absent keeps the policy and null is reported.
+function queryStringCommand(input: QueryStringPolicyInput | null | undefined): QueryStringCommand | null | undefined {
+  return input == null ? input : { mode: input.mode, allow: input.allow ?? null };
+}
 
 @Resolver(() => Customer)
 export class CustomerResolver {
@@ -48,12 +55,14 @@ export class CustomerResolver {
       domains: input.domains,
       cacheTtl: input.cacheTtl,
       basicAuth: input.basicAuth ? { username: input.basicAuth.username, password: input.basicAuth.password } : null,
+      cacheQuotaBytes: input.cacheQuotaBytes ?? null,
+      queryString: queryStringCommand(input.queryString) ?? null,
     });
     return toGraphqlCustomer(entity);
   }
 
   @Authorized()
-  @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth.' })
+  @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota.' })
   async updateCustomer(
     @Ctx() ctx: ApiContext,
     @Arg('id', () => ID) id: string,
@@ -69,6 +78,8 @@ export class CustomerResolver {
         input.basicAuth === undefined || input.basicAuth === null
           ? input.basicAuth
           : { username: input.basicAuth.username, password: input.basicAuth.password },
+      cacheQuotaBytes: input.cacheQuotaBytes,
+      queryString: queryStringCommand(input.queryString),
     });
     return toGraphqlCustomer(entity);
   }

@@ -1,5 +1,7 @@
 /** The GraphQL `Customer` object type. Never carries the Basic Auth password: only whether one is set. */
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { QueryStringPolicy } from './query-string.type';
 
 @ObjectType({ description: 'A tenant of the CDN: an origin and the domains served from it.' })
 export class Customer {
@@ -17,6 +19,15 @@ export class Customer {
 
   @Field(() => Int, { description: 'Seconds an object stays fresh when the origin gives no freshness.' })
   cacheTtl!: number;
+
+  @Field(() => GraphQLSafeInt, {
+    nullable: true,
+    description: "Most bytes this customer's objects may take on one edge's disk (least recently used evicted beyond); null: only the edge's global cap.",
+  })
+  cacheQuotaBytes!: number | null;
+
+  @Field(() => QueryStringPolicy)
+  queryString!: QueryStringPolicy;
 
   @Field({ description: 'Whether origin requests carry Basic Auth. The credentials themselves are never returned.' })
   hasBasicAuth!: boolean;

@@ -1,3 +1,5 @@
+import type { QueryStringMode } from '../../core/customer.types';
+
 /**
  * What the customer service accepts: plain objects, independent of GraphQL, so the same
  * service serves the resolvers, the demo seeding and tests.
@@ -5,6 +7,12 @@
 export interface BasicAuthCommand {
   username: string;
   password: string;
+}
+
+export interface QueryStringCommand {
+  mode: QueryStringMode;
+  /** Only with `allowlist`. */
+  allow?: string[] | null;
 }
 
 export interface CreateCustomerCommand {
@@ -15,15 +23,25 @@ export interface CreateCustomerCommand {
   /** Defaults to CACHE_TTL_DEFAULT. */
   cacheTtl?: number;
   basicAuth?: BasicAuthCommand | null;
+  /** null or absent: no quota of its own. */
+  cacheQuotaBytes?: number | null;
+  /** null or absent: keep. */
+  queryString?: QueryStringCommand | null;
 }
 
-/** Absent (undefined) keeps a field. `basicAuth: null` removes Basic Auth; null elsewhere is an error. */
+/**
+ * Absent (undefined) keeps a field. `basicAuth: null` removes Basic Auth and
+ * `cacheQuotaBytes: null` the quota; null elsewhere is an error.
+ */
 export interface UpdateCustomerCommand {
   name?: string | null;
   originUrl?: string | null;
   domains?: string[] | null;
   cacheTtl?: number | null;
   basicAuth?: BasicAuthCommand | null;
+  cacheQuotaBytes?: number | null;
+  /** Replaces the whole policy. */
+  queryString?: QueryStringCommand | null;
 }
 
 export interface PageRequest {

@@ -107,6 +107,9 @@ export class CustomerService {
         cacheTtl: input.cacheTtl,
         basicAuthUsername: input.basicAuth?.username ?? null,
         basicAuthPasswordEnc: input.basicAuth ? this.#box.seal(input.basicAuth.password) : null,
+        cacheQuotaBytes: input.cacheQuotaBytes === null ? null : String(input.cacheQuotaBytes),
+        queryStringMode: input.queryString.mode,
+        queryStringAllow: input.queryString.allow,
         createdAt: now,
         updatedAt: now,
         version: 1,
@@ -131,6 +134,13 @@ export class CustomerService {
       if (input.name !== undefined) patch.name = input.name;
       if (input.originUrl !== undefined) patch.originUrl = input.originUrl;
       if (input.cacheTtl !== undefined) patch.cacheTtl = input.cacheTtl;
+      if (input.cacheQuotaBytes !== undefined) {
+        patch.cacheQuotaBytes = input.cacheQuotaBytes === null ? null : String(input.cacheQuotaBytes);
+      }
+      if (input.queryString !== undefined) {
+        patch.queryStringMode = input.queryString.mode;
+        patch.queryStringAllow = input.queryString.allow;
+      }
       if (input.basicAuth === null) {
         patch.basicAuthUsername = null;
         patch.basicAuthPasswordEnc = null;

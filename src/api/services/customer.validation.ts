@@ -5,15 +5,18 @@
  */
 import {
   checkBasicAuth,
+  checkCacheQuota,
   checkCacheTtl,
   checkCustomerId,
   checkCustomerName,
   checkDomains,
   checkOriginUrl,
+  checkQueryString,
   normalizeHostname,
   normalizeOriginUrl,
+  normalizeQueryString,
 } from '../../core/customer.rules';
-import { CACHE_TTL_DEFAULT } from '../../core/customer.types';
+import { CACHE_TTL_DEFAULT, type QueryStringPolicy } from '../../core/customer.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import type { CreateCustomerCommand, UpdateCustomerCommand, BasicAuthCommand } from './customer.commands';
 import { checkOriginAddress, type ResolveAll } from './origin-address.check';
@@ -31,6 +34,8 @@ export interface ValidCreate {
   domains: string[];
   cacheTtl: number;
   basicAuth: BasicAuthCommand | null;
+  cacheQuotaBytes: number | null;
+  queryString: QueryStringPolicy;
 }
 
 export interface ValidUpdate {
@@ -40,6 +45,9 @@ export interface ValidUpdate {
   cacheTtl?: number;
   /** undefined keeps, null removes. */
   basicAuth?: BasicAuthCommand | null;
+  /** undefined keeps, null removes. */
+  cacheQuotaBytes?: number | null;
+  queryString?: QueryStringPolicy;
 }
 
 async function checkOrigin(value: string, field: string, policy: OriginPolicy): Promise<FieldProblem[]> {
@@ -62,6 +70,8 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     ...checkDomains(cmd.domains, `${prefix}.domains`),
     ...checkCacheTtl(cacheTtl, `${prefix}.cacheTtl`),
     ...(cmd.basicAuth ? checkBasicAuth(cmd.basicAuth, `${prefix}.basicAuth`) : []),
+    ...checkCacheQuota(cmd.cacheQuotaBytes ?? null, `${prefix}.cacheQuotaBytes`),
+    ...(cmd.queryString ? checkQueryString(cmd.queryString, `${prefix}.queryString`) : []),
   ];
   if (problems.length > 0) throw invalidInput(problems);
   return {
@@ -71,13 +81,15 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     domains: normalizeDomains(cmd.domains),
     cacheTtl,
     basicAuth: cmd.basicAuth ?? null,
+    cacheQuotaBytes: cmd.cacheQuotaBytes ?? null,
+    queryString: normalizeQueryString(cmd.queryString ?? { mode: 'keep' }),
   };
 }
 
 export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginPolicy, prefix = 'input'): Promise<ValidUpdate> {
   const problems: FieldProblem[] = [];
   const valid: ValidUpdate = {};
-  // null means "remove" only for basicAuth; for required fields it is a mistake worth naming.
+  // null means "remove" only for basicAuth and cacheQuotaBytes; elsewhere it is a mistake worth naming.
   const notNull = (name: keyof UpdateCustomerCommand): boolean => {
     if (cmd[name] !== null) return cmd[name] !== undefined;
     problems.push({ field: `${prefix}.${name}`, message: 'must not be null; leave the field out to keep the current value' });
@@ -103,6 +115,15 @@ export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginP
   if (cmd.basicAuth !== undefined) {
     if (cmd.basicAuth !== null) problems.push(...checkBasicAuth(cmd.basicAuth, `${prefix}.basicAuth`));
     valid.basicAuth = cmd.basicAuth;
+  }
+  if (cmd.cacheQuotaBytes !== undefined) {
+    problems.push(...checkCacheQuota(cmd.cacheQuotaBytes, `${prefix}.cacheQuotaBytes`));
+    valid.cacheQuotaBytes = cmd.cacheQuotaBytes;
+  }
+  if (notNull('queryString')) {
+    const p = checkQueryString(cmd.queryString!, `${prefix}.queryString`);
+    problems.push(...p);
+    if (p.length === 0) valid.queryString = normalizeQueryString(cmd.queryString!);
   }
   if (problems.length > 0) throw invalidInput(problems);
   return valid;

@@ -6,15 +6,18 @@
 import { readFile } from 'node:fs/promises';
 import {
   checkBasicAuth,
+  checkCacheQuota,
   checkCacheTtl,
   checkCustomerId,
   checkCustomerName,
   checkDomains,
   checkOriginUrl,
+  checkQueryString,
   normalizeHostname,
   normalizeOriginUrl,
+  normalizeQueryString,
 } from '../../core/customer.rules';
-import { CACHE_TTL_DEFAULT, type CustomerConfig } from '../../core/customer.types';
+import { CACHE_TTL_DEFAULT, type CustomerConfig, type QueryStringMode, type QueryStringPolicy } from '../../core/customer.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import { SecretBox } from '../../core/secret-box';
 import type { EdgeTenantFeed } from '../tenant-feed.port';
@@ -38,7 +41,8 @@ export function createStaticTenantFeed(customers: readonly CustomerConfig[]): Ed
 }
 
 /**
- * Reads `[{ id, name?, originUrl, domains, cacheTtl?, basicAuth?: {username, password} }]`.
+ * Reads `[{ id, name?, originUrl, domains, cacheTtl?, basicAuth?: {username, password},
+ * cacheQuotaBytes?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] } }]`.
  * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`).
  */
 export async function loadCustomersFile(file: string, secretKey: string): Promise<CustomerConfig[]> {
@@ -104,6 +108,32 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
         problems.push(...checkBasicAuth(basicAuth, `${at}.basicAuth`));
       }
     }
+    let cacheQuotaBytes: number | null = null;
+    if (o.cacheQuotaBytes !== undefined && o.cacheQuotaBytes !== null) {
+      if (typeof o.cacheQuotaBytes !== 'number') {
+        problems.push({ field: `${at}.cacheQuotaBytes`, message: 'must be a number of bytes (or null for no quota)' });
+      } else {
+        cacheQuotaBytes = o.cacheQuotaBytes;
+        problems.push(...checkCacheQuota(cacheQuotaBytes, `${at}.cacheQuotaBytes`));
+      }
+    }
+    let queryString: QueryStringPolicy = { mode: 'keep', allow: [] };
+    if (o.queryString !== undefined && o.queryString !== null) {
+      const q = o.queryString as Record<string, unknown>;
+      if (
+        typeof q !== 'object' ||
+        Array.isArray(q) ||
+        typeof q.mode !== 'string' ||
+        (q.allow !== undefined && (!Array.isArray(q.allow) || !q.allow.every((a) => typeof a === 'string')))
+      ) {
+        problems.push({ field: `${at}.queryString`, message: 'must be { "mode": "keep" | "ignore" | "allowlist", "allow"?: [parameter names] }' });
+      } else {
+        const raw = { mode: q.mode, allow: q.allow as string[] | undefined };
+        const p = checkQueryString(raw, `${at}.queryString`);
+        problems.push(...p);
+        if (p.length === 0) queryString = normalizeQueryString({ mode: raw.mode as QueryStringMode, allow: raw.allow ?? null });
+      }
+    }
     if (id !== undefined) {
       const first = ids.get(id);
       if (first !== undefined) problems.push({ field: `${at}.id`, message: `"${id}" repeats [${first}].id` });
@@ -123,6 +153,8 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
       domains: domains.map(normalizeHostname),
       cacheTtl,
       basicAuth: basicAuth === undefined ? null : { username: basicAuth.username, passwordCiphertext: box.seal(basicAuth.password) },
+      cacheQuotaBytes,
+      queryString,
       version: 1,
       updatedAt: now,
     });
