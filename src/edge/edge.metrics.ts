@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const UNKNOWN_CUSTOMER = '_unknown';
 
 /** Values of the `cache` label (DESIGN.md X-Cache values, plus NONE and ERROR). */
-export type CacheResult = 'HIT' | 'MISS' | 'BYPASS' | 'ERROR' | 'NONE';
+export type CacheResult = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS' | 'ERROR' | 'NONE';
 
 export const EDGE_METRICS = {
   requests: { name: 'cdn_edge_requests_total', help: 'Client requests answered, by customer and cache result', labelNames: ['customer', 'cache'] },

@@ -17,6 +17,7 @@ import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
 import { OriginPools } from './origin/origin-pools';
 import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
+import { Flights } from './pipeline/fetch.flight';
 import { EdgeTransaction, type PipelineContext } from './pipeline/transaction';
 import type { EdgeTenantFeed, TenantFeedEvent } from './tenant-feed.port';
 
@@ -51,7 +52,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
   const metrics = new EdgeMetrics({ appliedSeq: () => tenants.appliedSeq(), customers: () => tenants.count() });
-  const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes };
+  const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights() };
 
   const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
   const publicApp = createPublicApp(ctx);

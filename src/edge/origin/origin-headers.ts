@@ -1,8 +1,10 @@
 /**
  * Header rules between client, edge and origin. RFC 9110 §7.6.1: hop-by-hop fields (and
- * any the Connection field names) are not forwarded. The origin gets its own Host,
- * X-Forwarded-*, Via (RFC 9110 §7.6.3), and the customer's Basic Auth in place of any
- * client Authorization.
+ * any the Connection field names) are not forwarded, in either direction. The origin gets
+ * its own Host, X-Forwarded-*, Via (RFC 9110 §7.6.3), and the customer's Basic Auth in
+ * place of any client Authorization; without one, the client's Authorization is forwarded
+ * (RFC 9111 §3.5 then decides whether the answer may be stored). The edge's own fields
+ * are set after the client's are filtered, so no Connection token can remove them.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { StoredHeaders } from '../cache/cache-store.port';
@@ -12,13 +14,22 @@ export const VIA = '1.1 edgeplane';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization']);
 
-/** Dropped on every origin request: replaced by the edge, or would change the stored bytes. */
+/**
+ * Dropped on every origin request: replaced by the edge, or would change the stored bytes
+ * (the edge stores identity bodies: no Accept-Encoding, so no Content-Encoding variants).
+ */
 const REPLACED_TO_ORIGIN = new Set(['host', 'authorization', 'accept-encoding', 'x-forwarded-host', 'x-forwarded-proto', 'via', 'x-forwarded-for', 'content-length']);
 
 /**
+ * RFC 9213 §2.1: CDN-Cache-Control is for this cache (it decides freshness here) and is
+ * not passed on to clients.
+ */
+const CONSUMED_FROM_ORIGIN = new Set(['cdn-cache-control']);
+
+/**
  * Dropped on cacheable fetches so the stored object is the whole 200 (RFC 9110 §13.1 and
- * §14.2 let a server ignore conditionals and Range); revalidation and Range from cache
- * come later.
+ * §14.2 let a server ignore conditionals and Range): the edge answers the client's
+ * conditionals and ranges itself and sends its own validators when it revalidates.
  */
 const PARTIAL_OR_CONDITIONAL = new Set(['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']);
 
@@ -29,6 +40,8 @@ export interface OriginHeaderContext {
   clientIp: string | undefined;
   /** True for a fetch whose answer may be stored (GET/HEAD). */
   cacheable: boolean;
+  /** Conditional headers the edge adds to revalidate a stored object (RFC 9111 §4.3.1). */
+  validators?: Record<string, string>;
 }
 
 export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHeaderContext): Record<string, string | string[]> {
@@ -42,11 +55,12 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
     out[name] = value;
   }
   out.host = ctx.target.hostHeader;
+  if (ctx.validators !== undefined) Object.assign(out, ctx.validators);
   if (ctx.target.authorization) {
     out.authorization = ctx.target.authorization;
-  } else if (!ctx.cacheable && headers.authorization !== undefined) {
-    // Passed (never stored) requests may carry the client's own credentials; cacheable
-    // ones never do, so one user's credentials cannot shape a shared object.
+  } else if (headers.authorization !== undefined && (named === undefined || !named.has('authorization'))) {
+    // The client's own credentials: RFC 9111 §3.5 keeps the answer out of the shared cache
+    // unless the origin marks it public, s-maxage or must-revalidate.
     out.authorization = headers.authorization;
   }
   if (!ctx.cacheable && headers['content-length'] !== undefined) out['content-length'] = headers['content-length'];
@@ -61,13 +75,13 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
   return out;
 }
 
-/** The origin's response headers minus hop-by-hop ones: what is stored and replayed. */
+/** The origin's response headers minus hop-by-hop ones and CDN-Cache-Control: what is stored and replayed. */
 export function endToEndResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): StoredHeaders {
   const out: StoredHeaders = {};
   const named = connectionTokens(headers.connection);
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || (named !== undefined && named.has(name))) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || CONSUMED_FROM_ORIGIN.has(name) || (named !== undefined && named.has(name))) continue;
     out[name] = value;
   }
   return out;

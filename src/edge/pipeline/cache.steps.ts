@@ -1,39 +1,74 @@
 /**
- * Steps `lookup`, `hit`, `miss`, `pass` and `store`: the cache side of the request.
+ * Steps `lookup`, `hit`, `stale`, `miss` and `pass`: the cache side of the request.
  */
-import type { Readable } from 'node:stream';
-import { cacheKey } from '../cache/cache-key';
-import type { PutOutcome } from '../cache/cache-store.port';
-import { ageSeconds, isFresh } from '../cache/storage.rules';
-import { teeStream } from './tee-stream';
+import type CachePolicy from 'http-cache-semantics';
+import { cacheKey, variantKey } from '../cache/cache-key';
+import type { ObjectMeta, StoredObject } from '../cache/cache-store.port';
+import { currentAge, isFresh, mayServeStaleWhileRevalidate, policyOf, type StoredPolicy } from '../cache/freshness.rules';
+import { variantId } from '../cache/vary.rules';
+import { planAnswer, releaseStored } from './deliver.steps';
+import { flightRequest } from './fetch.step';
 import type { StepName } from './request.fsm';
 import type { EdgeTransaction, PipelineContext } from './transaction';
 
 export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   tx.key = cacheKey(tx.customer!.id, tx.path, tx.query);
-  const stored = await ctx.store.get(tx.key);
-  if (stored === undefined) return 'miss';
-  if (isFresh(stored.meta, ctx.clock.now())) {
-    tx.stored = stored;
-    return 'hit';
+  tx.variantKey = undefined;
+  let stored: StoredObject | undefined = await ctx.store.get(tx.key);
+  if (stored?.meta.vary !== undefined) {
+    // RFC 9111 §4.1: the URL varies; this request's variant is keyed by its header values.
+    const marker = stored;
+    stored = undefined;
+    const epoch = (marker.meta.policy as { epoch?: unknown } | undefined)?.epoch;
+    tx.variantKey = variantKey(tx.key, variantId(marker.meta.vary!, tx.req.headers));
+    void marker.release();
+    const variant = await ctx.store.get(tx.variantKey);
+    // A variant from before the marker was replaced or deleted is retired.
+    if (variant !== undefined && (variant.meta.policy as StoredPolicy | undefined)?.epoch === epoch) stored = variant;
+    else void variant?.release();
   }
-  // Expired: refetch (revalidation with validators comes with RFC 9111 support).
-  await stored.release();
+  if (stored === undefined) return 'miss';
+  const policy = policyOf(stored.meta, ctx.clock);
+  if (policy === undefined) {
+    // Stored without RFC 9111 state (an older edge): fetch it again.
+    void stored.release();
+    return 'miss';
+  }
+  tx.stored = stored;
+  tx.policy = policy;
+  if (isFresh(policy)) return 'hit';
+  if (mayServeStaleWhileRevalidate(policy)) return 'stale';
+  // Stale: revalidate (validators) or refetch; kept for stale-if-error meanwhile.
   return 'miss';
 }
 
-export function hitStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
-  const stored = tx.stored!;
+export function hitStep(tx: EdgeTransaction): StepName {
   tx.cache = 'HIT';
-  tx.status = stored.meta.status;
-  // RFC 9111 §5.1: Age on every response served from cache.
-  tx.headers = { ...stored.meta.headers, age: String(ageSeconds(stored.meta, ctx.clock.now())) };
-  if (tx.isHead) {
-    void stored.release();
-  } else {
-    tx.body = stored.openBody();
-  }
+  serveStored(tx, tx.stored!.meta, tx.policy!);
   return 'deliver';
+}
+
+/** RFC 5861 §3: serve the stale object now and refresh it once, in the background. */
+export function staleStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
+  tx.cache = 'STALE';
+  const collapseKey = tx.variantKey ?? tx.key;
+  if (ctx.flights.get(collapseKey) === undefined && ctx.targets.of(tx.customer!).authorization !== null) {
+    const flight = ctx.flights.start({ ...flightRequest(tx, ctx), background: true }, ctx);
+    void flight.result.then((result) => {
+      if (result.kind === 'failed') ctx.logger.debug({ customer: tx.customer!.id }, 'background revalidation failed');
+    });
+  }
+  serveStored(tx, tx.stored!.meta, tx.policy!);
+  return 'deliver';
+}
+
+/** The stored object as the answer: its headers, Age (RFC 9111 §5.1), then preconditions and ranges. */
+export function serveStored(tx: EdgeTransaction, meta: ObjectMeta, policy: CachePolicy): void {
+  tx.status = meta.status;
+  tx.headers = { ...meta.headers, age: String(currentAge(policy)) };
+  tx.size = meta.size;
+  tx.fromStore = planAnswer(tx);
+  if (!tx.fromStore) void releaseStored(tx);
 }
 
 export function missStep(tx: EdgeTransaction): StepName {
@@ -44,25 +79,4 @@ export function missStep(tx: EdgeTransaction): StepName {
 export function passStep(tx: EdgeTransaction): StepName {
   tx.cache = 'BYPASS';
   return 'fetch';
-}
-
-/** Tees the origin body to the client and to the store; a HEAD client gets headers only. */
-export function storeStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
-  const origin = tx.origin!;
-  // A copy: deliver adds X-Cache and Via to tx.headers, which must not be stored.
-  const meta = { status: tx.status, headers: { ...tx.headers }, storedAt: ctx.clock.now(), ttl: tx.customer!.cacheTtl };
-  const key = tx.key;
-  const customerId = tx.customer!.id;
-  let stored: Promise<PutOutcome> | undefined;
-  let toStore: Readable = origin.body;
-  if (!tx.isHead) {
-    const [client, store] = teeStream(origin.body, () => stored ?? Promise.resolve());
-    tx.body = client;
-    toStore = store;
-  }
-  stored = ctx.store.put(key, meta, toStore).then((outcome) => {
-    if (outcome !== 'stored') ctx.logger.debug({ customer: customerId, outcome }, 'object not stored');
-    return outcome;
-  });
-  return 'deliver';
 }

@@ -1,10 +1,15 @@
 /**
  * Steps `synth` (a JSON answer the edge makes up: bad host, unknown host, origin
- * errors) and `deliver` (write status, headers and the body stream to the client).
- * Writes go to the raw Node response: the hit path does no more than it must.
+ * errors) and `deliver` (write status, headers and the body stream to the client), and
+ * planAnswer: what a GET/HEAD is answered with once the full response is known (client
+ * preconditions, RFC 9110 §13; ranges, §14). Writes go to the raw Node response: the hit
+ * path does no more than it must.
  */
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import type { StoredHeaders } from '../cache/cache-store.port';
 import { VIA } from '../origin/origin-headers';
+import { evaluatePreconditions, ifRangeMatches, notModifiedHeaders } from './conditional.rules';
+import { contentRange, newBoundary, rangeSlicer, rangesLength, satisfiableRanges } from './range.rules';
 import type { StepName } from './request.fsm';
 import type { EdgeTransaction } from './transaction';
 
@@ -13,14 +18,67 @@ export function synthStep(tx: EdgeTransaction): StepName {
   const body = Buffer.from(JSON.stringify(synthetic.body));
   tx.status = synthetic.status;
   tx.bytes = body.length;
+  void releaseStored(tx);
   if (tx.res.destroyed) return 'done';
-  tx.res.writeHead(synthetic.status, {
+  const headers: Record<string, string | number> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': body.length,
     'cache-control': 'no-store',
-  });
+  };
+  // Origin errors of a customer's request still say how the cache took part.
+  if (tx.customer !== undefined) headers['x-cache'] = tx.cacheable ? 'MISS' : 'BYPASS';
+  tx.res.writeHead(synthetic.status, headers);
   tx.res.end(body);
   return 'done';
+}
+
+/**
+ * Decides the answer to a GET/HEAD from the full response in tx (status, headers, size):
+ * 304/412 for the client's preconditions (RFC 9110 §13.2.2, 2xx only), 206 or 416 for a
+ * Range on a 200 of known size (§14.2, If-Range §13.1.5). Returns whether a body is sent.
+ */
+export function planAnswer(tx: EdgeTransaction): boolean {
+  if (!tx.cacheable || tx.status < 200 || tx.status > 299) return !tx.isHead;
+  const reqHeaders = tx.req.headers;
+  const pre = evaluatePreconditions(reqHeaders, tx.headers);
+  if (pre !== 200) {
+    tx.status = pre;
+    tx.headers = pre === 304 ? notModifiedHeaders(tx.headers) : { 'content-length': '0' };
+    return false;
+  }
+  if (tx.isHead) return false;
+  const range = reqHeaders.range;
+  if (range === undefined || tx.status !== 200 || tx.size === undefined) return true;
+  const ifRange = reqHeaders['if-range'];
+  if (!ifRangeMatches(Array.isArray(ifRange) ? ifRange[0] : ifRange, tx.headers)) return true;
+  const ranges = satisfiableRanges(range, tx.size);
+  if (ranges === undefined) return true;
+  if (ranges.length === 0) {
+    // §15.5.17: 416 says how long the representation is.
+    tx.status = 416;
+    tx.headers = { 'content-range': `bytes */${tx.size}`, 'content-length': '0', ...(tx.headers.etag === undefined ? {} : { etag: tx.headers.etag }) };
+    return false;
+  }
+  const headers: StoredHeaders = { ...tx.headers, 'accept-ranges': 'bytes' };
+  if (ranges.length === 1) {
+    headers['content-range'] = contentRange(ranges[0]!, tx.size);
+  } else {
+    const contentType = headers['content-type'];
+    tx.multipart = { boundary: newBoundary(), contentType: Array.isArray(contentType) ? contentType[0] : contentType };
+    headers['content-type'] = `multipart/byteranges; boundary=${tx.multipart.boundary}`;
+  }
+  headers['content-length'] = String(rangesLength(ranges, tx.size, tx.multipart));
+  tx.status = 206;
+  tx.ranges = ranges;
+  tx.headers = headers;
+  return true;
+}
+
+export function releaseStored(tx: EdgeTransaction): Promise<void> | undefined {
+  const stored = tx.stored;
+  tx.stored = undefined;
+  tx.fromStore = false;
+  return stored?.release();
 }
 
 export function deliverStep(tx: EdgeTransaction): StepName {
@@ -30,11 +88,23 @@ export function deliverStep(tx: EdgeTransaction): StepName {
   const via = headers.via;
   headers.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
   const res = tx.res;
-  const body = tx.body;
+  let body: Readable | undefined = tx.body;
+  if (tx.fromStore && body === undefined) {
+    const stored = tx.stored!;
+    tx.stored = undefined;
+    body = stored.openBody();
+  } else {
+    void releaseStored(tx);
+  }
   if (res.destroyed) {
     body?.destroy();
     return 'done';
   }
+  if (body !== undefined && tx.ranges !== undefined) {
+    const sliced = rangeSlicer(tx.ranges, tx.size!, tx.multipart);
+    body = pipeline(body, sliced, () => {});
+  }
+  tx.body = body;
   res.writeHead(tx.status, headers);
   if (body === undefined) {
     res.end();
@@ -42,7 +112,7 @@ export function deliverStep(tx: EdgeTransaction): StepName {
   }
   body.on('data', (chunk: Buffer) => (tx.bytes += chunk.length));
   // Errors here are a client gone or an origin body cut short: the response is cut
-  // short too, and the store (if any) sees the same failure and keeps nothing.
+  // short too (the connection closes, never a short body that looks whole).
   pipeline(body, res, () => {});
   return 'done';
 }

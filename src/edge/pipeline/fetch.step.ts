@@ -1,14 +1,31 @@
 /**
- * Step `fetch`: ask the customer's origin. A cache miss always fetches with GET (a HEAD
- * miss is answered from the full GET, which is stored); a pass forwards the client's
- * method and streams its body.
+ * Step `fetch`: ask the customer's origin.
+ *
+ * - A cacheable request (GET/HEAD) joins the fetch in flight for its key or starts one
+ *   (fetch.flight.ts: collapsing, storing, revalidation). HEAD is fetched with GET so the
+ *   object stored is whole.
+ * - A pass (any other method) forwards the client's method and streams its body; it is
+ *   never collapsed nor retried, and a non-error answer to an unsafe method invalidates
+ *   the stored URL and same-host Location / Content-Location (RFC 9111 §4.4).
  */
 import { CdnError } from '../../core/errors';
-import { isStorableResponse } from '../cache/storage.rules';
+import { normalizeHostname } from '../../core/customer.rules';
+import { cacheKey, normalizeQuery, splitTarget, variantKey } from '../cache/cache-key';
+import { mayServeStaleIfError } from '../cache/freshness.rules';
+import { variantId } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
 import { originError } from '../origin/origin-errors';
+import { serveStored } from './cache.steps';
+import { planAnswer, releaseStored } from './deliver.steps';
+import { discardBody, synthErrorName, type Flight, type FlightRequest, type Ticket } from './fetch.flight';
 import type { StepName } from './request.fsm';
 import type { EdgeTransaction, PipelineContext } from './transaction';
+
+/** How often one request may look up or join again before it goes to the origin alone. */
+const MAX_RETRIES = 2;
+
+/** RFC 9110 §9.2.1: safe methods never invalidate. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export async function fetchStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   const customer = tx.customer!;
@@ -19,58 +36,196 @@ export async function fetchStep(tx: EdgeTransaction, ctx: PipelineContext): Prom
     tx.cache = 'ERROR';
     return tx.synth(err.status, { error: 'secret_unreadable', message: err.message });
   }
+  return tx.cacheable ? collapsedFetch(tx, ctx) : passFetch(tx, ctx);
+}
+
+export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): FlightRequest {
+  const customer = tx.customer!;
+  const target = ctx.targets.of(customer);
+  return {
+    key: tx.key,
+    collapseKey: tx.variantKey ?? tx.key,
+    customer,
+    path: originPath(tx, target.pathPrefix),
+    requestHeaders: tx.req.headers,
+    clientHost: tx.req.headers.host ?? tx.host,
+    clientIp: tx.req.socket.remoteAddress,
+    stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
+  };
+}
+
+function originPath(tx: EdgeTransaction, prefix: string): string {
+  return prefix + tx.path + (tx.query === '' ? '' : `?${tx.query}`);
+}
+
+async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
+  const collapseKey = tx.variantKey ?? tx.key;
+  let flight = tx.solo ? undefined : ctx.flights.get(collapseKey);
+  const leader = flight === undefined;
+  if (flight === undefined) flight = ctx.flights.start(flightRequest(tx, ctx), ctx, !tx.solo);
+  const ticket = flight.attach();
+  const gone = new AbortController();
+  tx.abort = gone;
+  gone.signal.addEventListener('abort', () => ticket.leave(true), { once: true });
+  const result = await flight.result;
+  if (gone.signal.aborted || tx.res.destroyed) {
+    if (leader && flight.own !== undefined) discardBody(flight.own.body);
+    void releaseStored(tx);
+    return 'done';
+  }
+
+  switch (result.kind) {
+    case 'stream': {
+      if (!leader) {
+        // RFC 9111 §4: only a response that could be reused is shared.
+        if (!result.shareable) return goSolo(tx, ticket);
+        if (result.variant !== undefined && variantId(result.names, tx.req.headers) !== result.variant) {
+          // RFC 9111 §4.1: another variant; find or start the fetch for ours.
+          ticket.leave(false);
+          tx.variantKey = variantKey(tx.key, variantId(result.names, tx.req.headers));
+          return again(tx, 'fetch');
+        }
+      }
+      void releaseStored(tx);
+      tx.status = result.status;
+      tx.headers = { ...result.headers };
+      // RFC 9111 §5.1: an object that arrived with age says so.
+      const age = Math.floor(result.policy.age());
+      if (age > 0) tx.headers.age = String(age);
+      tx.size = result.length;
+      if (!planAnswer(tx)) {
+        ticket.leave(false);
+        return 'deliver';
+      }
+      const body = flight.join(ticket);
+      if (body === undefined) {
+        // Too far along to replay: read the stored object once it is in place.
+        ticket.leave(false);
+        await flight.stored;
+        return again(tx, 'lookup');
+      }
+      tx.body = body;
+      return 'deliver';
+    }
+    case 'revalidated': {
+      ticket.leave(false);
+      if (tx.stored === undefined) return again(tx, 'lookup');
+      tx.cache = 'REVALIDATED';
+      serveStored(tx, { ...result.meta, size: tx.stored.meta.size }, result.policy);
+      return 'deliver';
+    }
+    case 'unshared': {
+      if (leader && flight.own !== undefined) return takeOwn(tx, flight);
+      return goSolo(tx, ticket);
+    }
+    case 'failed': {
+      // RFC 5861 §4: within stale-if-error a stale object answers for a failing origin.
+      if (tx.stored !== undefined && tx.policy !== undefined && mayServeStaleIfError(tx.policy)) {
+        if (leader && flight.own !== undefined) discardBody(flight.own.body);
+        ticket.leave(false);
+        tx.cache = 'STALE';
+        serveStored(tx, tx.stored.meta, tx.policy);
+        return 'deliver';
+      }
+      if (leader && flight.own !== undefined) return takeOwn(tx, flight);
+      ticket.leave(false);
+      if (result.synthetic !== undefined) {
+        tx.cache = 'ERROR';
+        return tx.synth(result.synthetic.status, result.synthetic.body);
+      }
+      if (!leader) return goSolo(tx, ticket);
+      return 'done';
+    }
+  }
+}
+
+function again(tx: EdgeTransaction, step: 'lookup' | 'fetch'): StepName {
+  tx.retries += 1;
+  if (tx.retries > MAX_RETRIES) tx.solo = true;
+  if (step === 'lookup') void releaseStored(tx);
+  return tx.solo ? 'fetch' : step;
+}
+
+/** The shared answer does not fit this request: it asks the origin itself, uncollapsed. */
+function goSolo(tx: EdgeTransaction, ticket: Ticket): StepName {
+  ticket.leave(false);
+  tx.solo = true;
+  return 'fetch';
+}
+
+/** The origin's answer meant for the leader alone, streamed straight through. */
+function takeOwn(tx: EdgeTransaction, flight: Flight): StepName {
+  const own = flight.own!;
+  void releaseStored(tx);
+  tx.origin = own;
+  tx.status = own.statusCode;
+  tx.headers = endToEndResponseHeaders(own.headers);
+  const length = Number(own.headers['content-length']);
+  tx.size = typeof own.headers['content-length'] === 'string' && Number.isSafeInteger(length) ? length : undefined;
+  if (planAnswer(tx)) tx.body = own.body;
+  else discardBody(own.body);
+  return 'deliver';
+}
+
+async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
+  const customer = tx.customer!;
+  const target = ctx.targets.of(customer);
   const abort = new AbortController();
   tx.abort = abort;
   const headers = originRequestHeaders(tx.req.headers, {
     target,
     clientHost: tx.req.headers.host ?? tx.host,
     clientIp: tx.req.socket.remoteAddress,
-    cacheable: tx.cacheable,
+    cacheable: false,
   });
-  const hasBody = !tx.cacheable && (tx.req.headers['content-length'] !== undefined || tx.req.headers['transfer-encoding'] !== undefined);
-  const path = target.pathPrefix + tx.path + (tx.query === '' ? '' : `?${tx.query}`);
+  const hasBody = tx.req.headers['content-length'] !== undefined || tx.req.headers['transfer-encoding'] !== undefined;
   const started = performance.now();
   try {
-    tx.origin = await ctx.pools.request(target, {
-      method: tx.cacheable ? 'GET' : tx.req.method!,
-      path,
-      headers,
-      body: hasBody ? tx.req : null,
-      signal: abort.signal,
-    });
+    // undici does not retry: a non-idempotent request reaches the origin at most once.
+    tx.origin = await ctx.pools.request(target, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body: hasBody ? tx.req : null, signal: abort.signal });
   } catch (err) {
     tx.cache = 'ERROR';
     if (abort.signal.aborted) return 'done';
     const e = originError(err, customer.id);
     ctx.logger.warn({ customer: customer.id, code: e.code, cause: (err as { code?: string }).code ?? String(err) }, 'origin request failed');
-    return tx.synth(e.status, { error: SYNTH_ERRORS[e.code] ?? 'origin_error', message: e.message });
+    return tx.synth(e.status, { error: synthErrorName(e.code), message: e.message });
   } finally {
     tx.originMs = performance.now() - started;
     ctx.metrics.originDuration.observe({ customer: customer.id }, tx.originMs / 1000);
   }
   const origin = tx.origin;
+  if (!SAFE_METHODS.has(tx.req.method!) && origin.statusCode >= 200 && origin.statusCode < 400) await invalidate(tx, ctx);
   tx.status = origin.statusCode;
   tx.headers = endToEndResponseHeaders(origin.headers);
-  if (tx.cacheable && isStorableResponse(origin.statusCode, origin.headers, customer.cacheTtl) && fitsInStore(origin.headers['content-length'], ctx.maxObjectBytes)) {
-    return 'store';
-  }
-  if (tx.isHead) {
-    origin.body.destroy();
-  } else {
-    tx.body = origin.body;
-  }
+  tx.body = origin.body;
   return 'deliver';
 }
 
-const SYNTH_ERRORS: Partial<Record<string, string>> = {
-  CDN_ERR_ORIGIN_UNREACHABLE: 'origin_unreachable',
-  CDN_ERR_ORIGIN_TIMEOUT: 'origin_timeout',
-  CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: 'origin_forbidden_address',
-};
-
-/** A declared length above the limit is not worth writing; an undeclared one is checked while writing. */
-function fitsInStore(contentLength: string | string[] | undefined, max: number): boolean {
-  if (typeof contentLength !== 'string') return true;
-  const n = Number(contentLength);
-  return !Number.isFinite(n) || n <= max;
+/**
+ * RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and the
+ * Location / Content-Location URIs on the same host. Deleting a URL's key also retires
+ * its variants (the Vary marker goes with it).
+ */
+async function invalidate(tx: EdgeTransaction, ctx: PipelineContext): Promise<void> {
+  const customer = tx.customer!;
+  const keys = new Set([cacheKey(customer.id, tx.path, tx.query)]);
+  const base = `http://${tx.host}${tx.path}`;
+  for (const name of ['location', 'content-location'] as const) {
+    const value = tx.origin!.headers[name];
+    if (typeof value !== 'string') continue;
+    let url: URL;
+    try {
+      url = new URL(value, base);
+    } catch {
+      continue;
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || normalizeHostname(url.hostname) !== tx.host) continue;
+    const { path, query } = splitTarget(url.pathname + url.search);
+    keys.add(cacheKey(customer.id, path, normalizeQuery(query, customer.queryString)));
+  }
+  await Promise.all(
+    [...keys].map((key) =>
+      ctx.store.delete(key).catch((err: unknown) => ctx.logger.warn({ customer: customer.id, err: err instanceof Error ? err.message : String(err) }, 'cannot invalidate a stored object')),
+    ),
+  );
 }

@@ -2,35 +2,41 @@
  * The request path as an explicit state machine (after Varnish's cache_req_fsm.c). Every
  * step is listed once, here; each returns the name of the next one:
  *
- *   resolve ─► lookup ─► hit ──────────────────────────► deliver
- *      │          └────► miss ─► fetch ─► store ────────► deliver
- *      └───────────────► pass ─►   │  └─────────────────► deliver
- *   (any step) ─► synth             └─► synth (origin errors)
+ *   resolve ─► lookup ─► hit ───────────────────────────────► deliver
+ *      │          ├────► stale (serve, refresh in background) ► deliver
+ *      │          └────► miss ─► fetch ─┬─ stream / own ─────► deliver
+ *      │                   ▲            ├─ revalidated (304) ─► deliver
+ *      │                   └─ lookup ◄──┴─ stale-if-error ────► deliver
+ *      └───────────────► pass ─► fetch ─────────────────────► deliver
+ *   (any step) ─► synth
  *
- * Later issues add `stale`, `revalidate` and ban checks at lookup without reshaping it.
+ * `fetch` for a cacheable request waits on the one origin fetch in flight for its key
+ * (fetch.flight.ts: Varnish's separate backend fetch), which stores the object itself.
  */
-import { hitStep, lookupStep, missStep, passStep, storeStep } from './cache.steps';
+import { hitStep, lookupStep, missStep, passStep, staleStep } from './cache.steps';
 import { deliverStep, synthStep } from './deliver.steps';
 import { fetchStep } from './fetch.step';
 import { resolveStep } from './resolve.step';
 import type { EdgeTransaction, PipelineContext } from './transaction';
 
-export type StepName = 'resolve' | 'lookup' | 'hit' | 'miss' | 'pass' | 'fetch' | 'store' | 'synth' | 'deliver' | 'done';
+export type StepName = 'resolve' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
 
 type Step = (tx: EdgeTransaction, ctx: PipelineContext) => StepName | Promise<StepName>;
 
 export const STEPS: Readonly<Record<Exclude<StepName, 'done'>, Step>> = Object.freeze({
   /** Host -> customer; GET/HEAD go to lookup, other methods pass. */
   resolve: resolveStep,
-  /** Cache key -> stored object: fresh is a hit, absent or expired a miss. */
+  /** Key (and Vary marker) -> stored object: fresh is a hit, stale within stale-while-revalidate is stale, else a miss. */
   lookup: lookupStep,
+  /** Fresh stored object (X-Cache: HIT). */
   hit: hitStep,
+  /** RFC 5861 stale-while-revalidate: served stale (X-Cache: STALE) while one refresh runs. */
+  stale: staleStep,
+  /** Absent or stale (X-Cache: MISS): fetch, conditionally when the stale object has validators. */
   miss: missStep,
   /** Not cacheable: straight to the origin, never stored (X-Cache: BYPASS). */
   pass: passStep,
   fetch: fetchStep,
-  /** Storable answer: tee the body to the client and to the cache. */
-  store: storeStep,
   synth: synthStep,
   deliver: deliverStep,
 });

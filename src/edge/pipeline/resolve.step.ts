@@ -6,7 +6,7 @@
 import { normalizeHostname } from '../../core/customer.rules';
 import { cdnError } from '../../core/errors';
 import { parseHostHeader } from '../../core/host.rules';
-import { splitTarget } from '../cache/cache-key';
+import { normalizeQuery, splitTarget } from '../cache/cache-key';
 import type { StepName } from './request.fsm';
 import type { EdgeTransaction, PipelineContext } from './transaction';
 
@@ -46,6 +46,8 @@ export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
     return tx.synth(404, { error: 'unknown_host', host: tx.host });
   }
   tx.customer = customer;
+  // The customer's query-string policy shapes both the cache key and the origin request.
+  tx.query = normalizeQuery(tx.query, customer.queryString);
   tx.cacheable = tx.req.method === 'GET' || tx.req.method === 'HEAD';
   return tx.cacheable ? 'lookup' : 'pass';
 }

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.port';
 import type { CustomerConfig } from '../../core/customer.types';
@@ -13,6 +14,8 @@ import type { CacheStore, StoredHeaders, StoredObject } from '../cache/cache-sto
 import type { CacheResult, EdgeMetrics } from '../edge.metrics';
 import type { OriginPools } from '../origin/origin-pools';
 import type { OriginTargets } from '../origin/origin-target';
+import type { Flights } from './fetch.flight';
+import type { ByteRange, Multipart } from './range.rules';
 
 export interface PipelineContext {
   tenants: TenantSource & { isReady(): boolean };
@@ -23,6 +26,8 @@ export interface PipelineContext {
   metrics: EdgeMetrics;
   logger: Logger;
   maxObjectBytes: number;
+  /** Origin fetches in flight, by collapse key (request collapsing). */
+  flights: Flights;
 }
 
 /** A response the edge makes up itself (errors), sent as JSON. */
@@ -40,11 +45,28 @@ export class EdgeTransaction {
   path = '';
   query = '';
   customer: CustomerConfig | undefined;
+  /** The URL's key (customer, path, normalised query). */
   key = '';
+  /** Set when the URL varies (a Vary marker was found): the key of this request's variant. */
+  variantKey: string | undefined;
   /** GET/HEAD: looked up and possibly stored; anything else passes. */
   cacheable = false;
   cache: CacheResult = 'NONE';
+  /** The stored object found at lookup (fresh, or stale and kept for revalidation / stale-if-error). */
   stored: StoredObject | undefined;
+  /** Its RFC 9111 policy. */
+  policy: CachePolicy | undefined;
+  /** Go to the origin without joining a collapsed fetch (the shared answer did not fit this request). */
+  solo = false;
+  /** Times this request looked up or joined a fetch again (bounded). */
+  retries = 0;
+  /** Body length when known (Range needs it). */
+  size: number | undefined;
+  /** Deliver reads the body of `stored` (hit, stale, revalidated). */
+  fromStore = false;
+  /** Set by planAnswer: the byte ranges to cut out of the full body (206). */
+  ranges: readonly ByteRange[] | undefined;
+  multipart: Multipart | undefined;
   origin: Dispatcher.ResponseData | undefined;
   originMs: number | undefined;
   /** Aborts the origin request when the client goes away first. */

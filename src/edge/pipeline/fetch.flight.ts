@@ -1,0 +1,422 @@
+/**
+ * One origin fetch for a cacheable request, detached from any one client (Varnish's busy
+ * object and backend fetch). Every client that misses the same key while it runs waits
+ * on it instead of asking the origin again (request collapsing): one origin request per
+ * key however many clients wait.
+ *
+ * RFC 9111 §4: collapsed requests share only a response that may be stored and reused
+ * (storable and fresh). Anything else (private, no-store, Set-Cookie, 5xx, Vary for other
+ * values) goes to the leader alone; each follower then asks the origin itself.
+ *
+ * A shared body streams to every waiter as it arrives and into the store. Chunks are kept
+ * for replay up to REPLAY_MAX_BYTES so late joiners get the whole body; past that a late
+ * joiner waits for the store and reads the stored object. The slowest of the store and
+ * the clients (each allowed CLIENT_BUFFER_BYTES of backlog) sets the pace. The last chunk
+ * is held until the store has settled, so a client that saw the complete body and asks
+ * again at once finds the stored object. The fetch is abandoned (nothing stored) when the
+ * last client waiting for it goes away; a background refresh is never abandoned.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { PassThrough, Readable } from 'node:stream';
+import type CachePolicy from 'http-cache-semantics';
+import type { Dispatcher } from 'undici';
+import type { CustomerConfig } from '../../core/customer.types';
+import { variantKey } from '../cache/cache-key';
+import type { ObjectMeta, PutOutcome, StoredHeaders } from '../cache/cache-store.port';
+import {
+  createPolicy,
+  freshSeconds,
+  hasValidators,
+  isFresh,
+  isStorable,
+  notModifiedMatches,
+  tagsOf,
+  updatedHeaders,
+  validatorHeaders,
+  type StoredPolicy,
+} from '../cache/freshness.rules';
+import { newVaryEpoch, variantId, varyNames } from '../cache/vary.rules';
+import { originError } from '../origin/origin-errors';
+import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
+import type { PipelineContext, Synthetic } from './transaction';
+
+export const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
+const CLIENT_BUFFER_BYTES = 1024 * 1024;
+
+export interface FlightRequest {
+  /** The URL's key. */
+  key: string;
+  /** Where waiters find this fetch (the variant key when the URL is known to vary). */
+  collapseKey: string;
+  customer: CustomerConfig;
+  /** Origin path (prefix, path, normalised query). */
+  path: string;
+  /** The leading client's request headers (Authorization, no-store and Vary values count). */
+  requestHeaders: IncomingHttpHeaders;
+  clientHost: string;
+  clientIp: string | undefined;
+  /** A stale stored object to revalidate (RFC 9111 §4.3), and where it is stored. */
+  stale?: { meta: ObjectMeta; policy: CachePolicy; objectKey: string };
+  /** Background refresh (stale-while-revalidate): never abandoned. */
+  background?: boolean;
+}
+
+export type FlightResult =
+  /** A storable response streaming from the origin (shareable: fresh, so followers may use it). */
+  | { kind: 'stream'; status: number; headers: StoredHeaders; length: number | undefined; names: string[]; variant: string | undefined; shareable: boolean; policy: CachePolicy }
+  /** The stale object was confirmed by a 304: its refreshed metadata. */
+  | { kind: 'revalidated'; meta: ObjectMeta; policy: CachePolicy }
+  /** A response for the leader only (flight.own). */
+  | { kind: 'unshared' }
+  /** The origin failed: unreachable/timeout (synthetic), or a 5xx for the leader (flight.own). */
+  | { kind: 'failed'; synthetic?: Synthetic };
+
+/** The in-flight fetches of one edge, by collapse key. */
+export class Flights {
+  readonly #flights = new Map<string, Flight>();
+
+  get(collapseKey: string): Flight | undefined {
+    return this.#flights.get(collapseKey);
+  }
+
+  /** Starts a fetch; `register: false` for a client going to the origin on its own. */
+  start(req: FlightRequest, ctx: PipelineContext, register = true): Flight {
+    const unregister = (): void => {
+      if (register && this.#flights.get(req.collapseKey) === flight) this.#flights.delete(req.collapseKey);
+    };
+    const flight: Flight = new Flight(req, ctx, unregister);
+    if (register) this.#flights.set(req.collapseKey, flight);
+    flight.begin();
+    return flight;
+  }
+
+  get size(): number {
+    return this.#flights.size;
+  }
+}
+
+/** One waiting client's hold on a flight; leaving twice counts once. */
+export interface Ticket {
+  leave(aborted: boolean): void;
+}
+
+export class Flight {
+  readonly req: FlightRequest;
+  result!: Promise<FlightResult>;
+  /** The origin response for the leader when it is not shared (unshared, 5xx). */
+  own: Dispatcher.ResponseData | undefined;
+  /** Settles when the stored object (if any) is in place or given up. */
+  stored: Promise<PutOutcome | 'none'> = Promise.resolve('none');
+  readonly #ctx: PipelineContext;
+  readonly #unregister: () => void;
+  readonly #abort = new AbortController();
+  #interest = 0;
+  #state: 'waiting' | 'streaming' | 'ended' | 'failed' = 'waiting';
+  #chunks: Buffer[] = [];
+  #chunkBytes = 0;
+  #replayable = true;
+  #forwarded = 0;
+  #held: Buffer | undefined;
+  readonly #subs = new Set<PassThrough>();
+  #storeIn: PassThrough | undefined;
+  #body: Readable | undefined;
+
+  constructor(req: FlightRequest, ctx: PipelineContext, unregister: () => void) {
+    this.req = req;
+    this.#ctx = ctx;
+    this.#unregister = unregister;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  begin(): void {
+    this.result = this.#run().then(
+      (result) => {
+        if (result.kind !== 'stream') this.#unregister();
+        return result;
+      },
+      (err: unknown) => {
+        this.#unregister();
+        this.#ctx.logger.error({ customer: this.req.customer.id, err: err instanceof Error ? err.message : String(err) }, 'origin fetch failed');
+        return { kind: 'failed', synthetic: { status: 502, body: { error: 'origin_error', message: 'The edge could not fetch this object.' } } } as FlightResult;
+      },
+    );
+  }
+
+  /** A client starts waiting on this fetch. */
+  attach(): Ticket {
+    this.#interest += 1;
+    let left = false;
+    return {
+      leave: (aborted) => {
+        if (left) return;
+        left = true;
+        this.#interest -= 1;
+        if (aborted && this.#interest === 0 && !this.req.background && (this.#state === 'waiting' || this.#state === 'streaming')) this.#abandon();
+      },
+    };
+  }
+
+  /**
+   * The shared body from its first byte, or undefined when it can no longer be replayed
+   * (past REPLAY_MAX_BYTES, or failed): read the stored object after `stored` instead.
+   */
+  join(ticket: Ticket): Readable | undefined {
+    if (this.#state === 'failed' || (!this.#replayable && this.#forwarded > 0)) return undefined;
+    const sub = new PassThrough();
+    for (let i = 0; i < this.#forwarded; i += 1) sub.write(this.#chunks[i]);
+    sub.once('close', () => {
+      this.#subs.delete(sub);
+      ticket.leave(!sub.readableEnded);
+      this.#resumeIfClear();
+    });
+    if (this.#state === 'ended') sub.end();
+    else this.#subs.add(sub);
+    return sub;
+  }
+
+  async #run(): Promise<FlightResult> {
+    const { stale } = this.req;
+    const validators = stale !== undefined && hasValidators(stale.meta.headers) ? validatorHeaders(stale.policy) : undefined;
+    const first = await this.#fetch(validators);
+    if (first !== 'refetch') return first;
+    // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used; ask again in full.
+    const second = await this.#fetch(undefined);
+    return second === 'refetch' ? { kind: 'failed', synthetic: { status: 502, body: { error: 'origin_error', message: 'The origin answered 304 to an unconditional request.' } } } : second;
+  }
+
+  async #fetch(validators: Record<string, string> | undefined): Promise<FlightResult | 'refetch'> {
+    const ctx = this.#ctx;
+    const { customer, requestHeaders } = this.req;
+    const target = ctx.targets.of(customer);
+    const headers = originRequestHeaders(requestHeaders, {
+      target,
+      clientHost: this.req.clientHost,
+      clientIp: this.req.clientIp,
+      cacheable: true,
+      validators,
+    });
+    const requestTime = ctx.clock.now();
+    const started = performance.now();
+    let res: Dispatcher.ResponseData;
+    try {
+      // GET even for HEAD: the stored object must be whole. undici never retries it.
+      res = await ctx.pools.request(target, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal });
+    } catch (err) {
+      if (this.#abort.signal.aborted) return { kind: 'failed' };
+      const e = originError(err, customer.id);
+      ctx.logger.warn({ customer: customer.id, code: e.code, cause: (err as { code?: string }).code ?? String(err) }, 'origin request failed');
+      return { kind: 'failed', synthetic: { status: e.status, body: { error: SYNTH_ERRORS[e.code] ?? 'origin_error', message: e.message } } };
+    } finally {
+      ctx.metrics.originDuration.observe({ customer: customer.id }, (performance.now() - started) / 1000);
+    }
+    const responseTime = ctx.clock.now();
+    const status = res.statusCode;
+    const stale = this.req.stale;
+
+    if (status === 304 && validators !== undefined && stale !== undefined) {
+      discardBody(res.body);
+      if (!notModifiedMatches(stale.policy, res.headers)) return 'refetch';
+      return this.#revalidated(stale, res.headers, requestTime, responseTime);
+    }
+    if (status === 304) {
+      discardBody(res.body);
+      return 'refetch';
+    }
+    // RFC 5861 §4: a 5xx is where stale-if-error may answer instead; never shared.
+    if (status >= 500) {
+      this.#own(res);
+      return { kind: 'failed' };
+    }
+    const policy = createPolicy({ status, headers: res.headers, requestHeaders, heuristicTtl: customer.cacheTtl, requestTime, responseTime }, ctx.clock);
+    if (!isStorable(policy, status, res.headers)) {
+      this.#own(res);
+      return { kind: 'unshared' };
+    }
+
+    const stored = endToEndResponseHeaders(res.headers);
+    // Age is worked out per response from the policy (RFC 9111 §5.1), never replayed.
+    delete stored.age;
+    const names = varyNames(res.headers);
+    let objectKey = this.req.key;
+    let variant: string | undefined;
+    let epoch: string | undefined;
+    if (names.length > 0) {
+      variant = variantId(names, requestHeaders);
+      objectKey = variantKey(this.req.key, variant);
+      epoch = await this.#varyEpoch(names, responseTime, freshSeconds(policy));
+    }
+    const policyObject: StoredPolicy = epoch === undefined ? policy.toObject() : { ...policy.toObject(), epoch };
+    const meta: Omit<ObjectMeta, 'size' | 'key'> = { status, headers: stored, storedAt: responseTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
+    const tags = tagsOf(res.headers);
+    if (tags !== undefined) meta.tags = tags;
+    const length = declaredLength(res.headers['content-length']);
+    this.#stream(res.body, objectKey, meta, length);
+    return { kind: 'stream', status, headers: stored, length, names, variant, shareable: isFresh(policy), policy };
+  }
+
+  /** RFC 9111 §4.3.4: refresh the stored headers and freshness from the 304. */
+  async #revalidated(stale: NonNullable<FlightRequest['stale']>, headers304: IncomingHttpHeaders, requestTime: number, responseTime: number): Promise<FlightResult> {
+    const ctx = this.#ctx;
+    const fresh304 = endToEndResponseHeaders(headers304);
+    const headers = updatedHeaders(stale.meta.headers, fresh304);
+    const previous = stale.meta.policy as unknown as StoredPolicy;
+    const targeted = headers304['cdn-cache-control'] ?? (previous.resh['cdn-cache-control'] as string | undefined);
+    const policyInput = { ...headers, age: headers304.age, date: headers304.date ?? headers.date, ...(targeted === undefined ? {} : { 'cdn-cache-control': targeted }) };
+    const policy = createPolicy(
+      { status: stale.meta.status, headers: policyInput, requestHeaders: this.req.requestHeaders, heuristicTtl: this.req.customer.cacheTtl, requestTime, responseTime },
+      ctx.clock,
+    );
+    delete headers.age;
+    const policyObject: StoredPolicy = previous.epoch === undefined ? policy.toObject() : { ...policy.toObject(), epoch: previous.epoch };
+    const meta: ObjectMeta = { ...stale.meta, headers, storedAt: responseTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
+    const { key: _key, size: _size, ...update } = meta;
+    const updated = await ctx.store.updateMeta(stale.objectKey, update).catch(() => false);
+    if (!updated) ctx.logger.debug({ customer: this.req.customer.id }, 'revalidated object was gone from the store');
+    return { kind: 'revalidated', meta, policy };
+  }
+
+  /**
+   * The epoch shared by a Vary marker and its variants: kept while the marker names the
+   * same headers, new (retiring the old variants) otherwise.
+   */
+  async #varyEpoch(names: string[], now: number, ttl: number): Promise<string> {
+    const store = this.#ctx.store;
+    const marker = await store.get(this.req.key);
+    let epoch: string | undefined;
+    if (marker !== undefined) {
+      const current = (marker.meta.policy as { epoch?: unknown } | undefined)?.epoch;
+      if (typeof current === 'string' && sameNames(marker.meta.vary, names)) epoch = current;
+      await marker.release();
+    }
+    if (epoch !== undefined) return epoch;
+    epoch = newVaryEpoch();
+    const put = store.put(this.req.key, { status: 200, headers: {}, storedAt: now, ttl, policy: { epoch }, vary: names }, Readable.from([]));
+    this.stored = put;
+    await put;
+    return epoch;
+  }
+
+  #own(res: Dispatcher.ResponseData): void {
+    if (this.#interest === 0 || this.req.background) {
+      discardBody(res.body);
+      return;
+    }
+    this.own = res;
+  }
+
+  #stream(body: Readable, objectKey: string, meta: Omit<ObjectMeta, 'size' | 'key'>, length: number | undefined): void {
+    const store = this.#ctx.store;
+    this.#state = 'streaming';
+    this.#body = body;
+    if (length === undefined || length <= this.#ctx.maxObjectBytes) {
+      const storeIn = new PassThrough();
+      this.#storeIn = storeIn;
+      storeIn.on('drain', () => this.#resumeIfClear());
+      this.stored = store.put(objectKey, meta, storeIn).then((outcome) => {
+        if (outcome !== 'stored') this.#ctx.logger.debug({ customer: this.req.customer.id, outcome }, 'object not stored');
+        return outcome;
+      });
+    } else {
+      this.stored = Promise.resolve('too_large');
+    }
+    body.on('data', (chunk: Buffer) => {
+      if (this.#replayable) {
+        this.#chunks.push(chunk);
+        this.#chunkBytes += chunk.length;
+        if (this.#chunkBytes > REPLAY_MAX_BYTES) {
+          this.#replayable = false;
+          this.#chunks = [];
+        }
+      }
+      if (this.#held !== undefined) this.#broadcast(this.#held);
+      this.#held = chunk;
+      const storeIn = this.#storeIn;
+      if (storeIn !== undefined && !storeIn.destroyed) storeIn.write(chunk);
+      if (this.#congested()) body.pause();
+    });
+    body.once('end', () => {
+      this.#storeIn?.end();
+      void this.stored.then(() => {
+        if (this.#state !== 'streaming') return;
+        this.#state = 'ended';
+        this.#unregister();
+        if (this.#held !== undefined) this.#broadcast(this.#held);
+        this.#held = undefined;
+        for (const sub of this.#subs) sub.end();
+        if (!this.#replayable) this.#chunks = [];
+      });
+    });
+    body.on('error', (err) => this.#fail(err));
+    body.once('close', () => {
+      if (!body.readableEnded) this.#fail(Object.assign(new Error('the origin body ended early'), { code: 'EDGE_BODY_ABORTED' }));
+    });
+  }
+
+  #broadcast(chunk: Buffer): void {
+    this.#forwarded += 1;
+    for (const sub of this.#subs) sub.write(chunk);
+  }
+
+  #congested(): boolean {
+    if (this.#storeIn !== undefined && !this.#storeIn.destroyed && this.#storeIn.writableNeedDrain) return true;
+    for (const sub of this.#subs) {
+      if (sub.writableLength > CLIENT_BUFFER_BYTES) {
+        sub.once('drain', () => this.#resumeIfClear());
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #resumeIfClear(): void {
+    const body = this.#body;
+    if (body !== undefined && body.isPaused() && this.#state === 'streaming' && !this.#congested()) body.resume();
+  }
+
+  /** The origin body failed: every client's response is cut (never a truncated whole), nothing is stored. */
+  #fail(err: Error): void {
+    if (this.#state !== 'streaming') return;
+    this.#state = 'failed';
+    this.#unregister();
+    this.#chunks = [];
+    this.#storeIn?.destroy(err);
+    for (const sub of this.#subs) sub.destroy(err);
+  }
+
+  #abandon(): void {
+    this.#abort.abort();
+    this.#body?.destroy();
+    if (this.own !== undefined) discardBody(this.own.body);
+  }
+}
+
+const SYNTH_ERRORS: Partial<Record<string, string>> = {
+  CDN_ERR_ORIGIN_UNREACHABLE: 'origin_unreachable',
+  CDN_ERR_ORIGIN_TIMEOUT: 'origin_timeout',
+  CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: 'origin_forbidden_address',
+};
+
+export function synthErrorName(code: string): string {
+  return SYNTH_ERRORS[code] ?? 'origin_error';
+}
+
+/** Drops an origin body nobody reads; undici reports the abort as an error, which is expected here. */
+export function discardBody(body: Readable): void {
+  body.on('error', () => {});
+  const dump = (body as Readable & { dump?: () => Promise<void> }).dump;
+  if (typeof dump === 'function') void dump.call(body).catch(() => {});
+  else body.destroy();
+}
+
+function declaredLength(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((n, i) => n === b[i]);
+}

@@ -1,0 +1,77 @@
+/** The edge's RFC 9111 rules on top of http-cache-semantics, on a settable clock. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  correctedInitialAge,
+  createPolicy,
+  currentAge,
+  isFresh,
+  isStorable,
+  mayServeStaleIfError,
+  mayServeStaleWhileRevalidate,
+  policyOf,
+  type Headers,
+} from '../../src/edge/cache/freshness.rules';
+import { variantId, varyNames } from '../../src/edge/cache/vary.rules';
+import { satisfiableRanges } from '../../src/edge/pipeline/range.rules';
+import { evaluatePreconditions } from '../../src/edge/pipeline/conditional.rules';
+
+class Clock {
+  t = Date.UTC(2025, 0, 1);
+  now(): number {
+    return this.t;
+  }
+}
+
+function policy(headers: Headers, opts: { ttl?: number; status?: number; req?: Headers; clock?: Clock } = {}) {
+  const clock = opts.clock ?? new Clock();
+  const p = createPolicy({ status: opts.status ?? 200, headers, requestHeaders: opts.req ?? {}, heuristicTtl: opts.ttl ?? 100, requestTime: clock.t, responseTime: clock.t }, clock);
+  return { p, clock };
+}
+
+test('heuristic cacheTtl only without explicit freshness', () => {
+  assert.equal(policy({}).p.maxAge(), 100);
+  assert.equal(policy({ 'cache-control': 'max-age=5' }).p.maxAge(), 5);
+  assert.equal(policy({ 'cache-control': 'no-cache' }).p.maxAge(), 0);
+  assert.equal(policy({}, { status: 404 }).p.maxAge(), 0, 'no negative caching on cacheTtl alone');
+  assert.equal(policy({ 'cdn-cache-control': 'max-age=7', 'cache-control': 'no-store' }).p.maxAge(), 7);
+});
+
+test('storability: Set-Cookie, Vary *, Authorization, proxy-revalidate', () => {
+  const s = (h: Headers, req: Headers = {}) => isStorable(policy(h, { req }).p, 200, h);
+  assert.equal(s({ 'cache-control': 'max-age=60' }), true);
+  assert.equal(s({ 'cache-control': 'public, max-age=60', 'set-cookie': 'a=1' }), false);
+  assert.equal(s({ 'cache-control': 'max-age=60', vary: '*' }), false);
+  assert.equal(s({ 'cache-control': 'max-age=60' }, { authorization: 'x' }), false);
+  assert.equal(s({ 'cache-control': 's-maxage=60' }, { authorization: 'x' }), true);
+  assert.equal(s({ 'cache-control': 'max-age=60' }, { 'cache-control': 'no-store' }), false);
+  const pr = policy({ 'cache-control': 'max-age=60, proxy-revalidate, stale-if-error=60' }).p;
+  assert.equal(isFresh(pr), true, 'proxy-revalidate does not make it stale at once');
+  assert.equal(mayServeStaleIfError(pr), false);
+});
+
+test('age, stale windows and a round trip through ObjectMeta.policy', () => {
+  const { p, clock } = policy({ 'cache-control': 'max-age=10, stale-while-revalidate=20, stale-if-error=5', age: '3' });
+  assert.equal(currentAge(p), 3);
+  clock.t += 8_000;
+  assert.equal(isFresh(p), false);
+  assert.equal(mayServeStaleWhileRevalidate(p), true);
+  assert.equal(mayServeStaleIfError(p), true);
+  clock.t += 5_000; // age 16
+  assert.equal(mayServeStaleIfError(p), false);
+  const revived = policyOf({ key: 'k', status: 200, headers: {}, storedAt: 0, ttl: 0, size: 0, policy: p.toObject() as unknown as Record<string, unknown> }, clock)!;
+  assert.equal(currentAge(revived), 16);
+  assert.equal(correctedInitialAge({ date: new Date(Date.UTC(2025, 0, 1) - 30_000).toUTCString() }, Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 1)), 30);
+});
+
+test('vary ids, ranges and preconditions', () => {
+  assert.deepEqual(varyNames({ vary: 'Accept-Encoding, Accept-Language,accept-language' }), ['accept-language']);
+  assert.equal(variantId(['accept-language'], { 'accept-language': 'en,  fr' }), variantId(['accept-language'], { 'accept-language': 'en , fr' }));
+  assert.notEqual(variantId(['x'], {}), variantId(['x'], { x: '' }));
+  assert.deepEqual(satisfiableRanges('bytes=5-9, 0-2, 1-3', 20), [[0, 3], [5, 9]]);
+  assert.deepEqual(satisfiableRanges('bytes=30-', 20), []);
+  assert.equal(satisfiableRanges('items=0-1', 20), undefined);
+  assert.equal(satisfiableRanges('bytes=5-1', 20), undefined);
+  assert.equal(evaluatePreconditions({ 'if-none-match': '*' }, { etag: '"a"' }), 304);
+  assert.equal(evaluatePreconditions({ 'if-match': 'W/"a"' }, { etag: 'W/"a"' }), 412, 'If-Match compares strongly');
+});
