@@ -10,6 +10,9 @@ import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
 
 export const MAX_OBJECT_BYTES_DEFAULT = 100 * 1024 * 1024;
+export const CACHE_MAX_BYTES_DEFAULT = 10 * 1024 ** 3;
+export const MEMORY_BYTES_DEFAULT = 64 * 1024 * 1024;
+export const MEMORY_MAX_OBJECT_BYTES_DEFAULT = 1024 * 1024;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -34,6 +37,12 @@ export interface EdgeConfig {
   originTimeoutMs: number;
   /** Larger responses are served but not stored. */
   maxObjectBytes: number;
+  /** Bytes of bodies on disk, all customers together (least recently used out first). */
+  cacheMaxBytes: number;
+  /** The in-process memory tier, in bytes (per process). */
+  memoryBytes: number;
+  /** Larger bodies are served from disk only. */
+  memoryMaxObjectBytes: number;
   logLevel: LevelWithSilent;
 }
 
@@ -61,6 +70,9 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     edgeId: r.string('CDN_EDGE_ID', `${os.hostname()}-${process.pid}`),
     originTimeoutMs: r.int('CDN_ORIGIN_TIMEOUT_MS', 30_000, 1, 600_000),
     maxObjectBytes: r.int('CDN_EDGE_MAX_OBJECT_BYTES', MAX_OBJECT_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
+    cacheMaxBytes: r.int('CDN_CACHE_MAX_BYTES', CACHE_MAX_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
+    memoryBytes: r.int('CDN_EDGE_MEMORY_BYTES', MEMORY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
+    memoryMaxObjectBytes: r.int('CDN_EDGE_MEMORY_MAX_OBJECT_BYTES', MEMORY_MAX_OBJECT_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   const ports = [config.port, config.adminPort];

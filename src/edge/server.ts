@@ -11,7 +11,7 @@ import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
 import { createAdminApp } from './admin.routes';
 import type { CacheStore } from './cache/cache-store.port';
-import { DiskStore } from './cache/disk-store';
+import { createCacheStore } from './cache/cache-store.factory';
 import type { EdgeConfig } from './config';
 import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
 import { OriginPools } from './origin/origin-pools';
@@ -26,7 +26,7 @@ export interface EdgeDeps {
   logger: Logger;
   /** Freshness and Age; injectable for tests. */
   clock?: Clock;
-  /** Defaults to the disk store under config.cacheDir. */
+  /** Defaults to the tiered store (memory over disk + LMDB index) under config.cacheDir; an injected store is not closed. */
   store?: CacheStore;
 }
 
@@ -42,13 +42,19 @@ export interface EdgeHandle {
 
 export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): Promise<EdgeHandle> {
   const { tenants, logger } = deps;
-  const store =
-    deps.store ??
-    new DiskStore({
-      dir: config.cacheDir,
-      maxObjectBytes: config.maxObjectBytes,
-      onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
-    });
+  const ownStore =
+    deps.store === undefined
+      ? createCacheStore({
+          dir: config.cacheDir,
+          maxObjectBytes: config.maxObjectBytes,
+          maxBytes: config.cacheMaxBytes,
+          memoryBytes: config.memoryBytes,
+          memoryMaxObjectBytes: config.memoryMaxObjectBytes,
+          quotaOf: (id) => deps.tenants.byId(id)?.cacheQuotaBytes,
+          onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
+        })
+      : undefined;
+  const store: CacheStore = deps.store ?? ownStore!;
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
   const metrics = new EdgeMetrics({ appliedSeq: () => tenants.appliedSeq(), customers: () => tenants.count() });
@@ -65,6 +71,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await tenants.stop();
     await pools.close();
     await store.idle();
+    await ownStore?.close();
   };
   try {
     await tenants.start();

@@ -36,7 +36,11 @@ async function withEdge(customers: CustomerConfig[], options: { env?: Record<str
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  // Object and temp files only: the LMDB index lives in <cache>/.index.
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+    .filter((f) => !path.relative(dir, f).split(path.sep).includes('.index'));
 }
 
 test('MISS then HIT: same body, Age present, the origin asked once, files named by hash', async () => {
@@ -62,7 +66,7 @@ test('MISS then HIT: same body, Age present, the origin asked once, files named 
     assert.equal(files.length, 1);
     const rel = path.relative(path.join(env.dir, 'cache'), files[0]!).split(path.sep);
     assert.equal(rel[0], 'customer-a');
-    assert.match(rel[2]!, /^[0-9a-f]{64}$/);
+    assert.match(rel[2]!, /^[0-9a-f]{64}-[0-9a-f]{12}$/, 'sha256 of the key, then a write id');
     assert.equal(rel[1], rel[2]!.slice(0, 2));
     assert.doesNotMatch(files[0]!, /cat|images|size/);
   } finally {

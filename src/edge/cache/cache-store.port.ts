@@ -1,7 +1,8 @@
 /**
- * A cache tier as the pipeline sees it: three operations on whole objects, keyed by
- * cacheKey(). The disk store implements it now; a memory tier and an LMDB index come
- * later behind the same interface, with one contract suite for all of them.
+ * A cache tier as the pipeline sees it: operations on whole objects, keyed by cacheKey().
+ * Implementations: the memory tier, the disk tier (files + LMDB index) and the tiered
+ * store (memory over disk) the edge runs; one contract suite runs against each
+ * (test/integration/cache-store.contract.test.ts).
  */
 import type { Readable } from 'node:stream';
 
@@ -35,6 +36,11 @@ export interface ObjectMeta {
 
 export interface StoredObject {
   readonly meta: ObjectMeta;
+  /**
+   * The whole body, when the object is held in memory: a caller may write it directly
+   * instead of opening a stream (then it need not call openBody or release).
+   */
+  readonly body?: Buffer;
   /** The body; takes over the object's resources (call at most once, or call release). */
   openBody(): Readable;
   /** Frees the object without reading its body. */
@@ -62,4 +68,17 @@ export interface CacheStore {
   deleteCustomer(customerId: string): Promise<void>;
   /** Waits for background work (tests, shutdown). */
   idle(): Promise<void>;
+  /** Objects, bytes and evictions, per customer where the store knows them (metrics). */
+  stats?(): CacheStats;
+  /** Finishes background work and releases files and handles; the store is unusable after. */
+  close?(): Promise<void>;
+}
+
+export interface CacheStats {
+  objects: number;
+  bytes: number;
+  customers: Record<string, { objects: number; bytes: number }>;
+  /** Objects removed to make room, since this process started, by cause. */
+  evictions: { quota: number; capacity: number; memory: number };
+  memory?: { objects: number; bytes: number };
 }

@@ -1,0 +1,421 @@
+/**
+ * L2: bodies on disk, metadata in the LMDB index (metadata.index.ts).
+ *
+ * One file per object, `<dir>/<customer>/<aa>/<sha256(key)>-<write id>` (a hash of the key,
+ * never the URL; the write id makes every write a new file, so two processes storing the
+ * same key never overwrite each other's file and a reader's open file never changes).
+ * The file holds the body only. Order of a put, so that `kill -9` at any point never
+ * serves a partial object:
+ *
+ *   1. stream the body into `<name>.<pid>.tmp`     (crash: stale temp, removed at start)
+ *   2. rename to `<name>`                           (crash: orphan file, removed at start)
+ *   3. index put, in one write transaction with the customer's byte totals
+ *   4. unlink the file it replaced
+ *
+ * A lookup serves only what the index names, and checks the file's size (fstat).
+ * Bounds: a global byte cap and per-customer quotas, least recently used out first
+ * (eviction-order bookkeeping in the index, last access written in batches).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
+import { capacityVictims, quotaVictims, type EvictionVictim } from './disk.eviction';
+import { recoverDisk, type RecoveryReport } from './disk.recovery';
+import { MetadataIndex, type IndexEntry } from './metadata.index';
+
+export const INDEX_DIR = '.index';
+export const TRASH_DIR = '.trash';
+
+export interface DiskTierOptions {
+  dir: string;
+  /** Larger bodies are passed through, not stored. */
+  maxObjectBytes: number;
+  /** Bytes of bodies on this disk, all customers together. */
+  maxBytes?: number;
+  /** A customer's quota in bytes; null/undefined: none. */
+  quotaOf?: (customerId: string) => number | null | undefined;
+  /** How often batched last-access times are written (ms). */
+  touchFlushMs?: number;
+  /** Remove orphans, stale temp files and broken index entries in the background at start. */
+  recover?: boolean;
+  /** Leave files younger than this alone during recovery (a sibling may be between rename and index put). */
+  orphanGraceMs?: number;
+  onError?: (err: unknown, what: string) => void;
+  onEvict?: (customerId: string, cause: 'quota' | 'capacity', bytes: number) => void;
+}
+
+type Meta = Omit<ObjectMeta, 'size' | 'key'>;
+
+export interface PutResult {
+  outcome: PutOutcome;
+  meta?: ObjectMeta;
+  /** The body, when it was collected for the memory tier. */
+  body?: Buffer;
+}
+
+export class DiskTier implements CacheStore {
+  readonly dir: string;
+  readonly index: MetadataIndex;
+  /** Resolves when start-up recovery is done (or skipped). */
+  readonly recovered: Promise<RecoveryReport | undefined>;
+  readonly #maxObjectBytes: number;
+  readonly #maxBytes: number;
+  readonly #quotaOf: (customerId: string) => number | null | undefined;
+  readonly #onError: (err: unknown, what: string) => void;
+  readonly #onEvict: NonNullable<DiskTierOptions['onEvict']>;
+  readonly #background = new Set<Promise<unknown>>();
+  /** key -> last access not yet written to the index. */
+  #touches = new Map<string, number>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #evictions = { quota: 0, capacity: 0 };
+  #evicting: Promise<void> | undefined;
+  #evictAgain = new Set<string>();
+  #closed = false;
+  readonly #evictionListeners: Array<(key: string) => void> = [];
+
+  constructor(options: DiskTierOptions) {
+    this.dir = path.resolve(options.dir);
+    this.#maxObjectBytes = options.maxObjectBytes;
+    this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.#quotaOf = options.quotaOf ?? (() => undefined);
+    this.#onError = options.onError ?? (() => {});
+    this.#onEvict = options.onEvict ?? (() => {});
+    this.index = new MetadataIndex(path.join(this.dir, INDEX_DIR));
+    this.#timer = setInterval(() => this.#track(this.flushTouches()), options.touchFlushMs ?? 5000);
+    this.#timer.unref();
+    this.recovered =
+      options.recover === false
+        ? Promise.resolve(undefined)
+        : recoverDisk(this, { orphanGraceMs: options.orphanGraceMs ?? 60_000 }).catch((err: unknown) => {
+            this.#onError(err, 'recover the disk cache');
+            return undefined;
+          });
+    this.#track(this.recovered);
+  }
+
+  /** File name for a new write of `key`: hash of the key plus a write id. */
+  static newFileName(key: string): string {
+    return `${createHash('sha256').update(key).digest('hex')}-${randomBytes(6).toString('hex')}`;
+  }
+
+  filePath(customerId: string, file: string): string {
+    return path.join(this.dir, customerId, file.slice(0, 2), file);
+  }
+
+  customerDir(customerId: string): string {
+    return path.join(this.dir, customerId);
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const found = await this.lookup(key, 0);
+    if (found === undefined) return undefined;
+    return found.fh === undefined ? new DiskObject(found.meta, undefined, found.body) : new DiskObject(found.meta, found.fh);
+  }
+
+  /** Hears the cache key of every object this process evicts (the memory tier drops it too). */
+  onEviction(listener: (key: string) => void): void {
+    this.#evictionListeners.push(listener);
+  }
+
+  /** A stored object over a file opened by lookup(). */
+  objectOf(meta: ObjectMeta, fh: FileHandle): StoredObject {
+    return new DiskObject(meta, fh);
+  }
+
+  /**
+   * The object under `key`: an open file, or its whole body read into memory when it is
+   * at most `bufferUpTo` bytes (for the memory tier).
+   */
+  async lookup(key: string, bufferUpTo: number): Promise<{ meta: ObjectMeta; fh?: FileHandle; body?: Buffer } | undefined> {
+    const { customerId, rest } = splitKey(key);
+    const entry = this.index.get(customerId, rest);
+    if (entry === undefined) return undefined;
+    const meta = toMeta(key, entry);
+    this.touch(key);
+    if (entry.size === 0) return { meta, body: Buffer.alloc(0) }; // no file for an empty body
+    let fh: FileHandle;
+    try {
+      fh = await open(this.filePath(customerId, entry.file), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#onError(err, 'open cached object');
+      // Removed behind the index's back (or just replaced): forget this entry, refetch.
+      this.#track(this.index.remove(customerId, rest, entry.file));
+      return undefined;
+    }
+    try {
+      const stat = await fh.stat();
+      if (stat.size === entry.size) {
+        if (entry.size > bufferUpTo) return { meta, fh };
+        const body = await fh.readFile();
+        await fh.close();
+        if (body.length === entry.size) return { meta, body };
+      } else {
+        await fh.close();
+      }
+    } catch (err) {
+      await fh.close().catch(() => {});
+      this.#onError(err, 'read cached object');
+    }
+    this.#track(this.#removeEntry(customerId, rest, entry.file));
+    return undefined;
+  }
+
+  async put(key: string, meta: Meta, body: Readable): Promise<PutOutcome> {
+    return (await this.store(key, meta, body, 0)).outcome;
+  }
+
+  /** put, also collecting the body when it is at most `collectUpTo` bytes. */
+  async store(key: string, meta: Meta, body: Readable, collectUpTo: number): Promise<PutResult> {
+    const { customerId, rest } = splitKey(key);
+    const epoch = this.index.account(customerId).epoch;
+    const file = DiskTier.newFileName(key);
+    const final = this.filePath(customerId, file);
+    const tmp = `${final}.${process.pid}.tmp`;
+    const chunks: Buffer[] = [];
+    let fh: FileHandle | undefined;
+    let size = 0;
+    let tooLarge = false;
+    let renamed = false;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (tooLarge) continue; // keep draining: the client still gets the body
+        if (size > this.#maxObjectBytes) {
+          tooLarge = true;
+          chunks.length = 0;
+          if (fh !== undefined) await fh.close();
+          fh = undefined;
+          await unlink(tmp).catch(() => {});
+          continue;
+        }
+        if (size <= collectUpTo) chunks.push(chunk);
+        if (fh === undefined) {
+          await mkdir(path.dirname(final), { recursive: true });
+          fh = await open(tmp, 'wx');
+        }
+        await fh.write(chunk);
+      }
+      if (tooLarge) return { outcome: 'too_large' };
+      if (fh !== undefined) {
+        await fh.close();
+        fh = undefined;
+        await rename(tmp, final);
+        renamed = true;
+      }
+      const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
+      const replaced = await this.index.put(customerId, rest, entry, epoch);
+      if (replaced === false) {
+        // The customer was dropped while the body streamed in.
+        if (renamed) await unlink(final).catch(() => {});
+        return { outcome: 'aborted' };
+      }
+      if (replaced !== undefined && replaced.size > 0) await this.#unlink(customerId, replaced.file);
+      this.#enforceLimits(customerId);
+      return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? Buffer.concat(chunks, size) : undefined };
+    } catch (err) {
+      if (fh !== undefined) await fh.close().catch(() => {});
+      await unlink(renamed ? final : tmp).catch(() => {});
+      // Never leave the other reader of a teed body waiting on us.
+      body.destroy();
+      if (!isAbort(err)) this.#onError(err, 'store object');
+      return { outcome: 'aborted' };
+    }
+  }
+
+  async updateMeta(key: string, meta: Meta): Promise<boolean> {
+    const { customerId, rest } = splitKey(key);
+    return this.index.updateMeta(customerId, rest, withoutKey(meta));
+  }
+
+  async delete(key: string): Promise<void> {
+    const { customerId, rest } = splitKey(key);
+    this.#touches.delete(key);
+    await this.#removeEntry(customerId, rest);
+  }
+
+  /**
+   * Forgets the customer's index entries at once (one transaction; a put that began
+   * before cannot land afterwards), moves the folder aside and removes it in the background.
+   */
+  async deleteCustomer(customerId: string): Promise<void> {
+    await this.index.dropCustomer(customerId);
+    const to = path.join(this.dir, TRASH_DIR, `${customerId}.${Date.now()}.${randomBytes(4).toString('hex')}`);
+    try {
+      await mkdir(path.dirname(to), { recursive: true });
+      await rename(this.customerDir(customerId), to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    this.#track(rm(to, { recursive: true, force: true }).catch((err: unknown) => this.#onError(err, 'remove cache folder')));
+  }
+
+  /** Objects of a customer whose `path?query` starts with `prefix`, in key order (for purges). */
+  *scanPrefix(customerId: string, prefix: string): Generator<{ key: string; meta: ObjectMeta }> {
+    for (const { rest, entry } of this.index.scanPrefix(customerId, prefix)) {
+      const key = `${customerId}\n${rest}`;
+      yield { key, meta: toMeta(key, entry) };
+    }
+  }
+
+  /** Notes an access; written to the index later, in a batch (never on the hit path). */
+  touch(key: string, now: number = Date.now()): void {
+    this.#touches.set(key, now);
+  }
+
+  async flushTouches(): Promise<void> {
+    if (this.#touches.size === 0 || this.#closed) return;
+    const batch = this.#touches;
+    this.#touches = new Map();
+    const touches = [...batch].map(([key, atime]) => ({ ...splitKey(key), atime }));
+    await this.index.touch(touches).catch((err: unknown) => this.#onError(err, 'record last access'));
+  }
+
+  stats(): CacheStats {
+    const customers: CacheStats['customers'] = {};
+    for (const { customerId, account } of this.index.accounts()) {
+      if (account.objects > 0) customers[customerId] = { objects: account.objects, bytes: account.bytes };
+    }
+    const total = this.index.total();
+    return { objects: total.objects, bytes: total.bytes, customers, evictions: { ...this.#evictions, memory: 0 } };
+  }
+
+  async idle(): Promise<void> {
+    while (!this.#closed && (this.#background.size > 0 || this.#touches.size > 0)) {
+      await this.flushTouches();
+      await Promise.all([...this.#background]);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.idle();
+    this.#closed = true;
+    await this.index.close();
+  }
+
+  /** Removes an index entry and then its file. */
+  async #removeEntry(customerId: string, rest: string, expectFile?: string): Promise<void> {
+    const removed = await this.index.remove(customerId, rest, expectFile);
+    if (removed !== undefined && removed.size > 0) await this.#unlink(customerId, removed.file);
+  }
+
+  async #unlink(customerId: string, file: string): Promise<void> {
+    await unlink(this.filePath(customerId, file)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') this.#onError(err, 'remove cached object');
+    });
+  }
+
+  /** Starts (or queues) eviction when the customer's quota or the global cap is exceeded. */
+  #enforceLimits(customerId: string): void {
+    const quota = this.#quotaOf(customerId);
+    const overQuota = quota !== null && quota !== undefined && this.index.account(customerId).bytes > quota;
+    const overCap = this.index.total().bytes > this.#maxBytes;
+    if (!overQuota && !overCap) return;
+    this.#evictAgain.add(overQuota ? customerId : '');
+    if (this.#evicting !== undefined) return;
+    this.#evicting = this.#evictLoop().finally(() => (this.#evicting = undefined));
+    this.#track(this.#evicting);
+  }
+
+  async #evictLoop(): Promise<void> {
+    // Recent hits of this process count before choosing victims.
+    await this.flushTouches();
+    while (this.#evictAgain.size > 0) {
+      const [customerId] = this.#evictAgain;
+      this.#evictAgain.delete(customerId!);
+      try {
+        if (customerId !== '') await this.#evictCustomer(customerId!);
+        await this.#evictCapacity();
+      } catch (err) {
+        this.#onError(err, 'evict objects');
+      }
+    }
+  }
+
+  async #evictCustomer(customerId: string): Promise<void> {
+    for (;;) {
+      const quota = this.#quotaOf(customerId);
+      if (quota === null || quota === undefined) return;
+      const victims = quotaVictims(this.index, customerId, quota);
+      if (victims.length === 0 || (await this.#evict(victims, 'quota')) === 0) return;
+    }
+  }
+
+  async #evictCapacity(): Promise<void> {
+    for (;;) {
+      const victims = capacityVictims(this.index, this.#maxBytes);
+      if (victims.length === 0 || (await this.#evict(victims, 'capacity')) === 0) return;
+    }
+  }
+
+  /** Removes the victims still current; returns how many (0: the LRU records were stale). */
+  async #evict(victims: EvictionVictim[], cause: 'quota' | 'capacity'): Promise<number> {
+    const removed = await this.index.removeMany(victims);
+    const byFile = new Map(victims.map((v) => [v.file, v]));
+    for (const entry of removed) {
+      const { customerId, key } = byFile.get(entry.file)!;
+      this.#evictions[cause] += 1;
+      for (const listener of this.#evictionListeners) listener(`${customerId}\n${entry.fullKey ?? key}`);
+      this.#onEvict(customerId, cause, entry.size);
+      if (entry.size > 0) await this.#unlink(customerId, entry.file);
+    }
+    return removed.length;
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#background.add(p);
+    void p.finally(() => this.#background.delete(p));
+  }
+}
+
+class DiskObject implements StoredObject {
+  readonly meta: ObjectMeta;
+  readonly body?: Buffer;
+  readonly #fh: FileHandle | undefined;
+  #taken = false;
+
+  constructor(meta: ObjectMeta, fh: FileHandle | undefined, body?: Buffer) {
+    this.meta = meta;
+    this.#fh = fh;
+    this.body = body;
+  }
+
+  openBody(): Readable {
+    this.#taken = true;
+    if (this.#fh === undefined) return bufferStream(this.body ?? Buffer.alloc(0));
+    return this.#fh.createReadStream({ autoClose: true });
+  }
+
+  async release(): Promise<void> {
+    if (this.#taken) return;
+    this.#taken = true;
+    await this.#fh?.close().catch(() => {});
+  }
+}
+
+function bufferStream(body: Buffer): Readable {
+  return Readable.from(body.length === 0 ? [] : [body], { objectMode: false });
+}
+
+export function splitKey(key: string): { customerId: string; rest: string } {
+  const nl = key.indexOf('\n');
+  return { customerId: key.slice(0, nl), rest: key.slice(nl + 1) };
+}
+
+function toMeta(key: string, entry: IndexEntry): ObjectMeta {
+  const { file: _f, atime: _a, fullKey: _k, ...meta } = entry;
+  return { ...meta, key };
+}
+
+function withoutKey(meta: Meta & { key?: unknown; size?: unknown }): Meta {
+  const { key: _k, size: _s, ...rest } = meta;
+  return rest;
+}
+
+function isAbort(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'UND_ERR_ABORTED' || code === 'ECONNRESET' || (err as Error)?.name === 'AbortError' || code === 'EDGE_BODY_ABORTED';
+}

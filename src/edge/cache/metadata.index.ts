@@ -1,0 +1,259 @@
+/**
+ * The metadata index (LMDB): one environment under `<cacheDir>/.index`, shared by every
+ * process of the edge (LMDB serialises writers across processes and readers never block).
+ *
+ * - one named database per customer (`name: customerId`), keyed `path?query` (the cache
+ *   key after the customer id; a variant adds `\n<variantId>` and sorts right after its
+ *   URL), value = the object's metadata + size, file name and last access time. Ordered
+ *   keys make a prefix a range (scanPrefix).
+ * - `.accounts`: customerId -> { bytes, objects, epoch }, changed in the same write
+ *   transaction as the entries, so totals stay exact whichever process writes. `epoch`
+ *   changes when the customer is deleted: a put that began before loses.
+ * - `.lru`: [customerId, lastAccess, file] -> index key, the eviction order.
+ * - `.system`: small coordination records (who runs start-up recovery).
+ *
+ * Names starting with "." can never be a customer id (ids are slugs).
+ */
+import { createHash } from 'node:crypto';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { ObjectMeta } from './cache-store.port';
+
+/** What the index keeps for one object. */
+export interface IndexEntry extends Omit<ObjectMeta, 'key'> {
+  /** File name under `<customer>/<aa>/` (unique per write; no file exists for an empty body). */
+  file: string;
+  /** Last access, ms since the epoch (updated lazily, in batches). */
+  atime: number;
+  /** The full index key, kept only when the stored key had to be shortened. */
+  fullKey?: string;
+}
+
+export interface Account {
+  bytes: number;
+  objects: number;
+  /** Changes when the customer's cache is dropped. */
+  epoch: number;
+}
+
+export interface Victim {
+  /** The index key (path?query, maybe shortened). */
+  key: string;
+  file: string;
+  atime: number;
+  size: number;
+}
+
+interface LruValue {
+  key: string;
+  size: number;
+}
+
+const TOTAL = '*';
+/** LMDB's key limit is 1978 bytes; longer keys are shortened and made unique by a hash. */
+const MAX_KEY_BYTES = 1900;
+const SHORT_KEY_CHARS = 400;
+
+export class MetadataIndex {
+  readonly #env: RootDatabase;
+  readonly #dbs = new Map<string, Database<IndexEntry, string>>();
+  readonly #accounts: Database<Account, string>;
+  readonly #lru: Database<LruValue, [string, number, string]>;
+  readonly #system: Database<Record<string, unknown>, string>;
+
+  constructor(path: string, options: { maxCustomers?: number } = {}) {
+    this.#env = open({ path, maxDbs: (options.maxCustomers ?? 10_000) + 8, encoding: 'msgpack' });
+    this.#accounts = this.#env.openDB({ name: '.accounts', encoding: 'msgpack' });
+    this.#lru = this.#env.openDB({ name: '.lru', encoding: 'msgpack' });
+    this.#system = this.#env.openDB({ name: '.system', encoding: 'msgpack' });
+  }
+
+  /** The customer's database (created on first use, once per process). */
+  #db(customerId: string): Database<IndexEntry, string> {
+    let db = this.#dbs.get(customerId);
+    if (db === undefined) {
+      db = this.#env.openDB<IndexEntry, string>({ name: customerId, encoding: 'msgpack' });
+      this.#dbs.set(customerId, db);
+    }
+    return db;
+  }
+
+  get(customerId: string, rest: string): IndexEntry | undefined {
+    const entry = this.#db(customerId).get(indexKey(rest));
+    if (entry === undefined || (entry.fullKey !== undefined && entry.fullKey !== rest)) return undefined;
+    return entry;
+  }
+
+  account(customerId: string): Account {
+    return this.#accounts.get(customerId) ?? { bytes: 0, objects: 0, epoch: 0 };
+  }
+
+  total(): Account {
+    return this.#accounts.get(TOTAL) ?? { bytes: 0, objects: 0, epoch: 0 };
+  }
+
+  /** Customers that have (or had) objects, with their totals. */
+  accounts(): Array<{ customerId: string; account: Account }> {
+    const out: Array<{ customerId: string; account: Account }> = [];
+    for (const { key, value } of this.#accounts.getRange({})) if (key !== TOTAL) out.push({ customerId: key, account: value });
+    return out;
+  }
+
+  /**
+   * Stores the entry unless the customer was dropped since `epoch` was read. Returns the
+   * entry it replaced (its file is the caller's to remove), or false when refused.
+   */
+  async put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<IndexEntry | undefined | false> {
+    const db = this.#db(customerId);
+    const k = indexKey(rest);
+    const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
+    return this.#env.transaction(() => {
+      const account = this.account(customerId);
+      if (account.epoch !== epoch) return false;
+      const old = db.get(k);
+      db.put(k, value);
+      if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
+      void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
+      this.#adjust(customerId, account, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
+      return old;
+    });
+  }
+
+  /** Replaces the metadata and keeps body, file and accounting. False when gone. */
+  async updateMeta(customerId: string, rest: string, meta: Omit<ObjectMeta, 'key' | 'size'>): Promise<boolean> {
+    const db = this.#db(customerId);
+    const k = indexKey(rest);
+    return this.#env.transaction(() => {
+      const old = db.get(k);
+      if (old === undefined || (old.fullKey !== undefined && old.fullKey !== rest)) return false;
+      const { policy: _p, vary: _v, tags: _t, ...kept } = old;
+      void db.put(k, { ...kept, ...meta, size: old.size, file: old.file, atime: old.atime });
+      return true;
+    });
+  }
+
+  /**
+   * Removes the entry (only if it still names `expectFile`, when given: a newer object
+   * stored meanwhile is kept). Returns what was removed.
+   */
+  async remove(customerId: string, rest: string, expectFile?: string): Promise<IndexEntry | undefined> {
+    return this.removeByIndexKey(customerId, indexKey(rest), expectFile);
+  }
+
+  async removeByIndexKey(customerId: string, k: string, expectFile?: string): Promise<IndexEntry | undefined> {
+    const db = this.#db(customerId);
+    return this.#env.transaction(() => this.#removeInTxn(customerId, db, k, expectFile));
+  }
+
+  /** Several removals in one write transaction (eviction). */
+  async removeMany(victims: Array<{ customerId: string; key: string; file: string; atime: number }>): Promise<IndexEntry[]> {
+    return this.#env.transaction(() => {
+      const removed: IndexEntry[] = [];
+      for (const v of victims) {
+        const old = this.#removeInTxn(v.customerId, this.#db(v.customerId), v.key, v.file);
+        if (old !== undefined) removed.push(old);
+        // An LRU record whose entry changed meanwhile is dropped, so it is never picked again.
+        else if (this.#db(v.customerId).get(v.key)?.atime !== v.atime) void this.#lru.remove([v.customerId, v.atime, v.file]);
+      }
+      return removed;
+    });
+  }
+
+  #removeInTxn(customerId: string, db: Database<IndexEntry, string>, k: string, expectFile?: string): IndexEntry | undefined {
+    const old = db.get(k);
+    if (old === undefined || (expectFile !== undefined && old.file !== expectFile)) return undefined;
+    void db.remove(k);
+    void this.#lru.remove([customerId, old.atime, old.file]);
+    this.#adjust(customerId, this.account(customerId), -old.size, -1);
+    return old;
+  }
+
+  /** Forgets every entry of the customer in one write transaction and starts a new epoch. */
+  async dropCustomer(customerId: string): Promise<void> {
+    const db = this.#db(customerId);
+    await this.#env.transaction(() => {
+      const account = this.account(customerId);
+      db.clearSync();
+      for (const { key } of this.#lru.getRange({ start: [customerId] })) {
+        if (key[0] !== customerId) break;
+        void this.#lru.remove(key);
+      }
+      void this.#accounts.put(customerId, { bytes: 0, objects: 0, epoch: account.epoch + 1 });
+      const total = this.total();
+      void this.#accounts.put(TOTAL, { bytes: total.bytes - account.bytes, objects: total.objects - account.objects, epoch: 0 });
+    });
+  }
+
+  /** Moves last-access times forward (batched: one write transaction for many hits). */
+  async touch(touches: Array<{ customerId: string; rest: string; atime: number }>): Promise<void> {
+    if (touches.length === 0) return;
+    await this.#env.transaction(() => {
+      for (const t of touches) {
+        const db = this.#db(t.customerId);
+        const k = indexKey(t.rest);
+        const old = db.get(k);
+        if (old === undefined || old.atime >= t.atime) continue;
+        void db.put(k, { ...old, atime: t.atime });
+        void this.#lru.remove([t.customerId, old.atime, old.file]);
+        void this.#lru.put([t.customerId, t.atime, old.file], { key: k, size: old.size });
+      }
+    });
+  }
+
+  /** The customer's least recently used objects, oldest first. */
+  oldest(customerId: string, limit: number): Victim[] {
+    const out: Victim[] = [];
+    for (const { key, value } of this.#lru.getRange({ start: [customerId] })) {
+      if (key[0] !== customerId || out.length >= limit) break;
+      out.push({ key: value.key, atime: key[1], file: key[2], size: value.size });
+    }
+    return out;
+  }
+
+  /** Entries whose index key starts with `prefix`, in key order (a range, no full scan). */
+  *scanPrefix(customerId: string, prefix: string): Generator<{ rest: string; entry: IndexEntry }> {
+    const start = prefix.length > SHORT_KEY_CHARS ? prefix.slice(0, SHORT_KEY_CHARS) : prefix;
+    for (const { key, value } of this.#db(customerId).getRange({ start })) {
+      if (!key.startsWith(start)) break;
+      const rest = value.fullKey ?? key;
+      if (rest.startsWith(prefix)) yield { rest, entry: value };
+    }
+  }
+
+  /** Entries of a customer in key order, after `after` when given (recovery, in batches). */
+  *entries(customerId: string, after?: string): Generator<{ indexKey: string; entry: IndexEntry }> {
+    for (const { key, value } of this.#db(customerId).getRange(after === undefined ? {} : { start: after })) {
+      if (key === after) continue;
+      yield { indexKey: key, entry: value };
+    }
+  }
+
+  /**
+   * Claims a once-per-start job across processes: true unless a live process claimed it
+   * within `ttlMs`.
+   */
+  async claim(job: string, ttlMs: number, isAlive: (pid: number) => boolean): Promise<boolean> {
+    return this.#env.transaction(() => {
+      const held = this.#system.get(job) as { pid?: number; at?: number } | undefined;
+      const now = Date.now();
+      if (held?.pid !== undefined && held.pid !== process.pid && isAlive(held.pid) && now - (held.at ?? 0) < ttlMs) return false;
+      void this.#system.put(job, { pid: process.pid, at: now });
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#env.close();
+  }
+
+  #adjust(customerId: string, account: Account, bytes: number, objects: number): void {
+    void this.#accounts.put(customerId, { bytes: account.bytes + bytes, objects: account.objects + objects, epoch: account.epoch });
+    const total = this.total();
+    void this.#accounts.put(TOTAL, { bytes: total.bytes + bytes, objects: total.objects + objects, epoch: 0 });
+  }
+}
+
+/** The key under which `rest` (path?query[\nvariant]) is stored. */
+export function indexKey(rest: string): string {
+  if (rest.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(rest) <= MAX_KEY_BYTES) return rest;
+  return `${rest.slice(0, SHORT_KEY_CHARS)}\u007f${createHash('sha256').update(rest).digest('hex')}`;
+}

@@ -1,0 +1,185 @@
+/**
+ * What the tiered store adds beyond the contract: memory hits that touch neither disk nor
+ * index, promotion of disk hits, per-customer quotas and the global cap evicting least
+ * recently used objects, start-up repair of what a crash leaves, and the stats.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cacheKey } from '../../src/edge/cache/cache-key';
+import { createCacheStore, type CacheStoreSettings } from '../../src/edge/cache/cache-store.factory';
+import { DiskTier } from '../../src/edge/cache/disk.tier';
+import type { TieredStore } from '../../src/edge/cache/tiered.store';
+import { body, meta, objectFiles, readAll, tempDir } from '../support/cache-store.fixtures';
+
+const A = (p: string): string => cacheKey('customer-a', p, '');
+const B = (p: string): string => cacheKey('customer-b', p, '');
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function withTiered(settings: Partial<CacheStoreSettings>, fn: (store: TieredStore, dir: string) => Promise<void>): Promise<void> {
+  const tmp = await tempDir();
+  const store = createCacheStore({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, maxBytes: 1024 ** 3, memoryBytes: 1024 * 1024, memoryMaxObjectBytes: 4096, ...settings });
+  try {
+    await fn(store, tmp.dir);
+  } finally {
+    await store.close();
+    await tmp.remove();
+  }
+}
+
+test('a memory hit reads neither the disk nor the index', async () => {
+  await withTiered({}, async (store, dir) => {
+    await store.put(A('/hot'), meta(), body(['hot body']));
+    // Take the disk away behind the store's back and forbid index reads.
+    await rm(path.join(dir, 'customer-a'), { recursive: true });
+    const index = store.disk.index;
+    const original = index.get.bind(index);
+    index.get = () => assert.fail('index read on a memory hit');
+    try {
+      const got = await store.get(A('/hot'));
+      assert.ok(got?.body, 'served from memory');
+      assert.equal(await readAll(got), 'hot body');
+    } finally {
+      index.get = original;
+    }
+  });
+});
+
+test('objects above the memory object limit are served from disk; a small disk hit is kept in memory', async () => {
+  await withTiered({ memoryMaxObjectBytes: 10 }, async (store, dir) => {
+    await store.put(A('/large'), meta(), body(['more than ten bytes']));
+    await store.put(A('/small'), meta(), body(['tiny']));
+    assert.equal(store.stats().memory?.objects, 1);
+    const large = await store.get(A('/large'));
+    assert.equal(large?.body, undefined, 'streamed from its file');
+    assert.equal(await readAll(large!), 'more than ten bytes');
+
+    // A fresh process (empty memory) over the same disk: the first hit reads the file once.
+    await store.idle();
+    const again = createCacheStore({ dir, maxObjectBytes: 1024 * 1024, maxBytes: 1024 ** 3, memoryBytes: 1024 * 1024, memoryMaxObjectBytes: 10, recover: false });
+    try {
+      assert.equal(await readAll((await again.get(A('/small')))!), 'tiny');
+      for (const f of await objectFiles(dir)) await rm(f);
+      const fromMemory = await again.get(A('/small'));
+      assert.equal(await readAll(fromMemory!), 'tiny');
+      assert.equal(await again.get(A('/large')), undefined, 'a missing file is a miss, never an error');
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+test('a customer over its quota loses its least recently used objects, and only its own', async () => {
+  const quotas: Record<string, number> = { 'customer-a': 3000 };
+  await withTiered({ quotaOf: (id) => quotas[id] ?? null, memoryMaxObjectBytes: 0 }, async (store) => {
+    const kb = (c: string): ReturnType<typeof body> => body([c.repeat(1000)]);
+    await store.put(B('/b1'), meta(), kb('b'));
+    for (const p of ['/1', '/2', '/3']) {
+      await store.put(A(p), meta(), kb('a'));
+      await pause(5);
+    }
+    await store.get(A('/1')); // now /2 is the least recently used
+    await pause(5);
+    await store.put(A('/4'), meta(), kb('a'));
+    await store.idle();
+    assert.equal(await store.get(A('/2')), undefined, 'least recently used evicted');
+    for (const p of ['/1', '/3', '/4']) assert.ok(await store.get(A(p)), p);
+    assert.ok(await store.get(B('/b1')), 'other customers untouched');
+    const stats = store.stats();
+    assert.deepEqual(stats.customers['customer-a'], { objects: 3, bytes: 3000 });
+    assert.equal(stats.evictions.quota, 1);
+  });
+});
+
+test('the global cap evicts the least recently used objects across customers', async () => {
+  const evicted: string[] = [];
+  await withTiered({ maxBytes: 2500, onEvict: (c, cause, bytes) => evicted.push(`${c}:${cause}:${bytes}`) }, async (store, dir) => {
+    await store.put(A('/old'), meta(), body(['a'.repeat(1000)]));
+    await pause(5);
+    await store.put(B('/mid'), meta(), body(['b'.repeat(1000)]));
+    await pause(5);
+    await store.put(A('/new'), meta(), body(['c'.repeat(1000)]));
+    await store.idle();
+    assert.deepEqual(evicted, ['customer-a:capacity:1000']);
+    assert.equal(await store.get(A('/old')), undefined);
+    assert.ok(await store.get(B('/mid')));
+    assert.ok(await store.get(A('/new')));
+    const stats = store.stats();
+    assert.equal(stats.bytes, 2000);
+    assert.equal(stats.objects, 2);
+    assert.equal(stats.evictions.capacity, 1);
+    assert.equal((await objectFiles(dir)).length, 2, 'the evicted file is gone');
+  });
+});
+
+test('start-up repair: orphan files, stale temp files and index entries without a valid file are removed', async () => {
+  const tmp = await tempDir();
+  try {
+    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, recover: false });
+    await first.put(A('/ok'), meta(), body(['fine']));
+    await first.put(A('/missing'), meta(), body(['file removed']));
+    await first.put(A('/short'), meta(), body(['file truncated']));
+    const fileOf = (p: string): string => first.filePath('customer-a', first.index.get('customer-a', `${p}?`)!.file);
+    const missing = fileOf('/missing');
+    const short = fileOf('/short');
+    await first.close();
+    await rm(missing);
+    await truncate(short, 4);
+    // What a crash leaves: a renamed file never indexed, a temp file of a dead writer.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+    const folder = path.join(tmp.dir, 'customer-a', 'ab');
+    await mkdir(folder, { recursive: true });
+    const orphan = path.join(folder, `ab${'0'.repeat(62)}-000000000000`);
+    await writeFile(orphan, 'orphan');
+    await writeFile(`${orphan}.${deadPid}.tmp`, 'half');
+    await writeFile(`${orphan}x.${process.pid}.tmp`, 'being written by a live process');
+    const old = new Date(Date.now() - 120_000);
+    await utimes(orphan, old, old);
+
+    const store = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024 });
+    try {
+      const report = await store.recovered;
+      assert.deepEqual(report, { skipped: false, brokenEntries: 2, orphans: 1, tempFiles: 1, trash: 0 });
+      const files = (await objectFiles(tmp.dir)).map((f) => path.basename(f));
+      assert.equal(files.length, 2);
+      assert.ok(files.some((f) => f.endsWith(`.${process.pid}.tmp`)), 'a live writer keeps its temp file');
+      assert.equal(await readAll((await store.get(A('/ok')))!), 'fine');
+      assert.equal(await store.get(A('/missing')), undefined);
+      assert.equal(await store.get(A('/short')), undefined);
+      assert.deepEqual(store.stats().customers, { 'customer-a': { objects: 1, bytes: 4 } });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await tmp.remove();
+  }
+});
+
+test('a truncated file found at lookup is a miss and its entry is dropped', async () => {
+  await withTiered({ memoryMaxObjectBytes: 0 }, async (store) => {
+    await store.put(A('/t'), meta(), body(['0123456789']));
+    const entry = store.disk.index.get('customer-a', '/t?')!;
+    await truncate(store.disk.filePath('customer-a', entry.file), 3);
+    assert.equal(await store.get(A('/t')), undefined);
+    await store.idle();
+    assert.equal(store.disk.index.get('customer-a', '/t?'), undefined);
+    assert.equal(store.stats().objects, 0);
+  });
+});
+
+test('deleteCustomer drops the index at once; a put that began before cannot land afterwards', async () => {
+  await withTiered({}, async (store, dir) => {
+    await store.put(A('/x'), meta(), body(['x']));
+    const slow = store.put(A('/slow'), meta(), body(['s', 'l', 'o', 'w'], 20));
+    await pause(10);
+    await store.deleteCustomer('customer-a');
+    assert.equal(await slow, 'aborted');
+    await store.idle();
+    assert.equal(await store.get(A('/x')), undefined);
+    assert.equal(await store.get(A('/slow')), undefined);
+    assert.deepEqual(await objectFiles(dir), []);
+    assert.equal(store.stats().objects, 0);
+  });
+});
