@@ -1,9 +1,14 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { loadEdgeConfig } from '../edge/config';
+import pino from 'pino';
+import { startEdgePrimary } from '../edge/cluster/edge.primary';
+import { joinPrimary, reportToPrimary } from '../edge/cluster/edge.worker';
+import { loadEdgeConfig, type EdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
 import { createBusTenantFeed } from '../edge/sync/bus-sync';
 import { createStaticTenantFeed, loadCustomersFile } from '../edge/sync/static-feed';
-import { createLogger } from '../obs/logger.factory';
+import type { EdgeTenantFeed } from '../edge/tenant-feed.port';
+import { createLogger, type Logger } from '../obs/logger.factory';
 import { closeOnSignals, type Closer } from './lifecycle';
 import { createBus } from './wiring';
 
@@ -12,32 +17,94 @@ export const EDGE_HELP = `Usage: cdn edge [--config customers.json]
 Runs the data plane: serves every customer domain on CDN_EDGE_HOST:CDN_EDGE_PORT, with
 /healthz, /readyz and /metrics on the admin port CDN_EDGE_ADMIN_PORT only.
 
+Runs CDN_EDGE_WORKERS worker processes (default: one per core) sharing the public port and
+the disk cache; the primary process serves the admin port for all of them and restarts a
+worker that dies. CDN_EDGE_WORKERS=1 serves from this one process.
+
 Follows the api's changes over Redis (REDIS_URL), or with --config serves a fixed list of
 customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?, "basicAuth"? }].
 
 Required: CDN_SECRET_KEY (the same as the api's). Optional: CDN_EDGE_HOST (127.0.0.1),
-CDN_EDGE_PORT (8080), CDN_EDGE_ADMIN_PORT (8081), CDN_CACHE_DIR (<CDN_DATA_DIR>/cache),
-CDN_DATA_DIR (./.data), CDN_EDGE_ID, CDN_REDIS_PREFIX, CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL.
+CDN_EDGE_PORT (8080), CDN_EDGE_ADMIN_PORT (8081), CDN_EDGE_WORKERS, CDN_CACHE_DIR
+(<CDN_DATA_DIR>/cache), CDN_DATA_DIR (./.data), CDN_EDGE_ID, CDN_REDIS_PREFIX,
+CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL, and the client limits CDN_EDGE_MAX_URL_BYTES,
+CDN_EDGE_MAX_HEADER_BYTES, CDN_EDGE_MAX_BODY_BYTES, CDN_EDGE_CLIENT_TIMEOUT_MS,
+CDN_EDGE_KEEPALIVE_TIMEOUT_MS (see the README).
 `;
+
+/** Workers share stdout: writes of at most PIPE_BUF bytes keep every JSON line whole. */
+const SHARED_STDOUT_MAX_WRITE = 4096;
 
 export async function runEdge(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   const config = loadEdgeConfig(process.env);
-  const logger = createLogger({ name: 'edge', level: config.logLevel });
+  if (cluster.isWorker) return runWorker(config, values.config);
+  const logger = createLogger({ name: 'edge', level: config.logLevel, destination: pino.destination({ sync: false, maxWrite: SHARED_STDOUT_MAX_WRITE }) });
+  if (config.workers === 1) return runSingle(config, values.config, logger);
+
+  // Refuse a bad customers file (or missing REDIS_URL) here, once, rather than in every worker.
+  if (values.config !== undefined) await loadCustomersFile(values.config, config.secretKey);
+  else requireRedis(config);
+  const edge = await startEdgePrimary(config, { logger });
+  logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId, workers: edge.workers }, 'edge listening');
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal} received: draining the workers and shutting down`);
+    void edge.stop().then((code) => {
+      logger.info({ code }, 'edge stopped');
+      logger.flush();
+      process.exit(code);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function runSingle(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger): Promise<void> {
   const closers: Closer[] = [];
-  let tenants;
-  if (values.config !== undefined) {
-    tenants = createStaticTenantFeed(await loadCustomersFile(values.config, config.secretKey));
-  } else {
-    if (config.redisUrl === undefined) {
-      throw new Error('`cdn edge` needs REDIS_URL to follow the api, or --config customers.json to serve a fixed list.');
-    }
-    const bus = createBus({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
-    closers.push({ name: 'bus', close: () => bus.close() });
-    tenants = createBusTenantFeed(bus, { dataDir: config.dataDir, logger });
-  }
+  const tenants = await createTenantFeed(config, customersFile, logger, closers);
   const edge = await startEdge(config, { tenants, logger });
   closers.push({ name: 'edge', close: () => edge.close() });
   logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
   closeOnSignals(closers, (msg) => logger.info(msg));
+}
+
+/** A cluster worker: a whole edge without the admin port, drained by a signal or the primary. */
+async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | undefined): Promise<void> {
+  const logger = createLogger({
+    name: 'edge',
+    level: config.logLevel,
+    destination: pino.destination({ sync: false, maxWrite: SHARED_STDOUT_MAX_WRITE }),
+  }).child({ worker: cluster.worker!.id });
+  // Handlers first: a drain asked for while the edge is still starting closes what has started.
+  const closers: Closer[] = [];
+  closeOnSignals(closers, (msg) => logger.info(msg));
+  joinPrimary(() => process.kill(process.pid, 'SIGTERM'));
+  const tenants = await createTenantFeed(config, customersFile, logger, closers);
+  const edge = await startEdge(config, { tenants, logger, serveAdmin: false });
+  const stopReporting = reportToPrimary(edge);
+  closers.push({
+    name: 'edge',
+    close: () => {
+      stopReporting();
+      return edge.close();
+    },
+  });
+}
+
+async function createTenantFeed(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger, closers: Closer[]): Promise<EdgeTenantFeed> {
+  if (customersFile !== undefined) return createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey));
+  const redisUrl = requireRedis(config);
+  const bus = createBus({ redisUrl, prefix: config.redisPrefix, logger });
+  closers.push({ name: 'bus', close: () => bus.close() });
+  return createBusTenantFeed(bus, { dataDir: config.dataDir, logger });
+}
+
+function requireRedis(config: Readonly<EdgeConfig>): string {
+  if (config.redisUrl === undefined) {
+    throw new Error('`cdn edge` needs REDIS_URL to follow the api, or --config customers.json to serve a fixed list.');
+  }
+  return config.redisUrl;
 }

@@ -76,6 +76,19 @@ export const errorCatalog = {
     `Could not decrypt ${what}: CDN_SECRET_KEY differs from the key it was encrypted with. ` +
     'Every api and edge must share the same CDN_SECRET_KEY.',
   ),
+  CDN_ERR_EDGE_URL_TOO_LONG: entry(414, 'BAD_USER_INPUT', (limit: number) =>
+    `The request target is longer than ${limit} bytes. Shorten the URL (move data into a request body).`,
+  ),
+  CDN_ERR_EDGE_HEADERS_TOO_LARGE: entry(431, 'BAD_USER_INPUT', (limit: number) =>
+    `The request line and header fields are larger than ${limit} bytes. Send fewer or smaller headers (cookies are a common cause).`,
+  ),
+  CDN_ERR_EDGE_BODY_TOO_LARGE: entry(413, 'BAD_USER_INPUT', (limit: number) =>
+    `The request body is larger than ${limit} bytes, the most this edge forwards to an origin. Send a smaller body.`,
+  ),
+  CDN_ERR_EDGE_REQUEST_TIMEOUT: entry(408, 'BAD_USER_INPUT', (ms: number) =>
+    `The request was not received within ${ms} ms. Send the whole request head at once, then retry.`,
+  ),
+  CDN_ERR_EDGE_BAD_REQUEST: entry(400, 'BAD_USER_INPUT', (why: string) => `Malformed HTTP request: ${why}.`),
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

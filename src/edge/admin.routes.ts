@@ -1,21 +1,44 @@
 /**
  * The admin port: health, readiness and metrics on their own Fastify instance, so no
  * customer domain can ever reach them (the public port has no such routes at all).
+ * Served by the single-process edge from its own state, or by the cluster primary from
+ * its workers' (readiness of all of them, metrics aggregated).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { EdgeMetrics } from './edge.metrics';
 
-export function createAdminApp(options: { metrics: EdgeMetrics; isReady: () => boolean; edgeId: string; appliedSeq: () => number }): FastifyInstance {
+/** What /metrics serves: a prom-client Registry, or the primary's aggregation. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export interface AdminOptions {
+  metrics: { registry: MetricsSource };
+  isReady: () => boolean;
+  edgeId: string;
+  appliedSeq: () => number;
+  /** Extra fields for /readyz (the primary: its workers). */
+  details?: () => Record<string, unknown>;
+}
+
+export function createAdminApp(options: AdminOptions): FastifyInstance {
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ready = options.isReady();
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'starting', edgeId: options.edgeId, appliedSeq: options.appliedSeq() };
+    return { status: ready ? 'ready' : 'starting', edgeId: options.edgeId, appliedSeq: options.appliedSeq(), ...options.details?.() };
   });
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', options.metrics.registry.contentType);
-    return options.metrics.registry.metrics();
+    const source = options.metrics.registry;
+    try {
+      const text = await source.metrics();
+      reply.header('content-type', source.contentType);
+      return text;
+    } catch (err) {
+      reply.code(503).header('cache-control', 'no-store');
+      return { error: 'metrics_unavailable', message: `Cannot collect metrics (${(err instanceof Error ? err.message : String(err)).replace(/\.+$/, '')}). Retry shortly.` };
+    }
   });
   return app;
 }

@@ -13,6 +13,11 @@ export const MAX_OBJECT_BYTES_DEFAULT = 100 * 1024 * 1024;
 export const CACHE_MAX_BYTES_DEFAULT = 10 * 1024 ** 3;
 export const MEMORY_BYTES_DEFAULT = 64 * 1024 * 1024;
 export const MEMORY_MAX_OBJECT_BYTES_DEFAULT = 1024 * 1024;
+export const MAX_URL_BYTES_DEFAULT = 8 * 1024;
+export const MAX_HEADER_BYTES_DEFAULT = 16 * 1024;
+export const MAX_BODY_BYTES_DEFAULT = 10 * 1024 * 1024;
+export const CLIENT_TIMEOUT_MS_DEFAULT = 10_000;
+export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -44,6 +49,18 @@ export interface EdgeConfig {
   /** Larger bodies are served from disk only. */
   memoryMaxObjectBytes: number;
   logLevel: LevelWithSilent;
+  /** Worker processes serving the public port (node:cluster); 1 serves in this process. */
+  workers: number;
+  /** Longer request targets get 414. */
+  maxUrlBytes: number;
+  /** Request line plus header fields; larger get 431. */
+  maxHeaderBytes: number;
+  /** Request bodies (passed to the origin) larger than this get 413. */
+  maxBodyBytes: number;
+  /** A client must send its whole request head within this time (slowloris). */
+  clientTimeoutMs: number;
+  /** An idle keep-alive client connection is closed after this time. */
+  keepAliveTimeoutMs: number;
 }
 
 export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<EdgeConfig> {
@@ -74,7 +91,17 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     memoryBytes: r.int('CDN_EDGE_MEMORY_BYTES', MEMORY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     memoryMaxObjectBytes: r.int('CDN_EDGE_MEMORY_MAX_OBJECT_BYTES', MEMORY_MAX_OBJECT_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
+    workers: r.int('CDN_EDGE_WORKERS', os.availableParallelism(), 1, 256),
+    maxUrlBytes: r.int('CDN_EDGE_MAX_URL_BYTES', MAX_URL_BYTES_DEFAULT, 256, 1024 * 1024),
+    maxHeaderBytes: r.int('CDN_EDGE_MAX_HEADER_BYTES', MAX_HEADER_BYTES_DEFAULT, 1024, 1024 * 1024),
+    maxBodyBytes: r.int('CDN_EDGE_MAX_BODY_BYTES', MAX_BODY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
+    clientTimeoutMs: r.int('CDN_EDGE_CLIENT_TIMEOUT_MS', CLIENT_TIMEOUT_MS_DEFAULT, 100, 600_000),
+    keepAliveTimeoutMs: r.int('CDN_EDGE_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_TIMEOUT_MS_DEFAULT, 100, 600_000),
   };
+  if (config.maxUrlBytes >= config.maxHeaderBytes) {
+    // Node counts the request line towards the header limit: a longer limit would answer 431, never 414.
+    r.problem('CDN_EDGE_MAX_URL_BYTES', `must be smaller than CDN_EDGE_MAX_HEADER_BYTES (${config.maxHeaderBytes}): the request line counts towards the header limit`);
+  }
   const ports = [config.port, config.adminPort];
   if (ports[0] !== 0 && ports[0] === ports[1] && config.host === config.adminHost) {
     r.problem('CDN_EDGE_ADMIN_PORT', `must differ from CDN_EDGE_PORT (${config.port}): the admin endpoints must not be reachable through customer domains`);

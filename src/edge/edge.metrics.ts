@@ -20,8 +20,15 @@ export const EDGE_METRICS = {
     labelNames: ['customer'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   },
-  appliedSeq: { name: 'cdn_edge_applied_seq', help: 'Seq of the last configuration change this edge applied' },
-  customers: { name: 'cdn_edge_customers', help: 'Customers this edge currently serves' },
+  // Gauges say how to combine cluster workers (prom-client's AggregatorRegistry; counters and histograms add up).
+  appliedSeq: { name: 'cdn_edge_applied_seq', help: 'Seq of the last configuration change this edge applied', aggregator: 'min' },
+  customers: { name: 'cdn_edge_customers', help: 'Customers this edge currently serves', aggregator: 'max' },
+} as const;
+
+/** The cluster primary's own metrics, served beside the workers' aggregated ones. */
+export const EDGE_PRIMARY_METRICS = {
+  workers: { name: 'cdn_edge_workers', help: 'Worker processes of this edge currently alive' },
+  workerRestarts: { name: 'cdn_edge_worker_restarts_total', help: 'Worker processes restarted after an unexpected exit' },
 } as const;
 
 export interface EdgeMetricsSources {
@@ -48,5 +55,16 @@ export class EdgeMetrics {
     });
     new Gauge({ ...EDGE_METRICS.appliedSeq, registers, collect() { this.set(sources.appliedSeq()); } });
     new Gauge({ ...EDGE_METRICS.customers, registers, collect() { this.set(sources.customers()); } });
+  }
+}
+
+export class EdgePrimaryMetrics {
+  readonly registry = new Registry();
+  readonly workerRestarts: Counter;
+
+  constructor(sources: { workers(): number }) {
+    const registers = [this.registry];
+    new Gauge({ ...EDGE_PRIMARY_METRICS.workers, registers, collect() { this.set(sources.workers()); } });
+    this.workerRestarts = new Counter({ ...EDGE_PRIMARY_METRICS.workerRestarts, registers });
   }
 }

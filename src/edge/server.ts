@@ -11,6 +11,7 @@ import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
 import { createAdminApp } from './admin.routes';
 import type { CacheStore } from './cache/cache-store.port';
+import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
 import type { EdgeConfig } from './config';
 import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
@@ -28,6 +29,8 @@ export interface EdgeDeps {
   clock?: Clock;
   /** Defaults to the tiered store (memory over disk + LMDB index) under config.cacheDir; an injected store is not closed. */
   store?: CacheStore;
+  /** false in a cluster worker: the primary serves the admin port for every worker. */
+  serveAdmin?: boolean;
 }
 
 export interface EdgeHandle {
@@ -36,6 +39,9 @@ export interface EdgeHandle {
   port: number;
   adminPort: number;
   appliedSeq(): number;
+  isReady(): boolean;
+  /** This process's metrics (a cluster worker reports them to the primary). */
+  metrics: EdgeMetrics;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
 }
@@ -61,12 +67,12 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights() };
 
   const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
-  const publicApp = createPublicApp(ctx);
-  const adminApp = createAdminApp({ metrics, isReady: () => tenants.isReady(), edgeId: config.edgeId, appliedSeq: () => tenants.appliedSeq() });
+  const publicApp = createPublicApp(ctx, config);
+  const adminApp = deps.serveAdmin === false ? undefined : createAdminApp({ metrics, isReady: () => tenants.isReady(), edgeId: config.edgeId, appliedSeq: () => tenants.appliedSeq() });
 
   const close = async (): Promise<void> => {
     await publicApp.close();
-    await adminApp.close();
+    await adminApp?.close();
     unsubscribe();
     await tenants.stop();
     await pools.close();
@@ -76,40 +82,45 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   try {
     await tenants.start();
     await publicApp.listen({ host: config.host, port: config.port });
-    await adminApp.listen({ host: config.adminHost, port: config.adminPort });
+    await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
   } catch (err) {
     await close().catch(() => {});
     throw err;
   }
   const port = (publicApp.server.address() as AddressInfo).port;
-  const adminPort = (adminApp.server.address() as AddressInfo).port;
+  const adminPort = adminApp === undefined ? 0 : (adminApp.server.address() as AddressInfo).port;
   return {
     url: `http://${urlHost(config.host)}:${port}`,
     adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
     port,
     adminPort,
     appliedSeq: () => tenants.appliedSeq(),
+    isReady: () => tenants.isReady(),
+    metrics,
     close,
   };
 }
 
-function createPublicApp(ctx: PipelineContext): FastifyInstance {
+function createPublicApp(ctx: PipelineContext, limits: ClientLimits): FastifyInstance {
   const app = Fastify({
     logger: false,
-    // A request without Host gets our JSON 400, not Node's bare one.
-    http: { requireHostHeader: false },
+    // Head size, timeouts, and JSON answers to what node:http cannot parse (client-limits.ts).
+    ...publicServerOptions(limits),
+    frameworkErrors: (err, request, reply) => void serve(request as FastifyRequest, reply as FastifyReply, err.code === 'FST_ERR_BAD_URL'),
     forceCloseConnections: 'idle',
     exposeHeadRoutes: false,
   });
   // Bodies are never parsed: a passed request streams its body straight to the origin.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const serve = (request: FastifyRequest, reply: FastifyReply, badUrl: boolean): Promise<void> => {
     reply.hijack();
     const tx = new EdgeTransaction(request.raw, reply.raw);
     reply.raw.once('close', () => finish(tx, ctx));
+    if (!admitRequest(tx, limits, badUrl)) return Promise.resolve();
     return runPipeline(tx, ctx);
   };
+  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<void> => serve(request, reply, false);
   app.all('*', handler);
   app.setNotFoundHandler(handler);
   return app;

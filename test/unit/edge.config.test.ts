@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { isCdnError } from '../../src/core/errors';
-import { loadEdgeConfig, MAX_OBJECT_BYTES_DEFAULT } from '../../src/edge/config';
+import { loadEdgeConfig, MAX_OBJECT_BYTES_DEFAULT, MAX_URL_BYTES_DEFAULT } from '../../src/edge/config';
 
 const SECRET = 'x'.repeat(32);
 
@@ -85,4 +85,54 @@ test('CDN_SECRET_KEY is required', () => {
 
 test('the admin port may not equal the public port', () => {
   assert.throws(() => loadEdgeConfig({ CDN_SECRET_KEY: SECRET, CDN_EDGE_PORT: '9000', CDN_EDGE_ADMIN_PORT: '9000' }), /CDN_EDGE_ADMIN_PORT: must differ/);
+});
+
+test('cluster and client limits: defaults', () => {
+  const config = loadEdgeConfig({ CDN_SECRET_KEY: SECRET });
+  assert.equal(config.workers, os.availableParallelism());
+  assert.equal(config.maxUrlBytes, MAX_URL_BYTES_DEFAULT);
+  assert.equal(config.maxUrlBytes, 8 * 1024);
+  assert.equal(config.maxHeaderBytes, 16 * 1024);
+  assert.equal(config.maxBodyBytes, 10 * 1024 * 1024);
+  assert.equal(config.clientTimeoutMs, 10_000);
+  assert.equal(config.keepAliveTimeoutMs, 15_000);
+});
+
+test('cluster and client limits: explicit values, and bad ones all reported', () => {
+  const config = loadEdgeConfig({
+    CDN_SECRET_KEY: SECRET,
+    CDN_EDGE_WORKERS: '1',
+    CDN_EDGE_MAX_URL_BYTES: '2048',
+    CDN_EDGE_MAX_HEADER_BYTES: '4096',
+    CDN_EDGE_MAX_BODY_BYTES: '0',
+    CDN_EDGE_CLIENT_TIMEOUT_MS: '500',
+    CDN_EDGE_KEEPALIVE_TIMEOUT_MS: '1000',
+  });
+  assert.deepEqual(
+    [config.workers, config.maxUrlBytes, config.maxHeaderBytes, config.maxBodyBytes, config.clientTimeoutMs, config.keepAliveTimeoutMs],
+    [1, 2048, 4096, 0, 500, 1000],
+  );
+  assert.throws(
+    () =>
+      loadEdgeConfig({
+        CDN_SECRET_KEY: SECRET,
+        CDN_EDGE_WORKERS: '0',
+        CDN_EDGE_MAX_BODY_BYTES: '-1',
+        CDN_EDGE_CLIENT_TIMEOUT_MS: 'soon',
+        CDN_EDGE_KEEPALIVE_TIMEOUT_MS: '0',
+      }),
+    (err: unknown) => {
+      for (const name of ['CDN_EDGE_WORKERS', 'CDN_EDGE_MAX_BODY_BYTES', 'CDN_EDGE_CLIENT_TIMEOUT_MS', 'CDN_EDGE_KEEPALIVE_TIMEOUT_MS']) {
+        assert.match(String(err), new RegExp(`- ${name}: `), name);
+      }
+      return true;
+    },
+  );
+});
+
+test('the URL limit must stay below the header limit (the request line counts towards it)', () => {
+  assert.throws(
+    () => loadEdgeConfig({ CDN_SECRET_KEY: SECRET, CDN_EDGE_MAX_URL_BYTES: '16384', CDN_EDGE_MAX_HEADER_BYTES: '16384' }),
+    /CDN_EDGE_MAX_URL_BYTES: must be smaller than CDN_EDGE_MAX_HEADER_BYTES/,
+  );
 });

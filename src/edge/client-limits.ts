@@ -1,0 +1,128 @@
+/**
+ * What the public port accepts from clients, before any customer is looked up: request
+ * head size (431), target length (414), body size (413, on Content-Length and while the
+ * body streams to the origin), and timeouts (408 for a head that does not arrive in time:
+ * slowloris; idle keep-alive connections are closed). Every refusal is the edge's usual
+ * JSON error, `{"error": "...", "message": "..."}`, with a catalog message.
+ */
+import { STATUS_CODES, type ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyServerOptions } from 'fastify';
+import { cdnError, type CdnError } from '../core/errors';
+import type { EdgeConfig } from './config';
+import { synthStep } from './pipeline/deliver.steps';
+import type { EdgeTransaction } from './pipeline/transaction';
+
+export type ClientLimits = Pick<EdgeConfig, 'maxUrlBytes' | 'maxHeaderBytes' | 'maxBodyBytes' | 'clientTimeoutMs' | 'keepAliveTimeoutMs'>;
+
+/** The whole request, body included, must arrive within this (Node's own default, which Fastify turns off). */
+export const REQUEST_TIMEOUT_MS = 300_000;
+
+/** Fastify and node:http options of the public server. */
+export function publicServerOptions(limits: ClientLimits): {
+  http: ServerOptions;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  clientErrorHandler: NonNullable<FastifyServerOptions['clientErrorHandler']>;
+} {
+  return {
+    http: {
+      // A request without Host gets our JSON 400, not Node's bare one.
+      requireHostHeader: false,
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.clientTimeoutMs,
+      // Node looks for expired heads every 30 s by default: far too late to matter against slowloris.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(limits.clientTimeoutMs / 2))),
+    },
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: Math.max(REQUEST_TIMEOUT_MS, limits.clientTimeoutMs),
+    clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => refuseUnparsed(err, socket, limits),
+  };
+}
+
+/**
+ * Checks a parsed request against the limits; answers it (and returns false) when it is
+ * refused. `badUrl` is set when the router could not decode the target. Otherwise guards
+ * the body as it streams, and returns true.
+ */
+export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl = false): boolean {
+  const target = tx.req.url ?? '/';
+  if (target.length > limits.maxUrlBytes) return refuse(tx, 'url_too_long', cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
+  if (badUrl) return refuse(tx, 'bad_request', cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
+  const declared = tx.req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
+    return refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
+  }
+  if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits.maxBodyBytes);
+  return true;
+}
+
+function refuse(tx: EdgeTransaction, error: string, err: CdnError): false {
+  // The rest of the request (a body, a pipelined request) is never read: close after answering.
+  tx.res.shouldKeepAlive = false;
+  synthStep(Object.assign(tx, { synthetic: { status: err.status, body: { error, message: err.message } } }));
+  return false;
+}
+
+/**
+ * A chunked (or lying) body is counted as the parser pushes it, without consuming it: the
+ * pipeline streams `tx.req` itself to the origin. Past the limit nothing more is passed
+ * on, the origin request is aborted (the origin never sees a complete body) and the client
+ * gets 413, or a closed connection if the origin's answer had already started.
+ */
+function guardBody(tx: EdgeTransaction, max: number): void {
+  const req = tx.req;
+  const push = req.push.bind(req);
+  let seen = 0;
+  let exceeded = false;
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (exceeded) return true;
+    if (chunk !== null && chunk !== undefined) {
+      seen += (chunk as Buffer).length;
+      if (seen > max) {
+        exceeded = true;
+        tx.abort?.abort();
+        if (tx.res.headersSent || tx.res.destroyed) {
+          tx.res.destroy();
+        } else {
+          const socket = req.socket;
+          refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', max));
+          // The rest of the body is never read: the connection cannot carry another request.
+          tx.res.once('finish', () => socket?.destroy());
+        }
+        return true;
+      }
+    }
+    return push(chunk, encoding);
+  };
+}
+
+/** Requests node:http could not parse or that timed out: answered on the socket itself. */
+function refuseUnparsed(err: Error & { code?: string }, socket: Socket, limits: ClientLimits): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  let error: string;
+  let e: CdnError;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    error = 'headers_too_large';
+    e = cdnError('CDN_ERR_EDGE_HEADERS_TOO_LARGE', limits.maxHeaderBytes);
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    error = 'request_timeout';
+    e = cdnError('CDN_ERR_EDGE_REQUEST_TIMEOUT', limits.clientTimeoutMs);
+  } else {
+    error = 'bad_request';
+    e = cdnError('CDN_ERR_EDGE_BAD_REQUEST', `the HTTP parser refused it (${err.code ?? err.message})`);
+  }
+  const body = JSON.stringify({ error, message: e.message });
+  const head =
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Cache-Control: no-store\r\nConnection: close\r\n\r\n';
+  socket.write(head + body, () => socket.destroy());
+  // A client that reads nothing does not keep the socket either.
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}

@@ -1,0 +1,259 @@
+/**
+ * The edge's cluster primary: forks one worker per slot, each running a whole edge
+ * (tenant feed, memory tier, pipeline) on the shared public port (node:cluster hands
+ * connections out round-robin), and serves the admin port once for all of them:
+ * /readyz is ready when every worker is, /metrics aggregates the workers' registries.
+ *
+ * Port 0: in a cluster every worker asking for port 0 shares one listening handle in the
+ * primary, bound when the first one listens; the primary learns the port from the
+ * `listening` event. A restarted worker asks for port 0 again to join that handle, unless
+ * no worker listens any more (the handle is gone): then it asks for the learned port
+ * explicitly, and so does every later worker, so a restart never moves the edge.
+ *
+ * Restarts: a worker that dies after start-up is forked again after a backoff (100 ms,
+ * doubling to 10 s; reset once a worker has lived 10 s). A worker that dies during
+ * start-up fails the whole edge: a bad port or file would only crash-loop.
+ */
+import cluster, { type Address, type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from '../../obs/logger.factory';
+import { createAdminApp } from '../admin.routes';
+import type { EdgeConfig } from '../config';
+import { EdgePrimaryMetrics } from '../edge.metrics';
+import { DRAIN, isWorkerStatus } from './cluster.messages';
+
+export const RESTART_BACKOFF_MIN_MS = 100;
+export const RESTART_BACKOFF_MAX_MS = 10_000;
+/** A worker that lived this long is healthy again: its next crash restarts at the minimum backoff. */
+export const STABLE_AFTER_MS = 10_000;
+
+export interface EdgePrimaryOptions {
+  logger: Logger;
+  /** Time workers get to drain on stop before they are killed. */
+  graceMs?: number;
+}
+
+export interface EdgePrimaryHandle {
+  url: string;
+  adminUrl: string;
+  port: number;
+  adminPort: number;
+  workers: number;
+  /** Drains every worker; resolves 0 when all exited cleanly, 1 when one had to be killed or failed. */
+  stop(): Promise<number>;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAt: number;
+  failures: number;
+  listening: boolean;
+  ready: boolean;
+  appliedSeq: number;
+  restart: NodeJS.Timeout | undefined;
+}
+
+export async function startEdgePrimary(config: Readonly<EdgeConfig>, options: EdgePrimaryOptions): Promise<EdgePrimaryHandle> {
+  const primary = new EdgePrimary(config, options);
+  return primary.start();
+}
+
+class EdgePrimary {
+  readonly #config: Readonly<EdgeConfig>;
+  readonly #logger: Logger;
+  readonly #graceMs: number;
+  readonly #slots: Slot[];
+  readonly #metrics: EdgePrimaryMetrics;
+  readonly #aggregator = new AggregatorRegistry();
+  #admin: { close(): Promise<unknown> } | undefined;
+  #port: number | undefined;
+  /** What workers are told to listen on (CDN_EDGE_PORT). */
+  #listenPort: number;
+  #started = false;
+  #stopping: Promise<number> | undefined;
+  #startupFailed: ((err: Error) => void) | undefined;
+  #allListening: (() => void) | undefined;
+  #allExited: (() => void) | undefined;
+  #drainFailed = false;
+
+  constructor(config: Readonly<EdgeConfig>, options: EdgePrimaryOptions) {
+    this.#config = config;
+    this.#logger = options.logger;
+    this.#graceMs = options.graceMs ?? 15_000;
+    this.#listenPort = config.port;
+    this.#slots = Array.from({ length: config.workers }, (_, index) => ({
+      index,
+      worker: undefined,
+      startedAt: 0,
+      failures: 0,
+      listening: false,
+      ready: false,
+      appliedSeq: 0,
+      restart: undefined,
+    }));
+    this.#metrics = new EdgePrimaryMetrics({ workers: () => this.#slots.filter((s) => s.worker !== undefined).length });
+  }
+
+  async start(): Promise<EdgePrimaryHandle> {
+    const config = this.#config;
+    const admin = createAdminApp({
+      metrics: { registry: { contentType: this.#aggregator.contentType, metrics: () => this.#collectMetrics() } },
+      isReady: () => this.#isReady(),
+      edgeId: config.edgeId,
+      appliedSeq: () => Math.min(...this.#slots.map((s) => s.appliedSeq)),
+      details: () => ({ workers: this.#slots.length, workersReady: this.#slots.filter((s) => s.worker !== undefined && s.listening && s.ready).length }),
+    });
+    await admin.listen({ host: config.adminHost, port: config.adminPort });
+    this.#admin = admin;
+
+    cluster.on('listening', (worker, address) => this.#onListening(worker, address));
+    cluster.on('message', (worker, message) => this.#onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#allListening = resolve;
+        this.#startupFailed = reject;
+        for (const slot of this.#slots) this.#fork(slot);
+      });
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.#started = true;
+    const port = this.#port!;
+    const adminPort = (admin.server.address() as AddressInfo).port;
+    return {
+      url: `http://${urlHost(config.host)}:${port}`,
+      adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
+      port,
+      adminPort,
+      workers: this.#slots.length,
+      stop: () => this.stop(),
+    };
+  }
+
+  stop(): Promise<number> {
+    this.#stopping ??= this.#drain();
+    return this.#stopping;
+  }
+
+  async #drain(): Promise<number> {
+    for (const slot of this.#slots) {
+      clearTimeout(slot.restart);
+      slot.restart = undefined;
+    }
+    const live = this.#slots.filter((s) => s.worker !== undefined);
+    const exited = new Promise<void>((resolve) => {
+      this.#allExited = resolve;
+      if (live.length === 0) resolve();
+    });
+    for (const slot of live) {
+      try {
+        slot.worker!.send(DRAIN);
+      } catch {
+        // its channel is already closed: it is exiting by itself
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.#graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const slot of this.#slots) {
+        if (slot.worker === undefined) continue;
+        this.#logger.error({ worker: slot.worker.id, pid: slot.worker.process.pid, graceMs: this.#graceMs }, 'edge worker did not drain in time; killing it');
+        slot.worker.process.kill('SIGKILL');
+      }
+      await exited;
+    }
+    await this.#admin?.close().catch(() => {});
+    return timedOut || this.#drainFailed ? 1 : 0;
+  }
+
+  #fork(slot: Slot): void {
+    if (this.#listenPort === 0 && this.#port !== undefined && !this.#slots.some((s) => s.listening)) this.#listenPort = this.#port;
+    const env = { CDN_EDGE_ID: this.#config.edgeId, CDN_EDGE_PORT: String(this.#listenPort) };
+    const worker = cluster.fork(env);
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    slot.listening = false;
+    slot.ready = false;
+    slot.appliedSeq = 0;
+    this.#logger.info({ worker: worker.id, pid: worker.process.pid, slot: slot.index }, 'edge worker started');
+  }
+
+  #slotOf(worker: Worker): Slot | undefined {
+    return this.#slots.find((s) => s.worker === worker);
+  }
+
+  #onListening(worker: Worker, address: Address): void {
+    const slot = this.#slotOf(worker);
+    if (slot === undefined) return;
+    this.#port ??= address.port;
+    slot.listening = true;
+    this.#logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, 'edge worker listening');
+    if (!this.#started && this.#slots.every((s) => s.listening)) this.#allListening?.();
+  }
+
+  #onMessage(worker: Worker, message: unknown): void {
+    if (!isWorkerStatus(message)) return;
+    const slot = this.#slotOf(worker);
+    if (slot === undefined) return;
+    slot.ready = message.ready;
+    slot.appliedSeq = message.appliedSeq;
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const slot = this.#slotOf(worker);
+    if (slot === undefined) return;
+    slot.worker = undefined;
+    slot.listening = false;
+    slot.ready = false;
+    const pid = worker.process.pid;
+    if (this.#stopping !== undefined) {
+      // A worker signalled before it could set up its handlers has nothing to drain.
+      const clean = code === 0 || signal === 'SIGTERM' || signal === 'SIGINT';
+      if (!clean) this.#drainFailed = true;
+      this.#logger[clean ? 'info' : 'error']({ worker: worker.id, pid, code, signal }, 'edge worker stopped');
+      if (this.#slots.every((s) => s.worker === undefined)) this.#allExited?.();
+      return;
+    }
+    if (!this.#started) {
+      this.#logger.error({ worker: worker.id, pid, code, signal }, 'edge worker exited during start-up');
+      this.#startupFailed?.(new Error(`an edge worker exited during start-up (code ${code}, signal ${signal}); see its log above`));
+      return;
+    }
+    if (Date.now() - slot.startedAt >= STABLE_AFTER_MS) slot.failures = 0;
+    const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** slot.failures);
+    slot.failures += 1;
+    this.#logger.warn({ worker: worker.id, pid, code, signal, restartInMs: delay, failures: slot.failures }, 'edge worker exited unexpectedly; restarting it');
+    slot.restart = setTimeout(() => {
+      slot.restart = undefined;
+      if (this.#stopping !== undefined) return;
+      this.#metrics.workerRestarts.inc();
+      this.#fork(slot);
+    }, delay);
+  }
+
+  #isReady(): boolean {
+    return this.#started && this.#stopping === undefined && this.#slots.every((s) => s.worker !== undefined && s.listening && s.ready);
+  }
+
+  async #collectMetrics(): Promise<string> {
+    // Workers' registries summed (gauges by their own aggregator), then the primary's own.
+    const workers = await this.#aggregator.clusterMetrics();
+    const own = await this.#metrics.registry.metrics();
+    return `${workers.trimEnd()}\n\n${own}`;
+  }
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

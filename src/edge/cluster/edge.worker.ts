@@ -1,0 +1,49 @@
+/**
+ * The worker side of the edge cluster: reports this worker's metrics registry to the
+ * primary's aggregation, pushes readiness and applied seq when they change, and drains
+ * when the primary asks or goes away.
+ */
+import { AggregatorRegistry } from 'prom-client';
+import type { EdgeHandle } from '../server';
+import { isDrain, type WorkerStatusMessage } from './cluster.messages';
+
+const STATUS_POLL_MS = 200;
+
+/**
+ * Call first thing in a worker (before the edge starts): answers the primary's metric
+ * requests from now on (prom-client only listens once an AggregatorRegistry exists; a
+ * starting worker answers with nothing rather than making the primary wait), and runs
+ * `drain` once, on the primary's drain message or when the IPC channel closes (the
+ * primary died: never serve orphaned).
+ */
+export function joinPrimary(drain: () => void): void {
+  AggregatorRegistry.setRegistries([]);
+  new AggregatorRegistry();
+  let drained = false;
+  const once = (): void => {
+    if (drained) return;
+    drained = true;
+    drain();
+  };
+  process.on('message', (message: unknown) => {
+    if (isDrain(message)) once();
+  });
+  process.once('disconnect', once);
+}
+
+/** Once the edge listens: its metrics go to the primary, and its status is kept current there. */
+export function reportToPrimary(edge: EdgeHandle): () => void {
+  AggregatorRegistry.setRegistries([edge.metrics.registry]);
+  let last = '';
+  const send = (): void => {
+    const status: WorkerStatusMessage = { type: 'cdn-edge:status', ready: edge.isReady(), appliedSeq: edge.appliedSeq() };
+    const key = `${status.ready}:${status.appliedSeq}`;
+    if (key === last || !process.connected || process.send === undefined) return;
+    last = key;
+    process.send(status);
+  };
+  send();
+  const timer = setInterval(send, STATUS_POLL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
