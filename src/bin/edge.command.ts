@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startEdgePrimary } from '../edge/cluster/edge.primary';
-import { joinPrimary, reportToPrimary } from '../edge/cluster/edge.worker';
+import { announceInvalidation, joinPrimary, reportToPrimary } from '../edge/cluster/edge.worker';
 import { loadEdgeConfig, type EdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
 import { createBusTenantFeed } from '../edge/sync/bus-sync';
@@ -83,7 +83,7 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   closeOnSignals(closers, (msg) => logger.info(msg));
   joinPrimary(() => process.kill(process.pid, 'SIGTERM'));
   const tenants = await createTenantFeed(config, customersFile, logger, closers);
-  const edge = await startEdge(config, { tenants, logger, serveAdmin: false });
+  const edge = await startEdge(config, { tenants, logger, serveAdmin: false, onInvalidate: announceInvalidation });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',

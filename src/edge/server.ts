@@ -31,6 +31,11 @@ export interface EdgeDeps {
   store?: CacheStore;
   /** false in a cluster worker: the primary serves the admin port for every worker. */
   serveAdmin?: boolean;
+  /**
+   * Told of every key this process deletes from the cache (unsafe-method invalidation),
+   * so a cluster worker can have the others drop it from their memory tiers.
+   */
+  onInvalidate?: (keys: string[]) => void;
 }
 
 export interface EdgeHandle {
@@ -42,6 +47,8 @@ export interface EdgeHandle {
   isReady(): boolean;
   /** This process's metrics (a cluster worker reports them to the primary). */
   metrics: EdgeMetrics;
+  /** Drops keys from this process's memory tier only: another worker deleted them. */
+  forgetLocal(keys: string[]): void;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
 }
@@ -60,7 +67,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
         })
       : undefined;
-  const store: CacheStore = deps.store ?? ownStore!;
+  const store: CacheStore = announceDeletes(deps.store ?? ownStore!, deps.onInvalidate);
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
   const metrics = new EdgeMetrics({ appliedSeq: () => tenants.appliedSeq(), customers: () => tenants.count() });
@@ -96,6 +103,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     adminPort,
     appliedSeq: () => tenants.appliedSeq(),
     isReady: () => tenants.isReady(),
+    forgetLocal: (keys) => {
+      for (const key of keys) store.forget?.(key);
+    },
     metrics,
     close,
   };
@@ -173,4 +183,23 @@ function onTenantEvent(
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The store, with every delete also reported to `onInvalidate` (when given). */
+function announceDeletes(store: CacheStore, onInvalidate: ((keys: string[]) => void) | undefined): CacheStore {
+  if (onInvalidate === undefined) return store;
+  return {
+    get: (key) => store.get(key),
+    put: (key, meta, body) => store.put(key, meta, body),
+    updateMeta: (key, meta) => store.updateMeta(key, meta),
+    delete: async (key) => {
+      await store.delete(key);
+      onInvalidate([key]);
+    },
+    forget: (key) => store.forget?.(key),
+    deleteCustomer: (customerId) => store.deleteCustomer(customerId),
+    idle: () => store.idle(),
+    stats: store.stats === undefined ? undefined : () => store.stats!(),
+    close: store.close === undefined ? undefined : () => store.close!(),
+  };
 }

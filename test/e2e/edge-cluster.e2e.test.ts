@@ -15,9 +15,9 @@ import { eventually, spawnCdn, type CdnProcess, type HttpResult } from '../suppo
 const SECRET = 'cluster-secret-key-0123456789abcdef';
 
 /** One request on a fresh connection (no agent): cluster hands each connection to the next worker. */
-function fresh(url: string, host: string): Promise<HttpResult> {
+function fresh(url: string, host: string, method = 'GET'): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { host, connection: 'close' }, agent: false }, (res) => {
+    const req = request(url, { method, headers: { host, connection: 'close' }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -108,6 +108,19 @@ test('two workers share the port and the disk cache; metrics are summed; a kille
     assert.equal(sumOf(metrics, 'cdn_edge_requests_total', 'cache="HIT"'), 5);
     assert.match(metrics, /^cdn_edge_customers 1$/m, 'gauges are not summed');
     assert.match(metrics, /^cdn_edge_workers 2$/m);
+
+    // A POST through one worker invalidates the URL in every worker's memory tier, not
+    // only its own: afterwards no worker serves the old body.
+    const oldBody = (await fresh(`${url}/shared.json`, 'cdn.cluster.test')).body;
+    const gets = origin.requests.filter((r) => r.method === 'GET').length;
+    const posted = await fresh(`${url}/shared.json`, 'cdn.cluster.test', 'POST');
+    assert.equal(posted.headers['x-cache'], 'BYPASS');
+    await new Promise((r) => setTimeout(r, 100)); // the forget message crosses two IPC hops
+    const bodiesAfter = new Set<string>();
+    for (let i = 0; i < 6; i++) bodiesAfter.add((await fresh(`${url}/shared.json`, 'cdn.cluster.test')).body);
+    assert.ok(!bodiesAfter.has(oldBody), 'no worker serves the invalidated object');
+    assert.equal(bodiesAfter.size, 1, 'every worker serves the one new copy');
+    assert.equal(origin.requests.filter((r) => r.method === 'GET').length, gets + 1, 'refetched once, then shared');
 
     // A worker killed outright: the primary starts another; the other one serves meanwhile.
     const victim = Number(started[0]!.pid);

@@ -64,6 +64,8 @@ export interface CacheStore {
   updateMeta(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>): Promise<boolean>;
   /** Removes the object stored under `key` (a URL's variants are separate keys). */
   delete(key: string): Promise<void>;
+  /** Drops `key` from this process's memory only (another process deleted it). */
+  forget?(key: string): void;
   /** Forgets every object of a customer at once (the files go in the background). */
   deleteCustomer(customerId: string): Promise<void>;
   /** Waits for background work (tests, shutdown). */

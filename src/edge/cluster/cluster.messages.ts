@@ -15,6 +15,20 @@ export interface DrainMessage {
   type: 'cdn-edge:drain';
 }
 
+/**
+ * Worker -> primary -> every other worker: cache keys this worker deleted (an unsafe
+ * method invalidated them). The disk and index are shared; each worker's memory tier is
+ * not, so the others must drop their copies.
+ */
+export interface ForgetMessage {
+  type: 'cdn-edge:forget';
+  keys: string[];
+}
+
+export function isForget(message: unknown): message is ForgetMessage {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'cdn-edge:forget' && Array.isArray((message as { keys?: unknown }).keys);
+}
+
 export const DRAIN: DrainMessage = Object.freeze({ type: 'cdn-edge:drain' });
 
 export function isWorkerStatus(message: unknown): message is WorkerStatusMessage {

@@ -21,7 +21,7 @@ import type { Logger } from '../../obs/logger.factory';
 import { createAdminApp } from '../admin.routes';
 import type { EdgeConfig } from '../config';
 import { EdgePrimaryMetrics } from '../edge.metrics';
-import { DRAIN, isWorkerStatus } from './cluster.messages';
+import { DRAIN, isForget, isWorkerStatus } from './cluster.messages';
 
 export const RESTART_BACKOFF_MIN_MS = 100;
 export const RESTART_BACKOFF_MAX_MS = 10_000;
@@ -202,6 +202,12 @@ class EdgePrimary {
   }
 
   #onMessage(worker: Worker, message: unknown): void {
+    if (isForget(message)) {
+      for (const slot of this.#slots) {
+        if (slot.worker !== undefined && slot.worker !== worker && slot.worker.isConnected()) slot.worker.send(message);
+      }
+      return;
+    }
     if (!isWorkerStatus(message)) return;
     const slot = this.#slotOf(worker);
     if (slot === undefined) return;

@@ -5,7 +5,7 @@
  */
 import { AggregatorRegistry } from 'prom-client';
 import type { EdgeHandle } from '../server';
-import { isDrain, type WorkerStatusMessage } from './cluster.messages';
+import { isDrain, isForget, type ForgetMessage, type WorkerStatusMessage } from './cluster.messages';
 
 const STATUS_POLL_MS = 200;
 
@@ -31,8 +31,21 @@ export function joinPrimary(drain: () => void): void {
   process.once('disconnect', once);
 }
 
-/** Once the edge listens: its metrics go to the primary, and its status is kept current there. */
+/** For startEdge's `onInvalidate`: tells the other workers (through the primary) to forget keys. */
+export function announceInvalidation(keys: string[]): void {
+  if (!process.connected || process.send === undefined) return;
+  const message: ForgetMessage = { type: 'cdn-edge:forget', keys };
+  process.send(message);
+}
+
+/**
+ * Once the edge listens: its metrics go to the primary, its status is kept current there,
+ * and keys other workers deleted leave its memory tier.
+ */
 export function reportToPrimary(edge: EdgeHandle): () => void {
+  process.on('message', (message: unknown) => {
+    if (isForget(message)) edge.forgetLocal(message.keys);
+  });
   AggregatorRegistry.setRegistries([edge.metrics.registry]);
   let last = '';
   const send = (): void => {
