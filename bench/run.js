@@ -1,0 +1,779 @@
+#!/usr/bin/env node
+// `npm run bench`: the edge and Debian's nginx (proxy_cache) side by side, in front of the same
+// origin, on 127.0.0.1 only. See docs/BENCHMARKS.md for what is measured and why.
+//
+// The edge is a black box: `node bin/cdn.js edge --config <customers.json>` (after
+// `npm run build` when dist/ is older than src/). Every process started here (origin, edge,
+// nginx, wrk, the small client) runs in its own process group and is killed on exit, error,
+// Ctrl-C or SIGTERM; everything written goes to one temporary folder, removed at the end.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+
+const ROOT = path.resolve(__dirname, '..');
+const HOST_HEADER = 'bench.local';
+const OBJECTS = 1000;
+const KB = 1024;
+
+const HELP = `Usage: npm run bench [-- options]
+
+Measures the edge against nginx (proxy_cache), interleaved, one server core each:
+cache hits on 1,000 random objects (1 KB and 100 KB) at 64 and 1,000 connections,
+cold misses, and request collapsing; then an extra row with CDN_EDGE_WORKERS=2.
+
+Options:
+  --quick             ~2 s runs and fewer cases (a smoke test, not a measurement)
+  --duration <s>      seconds per wrk run (default 10; --quick 2)
+  --runs <n>          runs per server and case, interleaved, at least 3 (default 3)
+  --no-workers2       skip the CDN_EDGE_WORKERS=2 rows
+  --no-build          use dist/ as it is (default: npm run build when src/ is newer)
+  --write / --no-write
+                      write the results into docs/BENCHMARKS.md (default: write on a full
+                      run, not with --quick)
+  --server-cpu <n>    core for the servers (default 0); --client-cpu <n> for wrk (default 1)
+  --wrk-threads <n>   wrk threads (default 1: wrk has one core)
+  --keep-tmp          keep the temporary folder (logs, configs, caches)
+Environment: CDN_* variables you set are passed to the edge (e.g. CDN_EDGE_MEMORY_BYTES);
+the bench sets its own ports, folders, CDN_SECRET_KEY, CDN_EDGE_WORKERS and
+CDN_ALLOW_PRIVATE_ORIGINS=true, and CDN_LOG_LEVEL=warn unless you set it.
+`;
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+function parseOptions(argv) {
+  const o = {
+    quick: false,
+    duration: undefined,
+    runs: 3,
+    workers2: true,
+    build: true,
+    write: undefined,
+    serverCpu: 0,
+    clientCpu: 1,
+    wrkThreads: 1,
+    keepTmp: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = () => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v < 0) fail(`${a} needs a number`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--duration') o.duration = num();
+    else if (a === '--runs') o.runs = num();
+    else if (a === '--no-workers2') o.workers2 = false;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--write') o.write = true;
+    else if (a === '--no-write') o.write = false;
+    else if (a === '--server-cpu') o.serverCpu = num();
+    else if (a === '--client-cpu') o.clientCpu = num();
+    else if (a === '--wrk-threads') o.wrkThreads = Math.max(1, num());
+    else if (a === '--keep-tmp') o.keepTmp = true;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(HELP);
+      process.exit(0);
+    } else fail(`unknown option ${a}\n\n${HELP}`);
+  }
+  if (o.runs < 3) fail('--runs must be at least 3 (medians of at least 3 runs)');
+  if (o.duration === undefined) o.duration = o.quick ? 2 : 10;
+  if (o.write === undefined) o.write = !o.quick;
+  const all = [
+    { size: KB, conns: 64 },
+    { size: KB, conns: 1000 },
+    { size: 100 * KB, conns: 64 },
+    { size: 100 * KB, conns: 1000 },
+  ];
+  o.cases = o.quick ? [all[0], all[1], all[2]] : all;
+  o.workers2Cases = !o.workers2 ? [] : o.quick ? [all[0]] : all;
+  o.coldSizes = o.quick ? [KB] : [KB, 100 * KB];
+  o.coldConcurrency = 32;
+  o.burstCount = 1000;
+  o.burstDelayMs = 500;
+  return o;
+}
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+const log = (msg) => process.stdout.write(`${msg}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// processes: every child in its own process group, all killed on the way out
+
+const children = new Set();
+let tmpDir;
+let keepTmp = false;
+let cleaningUp = false;
+
+function track(cp) {
+  children.add(cp);
+  cp.on('exit', () => children.delete(cp));
+  return cp;
+}
+
+function startProcess(cmd, args, opts = {}) {
+  const cp = spawn(cmd, args, { detached: true, ...opts });
+  return track(cp);
+}
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function exited(cp) {
+  return cp.exitCode !== null || cp.signalCode !== null;
+}
+
+/** SIGTERM (or `signal`) to the child's whole process group, SIGKILL after `graceMs`. */
+async function stopProcess(cp, signal = 'SIGTERM', graceMs = 5000) {
+  if (!exited(cp)) {
+    killGroup(cp.pid, signal);
+    await new Promise((resolve) => {
+      const t = setTimeout(resolve, graceMs);
+      cp.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      if (exited(cp)) resolve();
+    });
+  }
+  // The leader may be gone while its group (cluster workers, nginx worker) is not.
+  killGroup(cp.pid, 'SIGKILL');
+  children.delete(cp);
+}
+
+function killAllSync() {
+  for (const cp of children) killGroup(cp.pid, 'SIGKILL');
+  children.clear();
+  if (tmpDir !== undefined && !keepTmp) {
+    try {
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+}
+
+async function cleanup() {
+  if (cleaningUp) return;
+  cleaningUp = true;
+  await Promise.all([...children].map((cp) => stopProcess(cp, 'SIGTERM', 3000)));
+  killAllSync();
+  if (keepTmp && tmpDir !== undefined) log(`temporary folder kept: ${tmpDir}`);
+}
+
+process.on('exit', killAllSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    process.stderr.write(`\nbench: ${sig}, stopping everything it started...\n`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Runs a command to completion; resolves {code, stdout, stderr}. Tracked while it runs. */
+function runToEnd(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const cp = startProcess(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let stdout = '';
+    let stderr = '';
+    cp.stdout.on('data', (d) => (stdout += d));
+    cp.stderr.on('data', (d) => (stderr += d));
+    cp.on('error', reject);
+    cp.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(port, pathName, headers = {}, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: pathName, headers, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function waitFor(what, check, cp, timeoutMs, logFile) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (cp !== undefined && exited(cp)) break;
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err.message;
+    }
+    await sleep(100);
+  }
+  const tail = logFile !== undefined && fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
+  throw new Error(`${what} did not become ready${cp && exited(cp) ? ` (exited with ${cp.exitCode ?? cp.signalCode})` : ''}${last ? `: ${last}` : ''}${tail ? `\n--- ${logFile} ---\n${tail}` : ''}`);
+}
+
+function pinned(cpus, cmd, args) {
+  return cpus === null ? [cmd, args] : ['taskset', ['-c', String(cpus), cmd, ...args]];
+}
+
+/** Child processes of `pid` (for counting cluster workers). */
+function childPids(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tools and build
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function findNginx() {
+  return which('nginx') ?? (fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+}
+
+function ensureTools() {
+  const missing = [];
+  if (findNginx() === null) missing.push('nginx-light');
+  if (which('wrk') === null) missing.push('wrk');
+  if (which('taskset') === null) missing.push('util-linux');
+  if (missing.length === 0) return;
+  const cmd = `apt-get install -y ${missing.join(' ')}`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || which('apt-get') === null) {
+    fail(`missing ${missing.join(', ')}. Install them (Debian) with:\n  sudo apt-get update && sudo ${cmd}`);
+  }
+  log(`bench: missing ${missing.join(', ')}; running as root, so installing: apt-get update && ${cmd}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const up = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+  const inst = spawnSync('apt-get', ['install', '-y', ...missing], { stdio: 'inherit', env });
+  if (up.status !== 0 || inst.status !== 0 || findNginx() === null || which('wrk') === null) {
+    fail(`could not install ${missing.join(', ')}; install them by hand: apt-get update && ${cmd}`);
+  }
+  // Debian's package may start a system nginx on port 80: it does not matter to us (own port).
+}
+
+function newestMtime(dir, exts) {
+  let newest = 0;
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (exts.some((x) => e.name.endsWith(x))) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  walk(dir);
+  return newest;
+}
+
+async function ensureBuild(opts) {
+  const entry = path.join(ROOT, 'dist', 'src', 'bin', 'cdn.js');
+  const built = fs.existsSync(entry) ? newestMtime(path.join(ROOT, 'dist', 'src'), ['.js']) : 0;
+  const source = Math.max(newestMtime(path.join(ROOT, 'src'), ['.ts']), newestMtime(path.join(ROOT, 'migrations'), ['.ts']));
+  if (!opts.build) {
+    if (built === 0) fail('dist/ is missing and --no-build was given: run `npm run build` first');
+    log(`build: --no-build, using dist/ as it is${source > built ? ' (older than src/)' : ''}`);
+    return 'dist as found (--no-build)';
+  }
+  if (built >= source) {
+    log('build: dist/ is up to date');
+    return 'dist up to date';
+  }
+  log('build: src/ is newer than dist/: npm run build -- --noEmitOnError');
+  // --noEmitOnError: a failing build (someone's work in progress) leaves the last good dist/.
+  const r = await runToEnd('npm', ['run', 'build', '--', '--noEmitOnError'], { cwd: ROOT });
+  if (r.code === 0) return 'built from the working tree';
+  const why = (r.stdout + r.stderr).split('\n').filter((l) => l.includes('error')).slice(0, 5).join('\n  ');
+  if (built === 0) fail(`npm run build failed and there is no dist/ to fall back on:\n  ${why}`);
+  log(`build: FAILED (left dist/ as it was; measuring the last good build):\n  ${why}`);
+  return 'last good dist (the build of the working tree failed)';
+}
+
+// ---------------------------------------------------------------------------------------------
+// the servers
+
+async function startOrigin(opts, clientCpu) {
+  const [cmd, args] = pinned(clientCpu, process.execPath, [path.join(__dirname, 'origin.js'), '--port', '0']);
+  const cp = startProcess(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error('origin did not start within 10 s')), 10_000);
+    cp.stdout.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(t);
+        try {
+          resolve(JSON.parse(buf.slice(0, nl)).port);
+        } catch (err) {
+          reject(err);
+        }
+      }
+    });
+    cp.once('exit', (code) => reject(new Error(`origin exited with ${code}`)));
+  });
+  return {
+    cp,
+    port,
+    count: async (p) => JSON.parse((await httpGet(port, p === undefined ? '/__count' : `/__count?path=${encodeURIComponent(p)}`)).body),
+  };
+}
+
+async function startEdge(env, workers, cpus, dirs) {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const logFile = path.join(tmpDir, `edge-w${workers}.log`);
+  const out = fs.openSync(logFile, 'a');
+  const edgeEnv = {
+    ...env,
+    CDN_EDGE_HOST: '127.0.0.1',
+    CDN_EDGE_PORT: String(port),
+    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
+    CDN_EDGE_ADMIN_PORT: String(adminPort),
+    CDN_DATA_DIR: dirs.data,
+    CDN_CACHE_DIR: dirs.cache,
+    CDN_EDGE_WORKERS: String(workers),
+    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+  };
+  const [cmd, args] = pinned(cpus, process.execPath, [path.join(ROOT, 'bin', 'cdn.js'), 'edge', '--config', dirs.customers]);
+  const cp = startProcess(cmd, args, { cwd: ROOT, env: edgeEnv, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  await waitFor(
+    `the edge (CDN_EDGE_WORKERS=${workers})`,
+    async () => (await httpGet(adminPort, '/readyz')).status === 200 && (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status < 500,
+    cp,
+    60_000,
+    logFile,
+  );
+  await sleep(300);
+  const seen = childPids(cp.pid).length;
+  return { name: 'edge', cp, port, logFile, workers, processes: seen === 0 ? 1 : seen };
+}
+
+async function startNginx(nginxBin, originPort, cpus) {
+  const dir = path.join(tmpDir, 'nginx');
+  fs.mkdirSync(dir, { recursive: true });
+  // As root, nginx's worker runs as nobody: it must be able to reach its folders.
+  fs.chmodSync(tmpDir, 0o755);
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const conf = fs
+    .readFileSync(path.join(__dirname, 'nginx.conf.template'), 'utf8')
+    .replaceAll('{{TMP}}', dir)
+    .replaceAll('{{PORT}}', String(port))
+    .replaceAll('{{ORIGIN_PORT}}', String(originPort));
+  const confFile = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(confFile, conf);
+  const errLog = path.join(dir, 'nginx-error.log');
+  const base = ['-p', `${dir}/`, '-c', confFile, '-e', errLog];
+  const test = await runToEnd(nginxBin, ['-t', '-q', ...base]);
+  if (test.code !== 0) throw new Error(`nginx -t rejected ${confFile}:\n${test.stderr}`);
+  const [cmd, args] = pinned(cpus, nginxBin, base);
+  const cp = startProcess(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor('nginx', async () => (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status > 0, cp, 20_000, errLog);
+  return { name: 'nginx', cp, port, logFile: errLog, processes: 1 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// load
+
+function objectPath(i, size) {
+  return `/obj/${i}?size=${size}`;
+}
+
+async function client(opts, mode, args) {
+  const [cmd, argv] = pinned(opts.clientCpuOrNull, process.execPath, [path.join(__dirname, 'client.js'), mode, ...args]);
+  const r = await runToEnd(cmd, argv);
+  if (r.code !== 0) throw new Error(`client ${mode} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+async function fetchAll(opts, server, paths, concurrency) {
+  const file = path.join(tmpDir, `paths-${crypto.randomBytes(4).toString('hex')}.txt`);
+  fs.writeFileSync(file, paths.join('\n') + '\n');
+  try {
+    return await client(opts, 'fetch-all', ['--port', String(server.port), '--host', HOST_HEADER, '--concurrency', String(concurrency), '--paths-file', file]);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** Fetches all 1,000 objects of `size` through `server`, then checks a second pass is all hits. */
+async function warm(opts, server, size) {
+  const paths = Array.from({ length: OBJECTS }, (_, i) => objectPath(i, size));
+  await fetchAll(opts, server, paths, 32);
+  const check = await fetchAll(opts, server, paths, 32);
+  const hits = check.xcache.HIT ?? 0;
+  const ok = check.statuses['200'] ?? 0;
+  return { hits, ok, total: OBJECTS, detail: check };
+}
+
+async function wrkRun(opts, server, size, conns, origin) {
+  const before = (await origin.count()).total;
+  const [cmd, args] = pinned(opts.clientCpuOrNull, 'wrk', [
+    '-t', String(Math.min(opts.wrkThreads, conns)),
+    '-c', String(conns),
+    '-d', `${opts.duration}s`,
+    '--timeout', '10s',
+    '-s', path.join(__dirname, 'random-paths.lua'),
+    '-H', `Host: ${HOST_HEADER}`,
+    `http://127.0.0.1:${server.port}/`,
+  ]);
+  const r = await runToEnd(cmd, args, { env: { ...process.env, BENCH_SIZE: String(size), BENCH_OBJECTS: String(OBJECTS), BENCH_SEED: String(Date.now() % 100000) } });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (r.code !== 0 || line === undefined) throw new Error(`wrk failed (${r.code}): ${r.stderr || r.stdout}`);
+  const j = JSON.parse(line.slice('BENCH_JSON '.length));
+  const after = (await origin.count()).total;
+  const errors = j.err_connect + j.err_read + j.err_write + j.err_timeout;
+  return {
+    rps: j.requests / (j.duration_us / 1e6),
+    p50: j.p50_us / 1000,
+    p99: j.p99_us / 1000,
+    max: j.max_us / 1000,
+    mbps: j.bytes / (j.duration_us / 1e6) / 1e6,
+    errors,
+    timeouts: j.err_timeout,
+    non2xx: j.err_status,
+    originRequests: after - before,
+  };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function summarise(runs) {
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    originRequests: runs.reduce((a, r) => a + r.originRequests, 0),
+    all: runs.map((r) => r.rps),
+  };
+}
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtSize = (s) => (s >= KB ? `${s / KB} KB` : `${s} B`);
+const fmtK = (n) => `${(n / 1000).toFixed(1)}k`;
+
+function describeRun(r) {
+  const extra = [];
+  if (r.errors) extra.push(`${r.errors} socket errors (${r.timeouts} timeouts)`);
+  if (r.non2xx) extra.push(`${r.non2xx} non-2xx`);
+  if (r.originRequests) extra.push(`${r.originRequests} origin requests`);
+  return `${fmtInt(r.rps).padStart(7)} req/s  p50 ${fmtMs(r.p50).padStart(6)} ms  p99 ${fmtMs(r.p99).padStart(6)} ms  ${r.mbps.toFixed(0)} MB/s${extra.length ? `  [${extra.join(', ')}]` : ''}`;
+}
+
+/** Interleaved: edge, nginx, edge, nginx, ... `runs` each. */
+async function hitCase(opts, edge, nginx, origin, c, label) {
+  const results = { edge: [], nginx: [] };
+  for (let i = 0; i < opts.runs; i++) {
+    for (const server of [edge, nginx]) {
+      const r = await wrkRun(opts, server, c.size, c.conns, origin);
+      results[server.name].push(r);
+      log(`  ${label.padEnd(44)} run ${i + 1}/${opts.runs} ${server.name.padEnd(5)} ${describeRun(r)}`);
+      await sleep(opts.quick ? 300 : 1000);
+    }
+  }
+  return { ...c, label, edge: summarise(results.edge), nginx: summarise(results.nginx) };
+}
+
+async function coldMisses(opts, edge, nginx, origin, size, stamp) {
+  const results = { edge: [], nginx: [] };
+  for (let round = 0; round < opts.runs; round++) {
+    const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/cold-${stamp}-${size}-${round}-${i}?size=${size}`);
+    for (const server of [edge, nginx]) {
+      const before = (await origin.count()).total;
+      const r = await fetchAll(opts, server, paths, opts.coldConcurrency);
+      const originRequests = (await origin.count()).total - before;
+      const ok = r.statuses['200'] ?? 0;
+      results[server.name].push({ ms: r.ms, originRequests, ok, errors: r.errors });
+      log(`  cold misses ${fmtSize(size).padEnd(7)} round ${round + 1}/${opts.runs} ${server.name.padEnd(5)} ${r.ms.toFixed(0).padStart(6)} ms  ${ok}/${OBJECTS} ok  ${originRequests} origin requests${r.errors ? `  ${r.errors} errors ${JSON.stringify(r.errorSample)}` : ''}`);
+      await sleep(300);
+    }
+  }
+  const s = (xs) => ({ ms: median(xs.map((x) => x.ms)), originRequests: xs.map((x) => x.originRequests), ok: Math.min(...xs.map((x) => x.ok)), errors: xs.reduce((a, x) => a + x.errors, 0) });
+  return { size, edge: s(results.edge), nginx: s(results.nginx) };
+}
+
+async function collapse(opts, server, origin, stamp) {
+  const p = `/obj/collapse-${stamp}-${server.name}?size=${KB}&delay=${opts.burstDelayMs}`;
+  const r = await client(opts, 'burst', ['--port', String(server.port), '--host', HOST_HEADER, '--count', String(opts.burstCount), '--path', p]);
+  const c = await origin.count(p);
+  log(`  ${opts.burstCount} concurrent requests for one missing key  ${server.name.padEnd(5)} origin requests: ${c.count}  statuses ${JSON.stringify(r.statuses)}  x-cache ${JSON.stringify(r.xcache)}  ${r.ms.toFixed(0)} ms${r.errors ? `  ${r.errors} errors ${JSON.stringify(r.errorSample)}` : ''}`);
+  return { server: server.name, originRequests: c.count, statuses: r.statuses, xcache: r.xcache, ms: r.ms, errors: r.errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// report
+
+function machineInfo(nginxBin, buildNote, opts) {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const model = (cpuinfo.match(/^model name\s*:\s*(.+)$/m) ?? [])[1] ?? 'unknown';
+  const nginxV = spawnSync(nginxBin, ['-v'], { encoding: 'utf8' });
+  const wrkV = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
+  const nproc = spawnSync('nproc', [], { encoding: 'utf8' });
+  const cdnEnv = Object.keys(process.env)
+    .filter((k) => k.startsWith('CDN_') && !['CDN_SECRET_KEY', 'CDN_ADMIN_TOKEN'].includes(k))
+    .map((k) => `${k}=${process.env[k]}`);
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    nproc: (nproc.stdout || String(os.availableParallelism())).trim(),
+    cpu: model.trim(),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    nginx: (nginxV.stderr || nginxV.stdout).trim().replace(/^nginx version:\s*/, ''),
+    wrk: (wrkV.stdout || wrkV.stderr).split('\n')[0].replace(/\s*Copyright.*$/, '').trim(),
+    commit: `${(git.stdout || '?').trim()}${dirty.stdout && dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`,
+    build: buildNote,
+    load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    mode: opts.quick ? `--quick (${opts.duration} s runs, ${opts.runs} each: a smoke test, not a measurement)` : `${opts.duration} s runs, ${opts.runs} each`,
+    cdnEnv,
+  };
+}
+
+function targetFor(c) {
+  return c.size === KB ? 0.7 : 1.2;
+}
+
+function buildReport(info, data, opts) {
+  const L = [];
+  L.push(`Run ${info.date} — ${info.mode}.`);
+  L.push('');
+  L.push(`- machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average at start ${info.load}`);
+  L.push(`- node ${info.node}, ${info.nginx}, ${info.wrk}`);
+  L.push(`- edge: commit ${info.commit}; ${info.build}${info.cdnEnv.length ? `; environment ${info.cdnEnv.join(' ')}` : ''}`);
+  L.push(`- servers on core ${opts.serverCpu} (\`taskset\`), wrk (${opts.wrkThreads} thread) and the origin on core ${opts.clientCpu}; medians of ${opts.runs} interleaved runs per server`);
+  L.push('');
+  L.push('**Cache hits**, random paths over 1,000 objects (all cached before measuring):');
+  L.push('');
+  L.push('| case | edge req/s | nginx req/s | edge/nginx | target | edge p50 / p99 (ms) | nginx p50 / p99 (ms) | runs req/s: edge \\| nginx | notes |');
+  L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |');
+  const row = (c, workersLabel) => {
+    const ratio = c.edge.rps / c.nginx.rps;
+    const t = targetFor(c);
+    const notes = [];
+    for (const s of ['edge', 'nginx']) {
+      const x = c[s];
+      if (x.errors) notes.push(`${s}: ${x.errors} socket errors/timeouts`);
+      if (x.non2xx) notes.push(`${s}: ${x.non2xx} non-2xx`);
+      if (x.originRequests) notes.push(`${s}: ${x.originRequests} origin requests (misses)`);
+    }
+    if (c.conns >= 1000) notes.push(`edge p99 ${c.edge.p99 < 100 ? 'under' : 'NOT under'} 100 ms`);
+    if (c.warm) notes.push(...c.warm);
+    return `| ${fmtSize(c.size)}, ${fmtInt(c.conns)} conns${workersLabel} | ${fmtInt(c.edge.rps)} | ${fmtInt(c.nginx.rps)} | **${ratio.toFixed(2)}×** | ≥ ${t}× ${ratio >= t ? 'met' : 'not met'} | ${fmtMs(c.edge.p50)} / ${fmtMs(c.edge.p99)} | ${fmtMs(c.nginx.p50)} / ${fmtMs(c.nginx.p99)} | ${c.edge.all.map(fmtK).join(' ')} \\| ${c.nginx.all.map(fmtK).join(' ')} | ${notes.join('; ')} |`;
+  };
+  for (const c of data.hits) L.push(row(c, ''));
+  for (const c of data.hits2) L.push(row(c, ', **edge CDN_EDGE_WORKERS=2** ¹'));
+  if (data.hits2.length) {
+    L.push('');
+    L.push(`¹ Extra rows, not comparable with the targets: the edge runs ${data.hits2[0].edgeProcesses} worker process(es) on both cores (${opts.serverCpu},${opts.clientCpu}), so it competes with wrk and the origin for the client core; nginx still has 1 worker on core ${opts.serverCpu}.`);
+  }
+  L.push('');
+  if (data.cold.length) {
+    L.push(`**Cold misses**: 1,000 distinct objects, each fetched once, ${opts.coldConcurrency} at a time (median total time):`);
+    L.push('');
+    L.push('| objects | edge | nginx | edge/nginx (time) | target | origin requests per round: edge \\| nginx |');
+    L.push('| --- | ---: | ---: | ---: | --- | --- |');
+    for (const c of data.cold) {
+      const ratio = c.edge.ms / c.nginx.ms;
+      const bad = [c.edge, c.nginx].some((x) => x.ok < OBJECTS || x.errors) ? ' (some requests failed: see the console)' : '';
+      L.push(`| 1,000 × ${fmtSize(c.size)} | ${c.edge.ms.toFixed(0)} ms | ${c.nginx.ms.toFixed(0)} ms | **${ratio.toFixed(2)}×** | ≤ 1.5× ${ratio <= 1.5 ? 'met' : 'not met'}${bad} | ${c.edge.originRequests.join(' ')} \\| ${c.nginx.originRequests.join(' ')} |`);
+    }
+    L.push('');
+  }
+  if (data.collapse.length) {
+    L.push(`**Request collapsing**: ${opts.burstCount} concurrent connections ask for one missing key (the origin answers after ${opts.burstDelayMs} ms):`);
+    L.push('');
+    L.push('| server | origin requests | expected | statuses | X-Cache | time |');
+    L.push('| --- | ---: | --- | --- | --- | ---: |');
+    for (const c of data.collapse) {
+      L.push(`| ${c.server} | **${c.originRequests}** | 1 | ${Object.entries(c.statuses).map(([k, v]) => `${v}× ${k}`).join(', ')}${c.errors ? `, ${c.errors} errors` : ''} | ${Object.entries(c.xcache).map(([k, v]) => `${v}× ${k}`).join(', ')} | ${c.ms.toFixed(0)} ms |`);
+    }
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+function writeDocs(report) {
+  const file = path.join(ROOT, 'docs', 'BENCHMARKS.md');
+  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `# Benchmarks\n\n## Latest results\n\n${START}\n${END}\n`;
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) doc = `${doc.trimEnd()}\n\n## Latest results\n\n${START}\n${END}\n`;
+  const s = doc.indexOf(START);
+  const e = doc.indexOf(END);
+  doc = `${doc.slice(0, s + START.length)}\n${report}\n${doc.slice(e)}`;
+  fs.writeFileSync(file, doc);
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  keepTmp = opts.keepTmp;
+  ensureTools();
+  const nginxBin = findNginx();
+  const ncpu = os.availableParallelism();
+  if (ncpu < 2) {
+    log(`bench: only ${ncpu} CPU: servers and wrk share it; numbers mean little`);
+    opts.serverCpuOrNull = null;
+    opts.clientCpuOrNull = null;
+  } else {
+    if (opts.serverCpu >= ncpu || opts.clientCpu >= ncpu) fail(`--server-cpu/--client-cpu must be below ${ncpu}`);
+    opts.serverCpuOrNull = opts.serverCpu;
+    opts.clientCpuOrNull = opts.clientCpu;
+  }
+  const bothCpus = opts.serverCpuOrNull === null ? null : `${opts.serverCpu},${opts.clientCpu}`;
+  const buildNote = await ensureBuild(opts);
+
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeplane-bench-'));
+  log(`bench: temporary folder ${tmpDir}`);
+  const info = machineInfo(nginxBin, buildNote, opts);
+  log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}, ${info.nginx}, ${info.wrk}, load ${info.load}`);
+  if (Number(info.load.split(' ')[0]) > 0.5) log('bench: WARNING: the machine is not idle (load average above 0.5): numbers will be noisy');
+
+  const origin = await startOrigin(opts, opts.clientCpuOrNull);
+  const dirs = {
+    data: path.join(tmpDir, 'edge-data'),
+    cache: path.join(tmpDir, 'edge-cache'),
+    customers: path.join(tmpDir, 'customers.json'),
+  };
+  fs.mkdirSync(dirs.data, { recursive: true });
+  fs.writeFileSync(dirs.customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${origin.port}`, domains: [HOST_HEADER], cacheTtl: 3600 }], null, 2));
+  const edgeEnv = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: process.env.CDN_SECRET_KEY ?? crypto.randomBytes(32).toString('hex') };
+  delete edgeEnv.REDIS_URL;
+
+  log(`bench: origin on 127.0.0.1:${origin.port}; starting nginx and the edge (CDN_EDGE_WORKERS=1) on core ${opts.serverCpu}`);
+  const nginx = await startNginx(nginxBin, origin.port, opts.serverCpuOrNull);
+  let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs);
+  log(`bench: nginx on 127.0.0.1:${nginx.port}, edge on 127.0.0.1:${edge.port} (${edge.processes} process)`);
+
+  const data = { hits: [], hits2: [], cold: [], collapse: [] };
+  const stamp = Date.now().toString(36);
+
+  // Collapsing first, while both caches are empty and quiet.
+  log('\n== request collapsing');
+  data.collapse.push(await collapse(opts, edge, origin, stamp));
+  data.collapse.push(await collapse(opts, nginx, origin, stamp));
+
+  log('\n== cold misses');
+  for (const size of opts.coldSizes) data.cold.push(await coldMisses(opts, edge, nginx, origin, size, stamp));
+
+  const warmed = new Set();
+  const warmBoth = async (servers, size, tag) => {
+    const notes = [];
+    for (const s of servers) {
+      const w = await warm(opts, s, size);
+      log(`  warm ${fmtSize(size)} ${s.name}${tag}: second pass ${w.hits}/${w.total} hits, ${w.ok} × 200`);
+      if (w.hits < w.total) notes.push(`${s.name} warm-up: ${w.hits}/${w.total} hits on the check pass`);
+    }
+    return notes;
+  };
+
+  log(`\n== cache hits (${opts.duration} s per run, edge and nginx interleaved)`);
+  for (const c of opts.cases) {
+    let warmNotes = [];
+    if (!warmed.has(c.size)) {
+      warmNotes = await warmBoth([edge, nginx], c.size, '');
+      warmed.add(c.size);
+    }
+    const label = `${fmtSize(c.size)} hits, ${c.conns} conns`;
+    const r = await hitCase(opts, edge, nginx, origin, c, label);
+    r.warm = warmNotes;
+    data.hits.push(r);
+    log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; edge p99 ${fmtMs(r.edge.p99)} ms, nginx p99 ${fmtMs(r.nginx.p99)} ms`);
+  }
+
+  if (opts.workers2Cases.length) {
+    log(`\n== extra: the edge with CDN_EDGE_WORKERS=2 on cores ${bothCpus ?? 'any'} (competes with wrk for the client core)`);
+    await stopProcess(edge.cp);
+    edge = await startEdge(edgeEnv, 2, bothCpus, dirs);
+    log(`  edge restarted with CDN_EDGE_WORKERS=2: ${edge.processes} worker process(es) seen${edge.processes < 2 ? ' (this build does not run cluster workers yet)' : ''}`);
+    const warmed2 = new Set();
+    for (const c of opts.workers2Cases) {
+      let warmNotes = [];
+      if (!warmed2.has(c.size)) {
+        warmNotes = await warmBoth([edge], c.size, ' (workers=2)');
+        warmed2.add(c.size);
+      }
+      const label = `${fmtSize(c.size)} hits, ${c.conns} conns, edge workers=2`;
+      const r = await hitCase(opts, edge, nginx, origin, c, label);
+      r.warm = warmNotes;
+      r.edgeProcesses = edge.processes;
+      data.hits2.push(r);
+      log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×`);
+    }
+  }
+
+  const report = buildReport(info, data, opts);
+  log(`\n${report}`);
+  if (opts.write) log(`bench: results written to ${path.relative(process.cwd(), writeDocs(report))}`);
+  else log('bench: docs/BENCHMARKS.md not changed (--quick or --no-write; --write to record)');
+}
+
+main()
+  .then(() => cleanup())
+  .then(() => process.exit(0))
+  .catch(async (err) => {
+    if (cleaningUp) return; // interrupted: the signal handler is stopping everything and exits
+    process.stderr.write(`bench: ${err.stack || err.message}\n`);
+    await cleanup();
+    process.exit(1);
+  });
