@@ -6,26 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
-import { eventually, spawnCdn, type CdnProcess, type HttpResult } from '../support/processes';
+import { eventually, httpGet, spawnCdn, type CdnProcess, type HttpResult } from '../support/processes';
 
 const SECRET = 'cluster-secret-key-0123456789abcdef';
 
-/** One request on a fresh connection (no agent): cluster hands each connection to the next worker. */
+/** One request on a fresh connection: cluster hands each connection to the next worker. */
 function fresh(url: string, host: string, method = 'GET'): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { host, connection: 'close' }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet(url, host, { method, freshConnection: true });
 }
 
 function logLines(edge: CdnProcess, msg: string): Record<string, unknown>[] {

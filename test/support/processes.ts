@@ -116,10 +116,19 @@ export interface HttpResult {
   body: string;
 }
 
-/** A plain HTTP request with a chosen Host header (fetch does not allow setting Host). */
-export function httpGet(url: string, host: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+/**
+ * A plain HTTP request with a chosen Host header (fetch does not allow setting Host).
+ * `freshConnection`: no agent and `Connection: close`, so a cluster hands it to the next worker.
+ */
+export function httpGet(
+  url: string,
+  host: string,
+  options: { method?: string; headers?: Record<string, string>; freshConnection?: boolean } = {},
+): Promise<HttpResult> {
+  const fresh = options.freshConnection === true;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: { host, ...options.headers } }, (res) => {
+    const headers = { host, ...(fresh ? { connection: 'close' } : {}), ...options.headers };
+    const req = request(url, { method: options.method ?? 'GET', headers, ...(fresh ? { agent: false } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
