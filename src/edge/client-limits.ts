@@ -7,7 +7,6 @@
  */
 import { STATUS_CODES, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyServerOptions } from 'fastify';
 import { cdnError, type CdnError } from '../core/errors';
 import type { EdgeConfig } from './config';
 import { synthStep } from './pipeline/deliver.steps';
@@ -15,15 +14,15 @@ import type { EdgeTransaction } from './pipeline/transaction';
 
 export type ClientLimits = Pick<EdgeConfig, 'maxUrlBytes' | 'maxHeaderBytes' | 'maxBodyBytes' | 'clientTimeoutMs' | 'keepAliveTimeoutMs'>;
 
-/** The whole request, body included, must arrive within this (Node's own default, which Fastify turns off). */
+/** The whole request, body included, must arrive within this (Node's own default). */
 export const REQUEST_TIMEOUT_MS = 300_000;
 
-/** Fastify and node:http options of the public server. */
+/** node:http options of the public server. */
 export function publicServerOptions(limits: ClientLimits): {
   http: ServerOptions;
   keepAliveTimeout: number;
   requestTimeout: number;
-  clientErrorHandler: NonNullable<FastifyServerOptions['clientErrorHandler']>;
+  clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => void;
 } {
   return {
     http: {
@@ -42,7 +41,7 @@ export function publicServerOptions(limits: ClientLimits): {
 
 /**
  * Checks a parsed request against the limits; answers it (and returns false) when it is
- * refused. `badUrl` is set when the router could not decode the target. Otherwise guards
+ * refused. `badUrl` is set when the target is not valid percent-encoding. Otherwise guards
  * the body as it streams, and returns true.
  */
 export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl = false): boolean {

@@ -5,7 +5,7 @@
  * the caller); close() drains and releases only what startEdge created.
  */
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer, type Server } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.port';
 import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
@@ -74,11 +74,11 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights() };
 
   const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
-  const publicApp = createPublicApp(ctx, config);
+  const publicServer = createPublicServer(ctx, config);
   const adminApp = deps.serveAdmin === false ? undefined : createAdminApp({ metrics, isReady: () => tenants.isReady(), edgeId: config.edgeId, appliedSeq: () => tenants.appliedSeq() });
 
   const close = async (): Promise<void> => {
-    await publicApp.close();
+    await publicServer.close();
     await adminApp?.close();
     unsubscribe();
     await tenants.stop();
@@ -88,13 +88,13 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   };
   try {
     await tenants.start();
-    await publicApp.listen({ host: config.host, port: config.port });
+    await publicServer.listen(config.host, config.port);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
   } catch (err) {
     await close().catch(() => {});
     throw err;
   }
-  const port = (publicApp.server.address() as AddressInfo).port;
+  const port = (publicServer.server.address() as AddressInfo).port;
   const adminPort = adminApp === undefined ? 0 : (adminApp.server.address() as AddressInfo).port;
   return {
     url: `http://${urlHost(config.host)}:${port}`,
@@ -111,29 +111,57 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   };
 }
 
-function createPublicApp(ctx: PipelineContext, limits: ClientLimits): FastifyInstance {
-  const app = Fastify({
-    logger: false,
-    // Head size, timeouts, and JSON answers to what node:http cannot parse (client-limits.ts).
-    ...publicServerOptions(limits),
-    frameworkErrors: (err, request, reply) => void serve(request as FastifyRequest, reply as FastifyReply, err.code === 'FST_ERR_BAD_URL'),
-    forceCloseConnections: 'idle',
-    exposeHeadRoutes: false,
+/**
+ * The public port: plain node:http, because every request goes to the pipeline, which
+ * writes to the raw response itself; a framework's routing and request/reply objects
+ * would only add work to the hit path.
+ */
+function createPublicServer(ctx: PipelineContext, limits: ClientLimits): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
+  const options = publicServerOptions(limits);
+  let closing = false;
+  const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+    const tx = new EdgeTransaction(req, res);
+    res.once('close', () => finish(tx, ctx));
+    if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'))) return;
+    void runPipeline(tx, ctx);
   });
-  // Bodies are never parsed: a passed request streams its body straight to the origin.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  const serve = (request: FastifyRequest, reply: FastifyReply, badUrl: boolean): Promise<void> => {
-    reply.hijack();
-    const tx = new EdgeTransaction(request.raw, reply.raw);
-    reply.raw.once('close', () => finish(tx, ctx));
-    if (!admitRequest(tx, limits, badUrl)) return Promise.resolve();
-    return runPipeline(tx, ctx);
+  server.keepAliveTimeout = options.keepAliveTimeout;
+  server.on('clientError', options.clientErrorHandler);
+  return {
+    server,
+    listen: (host, port) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        closing = true;
+        // Stop accepting; in-flight requests finish, then their connections close too.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
   };
-  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<void> => serve(request, reply, false);
-  app.all('*', handler);
-  app.setNotFoundHandler(handler);
-  return app;
+}
+
+/** A target whose path is not valid percent-encoding is refused (400) before any lookup. */
+function isDecodableTarget(target: string): boolean {
+  const q = target.indexOf('?');
+  try {
+    decodeURIComponent(q < 0 ? target : target.slice(0, q));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Once per request, when the response is done or the client has gone. */
