@@ -11,6 +11,7 @@ import {
   CUSTOMER_NAME_MAX,
   DOMAINS_MAX,
   ORIGIN_URL_MAX,
+  STALE_IF_ERROR_MAX,
   type QueryStringMode,
   type QueryStringPolicy,
 } from './customer.types';
@@ -143,6 +144,15 @@ export function checkCacheQuota(bytes: number | null, field = 'cacheQuotaBytes')
       field,
       message: `must be a whole number of bytes from ${CACHE_QUOTA_MIN_BYTES} (1 MiB) to ${CACHE_QUOTA_MAX_BYTES} (1 PiB), got ${bytes}; use null for no quota`,
     }];
+  }
+  return [];
+}
+
+/** null means "off" (only the origin's stale-if-error applies) and is always valid. */
+export function checkStaleIfError(value: number | null, field = 'staleIfErrorSeconds'): FieldProblem[] {
+  if (value === null) return [];
+  if (!Number.isInteger(value) || value < 0 || value > STALE_IF_ERROR_MAX) {
+    return [{ field, message: `must be a whole number of seconds from 0 to ${STALE_IF_ERROR_MAX} (one week), got ${value}; use null to turn it off` }];
   }
   return [];
 }

@@ -26,6 +26,12 @@ export interface CustomerConfig {
    * objects are evicted beyond it. null or absent: only the edge's global cap applies.
    */
   cacheQuotaBytes?: number | null;
+  /**
+   * Seconds past freshness a stored object may still answer for a failing origin (down,
+   * 5xx, timeout) even when the origin's stale-if-error allows less or nothing; never for
+   * must-revalidate, proxy-revalidate, no-cache or s-maxage responses. null or absent: off.
+   */
+  staleIfErrorSeconds?: number | null;
   /** How the query string enters the cache key. Absent: keep it as is. */
   queryString?: QueryStringPolicy;
   /** Bumped on every change; lets a consumer ignore an older copy. */
@@ -52,3 +58,5 @@ export const CUSTOMER_ID_MAX = 63;
 export const CUSTOMER_NAME_MAX = 200;
 export const ORIGIN_URL_MAX = 2048;
 export const DOMAINS_MAX = 100;
+/** One week: the most a customer may extend stale-if-error by. */
+export const STALE_IF_ERROR_MAX = 7 * 24 * 3600;

@@ -10,7 +10,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
   try {
     const first = spawnCdn(['migrate'], { DATABASE_URL: db.url });
     assert.equal(await first.exited(), 0, first.output());
-    assert.match(first.output(), /Applied 2 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions/);
+    assert.match(first.output(), /Applied 3 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError/);
 
     const client = new Client({ connectionString: db.url });
     await client.connect();

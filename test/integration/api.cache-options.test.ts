@@ -1,5 +1,5 @@
 /**
- * The per-customer cache options (`cacheQuotaBytes`, `queryString`) through GraphQL on
+ * The per-customer cache options (`cacheQuotaBytes`, `queryString`, `staleIfErrorSeconds`) through GraphQL on
  * real PostgreSQL: defaults, create, update, read, every bad input refused without a
  * write, and the options reaching the edges through the bus (change and snapshot) and
  * `customerChanged` subscribers.
@@ -293,4 +293,86 @@ test('customerChanged subscribers see the options', async () => {
     await iterator.return?.();
     await ws.dispose();
   }
+});
+
+describe('staleIfErrorSeconds', () => {
+  const SIE = 'id staleIfErrorSeconds';
+  const CREATE_SIE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { ${SIE} } }`;
+  const UPDATE_SIE = `mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { ${SIE} } }`;
+  const GET_SIE = `query($id: ID!) { customer(id: $id) { ${SIE} } }`;
+  type Sie = { id: string; staleIfErrorSeconds: number | null };
+  const column = async (id: string): Promise<unknown> =>
+    ((await t.dataSource.query('SELECT stale_if_error_seconds FROM customer WHERE id = $1', [id])) as Array<{ stale_if_error_seconds: unknown }>)[0]!.stale_if_error_seconds;
+
+  test('absent or null on create: off', async () => {
+    for (const [id, extra] of [['sie-absent', {}], ['sie-null', { staleIfErrorSeconds: null }]] as const) {
+      const res = await t.gql<{ createCustomer: Sie }>(CREATE_SIE, { input: input(id, extra) });
+      assert.equal(res.errors, undefined, res.text);
+      assert.deepEqual(res.data!.createCustomer, { id, staleIfErrorSeconds: null });
+      assert.equal(await column(id), null);
+      assert.equal((await publishedCustomer(await maxSeq())).staleIfErrorSeconds, null);
+    }
+  });
+
+  test('set on create, read back, published; the bounds 0 and one week are accepted', async () => {
+    const res = await t.gql<{ createCustomer: Sie }>(CREATE_SIE, { input: input('sie', { staleIfErrorSeconds: 300 }) });
+    assert.equal(res.errors, undefined, res.text);
+    assert.deepEqual(res.data!.createCustomer, { id: 'sie', staleIfErrorSeconds: 300 });
+    assert.equal(await column('sie'), 300);
+    assert.deepEqual((await t.gql<{ customer: Sie }>(GET_SIE, { id: 'sie' })).data!.customer, { id: 'sie', staleIfErrorSeconds: 300 });
+    assert.equal((await publishedCustomer(await maxSeq())).staleIfErrorSeconds, 300);
+    assert.equal((await snapshotCustomer('sie'))!.staleIfErrorSeconds, 300);
+    for (const [id, value] of [['sie-zero', 0], ['sie-week', 604800]] as const) {
+      const r = await t.gql<{ createCustomer: Sie }>(CREATE_SIE, { input: input(id, { staleIfErrorSeconds: value }) });
+      assert.equal(r.errors, undefined, r.text);
+      assert.equal(r.data!.createCustomer.staleIfErrorSeconds, value);
+    }
+  });
+
+  test('update changes it, leaving it out keeps it, null clears it', async () => {
+    let res = await t.gql<{ updateCustomer: Sie }>(UPDATE_SIE, { id: 'sie', input: { staleIfErrorSeconds: 60 } });
+    assert.equal(res.errors, undefined, res.text);
+    assert.equal(res.data!.updateCustomer.staleIfErrorSeconds, 60);
+    assert.equal((await publishedCustomer(await maxSeq())).staleIfErrorSeconds, 60);
+
+    res = await t.gql<{ updateCustomer: Sie }>(UPDATE_SIE, { id: 'sie', input: { cacheTtl: 30 } });
+    assert.equal(res.data!.updateCustomer.staleIfErrorSeconds, 60);
+
+    res = await t.gql<{ updateCustomer: Sie }>(UPDATE_SIE, { id: 'sie', input: { staleIfErrorSeconds: null } });
+    assert.equal(res.errors, undefined, res.text);
+    assert.equal(res.data!.updateCustomer.staleIfErrorSeconds, null);
+    assert.equal(await column('sie'), null);
+    assert.equal((await publishedCustomer(await maxSeq())).staleIfErrorSeconds, null);
+    assert.equal((await snapshotCustomer('sie'))!.staleIfErrorSeconds, null);
+  });
+
+  test('bad values: BAD_USER_INPUT naming input.staleIfErrorSeconds, nothing written', async () => {
+    const bad: Array<[unknown, RegExp]> = [
+      [-1, /0 to 604800 .*got -1/],
+      [604801, /one week.*got 604801/],
+      [1.5, /non-integer/],
+      ['60', /Int/],
+      [2 ** 31, /32-bit/],
+    ];
+    await t.gql(UPDATE_SIE, { id: 'sie', input: { staleIfErrorSeconds: 120 } });
+    const before = { customers: await count('customer'), seq: await maxSeq() };
+    for (const [value, message] of bad) {
+      for (const res of [
+        await t.gql(CREATE_SIE, { input: input('sie-bad', { staleIfErrorSeconds: value }) }),
+        await t.gql(UPDATE_SIE, { id: 'sie', input: { name: 'Changed too', staleIfErrorSeconds: value } }),
+      ]) {
+        assert.equal(res.errors?.length, 1, res.text);
+        const err = res.errors![0]!;
+        assert.equal(err.extensions.code, 'BAD_USER_INPUT', res.text);
+        assert.ok(err.message.includes('staleIfErrorSeconds'), err.message);
+        assert.match(err.message, message);
+        if (err.extensions.cdnCode === 'CDN_ERR_INPUT_INVALID') {
+          assert.deepEqual((err.extensions.fields as Array<{ field: string }>).map((f) => f.field), ['input.staleIfErrorSeconds']);
+        }
+        assert.equal(res.data ?? null, null);
+      }
+    }
+    assert.deepEqual({ customers: await count('customer'), seq: await maxSeq() }, before);
+    assert.equal(await column('sie'), 120);
+  });
 });

@@ -9,7 +9,7 @@ async function tables(query: (sql: string) => Promise<Array<{ table_name: string
   return rows.map((r) => r.table_name);
 }
 
-const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000'];
+const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000'];
 
 async function customerColumns(query: (sql: string) => Promise<Array<Record<string, string | null>>>): Promise<Record<string, string>> {
   const rows = await query(
@@ -32,8 +32,7 @@ test('migrate applies every migration; down then up runs cleanly', async () => {
     const indexes: Array<{ indexname: string }> = await ds.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'domain' ORDER BY 1`);
     assert.deepEqual(indexes.map((i) => i.indexname), ['idx_domain_customer_id', 'pk_domain']);
 
-    await ds.undoLastMigration({ transaction: 'all' });
-    await ds.undoLastMigration({ transaction: 'all' });
+    for (let i = 0; i < ALL.length; i++) await ds.undoLastMigration({ transaction: 'all' });
     assert.deepEqual(await tables(q), []);
     assert.deepEqual(await migrate(ds), ALL);
     assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
@@ -62,12 +61,13 @@ test('the cache-options migration: existing customers get the defaults; down rem
       query_string_mode: "character varying NOT NULL 'keep'::character varying",
     });
 
+    await ds.undoLastMigration({ transaction: 'all' }); // stale-if-error
     await ds.undoLastMigration({ transaction: 'all' });
     assert.deepEqual(await customerColumns(q), {});
     // A customer written before the migration, as by the previous release.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('old', 'Old', 'https://old.example', 60)`);
 
-    assert.deepEqual(await migrate(ds), ['CustomerCacheOptions1795530000000']);
+    assert.deepEqual(await migrate(ds), ['CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000']);
     assert.deepEqual(await ds.query(`SELECT cache_quota_bytes, query_string_mode, query_string_allow FROM customer WHERE id = 'old'`), [
       { cache_quota_bytes: null, query_string_mode: 'keep', query_string_allow: [] },
     ]);
@@ -75,6 +75,28 @@ test('the cache-options migration: existing customers get the defaults; down rem
     await ds.query(`UPDATE customer SET cache_quota_bytes = 1125899906842624 WHERE id = 'old'`);
     assert.deepEqual(await ds.query(`SELECT cache_quota_bytes FROM customer WHERE id = 'old'`), [{ cache_quota_bytes: '1125899906842624' }]);
     await assert.rejects(ds.query(`UPDATE customer SET query_string_mode = 'KEEP' WHERE id = 'old'`), /chk_customer_query_string_mode/);
+  } finally {
+    await ds.destroy();
+    await database.drop();
+  }
+});
+
+test('the stale-if-error migration: existing customers get NULL (off); down removes the column, up restores it', async () => {
+  const database = await createTestDatabase('edgeplane_api_migrations');
+  const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
+  await ds.initialize();
+  try {
+    const column = async (): Promise<unknown[]> =>
+      ds.query(`SELECT data_type, is_nullable, column_default FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'stale_if_error_seconds'`);
+    await migrate(ds);
+    assert.deepEqual(await column(), [{ data_type: 'integer', is_nullable: 'YES', column_default: null }]);
+
+    await ds.undoLastMigration({ transaction: 'all' });
+    assert.deepEqual(await column(), []);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('old', 'Old', 'https://old.example', 60)`);
+
+    assert.deepEqual(await migrate(ds), ['CustomerStaleIfError1795540000000']);
+    assert.deepEqual(await ds.query(`SELECT stale_if_error_seconds FROM customer WHERE id = 'old'`), [{ stale_if_error_seconds: null }]);
   } finally {
     await ds.destroy();
     await database.drop();

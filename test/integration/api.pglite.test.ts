@@ -30,7 +30,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
   try {
     const first = createDataSource({ dataDir });
     await first.initialize();
-    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000']);
+    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000']);
     const customers = service(new Database(first));
     // Concurrent mutations must not share PGlite's single session mid-transaction.
     await Promise.all([
@@ -40,6 +40,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
         originUrl: 'https://lite.example',
         domains: ['lite.example'],
         cacheQuotaBytes: 5 * 1024 ** 4,
+        staleIfErrorSeconds: 600,
         queryString: { mode: 'allowlist', allow: ['v'] },
       }),
       customers.create({ id: 'lite-2', name: 'Lite 2', originUrl: 'https://lite2.example', domains: ['lite.example'] }).catch((e: unknown) => e),
@@ -57,6 +58,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
       // The cache options survive too, and the bigint quota comes back as a number.
       const config = toCustomerConfig(found!);
       assert.equal(config.cacheQuotaBytes, 5 * 1024 ** 4);
+      assert.equal(config.staleIfErrorSeconds, 600);
       assert.deepEqual(config.queryString, { mode: 'allowlist', allow: ['v'] });
       assert.equal((await again.list()).totalCount, 1);
       const log: Array<{ kind: string }> = await second.query('SELECT kind FROM change_log ORDER BY seq');

@@ -26,7 +26,7 @@ export type OriginHandler = (req: IncomingMessage, res: ServerResponse, body: st
 
 export async function rfcEdge(
   handler: OriginHandler,
-  options: { cacheTtl?: number; basicAuth?: { username: string; password: string }; env?: Record<string, string>; queryString?: QueryStringPolicy } = {},
+  options: { cacheTtl?: number; basicAuth?: { username: string; password: string }; env?: Record<string, string>; queryString?: QueryStringPolicy; staleIfErrorSeconds?: number | null } = {},
 ): Promise<RfcEnv> {
   const clock = new ManualClock();
   const origin = await startScriptedOrigin((req, res, body) => {
@@ -35,7 +35,7 @@ export async function rfcEdge(
     handler(req, res, body, clock);
   });
   const tmp = await tempDir();
-  const c = { ...customer('customer-a', origin.url, [HOST], { cacheTtl: options.cacheTtl ?? 3600, basicAuth: options.basicAuth }), ...(options.queryString ? { queryString: options.queryString } : {}) };
+  const c = { ...customer('customer-a', origin.url, [HOST], { cacheTtl: options.cacheTtl ?? 3600, basicAuth: options.basicAuth }), ...(options.queryString ? { queryString: options.queryString } : {}), ...(options.staleIfErrorSeconds !== undefined ? { staleIfErrorSeconds: options.staleIfErrorSeconds } : {}) };
   const edge = await startEdge(edgeConfig(tmp.dir, options.env), { tenants: createStaticTenantFeed([c]), logger: silentLogger, clock });
   return {
     edge,

@@ -28,6 +28,7 @@ test('the contract names are in the schema', async () => {
     'hasBasicAuth: Boolean!',
     'createdAt: DateTimeISO!',
     'cacheQuotaBytes: SafeInt',
+    'staleIfErrorSeconds: Int',
     'queryString: QueryStringPolicy!',
     'queryString: QueryStringPolicyInput',
     'scalar SafeInt',

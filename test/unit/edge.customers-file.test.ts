@@ -137,3 +137,24 @@ test('bad cache options are each named in the one error', async () => {
     },
   );
 });
+
+test('staleIfErrorSeconds: parsed with the api rule; absent or null means off; bad values named', async () => {
+  const base = (id: string, extra: Record<string, unknown>) => ({ id, originUrl: `https://${id}.example`, domains: [`cdn.${id}.example`], ...extra });
+  await withFile([base('s0', {}), base('s1', { staleIfErrorSeconds: null }), base('s2', { staleIfErrorSeconds: 600 })], async (file) => {
+    const [absent, off, on] = await loadCustomersFile(file, SECRET);
+    assert.equal(absent!.staleIfErrorSeconds, null);
+    assert.equal(off!.staleIfErrorSeconds, null);
+    assert.equal(on!.staleIfErrorSeconds, 600);
+  });
+  await withFile([base('b0', { staleIfErrorSeconds: -1 }), base('b1', { staleIfErrorSeconds: '60' }), base('b2', { staleIfErrorSeconds: 604801 })], async (file) => {
+    await assert.rejects(loadCustomersFile(file, SECRET), (err: unknown) => {
+      assert.ok(isCdnError(err));
+      const problems = err.details.fields as Array<{ field: string; message: string }>;
+      assert.deepEqual(problems.map((p) => p.field), ['[0].staleIfErrorSeconds', '[1].staleIfErrorSeconds', '[2].staleIfErrorSeconds']);
+      assert.match(problems[0]!.message, /0 to 604800/);
+      assert.match(problems[1]!.message, /must be a number of seconds/);
+      assert.match(problems[2]!.message, /one week/);
+      return true;
+    });
+  });
+});

@@ -75,3 +75,22 @@ test('vary ids, ranges and preconditions', () => {
   assert.equal(evaluatePreconditions({ 'if-none-match': '*' }, { etag: '"a"' }), 304);
   assert.equal(evaluatePreconditions({ 'if-match': 'W/"a"' }, { etag: 'W/"a"' }), 412, 'If-Match compares strongly');
 });
+
+test("stale-if-error: the customer's window widens the origin's, never where stale is forbidden", () => {
+  const stale = (headers: Headers, customer: number | null | undefined, ageSeconds: number): boolean => {
+    const { p, clock } = policy(headers);
+    clock.t += ageSeconds * 1000;
+    return mayServeStaleIfError(p, customer);
+  };
+  assert.equal(stale({ 'cache-control': 'max-age=10' }, undefined, 20), false, 'off by default');
+  assert.equal(stale({ 'cache-control': 'max-age=10' }, null, 20), false);
+  assert.equal(stale({ 'cache-control': 'max-age=10' }, 0, 20), false);
+  assert.equal(stale({ 'cache-control': 'max-age=10' }, 60, 20), true);
+  assert.equal(stale({ 'cache-control': 'max-age=10' }, 60, 71), false, 'not beyond max-age + window');
+  assert.equal(stale({ 'cache-control': 'max-age=10, stale-if-error=5' }, 60, 40), true, 'max of both');
+  assert.equal(stale({ 'cache-control': 'max-age=10, stale-if-error=120' }, 60, 100), true, 'the origin may allow more');
+  assert.equal(stale({}, 60, 150), true, 'heuristic freshness (cacheTtl 100) counts too');
+  for (const cc of ['max-age=10, must-revalidate', 'max-age=10, proxy-revalidate', 'no-cache', 's-maxage=10', 's-maxage=10, must-revalidate']) {
+    assert.equal(stale({ 'cache-control': cc, etag: '"a"' }, 3600, 20), false, cc);
+  }
+});

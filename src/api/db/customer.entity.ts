@@ -28,6 +28,10 @@ export class CustomerEntity {
   @Column({ name: 'cache_quota_bytes', type: 'bigint', nullable: true })
   cacheQuotaBytes!: string | null;
 
+  /** Seconds of stale-if-error the customer grants beyond the origin's; NULL: off. */
+  @Column({ name: 'stale_if_error_seconds', type: 'integer', nullable: true })
+  staleIfErrorSeconds!: number | null;
+
   @Column({ name: 'query_string_mode', type: 'varchar', length: 16, default: 'keep' })
   queryStringMode!: QueryStringMode;
 

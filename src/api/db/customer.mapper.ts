@@ -47,6 +47,7 @@ export function toCustomerConfig(entity: CustomerEntity): CustomerConfig {
         ? { username: entity.basicAuthUsername, passwordCiphertext: entity.basicAuthPasswordEnc }
         : null,
     cacheQuotaBytes: quotaOf(entity),
+    staleIfErrorSeconds: entity.staleIfErrorSeconds ?? null,
     queryString: queryStringOf(entity),
     version: entity.version,
     updatedAt: entity.updatedAt.toISOString(),
@@ -62,6 +63,7 @@ export function toGraphqlCustomer(entity: CustomerEntity): Customer {
   c.cacheTtl = entity.cacheTtl;
   c.hasBasicAuth = entity.basicAuthPasswordEnc !== null;
   c.cacheQuotaBytes = quotaOf(entity);
+  c.staleIfErrorSeconds = entity.staleIfErrorSeconds ?? null;
   c.queryString = toGraphqlQueryString(queryStringOf(entity));
   c.createdAt = entity.createdAt;
   c.updatedAt = entity.updatedAt;
@@ -78,6 +80,7 @@ export function configToGraphqlCustomer(config: CustomerConfig, createdAt: Date)
   c.cacheTtl = config.cacheTtl;
   c.hasBasicAuth = config.basicAuth !== null;
   c.cacheQuotaBytes = config.cacheQuotaBytes ?? null;
+  c.staleIfErrorSeconds = config.staleIfErrorSeconds ?? null;
   c.queryString = toGraphqlQueryString(config.queryString);
   c.createdAt = createdAt;
   c.updatedAt = new Date(config.updatedAt);

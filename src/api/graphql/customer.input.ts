@@ -40,12 +40,15 @@ export class CreateCustomerInput {
   @Field(() => GraphQLSafeInt, { nullable: true, description: "Bytes on one edge's disk, 1 MiB (1048576) to 1 PiB; null or absent: no quota of its own." })
   cacheQuotaBytes?: number | null;
 
+  @Field(() => Int, { nullable: true, description: 'Seconds, 0 to one week (604800); null or absent: off (only the origin\'s stale-if-error).' })
+  staleIfErrorSeconds?: number | null;
+
   @Field(() => QueryStringPolicyInput, { nullable: true, description: 'Absent: KEEP.' })
   queryString?: QueryStringPolicyInput | null;
 }
 
 @InputType({
-  description: 'Only the fields given change. `basicAuth: null` removes Basic Auth and `cacheQuotaBytes: null` the quota; leaving them out keeps them.',
+  description: 'Only the fields given change. `basicAuth: null` removes Basic Auth and `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns stale-if-error off; leaving them out keeps them.',
 })
 export class UpdateCustomerInput {
   @Field(() => String, { nullable: true })
@@ -65,6 +68,9 @@ export class UpdateCustomerInput {
 
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Bytes, 1 MiB to 1 PiB; null removes the quota.' })
   cacheQuotaBytes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Seconds, 0 to one week; null turns it off.' })
+  staleIfErrorSeconds?: number | null;
 
   @Field(() => QueryStringPolicyInput, { nullable: true, description: 'Replaces the whole policy.' })
   queryString?: QueryStringPolicyInput | null;

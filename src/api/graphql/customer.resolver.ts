@@ -56,13 +56,14 @@ export class CustomerResolver {
       cacheTtl: input.cacheTtl,
       basicAuth: input.basicAuth ? { username: input.basicAuth.username, password: input.basicAuth.password } : null,
       cacheQuotaBytes: input.cacheQuotaBytes ?? null,
+      staleIfErrorSeconds: input.staleIfErrorSeconds ?? null,
       queryString: queryStringCommand(input.queryString) ?? null,
     });
     return toGraphqlCustomer(entity);
   }
 
   @Authorized()
-  @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota.' })
+  @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off.' })
   async updateCustomer(
     @Ctx() ctx: ApiContext,
     @Arg('id', () => ID) id: string,
@@ -79,6 +80,7 @@ export class CustomerResolver {
           ? input.basicAuth
           : { username: input.basicAuth.username, password: input.basicAuth.password },
       cacheQuotaBytes: input.cacheQuotaBytes,
+      staleIfErrorSeconds: input.staleIfErrorSeconds,
       queryString: queryStringCommand(input.queryString),
     });
     return toGraphqlCustomer(entity);

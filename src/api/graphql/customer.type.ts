@@ -26,6 +26,13 @@ export class Customer {
   })
   cacheQuotaBytes!: number | null;
 
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Seconds past freshness a stored object may answer (X-Cache: STALE) for a failing origin (down, 5xx, timeout), beyond what its stale-if-error allows; never for must-revalidate, proxy-revalidate, no-cache or s-maxage responses. null: off.',
+  })
+  staleIfErrorSeconds!: number | null;
+
   @Field(() => QueryStringPolicy)
   queryString!: QueryStringPolicy;
 

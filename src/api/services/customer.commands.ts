@@ -25,13 +25,15 @@ export interface CreateCustomerCommand {
   basicAuth?: BasicAuthCommand | null;
   /** null or absent: no quota of its own. */
   cacheQuotaBytes?: number | null;
+  /** null or absent: off. */
+  staleIfErrorSeconds?: number | null;
   /** null or absent: keep. */
   queryString?: QueryStringCommand | null;
 }
 
 /**
  * Absent (undefined) keeps a field. `basicAuth: null` removes Basic Auth and
- * `cacheQuotaBytes: null` the quota; null elsewhere is an error.
+ * `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off; null elsewhere is an error.
  */
 export interface UpdateCustomerCommand {
   name?: string | null;
@@ -40,6 +42,8 @@ export interface UpdateCustomerCommand {
   cacheTtl?: number | null;
   basicAuth?: BasicAuthCommand | null;
   cacheQuotaBytes?: number | null;
+  /** null turns it off. */
+  staleIfErrorSeconds?: number | null;
   /** Replaces the whole policy. */
   queryString?: QueryStringCommand | null;
 }

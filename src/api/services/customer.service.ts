@@ -108,6 +108,7 @@ export class CustomerService {
         basicAuthUsername: input.basicAuth?.username ?? null,
         basicAuthPasswordEnc: input.basicAuth ? this.#box.seal(input.basicAuth.password) : null,
         cacheQuotaBytes: input.cacheQuotaBytes === null ? null : String(input.cacheQuotaBytes),
+        staleIfErrorSeconds: input.staleIfErrorSeconds,
         queryStringMode: input.queryString.mode,
         queryStringAllow: input.queryString.allow,
         createdAt: now,
@@ -137,6 +138,7 @@ export class CustomerService {
       if (input.cacheQuotaBytes !== undefined) {
         patch.cacheQuotaBytes = input.cacheQuotaBytes === null ? null : String(input.cacheQuotaBytes);
       }
+      if (input.staleIfErrorSeconds !== undefined) patch.staleIfErrorSeconds = input.staleIfErrorSeconds;
       if (input.queryString !== undefined) {
         patch.queryStringMode = input.queryString.mode;
         patch.queryStringAllow = input.queryString.allow;

@@ -12,6 +12,7 @@ import {
   checkDomains,
   checkOriginUrl,
   checkQueryString,
+  checkStaleIfError,
   normalizeHostname,
   normalizeOriginUrl,
   normalizeQueryString,
@@ -35,6 +36,7 @@ export interface ValidCreate {
   cacheTtl: number;
   basicAuth: BasicAuthCommand | null;
   cacheQuotaBytes: number | null;
+  staleIfErrorSeconds: number | null;
   queryString: QueryStringPolicy;
 }
 
@@ -47,6 +49,8 @@ export interface ValidUpdate {
   basicAuth?: BasicAuthCommand | null;
   /** undefined keeps, null removes. */
   cacheQuotaBytes?: number | null;
+  /** undefined keeps, null turns off. */
+  staleIfErrorSeconds?: number | null;
   queryString?: QueryStringPolicy;
 }
 
@@ -71,6 +75,7 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     ...checkCacheTtl(cacheTtl, `${prefix}.cacheTtl`),
     ...(cmd.basicAuth ? checkBasicAuth(cmd.basicAuth, `${prefix}.basicAuth`) : []),
     ...checkCacheQuota(cmd.cacheQuotaBytes ?? null, `${prefix}.cacheQuotaBytes`),
+    ...checkStaleIfError(cmd.staleIfErrorSeconds ?? null, `${prefix}.staleIfErrorSeconds`),
     ...(cmd.queryString ? checkQueryString(cmd.queryString, `${prefix}.queryString`) : []),
   ];
   if (problems.length > 0) throw invalidInput(problems);
@@ -82,6 +87,7 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     cacheTtl,
     basicAuth: cmd.basicAuth ?? null,
     cacheQuotaBytes: cmd.cacheQuotaBytes ?? null,
+    staleIfErrorSeconds: cmd.staleIfErrorSeconds ?? null,
     queryString: normalizeQueryString(cmd.queryString ?? { mode: 'keep' }),
   };
 }
@@ -89,7 +95,7 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
 export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginPolicy, prefix = 'input'): Promise<ValidUpdate> {
   const problems: FieldProblem[] = [];
   const valid: ValidUpdate = {};
-  // null means "remove" only for basicAuth and cacheQuotaBytes; elsewhere it is a mistake worth naming.
+  // null means "remove" only for basicAuth, cacheQuotaBytes and staleIfErrorSeconds; elsewhere it is a mistake worth naming.
   const notNull = (name: keyof UpdateCustomerCommand): boolean => {
     if (cmd[name] !== null) return cmd[name] !== undefined;
     problems.push({ field: `${prefix}.${name}`, message: 'must not be null; leave the field out to keep the current value' });
@@ -119,6 +125,10 @@ export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginP
   if (cmd.cacheQuotaBytes !== undefined) {
     problems.push(...checkCacheQuota(cmd.cacheQuotaBytes, `${prefix}.cacheQuotaBytes`));
     valid.cacheQuotaBytes = cmd.cacheQuotaBytes;
+  }
+  if (cmd.staleIfErrorSeconds !== undefined) {
+    problems.push(...checkStaleIfError(cmd.staleIfErrorSeconds, `${prefix}.staleIfErrorSeconds`));
+    valid.staleIfErrorSeconds = cmd.staleIfErrorSeconds;
   }
   if (notNull('queryString')) {
     const p = checkQueryString(cmd.queryString!, `${prefix}.queryString`);

@@ -233,10 +233,19 @@ export function mayServeStaleWhileRevalidate(policy: CachePolicy): boolean {
   return window > 0 && policy.maxAge() + window > policy.age();
 }
 
-/** RFC 5861 §4 stale-if-error: within its window a stale object answers for a failing origin. */
-export function mayServeStaleIfError(policy: CachePolicy): boolean {
+/**
+ * RFC 5861 §4 stale-if-error: within its window a stale object answers for a failing origin.
+ * The window is the larger of the origin's stale-if-error and the customer's opt-in
+ * (`staleIfErrorSeconds`). The customer's never applies to an s-maxage response (RFC 9111
+ * §5.2.2.10: s-maxage carries proxy-revalidate for a shared cache); neither applies under
+ * must-revalidate, proxy-revalidate or no-cache (§4.2.4).
+ */
+export function mayServeStaleIfError(policy: CachePolicy, customerWindow?: number | null): boolean {
   if (forbidsStale(policy)) return false;
-  const window = seconds(directives(policy)['stale-if-error']);
+  const cc = directives(policy);
+  const origin = seconds(cc['stale-if-error']);
+  const customer = customerWindow != null && customerWindow > 0 && cc['s-maxage'] === undefined ? customerWindow : 0;
+  const window = Math.max(origin, customer);
   return window > 0 && policy.maxAge() + window > policy.age();
 }
 

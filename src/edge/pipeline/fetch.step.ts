@@ -119,8 +119,8 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       return goSolo(tx, ticket);
     }
     case 'failed': {
-      // RFC 5861 §4: within stale-if-error a stale object answers for a failing origin.
-      if (tx.stored !== undefined && tx.policy !== undefined && mayServeStaleIfError(tx.policy)) {
+      // RFC 5861 §4: within stale-if-error (the origin's, or the customer's opt-in) a stale object answers for a failing origin.
+      if (tx.stored !== undefined && tx.policy !== undefined && mayServeStaleIfError(tx.policy, tx.customer!.staleIfErrorSeconds)) {
         if (leader && flight.own !== undefined) discardBody(flight.own.body);
         ticket.leave(false);
         tx.cache = 'STALE';

@@ -13,6 +13,7 @@ import {
   checkDomains,
   checkOriginUrl,
   checkQueryString,
+  checkStaleIfError,
   normalizeHostname,
   normalizeOriginUrl,
   normalizeQueryString,
@@ -42,7 +43,7 @@ export function createStaticTenantFeed(customers: readonly CustomerConfig[]): Ed
 
 /**
  * Reads `[{ id, name?, originUrl, domains, cacheTtl?, basicAuth?: {username, password},
- * cacheQuotaBytes?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] } }]`.
+ * cacheQuotaBytes?, staleIfErrorSeconds?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] } }]`.
  * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`).
  */
 export async function loadCustomersFile(file: string, secretKey: string): Promise<CustomerConfig[]> {
@@ -117,6 +118,15 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
         problems.push(...checkCacheQuota(cacheQuotaBytes, `${at}.cacheQuotaBytes`));
       }
     }
+    let staleIfErrorSeconds: number | null = null;
+    if (o.staleIfErrorSeconds !== undefined && o.staleIfErrorSeconds !== null) {
+      if (typeof o.staleIfErrorSeconds !== 'number') {
+        problems.push({ field: `${at}.staleIfErrorSeconds`, message: 'must be a number of seconds (or null for off)' });
+      } else {
+        staleIfErrorSeconds = o.staleIfErrorSeconds;
+        problems.push(...checkStaleIfError(staleIfErrorSeconds, `${at}.staleIfErrorSeconds`));
+      }
+    }
     let queryString: QueryStringPolicy = { mode: 'keep', allow: [] };
     if (o.queryString !== undefined && o.queryString !== null) {
       const q = o.queryString as Record<string, unknown>;
@@ -154,6 +164,7 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
       cacheTtl,
       basicAuth: basicAuth === undefined ? null : { username: basicAuth.username, passwordCiphertext: box.seal(basicAuth.password) },
       cacheQuotaBytes,
+      staleIfErrorSeconds,
       queryString,
       version: 1,
       updatedAt: now,
