@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { CustomerConfig } from '../../src/core/customer.types';
-import { startTestApi, TOKEN, type TestApi } from './api.harness';
+import { startTestApi, TOKEN, type TestApi, countRows, maxChangeSeq } from './api.harness';
 
 const FIELDS = 'id cacheQuotaBytes queryString { mode allow }';
 const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { ${FIELDS} } }`;
@@ -31,15 +31,8 @@ function input(id: string, extra: Record<string, unknown> = {}): Record<string, 
   return { id, name: `Customer ${id}`, originUrl: `https://origin.${id}.example`, domains: [`cdn.${id}.example`], ...extra };
 }
 
-async function count(table: string): Promise<number> {
-  const rows: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM "${table}"`);
-  return Number(rows[0]!.n);
-}
-
-async function maxSeq(): Promise<number> {
-  const rows: Array<{ m: string | null }> = await t.dataSource.query('SELECT max(seq) AS m FROM change_log');
-  return Number(rows[0]!.m ?? 0);
-}
+const count = (table: string): Promise<number> => countRows(t, table);
+const maxSeq = (): Promise<number> => maxChangeSeq(t);
 
 async function row(id: string): Promise<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = await t.dataSource.query(

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { SecretBox } from '../../src/core/secret-box';
-import { SECRET_KEY, startTestApi, TOKEN, type TestApi } from './api.harness';
+import { SECRET_KEY, startTestApi, TOKEN, type TestApi, countRows, maxChangeSeq } from './api.harness';
 
 const PASSWORD = 'origin-pa55word-never-returned';
 const FIELDS = 'id name originUrl domains cacheTtl hasBasicAuth createdAt updatedAt';
@@ -32,15 +32,8 @@ async function gql<T = Record<string, unknown>>(query: string, variables?: Recor
   return res;
 }
 
-async function count(table: string): Promise<number> {
-  const rows: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM "${table}"`);
-  return Number(rows[0]!.n);
-}
-
-async function maxSeq(): Promise<number> {
-  const rows: Array<{ m: string | null }> = await t.dataSource.query('SELECT max(seq) AS m FROM change_log');
-  return Number(rows[0]!.m ?? 0);
-}
+const count = (table: string): Promise<number> => countRows(t, table);
+const maxSeq = (): Promise<number> => maxChangeSeq(t);
 
 before(async () => {
   t = await startTestApi();

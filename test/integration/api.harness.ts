@@ -87,3 +87,15 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     },
   };
 }
+
+/** Rows in a table of the test database. */
+export async function countRows(t: TestApi, table: string): Promise<number> {
+  const rows: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM "${table}"`);
+  return Number(rows[0]!.n);
+}
+
+/** The newest outbox sequence (0 when empty). */
+export async function maxChangeSeq(t: TestApi): Promise<number> {
+  const rows: Array<{ m: string | null }> = await t.dataSource.query('SELECT max(seq) AS m FROM change_log');
+  return Number(rows[0]!.m ?? 0);
+}
