@@ -156,9 +156,10 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
 
 /** Turns one bus change into a `customerChanged` event for this replica's subscribers. */
 async function publishChange(change: Change, pubSub: ApiPubSub, db: Database): Promise<void> {
+  const event = change.event;
+  if (event.kind === 'purge.requested') return; // purges have their own subscription (purgeStatus)
   const payload = new CustomerChange();
   payload.seq = change.seq;
-  const event = change.event;
   if (event.kind === 'customer.deleted') {
     payload.kind = CustomerChangeKind.DELETED;
     payload.customerId = event.customerId;

@@ -4,10 +4,12 @@
  * skips (and logs) an event version it does not know, and reloads the snapshot.
  */
 import type { CustomerConfig } from './customer.types';
+import type { PurgeRequest } from './purge.types';
 
 export interface BusEventMap {
   'customer.upserted': { v: 1; customer: CustomerConfig };
   'customer.deleted': { v: 1; customerId: string };
+  'purge.requested': { v: 1; purge: PurgeRequest };
 }
 
 export type BusEventKind = keyof BusEventMap;
@@ -35,9 +37,28 @@ export interface Snapshot {
   seq: number;
   takenAt: string;
   customers: CustomerConfig[];
+  /**
+   * Per customer, the seq of its latest purge (customers never purged are absent). An edge
+   * that reloads the snapshot after a gap purges ALL of a customer whose entry is above the
+   * seq it had applied: it may have missed that purge, and when in doubt it purges more.
+   * Absent in snapshots from before purges existed.
+   */
+  purgeSeqs?: Record<string, number>;
 }
 
-export const BUS_EVENT_KINDS: readonly BusEventKind[] = ['customer.upserted', 'customer.deleted'];
+export const BUS_EVENT_KINDS: readonly BusEventKind[] = ['customer.upserted', 'customer.deleted', 'purge.requested'];
+
+/** The customer an event is about. */
+export function eventCustomerId(event: BusEvent): string {
+  switch (event.kind) {
+    case 'customer.upserted':
+      return event.customer.id;
+    case 'customer.deleted':
+      return event.customerId;
+    case 'purge.requested':
+      return event.purge.customerId;
+  }
+}
 
 export function isKnownEvent(event: { kind?: unknown; v?: unknown }): event is BusEvent {
   return BUS_EVENT_KINDS.includes(event.kind as BusEventKind) && event.v === 1;

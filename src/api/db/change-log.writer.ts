@@ -5,7 +5,7 @@
  * which is what lets the relay publish in seq order without skipping a late commit.
  */
 import type { EntityManager } from 'typeorm';
-import type { BusEvent } from '../../core/bus.events';
+import { eventCustomerId, type BusEvent } from '../../core/bus.events';
 import { ChangeLogEntity } from './change-log.entity';
 
 /** Arbitrary constant shared by every api replica; see change-relay.service.ts for the other. */
@@ -13,7 +13,7 @@ export const OUTBOX_ORDER_LOCK_KEY = 0x65_64_67_02;
 
 export async function appendChange(m: EntityManager, event: BusEvent): Promise<number> {
   await m.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_ORDER_LOCK_KEY]);
-  const customerId = event.kind === 'customer.upserted' ? event.customer.id : event.customerId;
+  const customerId = eventCustomerId(event);
   const rows: Array<{ seq: string }> = await m.query(
     'INSERT INTO "change_log" ("kind", "customer_id", "payload") VALUES ($1, $2, $3) RETURNING "seq"',
     [event.kind, customerId, JSON.stringify(event)],

@@ -152,7 +152,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
         if (!this.#index.upsert(event.customer)) {
           this.#log.debug({ customer: event.customer.id, version: event.customer.version }, 'ignored an older customer version');
         }
-      } else {
+      } else if (event.kind === 'customer.deleted') {
         this.#index.delete(event.customerId);
       }
       this.#seq = change.seq;

@@ -1,0 +1,63 @@
+/**
+ * The fleet channel: what edges tell the api, the other way from the change bus.
+ *
+ * - Heartbeats: each edge process (each worker, under node:cluster) reports itself every
+ *   few seconds with a time to live; an edge whose heartbeat expired is no longer live.
+ * - Purge acks: each edge process reports every purge it applied (after it took effect
+ *   there), with how many objects it removed so far.
+ *
+ * One contract, two implementations (Redis, and in-process for `cdn start` without
+ * REDIS_URL); one contract suite runs against both (test/integration/fleet.contract.test.ts).
+ */
+
+/** One edge process as it last reported itself. */
+export interface EdgeStatus {
+  /** Stable per edge process: `CDN_EDGE_ID` (default: host name + port), `#<n>` per cluster worker. */
+  edgeId: string;
+  host: string;
+  pid: number;
+  version: string;
+  /** The last change seq this edge applied (every purge at or below it is in effect there). */
+  appliedSeq: number;
+  /** Whether the edge reports ready (/readyz). */
+  ready: boolean;
+  startedAt: string;
+  /** ISO time of this heartbeat (set by the edge). */
+  heartbeatAt: string;
+  cacheObjects: number;
+  cacheBytes: number;
+}
+
+export interface PurgeAck {
+  purgeId: string;
+  /** The seq of the purge's change. */
+  seq: number;
+  edgeId: string;
+  /** ISO time the purge took effect on that edge. */
+  appliedAt: string;
+  /** Objects removed or marked stale at once (a ban's lurker may remove more later). */
+  objectsRemoved: number;
+}
+
+export interface AckReadOptions {
+  blockMs: number;
+  count?: number;
+}
+
+export interface EdgeFleet {
+  /** Records the edge as live for `ttlMs` from now (replacing its previous status). */
+  heartbeat(status: EdgeStatus, ttlMs: number): Promise<void>;
+  /** Removes the edge at once (graceful shutdown). */
+  leave(edgeId: string): Promise<void>;
+  /** Edges whose heartbeat has not expired, ordered by edgeId. */
+  liveEdges(): Promise<EdgeStatus[]>;
+  /** Appends acks; never loses one that resolved. */
+  ack(acks: PurgeAck[]): Promise<void>;
+  /**
+   * Acks appended after `cursor` (an opaque string; '0' for the oldest kept, '$' for only new
+   * ones), waiting up to blockMs for the first. Returns the cursor to pass next.
+   */
+  readAcks(cursor: string, options: AckReadOptions): Promise<{ cursor: string; acks: PurgeAck[] }>;
+  /** Stops pending reads (they answer with no acks) and releases connections. */
+  close(): Promise<void>;
+}
