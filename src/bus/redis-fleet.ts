@@ -1,0 +1,293 @@
+/**
+ * The fleet channel on Redis, under one key prefix:
+ *
+ *   `${prefix}edge:${edgeId}`  string, the EdgeStatus as JSON, expiring after the heartbeat's ttl (PX)
+ *   `${prefix}edges`           sorted set of edgeIds scored by their expiry (ms), an index
+ *                              so liveEdges need not SCAN; the string keys' TTL is the truth
+ *   `${prefix}purge-acks`      stream, one field `a` = the PurgeAck as JSON, `MAXLEN ~` bounded
+ *
+ * Expiry is reckoned by Redis' own clock (TIME inside the scripts), not by the caller's:
+ * edges and the api run on different hosts, and a reader whose clock ran ahead would
+ * otherwise hide edges that are live. For Redis Cluster, give the prefix a hash tag
+ * (e.g. `{edgeplane}:`) so every key shares a slot.
+ *
+ * The read cursor is a stream entry id. A batch of acks is one MULTI, so it lands whole
+ * and contiguous; a batch retried after a lost reply may land twice, which is why
+ * consumers skip acks they already stored.
+ *
+ * While Redis is unreachable every call, `readAcks` included, rejects within a few
+ * seconds; callers retry with backoff. A blocking read runs on a connection of its own,
+ * so it never delays heartbeats or acks.
+ */
+import Redis, { type RedisOptions } from 'ioredis';
+import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
+import type { Logger } from '../obs/logger.factory';
+import { byEdgeId, checkCount, checkEdgeStatus, checkPurgeAck, checkTtl, edgeStatusProblem, purgeAckProblem } from './memory-fleet';
+
+export const REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT = 100_000;
+
+export interface RedisFleetOptions {
+  url: string;
+  /** Prepended to every key, e.g. `edgeplane:`. */
+  prefix: string;
+  logger?: Logger;
+  /** Approximate (`MAXLEN ~`) bound on the ack stream; a cursor behind it continues from the oldest kept. */
+  ackStreamMaxLength?: number;
+}
+
+/** Redis' clock in milliseconds, for the scripts below. */
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * The status and its index entry move together, expiring at the same instant.
+ * KEYS: edge key, index. ARGV: status json, ttl ms, edgeId.
+ */
+const HEARTBEAT_SCRIPT = `${NOW_MS}
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
+return 0
+`;
+
+/**
+ * The edgeIds not yet expired. Prunes the expired ones on the way: each is removed once,
+ * so this stays cheap, and the index cannot grow with every edge that ever crashed.
+ * KEYS: index.
+ */
+const LIVE_SCRIPT = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+`;
+
+/** Fail a command within a few seconds while Redis is down instead of queueing it forever (as redis-bus.ts). */
+const CONNECTION_OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  connectTimeout: 2_000,
+  maxRetriesPerRequest: 1,
+  retryStrategy: (times) => Math.min(times * 200, 2_000),
+};
+
+/** Idle blocking connections kept for the next read; more are opened for concurrent readers. */
+const IDLE_BLOCKING_CONNECTIONS_MAX = 2;
+
+const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
+
+type StreamEntry = [id: string, fields: string[]];
+
+export class RedisFleet implements EdgeFleet {
+  readonly #url: string;
+  readonly #maxLength: number;
+  readonly #logger: Logger | undefined;
+  readonly #keys: { edgePrefix: string; index: string; acks: string };
+  readonly #command: Redis;
+  readonly #idleBlocking: Redis[] = [];
+  readonly #blocking = new Set<Redis>();
+  #closed = false;
+  /** Last connection problem logged, so a long outage logs once rather than per retry. */
+  #lastProblem: string | null = null;
+
+  constructor(options: RedisFleetOptions) {
+    const maxLength = options.ackStreamMaxLength ?? REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT;
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw new RangeError(`ackStreamMaxLength must be a whole number of at least 1, got ${maxLength}`);
+    }
+    this.#url = options.url;
+    this.#maxLength = maxLength;
+    this.#logger = options.logger;
+    this.#keys = {
+      edgePrefix: `${options.prefix}edge:`,
+      index: `${options.prefix}edges`,
+      acks: `${options.prefix}purge-acks`,
+    };
+    this.#command = this.#connect('command');
+  }
+
+  async heartbeat(status: EdgeStatus, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    const ttl = checkTtl(ttlMs);
+    checkEdgeStatus(status);
+    const { edgeId } = status;
+    await this.#command.eval(HEARTBEAT_SCRIPT, 2, this.#edgeKey(edgeId), this.#keys.index, JSON.stringify(status), ttl, edgeId);
+  }
+
+  async leave(edgeId: string): Promise<void> {
+    this.#assertOpen();
+    await exec(this.#command.multi().del(this.#edgeKey(edgeId)).zrem(this.#keys.index, edgeId));
+  }
+
+  async liveEdges(): Promise<EdgeStatus[]> {
+    this.#assertOpen();
+    const edgeIds = (await this.#command.eval(LIVE_SCRIPT, 1, this.#keys.index)) as string[];
+    if (edgeIds.length === 0) return [];
+    const jsons = await this.#command.mget(...edgeIds.map((id) => this.#edgeKey(id)));
+    const live: EdgeStatus[] = [];
+    for (const [i, edgeId] of edgeIds.entries()) {
+      const json = jsons[i];
+      // Expired between the two round trips (or deleted by hand): not live.
+      if (json === null || json === undefined) continue;
+      // A status under another edge's key would list that edge twice, or keep it alive after it left.
+      const problemOf = (value: unknown) =>
+        edgeStatusProblem(value) ?? ((value as EdgeStatus).edgeId === edgeId ? null : `"edgeId" is ${JSON.stringify((value as EdgeStatus).edgeId)}`);
+      const parsed = this.#parse<EdgeStatus>(json, problemOf);
+      if (parsed.problem === null) live.push(parsed.value);
+      else this.#logger?.warn({ key: this.#edgeKey(edgeId), problem: parsed.problem }, 'fleet: skipping a malformed edge status');
+    }
+    return live.sort(byEdgeId);
+  }
+
+  async ack(acks: PurgeAck[]): Promise<void> {
+    this.#assertOpen();
+    // Check the whole batch first, so a bad ack leaves nothing half appended.
+    const jsons = acks.map((ack) => {
+      checkPurgeAck(ack);
+      return JSON.stringify(ack);
+    });
+    if (jsons.length === 0) return;
+    const transaction = this.#command.multi();
+    for (const json of jsons) transaction.xadd(this.#keys.acks, 'MAXLEN', '~', this.#maxLength, '*', 'a', json);
+    await exec(transaction);
+  }
+
+  async readAcks(cursor: string, options: AckReadOptions): Promise<{ cursor: string; acks: PurgeAck[] }> {
+    this.#assertOpen();
+    const count = checkCount(options.count);
+    // '$' becomes the id of the last entry now, and that concrete cursor is what the
+    // caller gets back, so acks appended before its next call are not skipped.
+    const after = cursor === '$' ? await this.#lastId() : parseRedisCursor(cursor);
+    // BLOCK 0 would mean "forever" to Redis. With entries already after the cursor,
+    // XREAD BLOCK answers at once, so one command covers both cases.
+    if (options.blockMs <= 0) {
+      const reply = await this.#command.xread('COUNT', count, 'STREAMS', this.#keys.acks, after);
+      return this.#decode(after, reply?.[0]?.[1] ?? []);
+    }
+    const entries = await this.#blockingRead(after, count, Math.ceil(options.blockMs));
+    return this.#decode(after, entries === 'closed' ? [] : entries);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Disconnecting rejects a pending XREAD at once; readAcks turns that into "no acks".
+    for (const connection of this.#blocking) connection.disconnect();
+    this.#blocking.clear();
+    this.#idleBlocking.length = 0;
+    if (this.#command.status === 'ready') {
+      await this.#command.quit().catch(() => this.#command.disconnect());
+    } else {
+      this.#command.disconnect();
+    }
+  }
+
+  #edgeKey(edgeId: string): string {
+    return `${this.#keys.edgePrefix}${edgeId}`;
+  }
+
+  /** The id of the newest entry, or '0-0' for an empty stream (every later entry is after it). */
+  async #lastId(): Promise<string> {
+    const newest = (await this.#command.xrevrange(this.#keys.acks, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  async #blockingRead(after: string, count: number, blockMs: number): Promise<StreamEntry[] | 'closed'> {
+    const connection = this.#idleBlocking.pop() ?? this.#openBlocking();
+    let reply: [key: string, entries: StreamEntry[]][] | null;
+    try {
+      reply = await connection.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.#keys.acks, after);
+    } catch (err) {
+      if (this.#closed) return 'closed';
+      // Its state after a failure is unknown (a reply might still arrive): start afresh.
+      this.#blocking.delete(connection);
+      connection.disconnect();
+      throw err;
+    }
+    if (this.#closed) return 'closed';
+    if (this.#idleBlocking.length < IDLE_BLOCKING_CONNECTIONS_MAX) {
+      this.#idleBlocking.push(connection);
+    } else {
+      this.#blocking.delete(connection);
+      connection.disconnect();
+    }
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  #openBlocking(): Redis {
+    const connection = this.#connect('blocking');
+    this.#blocking.add(connection);
+    return connection;
+  }
+
+  #connect(role: 'command' | 'blocking'): Redis {
+    const connection = new Redis(this.#url, {
+      ...CONNECTION_OPTIONS,
+      connectionName: `edgeplane-fleet-${role}`,
+      // A safety net for a blocking read on a dead socket: ioredis answers "timed out"
+      // shortly after the BLOCK time instead of waiting for TCP to notice.
+      ...(role === 'blocking' ? { blockingTimeout: 60_000, blockingTimeoutGrace: 1_000 } : {}),
+    });
+    // Without a listener ioredis prints every reconnection error to stderr.
+    connection.on('error', (err: Error) => {
+      if (this.#closed || err.message === this.#lastProblem) return;
+      this.#lastProblem = err.message;
+      this.#logger?.warn({ err, role }, 'fleet: Redis connection problem; retrying');
+    });
+    connection.on('ready', () => {
+      if (this.#lastProblem === null) return;
+      this.#lastProblem = null;
+      this.#logger?.info({ role }, 'fleet: Redis connection restored');
+    });
+    return connection;
+  }
+
+  /**
+   * The acks among `entries`, and the cursor past all of them. A malformed entry (written
+   * by hand, or by a future version) is logged and skipped, never thrown: throwing would
+   * stall the reader on it forever.
+   */
+  #decode(after: string, entries: StreamEntry[]): { cursor: string; acks: PurgeAck[] } {
+    const acks: PurgeAck[] = [];
+    for (const [id, fields] of entries) {
+      const at = fields.indexOf('a');
+      const json = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+      const parsed = json === undefined ? { problem: 'no "a" field' } : this.#parse<PurgeAck>(json, purgeAckProblem);
+      if (parsed.problem === null) acks.push(parsed.value);
+      else this.#logger?.warn({ stream: this.#keys.acks, entryId: id, problem: parsed.problem }, 'fleet: skipping a malformed purge ack');
+    }
+    const last = entries[entries.length - 1];
+    return { cursor: last === undefined ? after : last[0], acks };
+  }
+
+  #parse<T>(json: string, problemOf: (value: unknown) => string | null): { problem: null; value: T } | { problem: string } {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
+      return { problem: 'not JSON' };
+    }
+    const problem = problemOf(value);
+    return problem === null ? { problem: null, value: value as T } : { problem };
+  }
+
+  #assertOpen(): void {
+    // Rejecting (rather than answering "no acks") keeps a consumer that forgot to stop
+    // from spinning on an already-resolved read.
+    if (this.#closed) throw new Error('the fleet channel is closed');
+  }
+}
+
+export function createRedisFleet(options: RedisFleetOptions): RedisFleet {
+  return new RedisFleet(options);
+}
+
+/** '0' reads from the oldest entry kept; otherwise a stream id a previous read returned. */
+function parseRedisCursor(cursor: string): string {
+  if (cursor === '0') return '0-0';
+  if (!STREAM_ID.test(cursor)) throw new RangeError(`cursor must be '0', '$' or a cursor readAcks returned, got "${cursor}"`);
+  return cursor;
+}
+
+/** Runs a MULTI and rethrows the first command's error (ioredis reports them per command). */
+async function exec(transaction: ReturnType<Redis['multi']>): Promise<void> {
+  const replies = await transaction.exec();
+  if (replies === null) throw new Error('Redis aborted the transaction');
+  for (const [err] of replies) if (err !== null) throw err;
+}
