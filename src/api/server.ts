@@ -14,6 +14,7 @@ import { GraphQLError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { Change } from '../core/bus.events';
 import type { ChangeBus } from '../core/bus.port';
+import type { EdgeFleet } from '../core/fleet.port';
 import { isCdnError } from '../core/errors';
 import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
@@ -34,6 +35,11 @@ import { Authenticator } from './services/auth.service';
 import { ChangeFeed } from './services/change-feed.service';
 import { ChangeRelay } from './services/change-relay.service';
 import { CustomerService } from './services/customer.service';
+import { EdgeFleetService } from './services/edge-fleet.service';
+import { PurgeAckCollector } from './services/purge-acks.service';
+import { PurgeSignals } from './services/purge-signals';
+import { PurgeTracker } from './services/purge-tracker.service';
+import { PurgeService } from './services/purge.service';
 
 export { buildApiSchema, printApiSchema } from './graphql/schema.builder';
 
@@ -45,6 +51,8 @@ export interface ApiDeps {
   dataSource: DataSource;
   /** Owned (and closed) by the caller. */
   bus: ChangeBus;
+  /** Edges' heartbeats and purge acks. Owned (and closed) by the caller, after close(). */
+  fleet: EdgeFleet;
   logger: Logger;
 }
 
@@ -54,7 +62,9 @@ export interface ApiHandle {
   port: number;
   /**
    * Drains: stops accepting, lets in-flight requests finish, closes websockets, stops
-   * the relay and the change feed. Leaves the DataSource and the bus to the caller.
+   * the relay, the change feed and the ack collector; mutations waiting for edges answer
+   * with the purge's state at that moment. Leaves the DataSource, the bus and the fleet
+   * to the caller.
    */
   close(): Promise<void>;
 }
@@ -64,6 +74,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const db = new Database(deps.dataSource);
   const metrics = new ApiMetrics();
   const relay = new ChangeRelay({ db, bus: deps.bus, logger: log, onPublished: (seq) => metrics.setPublishedSeq(seq) });
+  const signals = new PurgeSignals();
+  const purgeTracker = new PurgeTracker({ db, fleet: deps.fleet, signals, logger: log });
+  const acks = new PurgeAckCollector({ db, fleet: deps.fleet, tracker: purgeTracker, signals, logger: log });
   const services: ApiServices = {
     customers: new CustomerService({
       db,
@@ -72,6 +85,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       logger: log,
       onCommitted: () => relay.kick(),
     }),
+    purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
+    purgeTracker,
+    fleet: new EdgeFleetService(deps.fleet),
   };
   const authenticator = new Authenticator(config.adminToken);
   const pubSub: ApiPubSub = createPubSub();
@@ -128,6 +144,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const subscriptions = attachSubscriptions({ server: app.server, path: GRAPHQL_PATH, schema, authenticator, services, logger: log });
   relay.start();
   feed.start();
+  acks.start();
 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -142,10 +159,13 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     close() {
       closing ??= (async () => {
         feed.stop();
+        // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
+        purgeTracker.close();
         // Websockets first: an upgraded socket would otherwise keep the HTTP server from closing.
         await subscriptions.close();
         // Apollo's drain plugin closes Fastify, which stops accepting and waits for in-flight requests.
         await apollo.stop();
+        await acks.stop();
         await relay.stop();
         log.info('api stopped');
       })();

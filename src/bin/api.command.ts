@@ -3,7 +3,7 @@ import { createDataSource, migrate } from '../api/db/data-source';
 import { startApi } from '../api/server';
 import { createLogger } from '../obs/logger.factory';
 import { closeOnSignals } from './lifecycle';
-import { createBus } from './wiring';
+import { createBus, createFleet } from './wiring';
 
 export const API_HELP = `Usage: cdn api
 
@@ -30,11 +30,13 @@ export async function runApi(): Promise<void> {
   const applied = await migrate(dataSource);
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
   const bus = createBus({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
-  const api = await startApi(config, { dataSource, bus, logger });
+  const fleet = createFleet({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  const api = await startApi(config, { dataSource, bus, fleet, logger });
   closeOnSignals(
     [
       { name: 'database', close: () => dataSource.destroy() },
       { name: 'bus', close: () => bus.close() },
+      { name: 'fleet', close: () => fleet.close() },
       { name: 'api', close: () => api.close() },
     ],
     (msg) => logger.info(msg),

@@ -10,7 +10,7 @@ import { createLogger } from '../obs/logger.factory';
 import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
 import { ensureDir, readOrCreateSecret } from './data-dir';
 import { closeAll, closeOnSignals, type Closer } from './lifecycle';
-import { createBus, redactUrl } from './wiring';
+import { createBus, createFleet, redactUrl } from './wiring';
 
 export const START_HELP = `Usage: cdn start [--no-demo]
 
@@ -55,7 +55,10 @@ export async function runStart(args: string[]): Promise<void> {
     await migrate(dataSource);
     const bus = createBus({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'bus', close: () => bus.close() });
-    const api = await startApi(apiConfig, { dataSource, bus, logger: apiLogger });
+    // One fleet channel for the api and the edge of this process (in-process unless REDIS_URL is set).
+    const fleet = createFleet({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    closers.push({ name: 'fleet', close: () => fleet.close() });
+    const api = await startApi(apiConfig, { dataSource, bus, fleet, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
     const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger });
     const edge = await startEdge(edgeConfig, { tenants, logger: edgeLogger });

@@ -46,6 +46,9 @@ export const errorCatalog = {
   CDN_ERR_DOMAIN_TAKEN: entry(409, 'CONFLICT', (domain: string, owner: string) =>
     `Domain "${domain}" already belongs to customer "${owner}". A domain can belong to one customer only; remove it there first.`,
   ),
+  CDN_ERR_PURGE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Purge "${id}" does not exist. List a customer's purges with the \`purges\` query.`,
+  ),
   CDN_ERR_AUTH_MISSING: entry(401, 'UNAUTHENTICATED', () =>
     'Missing credentials. Send the header `Authorization: Bearer <token>`.',
   ),

@@ -1,5 +1,6 @@
 /**
- * Starts a real api (port 0) on its own PostgreSQL database and a MemoryBus, for the
+ * Starts a real api (port 0) on its own PostgreSQL database, a MemoryBus and a
+ * MemoryFleet (tests play the edges by writing heartbeats and acks to it), for the
  * api integration tests. Captures the api's log lines so tests can check what is logged.
  */
 import { Writable } from 'node:stream';
@@ -8,6 +9,7 @@ import { loadApiConfig } from '../../src/api/config';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
 import { startApi, type ApiHandle } from '../../src/api/server';
 import { MemoryBus } from '../../src/bus/memory-bus';
+import { MemoryFleet } from '../../src/bus/memory-fleet';
 import { createLogger } from '../../src/obs/logger.factory';
 import { createTestDatabase } from '../support/services';
 
@@ -24,6 +26,7 @@ export interface GqlResponse<T = Record<string, unknown>> {
 export interface TestApi {
   api: ApiHandle;
   bus: MemoryBus;
+  fleet: MemoryFleet;
   dataSource: DataSource;
   databaseUrl: string;
   logs: string[];
@@ -33,7 +36,7 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+export async function startTestApi(env: Record<string, string> = {}, options: { fleet?: MemoryFleet } = {}): Promise<TestApi> {
   const database = await createTestDatabase('edgeplane_api');
   const logs: string[] = [];
   const destination = new Writable({
@@ -47,6 +50,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
   await dataSource.initialize();
   await migrate(dataSource);
   const bus = new MemoryBus();
+  const fleet = options.fleet ?? new MemoryFleet();
   const config = loadApiConfig({
     CDN_API_PORT: '0',
     CDN_ADMIN_TOKEN: TOKEN,
@@ -55,10 +59,11 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     CDN_ALLOW_PRIVATE_ORIGINS: 'true',
     ...env,
   });
-  const api = await startApi(config, { dataSource, bus, logger });
+  const api = await startApi(config, { dataSource, bus, fleet, logger });
   return {
     api,
     bus,
+    fleet,
     dataSource,
     databaseUrl: database.url,
     logs,
@@ -81,6 +86,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     },
     async close() {
       await api.close();
+      await fleet.close();
       await bus.close();
       await dataSource.destroy();
       await database.drop();

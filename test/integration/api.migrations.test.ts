@@ -9,7 +9,13 @@ async function tables(query: (sql: string) => Promise<Array<{ table_name: string
   return rows.map((r) => r.table_name);
 }
 
-const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000'];
+const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000'];
+const TABLES = ['change_log', 'customer', 'domain', 'purge', 'purge_edge'];
+
+/** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
+async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
+  for (let i = ALL.length - 1; i >= ALL.indexOf(name); i--) await ds.undoLastMigration({ transaction: 'all' });
+}
 
 async function customerColumns(query: (sql: string) => Promise<Array<Record<string, string | null>>>): Promise<Record<string, string>> {
   const rows = await query(
@@ -26,7 +32,7 @@ test('migrate applies every migration; down then up runs cleanly', async () => {
   try {
     const q = (sql: string) => ds.query(sql);
     assert.deepEqual(await migrate(ds), ALL);
-    assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
+    assert.deepEqual(await tables(q), TABLES);
     assert.deepEqual(await migrate(ds), [], 'a second run applies nothing');
 
     const indexes: Array<{ indexname: string }> = await ds.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'domain' ORDER BY 1`);
@@ -35,7 +41,7 @@ test('migrate applies every migration; down then up runs cleanly', async () => {
     for (let i = 0; i < ALL.length; i++) await ds.undoLastMigration({ transaction: 'all' });
     assert.deepEqual(await tables(q), []);
     assert.deepEqual(await migrate(ds), ALL);
-    assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
+    assert.deepEqual(await tables(q), TABLES);
 
     // The cascade the service relies on: deleting a customer deletes its domains.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('m', 'M', 'https://m.example', 60)`);
@@ -61,13 +67,12 @@ test('the cache-options migration: existing customers get the defaults; down rem
       query_string_mode: "character varying NOT NULL 'keep'::character varying",
     });
 
-    await ds.undoLastMigration({ transaction: 'all' }); // stale-if-error
-    await ds.undoLastMigration({ transaction: 'all' });
+    await undoThrough(ds, 'CustomerCacheOptions1795530000000');
     assert.deepEqual(await customerColumns(q), {});
     // A customer written before the migration, as by the previous release.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('old', 'Old', 'https://old.example', 60)`);
 
-    assert.deepEqual(await migrate(ds), ['CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000']);
+    assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('CustomerCacheOptions1795530000000')));
     assert.deepEqual(await ds.query(`SELECT cache_quota_bytes, query_string_mode, query_string_allow FROM customer WHERE id = 'old'`), [
       { cache_quota_bytes: null, query_string_mode: 'keep', query_string_allow: [] },
     ]);
@@ -91,12 +96,49 @@ test('the stale-if-error migration: existing customers get NULL (off); down remo
     await migrate(ds);
     assert.deepEqual(await column(), [{ data_type: 'integer', is_nullable: 'YES', column_default: null }]);
 
-    await ds.undoLastMigration({ transaction: 'all' });
+    await undoThrough(ds, 'CustomerStaleIfError1795540000000');
     assert.deepEqual(await column(), []);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('old', 'Old', 'https://old.example', 60)`);
 
-    assert.deepEqual(await migrate(ds), ['CustomerStaleIfError1795540000000']);
+    assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('CustomerStaleIfError1795540000000')));
     assert.deepEqual(await ds.query(`SELECT stale_if_error_seconds FROM customer WHERE id = 'old'`), [{ stale_if_error_seconds: null }]);
+  } finally {
+    await ds.destroy();
+    await database.drop();
+  }
+});
+
+test('the purges migration: the paging index, kinds and values checked, purges and acks go with their customer; down drops both tables', async () => {
+  const database = await createTestDatabase('edgeplane_api_migrations');
+  const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
+  await ds.initialize();
+  try {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    const indexes: Array<{ indexname: string; indexdef: string }> = await ds.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('purge', 'purge_edge') ORDER BY 1`,
+    );
+    assert.deepEqual(indexes.map((i) => i.indexname), ['idx_purge_customer_requested', 'pk_purge', 'pk_purge_edge']);
+    assert.match(indexes[0]!.indexdef, /\(customer_id, requested_at DESC, id\)/);
+
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('m', 'M', 'https://m.example', 60)`);
+    const [{ id }] = (await ds.query(`INSERT INTO purge (customer_id, kind, value, seq) VALUES ('m', 'URL', '/a', 7) RETURNING id`)) as Array<{ id: string }>;
+    await ds.query(`INSERT INTO purge_edge (purge_id, edge_id, applied_at) VALUES ($1, 'edge-1', now())`, [id]);
+    assert.deepEqual(await ds.query(`SELECT soft, completed_at, requested_by, seq FROM purge`), [{ soft: false, completed_at: null, requested_by: null, seq: '7' }]);
+    await assert.rejects(ds.query(`INSERT INTO purge (customer_id, kind, value, seq) VALUES ('m', 'BAN', '/a', 8)`), /chk_purge_kind/);
+    await assert.rejects(ds.query(`INSERT INTO purge (customer_id, kind, value, seq) VALUES ('m', 'ALL', '/a', 8)`), /chk_purge_value/);
+    await assert.rejects(ds.query(`INSERT INTO purge (customer_id, kind, seq) VALUES ('m', 'URL', 8)`), /chk_purge_value/);
+    await assert.rejects(ds.query(`INSERT INTO purge (customer_id, kind, seq) VALUES ('nobody', 'ALL', 8)`), /fk_purge_customer/);
+    await assert.rejects(ds.query(`INSERT INTO purge_edge (purge_id, edge_id, applied_at) VALUES ($1, 'edge-1', now())`, [id]), /pk_purge_edge/);
+
+    await ds.query(`DELETE FROM customer WHERE id = 'm'`);
+    assert.deepEqual(await ds.query('SELECT * FROM purge'), []);
+    assert.deepEqual(await ds.query('SELECT * FROM purge_edge'), []);
+
+    await ds.undoLastMigration({ transaction: 'all' });
+    assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
+    assert.deepEqual(await migrate(ds), ['Purges1795550000000']);
+    assert.deepEqual(await tables(q), TABLES);
   } finally {
     await ds.destroy();
     await database.drop();

@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
 import { toCustomerConfig } from '../../src/api/db/customer.mapper';
 import { Database } from '../../src/api/db/database';
+import { insertPurgeAcks, latestPurgeSeqs } from '../../src/api/db/purge.store';
+import { PurgeService } from '../../src/api/services/purge.service';
 import { CustomerService } from '../../src/api/services/customer.service';
 import { SecretBox } from '../../src/core/secret-box';
 import { createLogger } from '../../src/obs/logger.factory';
@@ -30,7 +32,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
   try {
     const first = createDataSource({ dataDir });
     await first.initialize();
-    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000']);
+    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000']);
     const customers = service(new Database(first));
     // Concurrent mutations must not share PGlite's single session mid-transaction.
     await Promise.all([
@@ -46,6 +48,14 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
       customers.create({ id: 'lite-2', name: 'Lite 2', originUrl: 'https://lite2.example', domains: ['lite.example'] }).catch((e: unknown) => e),
       customers.update('nobody', { name: 'x' }).catch((e: unknown) => e),
     ]);
+    // Purges on PGlite: the transaction with its outbox row, the batched ack insert (unnest), the snapshot's purge seqs.
+    const firstDb = new Database(first);
+    const { purge } = await new PurgeService({ db: firstDb, logger }).request({ customerId: 'lite', kind: 'URL', value: 'https://lite.example/a?b=1' }, 'admin');
+    assert.equal(purge.value, '/a?b=1');
+    const ack = { purgeId: purge.id, seq: Number(purge.seq), edgeId: 'edge-1', appliedAt: new Date().toISOString(), objectsRemoved: 2 };
+    assert.equal(await firstDb.transaction((m) => insertPurgeAcks(m, [ack, { ...ack, edgeId: 'edge-2' }])), 2);
+    assert.equal(await firstDb.transaction((m) => insertPurgeAcks(m, [ack])), 0, 'an ack stored twice is skipped');
+    assert.deepEqual(await firstDb.read((m) => latestPurgeSeqs(m)), { lite: Number(purge.seq) });
     await first.destroy();
 
     const second = createDataSource({ dataDir });
@@ -62,7 +72,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
       assert.deepEqual(config.queryString, { mode: 'allowlist', allow: ['v'] });
       assert.equal((await again.list()).totalCount, 1);
       const log: Array<{ kind: string }> = await second.query('SELECT kind FROM change_log ORDER BY seq');
-      assert.deepEqual(log.map((r) => r.kind), ['customer.upserted']);
+      assert.deepEqual(log.map((r) => r.kind), ['customer.upserted', 'purge.requested']);
     } finally {
       await second.destroy();
     }

@@ -11,12 +11,20 @@ import type { Logger } from '../../obs/logger.factory';
 import { InitialSchema1732400000000 } from '../../../migrations/1732400000000-initial-schema';
 import { CustomerCacheOptions1795530000000 } from '../../../migrations/1795530000000-customer-cache-options';
 import { CustomerStaleIfError1795540000000 } from '../../../migrations/1795540000000-customer-stale-if-error';
+import { Purges1795550000000 } from '../../../migrations/1795550000000-purges';
 import { ChangeLogEntity } from './change-log.entity';
 import { CustomerEntity } from './customer.entity';
 import { DomainEntity } from './domain.entity';
+import { PurgeEdgeEntity } from './purge-edge.entity';
+import { PurgeEntity } from './purge.entity';
 
-export const API_ENTITIES = [CustomerEntity, DomainEntity, ChangeLogEntity];
-export const API_MIGRATIONS = [InitialSchema1732400000000, CustomerCacheOptions1795530000000, CustomerStaleIfError1795540000000];
+export const API_ENTITIES = [CustomerEntity, DomainEntity, ChangeLogEntity, PurgeEntity, PurgeEdgeEntity];
+export const API_MIGRATIONS = [
+  InitialSchema1732400000000,
+  CustomerCacheOptions1795530000000,
+  CustomerStaleIfError1795540000000,
+  Purges1795550000000,
+];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */
 const MIGRATION_LOCK_KEY = 0x65_64_67_01;

@@ -5,6 +5,9 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { Principal } from '../services/auth.service';
 import type { CustomerService } from '../services/customer.service';
+import type { EdgeFleetService } from '../services/edge-fleet.service';
+import type { PurgeTracker } from '../services/purge-tracker.service';
+import type { PurgeService } from '../services/purge.service';
 import type { CustomerChange } from './customer-change.type';
 
 export const CUSTOMER_CHANGED = 'customerChanged';
@@ -13,6 +16,9 @@ export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange] }>;
 
 export type ApiServices = {
   customers: CustomerService;
+  purges: PurgeService;
+  purgeTracker: PurgeTracker;
+  fleet: EdgeFleetService;
 };
 
 export type ApiContext = {

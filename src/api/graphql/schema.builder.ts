@@ -10,10 +10,13 @@ import { authChecker } from './auth.checker';
 import type { ApiPubSub } from './context.type';
 import { CustomerChangeResolver } from './customer-change.resolver';
 import { CustomerResolver } from './customer.resolver';
+import { EdgeResolver } from './edge.resolver';
+import { PurgeStatusResolver } from './purge-status.resolver';
+import { PurgeResolver } from './purge.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,

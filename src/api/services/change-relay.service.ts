@@ -14,6 +14,7 @@ import type { ChangeLogEntity } from '../db/change-log.entity';
 import { CustomerEntity } from '../db/customer.entity';
 import { toCustomerConfig } from '../db/customer.mapper';
 import type { Database } from '../db/database';
+import { latestPurgeSeqs } from '../db/purge.store';
 import type { EntityManager } from 'typeorm';
 
 /** Arbitrary constant, distinct from the outbox order lock in change-log.writer.ts. */
@@ -106,17 +107,18 @@ export class ChangeRelay {
         return seq;
       }
       let after = busSeq;
-      let snapshotCustomers: Snapshot['customers'] | null = null;
+      let state: Pick<Snapshot, 'customers' | 'purgeSeqs'> | null = null;
       for (;;) {
         const rows = await readChangesAfter(m, after, BATCH);
         if (rows.length === 0) break;
-        snapshotCustomers ??= (await readSnapshot(m, 0)).customers;
+        state ??= await readSnapshot(m, 0);
         const changes = toChanges(rows, after);
         after = changes[changes.length - 1]!.seq;
         // Only the last batch's snapshot matches its seq exactly. Earlier batches (a backlog
         // over BATCH rows) carry the newer state; consumers still converge, since every event
-        // is a whole customer or a delete and replaying older ones ends in the same state.
-        await this.#bus.publish(changes, { v: 1, seq: after, takenAt: new Date().toISOString(), customers: snapshotCustomers });
+        // is a whole customer or a delete and replaying older ones ends in the same state (and a
+        // purge seq above what an edge applied makes it purge more, never less).
+        await this.#bus.publish(changes, { v: 1, seq: after, takenAt: new Date().toISOString(), customers: state.customers, purgeSeqs: state.purgeSeqs });
         if (rows.length < BATCH) break;
       }
       if (after !== busSeq) this.#log.debug({ from: busSeq, to: after }, 'relayed changes');
@@ -137,8 +139,12 @@ function toChanges(rows: ChangeLogEntity[], publishedSeq: number): Change[] {
   });
 }
 
-/** Every customer with its domains, as the bus carries them (password as ciphertext). */
+/**
+ * Every customer with its domains, as the bus carries them (password as ciphertext), and
+ * per customer the seq of its latest purge (what an edge back from a gap compares with).
+ */
 export async function readSnapshot(m: EntityManager, seq: number): Promise<Snapshot> {
   const rows = await m.getRepository(CustomerEntity).find({ relations: { domains: true }, order: { id: 'ASC' } });
-  return { v: 1, seq, takenAt: new Date().toISOString(), customers: rows.map(toCustomerConfig) };
+  const purgeSeqs = await latestPurgeSeqs(m);
+  return { v: 1, seq, takenAt: new Date().toISOString(), customers: rows.map(toCustomerConfig), purgeSeqs };
 }

@@ -1,0 +1,96 @@
+/**
+ * The purge queries that need SQL rather than a repository call: the acks' batched,
+ * idempotent insert, the once-only completion stamp, the relay's per-customer purge
+ * seqs and the newest-first page. Table names stay in db/.
+ */
+import { In, type EntityManager } from 'typeorm';
+import type { PurgeAck } from '../../core/fleet.port';
+import { PurgeEdgeEntity } from './purge-edge.entity';
+import { PurgeEntity } from './purge.entity';
+
+/** Longest edge id the `purge_edge` table holds. */
+export const EDGE_ID_MAX_CHARS = 200;
+
+/**
+ * Inserts acks, skipping those already stored (another api replica, or this one before a
+ * restart, stored them first) and those of purges that do not exist (customer deleted).
+ * Returns how many rows were new.
+ */
+export async function insertPurgeAcks(m: EntityManager, acks: readonly PurgeAck[]): Promise<number> {
+  if (acks.length === 0) return 0;
+  const rows: unknown[] = await m.query(
+    `INSERT INTO "purge_edge" ("purge_id", "edge_id", "applied_at", "objects_removed")
+     SELECT a."purge_id", a."edge_id", a."applied_at", a."objects_removed"
+       FROM unnest($1::uuid[], $2::varchar[], $3::timestamptz[], $4::bigint[]) AS a("purge_id", "edge_id", "applied_at", "objects_removed")
+      WHERE EXISTS (SELECT 1 FROM "purge" p WHERE p."id" = a."purge_id")
+     ON CONFLICT ("purge_id", "edge_id") DO NOTHING
+     RETURNING "purge_id"`,
+    [acks.map((a) => a.purgeId), acks.map((a) => a.edgeId), acks.map((a) => a.appliedAt), acks.map((a) => String(a.objectsRemoved))],
+  );
+  return rows.length;
+}
+
+/** The ids among `ids` that name a stored purge. */
+export async function existingPurgeIds(m: EntityManager, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await m.getRepository(PurgeEntity).find({ where: { id: In([...ids]) }, select: { id: true } });
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Locks the customer's row against deletion (and key changes) until the transaction ends;
+ * false when there is no such customer.
+ */
+export async function lockCustomerRow(m: EntityManager, customerId: string): Promise<boolean> {
+  const rows: unknown[] = await m.query(`SELECT 1 FROM "customer" WHERE "id" = $1 FOR KEY SHARE`, [customerId]);
+  return rows.length > 0;
+}
+
+/** Stamps completion unless already stamped; returns the stamp that stands (null: purge gone). */
+export async function markPurgeCompleted(m: EntityManager, id: string, at: Date): Promise<Date | null> {
+  const result = await m
+    .createQueryBuilder()
+    .update(PurgeEntity)
+    .set({ completedAt: at })
+    .where('id = :id AND completed_at IS NULL', { id })
+    .execute();
+  if (result.affected) return at;
+  const row = await m.getRepository(PurgeEntity).findOne({ where: { id }, select: { id: true, completedAt: true } });
+  return row?.completedAt ?? null;
+}
+
+/** Every ack stored for these purges, by purge id then edge id. */
+export async function readPurgeAcks(m: EntityManager, purgeIds: readonly string[]): Promise<PurgeEdgeEntity[]> {
+  if (purgeIds.length === 0) return [];
+  return m.getRepository(PurgeEdgeEntity).find({ where: { purgeId: In([...purgeIds]) }, order: { purgeId: 'ASC', edgeId: 'ASC' } });
+}
+
+/** Per existing customer, the seq of its latest purge (customers never purged are absent). */
+export async function latestPurgeSeqs(m: EntityManager): Promise<Record<string, number>> {
+  const rows: Array<{ customer_id: string; seq: string }> = await m.query(
+    `SELECT p."customer_id", max(p."seq") AS "seq"
+       FROM "purge" p JOIN "customer" c ON c."id" = p."customer_id"
+      GROUP BY p."customer_id" ORDER BY p."customer_id"`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.customer_id, Number(r.seq)]));
+}
+
+/**
+ * One page of a customer's purges, newest first (ties by id), after the purge `afterId`.
+ * The position is read from that purge's row, so the cursor is exact whatever the
+ * timestamp precision. Returns up to `limit` rows.
+ */
+export async function readPurgePage(m: EntityManager, customerId: string, afterId: string | null, limit: number): Promise<PurgeEntity[]> {
+  const qb = m
+    .getRepository(PurgeEntity)
+    .createQueryBuilder('p')
+    .where('p.customer_id = :customerId', { customerId });
+  if (afterId !== null) {
+    qb.andWhere(
+      `(p.requested_at < (SELECT a.requested_at FROM purge a WHERE a.id = :afterId)
+        OR (p.requested_at = (SELECT a.requested_at FROM purge a WHERE a.id = :afterId) AND p.id > :afterId))`,
+      { afterId },
+    );
+  }
+  return qb.orderBy('p.requested_at', 'DESC').addOrderBy('p.id', 'ASC').limit(limit).getMany();
+}

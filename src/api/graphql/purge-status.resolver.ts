@@ -1,0 +1,53 @@
+/**
+ * The `purgeStatus` subscription: the purge's state on subscribe, then one event per edge
+ * that applies it; the server ends the subscription after the event in which it is
+ * complete. Fed by the ack collector through PurgeTracker.watch (see server.ts).
+ */
+import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { cdnError } from '../../core/errors';
+import { toGraphqlCustomer } from '../db/customer.mapper';
+import { toGraphqlPurge, toGraphqlPurgeEdge } from '../db/purge.mapper';
+import type { PurgeUpdate } from '../services/purge-tracker.service';
+import type { ApiContext } from './context.type';
+import { PurgeStatusEvent } from './purge-status.type';
+
+@Resolver(() => PurgeStatusEvent)
+export class PurgeStatusResolver {
+  @Authorized()
+  @Subscription(() => PurgeStatusEvent, {
+    description: 'A purge as it reaches the edges: its state now, then an event as each edge applies it; ends once every live edge has. NOT_FOUND for an unknown id.',
+    subscribe: async ({ args, context }: SubscribeResolverData<unknown, { id: string }, ApiContext>) => {
+      const purge = await context.services.purges.get(args.id);
+      if (!purge) throw cdnError('CDN_ERR_PURGE_NOT_FOUND', args.id);
+      const customer = await context.services.customers.get(purge.customerId);
+      if (!customer) throw cdnError('CDN_ERR_PURGE_NOT_FOUND', args.id);
+      const graphqlCustomer = toGraphqlCustomer(customer);
+      return mapIterator(context.services.purgeTracker.watch(purge), (update: PurgeUpdate) =>
+        Object.assign(new PurgeStatusEvent(), {
+          purge: toGraphqlPurge(update.state, graphqlCustomer),
+          edge: update.edge ? toGraphqlPurgeEdge(update.edge) : null,
+        }),
+      );
+    },
+  })
+  purgeStatus(@Root() event: PurgeStatusEvent, @Arg('id', () => ID) _id: string): PurgeStatusEvent {
+    return event;
+  }
+}
+
+/** Maps each value, passing `return()` through so an unsubscribe ends the source at once. */
+function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U): AsyncIterableIterator<U> {
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      const r = await source.next();
+      return r.done ? { done: true, value: undefined } : { done: false, value: map(r.value) };
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+}
