@@ -25,12 +25,15 @@ const HELP = `Usage: npm run bench [-- options]
 Measures the edge against nginx (proxy_cache), interleaved, one server core each:
 cache hits on 1,000 random objects (1 KB and 100 KB) at 64 and 1,000 connections,
 cold misses, and request collapsing; then an extra row with CDN_EDGE_WORKERS=2.
+The hit cases also measure the "Node floor" (bench/floor.js: a Map-backed caching proxy on
+bare node:http, the least a Node cache can do) to show which part of the gap is the runtime's.
 
 Options:
   --quick             ~2 s runs and fewer cases (a smoke test, not a measurement)
   --duration <s>      seconds per wrk run (default 10; --quick 2)
   --runs <n>          runs per server and case, interleaved, at least 3 (default 3)
   --no-workers2       skip the CDN_EDGE_WORKERS=2 rows
+  --no-floor          skip the Node floor (bench/floor.js) in the hit cases
   --no-build          use dist/ as it is (default: npm run build when src/ is newer)
   --write / --no-write
                       write the results into docs/BENCHMARKS.md (default: write on a full
@@ -52,6 +55,7 @@ function parseOptions(argv) {
     duration: undefined,
     runs: 3,
     workers2: true,
+    floor: true,
     build: true,
     write: undefined,
     serverCpu: 0,
@@ -70,6 +74,7 @@ function parseOptions(argv) {
     else if (a === '--duration') o.duration = num();
     else if (a === '--runs') o.runs = num();
     else if (a === '--no-workers2') o.workers2 = false;
+    else if (a === '--no-floor') o.floor = false;
     else if (a === '--no-build') o.build = false;
     else if (a === '--write') o.write = true;
     else if (a === '--no-write') o.write = false;
@@ -339,10 +344,27 @@ async function ensureBuild(opts) {
 
 async function startOrigin(opts, clientCpu) {
   const [cmd, args] = pinned(clientCpu, process.execPath, [path.join(__dirname, 'origin.js'), '--port', '0']);
+  const { cp, port } = await startReportingPort('origin', cmd, args);
+  return {
+    cp,
+    port,
+    count: async (p) => JSON.parse((await httpGet(port, p === undefined ? '/__count' : `/__count?path=${encodeURIComponent(p)}`)).body),
+  };
+}
+
+/** The Node floor (bench/floor.js) on the server core, in front of the same origin. */
+async function startFloor(originPort, cpus) {
+  const [cmd, args] = pinned(cpus, process.execPath, [path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(originPort)]);
+  const { cp, port } = await startReportingPort('floor', cmd, args);
+  return { name: 'floor', cp, port, processes: 1 };
+}
+
+/** Starts a helper that prints `{"port":N}` as its first line and exits when its stdin closes. */
+async function startReportingPort(name, cmd, args) {
   const cp = startProcess(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     let buf = '';
-    const t = setTimeout(() => reject(new Error('origin did not start within 10 s')), 10_000);
+    const t = setTimeout(() => reject(new Error(`${name} did not start within 10 s`)), 10_000);
     cp.stdout.on('data', (d) => {
       buf += d;
       const nl = buf.indexOf('\n');
@@ -355,13 +377,9 @@ async function startOrigin(opts, clientCpu) {
         }
       }
     });
-    cp.once('exit', (code) => reject(new Error(`origin exited with ${code}`)));
+    cp.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
-  return {
-    cp,
-    port,
-    count: async (p) => JSON.parse((await httpGet(port, p === undefined ? '/__count' : `/__count?path=${encodeURIComponent(p)}`)).body),
-  };
+  return { cp, port };
 }
 
 async function startEdge(env, workers, cpus, dirs) {
@@ -514,18 +532,18 @@ function describeRun(r) {
   return `${fmtInt(r.rps).padStart(7)} req/s  p50 ${fmtMs(r.p50).padStart(6)} ms  p99 ${fmtMs(r.p99).padStart(6)} ms  ${r.mbps.toFixed(0)} MB/s${extra.length ? `  [${extra.join(', ')}]` : ''}`;
 }
 
-/** Interleaved: edge, nginx, edge, nginx, ... `runs` each. */
-async function hitCase(opts, edge, nginx, origin, c, label) {
-  const results = { edge: [], nginx: [] };
+/** Interleaved: edge, nginx[, floor], edge, nginx[, floor], ... `runs` each. */
+async function hitCase(opts, edge, nginx, origin, c, label, floor) {
+  const results = { edge: [], nginx: [], floor: [] };
   for (let i = 0; i < opts.runs; i++) {
-    for (const server of [edge, nginx]) {
+    for (const server of floor === undefined ? [edge, nginx] : [edge, nginx, floor]) {
       const r = await wrkRun(opts, server, c.size, c.conns, origin);
       results[server.name].push(r);
       log(`  ${label.padEnd(44)} run ${i + 1}/${opts.runs} ${server.name.padEnd(5)} ${describeRun(r)}`);
       await sleep(opts.quick ? 300 : 1000);
     }
   }
-  return { ...c, label, edge: summarise(results.edge), nginx: summarise(results.nginx) };
+  return { ...c, label, edge: summarise(results.edge), nginx: summarise(results.nginx), floor: floor === undefined ? undefined : summarise(results.floor) };
 }
 
 async function coldMisses(opts, edge, nginx, origin, size, stamp) {
@@ -599,27 +617,36 @@ function buildReport(info, data, opts) {
   L.push('');
   L.push('**Cache hits**, random paths over 1,000 objects (all cached before measuring):');
   L.push('');
-  L.push('| case | edge req/s | nginx req/s | edge/nginx | target | edge p50 / p99 (ms) | nginx p50 / p99 (ms) | runs req/s: edge \\| nginx | notes |');
-  L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |');
+  L.push('| case | edge req/s | nginx req/s | edge/nginx | target | Node floor req/s ² | floor/nginx | edge/floor | edge p50 / p99 (ms) | nginx p50 / p99 (ms) | floor p50 / p99 (ms) | runs req/s: edge \\| nginx \\| floor | notes |');
+  L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   const row = (c, workersLabel) => {
     const ratio = c.edge.rps / c.nginx.rps;
     const t = targetFor(c);
     const notes = [];
-    for (const s of ['edge', 'nginx']) {
+    for (const s of ['edge', 'nginx', 'floor']) {
       const x = c[s];
+      if (x === undefined) continue;
       if (x.errors) notes.push(`${s}: ${x.errors} socket errors/timeouts`);
       if (x.non2xx) notes.push(`${s}: ${x.non2xx} non-2xx`);
       if (x.originRequests) notes.push(`${s}: ${x.originRequests} origin requests (misses)`);
     }
     if (c.conns >= 1000) notes.push(`edge p99 ${c.edge.p99 < 100 ? 'under' : 'NOT under'} 100 ms`);
     if (c.warm) notes.push(...c.warm);
-    return `| ${fmtSize(c.size)}, ${fmtInt(c.conns)} conns${workersLabel} | ${fmtInt(c.edge.rps)} | ${fmtInt(c.nginx.rps)} | **${ratio.toFixed(2)}×** | ≥ ${t}× ${ratio >= t ? 'met' : 'not met'} | ${fmtMs(c.edge.p50)} / ${fmtMs(c.edge.p99)} | ${fmtMs(c.nginx.p50)} / ${fmtMs(c.nginx.p99)} | ${c.edge.all.map(fmtK).join(' ')} \\| ${c.nginx.all.map(fmtK).join(' ')} | ${notes.join('; ')} |`;
+    const f = c.floor;
+    const floorCells = f === undefined ? '— | — | —' : `${fmtInt(f.rps)} | ${(f.rps / c.nginx.rps).toFixed(2)}× | ${(c.edge.rps / f.rps).toFixed(2)}×`;
+    const floorLat = f === undefined ? '—' : `${fmtMs(f.p50)} / ${fmtMs(f.p99)}`;
+    const floorRuns = f === undefined ? '' : ` \\| ${f.all.map(fmtK).join(' ')}`;
+    return `| ${fmtSize(c.size)}, ${fmtInt(c.conns)} conns${workersLabel} | ${fmtInt(c.edge.rps)} | ${fmtInt(c.nginx.rps)} | **${ratio.toFixed(2)}×** | ≥ ${t}× ${ratio >= t ? 'met' : 'not met'} | ${floorCells} | ${fmtMs(c.edge.p50)} / ${fmtMs(c.edge.p99)} | ${fmtMs(c.nginx.p50)} / ${fmtMs(c.nginx.p99)} | ${floorLat} | ${c.edge.all.map(fmtK).join(' ')} \\| ${c.nginx.all.map(fmtK).join(' ')}${floorRuns} | ${notes.join('; ')} |`;
   };
   for (const c of data.hits) L.push(row(c, ''));
   for (const c of data.hits2) L.push(row(c, ', **edge CDN_EDGE_WORKERS=2** ¹'));
   if (data.hits2.length) {
     L.push('');
     L.push(`¹ Extra rows, not comparable with the targets: the edge runs ${data.hits2[0].edgeProcesses} worker process(es) on both cores (${opts.serverCpu},${opts.clientCpu}), so it competes with wrk and the origin for the client core; nginx still has 1 worker on core ${opts.serverCpu}.`);
+  }
+  if (data.hits.some((c) => c.floor !== undefined)) {
+    L.push('');
+    L.push(`² The Node floor (bench/floor.js): a Map from URL to the origin's answer on bare node:http, same core, same client — no freshness, tenants, limits or disk. It is the most a cache whose hit path runs in Node can reach here: floor/nginx bounds edge/nginx, and edge/floor is the share of that the edge keeps.`);
   }
   L.push('');
   if (data.cold.length) {
@@ -702,6 +729,7 @@ async function main() {
 
   log(`bench: origin on 127.0.0.1:${origin.port}; starting nginx and the edge (CDN_EDGE_WORKERS=1) on core ${opts.serverCpu}`);
   const nginx = await startNginx(nginxBin, origin.port, opts.serverCpuOrNull);
+  const floor = opts.floor ? await startFloor(origin.port, opts.serverCpuOrNull) : undefined;
   let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs);
   log(`bench: nginx on 127.0.0.1:${nginx.port}, edge on 127.0.0.1:${edge.port} (${edge.processes} process)`);
 
@@ -731,14 +759,15 @@ async function main() {
   for (const c of opts.cases) {
     let warmNotes = [];
     if (!warmed.has(c.size)) {
-      warmNotes = await warmBoth([edge, nginx], c.size, '');
+      warmNotes = await warmBoth(floor === undefined ? [edge, nginx] : [edge, nginx, floor], c.size, '');
       warmed.add(c.size);
     }
     const label = `${fmtSize(c.size)} hits, ${c.conns} conns`;
-    const r = await hitCase(opts, edge, nginx, origin, c, label);
+    const r = await hitCase(opts, edge, nginx, origin, c, label, floor);
     r.warm = warmNotes;
     data.hits.push(r);
-    log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; edge p99 ${fmtMs(r.edge.p99)} ms, nginx p99 ${fmtMs(r.nginx.p99)} ms`);
+    const floorNote = r.floor === undefined ? '' : `; Node floor ${fmtInt(r.floor.rps)} req/s (floor/nginx ${(r.floor.rps / r.nginx.rps).toFixed(2)}×, edge/floor ${(r.edge.rps / r.floor.rps).toFixed(2)}×, p99 ${fmtMs(r.floor.p99)} ms)`;
+    log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; edge p99 ${fmtMs(r.edge.p99)} ms, nginx p99 ${fmtMs(r.nginx.p99)} ms${floorNote}`);
   }
 
   if (opts.workers2Cases.length) {

@@ -5,10 +5,6 @@
  */
 import 'reflect-metadata';
 import { isCdnError } from '../core/errors';
-import { runApi, API_HELP } from './api.command';
-import { runEdge, EDGE_HELP } from './edge.command';
-import { runMigrate, MIGRATE_HELP } from './migrate.command';
-import { runStart, START_HELP } from './start.command';
 
 const USAGE = `Edgeplane — a multi-tenant CDN you run yourself, managed through GraphQL.
 
@@ -24,11 +20,34 @@ Run \`cdn <command> --help\` for a command's options. Configuration comes from t
 environment; see the README for every variable.
 `;
 
-const commands: Record<string, { help: string; run: (args: string[]) => Promise<void> }> = {
-  start: { help: START_HELP, run: runStart },
-  api: { help: API_HELP, run: runApi },
-  edge: { help: EDGE_HELP, run: runEdge },
-  migrate: { help: MIGRATE_HELP, run: runMigrate },
+interface Command {
+  help: string;
+  run(args: string[]): Promise<void>;
+}
+
+/**
+ * Loaded on demand: an edge process never loads the api's modules (GraphQL, TypeORM,
+ * Apollo), which would cost it start-up time and memory in every worker.
+ */
+// `require`, not `import()`: under NodeNext a dynamic import() stays an ES import, which
+// would need file extensions; require keeps this CommonJS build lazy.
+const commands: Record<string, () => Command> = {
+  start: () => {
+    const m = require('./start.command') as typeof import('./start.command');
+    return { help: m.START_HELP, run: m.runStart };
+  },
+  api: () => {
+    const m = require('./api.command') as typeof import('./api.command');
+    return { help: m.API_HELP, run: m.runApi };
+  },
+  edge: () => {
+    const m = require('./edge.command') as typeof import('./edge.command');
+    return { help: m.EDGE_HELP, run: m.runEdge };
+  },
+  migrate: () => {
+    const m = require('./migrate.command') as typeof import('./migrate.command');
+    return { help: m.MIGRATE_HELP, run: m.runMigrate };
+  },
 };
 
 export function main(argv: string[]): void {
@@ -37,22 +56,27 @@ export function main(argv: string[]): void {
     process.stdout.write(USAGE);
     return;
   }
-  const command = commands[name];
-  if (command === undefined) {
+  const load = commands[name];
+  if (load === undefined) {
     process.stderr.write(`cdn: unknown command "${name}".\n\n${USAGE}`);
     process.exitCode = 2;
     return;
   }
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(command.help);
-    return;
-  }
-  command.run(args).catch((err: unknown) => {
-    if (isCdnError(err)) {
-      process.stderr.write(`cdn ${name}: ${err.message}\n`);
-    } else {
-      process.stderr.write(`cdn ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    }
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(async () => {
+      const command = load();
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(command.help);
+        return;
+      }
+      await command.run(args);
+    })
+    .catch((err: unknown) => {
+      if (isCdnError(err)) {
+        process.stderr.write(`cdn ${name}: ${err.message}\n`);
+      } else {
+        process.stderr.write(`cdn ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      }
+      process.exit(1);
+    });
 }

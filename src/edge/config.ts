@@ -11,7 +11,7 @@ import { LOG_LEVELS } from '../obs/logger.factory';
 
 export const MAX_OBJECT_BYTES_DEFAULT = 100 * 1024 * 1024;
 export const CACHE_MAX_BYTES_DEFAULT = 10 * 1024 ** 3;
-export const MEMORY_BYTES_DEFAULT = 64 * 1024 * 1024;
+export const MEMORY_BYTES_DEFAULT = 256 * 1024 * 1024;
 export const MEMORY_MAX_OBJECT_BYTES_DEFAULT = 1024 * 1024;
 export const MAX_URL_BYTES_DEFAULT = 8 * 1024;
 export const MAX_HEADER_BYTES_DEFAULT = 16 * 1024;

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// The benchmark's "Node floor": the least a caching proxy written on node:http can do, to show
+// how much of the gap to nginx is the runtime's and how much is the edge's. A Map from URL to
+// { headers, body }, filled from the origin on a miss (no freshness, no tenants, no limits,
+// no disk); a hit is one Map lookup, one writeHead, one end. Not a product: a measuring stick.
+//
+// Usage: node bench/floor.js --origin-port N [--port N]  (prints `{"port":N}` when listening)
+'use strict';
+const http = require('node:http');
+
+function parseArgs(argv) {
+  const out = { port: 0, originPort: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--port') out.port = Number(argv[++i]);
+    else if (argv[i] === '--origin-port') out.originPort = Number(argv[++i]);
+  }
+  if (!out.originPort) {
+    process.stderr.write('floor: --origin-port is required\n');
+    process.exit(2);
+  }
+  return out;
+}
+
+const { port, originPort } = parseArgs(process.argv.slice(2));
+const cache = new Map();
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function fill(url, done) {
+  http
+    .get({ host: '127.0.0.1', port: originPort, path: url, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const headers = { 'content-type': res.headers['content-type'] ?? 'application/octet-stream', 'cache-control': res.headers['cache-control'] ?? 'no-store', etag: res.headers.etag ?? '', 'content-length': String(body.length) };
+        const entry = { status: res.statusCode ?? 502, headers, body };
+        if (entry.status === 200) cache.set(url, entry);
+        done(entry, 'MISS');
+      });
+      res.on('error', () => done({ status: 502, headers: { 'content-length': '0' }, body: Buffer.alloc(0) }, 'MISS'));
+    })
+    .on('error', () => done({ status: 502, headers: { 'content-length': '0' }, body: Buffer.alloc(0) }, 'MISS'));
+}
+
+const server = http.createServer((req, res) => {
+  const send = (entry, xcache) => {
+    res.writeHead(entry.status, { ...entry.headers, 'x-cache': xcache });
+    res.end(entry.body);
+  };
+  const hit = cache.get(req.url);
+  if (hit !== undefined) send(hit, 'HIT');
+  else fill(req.url, send);
+});
+server.keepAliveTimeout = 75_000;
+server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => {
+  process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
+  // The runner holds our stdin: when it dies, so do we.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+});
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));
