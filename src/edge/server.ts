@@ -13,6 +13,7 @@ import { createAdminApp } from './admin.routes';
 import type { CacheStore } from './cache/cache-store.port';
 import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
+import { TieredStore } from './cache/tiered.store';
 import type { EdgeConfig } from './config';
 import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
 import { OriginPools } from './origin/origin-pools';
@@ -20,6 +21,8 @@ import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
 import { Flights } from './pipeline/fetch.flight';
 import { EdgeTransaction, type PipelineContext } from './pipeline/transaction';
+import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
+import type { LurkerSettings } from './purge/purge.lurker';
 import type { EdgeTenantFeed, TenantFeedEvent } from './tenant-feed.port';
 
 export interface EdgeDeps {
@@ -36,6 +39,8 @@ export interface EdgeDeps {
    * so a cluster worker can have the others drop it from their memory tiers.
    */
   onInvalidate?: (keys: string[]) => void;
+  /** Purge engine settings (lurker batch, intervals); tests shorten them. */
+  purge?: Partial<LurkerSettings>;
 }
 
 export interface EdgeHandle {
@@ -49,6 +54,8 @@ export interface EdgeHandle {
   metrics: EdgeMetrics;
   /** Drops keys from this process's memory tier only: another worker deleted them. */
   forgetLocal(keys: string[]): void;
+  /** The purge engine (bans, lurker, backlog); undefined with an injected store other than the tiered one. */
+  purges: PurgeEngine | undefined;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
 }
@@ -68,10 +75,15 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
         })
       : undefined;
   const store: CacheStore = announceDeletes(deps.store ?? ownStore!, deps.onInvalidate);
+  const tiered = ownStore ?? (deps.store instanceof TieredStore ? deps.store : undefined);
+  const purges =
+    tiered === undefined
+      ? undefined
+      : createPurgeEngine(tiered, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => tenants.byId(id)?.queryString });
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
   const metrics = new EdgeMetrics({ appliedSeq: () => tenants.appliedSeq(), customers: () => tenants.count() });
-  const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights() };
+  const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights(purges === undefined ? {} : { joinable: (f) => purges.joinable(f.req.customer.id, f.startedAt) }), purges };
 
   const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
   const publicServer = createPublicServer(ctx, config);
@@ -82,11 +94,17 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await adminApp?.close();
     unsubscribe();
     await tenants.stop();
+    await purges?.close();
     await pools.close();
     await store.idle();
     await ownStore?.close();
   };
   try {
+    if (purges !== undefined) {
+      // Bans persisted before this start are checked from the first request on.
+      await purges.restore();
+      tenants.attachPurges?.(purges);
+    }
     await tenants.start();
     await publicServer.listen(config.host, config.port);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
@@ -107,9 +125,12 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
       for (const key of keys) store.forget?.(key);
     },
     metrics,
+    purges,
     close,
   };
 }
+
+const LISTEN_BACKLOG = 4096;
 
 /**
  * The public port: plain node:http, because every request goes to the pipeline, which
@@ -133,7 +154,10 @@ function createPublicServer(ctx: PipelineContext, limits: ClientLimits): { serve
     listen: (host, port) =>
       new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        // A backlog above Node's default (511): a burst of new connections that finds the
+        // accept queue full has its handshake's last ACK dropped, and the client's request
+        // then waits for TCP retransmission (seconds of tail latency). Capped by somaxconn.
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });

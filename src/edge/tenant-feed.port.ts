@@ -6,6 +6,8 @@
  * (sync/static-feed.ts). The feed never owns the bus; its caller does.
  */
 import type { CustomerConfig } from '../core/customer.types';
+import type { PurgeAck } from '../core/fleet.port';
+import type { PurgeRequest } from '../core/purge.types';
 import type { TenantSource } from '../core/tenant.port';
 
 export type TenantFeedEvent =
@@ -29,4 +31,42 @@ export interface EdgeTenantFeed extends TenantSource {
   count(): number;
   /** Returns the unsubscribe function. */
   subscribe(listener: TenantFeedListener): () => void;
+  /**
+   * Feeds that carry purges (the bus) apply them through `applier`, in order, each durable
+   * before the feed moves past its seq. startEdge attaches its purge engine before start().
+   */
+  attachPurges?(applier: PurgeApplier): void;
+  /** Hears every purge this process applied (for acks over the fleet channel). Returns the unsubscribe function. */
+  onPurgeApplied?(listener: PurgeAppliedListener): () => void;
+}
+
+/** A purge as this edge process applied it. */
+export interface PurgeApplied {
+  purgeId: string;
+  seq: number;
+  /** Edge clock (ms) the purge took effect at (its ban time). */
+  appliedAt: number;
+  /** Objects removed or marked stale at once by this call (URL purges; 0 for bans and repeats). */
+  objectsRemoved: number;
+  /** The purge id was already applied on this edge: nothing new happened. */
+  duplicate: boolean;
+  /** Time this call took, ms. */
+  durationMs: number;
+}
+
+/** What an applied purge reports; the fleet sender adds its edgeId. */
+export type PurgeAppliedAck = Omit<PurgeAck, 'edgeId'>;
+
+export type PurgeAppliedListener = (ack: PurgeAppliedAck) => void;
+
+/** The edge's purge engine as a feed sees it (edge/purge/purge.engine.ts). */
+export interface PurgeApplier {
+  /** Loads the bans persisted on this edge (idempotent; before the feed reads its first snapshot). */
+  restore(): Promise<void>;
+  /** In effect (recorded, visible to every process of the edge) when it resolves; idempotent by purge id. */
+  apply(purge: PurgeRequest, seq: number): Promise<PurgeApplied>;
+  /** A hard ALL purge of each customer (after a gap: purges may have been missed). */
+  purgeAllAfterGap(customerIds: readonly string[], seq: number): Promise<void>;
+  /** Resolves when every purge applied so far is flushed to disk (before the feed saves its seq). */
+  durable(): Promise<void>;
 }

@@ -16,6 +16,18 @@ export interface ObjectMeta {
   headers: StoredHeaders;
   /** Milliseconds since the epoch (from the edge's Clock). */
   storedAt: number;
+  /**
+   * When the origin request that produced this object (or last revalidated it) was sent,
+   * ms since the epoch (edge Clock). A purge applied at or after this time covers the
+   * object, even when the response arrived after the purge. Absent on objects stored by
+   * an older edge: storedAt stands in.
+   */
+  fetchedAt?: number;
+  /**
+   * Set by a soft purge: the object is stale (revalidated before reuse) while fetchedAt is
+   * at or before this time; a revalidation moves fetchedAt past it.
+   */
+  softPurgedAt?: number;
   /** Seconds the object is fresh after storedAt. */
   ttl: number;
   /** Body bytes. */

@@ -207,7 +207,7 @@ export class DiskTier implements CacheStore {
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
       const replaced = await this.index.put(customerId, rest, entry, epoch);
       if (replaced === false) {
-        // The customer was dropped while the body streamed in.
+        // The customer was dropped while the body streamed in, or a purge applied since the fetch began covers it.
         if (renamed) await unlink(final).catch(() => {});
         return { outcome: 'aborted' };
       }

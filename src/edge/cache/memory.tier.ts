@@ -111,6 +111,14 @@ export class MemoryTier implements CacheStore {
     for (const key of [...this.#lru.keys()]) if (key.startsWith(prefix)) this.#lru.delete(key);
   }
 
+  /** Drops every object `test` picks (a purge's sweep of this process's memory); returns how many. */
+  forgetWhere(test: (key: string, meta: ObjectMeta) => boolean): number {
+    const doomed: string[] = [];
+    for (const [key, held] of this.#lru.entries()) if (test(key, held.meta)) doomed.push(key);
+    for (const key of doomed) this.#lru.delete(key);
+    return doomed.length;
+  }
+
   async idle(): Promise<void> {}
 
   stats(): CacheStats {

@@ -28,6 +28,13 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
     else void variant?.release();
   }
   if (stored === undefined) return 'miss';
+  // Purges (edge/purge): a hard ban makes it a miss; a soft one makes it stale.
+  const banned = ctx.purges?.judge(tx.customer!.id, stored.meta);
+  if (banned === 'hard') {
+    void stored.release();
+    ctx.purges!.discard(tx.customer!.id, stored.meta);
+    return 'miss';
+  }
   const policy = policyOf(stored.meta, ctx.clock);
   if (policy === undefined) {
     // Stored without RFC 9111 state (an older edge): fetch it again.
@@ -36,7 +43,7 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
   }
   tx.stored = stored;
   tx.policy = policy;
-  if (isFresh(policy)) return 'hit';
+  if (banned === undefined && isFresh(policy)) return 'hit';
   if (mayServeStaleWhileRevalidate(policy)) return 'stale';
   // Stale: revalidate (validators) or refetch; kept for stale-if-error meanwhile.
   return 'miss';

@@ -74,9 +74,16 @@ export type FlightResult =
 /** The in-flight fetches of one edge, by collapse key. */
 export class Flights {
   readonly #flights = new Map<string, Flight>();
+  readonly #joinable: ((flight: Flight) => boolean) | undefined;
+
+  /** `joinable`: false for a fetch a later purge may cover (a new request then fetches anew). */
+  constructor(options: { joinable?: (flight: Flight) => boolean } = {}) {
+    this.#joinable = options.joinable;
+  }
 
   get(collapseKey: string): Flight | undefined {
-    return this.#flights.get(collapseKey);
+    const flight = this.#flights.get(collapseKey);
+    return flight === undefined || this.#joinable === undefined || this.#joinable(flight) ? flight : undefined;
   }
 
   /** Starts a fetch; `register: false` for a client going to the origin on its own. */
@@ -102,6 +109,8 @@ export interface Ticket {
 
 export class Flight {
   readonly req: FlightRequest;
+  /** Edge clock when the fetch began (purges applied since make it unjoinable). */
+  readonly startedAt: number;
   result!: Promise<FlightResult>;
   /** The origin response for the leader when it is not shared (unshared, 5xx). */
   own: Dispatcher.ResponseData | undefined;
@@ -123,6 +132,7 @@ export class Flight {
 
   constructor(req: FlightRequest, ctx: PipelineContext, unregister: () => void) {
     this.req = req;
+    this.startedAt = ctx.clock.now();
     this.#ctx = ctx;
     this.#unregister = unregister;
   }
@@ -246,10 +256,10 @@ export class Flight {
     if (names.length > 0) {
       variant = variantId(names, requestHeaders);
       objectKey = variantKey(this.req.key, variant);
-      epoch = await this.#varyEpoch(names, responseTime, freshSeconds(policy));
+      epoch = await this.#varyEpoch(names, responseTime, freshSeconds(policy), requestTime);
     }
     const policyObject: StoredPolicy = epoch === undefined ? policy.toObject() : { ...policy.toObject(), epoch };
-    const meta: Omit<ObjectMeta, 'size' | 'key'> = { status, headers: stored, storedAt: responseTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
+    const meta: Omit<ObjectMeta, 'size' | 'key'> = { status, headers: stored, storedAt: responseTime, fetchedAt: requestTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
     const tags = tagsOf(res.headers);
     if (tags !== undefined) meta.tags = tags;
     const length = declaredLength(res.headers['content-length']);
@@ -271,7 +281,8 @@ export class Flight {
     );
     delete headers.age;
     const policyObject: StoredPolicy = previous.epoch === undefined ? policy.toObject() : { ...policy.toObject(), epoch: previous.epoch };
-    const meta: ObjectMeta = { ...stale.meta, headers, storedAt: responseTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
+    // fetchedAt moves on: a purge applied before this revalidation began no longer covers it.
+    const meta: ObjectMeta = { ...stale.meta, headers, storedAt: responseTime, fetchedAt: requestTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
     const { key: _key, size: _size, ...update } = meta;
     const updated = await ctx.store.updateMeta(stale.objectKey, update).catch(() => false);
     if (!updated) ctx.logger.debug({ customer: this.req.customer.id }, 'revalidated object was gone from the store');
@@ -282,18 +293,20 @@ export class Flight {
    * The epoch shared by a Vary marker and its variants: kept while the marker names the
    * same headers, new (retiring the old variants) otherwise.
    */
-  async #varyEpoch(names: string[], now: number, ttl: number): Promise<string> {
+  async #varyEpoch(names: string[], now: number, ttl: number, fetchedAt: number): Promise<string> {
     const store = this.#ctx.store;
     const marker = await store.get(this.req.key);
     let epoch: string | undefined;
     if (marker !== undefined) {
       const current = (marker.meta.policy as { epoch?: unknown } | undefined)?.epoch;
-      if (typeof current === 'string' && sameNames(marker.meta.vary, names)) epoch = current;
+      // A marker a purge covers is replaced, so that the lurker removing it later retires no variant fetched since.
+      const purged = this.#ctx.purges?.judge(this.req.customer.id, marker.meta) === 'hard';
+      if (!purged && typeof current === 'string' && sameNames(marker.meta.vary, names)) epoch = current;
       await marker.release();
     }
     if (epoch !== undefined) return epoch;
     epoch = newVaryEpoch();
-    const put = store.put(this.req.key, { status: 200, headers: {}, storedAt: now, ttl, policy: { epoch }, vary: names }, Readable.from([]));
+    const put = store.put(this.req.key, { status: 200, headers: {}, storedAt: now, fetchedAt, ttl, policy: { epoch }, vary: names }, Readable.from([]));
     this.stored = put;
     await put;
     return epoch;

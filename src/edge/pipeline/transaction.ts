@@ -10,7 +10,7 @@ import type { Clock } from '../../core/clock.port';
 import type { CustomerConfig } from '../../core/customer.types';
 import type { TenantSource } from '../../core/tenant.port';
 import type { Logger } from '../../obs/logger.factory';
-import type { CacheStore, StoredHeaders, StoredObject } from '../cache/cache-store.port';
+import type { CacheStore, ObjectMeta, StoredHeaders, StoredObject } from '../cache/cache-store.port';
 import type { CacheResult, EdgeMetrics } from '../edge.metrics';
 import type { OriginPools } from '../origin/origin-pools';
 import type { OriginTargets } from '../origin/origin-target';
@@ -28,6 +28,16 @@ export interface PipelineContext {
   maxObjectBytes: number;
   /** Origin fetches in flight, by collapse key (request collapsing). */
   flights: Flights;
+  /** Bans and soft purges lookups must honour (absent: a store without the purge engine). */
+  purges?: PurgeJudge;
+}
+
+/** What lookups ask of the purge engine (edge/purge/purge.engine.ts). */
+export interface PurgeJudge {
+  /** 'hard': never serve; 'soft': stale, revalidate before reuse; undefined: not purged. */
+  judge(customerId: string, meta: ObjectMeta): 'hard' | 'soft' | undefined;
+  /** Removes a hard-banned object found by a lookup (memory now, index and file in the background). */
+  discard(customerId: string, meta: ObjectMeta): void;
 }
 
 /** A response the edge makes up itself (errors), sent as JSON. */

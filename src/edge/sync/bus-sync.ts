@@ -4,12 +4,22 @@
  * copy on disk), then follow the chain of changes with blocking reads. A `gap` (trimmed
  * history, restarted Redis) reloads the snapshot. Bus errors are retried with backoff
  * while the edge keeps serving what it knows. The bus belongs to the caller.
+ *
+ * Purges (`purge.requested`) go to the attached PurgeApplier one at a time, in seq order;
+ * the applied seq moves past a purge only once it is in effect on this edge, and is saved
+ * in the last-known-good file (and the purge acknowledged to `onPurgeApplied` listeners)
+ * only once the purge is flushed to disk, so the saved seq never runs ahead of the purges
+ * applied. After a gap
+ * (and at boot), every customer whose latest purge (`Snapshot.purgeSeqs`) is above the
+ * seq this edge had applied is purged whole: it may have missed that purge, and when in
+ * doubt the edge purges more, never less.
  */
 import type { Change, Snapshot } from '../../core/bus.events';
 import { isKnownEvent } from '../../core/bus.events';
 import type { ChangeBus } from '../../core/bus.port';
+import type { PurgeRequest } from '../../core/purge.types';
 import type { Logger } from '../../obs/logger.factory';
-import type { EdgeTenantFeed, TenantFeedListener } from '../tenant-feed.port';
+import type { EdgeTenantFeed, PurgeApplier, PurgeAppliedAck, PurgeAppliedListener, TenantFeedListener } from '../tenant-feed.port';
 import { SnapshotFile } from './snapshot-file';
 import { TenantIndex } from './tenant-index';
 
@@ -39,6 +49,13 @@ export class BusTenantFeed implements EdgeTenantFeed {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   #seq = 0;
+  /** The seq saved on disk when this feed started: purges up to it were durable before. */
+  #bootSeq = 0;
+  #purges: PurgeApplier | undefined;
+  readonly #purgeListeners = new Set<PurgeAppliedListener>();
+  /** Acks of purges applied but not yet known flushed; told once they are. */
+  #pendingAcks: PurgeAppliedAck[] = [];
+  #unflushed = false;
   #ready = false;
   #markReady!: () => void;
   readonly ready = new Promise<void>((resolve) => (this.#markReady = resolve));
@@ -64,6 +81,15 @@ export class BusTenantFeed implements EdgeTenantFeed {
   isReady = () => this.#ready;
   appliedSeq = () => this.#seq;
 
+  attachPurges(applier: PurgeApplier): void {
+    this.#purges = applier;
+  }
+
+  onPurgeApplied(listener: PurgeAppliedListener): () => void {
+    this.#purgeListeners.add(listener);
+    return () => this.#purgeListeners.delete(listener);
+  }
+
   async start(): Promise<void> {
     this.#loop ??= this.#run().catch((err: unknown) => this.#log.error({ err }, 'bus sync stopped on an unexpected error'));
   }
@@ -79,6 +105,17 @@ export class BusTenantFeed implements EdgeTenantFeed {
     let failures = 0;
     let needSnapshot = true;
     let triedDisk = false;
+    // Read before the bans are (re)loaded: a seq on disk was saved only after its purges were durable.
+    this.#bootSeq = (await this.#file.read().catch(() => undefined))?.seq ?? 0;
+    while (!this.#stopped && this.#purges !== undefined) {
+      try {
+        await this.#purges.restore();
+        break;
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'cannot load the persisted purges; retrying');
+        if (await this.#sleep(this.#retryMaxMs)) return;
+      }
+    }
     while (!this.#stopped) {
       try {
         if (needSnapshot) {
@@ -89,7 +126,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
             triedDisk = true;
             await this.#bootFromDisk();
           }
-          needSnapshot = !this.#applyBusSnapshot(snapshot);
+          needSnapshot = !(await this.#applyBusSnapshot(snapshot));
           if (needSnapshot) {
             // The bus holds no snapshot yet (new, or restarted empty): wait for the relay to publish one.
             if (await this.#sleep(this.#retryMaxMs)) return;
@@ -103,7 +140,8 @@ export class BusTenantFeed implements EdgeTenantFeed {
           this.#log.info({ appliedSeq: this.#seq, publishedSeq: result.publishedSeq }, 'change bus gap: reloading the snapshot');
           needSnapshot = true;
         } else if (result.changes.length > 0) {
-          needSnapshot = !this.#applyChanges(result.changes);
+          needSnapshot = !(await this.#applyChanges(result.changes));
+          await this.#purgesDurable();
           this.#persist();
         }
       } catch (err) {
@@ -122,7 +160,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
   }
 
   /** Returns false when the bus has no snapshot to give. */
-  #applyBusSnapshot(snapshot: Snapshot | null): boolean {
+  async #applyBusSnapshot(snapshot: Snapshot | null): Promise<boolean> {
     if (snapshot === null) {
       if (!this.#ready) {
         // An empty bus with nothing known: an empty configuration is the truth.
@@ -132,6 +170,8 @@ export class BusTenantFeed implements EdgeTenantFeed {
       }
       return false;
     }
+    await this.#purgeMissed(snapshot);
+    await this.#purgesDurable();
     this.#index.replaceAll(snapshot.customers);
     this.#seq = snapshot.seq;
     this.#log.info({ seq: snapshot.seq, customers: snapshot.customers.length }, 'applied the change bus snapshot');
@@ -140,8 +180,47 @@ export class BusTenantFeed implements EdgeTenantFeed {
     return true;
   }
 
+  /**
+   * Purges ALL of every customer whose latest purge is above the seq applied before this
+   * snapshot (at boot: the seq saved on disk). A snapshot behind that seq (a restored
+   * database reuses seqs) proves nothing: every purged customer is purged.
+   */
+  async #purgeMissed(snapshot: Snapshot): Promise<void> {
+    if (this.#purges === undefined || snapshot.purgeSeqs === undefined) return;
+    const before = this.#ready ? this.#seq : this.#bootSeq;
+    const above = snapshot.seq < before ? 0 : before;
+    const missed = Object.entries(snapshot.purgeSeqs)
+      .filter(([, seq]) => seq > above)
+      .map(([customerId]) => customerId);
+    if (missed.length === 0) return;
+    this.#log.warn({ customers: missed, appliedSeq: before, snapshotSeq: snapshot.seq }, 'purges may have been missed: purging these customers whole');
+    this.#unflushed = true;
+    await this.#purges.purgeAllAfterGap(missed, snapshot.seq);
+  }
+
+  /**
+   * Waits until the purges applied so far are on disk (so the seq saved next never runs
+   * ahead of them, even across a power loss), then tells the listeners.
+   */
+  async #purgesDurable(): Promise<void> {
+    if (!this.#unflushed || this.#purges === undefined) return;
+    await this.#purges.durable();
+    this.#unflushed = false;
+    const acks = this.#pendingAcks;
+    this.#pendingAcks = [];
+    for (const ack of acks) {
+      for (const listener of this.#purgeListeners) {
+        try {
+          listener(ack);
+        } catch (err) {
+          this.#log.warn({ err: errorMessage(err) }, 'a purge listener failed');
+        }
+      }
+    }
+  }
+
   /** Returns false when an event could not be understood and the snapshot must be reloaded. */
-  #applyChanges(changes: Change[]): boolean {
+  async #applyChanges(changes: Change[]): Promise<boolean> {
     for (const change of changes) {
       const event = change.event;
       if (!isKnownEvent(event)) {
@@ -154,10 +233,29 @@ export class BusTenantFeed implements EdgeTenantFeed {
         }
       } else if (event.kind === 'customer.deleted') {
         this.#index.delete(event.customerId);
+      } else if (event.kind === 'purge.requested') {
+        await this.#applyPurge(event.purge, change.seq);
       }
       this.#seq = change.seq;
     }
     return true;
+  }
+
+  /** Applies one purge (its ack is told once it is flushed); throws, leaving the seq behind it, when it cannot. */
+  async #applyPurge(purge: PurgeRequest, seq: number): Promise<void> {
+    if (this.#purges === undefined) {
+      this.#log.debug({ customer: purge.customerId, purge: purge.id }, 'purge ignored: this edge has no purgeable cache');
+      return;
+    }
+    let applied;
+    try {
+      this.#unflushed = true;
+      applied = await this.#purges.apply(purge, seq);
+    } catch (err) {
+      this.#log.error({ customer: purge.customerId, purge: purge.id, seq, err: errorMessage(err) }, 'cannot apply a purge; retrying');
+      throw err;
+    }
+    this.#pendingAcks.push({ purgeId: purge.id, seq, appliedAt: new Date(applied.appliedAt).toISOString(), objectsRemoved: applied.objectsRemoved });
   }
 
   async #bootFromDisk(): Promise<void> {
