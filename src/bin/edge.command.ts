@@ -7,10 +7,11 @@ import { loadEdgeConfig, type EdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
 import { createBusTenantFeed } from '../edge/sync/bus-sync';
 import { createStaticTenantFeed, loadCustomersFile } from '../edge/sync/static-feed';
+import type { EdgeFleet } from '../core/fleet.port';
 import type { EdgeTenantFeed } from '../edge/tenant-feed.port';
 import { createLogger, type Logger } from '../obs/logger.factory';
 import { closeOnSignals, type Closer } from './lifecycle';
-import { createBus } from './wiring';
+import { createBus, createFleet } from './wiring';
 
 export const EDGE_HELP = `Usage: cdn edge [--config customers.json]
 
@@ -64,8 +65,8 @@ export async function runEdge(args: string[]): Promise<void> {
 
 async function runSingle(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger): Promise<void> {
   const closers: Closer[] = [];
-  const tenants = await createTenantFeed(config, customersFile, logger, closers);
-  const edge = await startEdge(config, { tenants, logger });
+  const { tenants, fleet } = await createTenantFeed(config, customersFile, logger, closers);
+  const edge = await startEdge(config, { tenants, fleet, logger });
   closers.push({ name: 'edge', close: () => edge.close() });
   logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
   closeOnSignals(closers, (msg) => logger.info(msg));
@@ -82,8 +83,10 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const closers: Closer[] = [];
   closeOnSignals(closers, (msg) => logger.info(msg));
   joinPrimary(() => process.kill(process.pid, 'SIGTERM'));
-  const tenants = await createTenantFeed(config, customersFile, logger, closers);
-  const edge = await startEdge(config, { tenants, logger, serveAdmin: false, onInvalidate: announceInvalidation });
+  const { tenants, fleet } = await createTenantFeed(config, customersFile, logger, closers);
+  // Each worker follows the bus and applies purges itself, so each reports as its own edge.
+  const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
+  const edge = await startEdge(config, { tenants, fleet, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',
@@ -94,12 +97,24 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   });
 }
 
-async function createTenantFeed(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger, closers: Closer[]): Promise<EdgeTenantFeed> {
-  if (customersFile !== undefined) return createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey));
+/**
+ * A fixed customers file, or the api's change bus plus the fleet channel (heartbeats,
+ * purge acks). Closers run in reverse: the edge stops (and leaves the fleet) before the
+ * bus and the fleet close.
+ */
+async function createTenantFeed(
+  config: Readonly<EdgeConfig>,
+  customersFile: string | undefined,
+  logger: Logger,
+  closers: Closer[],
+): Promise<{ tenants: EdgeTenantFeed; fleet: EdgeFleet | undefined }> {
+  if (customersFile !== undefined) return { tenants: createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined };
   const redisUrl = requireRedis(config);
   const bus = createBus({ redisUrl, prefix: config.redisPrefix, logger });
   closers.push({ name: 'bus', close: () => bus.close() });
-  return createBusTenantFeed(bus, { dataDir: config.dataDir, logger });
+  const fleet = createFleet({ redisUrl, prefix: config.redisPrefix, logger });
+  closers.push({ name: 'fleet', close: () => fleet.close() });
+  return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger }), fleet };
 }
 
 function requireRedis(config: Readonly<EdgeConfig>): string {

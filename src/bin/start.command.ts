@@ -61,7 +61,7 @@ export async function runStart(args: string[]): Promise<void> {
     const api = await startApi(apiConfig, { dataSource, bus, fleet, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
     const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger });
-    const edge = await startEdge(edgeConfig, { tenants, logger: edgeLogger });
+    const edge = await startEdge(edgeConfig, { tenants, fleet, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
     if (values['no-demo'] !== true) {
       const demo = await setUpDemo(api.url, token, tenants);

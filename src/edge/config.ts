@@ -18,6 +18,8 @@ export const MAX_HEADER_BYTES_DEFAULT = 16 * 1024;
 export const MAX_BODY_BYTES_DEFAULT = 10 * 1024 * 1024;
 export const CLIENT_TIMEOUT_MS_DEFAULT = 10_000;
 export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
+export const HEARTBEAT_MS_DEFAULT = 2_000;
+export const MAX_DETACHED_SECONDS_DEFAULT = 30;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -38,6 +40,10 @@ export interface EdgeConfig {
   /** Lets origins resolve to loopback/private addresses (local demos and tests). */
   allowPrivateOrigins: boolean;
   edgeId: string;
+  /** How often this edge reports itself to the api (fleet heartbeat); it counts as gone after 3 missed beats. */
+  heartbeatMs: number;
+  /** Longer without reaching the change bus and /readyz fails (a load balancer drains the edge). */
+  maxDetachedSeconds: number;
   /** Connect, headers and body timeouts towards origins. */
   originTimeoutMs: number;
   /** Larger responses are served but not stored. */
@@ -85,6 +91,8 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     secretKey: secretKey ?? '',
     allowPrivateOrigins: r.bool('CDN_ALLOW_PRIVATE_ORIGINS', false),
     edgeId: r.string('CDN_EDGE_ID', `${os.hostname()}-${process.pid}`),
+    heartbeatMs: r.int('CDN_EDGE_HEARTBEAT_MS', HEARTBEAT_MS_DEFAULT, 100, 60_000),
+    maxDetachedSeconds: r.int('CDN_EDGE_MAX_DETACHED_SECONDS', MAX_DETACHED_SECONDS_DEFAULT, 1, 86_400),
     originTimeoutMs: r.int('CDN_ORIGIN_TIMEOUT_MS', 30_000, 1, 600_000),
     maxObjectBytes: r.int('CDN_EDGE_MAX_OBJECT_BYTES', MAX_OBJECT_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     cacheMaxBytes: r.int('CDN_CACHE_MAX_BYTES', CACHE_MAX_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),

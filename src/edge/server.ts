@@ -5,9 +5,12 @@
  * the caller); close() drains and releases only what startEdge created.
  */
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.port';
+import type { EdgeFleet } from '../core/fleet.port';
 import { SecretBox } from '../core/secret-box';
+import { packageVersion } from '../core/version';
 import type { Logger } from '../obs/logger.factory';
 import { createAdminApp } from './admin.routes';
 import type { CacheStore } from './cache/cache-store.port';
@@ -23,6 +26,7 @@ import { Flights } from './pipeline/fetch.flight';
 import { EdgeTransaction, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
 import type { LurkerSettings } from './purge/purge.lurker';
+import { FleetReporter } from './sync/fleet-reporter';
 import type { EdgeTenantFeed, TenantFeedEvent } from './tenant-feed.port';
 
 export interface EdgeDeps {
@@ -41,6 +45,10 @@ export interface EdgeDeps {
   onInvalidate?: (keys: string[]) => void;
   /** Purge engine settings (lurker batch, intervals); tests shorten them. */
   purge?: Partial<LurkerSettings>;
+  /** Where to send heartbeats and purge acks (the api's `edges` and purge progress); none: not reported. */
+  fleet?: EdgeFleet;
+  /** This process's id in the fleet (default config.edgeId; cluster workers add `#<n>`). */
+  edgeId?: string;
 }
 
 export interface EdgeHandle {
@@ -87,13 +95,37 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
 
   const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
   const publicServer = createPublicServer(ctx, config);
-  const adminApp = deps.serveAdmin === false ? undefined : createAdminApp({ metrics, isReady: () => tenants.isReady(), edgeId: config.edgeId, appliedSeq: () => tenants.appliedSeq() });
+  const edgeId = deps.edgeId ?? config.edgeId;
+  const readiness = (): Readiness => readinessOf(tenants, config.maxDetachedSeconds);
+  const isReady = (): boolean => readiness().ready;
+  const adminApp =
+    deps.serveAdmin === false
+      ? undefined
+      : createAdminApp({ metrics, isReady, edgeId, appliedSeq: () => tenants.appliedSeq(), details: () => readiness().details });
+  const reporter =
+    deps.fleet === undefined
+      ? undefined
+      : new FleetReporter({
+          fleet: deps.fleet,
+          feed: tenants,
+          edgeId,
+          host: os.hostname(),
+          version: packageVersion(),
+          intervalMs: config.heartbeatMs,
+          isReady,
+          cacheSize: () => {
+            const stats = store.stats?.();
+            return { objects: stats?.objects ?? 0, bytes: stats?.bytes ?? 0 };
+          },
+          logger,
+        });
 
   const close = async (): Promise<void> => {
     await publicServer.close();
     await adminApp?.close();
     unsubscribe();
     await tenants.stop();
+    await reporter?.stop();
     await purges?.close();
     await pools.close();
     await store.idle();
@@ -108,6 +140,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await tenants.start();
     await publicServer.listen(config.host, config.port);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
+    reporter?.start();
   } catch (err) {
     await close().catch(() => {});
     throw err;
@@ -120,7 +153,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     port,
     adminPort,
     appliedSeq: () => tenants.appliedSeq(),
-    isReady: () => tenants.isReady(),
+    isReady,
     forgetLocal: (keys) => {
       for (const key of keys) store.forget?.(key);
     },
@@ -131,6 +164,29 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
 }
 
 const LISTEN_BACKLOG = 4096;
+
+interface Readiness {
+  ready: boolean;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Ready: a configuration is applied, and the change bus was read to its end within
+ * CDN_EDGE_MAX_DETACHED_SECONDS and since any stall of the process. A detached edge keeps
+ * serving what it knows; failing /readyz lets a load balancer drain it until it has caught
+ * up (DESIGN.md, "The change bus").
+ */
+function readinessOf(tenants: EdgeTenantFeed, maxDetachedSeconds: number): Readiness {
+  if (!tenants.isReady()) return { ready: false, details: { reason: 'no configuration applied yet' } };
+  const contact = tenants.busContact?.();
+  if (contact === undefined) return { ready: true, details: {} };
+  const detachedSeconds = Math.floor(contact.detachedMs / 1000);
+  if (contact.stalled) return { ready: false, details: { reason: 'this process was stalled: catching up with the change bus', detachedSeconds } };
+  if (contact.detachedMs > maxDetachedSeconds * 1000) {
+    return { ready: false, details: { reason: `cannot reach the change bus for ${detachedSeconds} s (CDN_EDGE_MAX_DETACHED_SECONDS=${maxDetachedSeconds})`, detachedSeconds } };
+  }
+  return { ready: true, details: { detachedSeconds } };
+}
 
 /**
  * The public port: plain node:http, because every request goes to the pipeline, which

@@ -36,6 +36,11 @@ export interface EdgeTenantFeed extends TenantSource {
    * before the feed moves past its seq. startEdge attaches its purge engine before start().
    */
   attachPurges?(applier: PurgeApplier): void;
+  /**
+   * Feeds that follow a bus: ms since the bus was last read to its end, and whether the
+   * process stalled since (readiness, see startEdge). Absent: always current (a fixed list).
+   */
+  busContact?(): { detachedMs: number; stalled: boolean };
   /** Hears every purge this process applied (for acks over the fleet channel). Returns the unsubscribe function. */
   onPurgeApplied?(listener: PurgeAppliedListener): () => void;
 }

@@ -61,6 +61,10 @@ export class BusTenantFeed implements EdgeTenantFeed {
   readonly ready = new Promise<void>((resolve) => (this.#markReady = resolve));
   #loop: Promise<void> | undefined;
   #stopped = false;
+  /** When the bus was last read to its end (or the feed started). */
+  #contactAt = Date.now();
+  #stalled = false;
+  #stallTimer: NodeJS.Timeout | undefined;
   #wakeStop!: (s: Stop) => void;
   readonly #stopSignal = new Promise<Stop>((resolve) => (this.#wakeStop = resolve));
 
@@ -81,6 +85,15 @@ export class BusTenantFeed implements EdgeTenantFeed {
   isReady = () => this.#ready;
   appliedSeq = () => this.#seq;
 
+  /**
+   * How current this edge is known to be: ms since it last read the bus to its end (since
+   * the feed started, when never), and whether the process stalled (SIGSTOP, a frozen VM)
+   * since then — a stalled edge cannot know what it missed until it reads again.
+   */
+  busContact(): { detachedMs: number; stalled: boolean } {
+    return { detachedMs: Date.now() - this.#contactAt, stalled: this.#stalled };
+  }
+
   attachPurges(applier: PurgeApplier): void {
     this.#purges = applier;
   }
@@ -91,10 +104,13 @@ export class BusTenantFeed implements EdgeTenantFeed {
   }
 
   async start(): Promise<void> {
+    this.#contactAt = Date.now();
+    this.#watchForStalls();
     this.#loop ??= this.#run().catch((err: unknown) => this.#log.error({ err }, 'bus sync stopped on an unexpected error'));
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#stallTimer);
     this.#stopped = true;
     this.#wakeStop({ stopped: true });
     await this.#loop;
@@ -133,16 +149,20 @@ export class BusTenantFeed implements EdgeTenantFeed {
             continue;
           }
         }
-        const result = await this.#orStop(this.#bus.read(this.#seq, { blockMs: this.#blockMs }));
+        const result = await this.#orStop(this.#bus.read(this.#seq, { blockMs: this.#blockMs, count: READ_COUNT }));
         if (result === STOPPED) return;
         failures = 0;
         if (result.kind === 'gap') {
           this.#log.info({ appliedSeq: this.#seq, publishedSeq: result.publishedSeq }, 'change bus gap: reloading the snapshot');
           needSnapshot = true;
-        } else if (result.changes.length > 0) {
-          needSnapshot = !(await this.#applyChanges(result.changes));
-          await this.#purgesDurable();
-          this.#persist();
+        } else {
+          if (result.changes.length > 0) {
+            needSnapshot = !(await this.#applyChanges(result.changes));
+            await this.#purgesDurable();
+            this.#persist();
+          }
+          // A short answer means nothing more was waiting: this edge is current as of now.
+          if (!needSnapshot && result.changes.length < READ_COUNT) this.#caughtUp();
         }
       } catch (err) {
         failures += 1;
@@ -277,6 +297,30 @@ export class BusTenantFeed implements EdgeTenantFeed {
       .catch((err: unknown) => this.#log.warn({ err: errorMessage(err), file: this.#file.path }, 'cannot save the last-known-good snapshot'));
   }
 
+  #caughtUp(): void {
+    this.#contactAt = Date.now();
+    if (this.#stalled) this.#log.info('read the change bus after the stall: current again');
+    this.#stalled = false;
+  }
+
+  /**
+   * A timer that fires late by far more than its period means the whole process was
+   * stopped: whatever the bus said meanwhile is unknown until the next read.
+   */
+  #watchForStalls(): void {
+    clearInterval(this.#stallTimer);
+    let last = Date.now();
+    this.#stallTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - last > STALL_MS) {
+        this.#stalled = true;
+        this.#log.warn({ stalledMs: now - last - STALL_TICK_MS }, 'this process was stalled: not ready until it has read the change bus again');
+      }
+      last = now;
+    }, STALL_TICK_MS);
+    this.#stallTimer.unref();
+  }
+
   #setReady(): void {
     if (this.#ready) return;
     this.#ready = true;
@@ -300,6 +344,11 @@ export class BusTenantFeed implements EdgeTenantFeed {
 }
 
 const STOPPED = Symbol('stopped');
+/** Changes per read; a shorter answer means the edge has read everything published. */
+const READ_COUNT = 500;
+const STALL_TICK_MS = 500;
+/** A tick this late is a stall (SIGSTOP, a paused VM), not a busy event loop. */
+const STALL_MS = 5_000;
 
 function isStop(value: unknown): value is Stop {
   return typeof value === 'object' && value !== null && (value as Stop).stopped === true;

@@ -1,0 +1,146 @@
+/**
+ * Tells the api about this edge process over the fleet channel (core/fleet.port.ts):
+ * a heartbeat every `intervalMs` (applied change seq, readiness, cache size) that lives
+ * for three intervals, and an ack for every purge the feed applied.
+ *
+ * Acks are sent as soon as they are known, in batches, before the next heartbeat. While
+ * the channel is unreachable they wait in a bounded queue and are retried with each beat;
+ * if the queue overflows, the oldest are dropped (and logged): the api still sees those
+ * purges applied, from the heartbeat's appliedSeq, only without their object counts.
+ * On stop, pending acks get one last try and the edge leaves the fleet at once.
+ */
+import type { EdgeFleet, EdgeStatus, PurgeAck } from '../../core/fleet.port';
+import type { Logger } from '../../obs/logger.factory';
+import type { EdgeTenantFeed, PurgeAppliedAck } from '../tenant-feed.port';
+
+export const ACK_QUEUE_MAX = 100_000;
+const ACK_BATCH = 500;
+
+export interface FleetReporterOptions {
+  fleet: EdgeFleet;
+  feed: EdgeTenantFeed;
+  edgeId: string;
+  host: string;
+  version: string;
+  intervalMs: number;
+  /** Readiness as /readyz reports it. */
+  isReady(): boolean;
+  cacheSize(): { objects: number; bytes: number };
+  logger: Logger;
+}
+
+export class FleetReporter {
+  readonly #o: FleetReporterOptions;
+  readonly #log: Logger;
+  readonly #startedAt = new Date().toISOString();
+  #queue: PurgeAck[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #flushing: Promise<void> | undefined;
+  #failing = false;
+  #stopped = false;
+
+  constructor(options: FleetReporterOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'fleet-reporter' });
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#o.feed.onPurgeApplied?.((ack) => this.#enqueue(ack));
+    this.#timer = setInterval(() => void this.beat(), this.#o.intervalMs);
+    this.#timer.unref();
+    void this.beat();
+  }
+
+  /** Sends pending acks, then the heartbeat. Never rejects. */
+  async beat(): Promise<void> {
+    await this.#flush();
+    if (this.#stopped) return;
+    try {
+      await this.#o.fleet.heartbeat(this.status(), this.#o.intervalMs * 3);
+      this.#recovered();
+    } catch (err) {
+      this.#failed(err, 'cannot send the heartbeat');
+    }
+  }
+
+  status(): EdgeStatus {
+    const size = this.#o.cacheSize();
+    return {
+      edgeId: this.#o.edgeId,
+      host: this.#o.host,
+      pid: process.pid,
+      version: this.#o.version,
+      appliedSeq: this.#o.feed.appliedSeq(),
+      ready: this.#o.isReady(),
+      startedAt: this.#startedAt,
+      heartbeatAt: new Date().toISOString(),
+      cacheObjects: size.objects,
+      cacheBytes: size.bytes,
+    };
+  }
+
+  /** Acks not sent yet. */
+  pending(): number {
+    return this.#queue.length;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#unsubscribe?.();
+    await this.#flushing;
+    await this.#flush();
+    try {
+      await this.#o.fleet.leave(this.#o.edgeId);
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err) }, 'cannot leave the fleet: the api will see this edge go when its heartbeat expires');
+    }
+  }
+
+  #enqueue(ack: PurgeAppliedAck): void {
+    this.#queue.push({ ...ack, edgeId: this.#o.edgeId });
+    if (this.#queue.length > ACK_QUEUE_MAX) {
+      const dropped = this.#queue.splice(0, this.#queue.length - ACK_QUEUE_MAX);
+      this.#log.warn({ dropped: dropped.length }, 'purge ack queue full: dropped the oldest acks (the heartbeat still reports them applied)');
+    }
+    // Batch the acks of one burst of purges into one write.
+    if (this.#flushing === undefined) queueMicrotask(() => void this.#flush());
+  }
+
+  /** One flush at a time; a flush asked for during one runs after it. */
+  async #flush(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    this.#flushing = this.#send().finally(() => (this.#flushing = undefined));
+    await this.#flushing;
+  }
+
+  async #send(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.slice(0, ACK_BATCH);
+      try {
+        await this.#o.fleet.ack(batch);
+      } catch (err) {
+        this.#failed(err, 'cannot send purge acks: retrying with the next heartbeat');
+        return;
+      }
+      this.#queue.splice(0, batch.length);
+      this.#recovered();
+    }
+  }
+
+  #failed(err: unknown, message: string): void {
+    if (!this.#failing) this.#log.warn({ err: errorMessage(err), pendingAcks: this.#queue.length }, message);
+    this.#failing = true;
+  }
+
+  #recovered(): void {
+    if (this.#failing) this.#log.info({ pendingAcks: this.#queue.length }, 'fleet channel reachable again');
+    this.#failing = false;
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
