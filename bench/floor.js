@@ -60,4 +60,4 @@ server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stdin.resume();
 });
 process.on('SIGTERM', () => process.exit(0));
-process.on('SIGINT', () => process.exit(0));
+process.on("SIGINT", () => process.exit(0));

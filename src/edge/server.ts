@@ -23,6 +23,7 @@ import { OriginPools } from './origin/origin-pools';
 import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
 import { Flights } from './pipeline/fetch.flight';
+import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
 import { EdgeTransaction, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
 import type { LurkerSettings } from './purge/purge.lurker';
@@ -49,6 +50,8 @@ export interface EdgeDeps {
   fleet?: EdgeFleet;
   /** This process's id in the fleet (default config.edgeId; cluster workers add `#<n>`). */
   edgeId?: string;
+  /** false: every request takes the pipeline, memory hits included (tests compare both paths). */
+  hitLane?: boolean;
 }
 
 export interface EdgeHandle {
@@ -62,6 +65,8 @@ export interface EdgeHandle {
   metrics: EdgeMetrics;
   /** Drops keys from this process's memory tier only: another worker deleted them. */
   forgetLocal(keys: string[]): void;
+  /** Requests answered by the hit lane (pipeline/hit.lane.ts) since start. */
+  hitLaneServed(): number;
   /** The purge engine (bans, lurker, backlog); undefined with an injected store other than the tiered one. */
   purges: PurgeEngine | undefined;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
@@ -94,7 +99,10 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights(purges === undefined ? {} : { joinable: (f) => purges.joinable(f.req.customer.id, f.startedAt) }), purges };
 
   const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
-  const publicServer = createPublicServer(ctx, config);
+  // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
+  const lane: HitLane | undefined =
+    tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
+  const publicServer = createPublicServer(ctx, config, lane);
   const edgeId = deps.edgeId ?? config.edgeId;
   const readiness = (): Readiness => readinessOf(tenants, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
@@ -154,6 +162,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     adminPort,
     appliedSeq: () => tenants.appliedSeq(),
     isReady,
+    hitLaneServed: () => lane?.served ?? 0,
     forgetLocal: (keys) => {
       for (const key of keys) store.forget?.(key);
     },
@@ -193,11 +202,12 @@ function readinessOf(tenants: EdgeTenantFeed, maxDetachedSeconds: number): Readi
  * writes to the raw response itself; a framework's routing and request/reply objects
  * would only add work to the hit path.
  */
-function createPublicServer(ctx: PipelineContext, limits: ClientLimits): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
+function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: HitLane | undefined): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
   const options = publicServerOptions(limits);
   let closing = false;
   const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => {
     if (closing) res.shouldKeepAlive = false;
+    if (lane !== undefined && serveFromHitLane(req, res, ctx, lane)) return;
     const tx = new EdgeTransaction(req, res);
     res.once('close', () => finish(tx, ctx));
     if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'))) return;

@@ -1,0 +1,132 @@
+/**
+ * The hit lane (src/edge/pipeline/hit.lane.ts) answers exactly as the pipeline does: two
+ * edges in front of one origin, one with the lane and one without, get the same requests;
+ * status, headers (Age within a second) and body must agree, and the lane must have taken
+ * the plain fresh GETs and nothing else.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startEdge, type EdgeHandle } from '../../src/edge/server';
+import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir, type HttpOptions, type ScriptedOrigin } from './edge.harness';
+
+let origin: ScriptedOrigin;
+const dirs: Array<{ remove(): Promise<void> }> = [];
+let withLane: EdgeHandle;
+let withoutLane: EdgeHandle;
+
+before(async () => {
+  origin = await startScriptedOrigin((req, res) => {
+    const url = req.url ?? '/';
+    const headers: Record<string, string> = {
+      'content-type': 'text/plain',
+      etag: `"${Buffer.from(url).toString('hex').slice(0, 16)}"`,
+      'last-modified': 'Tue, 01 Sep 2026 10:00:00 GMT',
+      'x-origin': 'yes',
+      via: '1.1 upstream-proxy',
+      'cache-control': url.startsWith('/stale') ? 'public, max-age=0' : 'public, max-age=3600',
+    };
+    if (url.startsWith('/vary')) headers.vary = 'Accept-Language';
+    if (url.startsWith('/tagged')) headers['surrogate-key'] = 'one two';
+    if (req.headers['if-none-match'] === headers.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, headers);
+    res.end(`body of ${url} (${String(req.headers['accept-language'] ?? '-')})`);
+  });
+  const customers = [
+    customer('customer-a', origin.url, ['cdn.a.test']),
+    { ...customer('customer-q', origin.url, ['cdn.q.test']), queryString: { mode: 'allowlist' as const, allow: ['v'] } },
+  ];
+  const start = async (hitLane: boolean): Promise<EdgeHandle> => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    return startEdge(edgeConfig(dir.dir), { tenants: createStaticTenantFeed(customers), logger: silentLogger, hitLane });
+  };
+  withLane = await start(true);
+  withoutLane = await start(false);
+});
+
+after(async () => {
+  await withLane?.close();
+  await withoutLane?.close();
+  await origin?.close();
+  for (const d of dirs) await d.remove();
+});
+
+interface Case {
+  name: string;
+  path: string;
+  options?: HttpOptions;
+  /** Whether the lane answers it (on the edge that has one). */
+  lane: boolean;
+}
+
+const A = { host: 'cdn.a.test' };
+const CASES: Case[] = [
+  { name: 'plain GET of a fresh object', path: '/plain.txt', options: A, lane: true },
+  { name: 'query kept as part of the key', path: '/q.txt?b=2&a=1', options: A, lane: true },
+  { name: 'allowlisted query (others dropped)', path: '/list.txt?utm=x&v=3', options: { host: 'cdn.q.test' }, lane: true },
+  { name: 'surrogate keys stored', path: '/tagged.txt', options: A, lane: true },
+  { name: 'HEAD', path: '/plain.txt', options: { ...A, method: 'HEAD' }, lane: false },
+  { name: 'If-None-Match matching (304)', path: '/plain.txt', options: { ...A, headers: { 'if-none-match': `"${Buffer.from('/plain.txt').toString('hex').slice(0, 16)}"` } }, lane: false },
+  { name: 'If-Modified-Since (304)', path: '/plain.txt', options: { ...A, headers: { 'if-modified-since': 'Wed, 02 Sep 2026 10:00:00 GMT' } }, lane: false },
+  { name: 'Range (206)', path: '/plain.txt', options: { ...A, headers: { range: 'bytes=0-3' } }, lane: false },
+  { name: 'Vary: Accept-Language', path: '/vary.txt', options: { ...A, headers: { 'accept-language': 'fr' } }, lane: false },
+  { name: 'stale object (revalidated)', path: '/stale.txt', options: A, lane: false },
+  { name: 'percent-encoded path', path: '/sp%20ace.txt', options: A, lane: false },
+  { name: 'unknown host', path: '/plain.txt', options: { host: 'nobody.test' }, lane: false },
+  { name: 'two Host fields', path: '/plain.txt', options: { host: ['cdn.a.test', 'cdn.a.test'] }, lane: false },
+  { name: 'POST passes through', path: '/post.txt', options: { ...A, method: 'POST', body: 'x' }, lane: false },
+];
+
+/** What must agree: status, body, and every header but Date/Age (Age: within a second). */
+function comparable(headers: IncomingHttpHeaders): Record<string, unknown> {
+  const { date: _d, age: _a, connection: _c, 'keep-alive': _k, ...rest } = headers;
+  return rest;
+}
+
+test('the hit lane and the pipeline give the same answers, and the lane takes only plain fresh GETs from memory', async () => {
+  // Warm both edges: every path fetched twice, so whatever can be stored is stored.
+  for (const c of CASES) {
+    for (const edge of [withLane, withoutLane]) {
+      await http(edge.url, c.path, c.options);
+      await http(edge.url, c.path, c.options);
+    }
+  }
+  assert.equal(withoutLane.hitLaneServed(), 0, 'an edge without the lane never uses it');
+  for (const c of CASES) {
+    const before = withLane.hitLaneServed();
+    const a = await http(withLane.url, c.path, c.options);
+    const took = withLane.hitLaneServed() - before;
+    const b = await http(withoutLane.url, c.path, c.options);
+    assert.equal(took, c.lane ? 1 : 0, `${c.name}: lane ${c.lane ? 'taken' : 'not taken'}`);
+    assert.equal(a.status, b.status, `${c.name}: status`);
+    assert.equal(a.body, b.body, `${c.name}: body`);
+    assert.deepEqual(comparable(a.headers), comparable(b.headers), `${c.name}: headers`);
+    if (a.headers.age !== undefined || b.headers.age !== undefined) {
+      assert.ok(Math.abs(Number(a.headers.age) - Number(b.headers.age)) <= 1, `${c.name}: Age ${a.headers.age} vs ${b.headers.age}`);
+    }
+    if (c.lane) {
+      assert.equal(a.headers['x-cache'], 'HIT');
+      assert.equal(a.headers.via, '1.1 upstream-proxy, 1.1 edgeplane');
+      assert.ok(a.headers.age !== undefined, 'a hit carries Age');
+    }
+  }
+});
+
+test('a lane hit counts in the metrics like a pipeline hit', async () => {
+  const metric = async (edge: EdgeHandle): Promise<number> => {
+    const text = await edge.metrics.registry.metrics();
+    const line = text.split('\n').find((l) => l.startsWith('cdn_edge_requests_total{') && l.includes('customer="customer-a"') && l.includes('cache="HIT"'));
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  };
+  const before = await metric(withLane);
+  const served = withLane.hitLaneServed();
+  await http(withLane.url, '/plain.txt', A);
+  assert.equal(withLane.hitLaneServed(), served + 1);
+  assert.equal(await metric(withLane), before + 1);
+});
