@@ -41,6 +41,8 @@ export class EdgeMetrics {
   readonly requests: Counter<'customer' | 'cache'>;
   readonly responseBytes: Counter<'customer'>;
   readonly originDuration: Histogram<'customer'>;
+  /** Per customer, the labelled children a hit increments (no label hashing on the hit lane). */
+  readonly #hits = new Map<string, { requests: { inc(value?: number): void }; bytes: { inc(value?: number): void } }>();
 
   constructor(sources: EdgeMetricsSources) {
     const registers = [this.registry];
@@ -55,6 +57,16 @@ export class EdgeMetrics {
     });
     new Gauge({ ...EDGE_METRICS.appliedSeq, registers, collect() { this.set(sources.appliedSeq()); } });
     new Gauge({ ...EDGE_METRICS.customers, registers, collect() { this.set(sources.customers()); } });
+  }
+
+  /** `requests{customer, cache="HIT"}` and `responseBytes{customer}`, resolved once per customer. */
+  hitCounters(customer: string): { requests: { inc(value?: number): void }; bytes: { inc(value?: number): void } } {
+    let counters = this.#hits.get(customer);
+    if (counters === undefined) {
+      counters = { requests: this.requests.labels({ customer, cache: 'HIT' }), bytes: this.responseBytes.labels({ customer }) };
+      this.#hits.set(customer, counters);
+    }
+    return counters;
   }
 }
 

@@ -36,6 +36,8 @@ export function variantKey(key: string, variantId: string): string {
 export function normalizeQuery(query: string, policy: QueryStringPolicy | undefined): string {
   const mode = policy?.mode ?? 'keep';
   if (mode === 'ignore' || query === '') return '';
+  // One parameter kept as it is: nothing to drop or sort (the hit path's common case).
+  if (mode === 'keep' && !query.includes('&')) return query;
   const params = query.split('&').filter((p) => p !== '');
   const kept = mode === 'allowlist' ? params.filter((p) => policy!.allow.includes(paramName(p))) : params;
   return kept

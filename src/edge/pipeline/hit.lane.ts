@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseHostHeader } from '../../core/host.rules';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
 import { cacheKey, normalizeQuery, splitTarget } from '../cache/cache-key';
-import { currentAge, isFresh, policyOf } from '../cache/freshness.rules';
+import { policyOf } from '../cache/freshness.rules';
 import type { MemoryTier } from '../cache/memory.tier';
 import { VIA } from '../origin/origin-headers';
 import type { PipelineContext } from './transaction';
@@ -32,8 +32,25 @@ export interface HitLane {
 /** Request headers that make the pipeline's answer differ from a plain hit. */
 const PIPELINE_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'content-length', 'transfer-encoding', 'expect'];
 
-/** The response headers of a stored object as a hit sends them, built once per stored object. */
-const hitHeaders = new WeakMap<ObjectMeta, Record<string, string | string[]>>();
+/**
+ * What the lane keeps per stored object (a new meta object, after a 304 refresh say, gets a
+ * new entry): the headers a hit sends, and its freshness as a line. http-cache-semantics'
+ * age() is the stored age plus the time since the response, and maxAge() depends on the
+ * response alone, so fresh-or-stale and Age are exact without asking the policy each time.
+ */
+interface LaneEntry {
+  headers: Record<string, string | string[]>;
+  /** Seconds (policy.maxAge()). */
+  maxAge: number;
+  /** policy.age() in seconds at `at` (ms, the edge's clock). */
+  age: number;
+  at: number;
+  /** When the disk tier's LRU order last heard of a hit (at most once a second). */
+  touchedAt: number;
+}
+
+const entries = new WeakMap<ObjectMeta, LaneEntry>();
+const TOUCH_EVERY_MS = 1000;
 
 export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx: PipelineContext, lane: HitLane): boolean {
   if (req.method !== 'GET') return false;
@@ -54,23 +71,32 @@ export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx:
   const body = stored.body;
   if (body === undefined || meta.vary !== undefined) return false;
   if (ctx.purges !== undefined && ctx.purges.judge(customer.id, meta) !== undefined) return false;
-  const policy = policyOf(meta, ctx.clock);
-  if (policy === undefined || !isFresh(policy)) return false;
-
-  lane.touch(key);
-  let out = hitHeaders.get(meta);
-  if (out === undefined) {
-    out = withHitFields(meta.headers);
-    hitHeaders.set(meta, out);
+  const now = ctx.clock.now();
+  let entry = entries.get(meta);
+  if (entry === undefined) {
+    const policy = policyOf(meta, ctx.clock);
+    if (policy === undefined) return false;
+    entry = { headers: withHitFields(meta.headers), maxAge: policy.maxAge(), age: policy.age(), at: now, touchedAt: 0 };
+    entries.set(meta, entry);
   }
+  // RFC 9111 §4.2: fresh while current_age < freshness_lifetime (the library's !stale()).
+  const age = entry.age + (now - entry.at) / 1000;
+  if (age >= entry.maxAge) return false;
+
+  if (now - entry.touchedAt >= TOUCH_EVERY_MS) {
+    entry.touchedAt = now;
+    lane.touch(key);
+  }
+  const out = entry.headers;
   // Set just before writeHead reads it: nothing else runs in between.
-  out.age = String(currentAge(policy));
+  out.age = String(Math.max(0, Math.floor(age)));
   res.writeHead(meta.status, out);
   res.end(body);
   lane.served += 1;
 
-  ctx.metrics.requests.inc({ customer: customer.id, cache: 'HIT' });
-  ctx.metrics.responseBytes.inc({ customer: customer.id }, body.length);
+  const counters = ctx.metrics.hitCounters(customer.id);
+  counters.requests.inc();
+  counters.bytes.inc(body.length);
   if (ctx.logger.isLevelEnabled('info')) {
     ctx.logger.info({ customer: customer.id, method: 'GET', path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
   }

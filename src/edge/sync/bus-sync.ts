@@ -27,8 +27,14 @@ export interface BusTenantFeedOptions {
   /** Where the last-known-good snapshot lives (`<dataDir>/edge-snapshot.json`). */
   dataDir: string;
   logger: Logger;
-  /** How long one read waits for changes. */
+  /** How long one read waits for changes (default 5 s, or less: see maxDetachedSeconds). */
   blockMs?: number;
+  /**
+   * CDN_EDGE_MAX_DETACHED_SECONDS. An idle edge learns it is current only when a read
+   * returns, so a read waits at most half of this: a longer wait would fail /readyz of an
+   * edge that is connected and merely has nothing to read.
+   */
+  maxDetachedSeconds?: number;
   /** Backoff after a bus error: doubles from min to max. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -72,7 +78,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
     this.#bus = bus;
     this.#log = options.logger;
     this.#file = new SnapshotFile(options.dataDir);
-    this.#blockMs = options.blockMs ?? 5000;
+    this.#blockMs = options.blockMs ?? Math.min(BLOCK_MS_DEFAULT, Math.floor(((options.maxDetachedSeconds ?? Infinity) * 1000) / 2));
     this.#retryMinMs = options.retryMinMs ?? 200;
     this.#retryMaxMs = options.retryMaxMs ?? 5000;
   }
@@ -344,6 +350,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
 }
 
 const STOPPED = Symbol('stopped');
+const BLOCK_MS_DEFAULT = 5000;
 /** Changes per read; a shorter answer means the edge has read everything published. */
 const READ_COUNT = 500;
 const STALL_TICK_MS = 500;
