@@ -114,7 +114,7 @@ async function createTenantFeed(
   closers.push({ name: 'bus', close: () => bus.close() });
   const fleet = createFleet({ redisUrl, prefix: config.redisPrefix, logger });
   closers.push({ name: 'fleet', close: () => fleet.close() });
-  return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger }), fleet };
+  return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet };
 }
 
 function requireRedis(config: Readonly<EdgeConfig>): string {

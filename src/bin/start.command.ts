@@ -60,7 +60,7 @@ export async function runStart(args: string[]): Promise<void> {
     closers.push({ name: 'fleet', close: () => fleet.close() });
     const api = await startApi(apiConfig, { dataSource, bus, fleet, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
-    const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger });
+    const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger, maxDetachedSeconds: edgeConfig.maxDetachedSeconds });
     const edge = await startEdge(edgeConfig, { tenants, fleet, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
     if (values['no-demo'] !== true) {
