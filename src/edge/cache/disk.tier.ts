@@ -27,6 +27,8 @@ import { MetadataIndex, type IndexEntry } from './metadata.index';
 
 export const INDEX_DIR = '.index';
 export const TRASH_DIR = '.trash';
+/** Folders remembered as existing; 256 per customer, so this covers a few hundred customers' hot folders. */
+const KNOWN_DIRS_MAX = 65_536;
 
 export interface DiskTierOptions {
   dir: string;
@@ -68,6 +70,8 @@ export class DiskTier implements CacheStore {
   readonly #background = new Set<Promise<unknown>>();
   /** key -> last access not yet written to the index. */
   #touches = new Map<string, number>();
+  /** Folders known to exist: a miss costs no mkdir (bounded; a dropped customer's folder is re-made on ENOENT). */
+  readonly #dirs = new Set<string>();
   readonly #timer: NodeJS.Timeout;
   readonly #evictions = { quota: 0, capacity: 0 };
   #evicting: Promise<void> | undefined;
@@ -191,10 +195,7 @@ export class DiskTier implements CacheStore {
           continue;
         }
         if (size <= collectUpTo) chunks.push(chunk);
-        if (fh === undefined) {
-          await mkdir(path.dirname(final), { recursive: true });
-          fh = await open(tmp, 'wx');
-        }
+        fh ??= await this.#openTemp(tmp);
         await fh.write(chunk);
       }
       if (tooLarge) return { outcome: 'too_large' };
@@ -221,6 +222,23 @@ export class DiskTier implements CacheStore {
       body.destroy();
       if (!isAbort(err)) this.#onError(err, 'store object');
       return { outcome: 'aborted' };
+    }
+  }
+
+  async #openTemp(tmp: string): Promise<FileHandle> {
+    const dir = path.dirname(tmp);
+    if (!this.#dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      if (this.#dirs.size >= KNOWN_DIRS_MAX) this.#dirs.clear();
+      this.#dirs.add(dir);
+    }
+    try {
+      return await open(tmp, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The folder went away (the customer's cache was dropped): make it again, once.
+      await mkdir(dir, { recursive: true });
+      return open(tmp, 'wx');
     }
   }
 
