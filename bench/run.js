@@ -646,7 +646,7 @@ function buildReport(info, data, opts) {
   }
   if (data.hits.some((c) => c.floor !== undefined)) {
     L.push('');
-    L.push(`² The Node floor (bench/floor.js): a Map from URL to the origin's answer on bare node:http, same core, same client — no freshness, tenants, limits or disk. It is the most a cache whose hit path runs in Node can reach here: floor/nginx bounds edge/nginx, and edge/floor is the share of that the edge keeps.`);
+    L.push(`² The Node floor (bench/floor.js): a Map from URL to the origin's answer on bare node:http, same core, same client — no freshness, tenants, limits or disk. It is the most a cache whose hit path runs in Node can reach here: floor/nginx bounds edge/nginx (within run-to-run noise), and edge/floor is the share of that the edge keeps. When floor/nginx is near or above 1, the client (wrk, one core) is the limit, not the servers.`);
   }
   L.push('');
   if (data.cold.length) {
