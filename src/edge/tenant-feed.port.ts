@@ -55,7 +55,7 @@ export interface PurgeApplied {
   objectsRemoved: number;
   /** The purge id was already applied on this edge: nothing new happened. */
   duplicate: boolean;
-  /** Time this call took, ms. */
+  /** Time this call took, ms (applyMany: the batch it was recorded in). */
   durationMs: number;
 }
 
@@ -70,6 +70,12 @@ export interface PurgeApplier {
   restore(): Promise<void>;
   /** In effect (recorded, visible to every process of the edge) when it resolves; idempotent by purge id. */
   apply(purge: PurgeRequest, seq: number): Promise<PurgeApplied>;
+  /**
+   * Several purges (consecutive ones of one bus read), each exactly as `apply` would, in
+   * seq order (ids repeated in the list are applied once, the repeats reported as
+   * duplicates), in few index write transactions. One PurgeApplied per item, in seq order.
+   */
+  applyMany(items: Array<{ purge: PurgeRequest; seq: number }>): Promise<PurgeApplied[]>;
   /** A hard ALL purge of each customer (after a gap: purges may have been missed). */
   purgeAllAfterGap(customerIds: readonly string[], seq: number): Promise<void>;
   /** Resolves when every purge applied so far is flushed to disk (before the feed saves its seq). */

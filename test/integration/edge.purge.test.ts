@@ -540,3 +540,75 @@ test('two processes of one edge (shared disk and index, own memory tiers) both a
     await s.done();
   }
 });
+
+test('a burst of purges published at once is applied in batches: acks in seq order, repeats once, a customer change in between keeps its place', async () => {
+  const s = await setUp();
+  const { edge, acks } = await bootEdge(s.bus, s.tmp.dir);
+  try {
+    const cached = [0, 150, 999, 1000, 1200, 1999].map((i) => `/m/${i}`);
+    for (const t of [...cached, '/q1?v=1', '/q2?v=1']) await get(edge, A, t);
+    for (const lang of ['en', 'fr']) await get(edge, A, '/vary/m', { 'accept-language': lang });
+    await get(edge, B, '/m/0');
+
+    const url = (customerId: string, value: string): PurgeRequest => ({ id: randomUUID(), customerId, kind: 'URL', value, soft: false, requestedAt: new Date().toISOString() });
+    const purge = (p: PurgeRequest): Change['event'] => ({ kind: 'purge.requested', v: 1, purge: p });
+    const events: Change['event'][] = [];
+    /** objectsRemoved expected per purge event, in publish order. */
+    const expected: number[] = [];
+    const add = (p: PurgeRequest, removed: number): void => {
+      events.push(purge(p));
+      expected.push(removed);
+    };
+    const first = url('customer-a', '/m/0');
+    add(first, 1);
+    add(first, 0); // the same id again, in the same read: one effect
+    for (let i = 1; i < 1000; i += 1) add(url('customer-a', `/m/${i}`), cached.includes(`/m/${i}`) ? 1 : 0);
+    add(url('customer-a', '/vary/m'), 2);
+    // Keyed under the policy in force before the upsert below (all parameters, sorted): not the cached `/q1?v=1`.
+    add(url('customer-a', '/q1?v=1&utm=9'), 0);
+    const ca = { ...customer('customer-a', s.a.url, [A]), queryString: { mode: 'allowlist' as const, allow: ['v'] } };
+    events.push({ kind: 'customer.upserted', v: 1, customer: ca }, { kind: 'customer.upserted', v: 1, customer: customer('customer-c', s.b.url, ['cdn.c.test']) });
+    // After it, under the allowlist: the cached `/q2?v=1`.
+    add(url('customer-a', '/q2?v=1&utm=9'), 1);
+    add(url('customer-c', '/c.txt'), 0);
+    for (let i = 1000; i < 2000; i += 1) {
+      const p = url('customer-a', `/m/${i}`);
+      add(p, cached.includes(`/m/${i}`) ? 1 : 0);
+      if (i === 1200) add(p, 0); // a repeat right after
+    }
+    const before = s.relay.seq;
+    await s.relay.publish(events);
+    await eventually(() => edge.appliedSeq() >= s.relay.seq, 60_000, `seq ${s.relay.seq} applied`);
+    await eventually(() => acks.length >= expected.length, 10_000, 'every purge acknowledged');
+
+    const purgeSeqs = events.flatMap((e, i) => (e.kind === 'purge.requested' ? [before + i + 1] : []));
+    assert.deepEqual(
+      acks.map((a) => a.seq),
+      purgeSeqs,
+      'one ack per purge event, in seq order',
+    );
+    assert.deepEqual(
+      acks.map((a) => a.objectsRemoved),
+      expected,
+    );
+    assert.deepEqual(
+      acks.map((a) => a.purgeId),
+      events.flatMap((e) => (e.kind === 'purge.requested' ? [e.purge.id] : [])),
+    );
+    assert.equal(new Set(acks.filter((a) => a.purgeId === first.id).map((a) => a.appliedAt)).size, 1, 'a repeat reports the first ban time');
+
+    assert.equal((await get(edge, 'cdn.c.test', '/c.txt')).status, 200, 'the customer added in the middle serves');
+    for (const t of cached) {
+      const r = await get(edge, A, t);
+      assert.equal(r.cache, 'MISS', t);
+      assert.equal(r.body, `A ${t} #2`, `${t} fetched once more, not twice`);
+    }
+    assert.equal((await get(edge, A, '/vary/m', { 'accept-language': 'en' })).cache, 'MISS');
+    assert.equal((await get(edge, A, '/q1?v=1')).cache, 'HIT', 'the purge before the upsert was keyed under the old policy');
+    assert.equal((await get(edge, A, '/q2?v=1')).cache, 'MISS', 'the purge after the upsert was keyed under the new one');
+    assert.equal((await get(edge, B, '/m/0')).cache, 'HIT', 'another customer untouched');
+    assert.equal(edge.purges!.stats().applied, expected.length);
+  } finally {
+    await s.done(edge);
+  }
+});

@@ -78,6 +78,12 @@ export function banKey(record: Pick<BanRecord, 'customerId' | 'at' | 'purgeId'>)
 /** What a sweep does with one entry: remove it, mark it soft-purged, or leave it. */
 export type SweepDecision = 'remove' | { softPurgedAt: number } | undefined;
 
+/** A URL purge's sweep: `decide` is applied to the entry stored under `rest` and to its Vary variants. */
+export interface UrlSweep {
+  rest: string;
+  decide: (rest: string, entry: IndexEntry) => SweepDecision;
+}
+
 export interface SweepResult {
   /** Removed entries (their files are the caller's to remove). */
   removed: Array<{ rest: string; entry: IndexEntry }>;
@@ -318,10 +324,7 @@ export class MetadataIndex {
    * and nothing changes). `url`: in the same write transaction, `decide` is applied to the
    * entry stored under `rest` and to its Vary variants (`rest\n…`, right after it).
    */
-  async recordPurge(
-    record: BanRecord,
-    url?: { rest: string; decide: (rest: string, entry: IndexEntry) => SweepDecision },
-  ): Promise<{ record: BanRecord; created: boolean; swept: SweepResult }> {
+  async recordPurge(record: BanRecord, url?: UrlSweep): Promise<{ record: BanRecord; created: boolean; swept: SweepResult }> {
     return this.#env.transaction(() => this.#recordInTxn(record, url));
   }
 
@@ -331,10 +334,17 @@ export class MetadataIndex {
     return this.#env.transaction(() => records.map((r) => this.#recordInTxn(r, undefined)));
   }
 
-  #recordInTxn(
-    record: BanRecord,
-    url: { rest: string; decide: (rest: string, entry: IndexEntry) => SweepDecision } | undefined,
-  ): { record: BanRecord; created: boolean; swept: SweepResult } {
+  /**
+   * Several purges (any kind) in one write transaction, in the order given, each exactly as
+   * recordPurge would record it: a later one sees what the earlier ones did (an id repeated
+   * in the list is recorded once; a URL swept twice removes its objects once).
+   */
+  async recordPurgeMany(items: ReadonlyArray<{ record: BanRecord; url?: UrlSweep | undefined }>): Promise<Array<{ record: BanRecord; created: boolean; swept: SweepResult }>> {
+    if (items.length === 0) return [];
+    return this.#env.transaction(() => items.map((item) => this.#recordInTxn(item.record, item.url)));
+  }
+
+  #recordInTxn(record: BanRecord, url: UrlSweep | undefined): { record: BanRecord; created: boolean; swept: SweepResult } {
     const swept: SweepResult = { removed: [], marked: [] };
     const known = this.knownPurge(record.purgeId);
     if (known !== undefined) return { record: known, created: false, swept };

@@ -25,7 +25,7 @@ import type { QueryStringPolicy } from '../../core/customer.types';
 import type { PurgeRequest } from '../../core/purge.types';
 import type { Logger } from '../../obs/logger.factory';
 import type { ObjectMeta } from '../cache/cache-store.port';
-import type { BanRecord, IndexEntry } from '../cache/metadata.index';
+import type { BanRecord, IndexEntry, UrlSweep } from '../cache/metadata.index';
 import type { TieredStore } from '../cache/tiered.store';
 import type { PurgeApplied, PurgeApplier } from '../tenant-feed.port';
 import { covers, fetchedAtOf, isSoftMarked, purgeTarget, sweepDecision, type Verdict } from './ban.rules';
@@ -38,6 +38,9 @@ export interface PurgeEngineOptions extends Partial<LurkerSettings> {
   /** The customer's query-string policy, to key URL purges as lookups do. */
   queryStringOf(customerId: string): QueryStringPolicy | undefined;
 }
+
+/** Purges recorded per index write transaction by applyMany (a bus read brings at most 500). */
+export const APPLY_BATCH = 500;
 
 export const PURGE_DEFAULTS: Readonly<LurkerSettings> = Object.freeze({
   /** Index entries per lurker write transaction. */
@@ -63,7 +66,7 @@ export interface PurgeBacklog {
 export interface PurgeStats {
   /** Purges this process applied (repeats included). */
   applied: number;
-  /** Duration of the last apply, ms. */
+  /** Duration of the last apply, ms (applyMany: of its last batch, one write transaction). */
   lastApplyMs: number;
   /** Index entries read by this process's lurker passes. */
   scanned: number;
@@ -108,7 +111,16 @@ export class PurgeEngine implements PurgeApplier {
   }
 
   apply(purge: PurgeRequest, seq: number): Promise<PurgeApplied> {
-    const run = this.#chain.then(() => this.#apply(purge, seq));
+    return this.applyMany([{ purge, seq }]).then((applied) => applied[0]!);
+  }
+
+  /**
+   * Applies purges in seq order, each exactly as apply would (idempotent by id, repeats
+   * inside the list included), recording up to APPLY_BATCH of them per index write
+   * transaction. Resolves with one PurgeApplied per item, in seq order.
+   */
+  applyMany(items: ReadonlyArray<{ purge: PurgeRequest; seq: number }>): Promise<PurgeApplied[]> {
+    const run = this.#chain.then(() => this.#applyMany(items));
     this.#chain = run.catch(() => {});
     return run;
   }
@@ -203,37 +215,54 @@ export class PurgeEngine implements PurgeApplier {
     while (this.#background.size > 0) await Promise.all([...this.#background]);
   }
 
-  async #apply(purge: PurgeRequest, seq: number): Promise<PurgeApplied> {
+  async #applyMany(items: ReadonlyArray<{ purge: PurgeRequest; seq: number }>): Promise<PurgeApplied[]> {
+    const ordered = [...items].sort((x, y) => x.seq - y.seq);
+    const out: PurgeApplied[] = [];
+    for (let i = 0; i < ordered.length; i += APPLY_BATCH) out.push(...(await this.#applyBatch(ordered.slice(i, i + APPLY_BATCH))));
+    return out;
+  }
+
+  /** One index write transaction for the batch; then files, memory tier and bans, in seq order. */
+  async #applyBatch(batch: ReadonlyArray<{ purge: PurgeRequest; seq: number }>): Promise<PurgeApplied[]> {
     const started = performance.now();
-    const { customerId } = purge;
-    const target = purgeTarget(purge, this.#queryStringOf(customerId));
     const index = this.#target.index;
-    let record = index.knownPurge(purge.id);
-    let objectsRemoved = 0;
-    const duplicate = record !== undefined;
-    if (record === undefined) {
+    const drafts = batch.map(({ purge, seq }) => {
+      const { customerId } = purge;
+      const target = purgeTarget(purge, this.#queryStringOf(customerId));
       const at = this.#clock.now();
-      const draft: BanRecord = { purgeId: purge.id, customerId, kind: target.kind, value: target.value, soft: purge.soft, at, seq, objectsRemoved: 0 };
-      if (target.kind === 'URL') draft.retiredAt = at;
-      const url = target.kind === 'URL' ? { rest: target.value!, decide: (_rest: string, entry: IndexEntry) => urlDecision(entry, purge.soft, at) } : undefined;
-      const result = await index.recordPurge(draft, url);
-      record = result.record;
-      if (result.created) objectsRemoved = record.objectsRemoved;
-      await removeFiles(this.#target, customerId, result.swept.removed.map((r) => r.entry), this.#log);
-      this.#forgetUrl(record, [...result.swept.removed.map((r) => r.rest), ...result.swept.marked]);
-    } else {
-      this.#forgetUrl(record, undefined);
-    }
-    if (record.kind !== 'URL') {
-      this.#table.hold(record);
-      this.#lurker.kick();
-    }
-    this.#latest.set(customerId, Math.max(this.#latest.get(customerId) ?? record.at, record.at));
+      const record: BanRecord = { purgeId: purge.id, customerId, kind: target.kind, value: target.value, soft: purge.soft, at, seq, objectsRemoved: 0 };
+      if (target.kind === 'URL') record.retiredAt = at;
+      const url: UrlSweep | undefined = target.kind === 'URL' ? { rest: target.value!, decide: (_rest, entry) => urlDecision(entry, purge.soft, at) } : undefined;
+      return { record, url };
+    });
+    // A purge already recorded (by this process, another one of the edge, or earlier in this batch) changes nothing.
+    const results = await index.recordPurgeMany(drafts);
+    const files: Array<Promise<void>> = [];
+    let bans = false;
+    const done = batch.map(({ purge, seq }, i) => {
+      const { record, created, swept } = results[i]!;
+      if (created) {
+        files.push(removeFiles(this.#target, record.customerId, swept.removed.map((r) => r.entry), this.#log));
+        this.#forgetUrl(record, [...swept.removed.map((r) => r.rest), ...swept.marked]);
+      } else {
+        this.#forgetUrl(record, undefined);
+      }
+      if (record.kind !== 'URL') {
+        this.#table.hold(record);
+        bans = true;
+      }
+      this.#latest.set(record.customerId, Math.max(this.#latest.get(record.customerId) ?? record.at, record.at));
+      return { purge, seq, record, objectsRemoved: created ? record.objectsRemoved : 0, duplicate: !created };
+    });
+    await Promise.all(files);
+    if (bans) this.#lurker.kick();
     const durationMs = performance.now() - started;
-    this.#applied += 1;
+    this.#applied += batch.length;
     this.#lastApplyMs = durationMs;
-    this.#log.debug({ customer: customerId, purge: purge.id, kind: record.kind, soft: record.soft, seq, objectsRemoved, duplicate, ms: durationMs }, 'purge applied');
-    return { purgeId: purge.id, seq, appliedAt: record.at, objectsRemoved, duplicate, durationMs };
+    return done.map(({ purge, seq, record, objectsRemoved, duplicate }) => {
+      this.#log.debug({ customer: record.customerId, purge: purge.id, kind: record.kind, soft: record.soft, seq, objectsRemoved, duplicate, batch: batch.length, ms: durationMs }, 'purge applied');
+      return { purgeId: purge.id, seq, appliedAt: record.at, objectsRemoved, duplicate, durationMs };
+    });
   }
 
   /**

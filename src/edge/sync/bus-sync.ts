@@ -5,7 +5,8 @@
  * history, restarted Redis) reloads the snapshot. Bus errors are retried with backoff
  * while the edge keeps serving what it knows. The bus belongs to the caller.
  *
- * Purges (`purge.requested`) go to the attached PurgeApplier one at a time, in seq order;
+ * Purges (`purge.requested`) go to the attached PurgeApplier in seq order, each run of
+ * consecutive purges of one read together (applyMany: few index write transactions);
  * the applied seq moves past a purge only once it is in effect on this edge, and is saved
  * in the last-known-good file (and the purge acknowledged to `onPurgeApplied` listeners)
  * only once the purge is flushed to disk, so the saved seq never runs ahead of the purges
@@ -245,10 +246,27 @@ export class BusTenantFeed implements EdgeTenantFeed {
     }
   }
 
-  /** Returns false when an event could not be understood and the snapshot must be reloaded. */
+  /**
+   * Returns false when an event could not be understood and the snapshot must be reloaded.
+   * Consecutive purges are applied together (one applyMany), each other change in its place
+   * between them; the seq moves past a run of purges once all of them are in effect.
+   */
   async #applyChanges(changes: Change[]): Promise<boolean> {
+    let run: Array<{ purge: PurgeRequest; seq: number }> = [];
+    const applyRun = async (): Promise<void> => {
+      if (run.length === 0) return;
+      const purges = run;
+      run = [];
+      await this.#applyPurges(purges);
+      this.#seq = purges.at(-1)!.seq;
+    };
     for (const change of changes) {
       const event = change.event;
+      if (isKnownEvent(event) && event.kind === 'purge.requested') {
+        run.push({ purge: event.purge, seq: change.seq });
+        continue;
+      }
+      await applyRun();
       if (!isKnownEvent(event)) {
         this.#log.warn({ seq: change.seq, kind: (event as { kind?: unknown }).kind }, 'unknown change event: reloading the snapshot');
         return false;
@@ -259,29 +277,34 @@ export class BusTenantFeed implements EdgeTenantFeed {
         }
       } else if (event.kind === 'customer.deleted') {
         this.#index.delete(event.customerId);
-      } else if (event.kind === 'purge.requested') {
-        await this.#applyPurge(event.purge, change.seq);
       }
       this.#seq = change.seq;
     }
+    await applyRun();
     return true;
   }
 
-  /** Applies one purge (its ack is told once it is flushed); throws, leaving the seq behind it, when it cannot. */
-  async #applyPurge(purge: PurgeRequest, seq: number): Promise<void> {
+  /**
+   * Applies consecutive purges in seq order (their acks are told once they are flushed);
+   * throws, leaving the seq behind them, when it cannot.
+   */
+  async #applyPurges(items: Array<{ purge: PurgeRequest; seq: number }>): Promise<void> {
     if (this.#purges === undefined) {
-      this.#log.debug({ customer: purge.customerId, purge: purge.id }, 'purge ignored: this edge has no purgeable cache');
+      for (const { purge } of items) this.#log.debug({ customer: purge.customerId, purge: purge.id }, 'purge ignored: this edge has no purgeable cache');
       return;
     }
     let applied;
     try {
       this.#unflushed = true;
-      applied = await this.#purges.apply(purge, seq);
+      applied = await this.#purges.applyMany(items);
     } catch (err) {
-      this.#log.error({ customer: purge.customerId, purge: purge.id, seq, err: errorMessage(err) }, 'cannot apply a purge; retrying');
+      const first = items[0]!;
+      this.#log.error({ customer: first.purge.customerId, purge: first.purge.id, seq: first.seq, purges: items.length, err: errorMessage(err) }, 'cannot apply purges; retrying');
       throw err;
     }
-    this.#pendingAcks.push({ purgeId: purge.id, seq, appliedAt: new Date(applied.appliedAt).toISOString(), objectsRemoved: applied.objectsRemoved });
+    for (const a of applied) {
+      this.#pendingAcks.push({ purgeId: a.purgeId, seq: a.seq, appliedAt: new Date(a.appliedAt).toISOString(), objectsRemoved: a.objectsRemoved });
+    }
   }
 
   async #bootFromDisk(): Promise<void> {
