@@ -14,10 +14,10 @@
  * (ioredis gives up on a command after one reconnection attempt); callers retry with
  * backoff. A blocking read runs on a connection of its own, so it never delays publish.
  */
-import Redis, { type RedisOptions } from 'ioredis';
 import type { ChangeBus, ReadOptions, ReadResult } from '../core/bus.port';
 import type { Change, Snapshot } from '../core/bus.events';
 import type { Logger } from '../obs/logger.factory';
+import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
 import { checkPublishBatch, linkedLength, READ_COUNT_DEFAULT } from './chain.rules';
 
 export const REDIS_STREAM_MAX_LENGTH_DEFAULT = 10_000;
@@ -63,51 +63,30 @@ end
 return appended
 `;
 
-/** Fail a command within a few seconds while Redis is down instead of queueing it forever. */
-const CONNECTION_OPTIONS: RedisOptions = {
-  lazyConnect: true,
-  connectTimeout: 2_000,
-  maxRetriesPerRequest: 1,
-  retryStrategy: (times) => Math.min(times * 200, 2_000),
-};
-
-/** Idle blocking connections kept for the next read; more are opened for concurrent readers. */
-const IDLE_BLOCKING_CONNECTIONS_MAX = 2;
-
-type StreamEntry = [id: string, fields: string[]];
 type Peek = { kind: 'changes'; changes: Change[] } | { kind: 'gap'; publishedSeq: number } | { kind: 'idle' };
 
 export class RedisBus implements ChangeBus {
-  readonly #url: string;
   readonly #maxLength: number;
-  readonly #logger: Logger | undefined;
   readonly #keys: { stream: string; snapshot: string; published: string };
-  readonly #command: Redis;
-  readonly #idleBlocking: Redis[] = [];
-  readonly #blocking = new Set<Redis>();
-  #closed = false;
-  /** Last connection problem logged, so a long outage logs once rather than per retry. */
-  #lastProblem: string | null = null;
+  readonly #redis: RedisConnections;
 
   constructor(options: RedisBusOptions) {
     const maxLength = options.streamMaxLength ?? REDIS_STREAM_MAX_LENGTH_DEFAULT;
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`streamMaxLength must be a whole number of at least 1, got ${maxLength}`);
     }
-    this.#url = options.url;
     this.#maxLength = maxLength;
-    this.#logger = options.logger;
     this.#keys = {
       stream: `${options.prefix}changes`,
       snapshot: `${options.prefix}snapshot`,
       published: `${options.prefix}published-seq`,
     };
-    this.#command = this.#connect('command');
+    this.#redis = new RedisConnections({ url: options.url, name: 'bus', what: 'change bus', logger: options.logger });
   }
 
   async publishedSeq(): Promise<number | null> {
     this.#assertOpen();
-    return parseSeq(await this.#command.get(this.#keys.published));
+    return parseSeq(await this.#redis.command.get(this.#keys.published));
   }
 
   async publish(changes: Change[], snapshot: Snapshot): Promise<void> {
@@ -116,12 +95,12 @@ export class RedisBus implements ChangeBus {
     const args: (string | number)[] = [this.#maxLength, JSON.stringify(snapshot), snapshot.seq];
     for (const change of changes) args.push(change.seq, JSON.stringify(change));
     const { stream, snapshot: snapshotKey, published } = this.#keys;
-    await this.#command.eval(PUBLISH_SCRIPT, 3, stream, snapshotKey, published, ...args);
+    await this.#redis.command.eval(PUBLISH_SCRIPT, 3, stream, snapshotKey, published, ...args);
   }
 
   async readSnapshot(): Promise<Snapshot | null> {
     this.#assertOpen();
-    const json = await this.#command.get(this.#keys.snapshot);
+    const json = await this.#redis.command.get(this.#keys.snapshot);
     return json === null ? null : (JSON.parse(json) as Snapshot);
   }
 
@@ -133,8 +112,9 @@ export class RedisBus implements ChangeBus {
     if (first.kind !== 'idle') return first;
     // BLOCK 0 would mean "forever" to Redis.
     if (options.blockMs > 0) {
-      const woken = await this.#blockingRead(afterSeq, count, Math.ceil(options.blockMs));
-      if (woken === 'closed') return { kind: 'changes', changes: [] };
+      const entries = await this.#redis.blockingRead(this.#keys.stream, `${afterSeq}-0`, count, Math.ceil(options.blockMs));
+      if (entries === CLOSED) return { kind: 'changes', changes: [] };
+      const woken = entries.map((entry) => this.#decode(entry));
       if (woken.length > 0) {
         const linked = linkedLength(afterSeq, woken);
         if (linked > 0) return { kind: 'changes', changes: woken.slice(0, linked) };
@@ -149,22 +129,12 @@ export class RedisBus implements ChangeBus {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    // Disconnecting rejects a pending XREAD at once; read() turns that into "no changes".
-    for (const connection of this.#blocking) connection.disconnect();
-    this.#blocking.clear();
-    this.#idleBlocking.length = 0;
-    if (this.#command.status === 'ready') {
-      await this.#command.quit().catch(() => this.#command.disconnect());
-    } else {
-      this.#command.disconnect();
-    }
+    await this.#redis.close();
   }
 
   /** One atomic look at the stream after afterSeq and at published-seq. */
   async #peek(afterSeq: number, count: number): Promise<Peek> {
-    const replies = await this.#command
+    const replies = await this.#redis.command
       .multi()
       .xrange(this.#keys.stream, `(${afterSeq}-0`, '+', 'COUNT', count)
       .get(this.#keys.published)
@@ -184,58 +154,6 @@ export class RedisBus implements ChangeBus {
     return published === afterSeq ? { kind: 'idle' } : { kind: 'gap', publishedSeq: published };
   }
 
-  async #blockingRead(afterSeq: number, count: number, blockMs: number): Promise<Change[] | 'closed'> {
-    const connection = this.#idleBlocking.pop() ?? this.#openBlocking();
-    let reply: [key: string, entries: StreamEntry[]][] | null;
-    try {
-      reply = (await connection.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.#keys.stream, `${afterSeq}-0`)) as
-        | [string, StreamEntry[]][]
-        | null;
-    } catch (err) {
-      if (this.#closed) return 'closed';
-      // Its state after a failure is unknown (a reply might still arrive): start afresh.
-      this.#blocking.delete(connection);
-      connection.disconnect();
-      throw err;
-    }
-    if (this.#closed) return 'closed';
-    if (this.#idleBlocking.length < IDLE_BLOCKING_CONNECTIONS_MAX) {
-      this.#idleBlocking.push(connection);
-    } else {
-      this.#blocking.delete(connection);
-      connection.disconnect();
-    }
-    return reply === null ? [] : (reply[0]?.[1] ?? []).map((entry) => this.#decode(entry));
-  }
-
-  #openBlocking(): Redis {
-    const connection = this.#connect('blocking');
-    this.#blocking.add(connection);
-    return connection;
-  }
-
-  #connect(role: 'command' | 'blocking'): Redis {
-    const connection = new Redis(this.#url, {
-      ...CONNECTION_OPTIONS,
-      connectionName: `edgeplane-bus-${role}`,
-      // A safety net for a blocking read on a dead socket: ioredis answers "timed out"
-      // shortly after the BLOCK time instead of waiting for TCP to notice.
-      ...(role === 'blocking' ? { blockingTimeout: 60_000, blockingTimeoutGrace: 1_000 } : {}),
-    });
-    // Without a listener ioredis prints every reconnection error to stderr.
-    connection.on('error', (err: Error) => {
-      if (this.#closed || err.message === this.#lastProblem) return;
-      this.#lastProblem = err.message;
-      this.#logger?.warn({ err, role }, 'change bus: Redis connection problem; retrying');
-    });
-    connection.on('ready', () => {
-      if (this.#lastProblem === null) return;
-      this.#lastProblem = null;
-      this.#logger?.info({ role }, 'change bus: Redis connection restored');
-    });
-    return connection;
-  }
-
   #decode([id, fields]: StreamEntry): Change {
     const at = fields.indexOf('c');
     const json = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
@@ -246,7 +164,7 @@ export class RedisBus implements ChangeBus {
   #assertOpen(): void {
     // Rejecting (rather than answering "no changes") keeps a consumer that forgot to
     // stop from spinning on an already-resolved read.
-    if (this.#closed) throw new Error('the change bus is closed');
+    if (this.#redis.closed) throw new Error('the change bus is closed');
   }
 }
 

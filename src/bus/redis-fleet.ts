@@ -19,9 +19,9 @@
  * seconds; callers retry with backoff. A blocking read runs on a connection of its own,
  * so it never delays heartbeats or acks.
  */
-import Redis, { type RedisOptions } from 'ioredis';
 import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
 import type { Logger } from '../obs/logger.factory';
+import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
 import { byEdgeId, checkCount, checkEdgeStatus, checkPurgeAck, checkTtl, edgeStatusProblem, purgeAckProblem } from './memory-fleet';
 
 export const REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT = 100_000;
@@ -59,39 +59,20 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 `;
 
-/** Fail a command within a few seconds while Redis is down instead of queueing it forever (as redis-bus.ts). */
-const CONNECTION_OPTIONS: RedisOptions = {
-  lazyConnect: true,
-  connectTimeout: 2_000,
-  maxRetriesPerRequest: 1,
-  retryStrategy: (times) => Math.min(times * 200, 2_000),
-};
-
-/** Idle blocking connections kept for the next read; more are opened for concurrent readers. */
-const IDLE_BLOCKING_CONNECTIONS_MAX = 2;
-
 const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
 
-type StreamEntry = [id: string, fields: string[]];
 
 export class RedisFleet implements EdgeFleet {
-  readonly #url: string;
   readonly #maxLength: number;
   readonly #logger: Logger | undefined;
   readonly #keys: { edgePrefix: string; index: string; acks: string };
-  readonly #command: Redis;
-  readonly #idleBlocking: Redis[] = [];
-  readonly #blocking = new Set<Redis>();
-  #closed = false;
-  /** Last connection problem logged, so a long outage logs once rather than per retry. */
-  #lastProblem: string | null = null;
+  readonly #redis: RedisConnections;
 
   constructor(options: RedisFleetOptions) {
     const maxLength = options.ackStreamMaxLength ?? REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT;
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`ackStreamMaxLength must be a whole number of at least 1, got ${maxLength}`);
     }
-    this.#url = options.url;
     this.#maxLength = maxLength;
     this.#logger = options.logger;
     this.#keys = {
@@ -99,7 +80,7 @@ export class RedisFleet implements EdgeFleet {
       index: `${options.prefix}edges`,
       acks: `${options.prefix}purge-acks`,
     };
-    this.#command = this.#connect('command');
+    this.#redis = new RedisConnections({ url: options.url, name: 'fleet', what: 'fleet', logger: options.logger });
   }
 
   async heartbeat(status: EdgeStatus, ttlMs: number): Promise<void> {
@@ -107,19 +88,19 @@ export class RedisFleet implements EdgeFleet {
     const ttl = checkTtl(ttlMs);
     checkEdgeStatus(status);
     const { edgeId } = status;
-    await this.#command.eval(HEARTBEAT_SCRIPT, 2, this.#edgeKey(edgeId), this.#keys.index, JSON.stringify(status), ttl, edgeId);
+    await this.#redis.command.eval(HEARTBEAT_SCRIPT, 2, this.#edgeKey(edgeId), this.#keys.index, JSON.stringify(status), ttl, edgeId);
   }
 
   async leave(edgeId: string): Promise<void> {
     this.#assertOpen();
-    await exec(this.#command.multi().del(this.#edgeKey(edgeId)).zrem(this.#keys.index, edgeId));
+    await exec(this.#redis.command.multi().del(this.#edgeKey(edgeId)).zrem(this.#keys.index, edgeId));
   }
 
   async liveEdges(): Promise<EdgeStatus[]> {
     this.#assertOpen();
-    const edgeIds = (await this.#command.eval(LIVE_SCRIPT, 1, this.#keys.index)) as string[];
+    const edgeIds = (await this.#redis.command.eval(LIVE_SCRIPT, 1, this.#keys.index)) as string[];
     if (edgeIds.length === 0) return [];
-    const jsons = await this.#command.mget(...edgeIds.map((id) => this.#edgeKey(id)));
+    const jsons = await this.#redis.command.mget(...edgeIds.map((id) => this.#edgeKey(id)));
     const live: EdgeStatus[] = [];
     for (const [i, edgeId] of edgeIds.entries()) {
       const json = jsons[i];
@@ -143,7 +124,7 @@ export class RedisFleet implements EdgeFleet {
       return JSON.stringify(ack);
     });
     if (jsons.length === 0) return;
-    const transaction = this.#command.multi();
+    const transaction = this.#redis.command.multi();
     for (const json of jsons) transaction.xadd(this.#keys.acks, 'MAXLEN', '~', this.#maxLength, '*', 'a', json);
     await exec(transaction);
   }
@@ -157,25 +138,15 @@ export class RedisFleet implements EdgeFleet {
     // BLOCK 0 would mean "forever" to Redis. With entries already after the cursor,
     // XREAD BLOCK answers at once, so one command covers both cases.
     if (options.blockMs <= 0) {
-      const reply = await this.#command.xread('COUNT', count, 'STREAMS', this.#keys.acks, after);
+      const reply = await this.#redis.command.xread('COUNT', count, 'STREAMS', this.#keys.acks, after);
       return this.#decode(after, reply?.[0]?.[1] ?? []);
     }
-    const entries = await this.#blockingRead(after, count, Math.ceil(options.blockMs));
-    return this.#decode(after, entries === 'closed' ? [] : entries);
+    const entries = await this.#redis.blockingRead(this.#keys.acks, after, count, Math.ceil(options.blockMs));
+    return this.#decode(after, entries === CLOSED ? [] : entries);
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    // Disconnecting rejects a pending XREAD at once; readAcks turns that into "no acks".
-    for (const connection of this.#blocking) connection.disconnect();
-    this.#blocking.clear();
-    this.#idleBlocking.length = 0;
-    if (this.#command.status === 'ready') {
-      await this.#command.quit().catch(() => this.#command.disconnect());
-    } else {
-      this.#command.disconnect();
-    }
+    await this.#redis.close();
   }
 
   #edgeKey(edgeId: string): string {
@@ -184,58 +155,8 @@ export class RedisFleet implements EdgeFleet {
 
   /** The id of the newest entry, or '0-0' for an empty stream (every later entry is after it). */
   async #lastId(): Promise<string> {
-    const newest = (await this.#command.xrevrange(this.#keys.acks, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    const newest = (await this.#redis.command.xrevrange(this.#keys.acks, '+', '-', 'COUNT', 1)) as StreamEntry[];
     return newest[0]?.[0] ?? '0-0';
-  }
-
-  async #blockingRead(after: string, count: number, blockMs: number): Promise<StreamEntry[] | 'closed'> {
-    const connection = this.#idleBlocking.pop() ?? this.#openBlocking();
-    let reply: [key: string, entries: StreamEntry[]][] | null;
-    try {
-      reply = await connection.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.#keys.acks, after);
-    } catch (err) {
-      if (this.#closed) return 'closed';
-      // Its state after a failure is unknown (a reply might still arrive): start afresh.
-      this.#blocking.delete(connection);
-      connection.disconnect();
-      throw err;
-    }
-    if (this.#closed) return 'closed';
-    if (this.#idleBlocking.length < IDLE_BLOCKING_CONNECTIONS_MAX) {
-      this.#idleBlocking.push(connection);
-    } else {
-      this.#blocking.delete(connection);
-      connection.disconnect();
-    }
-    return reply?.[0]?.[1] ?? [];
-  }
-
-  #openBlocking(): Redis {
-    const connection = this.#connect('blocking');
-    this.#blocking.add(connection);
-    return connection;
-  }
-
-  #connect(role: 'command' | 'blocking'): Redis {
-    const connection = new Redis(this.#url, {
-      ...CONNECTION_OPTIONS,
-      connectionName: `edgeplane-fleet-${role}`,
-      // A safety net for a blocking read on a dead socket: ioredis answers "timed out"
-      // shortly after the BLOCK time instead of waiting for TCP to notice.
-      ...(role === 'blocking' ? { blockingTimeout: 60_000, blockingTimeoutGrace: 1_000 } : {}),
-    });
-    // Without a listener ioredis prints every reconnection error to stderr.
-    connection.on('error', (err: Error) => {
-      if (this.#closed || err.message === this.#lastProblem) return;
-      this.#lastProblem = err.message;
-      this.#logger?.warn({ err, role }, 'fleet: Redis connection problem; retrying');
-    });
-    connection.on('ready', () => {
-      if (this.#lastProblem === null) return;
-      this.#lastProblem = null;
-      this.#logger?.info({ role }, 'fleet: Redis connection restored');
-    });
-    return connection;
   }
 
   /**
@@ -270,7 +191,7 @@ export class RedisFleet implements EdgeFleet {
   #assertOpen(): void {
     // Rejecting (rather than answering "no acks") keeps a consumer that forgot to stop
     // from spinning on an already-resolved read.
-    if (this.#closed) throw new Error('the fleet channel is closed');
+    if (this.#redis.closed) throw new Error('the fleet channel is closed');
   }
 }
 
@@ -286,7 +207,7 @@ function parseRedisCursor(cursor: string): string {
 }
 
 /** Runs a MULTI and rethrows the first command's error (ioredis reports them per command). */
-async function exec(transaction: ReturnType<Redis['multi']>): Promise<void> {
+async function exec(transaction: ReturnType<RedisConnections['command']['multi']>): Promise<void> {
   const replies = await transaction.exec();
   if (replies === null) throw new Error('Redis aborted the transaction');
   for (const [err] of replies) if (err !== null) throw err;

@@ -274,8 +274,19 @@ test('two apis and two edges: both edges are listed live, and URL and PREFIX pur
     assert.deepEqual(purge.edges.map((e) => [e.edgeId, e.live, e.appliedAt !== null]), [['edge-1', true, true], ['edge-2', true, true]]);
   }
   assert.ok(byPrefix.seq > byUrl.seq);
-  // A URL purge removes the one object (acks carry the count).
-  assert.deepEqual(byUrl.edges.map((e) => e.objectsRemoved), [1, 1]);
+  // A URL purge removes the one object (acks carry the count). An edge may count as applied
+  // from its heartbeat's appliedSeq a moment before its ack is stored (objectsRemoved null
+  // until then, as the schema says): wait for both acks, then check the counts.
+  let acked = byUrl;
+  await eventually(
+    async () => {
+      acked = await getPurge(apiA.url, byUrl.id);
+      return acked.edges.every((e) => e.objectsRemoved !== null);
+    },
+    10_000,
+    'both edges acked the URL purge',
+  );
+  assert.deepEqual(acked.edges.map((e) => e.objectsRemoved), [1, 1]);
 
   // Applied means in effect: no waiting here.
   for (const edge of [edge1, edge2]) {
@@ -453,7 +464,15 @@ test('a purge committed while no api runs (killed between commit and publish) st
   const apiC = await startApi(env);
   for (const edge of [edge1, edge2]) await appliedAtLeast(edge, row.seq, 10_000);
   for (const edge of [edge1, edge2]) assert.equal(await cacheOf(edge, '/k/sql.json'), 'MISS', `${edge.id}: purged`);
-  await eventually(async () => (await getPurge(apiC.url, row.id)).completedAt !== null, 10_000, 'the SQL purge completes');
+  // Complete may come from heartbeats a moment before the acks are stored: wait for both.
+  await eventually(
+    async () => {
+      const p = await getPurge(apiC.url, row.id);
+      return p.completedAt !== null && p.edges.every((e) => e.objectsRemoved !== null);
+    },
+    10_000,
+    'the SQL purge completes and both acks are stored',
+  );
   const sqlPurge = await getPurge(apiC.url, row.id);
   assert.equal(sqlPurge.edgesApplied, 2);
   assert.deepEqual(sqlPurge.edges.map((e) => [e.edgeId, e.objectsRemoved]), [['edge-1', 1], ['edge-2', 1]], 'both edges acked it');
