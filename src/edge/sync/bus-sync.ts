@@ -90,7 +90,15 @@ export class BusTenantFeed implements EdgeTenantFeed {
   count = () => this.#index.count();
   subscribe = (listener: TenantFeedListener) => this.#index.subscribe(listener);
   isReady = () => this.#ready;
-  appliedSeq = () => this.#seq;
+  /**
+   * The seq applied here, as others may rely on it: while acks of applied purges wait for
+   * durability, the seq just below the first of them, so a heartbeat never reports a purge
+   * applied before its ack is on its way.
+   */
+  appliedSeq = (): number => {
+    const first = this.#pendingAcks[0];
+    return first === undefined ? this.#seq : Math.min(this.#seq, first.seq - 1);
+  };
 
   /**
    * How current this edge is known to be: ms since it last read the bus to its end (since

@@ -71,7 +71,8 @@ export class FleetReporter {
       host: this.#o.host,
       pid: process.pid,
       version: this.#o.version,
-      appliedSeq: this.#o.feed.appliedSeq(),
+      // Never ahead of the acks not sent yet: the api counts an edge at or past a purge's seq as having applied it.
+      appliedSeq: this.#queue.length > 0 ? Math.min(this.#o.feed.appliedSeq(), this.#queue[0]!.seq - 1) : this.#o.feed.appliedSeq(),
       ready: this.#o.isReady(),
       startedAt: this.#startedAt,
       heartbeatAt: new Date().toISOString(),
