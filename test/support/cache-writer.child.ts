@@ -12,9 +12,14 @@ export function objectPath(i: number): string {
   return `/obj/${i}-${1 + (i % 7)}`;
 }
 
+/**
+ * 1 to 7 chunks of ~20 KB: bodies of one to three chunks take the disk tier's one-go write
+ * (up to 64 KiB), larger ones stream to a temp file, so a kill -9 finds both kinds of write.
+ */
 export function expectedChunks(path: string): string[] {
   const n = Number(path.split('-').at(-1));
-  return Array.from({ length: n }, (_, c) => `${path}#${c};`.repeat(200));
+  const unit = `${path}#`;
+  return Array.from({ length: n }, (_, c) => `${unit}${c};`.repeat(Math.ceil(20_000 / (unit.length + 2))));
 }
 
 async function main(): Promise<void> {

@@ -7,7 +7,8 @@
  * The file holds the body only. Order of a put, so that `kill -9` at any point never
  * serves a partial object:
  *
- *   1. stream the body into `<name>.<pid>.tmp`     (crash: stale temp, removed at start)
+ *   1. write the body to `<name>.<pid>.tmp`        (crash: stale temp, removed at start;
+ *      bodies up to SMALL_WRITE_MAX at once, larger ones streamed as they arrive)
  *   2. rename to `<name>`                           (crash: orphan file, removed at start)
  *   3. index put, in one write transaction with the customer's byte totals
  *   4. unlink the file it replaced
@@ -17,6 +18,7 @@
  * (eviction-order bookkeeping in the index, last access written in batches).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -27,6 +29,14 @@ import { MetadataIndex, type IndexEntry } from './metadata.index';
 
 export const INDEX_DIR = '.index';
 export const TRASH_DIR = '.trash';
+/**
+ * Bodies up to this size are held until complete and written in one go, synchronously (open,
+ * write, close, rename: ~0.1 ms of CPU); larger ones stream to their temp file through the
+ * thread pool. On the machines measured, each thread-pool hand-off costs more CPU than such a
+ * small write itself (2,000 × 1 KB files: 1.1–1.3 s of CPU through fs/promises, 0.2 s
+ * synchronously), and the misses of small objects are most of a cold cache's work.
+ */
+const SMALL_WRITE_MAX = 64 * 1024;
 /** Folders remembered as existing; 256 per customer, so this covers a few hundred customers' hot folders. */
 const KNOWN_DIRS_MAX = 65_536;
 
@@ -178,6 +188,8 @@ export class DiskTier implements CacheStore {
     const final = this.filePath(customerId, file);
     const tmp = `${final}.${process.pid}.tmp`;
     const chunks: Buffer[] = [];
+    /** The body so far while it is small enough to be written in one go (no file open yet). */
+    const held: Buffer[] = [];
     let fh: FileHandle | undefined;
     let size = 0;
     let tooLarge = false;
@@ -189,13 +201,22 @@ export class DiskTier implements CacheStore {
         if (size > this.#maxObjectBytes) {
           tooLarge = true;
           chunks.length = 0;
+          held.length = 0;
           if (fh !== undefined) await fh.close();
           fh = undefined;
           await unlink(tmp).catch(() => {});
           continue;
         }
         if (size <= collectUpTo) chunks.push(chunk);
-        fh ??= await this.#openTemp(tmp);
+        if (fh === undefined && size <= SMALL_WRITE_MAX) {
+          held.push(chunk);
+          continue;
+        }
+        if (fh === undefined) {
+          fh = await this.#openTemp(tmp);
+          for (const part of held) await fh.write(part);
+          held.length = 0;
+        }
         await fh.write(chunk);
       }
       if (tooLarge) return { outcome: 'too_large' };
@@ -203,6 +224,9 @@ export class DiskTier implements CacheStore {
         await fh.close();
         fh = undefined;
         await rename(tmp, final);
+        renamed = true;
+      } else if (size > 0) {
+        this.#writeSmall(tmp, final, held.length === 1 ? held[0]! : Buffer.concat(held, size));
         renamed = true;
       }
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
@@ -225,12 +249,34 @@ export class DiskTier implements CacheStore {
     }
   }
 
+  /** Temp file, then rename (the same order as a streamed write), synchronously: see SMALL_WRITE_MAX. */
+  #writeSmall(tmp: string, final: string, data: Buffer): void {
+    const dir = path.dirname(tmp);
+    if (!this.#dirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.#rememberDir(dir);
+    }
+    try {
+      writeFileSync(tmp, data, { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The folder went away (the customer's cache was dropped): make it again, once.
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(tmp, data, { flag: 'wx' });
+    }
+    renameSync(tmp, final);
+  }
+
+  #rememberDir(dir: string): void {
+    if (this.#dirs.size >= KNOWN_DIRS_MAX) this.#dirs.clear();
+    this.#dirs.add(dir);
+  }
+
   async #openTemp(tmp: string): Promise<FileHandle> {
     const dir = path.dirname(tmp);
     if (!this.#dirs.has(dir)) {
       await mkdir(dir, { recursive: true });
-      if (this.#dirs.size >= KNOWN_DIRS_MAX) this.#dirs.clear();
-      this.#dirs.add(dir);
+      this.#rememberDir(dir);
     }
     try {
       return await open(tmp, 'wx');
