@@ -73,11 +73,7 @@ export class MemoryFleet implements EdgeFleet {
 
   async ack(acks: PurgeAck[]): Promise<void> {
     this.#assertOpen();
-    // Check the whole batch first, so a bad ack leaves nothing half appended.
-    const jsons = acks.map((ack) => {
-      checkPurgeAck(ack);
-      return JSON.stringify(ack);
-    });
+    const jsons = checkedAckJsons(acks);
     if (jsons.length === 0) return;
     for (const json of jsons) {
       this.#lastN += 1;
@@ -169,6 +165,12 @@ export function checkCount(count: number | undefined): number {
 export function checkEdgeStatus(status: EdgeStatus): void {
   const problem = edgeStatusProblem(status);
   if (problem !== null) throw new TypeError(`invalid edge status: ${problem}`);
+}
+
+/** The acks as JSON, every one checked first, so a bad ack leaves nothing of its batch appended. */
+export function checkedAckJsons(acks: readonly PurgeAck[]): string[] {
+  for (const ack of acks) checkPurgeAck(ack);
+  return acks.map((ack) => JSON.stringify(ack));
 }
 
 export function checkPurgeAck(ack: PurgeAck): void {

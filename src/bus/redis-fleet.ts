@@ -22,7 +22,7 @@
 import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
 import type { Logger } from '../obs/logger.factory';
 import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
-import { byEdgeId, checkCount, checkEdgeStatus, checkPurgeAck, checkTtl, edgeStatusProblem, purgeAckProblem } from './memory-fleet';
+import { byEdgeId, checkCount, checkEdgeStatus, checkedAckJsons, checkTtl, edgeStatusProblem, purgeAckProblem } from './memory-fleet';
 
 export const REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT = 100_000;
 
@@ -118,11 +118,7 @@ export class RedisFleet implements EdgeFleet {
 
   async ack(acks: PurgeAck[]): Promise<void> {
     this.#assertOpen();
-    // Check the whole batch first, so a bad ack leaves nothing half appended.
-    const jsons = acks.map((ack) => {
-      checkPurgeAck(ack);
-      return JSON.stringify(ack);
-    });
+    const jsons = checkedAckJsons(acks);
     if (jsons.length === 0) return;
     const transaction = this.#redis.command.multi();
     for (const json of jsons) transaction.xadd(this.#keys.acks, 'MAXLEN', '~', this.#maxLength, '*', 'a', json);
