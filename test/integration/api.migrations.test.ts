@@ -25,11 +25,21 @@ async function customerColumns(query: (sql: string) => Promise<Array<Record<stri
   return Object.fromEntries(rows.map((r) => [r.column_name!, `${r.data_type} ${r.is_nullable === 'YES' ? 'NULL' : 'NOT NULL'} ${r.column_default ?? ''}`.trim()]));
 }
 
-test('migrate applies every migration; down then up runs cleanly', async () => {
+/** A fresh, empty database and a data source on it (migrations not run yet), dropped afterwards. */
+async function withDatabase(body: (ds: ReturnType<typeof createDataSource>) => Promise<void>): Promise<void> {
   const database = await createTestDatabase('edgeplane_api_migrations');
   const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
   await ds.initialize();
   try {
+    await body(ds);
+  } finally {
+    await ds.destroy();
+    await database.drop();
+  }
+}
+
+test('migrate applies every migration; down then up runs cleanly', () =>
+  withDatabase(async (ds) => {
     const q = (sql: string) => ds.query(sql);
     assert.deepEqual(await migrate(ds), ALL);
     assert.deepEqual(await tables(q), TABLES);
@@ -48,17 +58,10 @@ test('migrate applies every migration; down then up runs cleanly', async () => {
     await ds.query(`INSERT INTO domain (hostname, customer_id) VALUES ('m.example', 'm')`);
     await ds.query(`DELETE FROM customer WHERE id = 'm'`);
     assert.deepEqual(await ds.query('SELECT * FROM domain'), []);
-  } finally {
-    await ds.destroy();
-    await database.drop();
-  }
-});
+  }));
 
-test('the cache-options migration: existing customers get the defaults; down removes the columns, up restores them', async () => {
-  const database = await createTestDatabase('edgeplane_api_migrations');
-  const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
-  await ds.initialize();
-  try {
+test('the cache-options migration: existing customers get the defaults; down removes the columns, up restores them', () =>
+  withDatabase(async (ds) => {
     const q = (sql: string) => ds.query(sql);
     await migrate(ds);
     assert.deepEqual(await customerColumns(q), {
@@ -80,17 +83,10 @@ test('the cache-options migration: existing customers get the defaults; down rem
     await ds.query(`UPDATE customer SET cache_quota_bytes = 1125899906842624 WHERE id = 'old'`);
     assert.deepEqual(await ds.query(`SELECT cache_quota_bytes FROM customer WHERE id = 'old'`), [{ cache_quota_bytes: '1125899906842624' }]);
     await assert.rejects(ds.query(`UPDATE customer SET query_string_mode = 'KEEP' WHERE id = 'old'`), /chk_customer_query_string_mode/);
-  } finally {
-    await ds.destroy();
-    await database.drop();
-  }
-});
+  }));
 
-test('the stale-if-error migration: existing customers get NULL (off); down removes the column, up restores it', async () => {
-  const database = await createTestDatabase('edgeplane_api_migrations');
-  const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
-  await ds.initialize();
-  try {
+test('the stale-if-error migration: existing customers get NULL (off); down removes the column, up restores it', () =>
+  withDatabase(async (ds) => {
     const column = async (): Promise<unknown[]> =>
       ds.query(`SELECT data_type, is_nullable, column_default FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'stale_if_error_seconds'`);
     await migrate(ds);
@@ -102,17 +98,10 @@ test('the stale-if-error migration: existing customers get NULL (off); down remo
 
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('CustomerStaleIfError1795540000000')));
     assert.deepEqual(await ds.query(`SELECT stale_if_error_seconds FROM customer WHERE id = 'old'`), [{ stale_if_error_seconds: null }]);
-  } finally {
-    await ds.destroy();
-    await database.drop();
-  }
-});
+  }));
 
-test('the purges migration: the paging index, kinds and values checked, purges and acks go with their customer; down drops both tables', async () => {
-  const database = await createTestDatabase('edgeplane_api_migrations');
-  const ds = createDataSource({ databaseUrl: database.url, dataDir: '/nonexistent' });
-  await ds.initialize();
-  try {
+test('the purges migration: the paging index, kinds and values checked, purges and acks go with their customer; down drops both tables', () =>
+  withDatabase(async (ds) => {
     const q = (sql: string) => ds.query(sql);
     await migrate(ds);
     const indexes: Array<{ indexname: string; indexdef: string }> = await ds.query(
@@ -139,8 +128,4 @@ test('the purges migration: the paging index, kinds and values checked, purges a
     assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
     assert.deepEqual(await migrate(ds), ['Purges1795550000000']);
     assert.deepEqual(await tables(q), TABLES);
-  } finally {
-    await ds.destroy();
-    await database.drop();
-  }
-});
+  }));

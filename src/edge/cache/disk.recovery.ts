@@ -110,7 +110,8 @@ async function removeStrays(disk: RecoverableDisk, customerId: string, reference
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, and belongs to someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -24,6 +24,7 @@ import type { ObjectMeta } from '../cache/cache-store.port';
 import { banKey, type BanRecord, type IndexEntry, type MetadataIndex } from '../cache/metadata.index';
 import { CustomerBans, fetchedAtOf, outermostPrefixes, sweepDecision, type Ban } from './ban.rules';
 import type { BanTable } from './ban.table';
+import { isAlive } from '../cache/disk.recovery';
 
 export const LURKER_JOB = 'purge-lurker';
 const LEASE_MS = 30_000;
@@ -233,15 +234,6 @@ export async function removeFiles(target: PurgeTarget, customerId: string, entri
 
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function errorMessage(err: unknown): string {
