@@ -11,6 +11,7 @@ import type { Change, Snapshot } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { MemoryBus } from '../../src/bus/memory-bus';
 import { createRedisBus } from '../../src/bus/redis-bus';
+import { fixtureTest, timed } from '../support/contract';
 import { createTestRedisPrefix } from '../support/services';
 
 /** One empty bus for one test, and the ways a test needs to poke at its storage. */
@@ -107,23 +108,9 @@ function seqsOf(result: ReadResult): number[] {
   return result.kind === 'changes' ? result.changes.map((c) => c.seq) : [];
 }
 
-async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work;
-  return { value, ms: performance.now() - started };
-}
-
 function busContract(harness: BusHarness): void {
   describe(`ChangeBus contract: ${harness.name}`, () => {
-    const test = (name: string, body: (fx: BusFixture) => Promise<void>, options: { maxLength?: number } = {}) =>
-      it(name, async () => {
-        const fx = await harness.open(options);
-        try {
-          await body(fx);
-        } finally {
-          await fx.dispose();
-        }
-      });
+    const test = fixtureTest<BusFixture, { maxLength?: number }>((options) => harness.open(options));
 
     test('an empty bus has nothing, and read(0) waits out blockMs then answers no changes', async ({ bus }) => {
       assert.equal(await bus.publishedSeq(), null);

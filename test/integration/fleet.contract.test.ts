@@ -12,6 +12,7 @@ import type { EdgeFleet, EdgeStatus, PurgeAck } from '../../src/core/fleet.port'
 import type { Logger } from '../../src/obs/logger.factory';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
 import { createRedisFleet } from '../../src/bus/redis-fleet';
+import { fixtureTest, timed } from '../support/contract';
 import { createTestRedisPrefix } from '../support/services';
 
 /** One empty fleet channel for one test. */
@@ -109,12 +110,6 @@ function purgeIdsOf(acks: PurgeAck[]): string[] {
   return acks.map((a) => a.purgeId);
 }
 
-async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work;
-  return { value, ms: performance.now() - started };
-}
-
 /** Reads from `cursor` until `total` acks arrived; each answer is checked against `count`. */
 async function readAll(fleet: EdgeFleet, cursor: string, total: number, count: number): Promise<{ acks: PurgeAck[]; cursor: string }> {
   const acks: PurgeAck[] = [];
@@ -131,15 +126,7 @@ async function readAll(fleet: EdgeFleet, cursor: string, total: number, count: n
 
 function fleetContract(harness: FleetHarness): void {
   describe(`EdgeFleet contract: ${harness.name}`, () => {
-    const test = (name: string, body: (fx: FleetFixture) => Promise<void>, options: { maxAcks?: number } = {}) =>
-      it(name, async () => {
-        const fx = await harness.open(options);
-        try {
-          await body(fx);
-        } finally {
-          await fx.dispose();
-        }
-      });
+    const test = fixtureTest<FleetFixture, { maxAcks?: number }>((options) => harness.open(options));
 
     test('an empty channel has no edges, and readAcks waits out blockMs then answers no acks', async ({ fleet }) => {
       assert.deepEqual(await fleet.liveEdges(), []);
