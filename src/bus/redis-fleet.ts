@@ -61,7 +61,6 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 
 const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
 
-
 export class RedisFleet implements EdgeFleet {
   readonly #maxLength: number;
   readonly #logger: Logger | undefined;
