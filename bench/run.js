@@ -41,6 +41,7 @@ Options:
   --server-cpu <n>    core for the servers (default 0); --client-cpu <n> for wrk (default 1)
   --wrk-threads <n>   wrk threads (default 1: wrk has one core)
   --keep-tmp          keep the temporary folder (logs, configs, caches)
+  --cold-only         only the collapsing and cold-miss measurements (never written)
 Environment: CDN_* variables you set are passed to the edge (e.g. CDN_EDGE_MEMORY_BYTES);
 the bench sets its own ports, folders, CDN_SECRET_KEY, CDN_EDGE_WORKERS and
 CDN_ALLOW_PRIVATE_ORIGINS=true, and CDN_LOG_LEVEL=warn unless you set it.
@@ -82,6 +83,7 @@ function parseOptions(argv) {
     else if (a === '--client-cpu') o.clientCpu = num();
     else if (a === '--wrk-threads') o.wrkThreads = Math.max(1, num());
     else if (a === '--keep-tmp') o.keepTmp = true;
+    else if (a === '--cold-only') o.coldOnly = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP);
       process.exit(0);
@@ -89,7 +91,7 @@ function parseOptions(argv) {
   }
   if (o.runs < 3) fail('--runs must be at least 3 (medians of at least 3 runs)');
   if (o.duration === undefined) o.duration = o.quick ? 2 : 10;
-  if (o.write === undefined) o.write = !o.quick;
+  if (o.write === undefined) o.write = !o.quick && !o.coldOnly;
   const all = [
     { size: KB, conns: 64 },
     { size: KB, conns: 1000 },
@@ -548,6 +550,14 @@ async function hitCase(opts, edge, nginx, origin, c, label, floor) {
 
 async function coldMisses(opts, edge, nginx, origin, size, stamp) {
   const results = { edge: [], nginx: [] };
+  // An unmeasured round first: the edge's miss path is JavaScript that the JIT has not compiled
+  // yet at start, nginx's is not; a long-running edge is measured, not its first second.
+  const warmPaths = Array.from({ length: OBJECTS }, (_, i) => `/obj/cold-warmup-${stamp}-${size}-${i}?size=${size}`);
+  for (const server of [edge, nginx]) {
+    const r = await fetchAll(opts, server, warmPaths, opts.coldConcurrency);
+    log(`  cold misses ${fmtSize(size).padEnd(7)} warm-up (not counted) ${server.name.padEnd(5)} ${r.ms.toFixed(0).padStart(6)} ms`);
+    await sleep(300);
+  }
   for (let round = 0; round < opts.runs; round++) {
     const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/cold-${stamp}-${size}-${round}-${i}?size=${size}`);
     for (const server of [edge, nginx]) {
@@ -743,6 +753,10 @@ async function main() {
 
   log('\n== cold misses');
   for (const size of opts.coldSizes) data.cold.push(await coldMisses(opts, edge, nginx, origin, size, stamp));
+  if (opts.coldOnly) {
+    opts.cases = [];
+    opts.workers2Cases = [];
+  }
 
   const warmed = new Set();
   const warmBoth = async (servers, size, tag) => {

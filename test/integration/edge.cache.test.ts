@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
 import type { CustomerConfig } from '../../src/core/customer.types';
+import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
 import { closedPort, customer, edgeConfig, http, ManualClock, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
@@ -43,7 +44,7 @@ async function filesUnder(dir: string): Promise<string[]> {
     .filter((f) => !path.relative(dir, f).split(path.sep).includes('.index'));
 }
 
-test('MISS then HIT: same body, Age present, the origin asked once, files named by hash', async () => {
+test('MISS then HIT: same body, Age present, the origin asked once, a small body kept in the index', async () => {
   const origin = await startDemoOrigin({ customerId: 'customer-a' });
   const env = await withEdge([customer('customer-a', origin.url, ['cdn.a.test'])]);
   try {
@@ -62,6 +63,25 @@ test('MISS then HIT: same body, Age present, the origin asked once, files named 
     assert.equal(origin.requests.length, 1);
     assert.equal(origin.requests[0]!.url, '/images/cat.json?size=large');
 
+    assert.deepEqual(await filesUnder(path.join(env.dir, 'cache')), [], `a body up to ${INLINE_BODY_MAX} bytes lives in its index entry, not in a file`);
+  } finally {
+    await env.cleanup();
+    await origin.close();
+  }
+});
+
+test('a body larger than the inline limit is one file per object, named by a hash of the key, never by the URL', async () => {
+  const body = Buffer.alloc(INLINE_BODY_MAX + 1, 'b');
+  const origin = await startScriptedOrigin((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600' });
+    res.end(body);
+  });
+  const env = await withEdge([customer('customer-a', origin.url, ['cdn.a.test'])]);
+  try {
+    assert.equal((await http(env.edge.url, '/images/cat.bin?size=large', { host: 'cdn.a.test' })).headers['x-cache'], 'MISS');
+    const hit = await http(env.edge.url, '/images/cat.bin?size=large', { host: 'cdn.a.test' });
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.body, body.toString());
     const files = await filesUnder(path.join(env.dir, 'cache'));
     assert.equal(files.length, 1);
     const rel = path.relative(path.join(env.dir, 'cache'), files[0]!).split(path.sep);
@@ -388,8 +408,12 @@ test('a client aborting mid-download leaves no partial object: the next request 
     const next = await http(env.edge.url, '/big.bin', { host: 'cdn.a.test' });
     assert.equal(next.headers['x-cache'], 'MISS');
     assert.equal(next.body.length, CHUNK.length * CHUNKS);
-    await new Promise((r) => setTimeout(r, 50));
-    const hit = await http(env.edge.url, '/big.bin', { host: 'cdn.a.test' });
+    // The store's write finishes just after the client's last byte: ask until it is in (or 5 s).
+    let hit = await http(env.edge.url, '/big.bin', { host: 'cdn.a.test' });
+    for (let i = 0; i < 50 && hit.headers['x-cache'] !== 'HIT'; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      hit = await http(env.edge.url, '/big.bin', { host: 'cdn.a.test' });
+    }
     assert.equal(hit.headers['x-cache'], 'HIT');
     assert.equal(hit.body.length, CHUNK.length * CHUNKS);
   } finally {

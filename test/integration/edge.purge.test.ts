@@ -16,6 +16,7 @@ import type { Change, Snapshot } from '../../src/core/bus.events';
 import type { ChangeBus } from '../../src/core/bus.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import type { PurgeRequest } from '../../src/core/purge.types';
+import { createCacheStore } from '../../src/edge/cache/cache-store.factory';
 import { DiskTier, INDEX_DIR } from '../../src/edge/cache/disk.tier';
 import { MemoryTier } from '../../src/edge/cache/memory.tier';
 import { MetadataIndex } from '../../src/edge/cache/metadata.index';
@@ -124,6 +125,12 @@ async function get(edge: EdgeHandle, host: string, target: string, headers: Reco
 
 async function applied(edge: EdgeHandle, relay: Relay): Promise<void> {
   await eventually(() => edge.appliedSeq() >= relay.seq, 3000, `seq ${relay.seq} applied`);
+}
+
+/** The store an edge under `dir` builds, except that every body gets a file (for tests that count files). */
+function fileStore(dir: string): TieredStore {
+  const c = edgeConfig(dir);
+  return createCacheStore({ dir: c.cacheDir, maxObjectBytes: c.maxObjectBytes, maxBytes: c.cacheMaxBytes, memoryBytes: c.memoryBytes, memoryMaxObjectBytes: c.memoryMaxObjectBytes, inlineBodyMax: 0 });
 }
 
 async function filesOf(dir: string, customerId: string): Promise<number> {
@@ -348,7 +355,8 @@ test('bans survive a restart on the same cache: banned objects on disk are never
 
 test('the lurker removes banned files and index entries in batches, retires the ban, and leaves the rest', async () => {
   const s = await setUp();
-  const { edge } = await bootEdge(s.bus, s.tmp.dir, { enabled: false, batchSize: 7 });
+  const store = fileStore(s.tmp.dir);
+  const { edge } = await bootEdge(s.bus, s.tmp.dir, { enabled: false, batchSize: 7 }, store);
   try {
     for (let i = 0; i < 30; i += 1) await get(edge, A, `/l/${i}.txt`);
     for (let i = 0; i < 5; i += 1) await get(edge, A, `/m/${i}.txt`);
@@ -376,13 +384,16 @@ test('the lurker removes banned files and index entries in batches, retires the 
     assert.equal((await get(edge, A, '/l/vary/k', { 'accept-language': 'en' })).cache, 'HIT', 'what was fetched after the purge stays');
     assert.equal((await get(edge, B, '/l/0.txt')).cache, 'HIT');
   } finally {
-    await s.done(edge);
+    await edge.close();
+    await store.close();
+    await s.done();
   }
 });
 
 test('the lurker runs by itself after a purge, and keeps what was fetched since', async () => {
   const s = await setUp();
-  const { edge } = await bootEdge(s.bus, s.tmp.dir);
+  const store = fileStore(s.tmp.dir);
+  const { edge } = await bootEdge(s.bus, s.tmp.dir, {}, store);
   try {
     for (let i = 0; i < 12; i += 1) await get(edge, A, `/auto/${i}`);
     await get(edge, A, '/vary/k', { 'accept-language': 'en' });
@@ -395,7 +406,9 @@ test('the lurker runs by itself after a purge, and keeps what was fetched since'
     assert.equal((await get(edge, A, '/vary/k', { 'accept-language': 'en' })).cache, 'HIT', 'the marker refetched after the purge was not removed');
     assert.equal((await get(edge, A, '/auto/0')).cache, 'MISS');
   } finally {
-    await s.done(edge);
+    await edge.close();
+    await store.close();
+    await s.done();
   }
 });
 

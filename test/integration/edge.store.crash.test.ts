@@ -42,7 +42,8 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
 test('kill -9 in the middle of writes: after a restart only complete objects are served and leftovers are removed', async () => {
   const tmp = await tempDir();
   try {
-    const writer = startWriter(tmp.dir, 'customer-a', 400, 3);
+    // 20 ms between chunks: bodies of 4+ chunks stream for 60+ ms, so a kill finds some mid-stream.
+    const writer = startWriter(tmp.dir, 'customer-a', 400, 20);
     await until(() => writer.stored.length >= 30, 60_000);
     writer.child.kill('SIGKILL');
     await writer.exited;

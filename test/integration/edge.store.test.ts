@@ -11,6 +11,7 @@ import path from 'node:path';
 import { cacheKey } from '../../src/edge/cache/cache-key';
 import { createCacheStore, type CacheStoreSettings } from '../../src/edge/cache/cache-store.factory';
 import { DiskTier } from '../../src/edge/cache/disk.tier';
+import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import type { TieredStore } from '../../src/edge/cache/tiered.store';
 import { body, meta, objectFiles, readAll, tempDir } from '../support/cache-store.fixtures';
 
@@ -33,7 +34,7 @@ test('a memory hit reads neither the disk nor the index', async () => {
   await withTiered({}, async (store, dir) => {
     await store.put(A('/hot'), meta(), body(['hot body']));
     // Take the disk away behind the store's back and forbid index reads.
-    await rm(path.join(dir, 'customer-a'), { recursive: true });
+    await rm(path.join(dir, 'customer-a'), { recursive: true, force: true });
     const index = store.disk.index;
     const original = index.get.bind(index);
     index.get = () => assert.fail('index read on a memory hit');
@@ -48,7 +49,7 @@ test('a memory hit reads neither the disk nor the index', async () => {
 });
 
 test('objects above the memory object limit are served from disk; a small disk hit is kept in memory', async () => {
-  await withTiered({ memoryMaxObjectBytes: 10 }, async (store, dir) => {
+  await withTiered({ memoryMaxObjectBytes: 10, inlineBodyMax: 0 }, async (store, dir) => {
     await store.put(A('/large'), meta(), body(['more than ten bytes']));
     await store.put(A('/small'), meta(), body(['tiny']));
     assert.equal(store.stats().memory?.objects, 1);
@@ -58,7 +59,7 @@ test('objects above the memory object limit are served from disk; a small disk h
 
     // A fresh process (empty memory) over the same disk: the first hit reads the file once.
     await store.idle();
-    const again = createCacheStore({ dir, maxObjectBytes: 1024 * 1024, maxBytes: 1024 ** 3, memoryBytes: 1024 * 1024, memoryMaxObjectBytes: 10, recover: false });
+    const again = createCacheStore({ dir, maxObjectBytes: 1024 * 1024, maxBytes: 1024 ** 3, memoryBytes: 1024 * 1024, memoryMaxObjectBytes: 10, inlineBodyMax: 0, recover: false });
     try {
       assert.equal(await readAll((await again.get(A('/small')))!), 'tiny');
       for (const f of await objectFiles(dir)) await rm(f);
@@ -95,7 +96,7 @@ test('a customer over its quota loses its least recently used objects, and only 
 
 test('the global cap evicts the least recently used objects across customers', async () => {
   const evicted: string[] = [];
-  await withTiered({ maxBytes: 2500, onEvict: (c, cause, bytes) => evicted.push(`${c}:${cause}:${bytes}`) }, async (store, dir) => {
+  await withTiered({ maxBytes: 2500, inlineBodyMax: 0, onEvict: (c, cause, bytes) => evicted.push(`${c}:${cause}:${bytes}`) }, async (store, dir) => {
     await store.put(A('/old'), meta(), body(['a'.repeat(1000)]));
     await pause(5);
     await store.put(B('/mid'), meta(), body(['b'.repeat(1000)]));
@@ -117,7 +118,7 @@ test('the global cap evicts the least recently used objects across customers', a
 test('start-up repair: orphan files, stale temp files and index entries without a valid file are removed', async () => {
   const tmp = await tempDir();
   try {
-    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, recover: false });
+    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, inlineBodyMax: 0, recover: false });
     await first.put(A('/ok'), meta(), body(['fine']));
     await first.put(A('/missing'), meta(), body(['file removed']));
     await first.put(A('/short'), meta(), body(['file truncated']));
@@ -158,7 +159,7 @@ test('start-up repair: orphan files, stale temp files and index entries without 
 });
 
 test('a truncated file found at lookup is a miss and its entry is dropped', async () => {
-  await withTiered({ memoryMaxObjectBytes: 0 }, async (store) => {
+  await withTiered({ memoryMaxObjectBytes: 0, inlineBodyMax: 0 }, async (store) => {
     await store.put(A('/t'), meta(), body(['0123456789']));
     const entry = store.disk.index.get('customer-a', '/t?')!;
     await truncate(store.disk.filePath('customer-a', entry.file), 3);
@@ -182,4 +183,46 @@ test('deleteCustomer drops the index at once; a put that began before cannot lan
     assert.deepEqual(await objectFiles(dir), []);
     assert.equal(store.stats().objects, 0);
   });
+});
+
+test('a small body lives in its index entry: no file, served after a restart, evicted and replaced without files', async () => {
+  const evicted: string[] = [];
+  const tmp = await tempDir();
+  try {
+    const small = 'i'.repeat(INLINE_BODY_MAX);
+    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, maxBytes: 2 * INLINE_BODY_MAX + 5, recover: false, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
+    await first.put(A('/inline'), meta(), body([small.slice(0, 100), small.slice(100)]));
+    await first.put(A('/file'), meta(), body([`${small}!`]));
+    assert.equal(first.index.get('customer-a', '/inline?')?.inline?.length, INLINE_BODY_MAX);
+    assert.equal(first.index.get('customer-a', '/file?')?.inline, undefined, 'one byte over the limit: a file');
+    assert.equal((await objectFiles(tmp.dir)).length, 1);
+    await first.close();
+
+    // A restart (recovery included) keeps the inline object: it has no file to check.
+    const store = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, maxBytes: 2 * INLINE_BODY_MAX + 5, orphanGraceMs: 0, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
+    try {
+      assert.deepEqual(await store.recovered, { skipped: false, brokenEntries: 0, orphans: 0, tempFiles: 0, trash: 0 });
+      const got = await store.get(A('/inline'));
+      assert.equal(got?.meta.size, INLINE_BODY_MAX);
+      assert.equal(await readAll(got!), small);
+      assert.equal((got!.meta as unknown as Record<string, unknown>).inline, undefined, 'the body is not part of the metadata');
+      // Replacing the file object with an inline one removes the file.
+      await store.put(A('/file'), meta(), body(['now small']));
+      await store.idle();
+      assert.deepEqual(await objectFiles(tmp.dir), []);
+      assert.equal(await readAll((await store.get(A('/file')))!), 'now small');
+      // Over the cap: the least recently used inline object goes, with its entry.
+      await pause(5);
+      await store.get(A('/file'));
+      await store.put(B('/more'), meta(), body([small]));
+      await store.idle();
+      assert.deepEqual(evicted, ['customer-a:capacity']);
+      assert.equal(await store.get(A('/inline')), undefined);
+      assert.deepEqual(store.stats().customers, { 'customer-a': { objects: 1, bytes: 9 }, 'customer-b': { objects: 1, bytes: INLINE_BODY_MAX } });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await tmp.remove();
+  }
 });

@@ -13,7 +13,7 @@
  */
 import { readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { MetadataIndex } from './metadata.index';
+import { hasBodyFile, type MetadataIndex } from './metadata.index';
 
 export interface RecoveryReport {
   skipped: boolean;
@@ -59,15 +59,15 @@ async function checkEntries(disk: RecoverableDisk, customerId: string, report: R
   let after: string | undefined;
   for (;;) {
     // Batches, so no read transaction stays open across the awaits below.
-    const batch: Array<{ indexKey: string; file: string; size: number }> = [];
+    const batch: Array<{ indexKey: string; file: string; size: number; hasFile: boolean }> = [];
     for (const { indexKey, entry } of disk.index.entries(customerId, after)) {
-      batch.push({ indexKey, file: entry.file, size: entry.size });
+      batch.push({ indexKey, file: entry.file, size: entry.size, hasFile: hasBodyFile(entry) });
       if (batch.length >= BATCH) break;
     }
     if (batch.length === 0) return referenced;
     after = batch[batch.length - 1]!.indexKey;
     for (const e of batch) {
-      if (e.size === 0) continue; // an empty body has no file
+      if (!e.hasFile) continue; // an empty or inline body has no file
       const file = disk.filePath(customerId, e.file);
       const size = await stat(file).then((s) => s.size, () => -1);
       if (size === e.size) {

@@ -1,7 +1,9 @@
 /**
  * L2: bodies on disk, metadata in the LMDB index (metadata.index.ts).
  *
- * One file per object, `<dir>/<customer>/<aa>/<sha256(key)>-<write id>` (a hash of the key,
+ * Bodies up to INLINE_BODY_MAX (8 KiB) live in their index entry: one LMDB transaction
+ * stores entry and body together, so a crash leaves all or nothing. Larger bodies are one
+ * file per object, `<dir>/<customer>/<aa>/<sha256(key)>-<write id>` (a hash of the key,
  * never the URL; the write id makes every write a new file, so two processes storing the
  * same key never overwrite each other's file and a reader's open file never changes).
  * The file holds the body only. Order of a put, so that `kill -9` at any point never
@@ -25,7 +27,7 @@ import { Readable } from 'node:stream';
 import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
 import { capacityVictims, quotaVictims, type EvictionVictim } from './disk.eviction';
 import { recoverDisk, type RecoveryReport } from './disk.recovery';
-import { MetadataIndex, type IndexEntry } from './metadata.index';
+import { hasBodyFile, INLINE_BODY_MAX, MetadataIndex, type IndexEntry } from './metadata.index';
 
 export const INDEX_DIR = '.index';
 export const TRASH_DIR = '.trash';
@@ -44,6 +46,8 @@ export interface DiskTierOptions {
   dir: string;
   /** Larger bodies are passed through, not stored. */
   maxObjectBytes: number;
+  /** Bodies up to this size live in their index entry, not in a file (default INLINE_BODY_MAX; 0: every body in a file). */
+  inlineBodyMax?: number;
   /** Bytes of bodies on this disk, all customers together. */
   maxBytes?: number;
   /** A customer's quota in bytes; null/undefined: none. */
@@ -73,6 +77,7 @@ export class DiskTier implements CacheStore {
   /** Resolves when start-up recovery is done (or skipped). */
   readonly recovered: Promise<RecoveryReport | undefined>;
   readonly #maxObjectBytes: number;
+  readonly #inlineBodyMax: number;
   readonly #maxBytes: number;
   readonly #quotaOf: (customerId: string) => number | null | undefined;
   readonly #onError: (err: unknown, what: string) => void;
@@ -92,6 +97,7 @@ export class DiskTier implements CacheStore {
   constructor(options: DiskTierOptions) {
     this.dir = path.resolve(options.dir);
     this.#maxObjectBytes = options.maxObjectBytes;
+    this.#inlineBodyMax = Math.min(options.inlineBodyMax ?? INLINE_BODY_MAX, SMALL_WRITE_MAX);
     this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     this.#quotaOf = options.quotaOf ?? (() => undefined);
     this.#onError = options.onError ?? (() => {});
@@ -111,7 +117,7 @@ export class DiskTier implements CacheStore {
 
   /** File name for a new write of `key`: hash of the key plus a write id. */
   static newFileName(key: string): string {
-    return `${createHash('sha256').update(key).digest('hex')}-${randomBytes(6).toString('hex')}`;
+    return `${createHash('sha256').update(key).digest('hex')}-${writeId()}`;
   }
 
   filePath(customerId: string, file: string): string {
@@ -149,6 +155,7 @@ export class DiskTier implements CacheStore {
     const meta = toMeta(key, entry);
     this.touch(key);
     if (entry.size === 0) return { meta, body: Buffer.alloc(0) }; // no file for an empty body
+    if (entry.inline !== undefined) return { meta, body: asBuffer(entry.inline) };
     let fh: FileHandle;
     try {
       fh = await open(this.filePath(customerId, entry.file), 'r');
@@ -184,9 +191,15 @@ export class DiskTier implements CacheStore {
   async store(key: string, meta: Meta, body: Readable, collectUpTo: number): Promise<PutResult> {
     const { customerId, rest } = splitKey(key);
     const epoch = this.index.account(customerId).epoch;
-    const file = DiskTier.newFileName(key);
-    const final = this.filePath(customerId, file);
-    const tmp = `${final}.${process.pid}.tmp`;
+    // Named when a file is needed: an inline body takes a write id only (no hash, no file).
+    let file = '';
+    let final = '';
+    let tmp = '';
+    const name = (): void => {
+      file = DiskTier.newFileName(key);
+      final = this.filePath(customerId, file);
+      tmp = `${final}.${process.pid}.tmp`;
+    };
     const chunks: Buffer[] = [];
     /** The body so far while it is small enough to be written in one go (no file open yet). */
     const held: Buffer[] = [];
@@ -202,9 +215,11 @@ export class DiskTier implements CacheStore {
           tooLarge = true;
           chunks.length = 0;
           held.length = 0;
-          if (fh !== undefined) await fh.close();
+          if (fh !== undefined) {
+            await fh.close();
+            await unlink(tmp).catch(() => {});
+          }
           fh = undefined;
-          await unlink(tmp).catch(() => {});
           continue;
         }
         if (size <= collectUpTo) chunks.push(chunk);
@@ -213,6 +228,7 @@ export class DiskTier implements CacheStore {
           continue;
         }
         if (fh === undefined) {
+          name();
           fh = await this.#openTemp(tmp);
           for (const part of held) await fh.write(part);
           held.length = 0;
@@ -225,23 +241,30 @@ export class DiskTier implements CacheStore {
         fh = undefined;
         await rename(tmp, final);
         renamed = true;
-      } else if (size > 0) {
-        this.#writeSmall(tmp, final, held.length === 1 ? held[0]! : Buffer.concat(held, size));
+      }
+      // Not streamed to a file: the whole body is held, to go inline or into a file in one go.
+      const whole = !renamed && size > 0 ? (held.length === 1 ? held[0]! : Buffer.concat(held, size)) : undefined;
+      const inline = whole !== undefined && size <= this.#inlineBodyMax ? whole : undefined;
+      if (whole !== undefined && inline === undefined) {
+        name();
+        this.#writeSmall(tmp, final, whole);
         renamed = true;
       }
+      if (file === '') file = `-${writeId()}`; // inline or empty: unique per write, never a file name
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
+      if (inline !== undefined) entry.inline = inline;
       const replaced = await this.index.put(customerId, rest, entry, epoch);
       if (replaced === false) {
         // The customer was dropped while the body streamed in, or a purge applied since the fetch began covers it.
         if (renamed) await unlink(final).catch(() => {});
         return { outcome: 'aborted' };
       }
-      if (replaced !== undefined && replaced.size > 0) await this.#unlink(customerId, replaced.file);
+      if (replaced !== undefined && hasBodyFile(replaced)) await this.#unlink(customerId, replaced.file);
       this.#enforceLimits(customerId);
-      return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? Buffer.concat(chunks, size) : undefined };
+      return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? (whole ?? Buffer.concat(chunks, size)) : undefined };
     } catch (err) {
       if (fh !== undefined) await fh.close().catch(() => {});
-      await unlink(renamed ? final : tmp).catch(() => {});
+      if (final !== '') await unlink(renamed ? final : tmp).catch(() => {});
       // Never leave the other reader of a teed body waiting on us.
       body.destroy();
       if (!isAbort(err)) this.#onError(err, 'store object');
@@ -363,7 +386,7 @@ export class DiskTier implements CacheStore {
   /** Removes an index entry and then its file. */
   async #removeEntry(customerId: string, rest: string, expectFile?: string): Promise<void> {
     const removed = await this.index.remove(customerId, rest, expectFile);
-    if (removed !== undefined && removed.size > 0) await this.#unlink(customerId, removed.file);
+    if (removed !== undefined && hasBodyFile(removed)) await this.#unlink(customerId, removed.file);
   }
 
   async #unlink(customerId: string, file: string): Promise<void> {
@@ -424,7 +447,7 @@ export class DiskTier implements CacheStore {
       this.#evictions[cause] += 1;
       for (const listener of this.#evictionListeners) listener(`${customerId}\n${entry.fullKey ?? key}`);
       this.#onEvict(customerId, cause, entry.size);
-      if (entry.size > 0) await this.#unlink(customerId, entry.file);
+      if (hasBodyFile(entry)) await this.#unlink(customerId, entry.file);
     }
     return removed.length;
   }
@@ -470,8 +493,26 @@ export function splitKey(key: string): { customerId: string; rest: string } {
 }
 
 function toMeta(key: string, entry: IndexEntry): ObjectMeta {
-  const { file: _f, atime: _a, fullKey: _k, ...meta } = entry;
+  const { file: _f, atime: _a, fullKey: _k, inline: _i, ...meta } = entry;
   return { ...meta, key };
+}
+
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
+/** 12 random hex digits; random bytes are drawn 6 KiB at a time (one draw per miss cost ~1% of its CPU). */
+function writeId(): string {
+  if (randomAt + 6 > randomPool.length) {
+    randomPool = randomBytes(6 * 1024);
+    randomAt = 0;
+  }
+  randomAt += 6;
+  return randomPool.toString('hex', randomAt - 6, randomAt);
+}
+
+/** An inline body as LMDB's decoder handed it over, viewed as a Buffer without copying. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function withoutKey(meta: Meta & { key?: unknown; size?: unknown }): Meta {

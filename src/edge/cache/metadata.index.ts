@@ -26,12 +26,31 @@ import type { ObjectMeta } from './cache-store.port';
 
 /** What the index keeps for one object. */
 export interface IndexEntry extends Omit<ObjectMeta, 'key'> {
-  /** File name under `<customer>/<aa>/` (unique per write; no file exists for an empty body). */
+  /**
+   * File name under `<customer>/<aa>/`, unique per write. No file exists for an empty body
+   * or an inline one; the name still identifies this write (eviction order, expectFile).
+   */
   file: string;
+  /** The body itself, for bodies up to INLINE_BODY_MAX bytes (see hasBodyFile). */
+  inline?: Uint8Array;
   /** Last access, ms since the epoch (updated lazily, in batches). */
   atime: number;
   /** The full index key, kept only when the stored key had to be shortened. */
   fullKey?: string;
+}
+
+/**
+ * Bodies up to this size live in their index entry instead of a file of their own: a cold
+ * miss of a small object then costs one LMDB put instead of open + write + close + rename
+ * (creating a file is most of a small miss's CPU), a disk hit costs no open, and the entry
+ * and its body are committed in one transaction. 8 KiB keeps the values of a scan (purges,
+ * recovery) small; most of a site's objects by count are below it.
+ */
+export const INLINE_BODY_MAX = 8 * 1024;
+
+/** Whether the entry's body is a file of its own (not empty, not inline). */
+export function hasBodyFile(entry: Pick<IndexEntry, 'size' | 'inline'>): boolean {
+  return entry.size > 0 && entry.inline === undefined;
 }
 
 export interface Account {

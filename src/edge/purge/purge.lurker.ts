@@ -21,7 +21,7 @@ import { unlink } from 'node:fs/promises';
 import type { Clock } from '../../core/clock.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { ObjectMeta } from '../cache/cache-store.port';
-import { banKey, type BanRecord, type IndexEntry, type MetadataIndex } from '../cache/metadata.index';
+import { banKey, hasBodyFile, type BanRecord, type IndexEntry, type MetadataIndex } from '../cache/metadata.index';
 import { CustomerBans, fetchedAtOf, outermostPrefixes, sweepDecision, type Ban } from './ban.rules';
 import type { BanTable } from './ban.table';
 import { isAlive } from '../cache/disk.recovery';
@@ -219,11 +219,11 @@ export class PurgeLurker {
   }
 }
 
-/** Removes the body files of removed index entries (an empty body has none). */
+/** Removes the body files of removed index entries (an empty or inline body has none). */
 export async function removeFiles(target: PurgeTarget, customerId: string, entries: readonly IndexEntry[], log: Logger): Promise<void> {
   await Promise.all(
     entries
-      .filter((e) => e.size > 0)
+      .filter(hasBodyFile)
       .map((e) =>
         unlink(target.filePath(customerId, e.file)).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT') log.warn({ customer: customerId, err: err.message }, 'purge: cannot remove a cached file');
