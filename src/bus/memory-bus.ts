@@ -11,6 +11,7 @@
 import type { ChangeBus, ReadOptions, ReadResult } from '../core/bus.port';
 import type { Change, Snapshot } from '../core/bus.events';
 import { checkPublishBatch, linkedLength, READ_COUNT_DEFAULT } from './chain.rules';
+import { Signal, wokenOrTimeout } from './signal';
 
 export const MEMORY_BUS_MAX_LENGTH_DEFAULT = 10_000;
 
@@ -78,10 +79,7 @@ export class MemoryBus implements ChangeBus {
     const first = this.#peek(afterSeq, count);
     if (first.kind !== 'idle') return first;
     if (options.blockMs > 0) {
-      const woken = this.#wake.fired;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.blockMs)))]);
-      clearTimeout(timer);
+      await wokenOrTimeout(this.#wake.fired, options.blockMs);
       if (this.#closed) return { kind: 'changes', changes: [] };
     }
     const second = this.#peek(afterSeq, count);
@@ -119,11 +117,6 @@ export class MemoryBus implements ChangeBus {
   }
 }
 
-/** A promise with its resolver (Node 20 has no Promise.withResolvers). */
-class Signal {
-  fire: () => void = () => {};
-  readonly fired = new Promise<void>((resolve) => (this.fire = resolve));
-}
 
 function firstIndexAfter(entries: readonly { seq: number }[], afterSeq: number): number {
   let lo = 0;

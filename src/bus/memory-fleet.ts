@@ -11,6 +11,7 @@
  * rather than this file importing ioredis).
  */
 import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
+import { Signal, wokenOrTimeout } from './signal';
 
 export const MEMORY_FLEET_MAX_ACKS_DEFAULT = 100_000;
 export const ACK_READ_COUNT_DEFAULT = 500;
@@ -92,10 +93,7 @@ export class MemoryFleet implements EdgeFleet {
     const after = cursor === '$' ? this.#lastN : parseMemoryCursor(cursor);
     const first = this.#peek(after, count);
     if (first.acks.length > 0 || options.blockMs <= 0) return first;
-    const woken = this.#wake.fired;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.blockMs)))]);
-    clearTimeout(timer);
+    await wokenOrTimeout(this.#wake.fired, options.blockMs);
     if (this.#closed) return { cursor: String(after), acks: [] };
     return this.#peek(after, count);
   }
@@ -126,11 +124,6 @@ export class MemoryFleet implements EdgeFleet {
   }
 }
 
-/** A promise with its resolver (Node 20 has no Promise.withResolvers). */
-class Signal {
-  fire: () => void = () => {};
-  readonly fired = new Promise<void>((resolve) => (this.fire = resolve));
-}
 
 function parseMemoryCursor(cursor: string): number {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(cursor)) {
