@@ -8,10 +8,11 @@ import { startEdge } from '../edge/server';
 import { createBusTenantFeed } from '../edge/sync/bus-sync';
 import { createStaticTenantFeed, loadCustomersFile } from '../edge/sync/static-feed';
 import type { EdgeFleet } from '../core/fleet.port';
+import type { StatsChannel } from '../core/stats.port';
 import type { EdgeTenantFeed } from '../edge/tenant-feed.port';
 import { createLogger, type Logger } from '../obs/logger.factory';
 import { closeOnSignals, type Closer } from './lifecycle';
-import { createBus, createFleet } from './wiring';
+import { createBus, createFleet, createStatsChannel } from './wiring';
 
 export const EDGE_HELP = `Usage: cdn edge [--config customers.json]
 
@@ -28,7 +29,7 @@ customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?,
 Required: CDN_SECRET_KEY (the same as the api's). Optional: CDN_EDGE_HOST (127.0.0.1),
 CDN_EDGE_PORT (8080), CDN_EDGE_ADMIN_PORT (8081), CDN_EDGE_WORKERS, CDN_CACHE_DIR
 (<CDN_DATA_DIR>/cache), CDN_DATA_DIR (./.data), CDN_EDGE_ID, CDN_REDIS_PREFIX,
-CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL, and the client limits CDN_EDGE_MAX_URL_BYTES,
+CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL, CDN_EDGE_LOG_SAMPLE, CDN_EDGE_STATS_INTERVAL_MS, and the client limits CDN_EDGE_MAX_URL_BYTES,
 CDN_EDGE_MAX_HEADER_BYTES, CDN_EDGE_MAX_BODY_BYTES, CDN_EDGE_CLIENT_TIMEOUT_MS,
 CDN_EDGE_KEEPALIVE_TIMEOUT_MS (see the README).
 `;
@@ -65,8 +66,8 @@ export async function runEdge(args: string[]): Promise<void> {
 
 async function runSingle(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger): Promise<void> {
   const closers: Closer[] = [];
-  const { tenants, fleet } = await createTenantFeed(config, customersFile, logger, closers);
-  const edge = await startEdge(config, { tenants, fleet, logger });
+  const { tenants, fleet, stats } = await createTenantFeed(config, customersFile, logger, closers);
+  const edge = await startEdge(config, { tenants, fleet, stats, logger });
   closers.push({ name: 'edge', close: () => edge.close() });
   logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
   closeOnSignals(closers, (msg) => logger.info(msg));
@@ -83,10 +84,10 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const closers: Closer[] = [];
   closeOnSignals(closers, (msg) => logger.info(msg));
   joinPrimary(() => process.kill(process.pid, 'SIGTERM'));
-  const { tenants, fleet } = await createTenantFeed(config, customersFile, logger, closers);
-  // Each worker follows the bus and applies purges itself, so each reports as its own edge.
+  const { tenants, fleet, stats } = await createTenantFeed(config, customersFile, logger, closers);
+  // Each worker follows the bus and applies purges itself, so each reports (heartbeats, stats) as its own edge.
   const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
-  const edge = await startEdge(config, { tenants, fleet, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation });
+  const edge = await startEdge(config, { tenants, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',
@@ -99,22 +100,26 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
 
 /**
  * A fixed customers file, or the api's change bus plus the fleet channel (heartbeats,
- * purge acks). Closers run in reverse: the edge stops (and leaves the fleet) before the
- * bus and the fleet close.
+ * purge acks) and the stats channel (per-customer traffic). Closers run in reverse: the
+ * edge stops (publishing its last stats, leaving the fleet) before the channels close.
  */
 async function createTenantFeed(
   config: Readonly<EdgeConfig>,
   customersFile: string | undefined,
   logger: Logger,
   closers: Closer[],
-): Promise<{ tenants: EdgeTenantFeed; fleet: EdgeFleet | undefined }> {
-  if (customersFile !== undefined) return { tenants: createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined };
+): Promise<{ tenants: EdgeTenantFeed; fleet: EdgeFleet | undefined; stats: StatsChannel | undefined }> {
+  if (customersFile !== undefined) {
+    return { tenants: createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined, stats: undefined };
+  }
   const redisUrl = requireRedis(config);
   const bus = createBus({ redisUrl, prefix: config.redisPrefix, logger });
   closers.push({ name: 'bus', close: () => bus.close() });
   const fleet = createFleet({ redisUrl, prefix: config.redisPrefix, logger });
   closers.push({ name: 'fleet', close: () => fleet.close() });
-  return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet };
+  const stats = createStatsChannel({ redisUrl, prefix: config.redisPrefix, logger });
+  closers.push({ name: 'stats', close: () => stats.close() });
+  return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet, stats };
 }
 
 function requireRedis(config: Readonly<EdgeConfig>): string {

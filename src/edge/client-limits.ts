@@ -12,7 +12,7 @@ import type { EdgeConfig } from './config';
 import { synthStep } from './pipeline/deliver.steps';
 import type { EdgeTransaction } from './pipeline/transaction';
 
-export type ClientLimits = Pick<EdgeConfig, 'maxUrlBytes' | 'maxHeaderBytes' | 'maxBodyBytes' | 'clientTimeoutMs' | 'keepAliveTimeoutMs'>;
+export type ClientLimits = Pick<EdgeConfig, 'maxUrlBytes' | 'maxHeaderBytes' | 'maxBodyBytes' | 'clientTimeoutMs' | 'keepAliveTimeoutMs' | 'cdnId'>;
 
 /** The whole request, body included, must arrive within this (Node's own default). */
 export const REQUEST_TIMEOUT_MS = 300_000;
@@ -48,12 +48,26 @@ export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl =
   const target = tx.req.url ?? '/';
   if (target.length > limits.maxUrlBytes) return refuse(tx, 'url_too_long', cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
   if (badUrl) return refuse(tx, 'bad_request', cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
+  if (loopsThrough(tx.req.headers['cdn-loop'], limits.cdnId)) return refuse(tx, 'loop_detected', cdnError('CDN_ERR_EDGE_LOOP_DETECTED', limits.cdnId));
   const declared = tx.req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     return refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
   }
   if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits.maxBodyBytes);
   return true;
+}
+
+/** RFC 8586 §2: whether a CDN-Loop field already names this CDN (`cdn-id *( OWS ";" OWS parameter )`, comma-separated). */
+export function loopsThrough(field: string | string[] | undefined, cdnId: string): boolean {
+  if (field === undefined) return false;
+  const id = cdnId.toLowerCase();
+  for (const line of Array.isArray(field) ? field : [field]) {
+    for (const member of line.split(',')) {
+      const semi = member.indexOf(';');
+      if ((semi < 0 ? member : member.slice(0, semi)).trim().toLowerCase() === id) return true;
+    }
+  }
+  return false;
 }
 
 function refuse(tx: EdgeTransaction, error: string, err: CdnError): false {

@@ -20,6 +20,7 @@ export const CLIENT_TIMEOUT_MS_DEFAULT = 10_000;
 export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
 export const HEARTBEAT_MS_DEFAULT = 2_000;
 export const MAX_DETACHED_SECONDS_DEFAULT = 30;
+export const STATS_INTERVAL_MS_DEFAULT = 1_000;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -55,6 +56,10 @@ export interface EdgeConfig {
   /** Larger bodies are served from disk only. */
   memoryMaxObjectBytes: number;
   logLevel: LevelWithSilent;
+  /** Share of client requests that get a `request` log line (0..1; 1: every one). */
+  logSample: number;
+  /** How often this edge publishes its per-customer traffic over the stats channel. */
+  statsIntervalMs: number;
   /** Worker processes serving the public port (node:cluster); 1 serves in this process. */
   workers: number;
   /** Longer request targets get 414. */
@@ -67,6 +72,8 @@ export interface EdgeConfig {
   clientTimeoutMs: number;
   /** An idle keep-alive client connection is closed after this time. */
   keepAliveTimeoutMs: number;
+  /** This CDN's name in CDN-Loop (RFC 8586): sent to origins; a request already carrying it is refused (508). */
+  cdnId: string;
 }
 
 export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<EdgeConfig> {
@@ -99,13 +106,19 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     memoryBytes: r.int('CDN_EDGE_MEMORY_BYTES', MEMORY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     memoryMaxObjectBytes: r.int('CDN_EDGE_MEMORY_MAX_OBJECT_BYTES', MEMORY_MAX_OBJECT_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logSample: readShare(r, 'CDN_EDGE_LOG_SAMPLE', 1),
+    statsIntervalMs: r.int('CDN_EDGE_STATS_INTERVAL_MS', STATS_INTERVAL_MS_DEFAULT, 100, 60_000),
     workers: r.int('CDN_EDGE_WORKERS', os.availableParallelism(), 1, 256),
     maxUrlBytes: r.int('CDN_EDGE_MAX_URL_BYTES', MAX_URL_BYTES_DEFAULT, 256, 1024 * 1024),
     maxHeaderBytes: r.int('CDN_EDGE_MAX_HEADER_BYTES', MAX_HEADER_BYTES_DEFAULT, 1024, 1024 * 1024),
     maxBodyBytes: r.int('CDN_EDGE_MAX_BODY_BYTES', MAX_BODY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     clientTimeoutMs: r.int('CDN_EDGE_CLIENT_TIMEOUT_MS', CLIENT_TIMEOUT_MS_DEFAULT, 100, 600_000),
     keepAliveTimeoutMs: r.int('CDN_EDGE_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_TIMEOUT_MS_DEFAULT, 100, 600_000),
+    cdnId: r.string('CDN_EDGE_CDN_ID', 'edgeplane'),
   };
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}(?::\d{1,5})?$/.test(config.cdnId)) {
+    r.problem('CDN_EDGE_CDN_ID', 'must be a token (letters, digits, -._~ and the like; at most 64) or host:port, as CDN-Loop (RFC 8586) allows');
+  }
   if (config.maxUrlBytes >= config.maxHeaderBytes) {
     // Node counts the request line towards the header limit: a longer limit would answer 431, never 414.
     r.problem('CDN_EDGE_MAX_URL_BYTES', `must be smaller than CDN_EDGE_MAX_HEADER_BYTES (${config.maxHeaderBytes}): the request line counts towards the header limit`);
@@ -115,4 +128,16 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     r.problem('CDN_EDGE_ADMIN_PORT', `must differ from CDN_EDGE_PORT (${config.port}): the admin endpoints must not be reachable through customer domains`);
   }
   return r.finish('edge', config);
+}
+
+/** A share from 0 to 1 (a decimal such as 0.05). */
+function readShare(r: EnvReader, name: string, fallback: number): number {
+  const raw = r.string(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^[0-9.eE+-]+$/.test(raw) || !Number.isFinite(n) || n < 0 || n > 1) {
+    r.problem(name, `must be a number from 0 to 1 (the share of requests logged, e.g. 0.1), got "${raw}"`);
+    return fallback;
+  }
+  return n;
 }

@@ -9,11 +9,12 @@ import os from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.port';
 import type { EdgeFleet } from '../core/fleet.port';
+import type { StatsChannel } from '../core/stats.port';
 import { SecretBox } from '../core/secret-box';
 import { packageVersion } from '../core/version';
 import type { Logger } from '../obs/logger.factory';
 import { createAdminApp } from './admin.routes';
-import type { CacheStore } from './cache/cache-store.port';
+import type { CacheStats, CacheStore } from './cache/cache-store.port';
 import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
 import { TieredStore } from './cache/tiered.store';
@@ -24,9 +25,11 @@ import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
 import { Flights } from './pipeline/fetch.flight';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
-import { EdgeTransaction, type PipelineContext } from './pipeline/transaction';
+import { EdgeTransaction, sampled, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
+import { meteredPurgeApplier } from './purge/purge.metered';
 import type { LurkerSettings } from './purge/purge.lurker';
+import { StatsReporter } from './stats/stats.reporter';
 import { FleetReporter } from './sync/fleet-reporter';
 import type { EdgeTenantFeed, TenantFeedEvent } from './tenant-feed.port';
 
@@ -48,7 +51,9 @@ export interface EdgeDeps {
   purge?: Partial<LurkerSettings>;
   /** Where to send heartbeats and purge acks (the api's `edges` and purge progress); none: not reported. */
   fleet?: EdgeFleet;
-  /** This process's id in the fleet (default config.edgeId; cluster workers add `#<n>`). */
+  /** Where to publish per-customer traffic every CDN_EDGE_STATS_INTERVAL_MS (the api's live stats); none: not published. */
+  stats?: StatsChannel;
+  /** This process's id in the fleet and in stats reports (default config.edgeId; cluster workers add `#<n>`). */
   edgeId?: string;
   /** false: every request takes the pipeline, memory hits included (tests compare both paths). */
   hitLane?: boolean;
@@ -75,6 +80,16 @@ export interface EdgeHandle {
 
 export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): Promise<EdgeHandle> {
   const { tenants, logger } = deps;
+  // Collect-time gauges read the store and the purge engine, created just below.
+  let storeStats: (() => CacheStats | undefined) | undefined;
+  let purgeEngine: PurgeEngine | undefined;
+  const metrics = new EdgeMetrics({
+    appliedSeq: () => tenants.appliedSeq(),
+    customers: () => tenants.count(),
+    busLag: () => tenants.busLag?.() ?? 0,
+    lurkerBacklog: () => purgeEngine?.backlog().bans ?? 0,
+    cacheStats: () => storeStats?.(),
+  });
   const ownStore =
     deps.store === undefined
       ? createCacheStore({
@@ -85,9 +100,11 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           memoryMaxObjectBytes: config.memoryMaxObjectBytes,
           quotaOf: (id) => deps.tenants.byId(id)?.cacheQuotaBytes,
           onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
+          onEvict: (customerId) => metrics.evicted(customerId),
         })
       : undefined;
   const store: CacheStore = announceDeletes(deps.store ?? ownStore!, deps.onInvalidate);
+  storeStats = store.stats === undefined ? undefined : () => store.stats!();
   const tiered = ownStore ?? (deps.store instanceof TieredStore ? deps.store : undefined);
   const purges =
     tiered === undefined
@@ -95,10 +112,26 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
       : createPurgeEngine(tiered, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => tenants.byId(id)?.queryString });
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
-  const metrics = new EdgeMetrics({ appliedSeq: () => tenants.appliedSeq(), customers: () => tenants.count() });
-  const ctx: PipelineContext = { tenants, store, pools, targets, clock: deps.clock ?? systemClock, metrics, logger, maxObjectBytes: config.maxObjectBytes, flights: new Flights(purges === undefined ? {} : { joinable: (f) => purges.joinable(f.req.customer.id, f.startedAt) }), purges };
+  purgeEngine = purges;
+  const ctx: PipelineContext = {
+    tenants,
+    store,
+    pools,
+    targets,
+    clock: deps.clock ?? systemClock,
+    metrics,
+    logger,
+    maxObjectBytes: config.maxObjectBytes,
+    flights: new Flights(purges === undefined ? {} : { joinable: (f) => purges.joinable(f.req.customer.id, f.startedAt) }),
+    purges,
+    logSample: config.logSample,
+    cdnId: config.cdnId,
+  };
 
-  const unsubscribe = tenants.subscribe((event) => onTenantEvent(event, { store, pools, targets, tenants, logger }));
+  const unsubscribe = tenants.subscribe((event) => {
+    if (event.kind === 'deleted') metrics.forgetCustomer(event.customer.id);
+    onTenantEvent(event, { store, pools, targets, tenants, logger });
+  });
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
     tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
@@ -127,9 +160,13 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           },
           logger,
         });
+  const statsReporter =
+    deps.stats === undefined ? undefined : new StatsReporter({ channel: deps.stats, recorder: metrics.recorder, edgeId, intervalMs: config.statsIntervalMs, logger });
 
   const close = async (): Promise<void> => {
     await publicServer.close();
+    // After the last request: its traffic is in the final report.
+    await statsReporter?.stop();
     await adminApp?.close();
     unsubscribe();
     await tenants.stop();
@@ -143,12 +180,15 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     if (purges !== undefined) {
       // Bans persisted before this start are checked from the first request on.
       await purges.restore();
-      tenants.attachPurges?.(purges);
+      tenants.attachPurges?.(
+        meteredPurgeApplier(purges, { applied: (s) => metrics.purgeApply.observe(s), lag: (s) => metrics.purgeLag.observe(s) }),
+      );
     }
     await tenants.start();
     await publicServer.listen(config.host, config.port);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
     reporter?.start();
+    statsReporter?.start();
   } catch (err) {
     await close().catch(() => {});
     throw err;
@@ -207,7 +247,8 @@ function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: Hi
   let closing = false;
   const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => {
     if (closing) res.shouldKeepAlive = false;
-    if (lane !== undefined && serveFromHitLane(req, res, ctx, lane)) return;
+    // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN.
+    if (lane !== undefined && req.headers['cdn-loop'] === undefined && serveFromHitLane(req, res, ctx, lane)) return;
     const tx = new EdgeTransaction(req, res);
     res.once('close', () => finish(tx, ctx));
     if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'))) return;
@@ -264,8 +305,9 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
     tx.body?.destroy();
   }
   const customer = tx.customer?.id ?? UNKNOWN_CUSTOMER;
-  ctx.metrics.requests.inc({ customer, cache: tx.cache });
-  ctx.metrics.responseBytes.inc({ customer }, tx.bytes);
+  ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes);
+  // Never headers or the query (tokens, credentials): the path, and what the edge did.
+  if (!sampled(ctx)) return;
   ctx.logger.info(
     {
       customer,

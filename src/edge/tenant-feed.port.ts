@@ -41,6 +41,8 @@ export interface EdgeTenantFeed extends TenantSource {
    * process stalled since (readiness, see startEdge). Absent: always current (a fixed list).
    */
   busContact?(): { detachedMs: number; stalled: boolean };
+  /** Feeds that follow a bus: seqs the bus holds beyond the applied one, as of the last read (metrics). */
+  busLag?(): number;
   /** Hears every purge this process applied (for acks over the fleet channel). Returns the unsubscribe function. */
   onPurgeApplied?(listener: PurgeAppliedListener): () => void;
 }

@@ -171,7 +171,7 @@ test('a truncated file found at lookup is a miss and its entry is dropped', asyn
 });
 
 test('deleteCustomer drops the index at once; a put that began before cannot land afterwards', async () => {
-  await withTiered({}, async (store, dir) => {
+  await withTiered({ inlineBodyMax: 0 }, async (store, dir) => {
     await store.put(A('/x'), meta(), body(['x']));
     const slow = store.put(A('/slow'), meta(), body(['s', 'l', 'o', 'w'], 20));
     await pause(10);

@@ -20,13 +20,16 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../../obs/logger.factory';
 import { createAdminApp } from '../admin.routes';
 import type { EdgeConfig } from '../config';
-import { EdgePrimaryMetrics } from '../edge.metrics';
-import { DRAIN, isForget, isWorkerStatus } from './cluster.messages';
+import { EDGE_METRICS, EdgePrimaryMetrics, type CustomerSeriesSnapshot } from '../edge.metrics';
+import { maxStored, renderCustomerFamilies, sumRows } from '../stats/customer.series';
+import { DRAIN, isForget, isSeries, isWorkerStatus, type SeriesRequestMessage } from './cluster.messages';
 
 export const RESTART_BACKOFF_MIN_MS = 100;
 export const RESTART_BACKOFF_MAX_MS = 10_000;
 /** A worker that lived this long is healthy again: its next crash restarts at the minimum backoff. */
 export const STABLE_AFTER_MS = 10_000;
+/** How long a scrape waits for a worker's per-customer rows (prom-client waits as long for the rest). */
+const SERIES_TIMEOUT_MS = 5_000;
 
 export interface EdgePrimaryOptions {
   logger: Logger;
@@ -77,6 +80,9 @@ class EdgePrimary {
   #allListening: (() => void) | undefined;
   #allExited: (() => void) | undefined;
   #drainFailed = false;
+  #seriesId = 0;
+  /** Scrapes waiting for workers' rows, by request id (each settles on its answer or its timeout). */
+  readonly #seriesWaits = new Map<number, { worker: Worker; settle(snapshot: CustomerSeriesSnapshot): void }>();
 
   constructor(config: Readonly<EdgeConfig>, options: EdgePrimaryOptions) {
     this.#config = config;
@@ -202,6 +208,10 @@ class EdgePrimary {
   }
 
   #onMessage(worker: Worker, message: unknown): void {
+    if (isSeries(message)) {
+      this.#seriesWaits.get(message.id)?.settle(message);
+      return;
+    }
     if (isForget(message)) {
       for (const slot of this.#slots) {
         if (slot.worker !== undefined && slot.worker !== worker && slot.worker.isConnected()) slot.worker.send(message);
@@ -221,6 +231,8 @@ class EdgePrimary {
     slot.worker = undefined;
     slot.listening = false;
     slot.ready = false;
+    // A scrape waiting for its rows goes on without them (its counts are gone with it).
+    for (const wait of [...this.#seriesWaits.values()]) if (wait.worker === worker) wait.settle({ rows: [], stored: {} });
     const pid = worker.process.pid;
     if (this.#stopping !== undefined) {
       // A worker signalled before it could set up its handlers has nothing to drain.
@@ -252,10 +264,48 @@ class EdgePrimary {
   }
 
   async #collectMetrics(): Promise<string> {
-    // Workers' registries summed (gauges by their own aggregator), then the primary's own.
-    const workers = await this.#aggregator.clusterMetrics();
+    // Workers' registries summed (gauges by their own aggregator), their per-customer rows
+    // summed (stored figures: the max, one shared index), then the primary's own.
+    const [workers, series] = await Promise.all([this.#aggregator.clusterMetrics(), this.#workerSeries()]);
+    const families = await renderCustomerFamilies(
+      EDGE_METRICS,
+      sumRows(series.map((s) => s.rows)),
+      maxStored(series.map((s) => s.stored)),
+    );
     const own = await this.#metrics.registry.metrics();
-    return `${workers.trimEnd()}\n\n${own}`;
+    return `${workers.trimEnd()}\n\n${families}\n${own}`;
+  }
+
+  /** Every live worker's per-customer rows; rejects when one does not answer in time. */
+  #workerSeries(): Promise<CustomerSeriesSnapshot[]> {
+    const live = this.#slots.map((s) => s.worker).filter((w): w is Worker => w !== undefined && w.isConnected());
+    return Promise.all(
+      live.map(
+        (worker) =>
+          new Promise<CustomerSeriesSnapshot>((resolve, reject) => {
+            const id = (this.#seriesId += 1);
+            const timer = setTimeout(() => {
+              this.#seriesWaits.delete(id);
+              reject(new Error(`edge worker ${worker.id} sent no per-customer metrics within ${SERIES_TIMEOUT_MS} ms`));
+            }, SERIES_TIMEOUT_MS);
+            this.#seriesWaits.set(id, {
+              worker,
+              settle: (snapshot) => {
+                clearTimeout(timer);
+                this.#seriesWaits.delete(id);
+                resolve(snapshot);
+              },
+            });
+            const request: SeriesRequestMessage = { type: 'cdn-edge:series-request', id };
+            try {
+              worker.send(request);
+            } catch {
+              // Exited meanwhile: it has nothing to count any more.
+              this.#seriesWaits.get(id)?.settle({ rows: [], stored: {} });
+            }
+          }),
+      ),
+    );
   }
 }
 

@@ -5,9 +5,13 @@
  */
 import { AggregatorRegistry } from 'prom-client';
 import type { EdgeHandle } from '../server';
-import { isDrain, isForget, type ForgetMessage, type WorkerStatusMessage } from './cluster.messages';
+import type { CustomerSeriesSnapshot } from '../edge.metrics';
+import { isDrain, isForget, isSeriesRequest, type ForgetMessage, type SeriesMessage, type WorkerStatusMessage } from './cluster.messages';
 
 const STATUS_POLL_MS = 200;
+
+/** This worker's per-customer metric rows, once its edge runs (reportToPrimary). */
+let customerSeries: (() => CustomerSeriesSnapshot) | undefined;
 
 /**
  * Call first thing in a worker (before the edge starts): answers the primary's metric
@@ -27,8 +31,16 @@ export function joinPrimary(drain: () => void): void {
   };
   process.on('message', (message: unknown) => {
     if (isDrain(message)) once();
+    else if (isSeriesRequest(message)) answerSeries(message.id);
   });
   process.once('disconnect', once);
+}
+
+/** Answers at once, with nothing while the edge starts, so a scrape never waits on a starting worker. */
+function answerSeries(id: number): void {
+  if (!process.connected || process.send === undefined) return;
+  const reply: SeriesMessage = { type: 'cdn-edge:series', id, ...(customerSeries?.() ?? { rows: [], stored: {} }) };
+  process.send(reply);
 }
 
 /** For startEdge's `onInvalidate`: tells the other workers (through the primary) to forget keys. */
@@ -47,6 +59,7 @@ export function reportToPrimary(edge: EdgeHandle): () => void {
     if (isForget(message)) edge.forgetLocal(message.keys);
   });
   AggregatorRegistry.setRegistries([edge.metrics.registry]);
+  customerSeries = () => edge.metrics.customerSeries();
   let last = '';
   const send = (): void => {
     const status: WorkerStatusMessage = { type: 'cdn-edge:status', ready: edge.isReady(), appliedSeq: edge.appliedSeq() };
@@ -58,5 +71,8 @@ export function reportToPrimary(edge: EdgeHandle): () => void {
   send();
   const timer = setInterval(send, STATUS_POLL_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    customerSeries = undefined;
+  };
 }

@@ -18,7 +18,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transf
  * Dropped on every origin request: replaced by the edge, or would change the stored bytes
  * (the edge stores identity bodies: no Accept-Encoding, so no Content-Encoding variants).
  */
-const REPLACED_TO_ORIGIN = new Set(['host', 'authorization', 'accept-encoding', 'x-forwarded-host', 'x-forwarded-proto', 'via', 'x-forwarded-for', 'content-length']);
+const REPLACED_TO_ORIGIN = new Set(['host', 'authorization', 'accept-encoding', 'x-forwarded-host', 'x-forwarded-proto', 'via', 'x-forwarded-for', 'content-length', 'cdn-loop']);
 
 /**
  * RFC 9213 §2.1: CDN-Cache-Control is for this cache (it decides freshness here) and is
@@ -42,6 +42,8 @@ export interface OriginHeaderContext {
   cacheable: boolean;
   /** Conditional headers the edge adds to revalidate a stored object (RFC 9111 §4.3.1). */
   validators?: Record<string, string>;
+  /** This CDN's CDN-Loop name (RFC 8586), appended to the client's field. */
+  cdnId: string;
 }
 
 export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHeaderContext): Record<string, string | string[]> {
@@ -72,6 +74,9 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
   out['x-forwarded-proto'] = 'http';
   const via = headers.via;
   out.via = via ? `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}` : VIA;
+  // RFC 8586: an origin that leads back to an edge is caught there (508) instead of looping.
+  const loop = headers['cdn-loop'];
+  out['cdn-loop'] = loop ? `${Array.isArray(loop) ? loop.join(', ') : loop}, ${ctx.cdnId}` : ctx.cdnId;
   return out;
 }
 

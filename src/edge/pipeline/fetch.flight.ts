@@ -38,6 +38,7 @@ import {
 import { newVaryEpoch, variantId, varyNames } from '../cache/vary.rules';
 import { originError } from '../origin/origin-errors';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
+import { originFailureKind } from './origin-failure.rules';
 import type { PipelineContext, Synthetic } from './transaction';
 
 export const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
@@ -116,6 +117,8 @@ export class Flight {
   own: Dispatcher.ResponseData | undefined;
   /** Settles when the stored object (if any) is in place or given up. */
   stored: Promise<PutOutcome | 'none'> = Promise.resolve('none');
+  /** Ms the last origin request took to its response headers (the leader's log line). */
+  originMs: number | undefined;
   readonly #ctx: PipelineContext;
   readonly #unregister: () => void;
   readonly #abort = new AbortController();
@@ -207,21 +210,25 @@ export class Flight {
       clientIp: this.req.clientIp,
       cacheable: true,
       validators,
+      cdnId: ctx.cdnId,
     });
     const requestTime = ctx.clock.now();
     const started = performance.now();
     let res: Dispatcher.ResponseData;
+    const meter = ctx.metrics.meter(customer.id);
     try {
       // GET even for HEAD: the stored object must be whole. undici never retries it.
       res = await ctx.pools.request(target, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal });
     } catch (err) {
+      this.originMs = performance.now() - started;
       if (this.#abort.signal.aborted) return { kind: 'failed' };
+      meter.originFailure(originFailureKind(err));
       const e = originError(err, customer.id);
       ctx.logger.warn({ customer: customer.id, code: e.code, cause: (err as { code?: string }).code ?? String(err) }, 'origin request failed');
       return { kind: 'failed', synthetic: { status: e.status, body: { error: SYNTH_ERRORS[e.code] ?? 'origin_error', message: e.message } } };
-    } finally {
-      ctx.metrics.originDuration.observe({ customer: customer.id }, (performance.now() - started) / 1000);
     }
+    this.originMs = performance.now() - started;
+    meter.originResponse(this.originMs, res.statusCode);
     const responseTime = ctx.clock.now();
     const status = res.statusCode;
     const stale = this.req.stale;
@@ -393,6 +400,8 @@ export class Flight {
   #fail(err: Error): void {
     if (this.#state !== 'streaming') return;
     this.#state = 'failed';
+    // Cut short by the origin (not abandoned by the clients): an origin error too.
+    if (!this.#abort.signal.aborted) this.#ctx.metrics.meter(this.req.customer.id).originFailure(originFailureKind(err));
     this.#unregister();
     this.#chunks = [];
     this.#storeIn?.destroy(err);

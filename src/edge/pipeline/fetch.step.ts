@@ -17,6 +17,7 @@ import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-
 import { originError } from '../origin/origin-errors';
 import { serveStored } from './cache.steps';
 import { planAnswer, releaseStored } from './deliver.steps';
+import { originFailureKind } from './origin-failure.rules';
 import { discardBody, synthErrorName, type Flight, type FlightRequest, type Ticket } from './fetch.flight';
 import type { StepName } from './request.fsm';
 import type { EdgeTransaction, PipelineContext } from './transaction';
@@ -67,7 +68,10 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
   const gone = new AbortController();
   tx.abort = gone;
   gone.signal.addEventListener('abort', () => ticket.leave(true), { once: true });
+  // Request collapsing: this request waits on another one's origin fetch.
+  if (!leader) ctx.metrics.meter(tx.customer!.id).collapsedRequest();
   const result = await flight.result;
+  if (leader) tx.originMs = flight.originMs;
   if (gone.signal.aborted || tx.res.destroyed) {
     if (leader && flight.own !== undefined) discardBody(flight.own.body);
     void releaseStored(tx);
@@ -177,23 +181,26 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     clientHost: tx.req.headers.host ?? tx.host,
     clientIp: tx.req.socket.remoteAddress,
     cacheable: false,
+    cdnId: ctx.cdnId,
   });
   const hasBody = tx.req.headers['content-length'] !== undefined || tx.req.headers['transfer-encoding'] !== undefined;
   const started = performance.now();
+  const meter = ctx.metrics.meter(customer.id);
   try {
     // undici does not retry: a non-idempotent request reaches the origin at most once.
     tx.origin = await ctx.pools.request(target, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body: hasBody ? tx.req : null, signal: abort.signal });
   } catch (err) {
+    tx.originMs = performance.now() - started;
     tx.cache = 'ERROR';
     if (abort.signal.aborted) return 'done';
+    meter.originFailure(originFailureKind(err));
     const e = originError(err, customer.id);
     ctx.logger.warn({ customer: customer.id, code: e.code, cause: (err as { code?: string }).code ?? String(err) }, 'origin request failed');
     return tx.synth(e.status, { error: synthErrorName(e.code), message: e.message });
-  } finally {
-    tx.originMs = performance.now() - started;
-    ctx.metrics.originDuration.observe({ customer: customer.id }, tx.originMs / 1000);
   }
+  tx.originMs = performance.now() - started;
   const origin = tx.origin;
+  meter.originResponse(tx.originMs, origin.statusCode);
   if (!SAFE_METHODS.has(tx.req.method!) && origin.statusCode >= 200 && origin.statusCode < 400) await invalidate(tx, ctx);
   tx.status = origin.statusCode;
   tx.headers = endToEndResponseHeaders(origin.headers);

@@ -18,7 +18,7 @@ import { cacheKey, normalizeQuery, splitTarget } from '../cache/cache-key';
 import { policyOf } from '../cache/freshness.rules';
 import type { MemoryTier } from '../cache/memory.tier';
 import { VIA } from '../origin/origin-headers';
-import type { PipelineContext } from './transaction';
+import { sampled, type PipelineContext } from './transaction';
 
 export interface HitLane {
   memory: MemoryTier;
@@ -94,10 +94,8 @@ export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx:
   res.end(body);
   lane.served += 1;
 
-  const counters = ctx.metrics.hitCounters(customer.id);
-  counters.requests.inc();
-  counters.bytes.inc(body.length);
-  if (ctx.logger.isLevelEnabled('info')) {
+  ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length);
+  if (sampled(ctx)) {
     ctx.logger.info({ customer: customer.id, method: 'GET', path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
   }
   return true;

@@ -30,6 +30,15 @@ export interface PipelineContext {
   flights: Flights;
   /** Bans and soft purges lookups must honour (absent: a store without the purge engine). */
   purges?: PurgeJudge;
+  /** CDN_EDGE_LOG_SAMPLE: the share of requests that get a log line (0..1). */
+  logSample: number;
+  /** CDN_EDGE_CDN_ID: this CDN's name in CDN-Loop. */
+  cdnId: string;
+}
+
+/** Whether this request gets its `request` log line: info enabled, and picked by the sample rate. */
+export function sampled(ctx: PipelineContext): boolean {
+  return ctx.logger.isLevelEnabled('info') && (ctx.logSample >= 1 || Math.random() < ctx.logSample);
 }
 
 /** What lookups ask of the purge engine (edge/purge/purge.engine.ts). */

@@ -56,6 +56,8 @@ export class BusTenantFeed implements EdgeTenantFeed {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   #seq = 0;
+  /** The newest seq this feed knows the bus holds (bus lag = this minus the applied seq). */
+  #busSeq = 0;
   /** The seq saved on disk when this feed started: purges up to it were durable before. */
   #bootSeq = 0;
   #purges: PurgeApplier | undefined;
@@ -99,6 +101,12 @@ export class BusTenantFeed implements EdgeTenantFeed {
     const first = this.#pendingAcks[0];
     return first === undefined ? this.#seq : Math.min(this.#seq, first.seq - 1);
   };
+
+  /**
+   * How many seqs the bus held beyond the applied one, as of the last read: a short read
+   * means nothing more was waiting; after a full one the bus is asked for its end.
+   */
+  busLag = (): number => Math.max(0, this.#busSeq - this.appliedSeq());
 
   /**
    * How current this edge is known to be: ms since it last read the bus to its end (since
@@ -168,10 +176,13 @@ export class BusTenantFeed implements EdgeTenantFeed {
         if (result === STOPPED) return;
         failures = 0;
         if (result.kind === 'gap') {
+          this.#busSeq = result.publishedSeq;
           this.#log.info({ appliedSeq: this.#seq, publishedSeq: result.publishedSeq }, 'change bus gap: reloading the snapshot');
           needSnapshot = true;
         } else {
           if (result.changes.length > 0) {
+            this.#heardOf(result.changes.at(-1)!.seq);
+            if (result.changes.length >= READ_COUNT) await this.#askBusEnd();
             needSnapshot = !(await this.#applyChanges(result.changes));
             await this.#purgesDurable();
             this.#persist();
@@ -205,6 +216,8 @@ export class BusTenantFeed implements EdgeTenantFeed {
       }
       return false;
     }
+    // The bus's own word on its end (a restored database may have moved it back).
+    this.#busSeq = snapshot.seq;
     await this.#purgeMissed(snapshot);
     await this.#purgesDurable();
     this.#index.replaceAll(snapshot.customers);
@@ -332,6 +345,16 @@ export class BusTenantFeed implements EdgeTenantFeed {
     this.#file
       .save(() => ({ v: 1, seq: this.#seq, takenAt: new Date().toISOString(), customers: this.#index.all() }))
       .catch((err: unknown) => this.#log.warn({ err: errorMessage(err), file: this.#file.path }, 'cannot save the last-known-good snapshot'));
+  }
+
+  #heardOf(seq: number): void {
+    if (seq > this.#busSeq) this.#busSeq = seq;
+  }
+
+  /** More changes are waiting than one read brings: how many (the lag gauge), best effort. */
+  async #askBusEnd(): Promise<void> {
+    const published = await this.#orStop(this.#bus.publishedSeq().catch(() => null));
+    if (published !== STOPPED && published !== null) this.#heardOf(published);
   }
 
   #caughtUp(): void {
