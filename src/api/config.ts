@@ -7,6 +7,7 @@ import type { LevelWithSilent } from 'pino';
 import { EnvReader, type Env } from '../core/env.reader';
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
+import type { GrantThresholds } from './services/access-stats.service';
 
 export const ADMIN_TOKEN_MIN_LENGTH = 16;
 
@@ -25,6 +26,37 @@ export interface ApiConfig {
   /** Lets origins resolve to loopback/private addresses (local demos and tests). */
   allowPrivateOrigins: boolean;
   logLevel: LevelWithSilent;
+  /** Live stats (stats-aggregator.service.ts): how long per-second stats are kept, and so how far back cacheStatsHistory reaches. */
+  statsRetentionMinutes: number;
+  /** How long after a second ends its stats are final and shown (late edge reports still count). */
+  statsGraceMs: number;
+  /** Customers kept per second (memory bound); traffic beyond still counts in the fleet totals. */
+  statsMaxCustomersPerSecond: number;
+  /** Audit log entries older than this many days are deleted (audit.service.ts). */
+  auditRetentionDays: number;
+  /** The hardened GraphQL surface (docs/API.md, "Limits"). */
+  limits: Readonly<ApiLimits>;
+  /** Grant monitoring thresholds (accessStats, cdn_api_tokens_threshold). */
+  grants: Readonly<GrantThresholds>;
+}
+
+export interface ApiLimits {
+  /** Deepest field nesting an operation may have (fragments expanded). */
+  maxDepth: number;
+  /** Aliases per operation (fragments expanded). */
+  maxAliases: number;
+  /** Cost per operation: every field 1, a list field's selection times its page size. */
+  maxCost: number;
+  /** Whether __schema/__type queries are answered. */
+  introspection: boolean;
+  /** Whether browsers get the GraphiQL page at GET /graphql. */
+  ide: boolean;
+  /** Largest request body on /graphql. */
+  maxBodyBytes: number;
+  /** Operations per caller (token) per minute, over HTTP and graphql-ws. */
+  ratePerMinute: number;
+  /** purgeCache mutations per caller per minute (each aliased purgeCache counts). */
+  purgeRatePerMinute: number;
 }
 
 export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<ApiConfig> {
@@ -52,7 +84,38 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
     allowPrivateOrigins: r.bool('CDN_ALLOW_PRIVATE_ORIGINS', false),
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
+    statsRetentionMinutes: r.int('CDN_STATS_RETENTION_MINUTES', 15, 1, 1440),
+    statsGraceMs: r.int('CDN_STATS_GRACE_MS', 1500, 0, 10_000),
+    statsMaxCustomersPerSecond: r.int('CDN_STATS_MAX_CUSTOMERS', 1000, 1, 100_000),
+    auditRetentionDays: r.int('CDN_AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+    limits: Object.freeze({
+      maxDepth: r.int('CDN_API_MAX_DEPTH', 10, 2, 100),
+      maxAliases: r.int('CDN_API_MAX_ALIASES', 20, 0, 1000),
+      maxCost: r.int('CDN_API_MAX_COST', 10_000, 1, 10_000_000),
+      introspection: r.bool('CDN_API_INTROSPECTION', true),
+      ide: r.bool('CDN_API_IDE', true),
+      maxBodyBytes: r.int('CDN_API_MAX_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+      ratePerMinute: r.int('CDN_API_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+      purgeRatePerMinute: r.int('CDN_API_PURGE_RATE_LIMIT_PER_MINUTE', 60, 1, 1_000_000),
+    }),
+    grants: Object.freeze({
+      roles: Object.freeze({
+        admin: { warning: r.int('CDN_GRANTS_ADMIN_WARNING', 3, 1, 1_000_000), critical: r.int('CDN_GRANTS_ADMIN_CRITICAL', 10, 1, 1_000_000) },
+        operator: { warning: r.int('CDN_GRANTS_OPERATOR_WARNING', 10, 1, 1_000_000), critical: r.int('CDN_GRANTS_OPERATOR_CRITICAL', 25, 1, 1_000_000) },
+        viewer: { warning: r.int('CDN_GRANTS_VIEWER_WARNING', 25, 1, 1_000_000), critical: r.int('CDN_GRANTS_VIEWER_CRITICAL', 100, 1, 1_000_000) },
+      }),
+      customer: { warning: r.int('CDN_GRANTS_CUSTOMER_WARNING', 25, 1, 1_000_000), critical: r.int('CDN_GRANTS_CUSTOMER_CRITICAL', 100, 1, 1_000_000) },
+    }),
   };
+  const g = config.grants;
+  for (const [variable, t] of [
+    ['CDN_GRANTS_ADMIN_WARNING', g.roles.admin],
+    ['CDN_GRANTS_OPERATOR_WARNING', g.roles.operator],
+    ['CDN_GRANTS_VIEWER_WARNING', g.roles.viewer],
+    ['CDN_GRANTS_CUSTOMER_WARNING', g.customer],
+  ] as const) {
+    if (t.warning > t.critical) r.problem(variable, `must not be above the critical threshold (${t.critical})`);
+  }
   return r.finish('api', config);
 }
 
@@ -67,5 +130,29 @@ export function loadDatabaseConfig(env: Env, cwd: string = process.cwd()): Reado
   return r.finish('database', {
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
+  });
+}
+
+export interface TokenToolConfig extends DatabaseConfig {
+  secretKey: string;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+}
+
+/** What `cdn token` needs: the database, the signing secret, and Redis to announce revocations. */
+export function loadTokenToolConfig(env: Env, cwd: string = process.cwd()): Readonly<TokenToolConfig> {
+  const r = new EnvReader(env);
+  const secretKey = r.string('CDN_SECRET_KEY');
+  if (secretKey === undefined) {
+    r.problem('CDN_SECRET_KEY', 'is required: the same secret the api runs with (tokens are signed with a key derived from it)');
+  } else if (secretKey.length < SECRET_KEY_MIN_LENGTH) {
+    r.problem('CDN_SECRET_KEY', `must be at least ${SECRET_KEY_MIN_LENGTH} characters (got ${secretKey.length})`);
+  }
+  return r.finish('token', {
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
+    secretKey: secretKey ?? '',
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: r.string('CDN_REDIS_PREFIX', 'edgeplane:'),
   });
 }

@@ -1,8 +1,9 @@
 /**
  * The `cdn api` process wiring: Fastify + Apollo Server at /graphql (HTTP), graphql-ws
  * on the same path, the IDE page, health and metrics, the outbox relay and the change
- * feed. Logic lives in services/, the schema in graphql/; this file only connects them.
- * The caller owns the DataSource (initialised and migrated) and the bus.
+ * feed, the live stats aggregator. Logic lives in services/, the schema in graphql/; this
+ * file only connects them. The caller owns the DataSource (initialised and migrated), the
+ * bus, the fleet and the stats channel.
  */
 import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
@@ -11,10 +12,12 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import { createPubSub } from '@graphql-yoga/subscription';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { GraphQLError } from 'graphql';
-import type { DataSource } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import type { Change } from '../core/bus.events';
 import type { ChangeBus } from '../core/bus.port';
 import type { EdgeFleet } from '../core/fleet.port';
+import type { RateLimiter } from '../core/rate-limit.port';
+import type { StatsChannel } from '../core/stats.port';
 import { isCdnError } from '../core/errors';
 import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
@@ -27,10 +30,16 @@ import { CustomerChange, CustomerChangeKind } from './graphql/customer-change.ty
 import { formatApiError, toGraphQLError } from './graphql/error.format';
 import { buildApiSchema } from './graphql/schema.builder';
 import { attachSubscriptions } from './graphql/subscriptions.server';
+import { registerDashboardPage } from './plugins/dashboard.page';
 import { registerHealthRoutes } from './plugins/health.routes';
-import { idePageHtml, wantsIde } from './plugins/ide.page';
+import { bodyLimitErrorHandler, refuseBatches } from './plugins/http-limits.hooks';
+import { ideOffText, idePageHtml, wantsIde } from './plugins/ide.page';
+import { auditPlugin } from './plugins/audit.plugin';
 import { ApiMetrics } from './plugins/metrics.registry';
+import { OperationLimits } from './plugins/operation-limits.plugin';
 import { operationMetricsPlugin } from './plugins/operation-metrics.plugin';
+import { AccessStats } from './services/access-stats.service';
+import { AuditService } from './services/audit.service';
 import { Authenticator } from './services/auth.service';
 import { ChangeFeed } from './services/change-feed.service';
 import { ChangeRelay } from './services/change-relay.service';
@@ -40,11 +49,16 @@ import { PurgeAckCollector } from './services/purge-acks.service';
 import { PurgeSignals } from './services/purge-signals';
 import { PurgeTracker } from './services/purge-tracker.service';
 import { PurgeService } from './services/purge.service';
+import { StatsAggregator } from './services/stats-aggregator.service';
+import { tokenSigningKey } from './services/token-signing';
+import { TokenService } from './services/token.service';
+import { TokenVerifier } from './services/token-verifier';
+import type { RevocationChannel } from '../core/revocation.port';
+import { PLATFORM_ROLES } from '../core/roles';
 
 export { buildApiSchema, printApiSchema } from './graphql/schema.builder';
 
 export const GRAPHQL_PATH = '/graphql';
-const GRAPHQL_BODY_LIMIT = 1024 * 1024;
 
 export interface ApiDeps {
   /** Initialised and migrated by the caller, who also destroys it. */
@@ -53,6 +67,12 @@ export interface ApiDeps {
   bus: ChangeBus;
   /** Edges' heartbeats and purge acks. Owned (and closed) by the caller, after close(). */
   fleet: EdgeFleet;
+  /** Edges' per-second stats reports. Owned (and closed) by the caller, after close(). */
+  stats: StatsChannel;
+  /** Per-caller rate limits, shared by every api on Redis. Owned by the caller; absent: no rate limits. */
+  rateLimiter?: RateLimiter;
+  /** Token revocations between api processes (src/bin/wiring.ts). Owned (and closed) by the caller. */
+  revocations: RevocationChannel;
   logger: Logger;
 }
 
@@ -62,9 +82,9 @@ export interface ApiHandle {
   port: number;
   /**
    * Drains: stops accepting, lets in-flight requests finish, closes websockets, stops
-   * the relay, the change feed and the ack collector; mutations waiting for edges answer
-   * with the purge's state at that moment. Leaves the DataSource, the bus and the fleet
-   * to the caller.
+   * the relay, the change feed, the ack collector and the stats aggregator (ending stats
+   * subscriptions); mutations waiting for edges answer with the purge's state at that
+   * moment. Leaves the DataSource, the bus, the fleet and the stats channel to the caller.
    */
   close(): Promise<void>;
 }
@@ -73,10 +93,40 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const log = deps.logger;
   const db = new Database(deps.dataSource);
   const metrics = new ApiMetrics();
-  const relay = new ChangeRelay({ db, bus: deps.bus, logger: log, onPublished: (seq) => metrics.setPublishedSeq(seq) });
+  const relay = new ChangeRelay({
+    db,
+    bus: deps.bus,
+    logger: log,
+    onPublished: (seq) => metrics.setPublishedSeq(seq),
+    onLag: (seqs) => metrics.setRelayLag(seqs),
+  });
   const signals = new PurgeSignals();
-  const purgeTracker = new PurgeTracker({ db, fleet: deps.fleet, signals, logger: log });
+  const purgeTracker = new PurgeTracker({
+    db,
+    fleet: deps.fleet,
+    signals,
+    logger: log,
+    onCompleted: (purge, completedAt) => metrics.observePurgeCompletion((completedAt.getTime() - purge.requestedAt.getTime()) / 1000),
+  });
+  const stats = new StatsAggregator({
+    channel: deps.stats,
+    logger: log,
+    retentionSeconds: config.statsRetentionMinutes * 60,
+    graceMs: config.statsGraceMs,
+    maxCustomersPerSecond: config.statsMaxCustomersPerSecond,
+    customerNames: (ids) => customerNames(db, ids),
+    onReports: (count) => metrics.countStatsReports(count),
+  });
   const acks = new PurgeAckCollector({ db, fleet: deps.fleet, tracker: purgeTracker, signals, logger: log });
+  const audit = new AuditService({ db, logger: log, retentionDays: config.auditRetentionDays });
+  const revocations = deps.revocations;
+  const signingKey = tokenSigningKey(config.secretKey);
+  // The verifier's database lookup is the token service's; the service drops the verifier's cached decision on revoke.
+  let tokens: TokenService | undefined;
+  const verifier = new TokenVerifier({ key: signingKey, revocations, lookup: (id) => tokens!.lookup(id), logger: log, counters: metrics.auth });
+  tokens = new TokenService({ db, key: signingKey, revocations, verifier, logger: log, onRevoked: () => metrics.countRevocation() });
+  const accessStats = new AccessStats({ db, thresholds: config.grants });
+  metrics.collectGrants(() => accessStats.snapshot(), accessStats.thresholds, PLATFORM_ROLES);
   const services: ApiServices = {
     customers: new CustomerService({
       db,
@@ -88,11 +138,16 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,
     fleet: new EdgeFleetService(deps.fleet),
+    stats,
+    audit,
+    tokens,
+    accessStats,
   };
-  const authenticator = new Authenticator(config.adminToken);
+  const authenticator = new Authenticator(config.adminToken, verifier);
   const pubSub: ApiPubSub = createPubSub();
   const feed = new ChangeFeed({ bus: deps.bus, logger: log, deliver: (c) => publishChange(c, pubSub, db) });
   const schema = await buildApiSchema({ pubSub });
+  const limits = new OperationLimits({ limits: config.limits, limiter: deps.rateLimiter, logger: log });
 
   const app = Fastify({
     // pino's Logger type is stricter than Fastify's; the instance is the same kind.
@@ -101,18 +156,22 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const apollo = new ApolloServer<ApiContext>({
     schema,
     csrfPrevention: true,
+    // Limits (docs/API.md, "Limits"): introspection is refused by our own rule, with a message naming CDN_API_INTROSPECTION.
+    introspection: true,
+    allowBatchedHttpRequests: false,
+    validationRules: limits.validationRules,
     // The process owner (src/bin) drains on SIGTERM; Apollo's own handler would re-raise the signal and kill the process mid-drain.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatApiError(formatted, error, log),
-    plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app), operationMetricsPlugin(metrics)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app), operationMetricsPlugin(metrics), limits.apolloPlugin(), auditPlugin({ sink: audit, logger: log })],
   });
   await apollo.start();
 
   const graphqlHandler = fastifyApolloHandler(apollo, {
     context: async (request) => {
       try {
-        return { principal: authenticator.authenticate(request.headers.authorization), services };
+        return { principal: await authenticator.authenticate(request.headers.authorization), services, http: { requestId: request.id, ip: request.ip } };
       } catch (err) {
         // Thrown from the context function, Apollo answers with this error and its HTTP status (401).
         throw isCdnError(err) ? toGraphQLError(err) : new GraphQLError('Authentication failed', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
@@ -122,10 +181,13 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   app.route({
     method: ['GET', 'POST', 'OPTIONS'],
     url: GRAPHQL_PATH,
-    bodyLimit: GRAPHQL_BODY_LIMIT,
+    bodyLimit: config.limits.maxBodyBytes,
+    errorHandler: bodyLimitErrorHandler(config.limits.maxBodyBytes),
+    preHandler: refuseBatches,
     // A browser opening /graphql gets the IDE (no auth: it holds no data); every GraphQL request goes on to Apollo.
     onRequest: async (request, reply) => {
       if (wantsIde(request.method, request.headers.accept)) {
+        if (!config.limits.ide) return reply.code(404).type('text/plain; charset=utf-8').send(ideOffText());
         return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(idePageHtml());
       }
       return undefined;
@@ -136,15 +198,28 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     database: () => db.ping(),
     bus: () => deps.bus.publishedSeq(),
   });
+  registerDashboardPage(app, { graphqlPath: GRAPHQL_PATH });
   app.get('/metrics', async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
   await app.listen({ host: config.host, port: config.port });
-  const subscriptions = attachSubscriptions({ server: app.server, path: GRAPHQL_PATH, schema, authenticator, services, logger: log });
+  const subscriptions = attachSubscriptions({
+    server: app.server,
+    path: GRAPHQL_PATH,
+    schema,
+    authenticator,
+    services,
+    logger: log,
+    onSubscribe: (principal, payload) => limits.subscribe(schema, principal, payload),
+    onSubscriptionsChanged: (field, delta) => (delta > 0 ? metrics.subscriptionOpened(field) : metrics.subscriptionClosed(field)),
+  });
   relay.start();
+  stats.start();
   feed.start();
   acks.start();
+  audit.start();
+  verifier.start();
 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -161,17 +236,26 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         feed.stop();
         // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
         purgeTracker.close();
+        await stats.stop();
         // Websockets first: an upgraded socket would otherwise keep the HTTP server from closing.
         await subscriptions.close();
         // Apollo's drain plugin closes Fastify, which stops accepting and waits for in-flight requests.
         await apollo.stop();
         await acks.stop();
+        await audit.stop();
+        verifier.close();
         await relay.stop();
         log.info('api stopped');
       })();
       return closing;
     },
   };
+}
+
+/** Names of the customers among `ids` that exist (for fleetStats' topCustomers). */
+async function customerNames(db: Database, ids: string[]): Promise<Map<string, string>> {
+  const rows = await db.read((m) => m.getRepository(CustomerEntity).find({ where: { id: In(ids) }, select: { id: true, name: true } }));
+  return new Map(rows.map((r) => [r.id, r.name]));
 }
 
 /** Turns one bus change into a `customerChanged` event for this replica's subscribers. */

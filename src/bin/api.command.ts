@@ -3,7 +3,7 @@ import { createDataSource, migrate } from '../api/db/data-source';
 import { startApi } from '../api/server';
 import { createLogger } from '../obs/logger.factory';
 import { closeOnSignals } from './lifecycle';
-import { createBus, createFleet } from './wiring';
+import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel } from './wiring';
 
 export const API_HELP = `Usage: cdn api
 
@@ -13,7 +13,10 @@ behind a load balancer; they share PostgreSQL and Redis.
 
 Required: DATABASE_URL, REDIS_URL, CDN_ADMIN_TOKEN, CDN_SECRET_KEY (the same on every api and edge).
 Optional: CDN_API_HOST (127.0.0.1), CDN_API_PORT (4000), CDN_REDIS_PREFIX (edgeplane:),
-CDN_ALLOW_PRIVATE_ORIGINS (false), CDN_LOG_LEVEL (info).
+CDN_ALLOW_PRIVATE_ORIGINS (false), CDN_LOG_LEVEL (info), CDN_STATS_RETENTION_MINUTES (15),
+CDN_STATS_GRACE_MS (1500), CDN_STATS_MAX_CUSTOMERS (1000); limits (docs/API.md, "Limits"): CDN_API_MAX_DEPTH (10),
+CDN_API_MAX_ALIASES (20), CDN_API_MAX_COST (10000), CDN_API_INTROSPECTION (true), CDN_API_IDE (true),
+CDN_API_MAX_BODY_BYTES (1048576), CDN_API_RATE_LIMIT_PER_MINUTE (600), CDN_API_PURGE_RATE_LIMIT_PER_MINUTE (60).
 `;
 
 export async function runApi(): Promise<void> {
@@ -31,12 +34,23 @@ export async function runApi(): Promise<void> {
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
   const bus = createBus({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
   const fleet = createFleet({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
-  const api = await startApi(config, { dataSource, bus, fleet, logger });
+  const stats = createStatsChannel({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    logger,
+    retentionMs: config.statsRetentionMinutes * 60_000,
+  });
+  const rateLimiter = createRateLimiter({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  const revocations = createRevocations({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  const api = await startApi(config, { dataSource, bus, fleet, stats, rateLimiter, revocations, logger });
   closeOnSignals(
     [
       { name: 'database', close: () => dataSource.destroy() },
       { name: 'bus', close: () => bus.close() },
       { name: 'fleet', close: () => fleet.close() },
+      { name: 'stats', close: () => stats.close() },
+      { name: 'rate limiter', close: () => rateLimiter.close() },
+      { name: 'token revocations', close: () => revocations.close() },
       { name: 'api', close: () => api.close() },
     ],
     (msg) => logger.info(msg),

@@ -15,6 +15,7 @@ Commands:
   api       the control plane: GraphQL API on CDN_API_PORT (needs DATABASE_URL and REDIS_URL)
   edge      the data plane: serves customer domains on CDN_EDGE_PORT (needs REDIS_URL, or --config)
   migrate   apply pending database migrations and exit
+  token     create, list or revoke API tokens (cdn token create --role admin)
 
 Run \`cdn <command> --help\` for a command's options. Configuration comes from the
 environment; see the README for every variable.
@@ -47,6 +48,10 @@ const commands: Record<string, () => Command> = {
   migrate: () => {
     const m = require('./migrate.command') as typeof import('./migrate.command');
     return { help: m.MIGRATE_HELP, run: m.runMigrate };
+  },
+  token: () => {
+    const m = require('./token.command') as typeof import('./token.command');
+    return { help: m.TOKEN_HELP, run: m.runToken };
   },
 };
 

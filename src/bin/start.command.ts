@@ -10,7 +10,7 @@ import { createLogger } from '../obs/logger.factory';
 import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
 import { ensureDir, readOrCreateSecret } from './data-dir';
 import { closeAll, closeOnSignals, type Closer } from './lifecycle';
-import { createBus, createFleet, redactUrl } from './wiring';
+import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel, redactUrl } from './wiring';
 
 export const START_HELP = `Usage: cdn start [--no-demo]
 
@@ -58,10 +58,17 @@ export async function runStart(args: string[]): Promise<void> {
     // One fleet channel for the api and the edge of this process (in-process unless REDIS_URL is set).
     const fleet = createFleet({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'fleet', close: () => fleet.close() });
-    const api = await startApi(apiConfig, { dataSource, bus, fleet, logger: apiLogger });
+    // Likewise one stats channel: the edge publishes its traffic, the api reads it.
+    const stats = createStatsChannel({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger, retentionMs: apiConfig.statsRetentionMinutes * 60_000 });
+    closers.push({ name: 'stats', close: () => stats.close() });
+    const rateLimiter = createRateLimiter({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    closers.push({ name: 'rate limiter', close: () => rateLimiter.close() });
+    const revocations = createRevocations({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    closers.push({ name: 'token revocations', close: () => revocations.close() });
+    const api = await startApi(apiConfig, { dataSource, bus, fleet, stats, rateLimiter, revocations, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
     const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger, maxDetachedSeconds: edgeConfig.maxDetachedSeconds });
-    const edge = await startEdge(edgeConfig, { tenants, fleet, logger: edgeLogger });
+    const edge = await startEdge(edgeConfig, { tenants, fleet, stats, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
     if (values['no-demo'] !== true) {
       const demo = await setUpDemo(api.url, token, tenants);
@@ -101,6 +108,7 @@ function banner(o: {
     'Edgeplane is running.',
     '',
     `  GraphQL API + IDE  ${o.api}/graphql`,
+    `  live dashboard     ${o.api}/dashboard  (paste the admin token)`,
     `  edge (public)      ${o.edge}`,
     `  edge admin         ${o.admin}  (/healthz /readyz /metrics)`,
     `  database           ${o.database}`,

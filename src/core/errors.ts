@@ -11,7 +11,10 @@ export type GraphqlErrorCode =
   | 'CONFLICT'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
-  | 'INTERNAL_SERVER_ERROR';
+  | 'INTERNAL_SERVER_ERROR'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'BAD_REQUEST'
+  | 'RATE_LIMITED';
 
 export interface FieldProblem {
   /** Dotted path of the input field, e.g. `input.domains[1]`. */
@@ -58,6 +61,21 @@ export const errorCatalog = {
   CDN_ERR_AUTH_FORBIDDEN: entry(403, 'FORBIDDEN', (what: string) =>
     `This token may not ${what}. Use a token with a role that allows it.`,
   ),
+  CDN_ERR_AUTH_EXPIRED: entry(401, 'UNAUTHENTICATED', (expiredAt: string) =>
+    `The bearer token expired at ${expiredAt}. Ask an admin for a new token (\`createToken\`).`,
+  ),
+  CDN_ERR_AUTH_REVOKED: entry(401, 'UNAUTHENTICATED', () =>
+    'The bearer token was revoked. Ask an admin for a new token (`createToken`).',
+  ),
+  CDN_ERR_TOKEN_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Token "${id}" does not exist. List tokens with the \`tokens\` query.`,
+  ),
+  CDN_ERR_AUDIT_UNAVAILABLE: entry(503, 'INTERNAL_SERVER_ERROR', () =>
+    'The mutation was not run because the audit log could not record it (the database may be unavailable); nothing was changed. Retry shortly.',
+  ),
+  CDN_ERR_WS_MUTATION: entry(400, 'BAD_USER_INPUT', () =>
+    'Mutations are not accepted over the websocket, so that every change is in the audit log. Send mutations with an HTTP POST to /graphql.',
+  ),
   CDN_ERR_CONFIG_INVALID: entry(500, 'INTERNAL_SERVER_ERROR', (role: string, problems: FieldProblem[]) =>
     `Invalid ${role} configuration:\n${problems.map((p) => `  - ${p.field}: ${p.message}`).join('\n')}`,
   ),
@@ -92,6 +110,36 @@ export const errorCatalog = {
     `The request was not received within ${ms} ms. Send the whole request head at once, then retry.`,
   ),
   CDN_ERR_EDGE_BAD_REQUEST: entry(400, 'BAD_USER_INPUT', (why: string) => `Malformed HTTP request: ${why}.`),
+  CDN_ERR_EDGE_LOOP_DETECTED: entry(508, 'BAD_USER_INPUT', (cdnId: string) =>
+    `This request already went through this CDN (CDN-Loop: ${cdnId}): the customer's origin leads back to the edge. Point the customer's originUrl at the real origin server.`,
+  ),
+  CDN_ERR_QUERY_TOO_DEEP: entry(400, 'GRAPHQL_VALIDATION_FAILED', (depth: number, max: number) =>
+    `Query depth ${depth} exceeds the maximum of ${max} (CDN_API_MAX_DEPTH). Ask for fewer nested fields.`,
+  ),
+  CDN_ERR_QUERY_TOO_MANY_ALIASES: entry(400, 'GRAPHQL_VALIDATION_FAILED', (aliases: number, max: number) =>
+    `The operation uses ${aliases} aliases, more than the maximum of ${max} (CDN_API_MAX_ALIASES). Split it into several requests.`,
+  ),
+  CDN_ERR_QUERY_TOO_COSTLY: entry(400, 'GRAPHQL_VALIDATION_FAILED', (cost: number | string, max: number) =>
+    `Query cost ${cost} exceeds the maximum of ${max} (CDN_API_MAX_COST). Ask for smaller pages (first), fewer fields or fewer aliases, or split the query.`,
+  ),
+  CDN_ERR_QUERY_INTROSPECTION_OFF: entry(400, 'GRAPHQL_VALIDATION_FAILED', () =>
+    'Introspection (__schema, __type) is turned off on this server (CDN_API_INTROSPECTION=false). Use the published schema, schema/schema.graphql.',
+  ),
+  CDN_ERR_QUERY_BATCH_OFF: entry(400, 'BAD_REQUEST', () =>
+    'Batched requests (a JSON array of operations) are not accepted. Send one operation per request.',
+  ),
+  CDN_ERR_QUERY_BODY_TOO_LARGE: entry(413, 'BAD_REQUEST', (limit: number) =>
+    `The request body is larger than ${limit} bytes (CDN_API_MAX_BODY_BYTES). Send a shorter query or smaller variables.`,
+  ),
+  CDN_ERR_QUERY_IDE_OFF: entry(404, 'NOT_FOUND', () =>
+    'The GraphQL IDE is turned off on this server (CDN_API_IDE=false). Send GraphQL requests with POST to this URL.',
+  ),
+  CDN_ERR_RATE_LIMITED: entry(429, 'RATE_LIMITED', (what: string, perMinute: number, retryAfterSeconds: number) =>
+    `Rate limit reached: at most ${perMinute} ${what} per minute for this token. Retry in ${retryAfterSeconds} s.`,
+  ),
+  CDN_ERR_RATE_OPERATION_TOO_LARGE: entry(400, 'BAD_REQUEST', (what: string, asked: number, perMinute: number) =>
+    `This operation asks for ${asked} ${what}, more than the limit of ${perMinute} per minute for this token. Send fewer per operation.`,
+  ),
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -10,7 +10,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
   try {
     const first = spawnCdn(['migrate'], { DATABASE_URL: db.url });
     assert.equal(await first.exited(), 0, first.output());
-    assert.match(first.output(), /Applied 4 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges/);
+    assert.match(first.output(), /Applied 6 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog/);
 
     const client = new Client({ connectionString: db.url });
     await client.connect();
@@ -20,7 +20,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
       );
       assert.deepEqual(
         rows.map((r) => r.table_name).filter((t) => t !== 'migrations'),
-        ['change_log', 'customer', 'domain', 'purge', 'purge_edge'],
+        ['api_token', 'audit_log', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'],
       );
     } finally {
       await client.end();

@@ -171,12 +171,18 @@ describe('createCustomer', () => {
   test('refuses a private origin unless allowed (CDN_ALLOW_PRIVATE_ORIGINS)', async () => {
     const strict = await startTestApi({ CDN_ALLOW_PRIVATE_ORIGINS: 'false' });
     try {
-      const res = await strict.gql(CREATE, { input: input('private', { originUrl: 'http://127.0.0.1:1/' }) });
-      const err = res.errors![0]!;
-      assert.equal(err.extensions.code, 'BAD_USER_INPUT');
-      assert.match(err.message, /input\.originUrl: .*CDN_ALLOW_PRIVATE_ORIGINS/);
+      // Loopback, private, link-local (cloud metadata), unique-local, IPv4-mapped, and a host name that resolves to loopback.
+      for (const originUrl of ['http://127.0.0.1:1/', 'http://10.0.0.7/', 'http://169.254.169.254/latest/meta-data/', 'http://[fd00::1]/', 'http://[::ffff:127.0.0.1]/', 'http://localhost:8080/']) {
+        const res = await strict.gql(CREATE, { input: input('private', { originUrl }) });
+        const err = res.errors![0]!;
+        assert.equal(err.extensions.code, 'BAD_USER_INPUT', originUrl);
+        assert.match(err.message, /input\.originUrl: .*CDN_ALLOW_PRIVATE_ORIGINS/, originUrl);
+      }
+      assert.equal(await countRows(strict, 'customer'), 0, 'nothing was stored');
       const ok = await strict.gql(CREATE, { input: input('public', { originUrl: 'http://93.184.215.14/' }) });
       assert.equal(ok.errors, undefined);
+      const moved = await strict.gql('mutation { updateCustomer(id: "public", input: { originUrl: "http://localhost:9/" }) { id } }');
+      assert.match(moved.errors![0]!.message, /input\.originUrl: .*CDN_ALLOW_PRIVATE_ORIGINS/, 'checked again on update');
     } finally {
       await strict.close();
     }

@@ -1,7 +1,8 @@
 /**
- * Starts a real api (port 0) on its own PostgreSQL database, a MemoryBus and a
- * MemoryFleet (tests play the edges by writing heartbeats and acks to it), for the
- * api integration tests. Captures the api's log lines so tests can check what is logged.
+ * Starts a real api (port 0) on its own PostgreSQL database, a MemoryBus, a MemoryFleet
+ * and a stats channel (tests play the edges by writing heartbeats, acks and stats
+ * reports to them; a MemoryStatsChannel unless one is given) and no rate limiter unless one is
+ * given, for the api integration tests. Captures the api's log lines so tests can check what is logged.
  */
 import { Writable } from 'node:stream';
 import type { DataSource } from 'typeorm';
@@ -10,6 +11,11 @@ import { createDataSource, migrate } from '../../src/api/db/data-source';
 import { startApi, type ApiHandle } from '../../src/api/server';
 import { MemoryBus } from '../../src/bus/memory-bus';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
+import { MemoryRevocations } from '../../src/bus/memory-revocations';
+import { MemoryStatsChannel } from '../../src/bus/memory-stats';
+import type { RateLimiter } from '../../src/core/rate-limit.port';
+import type { RevocationChannel } from '../../src/core/revocation.port';
+import type { StatsChannel } from '../../src/core/stats.port';
 import { createLogger } from '../../src/obs/logger.factory';
 import { createTestDatabase } from '../support/services';
 
@@ -27,6 +33,9 @@ export interface TestApi {
   api: ApiHandle;
   bus: MemoryBus;
   fleet: MemoryFleet;
+  stats: StatsChannel;
+  /** The api's token revocation channel (pass it to a second api on the same database). */
+  revocations: RevocationChannel;
   dataSource: DataSource;
   databaseUrl: string;
   logs: string[];
@@ -36,7 +45,7 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}, options: { fleet?: MemoryFleet } = {}): Promise<TestApi> {
+export async function startTestApi(env: Record<string, string> = {}, options: { fleet?: MemoryFleet; stats?: StatsChannel; rateLimiter?: RateLimiter; revocations?: RevocationChannel } = {}): Promise<TestApi> {
   const database = await createTestDatabase('edgeplane_api');
   const logs: string[] = [];
   const destination = new Writable({
@@ -51,6 +60,7 @@ export async function startTestApi(env: Record<string, string> = {}, options: { 
   await migrate(dataSource);
   const bus = new MemoryBus();
   const fleet = options.fleet ?? new MemoryFleet();
+  const stats = options.stats ?? new MemoryStatsChannel();
   const config = loadApiConfig({
     CDN_API_PORT: '0',
     CDN_ADMIN_TOKEN: TOKEN,
@@ -59,11 +69,15 @@ export async function startTestApi(env: Record<string, string> = {}, options: { 
     CDN_ALLOW_PRIVATE_ORIGINS: 'true',
     ...env,
   });
-  const api = await startApi(config, { dataSource, bus, fleet, logger });
+  // No rate limits unless a test brings a limiter (which it owns and closes).
+  const revocations = options.revocations ?? new MemoryRevocations();
+  const api = await startApi(config, { dataSource, bus, fleet, stats, rateLimiter: options.rateLimiter, revocations, logger });
   return {
     api,
     bus,
     fleet,
+    stats,
+    revocations,
     dataSource,
     databaseUrl: database.url,
     logs,
@@ -86,7 +100,9 @@ export async function startTestApi(env: Record<string, string> = {}, options: { 
     },
     async close() {
       await api.close();
+      if (options.revocations === undefined) await revocations.close();
       await fleet.close();
+      await stats.close();
       await bus.close();
       await dataSource.destroy();
       await database.drop();

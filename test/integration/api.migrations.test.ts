@@ -9,8 +9,8 @@ async function tables(query: (sql: string) => Promise<Array<{ table_name: string
   return rows.map((r) => r.table_name);
 }
 
-const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000'];
-const TABLES = ['change_log', 'customer', 'domain', 'purge', 'purge_edge'];
+const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000', 'ApiTokens1795560000000', 'AuditLog1795570000000'];
+const TABLES = ['api_token', 'audit_log', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -124,8 +124,51 @@ test('the purges migration: the paging index, kinds and values checked, purges a
     assert.deepEqual(await ds.query('SELECT * FROM purge'), []);
     assert.deepEqual(await ds.query('SELECT * FROM purge_edge'), []);
 
-    await ds.undoLastMigration({ transaction: 'all' });
+    await undoThrough(ds, 'Purges1795550000000');
     assert.deepEqual(await tables(q), ['change_log', 'customer', 'domain']);
-    assert.deepEqual(await migrate(ds), ['Purges1795550000000']);
+    assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('Purges1795550000000')));
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the api tokens migration: a hash per token, customer roles carry their customer and go with it; down drops the table', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('m', 'M', 'https://m.example', 60)`);
+    const insert = (id: string, role: string, customer: string | null, sha: string) =>
+      ds.query(`INSERT INTO api_token (id, name, role, customer_id, token_sha256, expires_at) VALUES ($1, 'n', $2, $3, $4, now() + interval '1 day')`, [id, role, customer, sha]);
+    await insert('00000000-0000-4000-8000-000000000001', 'admin', null, 'a'.repeat(64));
+    await insert('00000000-0000-4000-8000-000000000002', 'customer-purger', 'm', 'b'.repeat(64));
+    await assert.rejects(insert('00000000-0000-4000-8000-000000000003', 'customer-viewer', null, 'c'.repeat(64)), /chk_api_token_scope/);
+    await assert.rejects(insert('00000000-0000-4000-8000-000000000003', 'viewer', 'm', 'c'.repeat(64)), /chk_api_token_scope/);
+    await assert.rejects(insert('00000000-0000-4000-8000-000000000003', 'root', null, 'c'.repeat(64)), /chk_api_token_role/);
+    await assert.rejects(insert('00000000-0000-4000-8000-000000000003', 'admin', null, 'a'.repeat(64)), /uq_api_token_sha256/);
+    await assert.rejects(insert('00000000-0000-4000-8000-000000000003', 'customer-admin', 'nobody', 'c'.repeat(64)), /fk_api_token_customer/);
+    await ds.query(`DELETE FROM customer WHERE id = 'm'`);
+    assert.deepEqual((await ds.query('SELECT role FROM api_token')) as unknown[], [{ role: 'admin' }], "a customer's tokens go with it");
+
+    await undoThrough(ds, 'ApiTokens1795560000000');
+    // The audit log, newer, goes first.
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log'));
+    assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
+  }));
+
+test('the audit-log migration: entries outlive their customer, the paging and retention indexes; down drops the table', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    const indexes: Array<{ indexname: string; indexdef: string }> = await ds.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_log' ORDER BY 1`);
+    assert.deepEqual(indexes.map((i) => i.indexname), ['idx_audit_log_at', 'idx_audit_log_customer', 'pk_audit_log']);
+    assert.match(indexes[1]!.indexdef, /\(customer_id, id DESC\)/);
+
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('m', 'M', 'https://m.example', 60)`);
+    await ds.query(`INSERT INTO audit_log (actor_kind, actor_role, mutation, customer_id) VALUES ('admin', 'admin', 'deleteCustomer', 'm')`);
+    await ds.query(`DELETE FROM customer WHERE id = 'm'`);
+    const rows: Array<Record<string, unknown>> = await ds.query(`SELECT id, arguments, outcome, finished_at, customer_id, (now() - at) < interval '1 minute' AS recent FROM audit_log`);
+    assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
+
+    await undoThrough(ds, 'AuditLog1795570000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log'));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

@@ -411,7 +411,7 @@ describe('delivery as the edges report it', () => {
     const fleet = new MemoryFleet();
     await fleet.ack([{ purgeId: purge.id, seq: purge.seq, edgeId: 'offline-1', appliedAt: new Date().toISOString(), objectsRemoved: 9 }]);
     const config = loadApiConfig({ CDN_API_PORT: '0', CDN_ADMIN_TOKEN: TOKEN, CDN_SECRET_KEY: SECRET_KEY, DATABASE_URL: t.databaseUrl });
-    const second = await startApi(config, { dataSource: t.dataSource, bus: t.bus, fleet, logger: createLogger({ name: 'api-2', level: 'silent' }) });
+    const second = await startApi(config, { dataSource: t.dataSource, bus: t.bus, fleet, stats: t.stats, revocations: t.revocations, logger: createLogger({ name: 'api-2', level: 'silent' }) });
     try {
       await waitForStoredAcks(purge.id, 1);
       const rows = await t.dataSource.query('SELECT edge_id, objects_removed FROM purge_edge WHERE purge_id = $1', [purge.id]);

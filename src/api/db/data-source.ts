@@ -12,18 +12,24 @@ import { InitialSchema1732400000000 } from '../../../migrations/1732400000000-in
 import { CustomerCacheOptions1795530000000 } from '../../../migrations/1795530000000-customer-cache-options';
 import { CustomerStaleIfError1795540000000 } from '../../../migrations/1795540000000-customer-stale-if-error';
 import { Purges1795550000000 } from '../../../migrations/1795550000000-purges';
+import { ApiTokens1795560000000 } from '../../../migrations/1795560000000-api-tokens';
+import { AuditLog1795570000000 } from '../../../migrations/1795570000000-audit-log';
+import { ApiTokenEntity } from './api-token.entity';
+import { AuditEntity } from './audit.entity';
 import { ChangeLogEntity } from './change-log.entity';
 import { CustomerEntity } from './customer.entity';
 import { DomainEntity } from './domain.entity';
 import { PurgeEdgeEntity } from './purge-edge.entity';
 import { PurgeEntity } from './purge.entity';
 
-export const API_ENTITIES = [CustomerEntity, DomainEntity, ChangeLogEntity, PurgeEntity, PurgeEdgeEntity];
+export const API_ENTITIES = [CustomerEntity, DomainEntity, ChangeLogEntity, PurgeEntity, PurgeEdgeEntity, ApiTokenEntity, AuditEntity];
 export const API_MIGRATIONS = [
   InitialSchema1732400000000,
   CustomerCacheOptions1795530000000,
   CustomerStaleIfError1795540000000,
   Purges1795550000000,
+  ApiTokens1795560000000,
+  AuditLog1795570000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */

@@ -3,11 +3,15 @@
  * an interface: graphql-ws's context generic needs an index-compatible type (STACK.md).
  */
 import type { PubSub } from '@graphql-yoga/subscription';
+import type { AccessStats } from '../services/access-stats.service';
+import type { AuditService } from '../services/audit.service';
 import type { Principal } from '../services/auth.service';
 import type { CustomerService } from '../services/customer.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
 import type { PurgeTracker } from '../services/purge-tracker.service';
 import type { PurgeService } from '../services/purge.service';
+import type { StatsAggregator } from '../services/stats-aggregator.service';
+import type { TokenService } from '../services/token.service';
 import type { CustomerChange } from './customer-change.type';
 
 export const CUSTOMER_CHANGED = 'customerChanged';
@@ -19,10 +23,16 @@ export type ApiServices = {
   purges: PurgeService;
   purgeTracker: PurgeTracker;
   fleet: EdgeFleetService;
+  stats: StatsAggregator;
+  audit: AuditService;
+  tokens: TokenService;
+  accessStats: AccessStats;
 };
 
 export type ApiContext = {
   /** Null only while building a context that is about to be refused. */
   principal: Principal | null;
   services: ApiServices;
+  /** The HTTP request the operation came in on, for the audit log; absent over graphql-ws. */
+  http?: { requestId: string; ip: string };
 };

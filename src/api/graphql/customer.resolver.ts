@@ -3,6 +3,7 @@ import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-g
 import { toGraphqlCustomer } from '../db/customer.mapper';
 import type { QueryStringCommand } from '../services/customer.commands';
 import { PAGE_SIZE_DEFAULT } from '../services/customer.service';
+import { mayAccess, requireAccess } from './access';
 import type { ApiContext } from './context.type';
 import { CustomerConnection, PageInfo } from './customer-connection.type';
 import { CreateCustomerInput, UpdateCustomerInput } from './customer.input';
@@ -16,14 +17,15 @@ function queryStringCommand(input: QueryStringPolicyInput | null | undefined): Q
 
 @Resolver(() => Customer)
 export class CustomerResolver {
-  @Authorized()
-  @Query(() => CustomerConnection, { description: 'Customers ordered by id, a page at a time (first: 1 to 500).' })
+  @Authorized('customer.read')
+  @Query(() => CustomerConnection, { description: 'Customers ordered by id, a page at a time (first: 1 to 500). A customer-scoped token sees its own only.' })
   async customers(
     @Ctx() ctx: ApiContext,
     @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_SIZE_DEFAULT }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'pageInfo.endCursor of the previous page.' }) after?: string | null,
   ): Promise<CustomerConnection> {
-    const page = await ctx.services.customers.list({ first: first ?? PAGE_SIZE_DEFAULT, after: after ?? null });
+    const scope = requireAccess(ctx, 'customer.read').customerId;
+    const page = await ctx.services.customers.list({ first: first ?? PAGE_SIZE_DEFAULT, after: after ?? null }, scope);
     const connection = new CustomerConnection();
     connection.nodes = page.nodes.map(toGraphqlCustomer);
     connection.totalCount = page.totalCount;
@@ -31,21 +33,22 @@ export class CustomerResolver {
     return connection;
   }
 
-  @Authorized()
+  @Authorized('customer.read@id')
   @Query(() => Customer, { nullable: true })
   async customer(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<Customer | null> {
     const entity = await ctx.services.customers.get(id);
     return entity ? toGraphqlCustomer(entity) : null;
   }
 
-  @Authorized()
+  @Authorized('customer.read')
   @Query(() => Customer, { nullable: true, description: 'The customer serving a host name (case and a trailing dot ignored).' })
   async customerByDomain(@Ctx() ctx: ApiContext, @Arg('domain') domain: string): Promise<Customer | null> {
     const entity = await ctx.services.customers.getByDomain(domain);
-    return entity ? toGraphqlCustomer(entity) : null;
+    // Another customer's domain looks unserved to a customer-scoped token.
+    return entity && mayAccess(ctx.principal, 'customer.read', entity.id) ? toGraphqlCustomer(entity) : null;
   }
 
-  @Authorized()
+  @Authorized('customer.create')
   @Mutation(() => Customer)
   async createCustomer(@Ctx() ctx: ApiContext, @Arg('input', () => CreateCustomerInput) input: CreateCustomerInput): Promise<Customer> {
     const entity = await ctx.services.customers.create({
@@ -62,7 +65,7 @@ export class CustomerResolver {
     return toGraphqlCustomer(entity);
   }
 
-  @Authorized()
+  @Authorized('customer.update@id')
   @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off.' })
   async updateCustomer(
     @Ctx() ctx: ApiContext,
@@ -86,7 +89,7 @@ export class CustomerResolver {
     return toGraphqlCustomer(entity);
   }
 
-  @Authorized()
+  @Authorized('customer.delete@id')
   @Mutation(() => Boolean, { description: 'Deletes the customer and its domains; edges stop serving them within a second.' })
   async deleteCustomer(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<boolean> {
     await ctx.services.customers.delete(id);

@@ -21,7 +21,7 @@ function toGraphqlEdge(status: EdgeStatus): Edge {
 
 @Resolver(() => Edge)
 export class EdgeResolver {
-  @Authorized()
+  @Authorized('fleet.read')
   @Query(() => [Edge], { description: 'Every live edge process (heartbeat not expired), by edgeId.' })
   async edges(@Ctx() ctx: ApiContext): Promise<Edge[]> {
     return (await ctx.services.fleet.liveEdges()).map(toGraphqlEdge);

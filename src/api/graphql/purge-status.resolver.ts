@@ -8,17 +8,21 @@ import { cdnError } from '../../core/errors';
 import { toGraphqlCustomer } from '../db/customer.mapper';
 import { toGraphqlPurge, toGraphqlPurgeEdge } from '../db/purge.mapper';
 import type { PurgeUpdate } from '../services/purge-tracker.service';
+import { mayAccess, requireAccess } from './access';
 import type { ApiContext } from './context.type';
+import { mapIterator } from './map-iterator';
 import { PurgeStatusEvent } from './purge-status.type';
 
 @Resolver(() => PurgeStatusEvent)
 export class PurgeStatusResolver {
-  @Authorized()
+  @Authorized('purge.read')
   @Subscription(() => PurgeStatusEvent, {
     description: 'A purge as it reaches the edges: its state now, then an event as each edge applies it; ends once every live edge has. NOT_FOUND for an unknown id.',
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, { id: string }, ApiContext>) => {
+      requireAccess(context, 'purge.read');
       const purge = await context.services.purges.get(args.id);
-      if (!purge) throw cdnError('CDN_ERR_PURGE_NOT_FOUND', args.id);
+      // Another customer's purge is as unknown as one that does not exist.
+      if (!purge || !mayAccess(context.principal, 'purge.read', purge.customerId)) throw cdnError('CDN_ERR_PURGE_NOT_FOUND', args.id);
       const customer = await context.services.customers.get(purge.customerId);
       if (!customer) throw cdnError('CDN_ERR_PURGE_NOT_FOUND', args.id);
       const graphqlCustomer = toGraphqlCustomer(customer);
@@ -33,21 +37,4 @@ export class PurgeStatusResolver {
   purgeStatus(@Root() event: PurgeStatusEvent, @Arg('id', () => ID) _id: string): PurgeStatusEvent {
     return event;
   }
-}
-
-/** Maps each value, passing `return()` through so an unsubscribe ends the source at once. */
-function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U): AsyncIterableIterator<U> {
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      const r = await source.next();
-      return r.done ? { done: true, value: undefined } : { done: false, value: map(r.value) };
-    },
-    async return() {
-      await source.return?.();
-      return { done: true, value: undefined };
-    },
-  };
 }

@@ -6,6 +6,7 @@ import type { PurgeEntity } from '../db/purge.entity';
 import { toGraphqlPurge } from '../db/purge.mapper';
 import type { Principal } from '../services/auth.service';
 import { PURGE_PAGE_SIZE_DEFAULT } from '../services/purge.service';
+import { mayAccess } from './access';
 import type { ApiContext } from './context.type';
 import { PageInfo } from './customer-connection.type';
 import type { Customer } from './customer.type';
@@ -38,7 +39,7 @@ export async function toGraphqlPurges(ctx: ApiContext, purges: readonly PurgeEnt
 
 @Resolver(() => Purge)
 export class PurgeResolver {
-  @Authorized()
+  @Authorized('purge.create@input.customerId')
   @Mutation(() => Purge, {
     description:
       'Purges cached objects of one customer at every edge. Returns at once (completedAt null until every live edge has applied it), ' +
@@ -56,14 +57,14 @@ export class PurgeResolver {
     return toGraphqlPurge(state, customers.get(purge.customerId)!);
   }
 
-  @Authorized()
-  @Query(() => Purge, { nullable: true, description: 'One purge, or null when there is none with that id.' })
+  @Authorized('purge.read')
+  @Query(() => Purge, { nullable: true, description: 'One purge, or null when there is none with that id (or it is another customer\'s).' })
   async purge(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<Purge | null> {
     const entity = await ctx.services.purges.get(id);
-    return entity ? (await toGraphqlPurges(ctx, [entity]))[0]! : null;
+    return entity && mayAccess(ctx.principal, 'purge.read', entity.customerId) ? (await toGraphqlPurges(ctx, [entity]))[0]! : null;
   }
 
-  @Authorized()
+  @Authorized('purge.read@customerId')
   @Query(() => PurgeConnection, { description: "A customer's purges, newest first, a page at a time (first: 1 to 500). NOT_FOUND for an unknown customer." })
   async purges(
     @Ctx() ctx: ApiContext,

@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth.checker';
 import type { ApiPubSub } from './context.type';
 import { CustomerChangeResolver } from './customer-change.resolver';
@@ -13,10 +14,12 @@ import { CustomerResolver } from './customer.resolver';
 import { EdgeResolver } from './edge.resolver';
 import { PurgeStatusResolver } from './purge-status.resolver';
 import { PurgeResolver } from './purge.resolver';
+import { StatsResolver } from './stats.resolver';
+import { TokenResolver } from './token.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,

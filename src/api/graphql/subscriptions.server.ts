@@ -2,14 +2,18 @@
  * graphql-ws on Fastify's own HTTP server, same path as HTTP GraphQL (/graphql).
  * The token is checked once, at connection_init; a bad or missing one closes the socket
  * with 4401 before any operation runs. Errors go through the same formatter as HTTP.
+ * Running subscriptions are reported by root field (`onSubscriptionsChanged`) for the
+ * subscriptions-open gauge: counted when the operation starts streaming, uncounted when it
+ * completes or its socket closes, whichever comes first.
  */
 import type { Server } from 'node:http';
-import type { GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { isCdnError } from '../../core/errors';
+import { cdnError, isCdnError } from '../../core/errors';
 import type { Logger } from '../../obs/logger.factory';
 import { authorizationFromConnectionParams, type Authenticator, type Principal } from '../services/auth.service';
+import type { SubscribePayload } from '../plugins/operation-limits.plugin';
 import type { ApiContext, ApiServices } from './context.type';
 import { formatApiError } from './error.format';
 
@@ -17,6 +21,9 @@ export const WS_CLOSE_UNAUTHORIZED = 4401;
 
 /** Per-connection state graphql-ws keeps in ctx.extra. A type alias (STACK.md: not an interface). */
 type ConnectionExtra = { principal?: Principal };
+
+/** +1 when a subscription on root field `field` starts, -1 when it ends. */
+export type SubscriptionsChanged = (field: string, delta: 1 | -1) => void;
 
 export interface SubscriptionServer {
   /** Closes every socket (1001 Going Away) and stops accepting upgrades. */
@@ -30,16 +37,28 @@ export function attachSubscriptions(options: {
   authenticator: Authenticator;
   services: ApiServices;
   logger: Logger;
+  /** Checks an operation before it runs (the api's limits): the arguments to run it with, or the errors to send instead. */
+  onSubscribe?: (principal: Principal | null, payload: SubscribePayload) => Promise<ExecutionArgs | readonly GraphQLError[]>;
+  onSubscriptionsChanged?: SubscriptionsChanged;
 }): SubscriptionServer {
   const log = options.logger.child({ component: 'graphql-ws' });
+  const changed = options.onSubscriptionsChanged ?? (() => {});
+  /** Per connection: subscription id → the root fields it counted. */
+  const running = new WeakMap<object, Map<string, string[]>>();
+  const uncount = (ctx: object, id: string): void => {
+    const fields = running.get(ctx)?.get(id);
+    if (fields === undefined) return;
+    running.get(ctx)!.delete(id);
+    for (const field of fields) changed(field, -1);
+  };
   const wss = new WebSocketServer({ server: options.server, path: options.path });
   const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: options.schema,
       isProd: true,
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         try {
-          ctx.extra.principal = options.authenticator.authenticate(authorizationFromConnectionParams(ctx.connectionParams));
+          ctx.extra.principal = await options.authenticator.authenticate(authorizationFromConnectionParams(ctx.connectionParams));
           return true;
         } catch (err) {
           const reason = isCdnError(err) ? err.code : 'Unauthorized';
@@ -48,7 +67,31 @@ export function attachSubscriptions(options: {
           return false;
         }
       },
+      onSubscribe: options.onSubscribe && ((ctx, _id, payload) => options.onSubscribe!(ctx.extra.principal ?? null, payload)),
       context: (ctx): ApiContext => ({ principal: ctx.extra.principal ?? null, services: options.services }),
+      // Mutations only over HTTP, where the audit plugin records each one (plugins/audit.plugin.ts).
+      execute: (args) =>
+        getOperationAST(args.document, args.operationName)?.operation === 'mutation'
+          ? { errors: [new GraphQLError(cdnError('CDN_ERR_WS_MUTATION').message, { originalError: cdnError('CDN_ERR_WS_MUTATION') })] }
+          : execute(args),
+      onOperation: (ctx, id, _payload, args, result) => {
+        // Only a subscription that streams counts; one refused up front returns an ExecutionResult.
+        if (!isAsyncIterable(result)) return undefined;
+        const fields = subscriptionFields(args.document, args.operationName);
+        if (fields.length === 0) return undefined;
+        let ids = running.get(ctx);
+        if (ids === undefined) {
+          ids = new Map();
+          running.set(ctx, ids);
+        }
+        ids.set(id, fields);
+        for (const field of fields) changed(field, 1);
+        return undefined;
+      },
+      onComplete: (ctx, id) => uncount(ctx, id),
+      onClose: (ctx) => {
+        for (const id of [...(running.get(ctx)?.keys() ?? [])]) uncount(ctx, id);
+      },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return undefined;
         return { ...result, errors: result.errors.map((e) => formatApiError(e.toJSON(), e, log)) };
@@ -64,4 +107,15 @@ export function attachSubscriptions(options: {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Root field names of a subscription operation (validated against the schema already, so bounded). */
+function subscriptionFields(document: DocumentNode, operationName: string | null | undefined): string[] {
+  const operation = getOperationAST(document, operationName);
+  if (operation?.operation !== 'subscription') return [];
+  return operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []));
+}
+
+function isAsyncIterable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function';
 }

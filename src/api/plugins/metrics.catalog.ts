@@ -1,6 +1,7 @@
 /**
  * Every metric the api exposes beyond prom-client's defaults, declared once: name, help,
- * labels (bounded: operation is a schema root field, never client text) and unit.
+ * labels (bounded: operation and subscription are schema root fields, never client text)
+ * and unit.
  */
 export const apiMetricCatalog = {
   graphqlOperations: {
@@ -9,11 +10,79 @@ export const apiMetricCatalog = {
     labelNames: ['operation', 'outcome'] as const,
     unit: 'operations',
   },
+  graphqlOperationDuration: {
+    name: 'cdn_api_graphql_operation_duration_seconds',
+    help: 'Time from receiving a GraphQL operation over HTTP to sending its response, by root field.',
+    labelNames: ['operation'] as const,
+    unit: 'seconds',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  },
+  subscriptionsOpen: {
+    name: 'cdn_api_subscriptions_open',
+    help: 'GraphQL subscriptions running on this api over graphql-ws, by root field.',
+    labelNames: ['subscription'] as const,
+    unit: 'subscriptions',
+  },
   relayPublishedSeq: {
     name: 'cdn_api_relay_published_seq',
     help: 'Last change_log seq the bus holds, as seen by this api\'s relay.',
     labelNames: [] as const,
     unit: 'seq',
+  },
+  relayLagSeq: {
+    name: 'cdn_api_relay_lag_seq',
+    help: 'change_log seqs committed but not yet on the bus (newest committed seq minus the bus\'s), sampled after each relay pass.',
+    labelNames: [] as const,
+    unit: 'seq',
+  },
+  purgeCompletion: {
+    name: 'cdn_api_purge_completion_seconds',
+    help: 'Time from a purge request to every live edge having applied it (observed once per purge, by the api that stamps it complete).',
+    labelNames: [] as const,
+    unit: 'seconds',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+  },
+  statsReports: {
+    name: 'cdn_api_stats_reports_total',
+    help: 'Edge stats reports this api read from the stats channel (history at start included).',
+    labelNames: [] as const,
+    unit: 'reports',
+  },
+  authL1Hits: {
+    name: 'cdn_api_auth_l1_hits_total',
+    help: 'API token checks answered from this process\'s memory (no Redis, no database).',
+    labelNames: [] as const,
+    unit: 'checks',
+  },
+  authL1Misses: {
+    name: 'cdn_api_auth_l1_misses_total',
+    help: 'API token checks that had to ask Redis and the database.',
+    labelNames: [] as const,
+    unit: 'checks',
+  },
+  authL2Hits: {
+    name: 'cdn_api_auth_l2_hits_total',
+    help: 'API token checks refused by the Redis revocation records (without the database).',
+    labelNames: [] as const,
+    unit: 'checks',
+  },
+  tokenRevocations: {
+    name: 'cdn_api_token_revocations_total',
+    help: 'API tokens revoked through this api.',
+    labelNames: [] as const,
+    unit: 'tokens',
+  },
+  tokensActive: {
+    name: 'cdn_api_tokens_active',
+    help: 'Tokens neither expired nor revoked, by role (platform roles) or by customer (customer roles: label role="customer").',
+    labelNames: ['role', 'customer'] as const,
+    unit: 'tokens',
+  },
+  tokensThreshold: {
+    name: 'cdn_api_tokens_threshold',
+    help: 'Grant-monitoring thresholds for cdn_api_tokens_active: per platform role, and per customer (role="customer"), at level warning or critical.',
+    labelNames: ['role', 'level'] as const,
+    unit: 'tokens',
   },
 } as const;
 

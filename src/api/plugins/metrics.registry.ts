@@ -1,25 +1,110 @@
 /** The api's own prom-client registry (never the global one: several apis may share a process in tests). */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { apiMetricCatalog, type OperationOutcome } from './metrics.catalog';
 
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly #operations: Counter<'operation' | 'outcome'>;
+  readonly #operationDuration: Histogram<'operation'>;
+  readonly #subscriptionsOpen: Gauge<'subscription'>;
   readonly #publishedSeq: Gauge;
+  readonly #relayLag: Gauge;
+  readonly #purgeCompletion: Histogram;
+  readonly #statsReports: Counter;
+  /** Token checks by tier (token-verifier.ts), revocations, and the grant gauges (set at scrape time). */
+  readonly auth: { l1Hit(): void; l1Miss(): void; l2Hit(): void };
+  readonly #revocations: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    const ops = apiMetricCatalog.graphqlOperations;
-    this.#operations = new Counter({ name: ops.name, help: ops.help, labelNames: ops.labelNames, registers: [this.registry] });
-    const seq = apiMetricCatalog.relayPublishedSeq;
-    this.#publishedSeq = new Gauge({ name: seq.name, help: seq.help, registers: [this.registry] });
+    const registers = [this.registry];
+    const c = apiMetricCatalog;
+    this.#operations = new Counter({ name: c.graphqlOperations.name, help: c.graphqlOperations.help, labelNames: c.graphqlOperations.labelNames, registers });
+    this.#operationDuration = new Histogram({
+      name: c.graphqlOperationDuration.name,
+      help: c.graphqlOperationDuration.help,
+      labelNames: c.graphqlOperationDuration.labelNames,
+      buckets: [...c.graphqlOperationDuration.buckets],
+      registers,
+    });
+    this.#subscriptionsOpen = new Gauge({ name: c.subscriptionsOpen.name, help: c.subscriptionsOpen.help, labelNames: c.subscriptionsOpen.labelNames, registers });
+    this.#publishedSeq = new Gauge({ name: c.relayPublishedSeq.name, help: c.relayPublishedSeq.help, registers });
+    this.#relayLag = new Gauge({ name: c.relayLagSeq.name, help: c.relayLagSeq.help, registers });
+    this.#purgeCompletion = new Histogram({ name: c.purgeCompletion.name, help: c.purgeCompletion.help, buckets: [...c.purgeCompletion.buckets], registers });
+    this.#statsReports = new Counter({ name: c.statsReports.name, help: c.statsReports.help, registers });
+    const l1Hits = new Counter({ name: c.authL1Hits.name, help: c.authL1Hits.help, registers });
+    const l1Misses = new Counter({ name: c.authL1Misses.name, help: c.authL1Misses.help, registers });
+    const l2Hits = new Counter({ name: c.authL2Hits.name, help: c.authL2Hits.help, registers });
+    // Counters without labels: inc() on the hit path is a number addition.
+    this.auth = { l1Hit: () => l1Hits.inc(), l1Miss: () => l1Misses.inc(), l2Hit: () => l2Hits.inc() };
+    this.#revocations = new Counter({ name: c.tokenRevocations.name, help: c.tokenRevocations.help, registers });
+  }
+
+  /**
+   * Grant monitoring gauges, read at scrape time: live tokens per platform role and per
+   * customer (role="customer"), and the thresholds to compare them with in alert rules.
+   */
+  collectGrants(
+    snapshot: () => Promise<{ roles: Array<{ role: string; active: number }>; customers: Array<{ customerId: string; active: number }> }>,
+    thresholds: { roles: Readonly<Record<string, { warning: number; critical: number }>>; customer: { warning: number; critical: number } },
+    roles: readonly string[],
+  ): void {
+    const c = apiMetricCatalog;
+    const registers = [this.registry];
+    new Gauge({
+      name: c.tokensActive.name,
+      help: c.tokensActive.help,
+      labelNames: c.tokensActive.labelNames,
+      registers,
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const r of s.roles) this.set({ role: r.role, customer: '' }, r.active);
+        for (const cu of s.customers) this.set({ role: 'customer', customer: cu.customerId }, cu.active);
+      },
+    });
+    const limits = new Gauge({ name: c.tokensThreshold.name, help: c.tokensThreshold.help, labelNames: c.tokensThreshold.labelNames, registers });
+    for (const role of roles) {
+      limits.set({ role, level: 'warning' }, thresholds.roles[role]!.warning);
+      limits.set({ role, level: 'critical' }, thresholds.roles[role]!.critical);
+    }
+    limits.set({ role: 'customer', level: 'warning' }, thresholds.customer.warning);
+    limits.set({ role: 'customer', level: 'critical' }, thresholds.customer.critical);
+  }
+
+  countRevocation(): void {
+    this.#revocations.inc();
   }
 
   countOperation(operation: string, outcome: OperationOutcome): void {
     this.#operations.inc({ operation, outcome });
   }
 
+  observeOperationDuration(operation: string, seconds: number): void {
+    this.#operationDuration.observe({ operation }, seconds);
+  }
+
+  subscriptionOpened(subscription: string): void {
+    this.#subscriptionsOpen.inc({ subscription });
+  }
+
+  subscriptionClosed(subscription: string): void {
+    this.#subscriptionsOpen.dec({ subscription });
+  }
+
   setPublishedSeq(seq: number): void {
     this.#publishedSeq.set(seq);
+  }
+
+  setRelayLag(seqs: number): void {
+    this.#relayLag.set(seqs);
+  }
+
+  observePurgeCompletion(seconds: number): void {
+    this.#purgeCompletion.observe(Math.max(0, seconds));
+  }
+
+  countStatsReports(count: number): void {
+    if (count > 0) this.#statsReports.inc(count);
   }
 }

@@ -1,39 +1,50 @@
 /**
- * Who is calling. Today one admin token (CDN_ADMIN_TOKEN); the Principal already has the
- * shape scoped API tokens will need (kind, role, token id, customer scope), so resolvers
- * and the auth checker will not change when tokens arrive.
+ * Who is calling. Two kinds of credentials:
+ * - the bootstrap admin token (CDN_ADMIN_TOKEN), compared in constant time;
+ * - API tokens (JWTs this api signed, see token-signing.ts), checked by the TokenVerifier:
+ *   signature and expiry, then revocation (memory, Redis, PostgreSQL).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { cdnError } from '../../core/errors';
-
-export type Role = 'admin';
+import type { Role } from '../../core/roles';
+import { looksLikeJwt } from './token-signing';
+import type { TokenVerifier } from './token-verifier';
 
 export type Principal = {
+  /** `admin`: the bootstrap CDN_ADMIN_TOKEN; `token`: an API token. */
   kind: 'admin' | 'token';
   role: Role;
   tokenId?: string;
+  /** Set exactly for customer roles: the one customer this caller acts on. */
   customerId?: string;
 };
 
+const BOOTSTRAP_ADMIN: Principal = Object.freeze({ kind: 'admin', role: 'admin' });
+
 export class Authenticator {
   readonly #adminDigest: Buffer;
+  readonly #tokens: TokenVerifier | undefined;
 
-  constructor(adminToken: string) {
+  constructor(adminToken: string, tokens?: TokenVerifier) {
     this.#adminDigest = digest(adminToken);
+    this.#tokens = tokens;
   }
 
   /**
-   * The principal for an `Authorization` header value. Throws CDN_ERR_AUTH_MISSING or
-   * CDN_ERR_AUTH_INVALID.
+   * The principal for an `Authorization` header value: synchronous for the admin token and
+   * for tokens this process decided recently. Throws (or rejects with) CDN_ERR_AUTH_MISSING,
+   * CDN_ERR_AUTH_INVALID, CDN_ERR_AUTH_EXPIRED or CDN_ERR_AUTH_REVOKED.
    */
-  authenticate(authorization: string | undefined): Principal {
+  authenticate(authorization: string | undefined): Principal | Promise<Principal> {
     if (authorization === undefined || authorization.trim() === '') throw cdnError('CDN_ERR_AUTH_MISSING');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization.trim());
     if (!match) throw cdnError('CDN_ERR_AUTH_INVALID');
+    const presented = match[1]!;
+    if (this.#tokens !== undefined && looksLikeJwt(presented)) return this.#tokens.verify(presented);
     // Comparing fixed-length digests keeps the time independent of where the tokens differ
     // and of the presented token's length.
-    if (!timingSafeEqual(digest(match[1]!), this.#adminDigest)) throw cdnError('CDN_ERR_AUTH_INVALID');
-    return { kind: 'admin', role: 'admin' };
+    if (!timingSafeEqual(digest(presented), this.#adminDigest)) throw cdnError('CDN_ERR_AUTH_INVALID');
+    return BOOTSTRAP_ADMIN;
   }
 }
 

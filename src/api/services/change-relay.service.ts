@@ -28,6 +28,8 @@ export interface ChangeRelayOptions {
   logger: Logger;
   /** Called after each pass that held the lock with the bus's seq (for the metric). */
   onPublished?: (seq: number) => void;
+  /** Called after each pass with the committed seqs not yet on the bus (for the metric). */
+  onLag?: (seqs: number) => void;
   intervalMs?: number;
 }
 
@@ -36,6 +38,9 @@ export class ChangeRelay {
   readonly #bus: ChangeBus;
   readonly #log: Logger;
   readonly #onPublished: (seq: number) => void;
+  readonly #onLag: (seqs: number) => void;
+  /** The bus's seq as last seen, for the lag while the bus cannot be read. */
+  #lastPublished: number | null = null;
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | null = null;
@@ -48,6 +53,7 @@ export class ChangeRelay {
     this.#bus = options.bus;
     this.#log = options.logger.child({ component: 'change-relay' });
     this.#onPublished = options.onPublished ?? (() => {});
+    this.#onLag = options.onLag ?? (() => {});
     this.#intervalMs = options.intervalMs ?? INTERVAL_MS;
   }
 
@@ -89,9 +95,26 @@ export class ChangeRelay {
         if (!this.#failing) this.#log.error({ err }, 'relay pass failed; will retry every second');
         else this.#log.debug({ err }, 'relay pass failed again');
         this.#failing = true;
+        await this.#sampleLag();
         return;
       }
+      await this.#sampleLag();
     } while (this.#again && !this.#stopped);
+  }
+
+  /** Committed seqs not yet on the bus; while the bus is unreachable, measured from the last seq seen on it. */
+  async #sampleLag(): Promise<void> {
+    try {
+      const committed = await this.#db.read((m) => maxChangeSeq(m));
+      try {
+        this.#lastPublished = (await this.#bus.publishedSeq()) ?? this.#lastPublished;
+      } catch {
+        // Bus down: keep the last seq seen, so the lag grows with every commit.
+      }
+      if (this.#lastPublished !== null) this.#onLag(Math.max(0, committed - this.#lastPublished));
+    } catch {
+      // The database is down too: nothing to measure against; the pass already logged.
+    }
   }
 
   async #pass(): Promise<void> {

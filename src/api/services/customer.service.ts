@@ -52,7 +52,8 @@ export class CustomerService {
     this.#onCommitted = options.onCommitted ?? (() => {});
   }
 
-  async list(page: PageRequest = {}): Promise<CustomerPage> {
+  /** A page of customers by id; `only`: just that one (a customer-scoped caller's view). */
+  async list(page: PageRequest = {}, only?: string): Promise<CustomerPage> {
     const first = page.first ?? PAGE_SIZE_DEFAULT;
     const problems = [];
     if (!Number.isInteger(first) || first < 1 || first > PAGE_SIZE_MAX) {
@@ -67,12 +68,12 @@ export class CustomerService {
       const repo = m.getRepository(CustomerEntity);
       const [rows, totalCount] = await Promise.all([
         repo.find({
-          where: after ? { id: MoreThan(after) } : {},
+          where: only !== undefined ? (after && after >= only ? { id: In([]) } : { id: only }) : after ? { id: MoreThan(after) } : {},
           relations: { domains: true },
           order: { id: 'ASC' },
           take: first + 1,
         }),
-        repo.count(),
+        only !== undefined ? repo.count({ where: { id: only } }) : repo.count(),
       ]);
       const nodes = rows.slice(0, first);
       const last = nodes[nodes.length - 1];

@@ -38,6 +38,8 @@ export interface PurgeTrackerOptions {
   signals: PurgeSignals;
   logger: Logger;
   recheckMs?: number;
+  /** Called once per purge, by the replica whose stamp completed it (for the completion-time metric). */
+  onCompleted?: (purge: PurgeEntity, completedAt: Date) => void;
 }
 
 export class PurgeTracker {
@@ -46,6 +48,7 @@ export class PurgeTracker {
   readonly #signals: PurgeSignals;
   readonly #log: Logger;
   readonly #recheckMs: number;
+  readonly #onCompleted: (purge: PurgeEntity, completedAt: Date) => void;
   /** Every pending wait, woken at once by close(). */
   readonly #waits = new Set<() => void>();
   #closed = false;
@@ -57,6 +60,7 @@ export class PurgeTracker {
     this.#signals = options.signals;
     this.#log = options.logger.child({ component: 'purge-tracker' });
     this.#recheckMs = options.recheckMs ?? PURGE_RECHECK_MS_DEFAULT;
+    this.#onCompleted = options.onCompleted ?? (() => {});
   }
 
   /** The state of each purge, in the order given (one read of the fleet, one query). */
@@ -74,6 +78,8 @@ export class PurgeTracker {
         if (completedAt === null && progress.complete) {
           completedAt = await this.#db.read((m) => markPurgeCompleted(m, purge.id, now));
           if (completedAt !== null) this.#log.info({ purgeId: purge.id, edges: progress.edgesApplied }, 'purge complete');
+          // The same Date back means this replica's stamp won: report it here only.
+          if (completedAt === now) this.#onCompleted(purge, now);
         }
         return { purge, progress, completedAt };
       }),

@@ -1,0 +1,165 @@
+/**
+ * API tokens: creation (the token is returned once; only its hash is stored), listing,
+ * revocation. Who may do what is the role table's (core/roles.ts `mayIssue`, `allows`):
+ * an admin manages every token; a customer admin manages its own customer's tokens, up to
+ * its own role. Revocation is recorded in PostgreSQL (the truth) and then on the
+ * revocation channel, which tells every api process. Throws CdnError only.
+ */
+import { randomUUID } from 'node:crypto';
+import { cdnError, invalidInput, type FieldProblem } from '../../core/errors';
+import type { RevocationChannel } from '../../core/revocation.port';
+import { allows, isCustomerRole, isRole, mayIssue, type Role } from '../../core/roles';
+import type { Logger } from '../../obs/logger.factory';
+import { ApiTokenEntity } from '../db/api-token.entity';
+import { CustomerEntity } from '../db/customer.entity';
+import type { Database } from '../db/database';
+import type { Principal } from './auth.service';
+import { signToken, tokenSha256 } from './token-signing';
+import type { TokenRow, TokenVerifier } from './token-verifier';
+
+export const TOKEN_EXPIRES_IN_DEFAULT = '90d';
+/** A year: tokens are credentials that leak; long-lived automation should rotate. */
+export const TOKEN_EXPIRES_IN_MAX_SECONDS = 366 * 24 * 3600;
+export const TOKEN_EXPIRES_IN_MIN_SECONDS = 60;
+export const TOKEN_NAME_MAX_CHARS = 200;
+
+export interface CreateTokenCommand {
+  name: string;
+  role: string;
+  customerId?: string | null;
+  /** `90d`, `12h`, `30m`, `3600s` or a number of seconds. */
+  expiresIn?: string | null;
+}
+
+export class TokenService {
+  readonly #db: Database;
+  readonly #key: Uint8Array;
+  readonly #revocations: RevocationChannel;
+  readonly #verifier: TokenVerifier | undefined;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #onRevoked: () => void;
+
+  constructor(options: { db: Database; key: Uint8Array; revocations: RevocationChannel; verifier?: TokenVerifier; logger: Logger; now?: () => number; onRevoked?: () => void }) {
+    this.#db = options.db;
+    this.#key = options.key;
+    this.#revocations = options.revocations;
+    this.#verifier = options.verifier;
+    this.#log = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#onRevoked = options.onRevoked ?? (() => {});
+  }
+
+  /** A new token and its secret (the JWT), which is never stored and never shown again. */
+  async create(actor: Principal | 'cli', cmd: CreateTokenCommand): Promise<{ token: ApiTokenEntity; secret: string }> {
+    const problems: FieldProblem[] = [];
+    const name = typeof cmd.name === 'string' ? cmd.name.trim() : '';
+    if (name === '' || name.length > TOKEN_NAME_MAX_CHARS) problems.push({ field: 'input.name', message: `must be 1 to ${TOKEN_NAME_MAX_CHARS} characters` });
+    const role = isRole(cmd.role) ? cmd.role : undefined;
+    if (role === undefined) problems.push({ field: 'input.role', message: 'must be one of admin, operator, viewer, customer-admin, customer-purger, customer-viewer' });
+    const customerId = cmd.customerId ?? undefined;
+    if (role !== undefined && isCustomerRole(role) && customerId === undefined) problems.push({ field: 'input.customerId', message: `is required for the customer role ${role}` });
+    if (role !== undefined && !isCustomerRole(role) && customerId !== undefined) problems.push({ field: 'input.customerId', message: `must be left out for the platform role ${role} (it acts on every customer)` });
+    const seconds = parseDuration(cmd.expiresIn ?? TOKEN_EXPIRES_IN_DEFAULT);
+    if (seconds === undefined) problems.push({ field: 'input.expiresIn', message: 'must be a duration such as 90d, 12h, 30m or 3600s' });
+    else if (seconds < TOKEN_EXPIRES_IN_MIN_SECONDS || seconds > TOKEN_EXPIRES_IN_MAX_SECONDS) problems.push({ field: 'input.expiresIn', message: `must be between ${TOKEN_EXPIRES_IN_MIN_SECONDS} seconds and 366 days` });
+    if (problems.length > 0) throw invalidInput(problems);
+    if (actor !== 'cli') {
+      // A scoped caller asking about another customer learns nothing (NOT_FOUND, as if absent).
+      if (customerId !== undefined && actor.customerId !== undefined && actor.customerId !== customerId) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
+      if (!mayIssue(actor, role!, customerId)) throw cdnError('CDN_ERR_AUTH_FORBIDDEN', `create a ${role} token${customerId === undefined ? '' : ` for customer "${customerId}"`}`);
+    }
+    const now = this.#now();
+    const id = randomUUID();
+    const expiresAt = now + seconds! * 1000;
+    const secret = await signToken(this.#key, { tokenId: id, role: role!, customerId, expiresAt }, now);
+    const token = await this.#db.transaction(async (m) => {
+      if (customerId !== undefined && !(await m.getRepository(CustomerEntity).exists({ where: { id: customerId } }))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
+      const row = m.getRepository(ApiTokenEntity).create({
+        id,
+        name,
+        role: role!,
+        customerId: customerId ?? null,
+        tokenSha256: tokenSha256(secret),
+        createdAt: new Date(now),
+        expiresAt: new Date(expiresAt),
+        revokedAt: null,
+        createdBy: createdBy(actor),
+      });
+      return m.getRepository(ApiTokenEntity).save(row);
+    });
+    this.#log.info({ tokenId: id, role, customer: customerId, by: createdBy(actor) }, 'api token created');
+    return { token, secret };
+  }
+
+  /** Tokens the actor may manage: all (admin), or its customer's (customer admin); newest first. */
+  async list(actor: Principal, customerId?: string | null): Promise<ApiTokenEntity[]> {
+    const scope = customerId ?? actor.customerId;
+    if (scope !== undefined && !allows(actor, 'token.manage', scope)) {
+      if (actor.customerId !== undefined && actor.customerId !== scope) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', scope);
+      throw cdnError('CDN_ERR_AUTH_FORBIDDEN', 'list tokens');
+    }
+    if (scope === undefined && actor.role !== 'admin') throw cdnError('CDN_ERR_AUTH_FORBIDDEN', 'list tokens');
+    return this.#db.read((m) =>
+      m.getRepository(ApiTokenEntity).find({ where: scope === undefined ? {} : { customerId: scope }, order: { createdAt: 'DESC', id: 'ASC' }, take: 1000 }),
+    );
+  }
+
+  /**
+   * Revokes the token (idempotent) and tells every api process; from then on it is refused
+   * everywhere. A token the actor may not manage is NOT_FOUND.
+   */
+  async revoke(actor: Principal, id: string): Promise<ApiTokenEntity> {
+    const token = await this.#db.transaction(async (m) => {
+      const repo = m.getRepository(ApiTokenEntity);
+      const row = isUuidLike(id) ? await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }) : null;
+      if (row === null || !this.#mayManage(actor, row)) throw cdnError('CDN_ERR_TOKEN_NOT_FOUND', id);
+      if (row.revokedAt === null) {
+        row.revokedAt = new Date(this.#now());
+        await repo.update({ id }, { revokedAt: row.revokedAt });
+        this.#onRevoked();
+      }
+      return row;
+    });
+    this.#verifier?.forget(token.id);
+    try {
+      await this.#revocations.revoke({ tokenId: token.id, expiresAt: token.expiresAt.getTime() });
+    } catch (err) {
+      // PostgreSQL has it, so every api refuses the token once its cached decision ends (at most the L1 time to live).
+      this.#log.error({ tokenId: token.id, err: err instanceof Error ? err.message : String(err) }, 'token revoked in the database, but other api processes could not be told at once');
+    }
+    this.#log.info({ tokenId: token.id, by: createdBy(actor) }, 'api token revoked');
+    return token;
+  }
+
+  /** The verifier's database lookup. */
+  async lookup(tokenId: string): Promise<TokenRow | undefined> {
+    const row = await this.#db.read((m) =>
+      m.getRepository(ApiTokenEntity).findOne({ where: { id: tokenId }, select: { id: true, name: true, tokenSha256: true, expiresAt: true, revokedAt: true } }),
+    );
+    return row === null ? undefined : { tokenSha256: row.tokenSha256, name: row.name, expiresAt: row.expiresAt, revokedAt: row.revokedAt };
+  }
+
+  #mayManage(actor: Principal, row: ApiTokenEntity): boolean {
+    if (row.customerId === null) return actor.role === 'admin' && actor.customerId === undefined;
+    return allows(actor, 'token.manage', row.customerId);
+  }
+}
+
+/** `90d`, `12h`, `30m`, `45s` or plain seconds; undefined when unreadable. */
+export function parseDuration(value: string): number | undefined {
+  const m = /^\s*(\d{1,9})\s*([smhd]?)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]!.toLowerCase() as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+function createdBy(actor: Principal | 'cli'): string {
+  if (actor === 'cli') return 'cli';
+  return actor.kind === 'admin' ? 'admin-token' : `token:${actor.tokenId}`;
+}
+
+function isUuidLike(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+

@@ -1,0 +1,401 @@
+/**
+ * The audit log on real PostgreSQL over real HTTP: one entry per mutation with who, what,
+ * when and outcome; failures recorded with their code; secrets never stored; paging and the
+ * customer filter; queries and refused requests not audited; a mutation that cannot be
+ * audited is refused and changes nothing, while a lost outcome never changes an answer;
+ * the retention sweep.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { loadApiConfig } from '../../src/api/config';
+import { Database } from '../../src/api/db/database';
+import { buildApiSchema } from '../../src/api/server';
+import { MAX_AUDITED_FIELDS } from '../../src/api/plugins/audit.plugin';
+import { AuditService } from '../../src/api/services/audit.service';
+import { TOKEN_EXPIRES_IN_DEFAULT } from '../../src/api/services/token.service';
+import { createLogger } from '../../src/obs/logger.factory';
+import { countRows, startTestApi, TOKEN, type TestApi } from './api.harness';
+
+const PASSWORD = 'audit-origin-pa55word-never-stored';
+const ENTRY = 'id at finishedAt actor { kind role tokenId customerId } mutation operationName arguments customerId outcome requestId clientIp';
+const AUDIT = `query($first: Int, $after: String, $customerId: ID) {
+  auditLog(first: $first, after: $after, customerId: $customerId) { nodes { ${ENTRY} } pageInfo { endCursor hasNextPage } } }`;
+const CREATE = `mutation Create($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`;
+const UPDATE = `mutation Update($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { id } }`;
+const DELETE = `mutation Delete($id: ID!) { deleteCustomer(id: $id) }`;
+const PURGE = `mutation Purge($input: PurgeInput!) { purgeCache(input: $input) { id } }`;
+const CREATE_TOKEN = `mutation CreateToken($input: CreateTokenInput!) { createToken(input: $input) { token { id } secret } }`;
+const REVOKE_TOKEN = `mutation RevokeToken($id: ID!) { revokeToken(id: $id) { id customerId } }`;
+
+type Entry = {
+  id: string;
+  at: string;
+  finishedAt: string | null;
+  actor: { kind: string; role: string; tokenId: string | null; customerId: string | null };
+  mutation: string;
+  operationName: string | null;
+  arguments: Record<string, unknown>;
+  customerId: string | null;
+  outcome: string | null;
+  requestId: string | null;
+  clientIp: string | null;
+};
+type Page = { auditLog: { nodes: Entry[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } };
+
+function customer(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, name: `Customer ${id}`, originUrl: `https://origin.${id}.example/`, domains: [`cdn.${id}.example`], ...extra };
+}
+
+let t: TestApi;
+
+before(async () => {
+  // Room for the operation of more root fields than the audit takes, whatever the alias limit's default.
+  t = await startTestApi({ CDN_API_MAX_ALIASES: '100' });
+});
+
+after(async () => {
+  await t.close();
+  for (const line of t.logs) assert.ok(!line.includes(PASSWORD), `password in a log line: ${line.slice(0, 200)}`);
+});
+
+/** The newest `first` entries, through the API. */
+async function newest(first: number, customerId?: string): Promise<Entry[]> {
+  const res = await t.gql<Page>(AUDIT, { first, customerId });
+  assert.equal(res.errors, undefined, res.text);
+  return res.data!.auditLog.nodes;
+}
+
+async function ok(query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const res = await t.gql(query, variables);
+  assert.equal(res.errors, undefined, res.text);
+  return res.data!;
+}
+
+describe('every mutation', () => {
+  // One way to run each mutation the schema has; the first test fails when a new mutation is not here.
+  let tokenId = '';
+  let tokenSecret = '';
+  const RUNS: Record<string, { run: () => Promise<unknown>; customerId: string; args: Record<string, unknown> | (() => Record<string, unknown>) }> = {
+    createCustomer: {
+      run: () => ok(CREATE, { input: customer('every') }),
+      customerId: 'every',
+      args: { input: { id: 'every', name: 'Customer every', originUrl: 'https://origin.every.example/', domains: ['cdn.every.example'], cacheTtl: 3600 } },
+    },
+    updateCustomer: {
+      run: () => ok(UPDATE, { id: 'every', input: { cacheTtl: 120 } }),
+      customerId: 'every',
+      args: { id: 'every', input: { cacheTtl: 120 } },
+    },
+    createToken: {
+      run: async () => {
+        const data = (await ok(CREATE_TOKEN, { input: { name: 'audit-every', role: 'CUSTOMER_PURGER', customerId: 'every' } })) as { createToken: { token: { id: string }; secret: string } };
+        tokenId = data.createToken.token.id;
+        tokenSecret = data.createToken.secret;
+      },
+      customerId: 'every',
+      args: () => ({ input: { name: 'audit-every', role: 'CUSTOMER_PURGER', customerId: 'every', expiresIn: TOKEN_EXPIRES_IN_DEFAULT } }),
+    },
+    // The customer is known from the result only (revokeToken's id is the token's).
+    revokeToken: { run: () => ok(REVOKE_TOKEN, { id: tokenId }), customerId: 'every', args: () => ({ id: tokenId }) },
+    purgeCache: {
+      run: () => ok(PURGE, { input: { customerId: 'every', kind: 'PREFIX', value: '/img/' } }),
+      customerId: 'every',
+      args: { input: { customerId: 'every', kind: 'PREFIX', value: '/img/', soft: false, waitForEdges: false, waitTimeoutMs: 10000 } },
+    },
+    deleteCustomer: { run: () => ok(DELETE, { id: 'every' }), customerId: 'every', args: { id: 'every' } },
+  };
+
+  test('the table above covers every mutation of the schema', async () => {
+    const schema = await buildApiSchema();
+    const fields = Object.keys(schema.getMutationType()!.getFields()).sort();
+    assert.deepEqual(Object.keys(RUNS).sort(), fields);
+  });
+
+  test('each leaves one entry: who, what, about which customer, when, from which request, outcome OK', async () => {
+    for (const [mutation, { run, customerId, args }] of Object.entries(RUNS)) {
+      const before = await countRows(t, 'audit_log');
+      const startedAt = Date.now();
+      await run();
+      assert.equal(await countRows(t, 'audit_log'), before + 1, `${mutation}: one entry`);
+      const [entry] = await newest(1);
+      assert.equal(entry!.mutation, mutation);
+      assert.deepEqual(entry!.actor, { kind: 'admin', role: 'admin', tokenId: null, customerId: null });
+      assert.equal(entry!.customerId, customerId, mutation);
+      assert.equal(entry!.outcome, 'OK', mutation);
+      assert.deepEqual(entry!.arguments, typeof args === 'function' ? args() : args, mutation);
+      assert.equal(entry!.operationName, { createCustomer: 'Create', updateCustomer: 'Update', createToken: 'CreateToken', revokeToken: 'RevokeToken', purgeCache: 'Purge', deleteCustomer: 'Delete' }[mutation]);
+      // Clocks: the database's and this process's are the same machine's; allow a second either way.
+      const at = Date.parse(entry!.at);
+      assert.ok(at >= startedAt - 1000 && at <= Date.now() + 1000, `${mutation}: at ${entry!.at}`);
+      assert.ok(Date.parse(entry!.finishedAt!) >= at, `${mutation}: finished after it started`);
+      assert.match(entry!.requestId ?? '', /\S/);
+      assert.equal(entry!.clientIp, '127.0.0.1');
+    }
+    // The token's secret is in createToken's answer, never in its arguments: nothing to store.
+    assert.ok(tokenSecret.length > 0);
+    const leaked: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM audit_log a WHERE strpos(a::text, $1) > 0`, [tokenSecret]);
+    assert.equal(leaked[0]!.n, '0');
+  });
+});
+
+describe('who', () => {
+  test("an API token is recorded with its id, role and customer; what it may not do is recorded with the refusal's code", async () => {
+    await ok(CREATE, { input: customer('scoped') });
+    const data = (await ok(CREATE_TOKEN, { input: { name: 'audit-scoped', role: 'CUSTOMER_PURGER', customerId: 'scoped' } })) as { createToken: { token: { id: string }; secret: string } };
+    const { token, secret } = data.createToken;
+    const purged = await t.gql(PURGE, { input: { customerId: 'scoped', kind: 'ALL' } }, secret);
+    assert.equal(purged.errors, undefined, purged.text);
+    const [purge] = await newest(1);
+    assert.deepEqual(purge!.actor, { kind: 'token', role: 'customer-purger', tokenId: token.id, customerId: 'scoped' });
+    assert.deepEqual([purge!.mutation, purge!.customerId, purge!.outcome], ['purgeCache', 'scoped', 'OK']);
+
+    const refused = await t.gql(DELETE, { id: 'scoped' }, secret);
+    assert.ok(refused.errors?.length, refused.text);
+    const [attempt] = await newest(1);
+    assert.deepEqual([attempt!.mutation, attempt!.actor.tokenId, attempt!.outcome], ['deleteCustomer', token.id, refused.errors![0]!.extensions.code]);
+    assert.notEqual(attempt!.outcome, 'OK');
+    assert.equal((await t.dataSource.query(`SELECT id FROM customer WHERE id = 'scoped'`)).length, 1, 'not deleted');
+
+    // Reading the audit log is the admin's: a customer token is refused.
+    const read = await t.gql(AUDIT, {}, secret);
+    assert.equal(read.errors?.[0]?.extensions.code, 'FORBIDDEN', read.text);
+  });
+});
+
+describe('a failed mutation', () => {
+  test('is recorded with its error code and changes nothing else', async () => {
+    const customers = await countRows(t, 'customer');
+    const changes = await countRows(t, 'change_log');
+    const res = await t.gql(CREATE, { input: customer('bad', { originUrl: 'ftp://nope' }) });
+    assert.equal(res.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    assert.equal(await countRows(t, 'customer'), customers);
+    assert.equal(await countRows(t, 'change_log'), changes);
+    const [entry] = await newest(1);
+    assert.equal(entry!.mutation, 'createCustomer');
+    assert.equal(entry!.outcome, 'BAD_USER_INPUT');
+    assert.equal(entry!.customerId, 'bad');
+    assert.deepEqual((entry!.arguments.input as Record<string, unknown>).originUrl, 'ftp://nope');
+
+    const missing = await t.gql(DELETE, { id: 'nobody-here' });
+    assert.equal(missing.errors?.[0]?.extensions.code, 'NOT_FOUND');
+    const [deleted] = await newest(1);
+    assert.deepEqual([deleted!.mutation, deleted!.outcome, deleted!.customerId], ['deleteCustomer', 'NOT_FOUND', 'nobody-here']);
+  });
+
+  test('several root fields in one operation: one entry each, with what really happened to each', async () => {
+    await ok(CREATE, { input: customer('multi') });
+    const purges = await countRows(t, 'purge');
+    // The failing field nulls the whole response (non-null fields), yet the first one ran and the last never did.
+    const res = await t.gql(`mutation {
+      fine: purgeCache(input: { customerId: "multi", kind: ALL }) { id }
+      unknown: purgeCache(input: { customerId: "nobody-multi", kind: ALL }) { id }
+      never: purgeCache(input: { customerId: "multi", kind: TAG, value: "t" }) { id }
+    }`);
+    assert.equal(res.data, null);
+    assert.equal(res.errors?.length, 1);
+    assert.equal(await countRows(t, 'purge'), purges + 1);
+    const [third, second, first] = await newest(3);
+    assert.deepEqual([first!.mutation, first!.customerId, first!.outcome], ['purgeCache', 'multi', 'OK']);
+    assert.deepEqual([second!.mutation, second!.customerId, second!.outcome], ['purgeCache', 'nobody-multi', 'NOT_FOUND']);
+    assert.deepEqual([third!.mutation, third!.customerId, third!.outcome], ['purgeCache', 'multi', 'NOT_RUN']);
+    assert.equal(first!.requestId, second!.requestId, 'same request');
+    assert.equal(first!.operationName, null);
+  });
+});
+
+describe('bounds', () => {
+  test(`more than ${MAX_AUDITED_FIELDS} mutation fields in one operation are refused before any runs`, async () => {
+    const before = await countRows(t, 'audit_log');
+    const fields = Array.from({ length: MAX_AUDITED_FIELDS + 1 }, (_, i) => `d${i}: deleteCustomer(id: "nobody-${i}")`);
+    const res = await t.gql(`mutation { ${fields.join(' ')} }`);
+    assert.equal(res.status, 400);
+    assert.equal(res.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    assert.match(res.errors![0]!.message, new RegExp(`at most ${MAX_AUDITED_FIELDS} root fields per mutation operation, got ${MAX_AUDITED_FIELDS + 1}`));
+    assert.equal(await countRows(t, 'audit_log'), before);
+  });
+});
+
+describe('secrets', () => {
+  test('a Basic Auth password is never stored, whether sent as a variable or inline; the username is', async () => {
+    await ok(CREATE, { input: customer('secretive', { basicAuth: { username: 'origin-user', password: PASSWORD } }) });
+    const inline = await t.gql(`mutation { updateCustomer(id: "secretive", input: { basicAuth: { username: "other-user", password: "${PASSWORD}" } }) { id } }`);
+    assert.equal(inline.errors, undefined, inline.text);
+    const rows: Array<{ row: string }> = await t.dataSource.query(`SELECT arguments::text AS row FROM audit_log WHERE customer_id = 'secretive' ORDER BY id`);
+    assert.equal(rows.length, 2);
+    for (const { row } of rows) {
+      assert.ok(!row.includes(PASSWORD), `password stored: ${row}`);
+      assert.ok(row.includes('"password": "[REDACTED]"'), row);
+    }
+    assert.match(rows[0]!.row, /"username": "origin-user"/);
+    assert.match(rows[1]!.row, /"username": "other-user"/);
+    const all: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM audit_log a WHERE strpos(a::text, $1) > 0`, [PASSWORD]);
+    assert.equal(all[0]!.n, '0');
+  });
+
+  test('removing Basic Auth (null) is recorded as such', async () => {
+    await ok(UPDATE, { id: 'secretive', input: { basicAuth: null } });
+    const [entry] = await newest(1, 'secretive');
+    assert.deepEqual(entry!.arguments, { id: 'secretive', input: { basicAuth: null } });
+    assert.equal(entry!.outcome, 'OK');
+  });
+});
+
+describe('auditLog', () => {
+  test('pages newest first with an opaque cursor, every entry once; customerId filters', async () => {
+    await ok(CREATE, { input: customer('page-a') });
+    await ok(CREATE, { input: customer('page-b') });
+    for (let i = 0; i < 3; i++) {
+      await ok(PURGE, { input: { customerId: 'page-a', kind: 'URL', value: `/a/${i}` } });
+      await ok(PURGE, { input: { customerId: 'page-b', kind: 'URL', value: `/b/${i}` } });
+    }
+    const total = await countRows(t, 'audit_log');
+    const seen: Entry[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const res: Awaited<ReturnType<typeof t.gql<Page>>> = await t.gql<Page>(AUDIT, { first: 4, after: cursor });
+      assert.equal(res.errors, undefined, res.text);
+      const page = res.data!.auditLog;
+      assert.ok(page.nodes.length <= 4);
+      seen.push(...page.nodes);
+      if (!page.pageInfo.hasNextPage) break;
+      cursor = page.pageInfo.endCursor;
+      assert.doesNotMatch(cursor!, /^\d+$/, 'opaque');
+    }
+    assert.equal(seen.length, total);
+    const ids = seen.map((e) => BigInt(e.id));
+    assert.deepEqual(ids, [...ids].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)), 'newest first');
+    assert.equal(new Set(ids).size, ids.length, 'no entry twice');
+
+    const onlyA = await newest(100, 'page-a');
+    assert.equal(onlyA.length, 4, 'created once, purged three times');
+    assert.ok(onlyA.every((e) => e.customerId === 'page-a'));
+    assert.deepEqual(onlyA.map((e) => (e.arguments.input as { value?: string }).value), ['/a/2', '/a/1', '/a/0', undefined]);
+
+    const paged = await t.gql<Page>(AUDIT, { first: 3, customerId: 'page-a' });
+    const rest = await t.gql<Page>(AUDIT, { first: 3, customerId: 'page-a', after: paged.data!.auditLog.pageInfo.endCursor });
+    assert.deepEqual([...paged.data!.auditLog.nodes, ...rest.data!.auditLog.nodes].map((e) => e.id), onlyA.map((e) => e.id));
+    assert.equal(rest.data!.auditLog.pageInfo.hasNextPage, false);
+
+    assert.deepEqual(await newest(10, 'never-existed'), [], 'an unknown customer has no entries, and is not an error');
+  });
+
+  test('refuses a bad page size or cursor, naming them', async () => {
+    const res = await t.gql(AUDIT, { first: 0, after: 'not-a-cursor' });
+    assert.equal(res.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    assert.match(res.errors![0]!.message, /first: must be from 1 to 500, got 0; after: is not a cursor/);
+  });
+
+  test('needs a token', async () => {
+    const res = await t.gql(AUDIT, {}, null);
+    assert.equal(res.status, 401);
+  });
+});
+
+describe('not audited', () => {
+  test('queries, requests without a valid token, and operations that fail validation', async () => {
+    const before = await countRows(t, 'audit_log');
+    await ok('{ customers { totalCount } }', {});
+    await newest(5);
+    assert.equal((await t.gql(CREATE, { input: customer('anon') }, null)).status, 401);
+    assert.equal((await t.gql(CREATE, { input: customer('anon') }, 'wrong-token-0123456789')).status, 401);
+    const invalid = await t.gql('mutation { createCustomer(input: { id: "x" }) { id } }');
+    assert.equal(invalid.errors?.[0]?.extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+    const badVariables = await t.gql(DELETE, { id: { not: 'an id' } });
+    assert.equal(badVariables.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    assert.equal(await countRows(t, 'audit_log'), before);
+    assert.deepEqual(await t.dataSource.query(`SELECT id FROM customer WHERE id = 'anon'`), []);
+  });
+});
+
+describe('graphql-ws', () => {
+  test('mutations are refused over the websocket (it would bypass the audit), and change nothing', async () => {
+    const ws = createClient({
+      url: `${t.api.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { Authorization: `Bearer ${TOKEN}` },
+      retryAttempts: 0,
+      lazy: true,
+    });
+    try {
+      const before = await countRows(t, 'audit_log');
+      const result = await new Promise<{ errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>((resolve, reject) => {
+        let last: unknown;
+        ws.subscribe({ query: CREATE, variables: { input: customer('over-ws') } }, {
+          next: (value) => {
+            last = value;
+          },
+          error: (err) => resolve({ errors: Array.isArray(err) ? err : [{ message: String(err) }] }),
+          complete: () => resolve(last as { errors?: Array<{ message: string }> }),
+        });
+        setTimeout(() => reject(new Error('no answer over the websocket')), 5000).unref();
+      });
+      assert.match(result.errors?.[0]?.message ?? '', /HTTP/);
+      assert.deepEqual(await t.dataSource.query(`SELECT id FROM customer WHERE id = 'over-ws'`), []);
+      assert.equal(await countRows(t, 'audit_log'), before);
+    } finally {
+      await ws.dispose();
+    }
+  });
+});
+
+describe('when the audit log cannot be written', () => {
+  test('a mutation whose entry cannot be written is refused (503) and changes nothing', async () => {
+    await t.dataSource.query(`ALTER TABLE audit_log ADD CONSTRAINT test_no_inserts CHECK (false) NOT VALID`);
+    try {
+      const customers = await countRows(t, 'customer');
+      const changes = await countRows(t, 'change_log');
+      const res = await t.gql(CREATE, { input: customer('unaudited') });
+      assert.equal(res.status, 503);
+      assert.equal(res.errors?.[0]?.extensions.cdnCode, 'CDN_ERR_AUDIT_UNAVAILABLE');
+      assert.match(res.errors![0]!.message, /nothing was changed/);
+      assert.equal(await countRows(t, 'customer'), customers);
+      assert.equal(await countRows(t, 'change_log'), changes);
+      assert.ok(t.logs.some((l) => l.includes('audit entry could not be written')));
+      // Queries need no audit entry.
+      assert.equal((await t.gql('{ customers { totalCount } }')).errors, undefined);
+    } finally {
+      await t.dataSource.query(`ALTER TABLE audit_log DROP CONSTRAINT test_no_inserts`);
+    }
+  });
+
+  test('a mutation that ran keeps its answer when its outcome cannot be recorded; the entry says outcome null', async () => {
+    await t.dataSource.query(`ALTER TABLE audit_log ADD CONSTRAINT test_no_outcomes CHECK (outcome IS NULL) NOT VALID`);
+    try {
+      const res = await t.gql<{ createCustomer: { id: string } }>(CREATE, { input: customer('outcome-lost') });
+      assert.equal(res.errors, undefined, res.text);
+      assert.equal(res.data!.createCustomer.id, 'outcome-lost');
+    } finally {
+      await t.dataSource.query(`ALTER TABLE audit_log DROP CONSTRAINT test_no_outcomes`);
+    }
+    const [entry] = await newest(1, 'outcome-lost');
+    assert.deepEqual([entry!.mutation, entry!.outcome, entry!.finishedAt], ['createCustomer', null, null]);
+    assert.ok(t.logs.some((l) => l.includes('audit outcome could not be written')));
+  });
+});
+
+describe('retention', () => {
+  test('CDN_AUDIT_RETENTION_DAYS defaults to 90 and must be a whole number of days', () => {
+    const env = { CDN_ADMIN_TOKEN: 'x'.repeat(16), CDN_SECRET_KEY: 'y'.repeat(32) };
+    assert.equal(loadApiConfig(env).auditRetentionDays, 90);
+    assert.equal(loadApiConfig({ ...env, CDN_AUDIT_RETENTION_DAYS: '7' }).auditRetentionDays, 7);
+    assert.throws(() => loadApiConfig({ ...env, CDN_AUDIT_RETENTION_DAYS: '0' }), /CDN_AUDIT_RETENTION_DAYS/);
+  });
+
+  test('the sweep deletes entries older than the retention, in batches, and keeps the others', async () => {
+    const insert = (daysAgo: number, mutation: string) =>
+      t.dataSource.query(
+        `INSERT INTO audit_log (at, actor_kind, actor_role, mutation, customer_id) VALUES (now() - make_interval(days => $1), 'admin', 'admin', $2, 'swept')`,
+        [daysAgo, mutation],
+      );
+    for (let i = 0; i < 5; i++) await insert(91 + i, `old${i}`);
+    await insert(89, 'recent');
+    const service = new AuditService({ db: new Database(t.dataSource), logger: createLogger({ name: 'test', level: 'silent' }), retentionDays: 90, sweepBatch: 2 });
+    assert.equal(await service.sweep(), 5);
+    const left: Array<{ mutation: string }> = await t.dataSource.query(`SELECT mutation FROM audit_log WHERE customer_id = 'swept'`);
+    assert.deepEqual(left, [{ mutation: 'recent' }]);
+    assert.ok((await countRows(t, 'audit_log')) > 1, 'entries of this run are recent and stay');
+    assert.equal(await service.sweep(), 0);
+  });
+});
