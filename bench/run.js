@@ -7,13 +7,13 @@
 // nginx, wrk, the small client) runs in its own process group and is killed on exit, error,
 // Ctrl-C or SIGTERM; everything written goes to one temporary folder, removed at the end.
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
+const children = require('./children');
+const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST_HEADER = 'bench.local';
@@ -115,120 +115,11 @@ function fail(message) {
 const log = (msg) => process.stdout.write(`${msg}\n`);
 
 // ---------------------------------------------------------------------------------------------
-// processes: every child in its own process group, all killed on the way out
+// processes: bench/children.js starts each child in its own process group and kills them all on
+// the way out (exit, error, Ctrl-C, SIGTERM), then removes the temporary folder
 
-const children = new Set();
-let tmpDir;
-let keepTmp = false;
-let cleaningUp = false;
-
-function track(cp) {
-  children.add(cp);
-  cp.on('exit', () => children.delete(cp));
-  return cp;
-}
-
-function startProcess(cmd, args, opts = {}) {
-  const cp = spawn(cmd, args, { detached: true, ...opts });
-  return track(cp);
-}
-
-function killGroup(pid, signal) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-function exited(cp) {
-  return cp.exitCode !== null || cp.signalCode !== null;
-}
-
-/** SIGTERM (or `signal`) to the child's whole process group, SIGKILL after `graceMs`. */
-async function stopProcess(cp, signal = 'SIGTERM', graceMs = 5000) {
-  if (!exited(cp)) {
-    killGroup(cp.pid, signal);
-    await new Promise((resolve) => {
-      const t = setTimeout(resolve, graceMs);
-      cp.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      if (exited(cp)) resolve();
-    });
-  }
-  // The leader may be gone while its group (cluster workers, nginx worker) is not.
-  killGroup(cp.pid, 'SIGKILL');
-  children.delete(cp);
-}
-
-function killAllSync() {
-  for (const cp of children) killGroup(cp.pid, 'SIGKILL');
-  children.clear();
-  if (tmpDir !== undefined && !keepTmp) {
-    try {
-      fs.rmSync(tmpDir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
-  }
-}
-
-async function cleanup() {
-  if (cleaningUp) return;
-  cleaningUp = true;
-  await Promise.all([...children].map((cp) => stopProcess(cp, 'SIGTERM', 3000)));
-  killAllSync();
-  if (keepTmp && tmpDir !== undefined) log(`temporary folder kept: ${tmpDir}`);
-}
-
-process.on('exit', killAllSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    process.stderr.write(`\nbench: ${sig}, stopping everything it started...\n`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-/** Runs a command to completion; resolves {code, stdout, stderr}. Tracked while it runs. */
-function runToEnd(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const cp = startProcess(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let stdout = '';
-    let stderr = '';
-    cp.stdout.on('data', (d) => (stdout += d));
-    cp.stderr.on('data', (d) => (stderr += d));
-    cp.on('error', reject);
-    cp.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function httpGet(port, pathName, headers = {}, timeoutMs = 2000) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathName, headers, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+children.install({ name: 'bench' });
+let tmpDir; // set in main(), removed at the end unless --keep-tmp
 
 async function waitFor(what, check, cp, timeoutMs, logFile) {
   const deadline = Date.now() + timeoutMs;
@@ -268,11 +159,6 @@ function childPids(pid) {
 
 // ---------------------------------------------------------------------------------------------
 // tools and build
-
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 function findNginx() {
   return which('nginx') ?? (fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
@@ -704,7 +590,6 @@ function writeDocs(report) {
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
-  keepTmp = opts.keepTmp;
   ensureTools();
   const nginxBin = findNginx();
   const ncpu = os.availableParallelism();
@@ -720,7 +605,7 @@ async function main() {
   const bothCpus = opts.serverCpuOrNull === null ? null : `${opts.serverCpu},${opts.clientCpu}`;
   const buildNote = await ensureBuild(opts);
 
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeplane-bench-'));
+  tmpDir = children.useTmpDir(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeplane-bench-')), opts.keepTmp);
   log(`bench: temporary folder ${tmpDir}`);
   const info = machineInfo(nginxBin, buildNote, opts);
   log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}, ${info.nginx}, ${info.wrk}, load ${info.load}`);
@@ -812,11 +697,11 @@ async function main() {
 }
 
 main()
-  .then(() => cleanup())
+  .then(() => children.cleanup())
   .then(() => process.exit(0))
   .catch(async (err) => {
-    if (cleaningUp) return; // interrupted: the signal handler is stopping everything and exits
+    if (children.cleaningUp()) return; // interrupted: the signal handler is stopping everything and exits
     process.stderr.write(`bench: ${err.stack || err.message}\n`);
-    await cleanup();
+    await children.cleanup();
     process.exit(1);
   });
