@@ -19,9 +19,8 @@ RUN npx tsc -p tsconfig.build.json
 
 # --- runtime: production dependencies and the compiled build only --------------------------
 FROM node:20-bookworm-slim AS runtime
-# No NODE_ENV=production: Apollo Server would turn introspection off, which the GraphQL IDE
-# needs; dev dependencies are left out by --omit=dev below instead.
-ENV CDN_DATA_DIR=/var/lib/edgeplane
+# Introspection and the IDE follow CDN_API_INTROSPECTION / CDN_API_IDE, not NODE_ENV.
+ENV NODE_ENV=production CDN_DATA_DIR=/var/lib/edgeplane
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

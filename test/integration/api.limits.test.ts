@@ -207,10 +207,17 @@ describe('strict limits (depth 3, 3 aliases, cost 200, 2 KiB bodies, no introspe
 
 describe('default limits', () => {
   let t: TestApi;
+  const nodeEnv = process.env.NODE_ENV;
   before(async () => {
+    // As in the Docker image: NODE_ENV=production must not turn introspection off (only CDN_API_INTROSPECTION does).
+    process.env.NODE_ENV = 'production';
     t = await startTestApi();
   });
-  after(() => t.close());
+  after(async () => {
+    await t.close();
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  });
 
   test("introspection and the IDE are on, and GraphiQL's full introspection query fits the default limits", async () => {
     const res = await t.gql<{ __schema: { queryType: { name: string } } }>(getIntrospectionQuery());

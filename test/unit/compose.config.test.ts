@@ -242,7 +242,7 @@ test('the Dockerfile: multi-stage, copies files that exist, runs `cdn` as a non-
   assert.match(stages[0]!, /tsc -p tsconfig\.build\.json/, 'the build stage compiles with tsconfig.build.json');
   assert.match(runtimeStage, /npm install[^\n]*--omit=dev/, 'the runtime stage installs production dependencies only');
   assert.doesNotMatch(runtimeStage, /COPY\s+(\.\/)?src\b/, 'the runtime stage holds no TypeScript sources');
-  assert.notEqual(imageEnv.NODE_ENV, 'production', 'NODE_ENV=production turns Apollo introspection off, and the GraphQL IDE needs it');
+  assert.equal(imageEnv.NODE_ENV, 'production', 'the image runs with NODE_ENV=production (introspection is CDN_API_INTROSPECTION\'s, see api.limits test)');
   const user = [...runtimeStage.matchAll(/^USER\s+(\S+)/gm)].pop()?.[1];
   assert.ok(user !== undefined && user !== 'root' && user !== '0', 'the runtime stage runs as a non-root USER');
   const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])$/m.exec(runtimeStage)![1]!) as string[];
