@@ -90,6 +90,16 @@ export interface Grant {
   customerId?: string;
 }
 
+/** An authenticated api caller (a `type`: graphql-ws context types need one, STACK.md). */
+export type Principal = {
+  /** `admin`: the bootstrap CDN_ADMIN_TOKEN; `token`: an API token. */
+  kind: 'admin' | 'token';
+  role: Role;
+  tokenId?: string;
+  /** Set exactly for customer roles: the one customer this caller acts on. */
+  customerId?: string;
+};
+
 /**
  * Whether the grant allows `capability`, on `customerId` when the capability is about one
  * customer. Without a customer id, a customer-scoped grant is refused (it cannot act on

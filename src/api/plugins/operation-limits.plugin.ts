@@ -23,7 +23,7 @@ import type { RateLimiter } from '../../core/rate-limit.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { ApiLimits } from '../config';
 import type { ApiContext } from '../graphql/context.type';
-import type { Principal } from '../services/auth.service';
+import type { Principal } from '../../core/roles';
 import { introspectionOffRule } from './introspection-off.rule';
 import { maxAliasesRule } from './query-aliases.rule';
 import { operationCost } from './query-cost.rules';

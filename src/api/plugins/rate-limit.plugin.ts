@@ -12,7 +12,7 @@ import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDef
 import { CdnError } from '../../core/errors';
 import type { RateLimiter } from '../../core/rate-limit.port';
 import type { Logger } from '../../obs/logger.factory';
-import type { Principal } from '../services/auth.service';
+import type { Principal } from '../../core/roles';
 import { rootFields } from './selection.walk';
 
 export const PURGE_FIELD = 'purgeCache';

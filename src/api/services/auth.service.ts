@@ -6,18 +6,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { cdnError } from '../../core/errors';
-import type { Role } from '../../core/roles';
+import type { Principal } from '../../core/roles';
 import { looksLikeJwt } from './token-signing';
 import type { TokenVerifier } from './token-verifier';
 
-export type Principal = {
-  /** `admin`: the bootstrap CDN_ADMIN_TOKEN; `token`: an API token. */
-  kind: 'admin' | 'token';
-  role: Role;
-  tokenId?: string;
-  /** Set exactly for customer roles: the one customer this caller acts on. */
-  customerId?: string;
-};
+export type { Principal };
 
 const BOOTSTRAP_ADMIN: Principal = Object.freeze({ kind: 'admin', role: 'admin' });
 
