@@ -164,7 +164,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatApiError(formatted, error, log),
-    plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app), operationMetricsPlugin(metrics), limits.apolloPlugin(), auditPlugin({ sink: audit, logger: log })],
+    plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app), operationMetricsPlugin(metrics), limits.apolloPlugin(), auditPlugin({ sink: audit, logger: log, onWriteFailed: (what) => metrics.countAuditWriteFailure(what) })],
   });
   await apollo.start();
 

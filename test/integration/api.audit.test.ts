@@ -353,6 +353,7 @@ describe('when the audit log cannot be written', () => {
       assert.equal(await countRows(t, 'customer'), customers);
       assert.equal(await countRows(t, 'change_log'), changes);
       assert.ok(t.logs.some((l) => l.includes('audit entry could not be written')));
+      assert.match(await (await fetch(`${t.api.url}/metrics`)).text(), /cdn_api_audit_write_failures_total\{what="entry"\} 1/);
       // Queries need no audit entry.
       assert.equal((await t.gql('{ customers { totalCount } }')).errors, undefined);
     } finally {
@@ -372,6 +373,7 @@ describe('when the audit log cannot be written', () => {
     const [entry] = await newest(1, 'outcome-lost');
     assert.deepEqual([entry!.mutation, entry!.outcome, entry!.finishedAt], ['createCustomer', null, null]);
     assert.ok(t.logs.some((l) => l.includes('audit outcome could not be written')));
+    assert.match(await (await fetch(`${t.api.url}/metrics`)).text(), /cdn_api_audit_write_failures_total\{what="outcome"\} 1/);
   });
 });
 

@@ -56,8 +56,9 @@ interface Planned {
   customerId: string | null;
 }
 
-export function auditPlugin(options: { sink: AuditSink; logger: Logger }): ApolloServerPlugin<AuditedContext> {
+export function auditPlugin(options: { sink: AuditSink; logger: Logger; onWriteFailed?: (what: 'entry' | 'outcome') => void }): ApolloServerPlugin<AuditedContext> {
   const log = options.logger.child({ component: 'audit' });
+  const failed = options.onWriteFailed ?? (() => {});
   return {
     async requestDidStart() {
       let begun: Promise<{ ids: string[]; planned: Planned[] } | null> | undefined;
@@ -75,6 +76,7 @@ export function auditPlugin(options: { sink: AuditSink; logger: Logger }): Apoll
             (ids) => ({ ids, planned: start.planned }),
             (err: unknown) => {
               log.error({ err, mutations: start.planned.map((p) => p.field) }, 'audit entry could not be written; mutation refused');
+              failed('entry');
               return null;
             },
           );
@@ -101,6 +103,7 @@ export function auditPlugin(options: { sink: AuditSink; logger: Logger }): Apoll
             await options.sink.finish(outcomes);
           } catch (err) {
             log.error({ err, auditIds: started.ids }, 'audit outcome could not be written; the entry keeps outcome null');
+            failed('outcome');
           }
         },
       };

@@ -78,6 +78,12 @@ export const apiMetricCatalog = {
     labelNames: ['role', 'customer'] as const,
     unit: 'tokens',
   },
+  auditWriteFailures: {
+    name: 'cdn_api_audit_write_failures_total',
+    help: 'Audit writes that failed: an entry (the mutation was refused, 503) or an outcome (the entry keeps outcome null).',
+    labelNames: ['what'] as const,
+    unit: 'writes',
+  },
   tokensThreshold: {
     name: 'cdn_api_tokens_threshold',
     help: 'Grant-monitoring thresholds for cdn_api_tokens_active: per platform role, and per customer (role="customer"), at level warning or critical.',

@@ -14,6 +14,7 @@ export class ApiMetrics {
   /** Token checks by tier (token-verifier.ts), revocations, and the grant gauges (set at scrape time). */
   readonly auth: { l1Hit(): void; l1Miss(): void; l2Hit(): void };
   readonly #revocations: Counter;
+  readonly #auditFailures: Counter<'what'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -38,6 +39,11 @@ export class ApiMetrics {
     // Counters without labels: inc() on the hit path is a number addition.
     this.auth = { l1Hit: () => l1Hits.inc(), l1Miss: () => l1Misses.inc(), l2Hit: () => l2Hits.inc() };
     this.#revocations = new Counter({ name: c.tokenRevocations.name, help: c.tokenRevocations.help, registers });
+    this.#auditFailures = new Counter({ name: c.auditWriteFailures.name, help: c.auditWriteFailures.help, labelNames: c.auditWriteFailures.labelNames, registers });
+  }
+
+  countAuditWriteFailure(what: 'entry' | 'outcome'): void {
+    this.#auditFailures.inc({ what });
   }
 
   /**
