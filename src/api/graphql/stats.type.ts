@@ -1,53 +1,16 @@
 /**
  * The live statistics object types: CacheStats (one customer), FleetStats (every customer),
- * their per-edge breakdown (EdgeCacheStats) and the top customers (CustomerTraffic).
+ * their per-edge breakdown (EdgeCacheStats) and the top customers (CustomerTraffic). The
+ * figures they share are declared once (TrafficFigures, not a GraphQL type of its own).
  * Shapes agreed with the dashboard; see docs/API.md, "Live cache statistics".
  */
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
 const HIT_RATIO = '(HIT + STALE + REVALIDATED) / (those + MISS); null when there were none.';
-const P50 = 'Median origin time to response headers, ms, from the merged latency buckets (interpolated inside a bucket); null without origin responses.';
-const P95 = '95th percentile origin time to response headers, ms (as originP50Ms).';
-const ERROR_RATIO = 'Answers with status 5xx / requests; 0 without requests.';
 
-@ObjectType({ description: 'One edge process\'s share of an interval.' })
-export class EdgeCacheStats {
-  @Field({ description: 'The fleet\'s edge id (CDN_EDGE_ID, "#<n>" per cluster worker).' })
-  edgeId!: string;
-
-  @Field(() => Int)
-  requests!: number;
-
-  @Field(() => Float)
-  requestsPerSecond!: number;
-
-  @Field(() => Float, { nullable: true, description: HIT_RATIO })
-  hitRatio!: number | null;
-
-  @Field(() => Float, { description: 'Body bytes sent to clients per second.' })
-  bytesPerSecond!: number;
-
-  @Field(() => Float, { nullable: true, description: P50 })
-  originP50Ms!: number | null;
-
-  @Field(() => Float, { nullable: true, description: P95 })
-  originP95Ms!: number | null;
-
-  @Field(() => Float, { description: ERROR_RATIO })
-  errorRatio!: number;
-}
-
-@ObjectType({ description: 'One interval of one customer\'s traffic, summed over every live edge.' })
-export class CacheStats {
-  @Field(() => ID)
-  customerId!: string;
-
-  @Field({ description: 'End of the interval.' })
-  at!: Date;
-
-  @Field(() => Int)
-  intervalSeconds!: number;
-
+// Decorated so type-graphql gives its fields to the subclasses; never referenced, so never in the schema.
+@ObjectType()
+class TrafficFigures {
   @Field(() => Int, { description: 'Client requests answered (every cache result, errors included).' })
   requests!: number;
 
@@ -60,14 +23,35 @@ export class CacheStats {
   @Field(() => Float, { description: 'Body bytes sent to clients per second.' })
   bytesPerSecond!: number;
 
-  @Field(() => Float, { nullable: true, description: P50 })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Median origin time to response headers, ms, from the merged latency buckets (interpolated inside a bucket); null without origin responses.',
+  })
   originP50Ms!: number | null;
 
-  @Field(() => Float, { nullable: true, description: P95 })
+  @Field(() => Float, { nullable: true, description: '95th percentile origin time to response headers, ms (as originP50Ms).' })
   originP95Ms!: number | null;
 
-  @Field(() => Float, { description: ERROR_RATIO })
+  @Field(() => Float, { description: 'Answers with status 5xx / requests; 0 without requests.' })
   errorRatio!: number;
+}
+
+@ObjectType({ description: 'One edge process\'s share of an interval.' })
+export class EdgeCacheStats extends TrafficFigures {
+  @Field({ description: 'The fleet\'s edge id (CDN_EDGE_ID, "#<n>" per cluster worker).' })
+  edgeId!: string;
+}
+
+@ObjectType({ description: 'One interval of one customer\'s traffic, summed over every live edge.' })
+export class CacheStats extends TrafficFigures {
+  @Field(() => ID)
+  customerId!: string;
+
+  @Field({ description: 'End of the interval.' })
+  at!: Date;
+
+  @Field(() => Int)
+  intervalSeconds!: number;
 
   @Field(() => [EdgeCacheStats], { description: 'Per edge that served the customer in the interval, by edgeId.' })
   edges!: EdgeCacheStats[];
@@ -95,33 +79,12 @@ export class CustomerTraffic {
 }
 
 @ObjectType({ description: 'One interval of the whole fleet\'s traffic, every customer and every live edge.' })
-export class FleetStats {
+export class FleetStats extends TrafficFigures {
   @Field({ description: 'End of the interval.' })
   at!: Date;
 
   @Field(() => Int)
   intervalSeconds!: number;
-
-  @Field(() => Int)
-  requests!: number;
-
-  @Field(() => Float)
-  requestsPerSecond!: number;
-
-  @Field(() => Float, { nullable: true, description: HIT_RATIO })
-  hitRatio!: number | null;
-
-  @Field(() => Float)
-  bytesPerSecond!: number;
-
-  @Field(() => Float, { nullable: true, description: P50 })
-  originP50Ms!: number | null;
-
-  @Field(() => Float, { nullable: true, description: P95 })
-  originP95Ms!: number | null;
-
-  @Field(() => Float, { description: ERROR_RATIO })
-  errorRatio!: number;
 
   @Field(() => Int, { description: 'Customers with at least one request in the interval.' })
   activeCustomers!: number;
