@@ -13,7 +13,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createRedisFleet } from '../../src/bus/redis-fleet';
 import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
-import { graphqlRequest, httpGet, ROOT, spawnCdn, type CdnProcess } from '../support/processes';
+import { graphqlRequest, httpGet, ROOT, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
 
 const TOKEN = 'dashboard-admin-token-0123456789abcdef';
@@ -37,21 +37,11 @@ before(async () => {
   redis = createTestRedisPrefix();
   dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-dashboard-'));
   origin = await startDemoOrigin({ customerId: 'customer-a' });
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    CDN_REDIS_PREFIX: redis.prefix,
-    CDN_ADMIN_TOKEN: TOKEN,
-    CDN_SECRET_KEY: 'dashboard-secret-key-0123456789abcdef-xyz',
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+  const env = stackEnv(
+    { databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, adminToken: TOKEN, secretKey: 'dashboard-secret-key-0123456789abcdef-xyz' },
     // A fixed (free) port, so the api can be restarted where the page expects it.
-    CDN_API_PORT: String(await freePort()),
-    CDN_EDGE_PORT: '0',
-    CDN_EDGE_ADMIN_PORT: '0',
-    CDN_EDGE_WORKERS: '1',
-    CDN_DATA_DIR: dataDir,
-    CDN_LOG_LEVEL: 'warn',
-  };
+    { CDN_API_PORT: String(await freePort()), CDN_EDGE_WORKERS: '1', CDN_DATA_DIR: dataDir, CDN_LOG_LEVEL: 'warn' },
+  );
   apiEnv = { ...env, CDN_LOG_LEVEL: 'info' };
   api = spawnCdn(['api'], apiEnv);
   apiUrl = String((await api.waitForLog('api listening')).url).replace(/\/graphql$/, '');

@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
-import { eventually, graphqlRequest, httpGet, spawnCdn, type CdnProcess, type HttpResult } from '../support/processes';
+import { eventually, graphqlRequest, httpGet, spawnCdn, stackEnv, type CdnProcess, type HttpResult } from '../support/processes';
 import { followPurge, insertPurgesInSql, PURGE_FIELDS, sql, type Purge } from '../support/purge.fixtures';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
@@ -66,20 +66,10 @@ let privateRedis: PrivateRedis | undefined;
 let readinessWatch: ReadinessWatch;
 
 function baseEnv(database: TestDatabase, redisUrl: string, prefix: string): Record<string, string> {
-  return {
-    DATABASE_URL: database.url,
-    REDIS_URL: redisUrl,
-    CDN_REDIS_PREFIX: prefix,
-    CDN_ADMIN_TOKEN: TOKEN,
-    CDN_SECRET_KEY: SECRET,
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-    CDN_API_PORT: '0',
-    CDN_EDGE_PORT: '0',
-    CDN_EDGE_ADMIN_PORT: '0',
-    CDN_EDGE_WORKERS: '1',
-    CDN_EDGE_MAX_DETACHED_SECONDS: String(MAX_DETACHED_SECONDS),
-    CDN_LOG_LEVEL: 'info',
-  };
+  return stackEnv(
+    { databaseUrl: database.url, redisUrl, redisPrefix: prefix, adminToken: TOKEN, secretKey: SECRET },
+    { CDN_EDGE_WORKERS: '1', CDN_EDGE_MAX_DETACHED_SECONDS: String(MAX_DETACHED_SECONDS) },
+  );
 }
 
 async function startApi(env: Record<string, string>): Promise<Api> {

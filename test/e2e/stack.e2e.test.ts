@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
-import { eventually, graphqlRequest, httpGet, spawnCdn, type CdnProcess } from '../support/processes';
+import { eventually, graphqlRequest, httpGet, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 
 const TOKEN = 'e2e-admin-token-0123456789abcdef';
 const SECRET = 'e2e-secret-key-0123456789abcdef-0123456789';
@@ -37,19 +37,7 @@ before(async () => {
   originA = await startDemoOrigin({ customerId: 'customer-a', basicAuth: { username: 'alice', password: 's3cret-pass' } });
   originB = await startDemoOrigin({ customerId: 'customer-b' });
   originA2 = await startDemoOrigin({ customerId: 'customer-a-v2' });
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    CDN_REDIS_PREFIX: redis.prefix,
-    CDN_ADMIN_TOKEN: TOKEN,
-    CDN_SECRET_KEY: SECRET,
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-    CDN_API_PORT: '0',
-    CDN_EDGE_PORT: '0',
-    CDN_EDGE_ADMIN_PORT: '0',
-    CDN_DATA_DIR: dataDir,
-    CDN_LOG_LEVEL: 'info',
-  };
+  const env = stackEnv({ databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, adminToken: TOKEN, secretKey: SECRET }, { CDN_DATA_DIR: dataDir });
   // Two apis starting at once on an empty database: migrations run once, under a lock.
   api = spawnCdn(['api'], env);
   api2 = spawnCdn(['api'], env);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
-import { eventually, graphqlRequest, httpGet, spawnCdn, type CdnProcess } from '../support/processes';
+import { eventually, graphqlRequest, httpGet, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
 
 const TOKEN = 'e2e-stats-token-0123456789abcdef';
@@ -51,19 +51,7 @@ before(async () => {
   db = await createTestDatabase();
   redis = createTestRedisPrefix();
   origin = await startDemoOrigin({ customerId: CUSTOMER });
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    CDN_REDIS_PREFIX: redis.prefix,
-    CDN_ADMIN_TOKEN: TOKEN,
-    CDN_SECRET_KEY: SECRET,
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-    CDN_API_PORT: '0',
-    CDN_EDGE_PORT: '0',
-    CDN_EDGE_ADMIN_PORT: '0',
-    CDN_EDGE_WORKERS: '1',
-    CDN_LOG_LEVEL: 'info',
-  };
+  const env = stackEnv({ databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, adminToken: TOKEN, secretKey: SECRET }, { CDN_EDGE_WORKERS: '1' });
   const apiDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-stats-api-'));
   const edgeDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-stats-edge-'));
   tempDirs.push(apiDir, edgeDir);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { graphqlRequest, spawnCdn, type CdnProcess } from '../support/processes';
+import { graphqlRequest, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
 
 const BOOTSTRAP = 'e2e-bootstrap-admin-token-0123';
@@ -29,16 +29,10 @@ before(async () => {
   database = await createTestDatabase('edgeplane_tokens_e2e');
   redis = createTestRedisPrefix();
   dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-tokens-'));
-  env = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
-    CDN_REDIS_PREFIX: redis.prefix,
-    CDN_ADMIN_TOKEN: BOOTSTRAP,
-    CDN_SECRET_KEY: 'e2e-secret-key-0123456789abcdef0123456789',
-    CDN_API_PORT: '0',
-    CDN_DATA_DIR: dataDir,
-    CDN_LOG_LEVEL: 'info',
-  };
+  env = stackEnv(
+    { databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, adminToken: BOOTSTRAP, secretKey: 'e2e-secret-key-0123456789abcdef0123456789' },
+    { CDN_DATA_DIR: dataDir },
+  );
   for (let i = 0; i < 2; i += 1) {
     const proc = spawnCdn(['api'], env);
     const url = String((await proc.waitForLog('api listening')).url).replace(/\/graphql$/, '');

@@ -162,3 +162,27 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * The environment of a `cdn api` / `cdn edge` process on a test's own database and Redis
+ * prefix, every port free (0), private origins allowed (demo origins are on loopback).
+ * `extra` adds or overrides variables.
+ */
+export function stackEnv(
+  services: { databaseUrl: string; redisUrl: string; redisPrefix: string; adminToken: string; secretKey: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    CDN_REDIS_PREFIX: services.redisPrefix,
+    CDN_ADMIN_TOKEN: services.adminToken,
+    CDN_SECRET_KEY: services.secretKey,
+    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+    CDN_API_PORT: '0',
+    CDN_EDGE_PORT: '0',
+    CDN_EDGE_ADMIN_PORT: '0',
+    CDN_LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
