@@ -6,9 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
-import { startTestApi, type TestApi } from './api.harness';
+import { startTestApi, type TestApi, wsClient } from './api.harness';
 
 let t: TestApi;
 let globexPurgeId: string;
@@ -109,7 +107,7 @@ test('a customer-scoped token sees its own customer only, in lists and lookups',
 });
 
 test('subscriptions are scoped: only its own customer\'s changes, stats and purges; fleet stats refused', async () => {
-  const ws = createClient({ url: `${t.api.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${tokens['customer-viewer']}` }, retryAttempts: 0, lazy: true });
+  const ws = wsClient(t.api.url, tokens['customer-viewer']);
   try {
     const changes: string[] = [];
     const iterator = ws.iterate<{ customerChanged: { customerId: string } }>({ query: 'subscription { customerChanged { customerId } }' });
@@ -158,7 +156,7 @@ test('a revoked token is refused at once, over HTTP and at connection_init', asy
   assert.equal(refused.status, 401);
   assert.equal(refused.errors![0]!.extensions.code, 'UNAUTHENTICATED');
   assert.match(refused.errors![0]!.message, /revoked/);
-  const ws = createClient({ url: `${t.api.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${secret}` }, retryAttempts: 0, lazy: true });
+  const ws = wsClient(t.api.url, secret);
   try {
     await assert.rejects(ws.iterate({ query: '{ customers { totalCount } }' }).next(), (err: { code?: number; reason?: string }) => err.code === 4401 && err.reason === 'CDN_ERR_AUTH_REVOKED');
   } finally {

@@ -7,8 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { loadApiConfig } from '../../src/api/config';
 import { Database } from '../../src/api/db/database';
 import { buildApiSchema } from '../../src/api/server';
@@ -16,7 +14,7 @@ import { MAX_AUDITED_FIELDS } from '../../src/api/plugins/audit.plugin';
 import { AuditService } from '../../src/api/services/audit.service';
 import { TOKEN_EXPIRES_IN_DEFAULT } from '../../src/api/services/token.service';
 import { createLogger } from '../../src/obs/logger.factory';
-import { countRows, startTestApi, TOKEN, type TestApi } from './api.harness';
+import { countRows, startTestApi, type TestApi, wsClient } from './api.harness';
 
 const PASSWORD = 'audit-origin-pa55word-never-stored';
 const ENTRY = 'id at finishedAt actor { kind role tokenId customerId } mutation operationName arguments customerId outcome requestId clientIp';
@@ -311,13 +309,7 @@ describe('not audited', () => {
 
 describe('graphql-ws', () => {
   test('mutations are refused over the websocket (it would bypass the audit), and change nothing', async () => {
-    const ws = createClient({
-      url: `${t.api.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { Authorization: `Bearer ${TOKEN}` },
-      retryAttempts: 0,
-      lazy: true,
-    });
+    const ws = wsClient(t.api.url);
     try {
       const before = await countRows(t, 'audit_log');
       const result = await new Promise<{ errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>((resolve, reject) => {

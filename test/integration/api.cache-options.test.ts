@@ -6,10 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import type { CustomerConfig } from '../../src/core/customer.types';
-import { startTestApi, TOKEN, type TestApi, countRows, maxChangeSeq } from './api.harness';
+import { startTestApi, type TestApi, countRows, maxChangeSeq, wsClient } from './api.harness';
 
 const FIELDS = 'id cacheQuotaBytes queryString { mode allow }';
 const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { ${FIELDS} } }`;
@@ -259,13 +257,7 @@ describe('bad input: BAD_USER_INPUT naming the field, and nothing changes', () =
 });
 
 test('customerChanged subscribers see the options', async () => {
-  const ws = createClient({
-    url: `${t.api.url.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: { Authorization: `Bearer ${TOKEN}` },
-    retryAttempts: 0,
-    lazy: true,
-  });
+  const ws = wsClient(t.api.url);
   const iterator = ws.iterate<{ customerChanged: { customer: Options } }>({
     query: `subscription { customerChanged { customer { ${FIELDS} } } }`,
   });

@@ -5,6 +5,8 @@
  * given, for the api integration tests. Captures the api's log lines so tests can check what is logged.
  */
 import { Writable } from 'node:stream';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import type { DataSource } from 'typeorm';
 import { loadApiConfig } from '../../src/api/config';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
@@ -120,4 +122,15 @@ export async function countRows(t: TestApi, table: string): Promise<number> {
 export async function maxChangeSeq(t: TestApi): Promise<number> {
   const rows: Array<{ m: string | null }> = await t.dataSource.query('SELECT max(seq) AS m FROM change_log');
   return Number(rows[0]!.m ?? 0);
+}
+
+/** A graphql-ws client of the api at `apiUrl` (http://…), sending `token` in connection_init; connects on first use, never retries. */
+export function wsClient(apiUrl: string, token: string = TOKEN): Client {
+  return createClient({
+    url: `${apiUrl.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { Authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: true,
+  });
 }

@@ -7,8 +7,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { getIntrospectionQuery } from 'graphql';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { loadApiConfig } from '../../src/api/config';
 import { startApi, type ApiHandle } from '../../src/api/server';
 import { MemoryRateLimiter } from '../../src/bus/memory-rate-limiter';
@@ -16,19 +14,13 @@ import { createRedisRateLimiter } from '../../src/bus/redis-rate-limiter';
 import type { RateLimiter } from '../../src/core/rate-limit.port';
 import { createLogger } from '../../src/obs/logger.factory';
 import { createTestRedisPrefix, type TestRedis } from '../support/services';
-import { countRows, SECRET_KEY, startTestApi, TOKEN, type TestApi } from './api.harness';
+import { countRows, SECRET_KEY, startTestApi, TOKEN, type TestApi, wsClient } from './api.harness';
 
 type FormattedError = { message: string; extensions: Record<string, unknown> };
 
 /** One operation over graphql-ws: its result, or the errors the server sent instead. */
 async function overWs(apiUrl: string, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: unknown; errors?: FormattedError[] }> {
-  const client = createClient({
-    url: `${apiUrl.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: { Authorization: `Bearer ${TOKEN}` },
-    retryAttempts: 0,
-    lazy: true,
-  });
+  const client = wsClient(apiUrl);
   try {
     return await new Promise((resolve, reject) => {
       let last: { data?: unknown; errors?: FormattedError[] } = {};

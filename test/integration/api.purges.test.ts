@@ -8,15 +8,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import { type Client } from 'graphql-ws';
 import { loadApiConfig } from '../../src/api/config';
 import { startApi } from '../../src/api/server';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
 import type { EdgeStatus, PurgeAck } from '../../src/core/fleet.port';
 import { PURGE_VALUE_MAX_CHARS } from '../../src/core/purge.types';
 import { createLogger } from '../../src/obs/logger.factory';
-import { countRows, maxChangeSeq, SECRET_KEY, startTestApi, TOKEN, type GqlResponse, type TestApi } from './api.harness';
+import { countRows, maxChangeSeq, SECRET_KEY, startTestApi, TOKEN, type GqlResponse, type TestApi, wsClient } from './api.harness';
 
 const PURGE_FIELDS = 'id kind value soft seq requestedAt completedAt edgesTotal edgesApplied customer { id } edges { edgeId live appliedAt objectsRemoved }';
 const PURGE_CACHE = `mutation($input: PurgeInput!) { purgeCache(input: $input) { ${PURGE_FIELDS} } }`;
@@ -425,13 +424,7 @@ describe('delivery as the edges report it', () => {
 
 describe('purgeStatus subscription', () => {
   function client(): Client {
-    return createClient({
-      url: `${t.api.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { Authorization: `Bearer ${TOKEN}` },
-      retryAttempts: 0,
-      lazy: true,
-    });
+    return wsClient(t.api.url);
   }
   const STATUS = 'subscription($id: ID!) { purgeStatus(id: $id) { edge { edgeId appliedAt objectsRemoved } purge { id completedAt edgesApplied edgesTotal } } }';
   type StatusEvent = { edge: { edgeId: string; appliedAt: string; objectsRemoved: number | null } | null; purge: { id: string; completedAt: string | null; edgesApplied: number; edgesTotal: number } };

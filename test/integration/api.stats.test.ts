@@ -7,14 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import { type Client } from 'graphql-ws';
 import { loadApiConfig } from '../../src/api/config';
 import { startApi } from '../../src/api/server';
 import { createRedisStats } from '../../src/bus/redis-stats';
 import { ORIGIN_LATENCY_BUCKETS_MS, type CustomerStatsDelta, type EdgeStatsReport, type StatsChannel } from '../../src/core/stats.port';
 import { createLogger } from '../../src/obs/logger.factory';
-import { SECRET_KEY, startTestApi, TOKEN, type TestApi } from './api.harness';
+import { SECRET_KEY, startTestApi, TOKEN, type TestApi, wsClient } from './api.harness';
 import { createTestRedisPrefix } from '../support/services';
 
 /** Short, so sealed seconds (and events) follow their interval quickly. */
@@ -64,9 +63,6 @@ function currentSecond(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-function wsClient(url: string): Client {
-  return createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${TOKEN}` }, retryAttempts: 0, lazy: true });
-}
 
 /** A running subscription whose events are collected as they come. */
 function subscribe<T>(client: Client, query: string, variables: Record<string, unknown>, field: string) {
