@@ -4,7 +4,7 @@
  * the tenant feed it is given. It owns none of the feed's sources (the bus belongs to
  * the caller); close() drains and releases only what startEdge created.
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.port';
@@ -245,7 +245,12 @@ function readinessOf(tenants: EdgeTenantFeed, maxDetachedSeconds: number): Readi
 function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: HitLane | undefined): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
   const options = publicServerOptions(limits);
   let closing = false;
+  // Connections that have not sent a request yet. close() ends them at once: Node's
+  // closeIdleConnections() only knows connections between two requests, and once the
+  // server closes it no longer times out a silent one, which would hold close() forever.
+  const silent = new Set<Socket>();
   const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => {
+    silent.delete(req.socket);
     if (closing) res.shouldKeepAlive = false;
     // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN.
     if (lane !== undefined && req.headers['cdn-loop'] === undefined && serveFromHitLane(req, res, ctx, lane)) return;
@@ -256,6 +261,10 @@ function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: Hi
   });
   server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('clientError', options.clientErrorHandler);
+  server.on('connection', (socket: Socket) => {
+    silent.add(socket);
+    socket.once('close', () => silent.delete(socket));
+  });
   return {
     server,
     listen: (host, port) =>
@@ -280,6 +289,7 @@ function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: Hi
           resolve();
         });
         server.closeIdleConnections();
+        for (const socket of silent) socket.destroy();
       }),
   };
 }
