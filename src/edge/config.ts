@@ -21,6 +21,8 @@ export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
 export const HEARTBEAT_MS_DEFAULT = 2_000;
 export const MAX_DETACHED_SECONDS_DEFAULT = 30;
 export const STATS_INTERVAL_MS_DEFAULT = 1_000;
+/** Measured: 32 handles take a burst of 1,000 connections in well under a second on a busy edge (docs/BENCHMARKS.md). */
+export const ACCEPT_HANDLES_DEFAULT = 32;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -62,6 +64,8 @@ export interface EdgeConfig {
   statsIntervalMs: number;
   /** Worker processes serving the public port (node:cluster); 1 serves in this process. */
   workers: number;
+  /** Listening handles on the public socket when serving in this one process (edge/accept.fanout.ts); 1: just the server's own. */
+  acceptHandles: number;
   /** Longer request targets get 414. */
   maxUrlBytes: number;
   /** Request line plus header fields; larger get 431. */
@@ -109,6 +113,7 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     logSample: readShare(r, 'CDN_EDGE_LOG_SAMPLE', 1),
     statsIntervalMs: r.int('CDN_EDGE_STATS_INTERVAL_MS', STATS_INTERVAL_MS_DEFAULT, 100, 60_000),
     workers: r.int('CDN_EDGE_WORKERS', os.availableParallelism(), 1, 256),
+    acceptHandles: r.int('CDN_EDGE_ACCEPT_HANDLES', ACCEPT_HANDLES_DEFAULT, 1, 256),
     maxUrlBytes: r.int('CDN_EDGE_MAX_URL_BYTES', MAX_URL_BYTES_DEFAULT, 256, 1024 * 1024),
     maxHeaderBytes: r.int('CDN_EDGE_MAX_HEADER_BYTES', MAX_HEADER_BYTES_DEFAULT, 1024, 1024 * 1024),
     maxBodyBytes: r.int('CDN_EDGE_MAX_BODY_BYTES', MAX_BODY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),

@@ -13,6 +13,7 @@ import type { StatsChannel } from '../core/stats.port';
 import { SecretBox } from '../core/secret-box';
 import { packageVersion } from '../core/version';
 import type { Logger } from '../obs/logger.factory';
+import { widenAccept, type AcceptFanout } from './accept.fanout';
 import { createAdminApp } from './admin.routes';
 import type { CacheStats, CacheStore } from './cache/cache-store.port';
 import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
@@ -135,7 +136,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
     tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
-  const publicServer = createPublicServer(ctx, config, lane);
+  const publicServer = createPublicServer(ctx, config, lane, { acceptHandles: config.acceptHandles, logger });
   const edgeId = deps.edgeId ?? config.edgeId;
   const readiness = (): Readiness => readinessOf(tenants, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
@@ -242,7 +243,13 @@ function readinessOf(tenants: EdgeTenantFeed, maxDetachedSeconds: number): Readi
  * writes to the raw response itself; a framework's routing and request/reply objects
  * would only add work to the hit path.
  */
-function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: HitLane | undefined): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
+function createPublicServer(
+  ctx: PipelineContext,
+  limits: ClientLimits,
+  lane: HitLane | undefined,
+  accept: { acceptHandles: number; logger: Logger },
+): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
+  let fanout: AcceptFanout | undefined;
   const options = publicServerOptions(limits);
   let closing = false;
   // Connections that have not sent a request yet. close() ends them at once: Node's
@@ -277,6 +284,9 @@ function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: Hi
           server.off('error', reject);
           resolve();
         });
+      }).then(async () => {
+        // More accepts per event-loop turn, so a burst of new connections is not served one per turn.
+        fanout = await widenAccept(server, accept.acceptHandles, accept.logger);
       }),
     close: () =>
       new Promise<void>((resolve) => {
@@ -284,9 +294,13 @@ function createPublicServer(ctx: PipelineContext, limits: ClientLimits, lane: Hi
         closing = true;
         // Stop accepting; in-flight requests finish, then their connections close too.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        // The copies count the connections they accepted, the server its own: done when both are.
+        const copiesClosed = fanout?.close() ?? Promise.resolve();
         server.close(() => {
-          clearInterval(sweep);
-          resolve();
+          void copiesClosed.then(() => {
+            clearInterval(sweep);
+            resolve();
+          });
         });
         server.closeIdleConnections();
         for (const socket of silent) socket.destroy();

@@ -1,0 +1,181 @@
+/**
+ * More accepts per event-loop turn (src/edge/accept.fanout.ts): Node 20 accepts one
+ * connection per listening handle per turn, so a burst of connections waits one turn each.
+ * With copies of the listening handle, one turn takes one connection per copy. Real
+ * sockets on loopback; the helper process is real too.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { widenAccept, type AcceptFanout } from '../../src/edge/accept.fanout';
+import { startEdge, type EdgeHandle } from '../../src/edge/server';
+import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function listeningServer(): Promise<Server> {
+  const server = createServer((req, res) => res.end(`hello ${req.url}`));
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return server;
+}
+
+function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Opens `count` connections while this process's event loop is held, so all of them wait
+ * in the accept queue; then lets the loop turn, and returns the most connections the
+ * server accepted in one turn (counted between consecutive setImmediate callbacks: one
+ * poll phase each).
+ */
+async function burst(server: Server, count: number): Promise<{ perTurn: number; sockets: Socket[] }> {
+  let accepted = 0;
+  const onConnection = (): void => {
+    accepted += 1;
+  };
+  server.on('connection', onConnection);
+  const sockets: Socket[] = [];
+  for (let i = 0; i < count; i++) sockets.push(connect({ port: portOf(server), host: '127.0.0.1' }));
+  // net.connect() issues connect(2) on the next tick; loopback handshakes complete in the kernel.
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  const until = Date.now() + 100;
+  while (Date.now() < until) {
+    // hold the loop: every connection is now queued, none accepted
+  }
+  const perTurn = await new Promise<number>((resolve) => {
+    let last = accepted;
+    let most = 0;
+    let turns = 0;
+    const turn = (): void => {
+      most = Math.max(most, accepted - last);
+      last = accepted;
+      if (accepted === count || ++turns > 10_000) resolve(most);
+      else setImmediate(turn);
+    };
+    setImmediate(turn);
+  });
+  await waitFor(() => accepted === count, 5_000, `all ${count} connections accepted (got ${accepted})`);
+  server.off('connection', onConnection);
+  return { perTurn, sockets };
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function get(port: number, path: string, socket?: Socket): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, ...(socket === undefined ? {} : { createConnection: () => socket }) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function refused(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
+  });
+}
+
+test('one listening handle accepts one queued connection per event-loop turn (the Node 20 behaviour this works around)', async () => {
+  const server = await listeningServer();
+  const { perTurn, sockets } = await burst(server, 24);
+  for (const s of sockets) s.destroy();
+  assert.equal(perTurn, 1);
+});
+
+test('with 8 handles, one turn accepts 8 queued connections, and every connection is served', async () => {
+  const server = await listeningServer();
+  const fanout = await widenAccept(server, 8, silentLogger);
+  cleanups.push(() => fanout.close());
+  assert.equal(fanout.handles, 8);
+  const { perTurn, sockets } = await burst(server, 24);
+  assert.equal(perTurn, 8, 'one connection per handle and turn');
+  // Connections accepted by the copies are the HTTP server's like any other: requests answered.
+  const answers = await Promise.all(sockets.map((s, i) => get(portOf(server), `/n${i}`, s)));
+  assert.deepEqual(
+    answers.map((a) => `${a.status} ${a.body}`),
+    sockets.map((_, i) => `200 hello /n${i}`),
+  );
+  for (const s of sockets) s.destroy();
+});
+
+test('closing the copies and the server stops every accept: the port refuses connections', async () => {
+  const server = await listeningServer();
+  const port = portOf(server);
+  const fanout: AcceptFanout = await widenAccept(server, 4, silentLogger);
+  assert.equal(fanout.handles, 4);
+  assert.equal(await refused(port), 'connected');
+  await fanout.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.equal(await refused(port), 'ECONNREFUSED');
+});
+
+test('one handle asked for: no helper, nothing changes', async () => {
+  const server = await listeningServer();
+  const fanout = await widenAccept(server, 1, silentLogger);
+  assert.equal(fanout.handles, 1);
+  const { perTurn, sockets } = await burst(server, 4);
+  for (const s of sockets) s.destroy();
+  assert.equal(perTurn, 1);
+});
+
+test('an edge with CDN_EDGE_ACCEPT_HANDLES serves a burst of fresh connections, then drains and releases the port on close', async () => {
+  const origin = await startScriptedOrigin((req, res) => {
+    res.writeHead(200, { 'cache-control': 'public, max-age=60', 'content-type': 'text/plain' });
+    res.end(`origin ${req.url}`);
+  });
+  cleanups.push(() => origin.close());
+  const dir = await tempDir();
+  cleanups.push(() => dir.remove());
+  const edge: EdgeHandle = await startEdge(edgeConfig(dir.dir, { CDN_EDGE_ACCEPT_HANDLES: '6' }), {
+    tenants: createStaticTenantFeed([customer('accept-customer', origin.url, ['cdn.accept.test'])]),
+    logger: silentLogger,
+  });
+  let closed = false;
+  cleanups.push(() => (closed ? undefined : edge.close()));
+  const results = await Promise.all(Array.from({ length: 60 }, (_, i) => http(edge.url, `/o${i % 10}.txt`, { host: 'cdn.accept.test' })));
+  assert.deepEqual(
+    results.map((r) => `${r.status} ${r.body}`),
+    Array.from({ length: 60 }, (_, i) => `200 origin /o${i % 10}.txt`),
+  );
+  assert.equal(origin.requests.length, 10, 'one origin request per object: collapsed and cached as usual');
+  await edge.close();
+  closed = true;
+  assert.equal(await refused(edge.port), 'ECONNREFUSED', 'no copy of the listening socket is left open');
+});
+
+for (const handles of ['1', '4']) {
+  test(`a connected client that never sends a request does not hold close() up (${handles} accept handle(s))`, async () => {
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const edge = await startEdge(edgeConfig(dir.dir, { CDN_EDGE_ACCEPT_HANDLES: handles }), { tenants: createStaticTenantFeed([]), logger: silentLogger });
+    const silent = Array.from({ length: 4 }, () => connect({ port: edge.port, host: '127.0.0.1' }));
+    await Promise.all(silent.map((s) => new Promise<void>((resolve) => s.once('connect', () => resolve()))));
+    await new Promise((r) => setTimeout(r, 50)); // accepted by the edge
+    const ended = Promise.all(silent.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
+    const outcome = await Promise.race([edge.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 5 s'), 5_000).unref())]);
+    assert.equal(outcome, 'closed');
+    await ended;
+  });
+}
