@@ -236,10 +236,11 @@ test('two apis and two edges: both edges are listed live, and URL and PREFIX pur
     await eventually(
       async () => {
         const edges = await liveEdges(api.url);
-        return edges.length === 2 && edges.every((e) => e.ready && e.cacheObjects >= 0);
+        // appliedSeq comes with each heartbeat: edge-2's are slow, so its first ones may predate the customer.
+        return edges.length === 2 && edges.every((e) => e.ready && e.cacheObjects >= 0 && e.appliedSeq >= 1);
       },
       10_000,
-      'both edges live and ready in `edges`',
+      'both edges live and ready in `edges`, with the customer creation applied',
     );
     const edges = await liveEdges(api.url);
     assert.deepEqual(edges.map((e) => e.edgeId), ['edge-1', 'edge-2']);
