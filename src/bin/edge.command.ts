@@ -87,8 +87,7 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const { tenants, fleet, stats } = await createTenantFeed(config, customersFile, logger, closers);
   // Each worker follows the bus and applies purges itself, so each reports (heartbeats, stats) as its own edge.
   const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
-  // One accept handle: a worker's connections are handed to it by the primary (node:cluster's round robin).
-  const edge = await startEdge({ ...config, acceptHandles: 1 }, { tenants, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation });
+  const edge = await startEdge(config, { tenants, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',

@@ -64,7 +64,7 @@ export interface EdgeConfig {
   statsIntervalMs: number;
   /** Worker processes serving the public port (node:cluster); 1 serves in this process. */
   workers: number;
-  /** Listening handles on the public socket when serving in this one process (edge/accept.fanout.ts); 1: just the server's own. */
+  /** Listening handles on the public socket per edge process or cluster worker (edge/accept.fanout.ts); 1: just the server's own. */
   acceptHandles: number;
   /** Longer request targets get 414. */
   maxUrlBytes: number;

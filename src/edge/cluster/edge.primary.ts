@@ -1,7 +1,8 @@
 /**
  * The edge's cluster primary: forks one worker per slot, each running a whole edge
- * (tenant feed, memory tier, pipeline) on the shared public port (node:cluster hands
- * connections out round-robin), and serves the admin port once for all of them:
+ * (tenant feed, memory tier, pipeline) on the shared public port (each worker accepts from
+ * the shared socket itself: SCHED_NONE plus accept handles, see accept.fanout.ts), and
+ * serves the admin port once for all of them:
  * /readyz is ready when every worker is, /metrics aggregates the workers' registries.
  *
  * Port 0: in a cluster every worker asking for port 0 shares one listening handle in the
@@ -114,6 +115,10 @@ class EdgePrimary {
     await admin.listen({ host: config.adminHost, port: config.adminPort });
     this.#admin = admin;
 
+    // Workers accept from the shared socket themselves, each on CDN_EDGE_ACCEPT_HANDLES handles
+    // (edge/accept.fanout.ts). With round robin the primary accepts and hands a worker one
+    // acknowledged connection per worker turn, so a burst of 1,000 waited seconds.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.on('listening', (worker, address) => this.#onListening(worker, address));
     cluster.on('message', (worker, message) => this.#onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
