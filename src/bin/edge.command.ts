@@ -27,7 +27,7 @@ Follows the api's changes over Redis (REDIS_URL), or with --config serves a fixe
 customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?, "basicAuth"? }].
 
 Required: CDN_SECRET_KEY (the same as the api's). Optional: CDN_EDGE_HOST (127.0.0.1),
-CDN_EDGE_PORT (8080), CDN_EDGE_ADMIN_PORT (8081), CDN_EDGE_WORKERS, CDN_CACHE_DIR
+CDN_EDGE_PORT (8080), CDN_EDGE_ADMIN_PORT (8081), CDN_EDGE_WORKERS, CDN_EDGE_ACCEPT_HANDLES, CDN_CACHE_DIR
 (<CDN_DATA_DIR>/cache), CDN_DATA_DIR (./.data), CDN_EDGE_ID, CDN_REDIS_PREFIX,
 CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL, CDN_EDGE_LOG_SAMPLE, CDN_EDGE_STATS_INTERVAL_MS, and the client limits CDN_EDGE_MAX_URL_BYTES,
 CDN_EDGE_MAX_HEADER_BYTES, CDN_EDGE_MAX_BODY_BYTES, CDN_EDGE_CLIENT_TIMEOUT_MS,
