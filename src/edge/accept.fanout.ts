@@ -103,9 +103,10 @@ export async function widenAccept(server: HttpServer, copies: number, logger: Lo
       }
     });
     helper.once('error', (err) => done(`cannot start the helper process (${err.message})`));
-    helper.once('exit', (code, signal) => {
+    // The channel closes after the last message has been read ('exit' may come before it).
+    helper.once('disconnect', () => {
       if (extra.length === copies - 1) done();
-      else done(`the helper process ended early (${signal ?? `exit code ${code}`})`);
+      else done(`the helper process ended early (exit code ${helper.exitCode ?? 'not yet known'})`);
     });
     try {
       helper.send({ copies: copies - 1 }, server);
