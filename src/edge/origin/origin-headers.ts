@@ -1,12 +1,22 @@
 /**
- * Header rules between client, edge and origin. RFC 9110 §7.6.1: hop-by-hop fields (and
- * any the Connection field names) are not forwarded, in either direction. The origin gets
- * its own Host, X-Forwarded-*, Via (RFC 9110 §7.6.3), and the customer's Basic Auth in
- * place of any client Authorization; without one, the client's Authorization is forwarded
- * (RFC 9111 §3.5 then decides whether the answer may be stored). The edge's own fields
- * are set after the client's are filtered, so no Connection token can remove them.
+ * Header rules between client, edge and origin.
+ *
+ * To the origin, by allow-list: a shared cache must not let one client's request shape an
+ * answer that is then served to others, so a client field reaches the origin only when it
+ * is one the origin must name in Vary if it uses it to choose content (RFC 9110 §12.5.5:
+ * Accept, Accept-Language, User-Agent, Cookie, Origin, Referer), or when it decides
+ * storing (Authorization, RFC 9111 §3.5). Framework override fields (X-Forwarded-*,
+ * Forwarded, X-Original-URL, X-HTTP-Method-Override, ...) never pass: the edge sets the
+ * forwarding fields itself from what it knows (RFC 7239) and names the customer's domain,
+ * never the client's spelling of Host. A request that is never stored (a pass: any method
+ * but GET/HEAD) also carries its body's framing and preconditions.
+ *
+ * Hop-by-hop fields (RFC 9110 §7.6.1) are never forwarded in either direction. Via and
+ * CDN-Loop are chains (RFC 9110 §7.6.3, RFC 8586): the edge appends itself. The customer's
+ * Basic Auth replaces any client Authorization.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIPv6 } from 'node:net';
 import type { StoredHeaders } from '../cache/cache-store.port';
 import type { OriginTarget } from './origin-target';
 
@@ -15,10 +25,31 @@ export const VIA = '1.1 edgeplane';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization']);
 
 /**
- * Dropped on every origin request: replaced by the edge, or would change the stored bytes
- * (the edge stores identity bodies: no Accept-Encoding, so no Content-Encoding variants).
+ * Client fields forwarded on every origin request. An origin choosing content by one of
+ * them must say so in Vary (RFC 9110 §12.5.5), which puts it in the cache key (vary.rules.ts;
+ * a CORS answer is keyed on Origin even when the origin forgets to say so, see varyNames).
+ * Authorization and Cookie are forwarded because a private answer needs them; whether that
+ * answer may be stored is RFC 9111 §3.5 and freshness.rules.ts's personal-request rule.
  */
-const REPLACED_TO_ORIGIN = new Set(['host', 'authorization', 'accept-encoding', 'x-forwarded-host', 'x-forwarded-proto', 'via', 'x-forwarded-for', 'content-length', 'cdn-loop']);
+const FORWARDED_ALWAYS = new Set(['accept', 'accept-language', 'user-agent', 'cookie', 'origin', 'referer']);
+
+/**
+ * Also forwarded on a pass (never stored, so it only shapes its own answer): the body's
+ * framing and the client's preconditions and ranges (RFC 9110 §8, §13, §14). On cacheable
+ * fetches the edge answers preconditions and ranges itself from the whole stored object.
+ */
+const FORWARDED_ON_PASS = new Set([
+  'content-type',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'range',
+  'if-range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+]);
 
 /**
  * RFC 9213 §2.1: CDN-Cache-Control is for this cache (it decides freshness here) and is
@@ -26,17 +57,11 @@ const REPLACED_TO_ORIGIN = new Set(['host', 'authorization', 'accept-encoding', 
  */
 const CONSUMED_FROM_ORIGIN = new Set(['cdn-cache-control']);
 
-/**
- * Dropped on cacheable fetches so the stored object is the whole 200 (RFC 9110 §13.1 and
- * §14.2 let a server ignore conditionals and Range): the edge answers the client's
- * conditionals and ranges itself and sends its own validators when it revalidates.
- */
-const PARTIAL_OR_CONDITIONAL = new Set(['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']);
-
 export interface OriginHeaderContext {
   target: OriginTarget;
-  /** The Host the client sent. */
-  clientHost: string;
+  /** The customer's domain the client asked for, as the customer spelled it (normalised, no port). */
+  domain: string;
+  /** The client's address as the socket reports it (never a field the client wrote). */
   clientIp: string | undefined;
   /** True for a fetch whose answer may be stored (GET/HEAD). */
   cacheable: boolean;
@@ -48,13 +73,12 @@ export interface OriginHeaderContext {
 
 export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHeaderContext): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  // A field the client names in Connection is hop-by-hop for this request (RFC 9110 §7.6.1).
   const named = connectionTokens(headers.connection);
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('proxy-') || REPLACED_TO_ORIGIN.has(name)) continue;
-    if (named !== undefined && named.has(name)) continue;
-    if (ctx.cacheable && PARTIAL_OR_CONDITIONAL.has(name)) continue;
-    out[name] = value;
+    if (value === undefined || (named !== undefined && named.has(name))) continue;
+    if (FORWARDED_ALWAYS.has(name) || (!ctx.cacheable && FORWARDED_ON_PASS.has(name))) out[name] = value;
   }
   out.host = ctx.target.hostHeader;
   if (ctx.validators !== undefined) Object.assign(out, ctx.validators);
@@ -65,19 +89,26 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
     // unless the origin marks it public, s-maxage or must-revalidate.
     out.authorization = headers.authorization;
   }
-  if (!ctx.cacheable && headers['content-length'] !== undefined) out['content-length'] = headers['content-length'];
-  const xff = headers['x-forwarded-for'];
-  const prior = Array.isArray(xff) ? xff.join(', ') : xff;
-  if (ctx.clientIp !== undefined) out['x-forwarded-for'] = prior ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
-  else if (prior) out['x-forwarded-for'] = prior;
-  out['x-forwarded-host'] = ctx.clientHost;
+  // RFC 7239 and its de-facto X- forms: one hop, this edge's own knowledge. A client's
+  // X-Forwarded-For or Forwarded is its own claim, so neither is passed on.
+  if (ctx.clientIp !== undefined) out['x-forwarded-for'] = ctx.clientIp;
+  out['x-forwarded-host'] = ctx.domain;
   out['x-forwarded-proto'] = 'http';
+  out.forwarded = forwardedElement(ctx.clientIp, ctx.domain, 'http');
   const via = headers.via;
   out.via = via ? `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}` : VIA;
   // RFC 8586: an origin that leads back to an edge is caught there (508) instead of looping.
   const loop = headers['cdn-loop'];
   out['cdn-loop'] = loop ? `${Array.isArray(loop) ? loop.join(', ') : loop}, ${ctx.cdnId}` : ctx.cdnId;
   return out;
+}
+
+/** RFC 7239 §4: `for` (IPv6 bracketed and quoted, §6), `host`, `proto`. */
+function forwardedElement(clientIp: string | undefined, host: string, proto: string): string {
+  const parts: string[] = [];
+  if (clientIp !== undefined) parts.push(`for=${isIPv6(clientIp) ? `"[${clientIp}]"` : clientIp}`);
+  parts.push(`host=${host}`, `proto=${proto}`);
+  return parts.join(';');
 }
 
 /** The origin's response headers minus hop-by-hop ones and CDN-Cache-Control: what is stored and replayed. */

@@ -54,7 +54,8 @@ export interface FlightRequest {
   path: string;
   /** The leading client's request headers (Authorization, no-store and Vary values count). */
   requestHeaders: IncomingHttpHeaders;
-  clientHost: string;
+  /** The customer's domain the client asked for (normalised): the origin's X-Forwarded-Host. */
+  domain: string;
   clientIp: string | undefined;
   /** A stale stored object to revalidate (RFC 9111 §4.3), and where it is stored. */
   stale?: { meta: ObjectMeta; policy: CachePolicy; objectKey: string };
@@ -206,7 +207,7 @@ export class Flight {
     const target = ctx.targets.of(customer);
     const headers = originRequestHeaders(requestHeaders, {
       target,
-      clientHost: this.req.clientHost,
+      domain: this.req.domain,
       clientIp: this.req.clientIp,
       cacheable: true,
       validators,

@@ -49,7 +49,7 @@ export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): Flight
     customer,
     path: originPath(tx, target.pathPrefix),
     requestHeaders: tx.req.headers,
-    clientHost: tx.req.headers.host ?? tx.host,
+    domain: tx.host,
     clientIp: tx.req.socket.remoteAddress,
     stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
   };
@@ -178,7 +178,7 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
   tx.abort = abort;
   const headers = originRequestHeaders(tx.req.headers, {
     target,
-    clientHost: tx.req.headers.host ?? tx.host,
+    domain: tx.host,
     clientIp: tx.req.socket.remoteAddress,
     cacheable: false,
     cdnId: ctx.cdnId,

@@ -1,0 +1,85 @@
+/**
+ * Cache poisoning and leaks, each written as the attack: an attacker's request shapes what
+ * the origin answers, the edge stores it, and a clean request for the same URL must still
+ * get the origin's clean answer. The origins are real servers on loopback that answer from
+ * what they receive, as careless real ones do.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { rfcEdge } from './edge.rfc.harness';
+
+/** Framework fields that rewrite the URL, method, scheme or host at origins that honour them. */
+const OVERRIDES: Record<string, string> = {
+  'X-Forwarded-Scheme': 'nothttps',
+  'X-Forwarded-Proto': 'nothttps',
+  'X-Forwarded-Port': '1337',
+  'X-Forwarded-Host': 'evil.example',
+  'X-Forwarded-Server': 'evil.example',
+  'X-Forwarded-For': '6.6.6.6',
+  'X-Real-IP': '6.6.6.6',
+  'X-Host': 'evil.example',
+  Forwarded: 'for=6.6.6.6;host=evil.example;proto=nothttps',
+  'X-Original-URL': '/admin',
+  'X-Rewrite-URL': '/admin',
+  'X-HTTP-Method-Override': 'DELETE',
+  'X-HTTP-Method': 'DELETE',
+  'X-Method-Override': 'DELETE',
+};
+
+/** What the attacker's values would look like anywhere in the origin's answer. */
+const POISON = /nothttps|1337|evil\.example|6\.6\.6\.6|\/admin|DELETE/;
+
+/** An origin that builds its page from whatever forwarding and override fields it receives. */
+function reflectingPage(headers: IncomingHttpHeaders): string {
+  const seen = Object.keys(OVERRIDES).map((name) => `${name}=${String(headers[name.toLowerCase()] ?? '')}`);
+  return `<a href="${String(headers['x-forwarded-proto'])}://${String(headers['x-forwarded-host'])}/next">next</a> ${seen.join(' ')}`;
+}
+
+test('forwarding and override fields sent by a client never reach the origin; a clean request gets the clean page', async () => {
+  const env = await rfcEdge((req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/html' }).end(reflectingPage(req.headers));
+  });
+  try {
+    const attack = await env.get('/page', { headers: OVERRIDES });
+    assert.equal(attack.status, 200);
+    const got = env.origin.requests[0]!.headers;
+    for (const name of Object.keys(OVERRIDES)) {
+      assert.doesNotMatch(String(got[name.toLowerCase()] ?? ''), POISON, `${name} must not carry the client's value to the origin`);
+    }
+    // The edge's own forwarding fields, from what it knows (RFC 7239).
+    assert.equal(got['x-forwarded-host'], 'cdn.a.test');
+    assert.equal(got['x-forwarded-proto'], 'http');
+    assert.equal(got['x-forwarded-for'], '127.0.0.1');
+    assert.equal(got.forwarded, 'for=127.0.0.1;host=cdn.a.test;proto=http');
+    for (const name of ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override', 'x-forwarded-scheme', 'x-forwarded-port', 'x-forwarded-server', 'x-real-ip', 'x-host']) {
+      assert.equal(got[name], undefined, `${name} is not on the allow-list`);
+    }
+
+    const clean = await env.get('/page');
+    assert.equal(clean.headers['x-cache'], 'HIT');
+    assert.doesNotMatch(clean.body, POISON);
+    assert.match(clean.body, /href="http:\/\/cdn\.a\.test\/next"/);
+    assert.equal(env.hits('/page'), 1);
+  } finally {
+    await env.cleanup();
+  }
+});
+
+test('a port or odd spelling in Host never reaches the origin: it gets the customer domain, and clean requests get clean links', async () => {
+  const env = await rfcEdge((req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600' }).end(`<link rel="canonical" href="http://${String(req.headers['x-forwarded-host'])}${req.url}">`);
+  });
+  try {
+    const attack = await env.get('/doc', { host: 'CDN.A.Test.:1337' });
+    assert.equal(attack.status, 200);
+    assert.equal(env.origin.requests[0]!.headers['x-forwarded-host'], 'cdn.a.test');
+    assert.doesNotMatch(attack.body, /1337/);
+
+    const clean = await env.get('/doc');
+    assert.equal(clean.headers['x-cache'], 'HIT');
+    assert.equal(clean.body, '<link rel="canonical" href="http://cdn.a.test/doc">');
+  } finally {
+    await env.cleanup();
+  }
+});
