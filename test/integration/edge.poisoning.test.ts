@@ -83,3 +83,44 @@ test('a port or odd spelling in Host never reaches the origin: it gets the custo
     await env.cleanup();
   }
 });
+
+test('an origin that reflects Origin into Access-Control-Allow-Origin without Vary: each site gets its own answer', async () => {
+  const env = await rfcEdge((req, res) => {
+    const origin = req.headers.origin;
+    const headers: Record<string, string> = { 'cache-control': 'max-age=600', 'content-type': 'application/json' };
+    if (typeof origin === 'string') {
+      headers['access-control-allow-origin'] = origin;
+      headers['access-control-allow-credentials'] = 'true';
+    }
+    res.writeHead(200, headers).end('{"fonts":1}');
+  });
+  try {
+    const attack = await env.get('/api.json', { headers: { Origin: 'https://evil.example' } });
+    assert.equal(attack.headers['access-control-allow-origin'], 'https://evil.example');
+    assert.match(String(attack.headers.vary), /\bOrigin\b/i, 'clients are told the answer varies on Origin');
+
+    const clean = await env.get('/api.json');
+    assert.equal(clean.headers['access-control-allow-origin'], undefined, 'a client without Origin never gets the attacker\'s CORS grant');
+    const good = await env.get('/api.json', { headers: { Origin: 'https://shop.example' } });
+    assert.equal(good.headers['access-control-allow-origin'], 'https://shop.example');
+    const evilAgain = await env.get('/api.json', { headers: { Origin: 'https://evil.example' } });
+    assert.equal(evilAgain.headers['x-cache'], 'HIT', 'each Origin value is its own cache entry');
+    assert.equal(evilAgain.headers['access-control-allow-origin'], 'https://evil.example');
+    assert.equal(env.hits('/api.json'), 3);
+
+    // A grant to every site is the same for all: one entry, no split.
+    const star = await rfcEdge((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'access-control-allow-origin': '*' }).end('open');
+    });
+    try {
+      await star.get('/open', { headers: { Origin: 'https://a.example' } });
+      const other = await star.get('/open', { headers: { Origin: 'https://b.example' } });
+      assert.equal(other.headers['x-cache'], 'HIT');
+      assert.equal(star.hits('/open'), 1);
+    } finally {
+      await star.cleanup();
+    }
+  } finally {
+    await env.cleanup();
+  }
+});

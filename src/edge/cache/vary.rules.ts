@@ -15,17 +15,44 @@ import type { Headers } from './freshness.rules';
  */
 const NOT_FORWARDED = new Set(['accept-encoding']);
 
-/** The header names a response varies on (lower-case, sorted, unique); `*` is handled by isVaryStar. */
-export function varyNames(headers: Headers): string[] {
+/**
+ * The header names a response varies on (lower-case, sorted, unique); `*` is handled by
+ * isVaryStar. A CORS answer that allows one origin (Access-Control-Allow-Origin other than
+ * `*`) was chosen by the request's Origin whether or not the origin server says so: it
+ * varies on Origin (the Fetch standard asks servers for `Vary: Origin` there), or the answer
+ * for one site would be served to every other.
+ *
+ * Limitation: an origin that grants CORS only when asked, without `Vary: Origin`, may have an
+ * answer to a request without Origin (no grant) served to CORS requests until it expires;
+ * that withholds a grant, it never hands one to the wrong site.
+ */
+export function varyNames(headers: Headers, markerNames?: readonly string[]): string[] {
   const raw = headers.vary;
   const value = Array.isArray(raw) ? raw.join(',') : raw;
-  if (value === undefined) return [];
   const names = new Set<string>();
-  for (const part of value.split(',')) {
+  for (const part of (value ?? '').split(',')) {
     const name = part.trim().toLowerCase();
     if (name !== '' && name !== '*' && !NOT_FORWARDED.has(name)) names.add(name);
   }
+  // Once a URL is known to vary on Origin it keeps doing so (its answer without a grant is
+  // one variant), or the answers with and without Origin would replace each other's marker.
+  if (allowsOneOrigin(headers) || markerNames?.includes('origin') === true) names.add('origin');
   return [...names].sort();
+}
+
+function allowsOneOrigin(headers: Headers): boolean {
+  const raw = headers['access-control-allow-origin'];
+  if (raw === undefined) return false;
+  return (Array.isArray(raw) ? raw.join(',') : raw).trim() !== '*';
+}
+
+/** The Vary field sent with a stored answer: the origin's, plus Origin when the edge keys on it (so browsers key on it too). */
+export function varyField(headers: Headers, names: readonly string[]): string | string[] | undefined {
+  const raw = headers.vary;
+  if (!names.includes('origin')) return raw;
+  const value = Array.isArray(raw) ? raw.join(', ') : raw;
+  if (value !== undefined && value.split(',').some((n) => n.trim().toLowerCase() === 'origin')) return raw;
+  return value === undefined || value.trim() === '' ? 'Origin' : `${value}, Origin`;
 }
 
 /**

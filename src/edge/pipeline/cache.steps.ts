@@ -14,6 +14,7 @@ import type { EdgeTransaction, PipelineContext } from './transaction';
 export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   tx.key = cacheKey(tx.customer!.id, tx.path, tx.query);
   tx.variantKey = undefined;
+  tx.markerVary = undefined;
   let stored: StoredObject | undefined = await ctx.store.get(tx.key);
   if (stored?.meta.vary !== undefined) {
     // RFC 9111 §4.1: the URL varies; this request's variant is keyed by its header values.
@@ -21,6 +22,7 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
     stored = undefined;
     const epoch = (marker.meta.policy as { epoch?: unknown } | undefined)?.epoch;
     tx.variantKey = variantKey(tx.key, variantId(marker.meta.vary!, tx.req.headers));
+    tx.markerVary = marker.meta.vary;
     void marker.release();
     const variant = await ctx.store.get(tx.variantKey);
     // A variant from before the marker was replaced or deleted is retired.

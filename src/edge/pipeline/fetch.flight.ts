@@ -35,7 +35,7 @@ import {
   validatorHeaders,
   type StoredPolicy,
 } from '../cache/freshness.rules';
-import { newVaryEpoch, variantId, varyNames } from '../cache/vary.rules';
+import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
 import { originError } from '../origin/origin-errors';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
 import { originFailureKind } from './origin-failure.rules';
@@ -52,6 +52,8 @@ export interface FlightRequest {
   customer: CustomerConfig;
   /** Origin path (prefix, path, normalised query). */
   path: string;
+  /** The names of the URL's Vary marker when the lookup found one. */
+  markerVary?: readonly string[] | undefined;
   /** The leading client's request headers (Authorization, no-store and Vary values count). */
   requestHeaders: IncomingHttpHeaders;
   /** The customer's domain the client asked for (normalised): the origin's X-Forwarded-Host. */
@@ -257,7 +259,9 @@ export class Flight {
     const stored = endToEndResponseHeaders(res.headers);
     // Age is worked out per response from the policy (RFC 9111 §5.1), never replayed.
     delete stored.age;
-    const names = varyNames(res.headers);
+    const names = varyNames(res.headers, this.req.markerVary);
+    const vary = varyField(res.headers, names);
+    if (vary !== undefined) stored.vary = vary;
     let objectKey = this.req.key;
     let variant: string | undefined;
     let epoch: string | undefined;

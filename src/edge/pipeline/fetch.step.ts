@@ -46,6 +46,7 @@ export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): Flight
   return {
     key: tx.key,
     collapseKey: tx.variantKey ?? tx.key,
+    markerVary: tx.markerVary,
     customer,
     path: originPath(tx, target.pathPrefix),
     requestHeaders: tx.req.headers,

@@ -68,6 +68,8 @@ export class EdgeTransaction {
   key = '';
   /** Set when the URL varies (a Vary marker was found): the key of this request's variant. */
   variantKey: string | undefined;
+  /** The header names of that Vary marker. */
+  markerVary: readonly string[] | undefined;
   /** GET/HEAD: looked up and possibly stored; anything else passes. */
   cacheable = false;
   cache: CacheResult = 'NONE';
