@@ -124,3 +124,26 @@ test('an origin that reflects Origin into Access-Control-Allow-Origin without Va
     await env.cleanup();
   }
 });
+
+test('a 304 carrying Set-Cookie refreshes the stored object without the cookie, which no later client gets', async () => {
+  const env = await rfcEdge((req, res) => {
+    if (req.headers['if-none-match'] === '"v1"') {
+      return void res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=60', 'set-cookie': 'session=victim-session; Path=/' }).end();
+    }
+    res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=60' }).end('shared body');
+  });
+  try {
+    assert.equal((await env.get('/r')).headers['x-cache'], 'MISS');
+    env.clock.advance(61_000);
+    const refreshed = await env.get('/r', { headers: { Cookie: 'session=victim-session' } });
+    assert.equal(refreshed.headers['x-cache'], 'REVALIDATED');
+    assert.equal(env.origin.requests.at(-1)!.headers['if-none-match'], '"v1"');
+    const later = await env.get('/r');
+    assert.equal(later.headers['x-cache'], 'HIT');
+    assert.equal(later.body, 'shared body');
+    assert.equal(later.headers['set-cookie'], undefined, 'the 304\'s Set-Cookie is never merged into the shared object');
+    assert.equal(refreshed.headers['set-cookie'], undefined);
+  } finally {
+    await env.cleanup();
+  }
+});

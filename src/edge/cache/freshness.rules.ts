@@ -269,8 +269,12 @@ export function notModifiedMatches(policy: CachePolicy, headers304: Headers): bo
   return result.matches || (headers304.etag === undefined && headers304['last-modified'] === undefined);
 }
 
-/** Fields a 304 may not replace in the stored response (RFC 9111 §3.2). */
-const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding']);
+/**
+ * Fields a 304 may not replace in the stored response: the body's framing (RFC 9111 §3.2),
+ * and Set-Cookie, which is one user's and never part of a shared response (the store-time
+ * rule of isStorable, held on this path too).
+ */
+const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'set-cookie']);
 
 /** RFC 9111 §3.2 + §4.3.4: the stored header fields updated with those of a 304. */
 export function updatedHeaders(stored: StoredHeaders, headers304: StoredHeaders): StoredHeaders {
@@ -278,6 +282,7 @@ export function updatedHeaders(stored: StoredHeaders, headers304: StoredHeaders)
   for (const name in headers304) {
     if (!NOT_UPDATED.has(name)) out[name] = headers304[name]!;
   }
+  delete out['set-cookie'];
   return out;
 }
 
