@@ -147,3 +147,49 @@ test('a 304 carrying Set-Cookie refreshes the stored object without the cookie, 
     await env.cleanup();
   }
 });
+
+test('web cache deception: a personal page with no freshness is never stored, whatever its path looks like', async () => {
+  const env = await rfcEdge(
+    (req, res) => {
+      const who = /session=(\w+)/.exec(String(req.headers.cookie ?? ''))?.[1] ?? (req.headers.authorization ? 'token-holder' : undefined);
+      // A framework that routes /account/anything to the account page, with no Cache-Control.
+      if (req.url!.startsWith('/account') || req.url!.startsWith('/static/..%2faccount')) {
+        return void res.writeHead(200, { 'content-type': 'text/html' }).end(who ? `account of ${who}: card 4111` : 'please sign in');
+      }
+      res.writeHead(200, { 'content-type': 'text/css' }).end(who ? `css for ${who}` : 'css');
+    },
+    { cacheTtl: 3600 },
+  );
+  try {
+    for (const path of ['/account/x.css', '/account;x.css', '/account/..%2fx.css', '/static/..%2faccount/x.css']) {
+      const victim = await env.get(path, { headers: { Cookie: 'session=alice' } });
+      assert.equal(victim.body, 'account of alice: card 4111', path);
+      const attacker = await env.get(path);
+      assert.equal(attacker.body, 'please sign in', `${path}: a cookie-less client must not get the victim's page`);
+      assert.notEqual(attacker.headers['x-cache'], 'HIT', path);
+    }
+    const bearer = await env.get('/account/y.js', { headers: { Authorization: 'Bearer t0k3n' } });
+    assert.equal(bearer.body, 'account of token-holder: card 4111');
+    assert.equal((await env.get('/account/y.js')).body, 'please sign in');
+
+    // Nothing personal: the customer's cacheTtl still makes a plain answer cacheable.
+    await env.get('/site.css');
+    assert.equal((await env.get('/site.css')).headers['x-cache'], 'HIT');
+  } finally {
+    await env.cleanup();
+  }
+});
+
+test('an answer to a personal request is shared when the origin says so explicitly', async () => {
+  const env = await rfcEdge((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'public, max-age=300' }).end('same for everyone');
+  });
+  try {
+    await env.get('/logo.png', { headers: { Cookie: 'session=alice' } });
+    const next = await env.get('/logo.png');
+    assert.equal(next.headers['x-cache'], 'HIT');
+    assert.equal(env.hits('/logo.png'), 1);
+  } finally {
+    await env.cleanup();
+  }
+});

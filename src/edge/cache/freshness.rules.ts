@@ -7,6 +7,8 @@
  * - RFC 9213 CDN-Cache-Control, which replaces Cache-Control and Expires for this cache,
  * - the customer's cacheTtl as the heuristic freshness (RFC 9111 §4.2.2),
  * - corrected initial age from Date and Age (RFC 9111 §4.2.3; the library ignores Date),
+ * - no storing, on the cacheTtl alone, an answer to a personal request (Cookie or
+ *   Authorization): web cache deception,
  * - proxy-revalidate read as must-revalidate (the library makes it never fresh),
  * - no reuse while stale under must-revalidate, stricter-than-RFC Set-Cookie, Vary: *.
  *
@@ -35,6 +37,11 @@ export interface FreshnessInput {
   requestHeaders: Headers;
   /** Seconds of heuristic freshness (the customer's cacheTtl). */
   heuristicTtl: number;
+  /**
+   * A 304 refreshing an object already stored (RFC 9111 §4.3.4): the object's content was
+   * judged shareable when it was stored, so the personal-request rule does not apply again.
+   */
+  refreshesStored?: boolean;
   /** Clock time the edge sent the request and received the response (ms). */
   requestTime: number;
   responseTime: number;
@@ -96,6 +103,11 @@ export function correctedInitialAge(headers: Headers, requestTime: number, respo
   return Math.max(apparentAge, ageValue + responseDelay);
 }
 
+/** A request that carries a user's identity: its answer may be that user's alone. */
+export function isPersonalRequest(requestHeaders: Headers): boolean {
+  return requestHeaders.cookie !== undefined || requestHeaders.authorization !== undefined;
+}
+
 function policyView(input: FreshnessInput): PolicyView {
   const view: PolicyView = {};
   for (const name of VIEW_FIELDS) {
@@ -116,15 +128,17 @@ function policyView(input: FreshnessInput): PolicyView {
     cc.delete('proxy-revalidate');
     cc.set('must-revalidate', true);
   }
-  // RFC 9111 §4.2.2: without explicit freshness the customer's cacheTtl is the heuristic
-  // lifetime (replacing the library's 10% of Last-Modified); never over no-cache.
-  if (
-    !hasExplicitExpiration(cc, view.expires) &&
-    input.heuristicTtl > 0 &&
-    !cc.has('no-cache') &&
-    (HEURISTIC_STATUSES.has(input.status) || cc.has('public'))
-  ) {
-    cc.set('max-age', String(input.heuristicTtl));
+  if (!hasExplicitExpiration(cc, view.expires)) {
+    if (isPersonalRequest(input.requestHeaders) && input.refreshesStored !== true) {
+      // Web cache deception: /account/x.css asked with a session cookie answers the user's
+      // page, and nothing in it says how long it may be shared. Only the origin's explicit
+      // freshness makes an answer to a personal request shareable; the cacheTtl never does.
+      cc.set('no-store', true);
+    } else if (input.heuristicTtl > 0 && !cc.has('no-cache') && (HEURISTIC_STATUSES.has(input.status) || cc.has('public'))) {
+      // RFC 9111 §4.2.2: without explicit freshness the customer's cacheTtl is the heuristic
+      // lifetime (replacing the library's 10% of Last-Modified); never over no-cache.
+      cc.set('max-age', String(input.heuristicTtl));
+    }
   }
   if (cc.size > 0) view['cache-control'] = formatCacheControl(cc);
   view.age = String(correctedInitialAge(input.headers, input.requestTime, input.responseTime));

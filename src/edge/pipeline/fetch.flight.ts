@@ -288,7 +288,7 @@ export class Flight {
     const targeted = headers304['cdn-cache-control'] ?? (previous.resh['cdn-cache-control'] as string | undefined);
     const policyInput = { ...headers, age: headers304.age, date: headers304.date ?? headers.date, ...(targeted === undefined ? {} : { 'cdn-cache-control': targeted }) };
     const policy = createPolicy(
-      { status: stale.meta.status, headers: policyInput, requestHeaders: this.req.requestHeaders, heuristicTtl: this.req.customer.cacheTtl, requestTime, responseTime },
+      { status: stale.meta.status, headers: policyInput, requestHeaders: this.req.requestHeaders, heuristicTtl: this.req.customer.cacheTtl, refreshesStored: true, requestTime, responseTime },
       ctx.clock,
     );
     delete headers.age;
