@@ -193,3 +193,53 @@ test('an answer to a personal request is shared when the origin says so explicit
     await env.cleanup();
   }
 });
+
+test('Expires that is not an HTTP-date means already expired; a valid one is honoured (RFC 9111 §5.3)', async () => {
+  const env = await rfcEdge(
+    (req, res, _body, clock) => {
+      const expires: Record<string, string> = {
+        '/iso': new Date(clock.now() + 86_400_000).toISOString(),
+        '/zero': '0',
+        '/words': 'next year',
+        '/loose': new Date(clock.now() + 86_400_000).toString(),
+        '/good': new Date(clock.now() + 86_400_000).toUTCString(),
+      };
+      res.writeHead(200, { expires: expires[req.url!] ?? '' }).end(req.url);
+    },
+    { cacheTtl: 3600 },
+  );
+  try {
+    for (const path of ['/iso', '/zero', '/words', '/loose']) {
+      await env.get(path);
+      const again = await env.get(path);
+      assert.notEqual(again.headers['x-cache'], 'HIT', `${path}: an invalid Expires is not a day of freshness, nor the customer's cacheTtl`);
+      assert.equal(env.hits(path), 2, path);
+    }
+    await env.get('/good');
+    assert.equal((await env.get('/good')).headers['x-cache'], 'HIT');
+  } finally {
+    await env.cleanup();
+  }
+});
+
+test('Age that is not a non-negative integer is ignored; a list counts by its first member (RFC 9111 §5.1)', async () => {
+  const env = await rfcEdge((req, res) => {
+    const age: Record<string, string | string[]> = { '/junk': '55abc', '/float': '55.5', '/negative': '-5', '/list': ['50', '5'] };
+    res.setHeader('age', age[req.url!]!);
+    res.writeHead(200, { 'cache-control': 'max-age=60' }).end('x');
+  });
+  try {
+    for (const path of ['/junk', '/float', '/negative']) {
+      const first = await env.get(path);
+      assert.equal(first.headers.age, undefined, `${path}: the bad Age is not passed on as if it were the object's age`);
+    }
+    await env.get('/list');
+    env.clock.advance(20_000);
+    for (const path of ['/junk', '/float', '/negative']) {
+      assert.equal((await env.get(path)).headers['x-cache'], 'HIT', `${path}: an ignored Age leaves 60 s of freshness`);
+    }
+    assert.notEqual((await env.get('/list')).headers['x-cache'], 'HIT', 'Age 50 (the first member) left 10 s');
+  } finally {
+    await env.cleanup();
+  }
+});

@@ -7,6 +7,9 @@
  * - RFC 9213 CDN-Cache-Control, which replaces Cache-Control and Expires for this cache,
  * - the customer's cacheTtl as the heuristic freshness (RFC 9111 §4.2.2),
  * - corrected initial age from Date and Age (RFC 9111 §4.2.3; the library ignores Date),
+ * - strict field syntax: an Expires that is not an HTTP-date is already expired (§5.3), an
+ *   Age that is not a non-negative integer is ignored (§5.1), a max-age that is not
+ *   delta-seconds is stale (§4.2.1) — the library's Date.parse and parseInt accept more,
  * - no storing, on the cacheTtl alone, an answer to a personal request (Cookie or
  *   Authorization): web cache deception,
  * - proxy-revalidate read as must-revalidate (the library makes it never fresh),
@@ -81,6 +84,33 @@ function seconds(value: string | true | undefined): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
+/** RFC 9111 §1.2.2 delta-seconds: digits only; undefined when the value is anything else. */
+function deltaSeconds(value: string | true | undefined): number | undefined {
+  if (typeof value !== 'string' || !/^[0-9]+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+const MONTHS = 'Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec';
+/** RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must accept. */
+const HTTP_DATE = [
+  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{2} (?:${MONTHS}) \\d{4} \\d{2}:\\d{2}:\\d{2} GMT$`),
+  new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-(?:${MONTHS})-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT$`),
+  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:${MONTHS}) [ \\d]\\d \\d{2}:\\d{2}:\\d{2} \\d{4}$`),
+];
+
+/** Milliseconds of a valid HTTP-date (RFC 9110 §5.6.7), or undefined for anything else. */
+export function parseHttpDate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (!HTTP_DATE.some((re) => re.test(text))) return undefined;
+  // asctime carries no zone: it is GMT (RFC 9110 §5.6.7).
+  const ms = Date.parse(/GMT$/.test(text) ? text : `${text} GMT`);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** What the policy reads for an Expires that is not an HTTP-date: already expired (RFC 9111 §5.3). */
+const EXPIRED = 'Thu, 01 Jan 1970 00:00:00 GMT';
+
 // ---- the policy's view of a response ----------------------------------------------
 
 /** RFC 9213 §2.2: a cache using a targeted field ignores Cache-Control and Expires. */
@@ -96,11 +126,20 @@ export function hasExplicitExpiration(cc: Map<string, string | true>, expires: s
 
 /** RFC 9111 §4.2.3: corrected_initial_age, in whole seconds (Date has one-second resolution). */
 export function correctedInitialAge(headers: Headers, requestTime: number, responseTime: number): number {
-  const ageValue = seconds(joined(headers.age));
-  const date = Date.parse(joined(headers.date) ?? '');
-  const apparentAge = Number.isFinite(date) ? Math.max(0, Math.floor(responseTime / 1000) - Math.floor(date / 1000)) : 0;
+  const ageValue = ageField(headers.age);
+  const date = parseHttpDate(joined(headers.date));
+  const apparentAge = date !== undefined ? Math.max(0, Math.floor(responseTime / 1000) - Math.floor(date / 1000)) : 0;
   const responseDelay = Math.max(0, Math.floor((responseTime - requestTime) / 1000));
   return Math.max(apparentAge, ageValue + responseDelay);
+}
+
+/**
+ * RFC 9111 §5.1: a list-based Age counts by its first member; a value that is not a
+ * non-negative integer is ignored (0).
+ */
+export function ageField(value: string | string[] | undefined): number {
+  const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
+  return deltaSeconds(first) ?? 0;
 }
 
 /** A request that carries a user's identity: its answer may be that user's alone. */
@@ -114,6 +153,10 @@ function policyView(input: FreshnessInput): PolicyView {
     const value = joined(input.headers[name]);
     if (value !== undefined) view[name] = value;
   }
+  // RFC 9111 §5.3: an Expires that is not a valid HTTP-date means already expired.
+  if (view.expires !== undefined && parseHttpDate(view.expires) === undefined) view.expires = EXPIRED;
+  // RFC 9110 §6.6.1: a Date that cannot be read is as good as none (the response time counts).
+  if (view.date !== undefined && parseHttpDate(view.date) === undefined) delete view.date;
   const targeted = targetedCacheControl(input.headers);
   if (targeted !== undefined) {
     // RFC 9213 §2.2: the targeted field replaces Cache-Control and Expires for this cache.
@@ -127,6 +170,11 @@ function policyView(input: FreshnessInput): PolicyView {
   if (cc.has('proxy-revalidate')) {
     cc.delete('proxy-revalidate');
     cc.set('must-revalidate', true);
+  }
+  // RFC 9111 §4.2.1: a max-age or s-maxage that is not delta-seconds is invalid freshness
+  // information, which caches are encouraged to treat as stale.
+  for (const name of ['max-age', 's-maxage']) {
+    if (cc.has(name) && deltaSeconds(cc.get(name)) === undefined) cc.set(name, '0');
   }
   if (!hasExplicitExpiration(cc, view.expires)) {
     if (isPersonalRequest(input.requestHeaders) && input.refreshesStored !== true) {
