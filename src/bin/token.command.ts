@@ -10,6 +10,7 @@ import { tokenSigningKey } from '../api/services/token-signing';
 import { TokenService, TOKEN_EXPIRES_IN_DEFAULT } from '../api/services/token.service';
 import { cdnError, invalidInput } from '../core/errors';
 import { ROLES } from '../core/roles';
+import { escapeForbidden } from '../core/text.rules';
 import { createLogger } from '../obs/logger.factory';
 import { createRevocations } from './wiring';
 
@@ -55,7 +56,7 @@ export async function runToken(args: string[]): Promise<void> {
         const rows = await tokens.list(ADMIN, flags.customer);
         for (const t of rows) {
           const state = t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : t.expiresAt.getTime() <= Date.now() ? 'expired' : `expires ${t.expiresAt.toISOString()}`;
-          process.stdout.write(`${t.id}  ${t.role.padEnd(15)}  ${(t.customerId ?? '-').padEnd(20)}  ${state}  ${t.name}\n`);
+          process.stdout.write(`${t.id}  ${t.role.padEnd(15)}  ${(t.customerId ?? '-').padEnd(20)}  ${state}  ${escapeForbidden(t.name)}\n`);
         }
         return;
       }
@@ -63,7 +64,7 @@ export async function runToken(args: string[]): Promise<void> {
         const id = rest.find((a) => !a.startsWith('--'));
         if (id === undefined) throw invalidInput([{ field: '<token id>', message: 'is required (see cdn token list)' }]);
         const token = await tokens.revoke(ADMIN, id);
-        process.stdout.write(`Revoked token ${token.id} (${token.name}).\n`);
+        process.stdout.write(`Revoked token ${token.id} (${escapeForbidden(token.name)}).\n`);
         return;
       }
       default:

@@ -15,6 +15,7 @@ import {
   type QueryStringMode,
   type QueryStringPolicy,
 } from './customer.types';
+import { checkText } from './text.rules';
 
 const SLUG = /^[a-z0-9][a-z0-9-]*$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -31,6 +32,9 @@ export function checkCustomerId(id: string, field = 'id'): FieldProblem[] {
 }
 
 export function checkCustomerName(name: string, field = 'name'): FieldProblem[] {
+  // Checked before trimming: a control character is refused wherever it is.
+  const text = checkText(name, field);
+  if (text.length > 0) return text;
   const trimmed = name.trim();
   if (trimmed.length === 0) return [{ field, message: 'must not be empty' }];
   if (trimmed.length > CUSTOMER_NAME_MAX) {
@@ -51,6 +55,8 @@ export function normalizeHostname(hostname: string): string {
 export function checkHostname(hostname: string, field: string): FieldProblem[] {
   const host = normalizeHostname(hostname);
   const problem = (message: string): FieldProblem[] => [{ field, message: `"${hostname}" ${message}` }];
+  const text = checkText(hostname, field);
+  if (text.length > 0) return text;
   if (host.length === 0) return [{ field, message: 'must not be empty' }];
   if (host.length > 253) return problem('is longer than 253 characters');
   if (isIP(host) !== 0 || host.startsWith('[')) return problem('is an IP address; use a host name');
@@ -83,6 +89,9 @@ export function checkDomains(domains: string[], field = 'domains'): FieldProblem
 
 export function checkOriginUrl(value: string, field = 'originUrl'): FieldProblem[] {
   if (value.length > ORIGIN_URL_MAX) return [{ field, message: `must be at most ${ORIGIN_URL_MAX} characters` }];
+  // The URL parser would drop tabs and line breaks and percent-encode other controls: refuse them instead.
+  const text = checkText(value, field);
+  if (text.length > 0) return text;
   let url: URL;
   try {
     url = new URL(value);
@@ -120,7 +129,8 @@ export function checkBasicAuth(
   auth: { username: string; password: string },
   field = 'basicAuth',
 ): FieldProblem[] {
-  const problems: FieldProblem[] = [];
+  // RFC 7617 §2: neither the user-id nor the password may contain control characters.
+  const problems: FieldProblem[] = [...checkText(auth.username, `${field}.username`), ...checkText(auth.password, `${field}.password`)];
   if (auth.username.length === 0) problems.push({ field: `${field}.username`, message: 'must not be empty' });
   if (auth.username.includes(':')) problems.push({ field: `${field}.username`, message: 'must not contain ":"' });
   if (auth.username.length > 255) problems.push({ field: `${field}.username`, message: 'must be at most 255 characters' });
@@ -174,7 +184,9 @@ export function checkQueryString(policy: { mode: string; allow?: readonly string
   if (allow.length > QUERY_ALLOW_MAX) return [{ field: at, message: `must name at most ${QUERY_ALLOW_MAX} parameters (got ${allow.length})` }];
   const problems: FieldProblem[] = [];
   allow.forEach((name, i) => {
+    const text = checkText(name, `${at}[${i}]`);
     if (name.length === 0) problems.push({ field: `${at}[${i}]`, message: 'must not be empty' });
+    else if (text.length > 0) problems.push(...text);
     else if (name.length > QUERY_PARAM_NAME_MAX) {
       problems.push({ field: `${at}[${i}]`, message: `must be at most ${QUERY_PARAM_NAME_MAX} characters (got ${name.length})` });
     }

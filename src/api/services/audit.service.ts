@@ -7,6 +7,7 @@
  */
 import type { AuditFinish, AuditSink, AuditStart } from '../../core/audit.port';
 import { invalidInput, type FieldProblem } from '../../core/errors';
+import { checkText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
 import type { AuditEntity } from '../db/audit.entity';
 import { deleteAuditBefore, insertAuditStarts, readAuditPage, updateAuditOutcomes } from '../db/audit.store';
@@ -85,6 +86,7 @@ export class AuditService implements AuditSink {
     }
     const after = page.after == null ? null : decodeCursor(page.after);
     if (after === undefined) problems.push({ field: 'after', message: 'is not a cursor returned by pageInfo.endCursor' });
+    if (page.customerId != null) problems.push(...checkText(page.customerId, 'customerId'));
     if (problems.length > 0) throw invalidInput(problems);
     const rows = await this.#db.read((m) => readAuditPage(m, page.customerId ?? null, after ?? null, first + 1));
     const nodes = rows.slice(0, first);

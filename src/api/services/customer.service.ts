@@ -8,6 +8,7 @@ import { In, MoreThan, type EntityManager } from 'typeorm';
 import { cdnError, CdnError, invalidInput } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
 import type { SecretBox } from '../../core/secret-box';
+import { isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
 import { appendChange } from '../db/change-log.writer';
 import { CustomerEntity } from '../db/customer.entity';
@@ -87,6 +88,7 @@ export class CustomerService {
 
   async getByDomain(domain: string): Promise<CustomerEntity | null> {
     const hostname = normalizeHostname(domain);
+    if (!isPlainText(hostname)) return null;
     return this.#db.read(async (m) => {
       const row = await m.getRepository(DomainEntity).findOne({ where: { hostname } });
       return row ? findCustomer(m, row.customerId) : null;
@@ -129,7 +131,7 @@ export class CustomerService {
     const input = await validateUpdate(cmd, this.#policy);
     const updated = await this.#mutate(async (m) => {
       // Row lock: two concurrent updates of one customer apply one after the other.
-      const current = await m.getRepository(CustomerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      const current = isPlainText(id) ? await m.getRepository(CustomerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }) : null;
       if (!current) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
       const now = new Date();
       const patch: Partial<CustomerEntity> = { updatedAt: now, version: current.version + 1 };
@@ -170,7 +172,7 @@ export class CustomerService {
 
   async delete(id: string): Promise<void> {
     await this.#mutate(async (m) => {
-      const result = await m.delete(CustomerEntity, { id });
+      const result = isPlainText(id) ? await m.delete(CustomerEntity, { id }) : { affected: 0 };
       if (!result.affected) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
       await appendChange(m, { kind: 'customer.deleted', v: 1, customerId: id });
     }, id);
@@ -204,7 +206,12 @@ export class CustomerService {
   }
 }
 
+/**
+ * Ids are slugs, so one with control characters names no customer; PostgreSQL would refuse
+ * a NUL in it with an error (the same guard sits before every lookup by a caller's id).
+ */
 async function findCustomer(m: EntityManager, id: string): Promise<CustomerEntity | null> {
+  if (!isPlainText(id)) return null;
   return m.getRepository(CustomerEntity).findOne({ where: { id }, relations: { domains: true } });
 }
 
@@ -229,5 +236,5 @@ function encodeCursor(id: string): string {
 /** The id after which to continue, or undefined when the cursor is not ours. */
 function decodeCursor(cursor: string): string | undefined {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  return text.startsWith('v1:') && text.length > 3 ? text.slice(3) : undefined;
+  return text.startsWith('v1:') && text.length > 3 && isPlainText(text) ? text.slice(3) : undefined;
 }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { cdnError, invalidInput } from '../../core/errors';
 import type { PurgeRequest } from '../../core/purge.types';
+import { isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
 import { appendChange } from '../db/change-log.writer';
 import { CustomerEntity } from '../db/customer.entity';
@@ -106,7 +107,8 @@ export class PurgeService {
     if (after === undefined) problems.push({ field: 'after', message: 'is not a cursor returned by pageInfo.endCursor' });
     if (problems.length > 0) throw invalidInput(problems);
     return this.#db.read(async (m) => {
-      if (!(await m.getRepository(CustomerEntity).existsBy({ id: customerId }))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
+      // An id with control characters names no customer (and a NUL would be a PostgreSQL error).
+      if (!isPlainText(customerId) || !(await m.getRepository(CustomerEntity).existsBy({ id: customerId }))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
       const [rows, totalCount] = await Promise.all([
         readPurgePage(m, customerId, after ?? null, first + 1),
         m.getRepository(PurgeEntity).countBy({ customerId }),

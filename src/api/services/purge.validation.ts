@@ -8,6 +8,7 @@
 import { normalizeHostname } from '../../core/customer.rules';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import { PURGE_KINDS, PURGE_VALUE_MAX_CHARS, type PurgeKind } from '../../core/purge.types';
+import { checkText } from '../../core/text.rules';
 
 export const PURGE_WAIT_TIMEOUT_DEFAULT_MS = 10_000;
 export const PURGE_WAIT_TIMEOUT_MAX_MS = 60_000;
@@ -49,6 +50,9 @@ export function validatePurge(cmd: RequestPurgeCommand, prefix = 'input'): Valid
   const field = `${prefix}.value`;
   const problems: FieldProblem[] = [];
   const value = cmd.value ?? null;
+  // PostgreSQL refuses a NUL in the id it is looked up by; no id has control characters anyway.
+  problems.push(...checkText(cmd.customerId, `${prefix}.customerId`));
+  const valueText = value === null ? [] : checkText(value, field);
   if (!PURGE_KINDS.includes(cmd.kind)) {
     problems.push({ field: `${prefix}.kind`, message: `must be one of ${PURGE_KINDS.join(', ')}, got "${String(cmd.kind)}"` });
   } else if (cmd.kind === 'ALL') {
@@ -57,6 +61,8 @@ export function validatePurge(cmd: RequestPurgeCommand, prefix = 'input'): Valid
     problems.push({ field, message: `is required for kind ${cmd.kind}: ${EXAMPLES[cmd.kind]}${cmd.kind === 'PREFIX' ? `; ${USE_ALL}` : ''}` });
   } else if (value.length > PURGE_VALUE_MAX_CHARS) {
     problems.push({ field, message: `is ${value.length} characters long; the most is ${PURGE_VALUE_MAX_CHARS}` });
+  } else if (valueText.length > 0) {
+    problems.push(...valueText);
   } else {
     problems.push(...(cmd.kind === 'TAG' ? checkTag(value, field) : checkPathOrUrl(cmd.kind, value, field)));
   }

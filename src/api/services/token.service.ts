@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { cdnError, invalidInput, type FieldProblem } from '../../core/errors';
 import type { RevocationChannel } from '../../core/revocation.port';
 import { allows, isCustomerRole, isRole, mayIssue, type Role } from '../../core/roles';
+import { checkText, isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
 import { ApiTokenEntity } from '../db/api-token.entity';
 import { CustomerEntity } from '../db/customer.entity';
@@ -54,10 +55,14 @@ export class TokenService {
   async create(actor: Principal | 'cli', cmd: CreateTokenCommand): Promise<{ token: ApiTokenEntity; secret: string }> {
     const problems: FieldProblem[] = [];
     const name = typeof cmd.name === 'string' ? cmd.name.trim() : '';
-    if (name === '' || name.length > TOKEN_NAME_MAX_CHARS) problems.push({ field: 'input.name', message: `must be 1 to ${TOKEN_NAME_MAX_CHARS} characters` });
+    // The raw name: a control character is refused wherever it is, trimmed or not.
+    const nameText = typeof cmd.name === 'string' ? checkText(cmd.name, 'input.name') : [];
+    if (nameText.length > 0) problems.push(...nameText);
+    else if (name === '' || name.length > TOKEN_NAME_MAX_CHARS) problems.push({ field: 'input.name', message: `must be 1 to ${TOKEN_NAME_MAX_CHARS} characters` });
     const role = isRole(cmd.role) ? cmd.role : undefined;
     if (role === undefined) problems.push({ field: 'input.role', message: 'must be one of admin, operator, viewer, customer-admin, customer-purger, customer-viewer' });
     const customerId = cmd.customerId ?? undefined;
+    if (customerId !== undefined) problems.push(...checkText(customerId, 'input.customerId'));
     if (role !== undefined && isCustomerRole(role) && customerId === undefined) problems.push({ field: 'input.customerId', message: `is required for the customer role ${role}` });
     if (role !== undefined && !isCustomerRole(role) && customerId !== undefined) problems.push({ field: 'input.customerId', message: `must be left out for the platform role ${role} (it acts on every customer)` });
     const seconds = parseDuration(cmd.expiresIn ?? TOKEN_EXPIRES_IN_DEFAULT);
@@ -100,6 +105,8 @@ export class TokenService {
       throw cdnError('CDN_ERR_AUTH_FORBIDDEN', 'list tokens');
     }
     if (scope === undefined && actor.role !== 'admin') throw cdnError('CDN_ERR_AUTH_FORBIDDEN', 'list tokens');
+    // No customer id holds control characters (ids are slugs): as for an unknown customer, no tokens.
+    if (scope !== undefined && !isPlainText(scope)) return [];
     return this.#db.read((m) =>
       m.getRepository(ApiTokenEntity).find({ where: scope === undefined ? {} : { customerId: scope }, order: { createdAt: 'DESC', id: 'ASC' }, take: 1000 }),
     );
