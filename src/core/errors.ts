@@ -89,8 +89,10 @@ export const errorCatalog = {
   CDN_ERR_ORIGIN_TIMEOUT: entry(504, 'INTERNAL_SERVER_ERROR', (customerId: string) =>
     `The origin of customer "${customerId}" did not answer in time.`,
   ),
-  CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: entry(502, 'INTERNAL_SERVER_ERROR', (host: string, address: string) =>
-    `The origin host "${host}" resolves to ${address}, a loopback, private or link-local address. ` +
+  // Shown to end users: names neither the origin host nor the address (the edge's log does).
+  CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: entry(502, 'INTERNAL_SERVER_ERROR', (customerId: string) =>
+    `The origin of customer "${customerId}" is not at a public address (it is loopback, private or link-local, ` +
+    'or another special-purpose address), so the edge does not connect to it; the edge\'s log names the address. ' +
     'Such origins are refused unless the operator sets CDN_ALLOW_PRIVATE_ORIGINS=true.',
   ),
   CDN_ERR_SECRET_UNREADABLE: entry(500, 'INTERNAL_SERVER_ERROR', (what: string) =>

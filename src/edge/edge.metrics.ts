@@ -24,7 +24,7 @@ export const UNKNOWN_CUSTOMER = '_unknown';
 export type CacheResult = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS' | 'ERROR' | 'NONE';
 
 /** Values of the `kind` label of origin errors. */
-export type OriginErrorKind = 'timeout' | 'refused' | 'reset' | '5xx' | 'other';
+export type OriginErrorKind = 'timeout' | 'refused' | 'reset' | '5xx' | 'forbidden_address' | 'other';
 
 // Gauges say how to combine cluster workers (prom-client's AggregatorRegistry; counters and
 // histograms add up). Figures read from the disk index every worker shares take the max
@@ -40,7 +40,7 @@ export const EDGE_METRICS = {
   },
   originErrors: {
     name: 'cdn_edge_origin_errors_total',
-    help: 'Origin requests that failed, by customer and kind (timeout, refused, reset, 5xx answer, other)',
+    help: 'Origin requests that failed, by customer and kind (timeout, refused, reset, 5xx answer, forbidden_address: refused by the SSRF guard, other)',
     labelNames: ['customer', 'kind'],
   },
   cacheObjects: { name: 'cdn_edge_cache_objects', help: 'Objects stored in this edge\'s disk cache, by customer', labelNames: ['customer'], aggregator: 'max' },

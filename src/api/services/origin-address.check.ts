@@ -1,12 +1,13 @@
 /**
- * Refuses origins whose host resolves to an address inside our own network (SSRF):
- * loopback, private, link-local, unique-local, CGNAT, unspecified and IPv4-mapped IPv6.
- * Checked at save time here, and again by the edge when it connects (DESIGN.md), since
- * DNS can change after saving. Operators allow such origins with CDN_ALLOW_PRIVATE_ORIGINS.
+ * Refuses origins that are, or whose host resolves to, anything but a public unicast address
+ * (SSRF; the table is core/address.rules.ts: every IANA special-purpose block, multicast,
+ * and IPv6 outside 2000::/3 or embedding an IPv4 address). Checked at save time here, and
+ * again by the edge when it connects (DESIGN.md), since DNS can change after saving.
+ * Operators allow such origins with CDN_ALLOW_PRIVATE_ORIGINS.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { isForbiddenOriginAddress } from '../../core/address.rules';
+import { describeForbiddenBlock, forbiddenOriginBlock } from '../../core/address.rules';
 import type { FieldProblem } from '../../core/errors';
 
 /** Every address a host resolves to. Injected so tests need no DNS. */
@@ -27,23 +28,31 @@ export async function checkOriginAddress(
   options: { resolve?: ResolveAll; field?: string } = {},
 ): Promise<FieldProblem[]> {
   const field = options.field ?? 'originUrl';
+  // WHATWG URL has already normalised every IPv4 spelling (2130706433, 0x7f.1, 0177.0.0.1)
+  // to dotted decimal and compressed IPv6 (::127.0.0.1 -> ::7f00:1).
   const host = new URL(originUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  const literal = isIP(host) !== 0;
   let addresses: string[];
   try {
-    addresses = isIP(host) !== 0 ? [host] : await withTimeout((options.resolve ?? resolveAllAddresses)(host));
+    addresses = literal ? [host] : await withTimeout((options.resolve ?? resolveAllAddresses)(host));
   } catch {
     return [];
   }
-  const bad = addresses.find(isForbiddenOriginAddress);
-  if (bad === undefined) return [];
-  return [
-    {
-      field,
-      message:
-        `host "${host}" resolves to ${bad}, a loopback, private or link-local address; such origins are refused ` +
-        'unless the operator sets CDN_ALLOW_PRIVATE_ORIGINS=true',
-    },
-  ];
+  for (const address of addresses) {
+    const block = forbiddenOriginBlock(address);
+    if (block === undefined) continue;
+    // The admin typed this origin: naming the address and its block tells them what to fix.
+    const what = literal ? `the address ${address}` : `host "${host}" resolves to ${address}, which`;
+    return [
+      {
+        field,
+        message:
+          `${what} is not a public unicast address (${describeForbiddenBlock(block)}); such origins are refused ` +
+          'unless the operator sets CDN_ALLOW_PRIVATE_ORIGINS=true',
+      },
+    ];
+  }
+  return [];
 }
 
 function withTimeout<T>(p: Promise<T>): Promise<T> {

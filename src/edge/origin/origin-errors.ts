@@ -1,6 +1,6 @@
 /**
  * Turns what undici and the connector throw into catalog errors the client sees:
- * unreachable (502), too slow (504) or a forbidden address (502).
+ * unreachable (502), too slow (504) or a forbidden address (502, without the address).
  */
 import { CdnError } from '../../core/errors';
 import { ForbiddenAddressError } from './address-guard';
@@ -9,10 +9,9 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 
 export function originError(err: unknown, customerId: string): CdnError {
   if (err instanceof CdnError) return err;
-  const forbidden = findForbidden(err);
-  if (forbidden !== undefined) {
-    return new CdnError('CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS', [forbidden.host, forbidden.address], { customerId });
-  }
+  // The client's answer names neither the origin host nor the address it resolved to: that
+  // would map the inside of the network for anyone. The warning the pipeline logs names both.
+  if (findForbidden(err) !== undefined) return new CdnError('CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS', [customerId], { customerId });
   const code = String((err as { code?: unknown })?.code ?? '');
   if (TIMEOUT_CODES.has(code)) return new CdnError('CDN_ERR_ORIGIN_TIMEOUT', [customerId], { customerId });
   const why = code !== '' ? code : err instanceof Error ? err.message : 'unknown error';

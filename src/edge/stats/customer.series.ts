@@ -19,7 +19,7 @@ export const ORIGIN_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0
 /** Values of the catalog's labels (re-exported by edge.metrics.ts), in row order. */
 export const CACHE_RESULTS: readonly CacheResult[] = ['HIT', 'MISS', 'STALE', 'REVALIDATED', 'BYPASS', 'ERROR', 'NONE'];
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-export const ORIGIN_ERROR_KINDS: readonly OriginErrorKind[] = ['timeout', 'refused', 'reset', '5xx', 'other'];
+export const ORIGIN_ERROR_KINDS: readonly OriginErrorKind[] = ['timeout', 'refused', 'reset', '5xx', 'forbidden_address', 'other'];
 const CACHES = CACHE_RESULTS;
 const STATUSES = STATUS_CLASSES;
 const KINDS = ORIGIN_ERROR_KINDS;
@@ -42,7 +42,7 @@ export const ROW = {
 
 export const STATUS_CLASS_COUNT = STATUSES.length;
 export const CACHE_INDEX: Readonly<Record<CacheResult, number>> = { HIT: 0, MISS: 1, STALE: 2, REVALIDATED: 3, BYPASS: 4, ERROR: 5, NONE: 6 };
-export const KIND_INDEX: Readonly<Record<OriginErrorKind, number>> = { timeout: 0, refused: 1, reset: 2, '5xx': 3, other: 4 };
+export const KIND_INDEX: Readonly<Record<OriginErrorKind, number>> = { timeout: 0, refused: 1, reset: 2, '5xx': 3, forbidden_address: 4, other: 5 };
 
 export class CustomerRow {
   readonly customerId: string;
