@@ -46,8 +46,11 @@ export const errorCatalog = {
   CDN_ERR_CUSTOMER_EXISTS: entry(409, 'CONFLICT', (id: string) =>
     `Customer id "${id}" is already taken. Choose another id, or update the existing customer with \`updateCustomer\`.`,
   ),
-  CDN_ERR_DOMAIN_TAKEN: entry(409, 'CONFLICT', (domain: string, owner: string) =>
-    `Domain "${domain}" already belongs to customer "${owner}". A domain can belong to one customer only; remove it there first.`,
+  // owner null: the caller is customer-scoped (or the owner is unknown) and learns nothing about other customers.
+  CDN_ERR_DOMAIN_TAKEN: entry(409, 'CONFLICT', (domain: string, owner: string | null) =>
+    owner === null
+      ? `Domain "${domain}" is already in use by another customer. A domain can belong to one customer only; choose another domain, or ask an operator if it should be yours.`
+      : `Domain "${domain}" already belongs to customer "${owner}". A domain can belong to one customer only; remove it there first.`,
   ),
   CDN_ERR_PURGE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
     `Purge "${id}" does not exist. List a customer's purges with the \`purges\` query.`,

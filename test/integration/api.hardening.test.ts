@@ -3,12 +3,14 @@
  * control characters in every free-text field (a NUL used to reach PostgreSQL and come back
  * as INTERNAL_SERVER_ERROR; CR/LF and ESC were stored), in lookup arguments and through the
  * `cdn token` command. Each refusal is BAD_USER_INPUT naming the field, nothing is written,
- * and the clean request afterwards succeeds.
+ * and the clean request afterwards succeeds. And what a customer-scoped token learns about
+ * other customers from error messages: nothing (a CONFLICT used to name the domain's owner).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Client } from 'pg';
 import { isPlainText } from '../../src/core/text.rules';
 import { countRows, SECRET_KEY, startTestApi, type GqlResponse, type TestApi } from './api.harness';
 
@@ -195,4 +197,106 @@ test('cdn token list prints a name stored before the rule (an ESC sequence) esca
   assert.ok(line, r.stdout);
   assert.ok(line.endsWith('legacy\\u{1b}]0;owned\\u{7}\\u{1b}[2J name'), line);
   assert.equal(isPlainText(r.stdout.replaceAll('\n', '')), true, 'no control character reaches the terminal');
+});
+
+describe('messages to a customer-scoped token name nothing outside its customer', () => {
+  const OTHER_NAME = 'Globex Secret Holdings';
+  const OTHER_DOMAIN = 'shop.example.net';
+  const tokens: { acmeAdmin: string; globexTokenId: string; globexPurgeId: string } = { acmeAdmin: '', globexTokenId: '', globexPurgeId: '' };
+
+  /** Nothing of globex in the answer: neither its id nor its name (`input` lists what the caller itself sent, if it named globex). */
+  function assertNothingOfGlobex(r: GqlResponse, what: string, sentId = false): void {
+    assert.ok(!r.text.toLowerCase().includes(OTHER_NAME.toLowerCase()), `${what} leaks the name: ${r.text}`);
+    if (!sentId) assert.ok(!r.text.toLowerCase().includes('globex'), `${what} leaks the id: ${r.text}`);
+  }
+
+  before(async () => {
+    const created = await t.gql(CREATE, { input: { id: 'globex', name: OTHER_NAME, originUrl: 'https://origin.globex.example', domains: [OTHER_DOMAIN] } });
+    assert.equal(created.errors, undefined, created.text);
+    const admin = await t.gql<{ createToken: { secret: string } }>(CREATE_TOKEN, { input: { name: 'acme admin', role: 'CUSTOMER_ADMIN', customerId: 'acme', expiresIn: '1h' } });
+    assert.equal(admin.errors, undefined, admin.text);
+    tokens.acmeAdmin = admin.data!.createToken.secret;
+    const globexToken = await t.gql<{ createToken: { token: { id: string } } }>(CREATE_TOKEN, { input: { name: 'globex viewer', role: 'CUSTOMER_VIEWER', customerId: 'globex', expiresIn: '1h' } });
+    tokens.globexTokenId = globexToken.data!.createToken.token.id;
+    const purge = await t.gql<{ purgeCache: { id: string } }>(PURGE, { input: { customerId: 'globex', kind: 'ALL' } });
+    tokens.globexPurgeId = purge.data!.purgeCache.id;
+  });
+
+  test("a CUSTOMER_ADMIN adding another customer's domain gets CONFLICT without that customer's id or name; an ADMIN still learns the owner", async () => {
+    const attack = { id: 'acme', input: { domains: ['cdn.acme.test', OTHER_DOMAIN] } };
+    const before = await state();
+    const r = await t.gql(UPDATE, attack, tokens.acmeAdmin);
+    const err = r.errors?.[0];
+    assert.equal(err?.extensions.code, 'CONFLICT', r.text);
+    assert.equal(err.extensions.cdnCode, 'CDN_ERR_DOMAIN_TAKEN');
+    assert.equal(err.extensions.domain, OTHER_DOMAIN);
+    assert.equal('owner' in err.extensions, false, r.text);
+    assert.deepEqual(err.extensions.taken, [{ domain: OTHER_DOMAIN }]);
+    assert.equal(err.message, `Domain "${OTHER_DOMAIN}" is already in use by another customer. A domain can belong to one customer only; choose another domain, or ask an operator if it should be yours.`);
+    assertNothingOfGlobex(r, 'CONFLICT to the customer admin');
+    assert.equal(await state(), before, 'nothing changed');
+
+    const asAdmin = await t.gql(UPDATE, attack);
+    assert.equal(asAdmin.errors?.[0]?.extensions.code, 'CONFLICT');
+    assert.equal(asAdmin.errors[0].extensions.owner, 'globex');
+    assert.match(asAdmin.errors[0].message, /already belongs to customer "globex"/);
+    assert.equal(await state(), before);
+
+    const clean = await t.gql<{ updateCustomer: { id: string } }>(UPDATE, { id: 'acme', input: { domains: ['cdn.acme.test', 'www.acme.test'] } }, tokens.acmeAdmin);
+    assert.equal(clean.errors, undefined, clean.text);
+  });
+
+  test('the same when the other customer claims the domain between the check and the write (unique violation)', async () => {
+    const other = new Client({ connectionString: t.databaseUrl });
+    await other.connect();
+    try {
+      // Another api's transaction holds the domain, uncommitted: invisible to the service's check.
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('sneaky-owner', 'Sneaky Secret Inc', 'https://s.example', 60)`);
+      await other.query(`INSERT INTO domain (hostname, customer_id) VALUES ('contested.example.org', 'sneaky-owner')`);
+      const pending = t.gql(UPDATE, { id: 'acme', input: { domains: ['cdn.acme.test', 'contested.example.org'] } }, tokens.acmeAdmin);
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query('COMMIT');
+      const r = await pending;
+      assert.equal(r.errors?.[0]?.extensions.code, 'CONFLICT', r.text);
+      assert.equal(r.errors[0].extensions.domain, 'contested.example.org');
+      assert.equal('owner' in r.errors[0].extensions, false, r.text);
+      assert.ok(!/sneaky/i.test(r.text), r.text);
+      assert.match(r.errors[0].message, /already in use by another customer/);
+    } finally {
+      await other.end();
+    }
+  });
+
+  test("no other answer to the customer admin about globex's customer, domain, purges or tokens names it", async () => {
+    const as = (query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse> => t.gql(query, variables, tokens.acmeAdmin);
+    const notFound = (r: GqlResponse, what: string): void => assert.equal(r.errors?.[0]?.extensions.code, 'NOT_FOUND', `${what}: ${r.text}`);
+    // Asked by globex's id: NOT_FOUND, repeating only the id the caller sent.
+    for (const [what, query, variables] of [
+      ['customer', 'query($id: ID!) { customer(id: $id) { id name } }', { id: 'globex' }],
+      ['updateCustomer', 'mutation($id: ID!) { updateCustomer(id: $id, input: { cacheTtl: 5 }) { id } }', { id: 'globex' }],
+      ['purgeCache', 'mutation { purgeCache(input: { customerId: "globex", kind: ALL }) { id } }', {}],
+      ['purges', '{ purges(customerId: "globex") { totalCount } }', {}],
+      ['tokens', '{ tokens(customerId: "globex") { id } }', {}],
+      ['createToken', 'mutation { createToken(input: { name: "x", role: CUSTOMER_VIEWER, customerId: "globex" }) { secret } }', {}],
+      ['cacheStatsHistory', '{ cacheStatsHistory(customerId: "globex", minutes: 1) { requests } }', {}],
+    ] as const) {
+      const r = await as(query, variables);
+      notFound(r, what);
+      assertNothingOfGlobex(r, what, true);
+    }
+    // Asked by something else of globex's: the answer does not say whose it is.
+    const byDomain = await as('query($d: String!) { customerByDomain(domain: $d) { id name } }', { d: OTHER_DOMAIN });
+    assert.deepEqual(byDomain.data, { customerByDomain: null });
+    assertNothingOfGlobex(byDomain, 'customerByDomain');
+    const purge = await as('query($id: ID!) { purge(id: $id) { id customer { id } } }', { id: tokens.globexPurgeId });
+    assert.deepEqual(purge.data, { purge: null });
+    assertNothingOfGlobex(purge, 'purge');
+    const revoke = await as('mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: tokens.globexTokenId });
+    notFound(revoke, 'revokeToken');
+    assertNothingOfGlobex(revoke, 'revokeToken');
+    const foreignUrl = await as('mutation($v: String) { purgeCache(input: { customerId: "acme", kind: URL, value: $v }) { id } }', { v: `https://${OTHER_DOMAIN}/a.png` });
+    assert.equal(foreignUrl.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    assertNothingOfGlobex(foreignUrl, 'purgeCache with a URL on globex\'s domain');
+  });
 });

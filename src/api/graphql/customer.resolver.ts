@@ -61,7 +61,7 @@ export class CustomerResolver {
       cacheQuotaBytes: input.cacheQuotaBytes ?? null,
       staleIfErrorSeconds: input.staleIfErrorSeconds ?? null,
       queryString: queryStringCommand(input.queryString) ?? null,
-    });
+    }, requireAccess(ctx, 'customer.create'));
     return toGraphqlCustomer(entity);
   }
 
@@ -72,6 +72,8 @@ export class CustomerResolver {
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateCustomerInput) input: UpdateCustomerInput,
   ): Promise<Customer> {
+    // The service words its errors for the caller: a customer-scoped one learns nothing of other customers.
+    const caller = requireAccess(ctx, 'customer.update', id);
     const entity = await ctx.services.customers.update(id, {
       name: input.name,
       originUrl: input.originUrl,
@@ -85,7 +87,7 @@ export class CustomerResolver {
       cacheQuotaBytes: input.cacheQuotaBytes,
       staleIfErrorSeconds: input.staleIfErrorSeconds,
       queryString: queryStringCommand(input.queryString),
-    });
+    }, caller);
     return toGraphqlCustomer(entity);
   }
 

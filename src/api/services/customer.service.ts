@@ -7,6 +7,7 @@
 import { In, MoreThan, type EntityManager } from 'typeorm';
 import { cdnError, CdnError, invalidInput } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
+import type { Principal } from '../../core/roles';
 import type { SecretBox } from '../../core/secret-box';
 import { isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
@@ -28,6 +29,14 @@ export interface CustomerPage {
   endCursor: string | null;
   hasNextPage: boolean;
 }
+
+/**
+ * Who is asking, for what an error may tell them: a customer-scoped caller (customerId set)
+ * learns nothing about other customers. The resolvers pass the principal; in-process callers
+ * (the demo seed, tests) act for the platform.
+ */
+export type Audience = Pick<Principal, 'customerId'>;
+const PLATFORM: Audience = {};
 
 export interface CustomerServiceOptions {
   db: Database;
@@ -95,13 +104,13 @@ export class CustomerService {
     });
   }
 
-  async create(cmd: CreateCustomerCommand): Promise<CustomerEntity> {
+  async create(cmd: CreateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerEntity> {
     const input = await validateCreate(cmd, this.#policy);
     const created = await this.#mutate(async (m) => {
       if (await m.getRepository(CustomerEntity).existsBy({ id: input.id })) {
         throw cdnError('CDN_ERR_CUSTOMER_EXISTS', input.id);
       }
-      await assertDomainsFree(m, input.domains, input.id);
+      await assertDomainsFree(m, input.domains, input.id, audience);
       const now = new Date();
       await m.insert(CustomerEntity, {
         id: input.id,
@@ -122,12 +131,12 @@ export class CustomerService {
       const entity = (await findCustomer(m, input.id))!;
       await appendChange(m, { kind: 'customer.upserted', v: 1, customer: toCustomerConfig(entity) });
       return entity;
-    }, input.id);
+    }, input.id, audience);
     this.#log.info({ customerId: created.id, domains: created.domains.map((d) => d.hostname) }, 'customer created');
     return created;
   }
 
-  async update(id: string, cmd: UpdateCustomerCommand): Promise<CustomerEntity> {
+  async update(id: string, cmd: UpdateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerEntity> {
     const input = await validateUpdate(cmd, this.#policy);
     const updated = await this.#mutate(async (m) => {
       // Row lock: two concurrent updates of one customer apply one after the other.
@@ -154,7 +163,7 @@ export class CustomerService {
         patch.basicAuthPasswordEnc = this.#box.seal(input.basicAuth.password);
       }
       if (input.domains !== undefined) {
-        await assertDomainsFree(m, input.domains, id);
+        await assertDomainsFree(m, input.domains, id, audience);
         const existing = (await m.getRepository(DomainEntity).findBy({ customerId: id })).map((d) => d.hostname);
         const removed = existing.filter((h) => !input.domains!.includes(h));
         const added = input.domains.filter((h) => !existing.includes(h));
@@ -165,7 +174,7 @@ export class CustomerService {
       const entity = (await findCustomer(m, id))!;
       await appendChange(m, { kind: 'customer.upserted', v: 1, customer: toCustomerConfig(entity) });
       return entity;
-    }, id);
+    }, id, audience);
     this.#log.info({ customerId: id, fields: Object.keys(input) }, 'customer updated');
     return updated;
   }
@@ -184,7 +193,7 @@ export class CustomerService {
    * case; a concurrent transaction can still win the race between check and insert, and
    * then the unique violation (23505) becomes the same CONFLICT error.
    */
-  async #mutate<T>(work: (m: EntityManager) => Promise<T>, customerId: string): Promise<T> {
+  async #mutate<T>(work: (m: EntityManager) => Promise<T>, customerId: string, audience: Audience = PLATFORM): Promise<T> {
     try {
       const result = await this.#db.transaction(work);
       this.#onCommitted();
@@ -195,11 +204,9 @@ export class CustomerService {
       if (!violation) throw err;
       if (violation.constraint === 'pk_domain') {
         const domain = conflictingValue(violation) ?? 'one of the domains';
+        if (audience.customerId !== undefined) throw domainTaken([{ hostname: domain, customerId: null }], audience);
         const owner = await this.#db.read((m) => m.getRepository(DomainEntity).findOne({ where: { hostname: domain } }));
-        throw new CdnError('CDN_ERR_DOMAIN_TAKEN', [domain, owner?.customerId ?? 'another customer'], {
-          domain,
-          owner: owner?.customerId ?? null,
-        });
+        throw domainTaken([{ hostname: domain, customerId: owner?.customerId ?? null }], audience);
       }
       throw new CdnError('CDN_ERR_CUSTOMER_EXISTS', [customerId], { id: customerId });
     }
@@ -216,12 +223,27 @@ async function findCustomer(m: EntityManager, id: string): Promise<CustomerEntit
 }
 
 /** CONFLICT naming the first domain that another customer owns (all of them in details). */
-async function assertDomainsFree(m: EntityManager, domains: string[], customerId: string): Promise<void> {
+async function assertDomainsFree(m: EntityManager, domains: string[], customerId: string, audience: Audience): Promise<void> {
   const taken = (await m.getRepository(DomainEntity).findBy({ hostname: In(domains) })).filter((d) => d.customerId !== customerId);
   if (taken.length === 0) return;
   taken.sort((a, b) => domains.indexOf(a.hostname) - domains.indexOf(b.hostname));
+  throw domainTaken(taken, audience);
+}
+
+/**
+ * The CONFLICT for domains other customers own (the first one in the message). Platform
+ * callers learn each owner; a customer-scoped caller learns only that the domain is in use,
+ * never whose it is (message and details alike).
+ */
+function domainTaken(taken: ReadonlyArray<{ hostname: string; customerId: string | null }>, audience: Audience): CdnError<'CDN_ERR_DOMAIN_TAKEN'> {
   const first = taken[0]!;
-  throw new CdnError('CDN_ERR_DOMAIN_TAKEN', [first.hostname, first.customerId], {
+  if (audience.customerId !== undefined) {
+    return new CdnError('CDN_ERR_DOMAIN_TAKEN', [first.hostname, null], {
+      domain: first.hostname,
+      taken: taken.map((d) => ({ domain: d.hostname })),
+    });
+  }
+  return new CdnError('CDN_ERR_DOMAIN_TAKEN', [first.hostname, first.customerId], {
     domain: first.hostname,
     owner: first.customerId,
     taken: taken.map((d) => ({ domain: d.hostname, owner: d.customerId })),
