@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startEdgePrimary } from '../edge/cluster/edge.primary';
+import { ClusterFillLocks } from '../edge/cluster/cluster-fill-locks';
 import { announceInvalidation, joinPrimary, reportToPrimary } from '../edge/cluster/edge.worker';
 import { loadEdgeConfig, type EdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
@@ -87,7 +88,9 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const { tenants, fleet, stats } = await createTenantFeed(config, customersFile, logger, closers);
   // Each worker follows the bus and applies purges itself, so each reports (heartbeats, stats) as its own edge.
   const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
-  const edge = await startEdge(config, { tenants, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation });
+  // One origin fetch per key for the whole machine, not per worker (the primary keeps the table).
+  const fills = new ClusterFillLocks({ followTimeoutMs: 2 * config.originTimeoutMs + 5_000 });
+  const edge = await startEdge(config, { tenants, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',

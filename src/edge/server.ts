@@ -25,6 +25,7 @@ import { OriginPools } from './origin/origin-pools';
 import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
 import { Flights } from './pipeline/fetch.flight';
+import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
 import { EdgeTransaction, sampled, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
@@ -58,6 +59,8 @@ export interface EdgeDeps {
   edgeId?: string;
   /** false: every request takes the pipeline, memory hits included (tests compare both paths). */
   hitLane?: boolean;
+  /** Fill locks shared by the processes of this edge (a cluster worker's); default: this process alone. */
+  fills?: FillLocks;
 }
 
 export interface EdgeHandle {
@@ -124,6 +127,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     logger,
     maxObjectBytes: config.maxObjectBytes,
     flights: new Flights(purges === undefined ? {} : { joinable: (f) => purges.joinable(f.req.customer.id, f.startedAt) }),
+    fills: deps.fills ?? LOCAL_FILLS,
     purges,
     logSample: config.logSample,
     cdnId: config.cdnId,

@@ -3,6 +3,7 @@
  * prom-client's own metric requests). Plain JSON over the cluster channel.
  */
 import type { CustomerSeriesSnapshot } from '../edge.metrics';
+import type { FillOutcome } from '../pipeline/fill-locks';
 
 /** Worker -> primary, whenever readiness or the applied seq changes. */
 export interface WorkerStatusMessage {
@@ -68,4 +69,58 @@ export function isSeries(message: unknown): message is SeriesMessage {
     typeof (message as { id?: unknown }).id === 'number' &&
     Array.isArray((message as { rows?: unknown }).rows)
   );
+}
+
+/**
+ * Fill locks (pipeline/fill-locks.ts): a worker asks the primary to lead the origin fetch of
+ * a key (`acquire`), the primary answers `grant` (lead, or follow the worker that leads),
+ * the leader reports how it ended (`release`), and the primary tells every follower (`done`).
+ */
+export interface FillAcquireMessage {
+  type: 'cdn-edge:fill-acquire';
+  id: number;
+  key: string;
+}
+
+export interface FillGrantMessage {
+  type: 'cdn-edge:fill-grant';
+  id: number;
+  lead: boolean;
+}
+
+export interface FillReleaseMessage {
+  type: 'cdn-edge:fill-release';
+  key: string;
+  outcome: FillOutcome;
+}
+
+export interface FillDoneMessage {
+  type: 'cdn-edge:fill-done';
+  key: string;
+  outcome: FillOutcome;
+}
+
+function typed(message: unknown, type: string): boolean {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+}
+
+export function isFillAcquire(message: unknown): message is FillAcquireMessage {
+  return typed(message, 'cdn-edge:fill-acquire') && typeof (message as { id?: unknown }).id === 'number' && typeof (message as { key?: unknown }).key === 'string';
+}
+
+export function isFillGrant(message: unknown): message is FillGrantMessage {
+  return typed(message, 'cdn-edge:fill-grant') && typeof (message as { id?: unknown }).id === 'number';
+}
+
+export function isFillRelease(message: unknown): message is FillReleaseMessage {
+  return typed(message, 'cdn-edge:fill-release') && typeof (message as { key?: unknown }).key === 'string' && isOutcome((message as { outcome?: unknown }).outcome);
+}
+
+export function isFillDone(message: unknown): message is FillDoneMessage {
+  return typed(message, 'cdn-edge:fill-done') && typeof (message as { key?: unknown }).key === 'string' && isOutcome((message as { outcome?: unknown }).outcome);
+}
+
+function isOutcome(value: unknown): value is FillOutcome {
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  return kind === 'stored' || kind === 'unshared' || kind === 'retry' || (kind === 'failed' && typeof (value as { synthetic?: unknown }).synthetic === 'object');
 }

@@ -23,6 +23,7 @@ import { createAdminApp } from '../admin.routes';
 import type { EdgeConfig } from '../config';
 import { EDGE_METRICS, EdgePrimaryMetrics, type CustomerSeriesSnapshot } from '../edge.metrics';
 import { maxStored, renderCustomerFamilies, sumRows } from '../stats/customer.series';
+import { FillCoordinator } from './fill-coordinator';
 import { DRAIN, isForget, isSeries, isWorkerStatus, type SeriesRequestMessage } from './cluster.messages';
 
 export const RESTART_BACKOFF_MIN_MS = 100;
@@ -71,6 +72,8 @@ class EdgePrimary {
   readonly #slots: Slot[];
   readonly #metrics: EdgePrimaryMetrics;
   readonly #aggregator = new AggregatorRegistry();
+  /** Which worker fetches which key: one origin request per key for the whole machine. */
+  readonly #fills = new FillCoordinator();
   #admin: { close(): Promise<unknown> } | undefined;
   #port: number | undefined;
   /** What workers are told to listen on (CDN_EDGE_PORT). */
@@ -213,6 +216,7 @@ class EdgePrimary {
   }
 
   #onMessage(worker: Worker, message: unknown): void {
+    if (this.#fills.onMessage(worker, message)) return;
     if (isSeries(message)) {
       this.#seriesWaits.get(message.id)?.settle(message);
       return;
@@ -236,6 +240,7 @@ class EdgePrimary {
     slot.worker = undefined;
     slot.listening = false;
     slot.ready = false;
+    this.#fills.workerGone(worker);
     // A scrape waiting for its rows goes on without them (its counts are gone with it).
     for (const wait of [...this.#seriesWaits.values()]) if (wait.worker === worker) wait.settle({ rows: [], stored: {} });
     const pid = worker.process.pid;

@@ -38,6 +38,7 @@ import {
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
 import { originError } from '../origin/origin-errors';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
+import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
 import type { PipelineContext, Synthetic } from './transaction';
 
@@ -73,7 +74,11 @@ export type FlightResult =
   /** A response for the leader only (flight.own). */
   | { kind: 'unshared' }
   /** The origin failed: unreachable/timeout (synthetic), or a 5xx for the leader (flight.own). */
-  | { kind: 'failed'; synthetic?: Synthetic };
+  | { kind: 'failed'; synthetic?: Synthetic }
+  /** Another process of this edge fetched and stored it (fill-locks.ts): look it up. */
+  | { kind: 'elsewhere' }
+  /** Another process of this edge gave up on it: start again. */
+  | { kind: 'retry' };
 
 /** The in-flight fetches of one edge, by collapse key. */
 export class Flights {
@@ -95,7 +100,7 @@ export class Flights {
     const unregister = (): void => {
       if (register && this.#flights.get(req.collapseKey) === flight) this.#flights.delete(req.collapseKey);
     };
-    const flight: Flight = new Flight(req, ctx, unregister);
+    const flight: Flight = new Flight(req, ctx, unregister, register);
     if (register) this.#flights.set(req.collapseKey, flight);
     flight.begin();
     return flight;
@@ -124,6 +129,8 @@ export class Flight {
   originMs: number | undefined;
   readonly #ctx: PipelineContext;
   readonly #unregister: () => void;
+  /** Registered for others to join: it then also coordinates with the edge's other processes. */
+  readonly #shared: boolean;
   readonly #abort = new AbortController();
   #interest = 0;
   #state: 'waiting' | 'streaming' | 'ended' | 'failed' = 'waiting';
@@ -136,11 +143,12 @@ export class Flight {
   #storeIn: PassThrough | undefined;
   #body: Readable | undefined;
 
-  constructor(req: FlightRequest, ctx: PipelineContext, unregister: () => void) {
+  constructor(req: FlightRequest, ctx: PipelineContext, unregister: () => void, shared: boolean) {
     this.req = req;
     this.startedAt = ctx.clock.now();
     this.#ctx = ctx;
     this.#unregister = unregister;
+    this.#shared = shared;
   }
 
   get signal(): AbortSignal {
@@ -194,6 +202,47 @@ export class Flight {
   }
 
   async #run(): Promise<FlightResult> {
+    const grant = this.#shared ? await this.#ctx.fills.acquire(this.req.collapseKey) : undefined;
+    if (grant !== undefined && !grant.lead) return this.#follow(grant.done);
+    let result: FlightResult;
+    try {
+      result = await this.#fetchFromOrigin();
+    } catch (err) {
+      grant?.release(FILL_RETRY);
+      throw err;
+    }
+    if (grant !== undefined) void this.#fillOutcome(result).then((outcome) => grant.release(outcome));
+    return result;
+  }
+
+  /** Another process of this edge leads this fill: wait for its outcome (or for every client here to leave). */
+  async #follow(done: Promise<FillOutcome>): Promise<FlightResult> {
+    const abandoned = new Promise<FillOutcome>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve(FILL_RETRY), { once: true }));
+    const outcome = await Promise.race([done, abandoned]);
+    if (this.#abort.signal.aborted) return { kind: 'failed' };
+    switch (outcome.kind) {
+      case 'stored':
+        return { kind: 'elsewhere' };
+      case 'failed':
+        return { kind: 'failed', synthetic: outcome.synthetic };
+      default:
+        return { kind: outcome.kind };
+    }
+  }
+
+  /** What the other processes waiting on this fill are told, once it has settled. */
+  async #fillOutcome(result: FlightResult): Promise<FillOutcome> {
+    if (result.kind === 'stream') {
+      // Shareable, but not in the store (too large, over quota, cut short): let one of them fetch it again and share it there.
+      return (await this.stored) === 'stored' ? FILL_STORED : FILL_RETRY;
+    }
+    if (result.kind === 'revalidated') return FILL_STORED;
+    if (result.kind === 'failed' && !this.#abort.signal.aborted) return result.synthetic === undefined ? FILL_UNSHARED : { kind: 'failed', synthetic: result.synthetic };
+    if (result.kind === 'unshared') return FILL_UNSHARED;
+    return FILL_RETRY;
+  }
+
+  async #fetchFromOrigin(): Promise<FlightResult> {
     const { stale } = this.req;
     const validators = stale !== undefined && hasValidators(stale.meta.headers) ? validatorHeaders(stale.policy) : undefined;
     const first = await this.#fetch(validators);

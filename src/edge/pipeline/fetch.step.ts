@@ -119,6 +119,16 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       serveStored(tx, { ...result.meta, size: tx.stored.meta.size }, result.policy);
       return 'deliver';
     }
+    case 'elsewhere': {
+      // Another process of this edge fetched it and stored it: read it from the shared store.
+      ticket.leave(false);
+      if (leader) ctx.metrics.meter(tx.customer!.id).collapsedRequest();
+      return again(tx, 'lookup');
+    }
+    case 'retry': {
+      ticket.leave(false);
+      return again(tx, 'fetch');
+    }
     case 'unshared': {
       if (leader && flight.own !== undefined) return takeOwn(tx, flight);
       return goSolo(tx, ticket);

@@ -15,6 +15,7 @@ import type { CacheResult, EdgeMetrics } from '../edge.metrics';
 import type { OriginPools } from '../origin/origin-pools';
 import type { OriginTargets } from '../origin/origin-target';
 import type { Flights } from './fetch.flight';
+import type { FillLocks } from './fill-locks';
 import type { ByteRange, Multipart } from './range.rules';
 
 export interface PipelineContext {
@@ -28,6 +29,8 @@ export interface PipelineContext {
   maxObjectBytes: number;
   /** Origin fetches in flight, by collapse key (request collapsing). */
   flights: Flights;
+  /** The same across the processes of this edge (a cluster): one origin fetch per key per machine. */
+  fills: FillLocks;
   /** Bans and soft purges lookups must honour (absent: a store without the purge engine). */
   purges?: PurgeJudge;
   /** CDN_EDGE_LOG_SAMPLE: the share of requests that get a log line (0..1). */
