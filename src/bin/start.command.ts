@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { loadApiConfig } from '../api/config';
+import { loadApiConfig, loadDatabaseConfig } from '../api/config';
 import { createDataSource, migrate } from '../api/db/data-source';
 import { startApi } from '../api/server';
 import { loadEdgeConfig } from '../edge/config';
@@ -9,6 +9,7 @@ import { createBusTenantFeed } from '../edge/sync/bus-sync';
 import { createLogger } from '../obs/logger.factory';
 import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
 import { ensureDir, readOrCreateSecret } from './data-dir';
+import { lockDataDir } from './data-dir.lock';
 import { closeAll, closeOnSignals, type Closer } from './lifecycle';
 import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel, redactUrl } from './wiring';
 
@@ -32,6 +33,9 @@ export async function runStart(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'no-demo': { type: 'boolean' } } });
   const dataDir = path.resolve(process.env.CDN_DATA_DIR ?? './.data');
   await ensureDir(dataDir);
+  // Before anything in the directory is read or written: a second `cdn start` (or `cdn token`)
+  // on the same embedded database must change nothing. Released when this process exits.
+  if (usesEmbeddedDatabase()) lockDataDir(dataDir, 'cdn start');
   const token = process.env.CDN_ADMIN_TOKEN ?? (await readOrCreateSecret(dataDir, 'admin-token')).value;
   const secretKey = process.env.CDN_SECRET_KEY ?? (await readOrCreateSecret(dataDir, 'secret-key')).value;
   const env = {
@@ -91,6 +95,16 @@ export async function runStart(args: string[]): Promise<void> {
     throw err;
   }
   closeOnSignals(closers, (msg) => logger.info(msg));
+}
+
+function usesEmbeddedDatabase(): boolean {
+  try {
+    return loadDatabaseConfig(process.env).databaseUrl === undefined;
+  } catch {
+    // A bad DATABASE_URL: loadApiConfig reports it below with every other problem, and stops
+    // before anything is opened.
+    return false;
+  }
 }
 
 function banner(o: {

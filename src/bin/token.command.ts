@@ -12,6 +12,8 @@ import { cdnError, invalidInput } from '../core/errors';
 import { ROLES } from '../core/roles';
 import { escapeForbidden } from '../core/text.rules';
 import { createLogger } from '../obs/logger.factory';
+import { ensureDir } from './data-dir';
+import { lockDataDir, type DataDirLock } from './data-dir.lock';
 import { createRevocations } from './wiring';
 
 export const TOKEN_HELP = `Usage:
@@ -23,6 +25,8 @@ Roles: ${ROLES.join(', ')}. Customer roles need --customer; platform roles take 
 "create" prints the token once, on stdout (nothing else is printed there): store it now.
 Uses DATABASE_URL (or PGlite under CDN_DATA_DIR), CDN_SECRET_KEY (the api's) and, to tell
 running api processes about a revocation at once, REDIS_URL and CDN_REDIS_PREFIX.
+PGlite allows one process: while \`npm start\` runs on CDN_DATA_DIR this refuses; use the
+\`createToken\` mutation with its admin token, or stop it first (its key: CDN_DATA_DIR/secret-key).
 Default expiry: ${TOKEN_EXPIRES_IN_DEFAULT}.
 `;
 
@@ -33,6 +37,13 @@ export async function runToken(args: string[]): Promise<void> {
   const flags = parseFlags(rest);
   const config = loadTokenToolConfig(process.env);
   const logger = createLogger({ name: 'cdn-token', level: 'warn' });
+  let lock: DataDirLock | undefined;
+  if (config.databaseUrl === undefined) {
+    await ensureDir(config.dataDir);
+    // Refuses while `npm start` (or any cdn process) has this embedded database open: a token
+    // written beside it would be lost and never accepted.
+    lock = lockDataDir(config.dataDir, `cdn token ${verb ?? ''}`.trim());
+  }
   const dataSource = createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await dataSource.initialize();
   const revocations = createRevocations({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
@@ -73,6 +84,7 @@ export async function runToken(args: string[]): Promise<void> {
   } finally {
     await revocations.close();
     await dataSource.destroy();
+    lock?.release();
   }
 }
 

@@ -82,6 +82,14 @@ export const errorCatalog = {
   CDN_ERR_CONFIG_INVALID: entry(500, 'INTERNAL_SERVER_ERROR', (role: string, problems: FieldProblem[]) =>
     `Invalid ${role} configuration:\n${problems.map((p) => `  - ${p.field}: ${p.message}`).join('\n')}`,
   ),
+  CDN_ERR_DATA_DIR_BUSY: entry(409, 'CONFLICT', (dataDir: string, holder: string, staleLockFile: string | null) =>
+    `The data directory ${dataDir} is in use by ${holder}, and its embedded database (PGlite) allows one process ` +
+    'at a time, so nothing was done. Stop that process first (Ctrl-C where `npm start` runs), or go through its api ' +
+    `while it runs: the admin token is the one it printed (kept in ${dataDir}/admin-token unless CDN_ADMIN_TOKEN is set); ` +
+    'make tokens with the `createToken` mutation (README, "Your first token under npm start"). For several processes ' +
+    'on one database, set DATABASE_URL to a PostgreSQL server.' +
+    (staleLockFile === null ? '' : ` If that process no longer runs, delete ${staleLockFile}.`),
+  ),
   CDN_ERR_EDGE_UNKNOWN_HOST: entry(404, 'NOT_FOUND', (host: string) =>
     `No customer serves the host "${host}".`,
   ),
