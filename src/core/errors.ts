@@ -122,6 +122,9 @@ export const errorCatalog = {
   CDN_ERR_EDGE_REQUEST_TIMEOUT: entry(408, 'BAD_USER_INPUT', (ms: number) =>
     `The request was not received within ${ms} ms. Send the whole request head at once, then retry.`,
   ),
+  CDN_ERR_EDGE_BODY_TIMEOUT: entry(408, 'BAD_USER_INPUT', (ms: number) =>
+    `The request body stopped arriving: nothing came for ${ms} ms. Send the body without pauses, then retry.`,
+  ),
   CDN_ERR_EDGE_BAD_REQUEST: entry(400, 'BAD_USER_INPUT', (why: string) => `Malformed HTTP request: ${why}.`),
   CDN_ERR_EDGE_LOOP_DETECTED: entry(508, 'BAD_USER_INPUT', (cdnId: string) =>
     `This request already went through this CDN (CDN-Loop: ${cdnId}): the customer's origin leads back to the edge. Point the customer's originUrl at the real origin server.`,

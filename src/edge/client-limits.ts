@@ -2,8 +2,9 @@
  * What the public port accepts from clients, before any customer is looked up: request
  * head size (431), target length (414), body size (413, on Content-Length and while the
  * body streams to the origin), and timeouts (408 for a head that does not arrive in time:
- * slowloris; idle keep-alive connections are closed). Every refusal is the edge's usual
- * JSON error, `{"error": "...", "message": "..."}`, with a catalog message.
+ * slowloris; 408 for a body that stops arriving: slow uploads; idle keep-alive connections
+ * are closed). Every refusal is the edge's usual JSON error, `{"error": "...", "message": "..."}`,
+ * with a catalog message.
  */
 import { STATUS_CODES, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
@@ -12,7 +13,7 @@ import type { EdgeConfig } from './config';
 import { synthStep } from './pipeline/deliver.steps';
 import type { EdgeTransaction } from './pipeline/transaction';
 
-export type ClientLimits = Pick<EdgeConfig, 'maxUrlBytes' | 'maxHeaderBytes' | 'maxBodyBytes' | 'clientTimeoutMs' | 'keepAliveTimeoutMs' | 'cdnId'>;
+export type ClientLimits = Pick<EdgeConfig, 'maxUrlBytes' | 'maxHeaderBytes' | 'maxBodyBytes' | 'clientTimeoutMs' | 'bodyTimeoutMs' | 'keepAliveTimeoutMs' | 'cdnId'>;
 
 /** The whole request, body included, must arrive within this (Node's own default). */
 export const REQUEST_TIMEOUT_MS = 300_000;
@@ -53,7 +54,7 @@ export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl =
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     return refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
   }
-  if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits.maxBodyBytes);
+  if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits);
   return true;
 }
 
@@ -78,36 +79,83 @@ function refuse(tx: EdgeTransaction, error: string, err: CdnError): false {
 }
 
 /**
- * A chunked (or lying) body is counted as the parser pushes it, without consuming it: the
- * pipeline streams `tx.req` itself to the origin. Past the limit nothing more is passed
- * on, the origin request is aborted (the origin never sees a complete body) and the client
- * gets 413, or a closed connection if the origin's answer had already started.
+ * Watches the body as the parser pushes it, without consuming it (the pipeline streams
+ * `tx.req` itself to the origin):
+ *
+ * - Size: a chunked (or lying) body is counted; past `maxBodyBytes` it gets 413.
+ * - Pace: a body that stops arriving for `bodyTimeoutMs` while the edge waits for it gets
+ *   408. A slow upload streaming to the origin holds an origin connection for as long as
+ *   its client dawdles, so "keep sending" is enforced far below the origin timeout: Node's
+ *   own limit is only on the whole request (REQUEST_TIMEOUT_MS, 5 min), which let one byte
+ *   every few seconds hold a connection for minutes. The clock runs only while the edge
+ *   wants more: a body held back because the edge is not reading yet (backpressure, an
+ *   upload queued for an origin connection) is not the client's delay.
+ *
+ * Either way nothing more is passed on, the client gets the JSON error (or a closed
+ * connection if an answer had already started), the connection is closed after it (the
+ * rest of the body is never read), and the origin request is aborted: the origin never
+ * sees a complete body, and the connection it held is free for the next request.
  */
-function guardBody(tx: EdgeTransaction, max: number): void {
+function guardBody(tx: EdgeTransaction, limits: ClientLimits): void {
   const req = tx.req;
   const push = req.push.bind(req);
+  const read = req._read.bind(req);
   let seen = 0;
-  let exceeded = false;
-  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-    if (exceeded) return true;
-    if (chunk !== null && chunk !== undefined) {
-      seen += (chunk as Buffer).length;
-      if (seen > max) {
-        exceeded = true;
-        tx.abort?.abort();
-        if (tx.res.headersSent || tx.res.destroyed) {
-          tx.res.destroy();
-        } else {
-          const socket = req.socket;
-          refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', max));
-          // The rest of the body is never read: the connection cannot carry another request.
-          tx.res.once('finish', () => socket?.destroy());
-        }
-        return true;
-      }
+  let stopped = false;
+  /** The body is complete, or the answer is done: nothing more to wait for. */
+  let settled = false;
+  let stall: NodeJS.Timeout | undefined;
+  const stop = (error: string, err: CdnError): void => {
+    stopped = true;
+    idle();
+    const socket = req.socket;
+    if (tx.res.headersSent || tx.res.destroyed) {
+      tx.res.destroy();
+      socket?.destroy();
+    } else {
+      refuse(tx, error, err);
+      tx.res.once('finish', () => socket?.destroy());
     }
-    return push(chunk, encoding);
+    // After the answer is written: an aborted upload may take the client's socket down with it.
+    tx.abort?.abort();
   };
+  const onStall = (): void => stop('body_timeout', cdnError('CDN_ERR_EDGE_BODY_TIMEOUT', limits.bodyTimeoutMs));
+  /** The edge waits for the client: from now on (or still from the last chunk) the body must keep coming. */
+  const waiting = (): void => {
+    if (stall === undefined && !stopped && !settled) stall = setTimeout(onStall, limits.bodyTimeoutMs);
+  };
+  const idle = (): void => {
+    clearTimeout(stall);
+    stall = undefined;
+  };
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (stopped) return true;
+    if (chunk === null || chunk === undefined) {
+      settled = true;
+      idle();
+      return push(chunk, encoding);
+    }
+    seen += (chunk as Buffer).length;
+    if (seen > limits.maxBodyBytes) {
+      stop('body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
+      return true;
+    }
+    const more = push(chunk, encoding);
+    // Full: the parser stops reading the socket until the edge reads (_read below).
+    if (!more) idle();
+    else if (stall !== undefined) stall.refresh();
+    else waiting();
+    return more;
+  };
+  req._read = (size: number): void => {
+    waiting();
+    read(size);
+  };
+  tx.res.once('close', () => {
+    settled = true;
+    idle();
+  });
+  waiting();
 }
 
 /** Requests node:http could not parse or that timed out: answered on the socket itself. */

@@ -17,6 +17,8 @@ export const MAX_URL_BYTES_DEFAULT = 8 * 1024;
 export const MAX_HEADER_BYTES_DEFAULT = 16 * 1024;
 export const MAX_BODY_BYTES_DEFAULT = 10 * 1024 * 1024;
 export const CLIENT_TIMEOUT_MS_DEFAULT = 10_000;
+/** A request body may pause this long, no longer (client-limits.ts): far below the origin timeout, so a slow upload frees its origin connection soon. */
+export const BODY_TIMEOUT_MS_DEFAULT = 5_000;
 export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
 export const HEARTBEAT_MS_DEFAULT = 2_000;
 export const MAX_DETACHED_SECONDS_DEFAULT = 30;
@@ -74,6 +76,8 @@ export interface EdgeConfig {
   maxBodyBytes: number;
   /** A client must send its whole request head within this time (slowloris). */
   clientTimeoutMs: number;
+  /** A request body must keep arriving: a longer pause between two of its chunks gets 408 (slow uploads). */
+  bodyTimeoutMs: number;
   /** An idle keep-alive client connection is closed after this time. */
   keepAliveTimeoutMs: number;
   /** This CDN's name in CDN-Loop (RFC 8586): sent to origins; a request already carrying it is refused (508). */
@@ -118,6 +122,7 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     maxHeaderBytes: r.int('CDN_EDGE_MAX_HEADER_BYTES', MAX_HEADER_BYTES_DEFAULT, 1024, 1024 * 1024),
     maxBodyBytes: r.int('CDN_EDGE_MAX_BODY_BYTES', MAX_BODY_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
     clientTimeoutMs: r.int('CDN_EDGE_CLIENT_TIMEOUT_MS', CLIENT_TIMEOUT_MS_DEFAULT, 100, 600_000),
+    bodyTimeoutMs: r.int('CDN_EDGE_BODY_TIMEOUT_MS', BODY_TIMEOUT_MS_DEFAULT, 100, 600_000),
     keepAliveTimeoutMs: r.int('CDN_EDGE_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_TIMEOUT_MS_DEFAULT, 100, 600_000),
     cdnId: r.string('CDN_EDGE_CDN_ID', 'edgeplane'),
   };

@@ -95,6 +95,7 @@ test('cluster and client limits: defaults', () => {
   assert.equal(config.maxHeaderBytes, 16 * 1024);
   assert.equal(config.maxBodyBytes, 10 * 1024 * 1024);
   assert.equal(config.clientTimeoutMs, 10_000);
+  assert.equal(config.bodyTimeoutMs, 5_000);
   assert.equal(config.keepAliveTimeoutMs, 15_000);
 });
 
@@ -106,11 +107,12 @@ test('cluster and client limits: explicit values, and bad ones all reported', ()
     CDN_EDGE_MAX_HEADER_BYTES: '4096',
     CDN_EDGE_MAX_BODY_BYTES: '0',
     CDN_EDGE_CLIENT_TIMEOUT_MS: '500',
+    CDN_EDGE_BODY_TIMEOUT_MS: '750',
     CDN_EDGE_KEEPALIVE_TIMEOUT_MS: '1000',
   });
   assert.deepEqual(
-    [config.workers, config.maxUrlBytes, config.maxHeaderBytes, config.maxBodyBytes, config.clientTimeoutMs, config.keepAliveTimeoutMs],
-    [1, 2048, 4096, 0, 500, 1000],
+    [config.workers, config.maxUrlBytes, config.maxHeaderBytes, config.maxBodyBytes, config.clientTimeoutMs, config.bodyTimeoutMs, config.keepAliveTimeoutMs],
+    [1, 2048, 4096, 0, 500, 750, 1000],
   );
   assert.throws(
     () =>
@@ -119,10 +121,11 @@ test('cluster and client limits: explicit values, and bad ones all reported', ()
         CDN_EDGE_WORKERS: '0',
         CDN_EDGE_MAX_BODY_BYTES: '-1',
         CDN_EDGE_CLIENT_TIMEOUT_MS: 'soon',
+        CDN_EDGE_BODY_TIMEOUT_MS: '0',
         CDN_EDGE_KEEPALIVE_TIMEOUT_MS: '0',
       }),
     (err: unknown) => {
-      for (const name of ['CDN_EDGE_WORKERS', 'CDN_EDGE_MAX_BODY_BYTES', 'CDN_EDGE_CLIENT_TIMEOUT_MS', 'CDN_EDGE_KEEPALIVE_TIMEOUT_MS']) {
+      for (const name of ['CDN_EDGE_WORKERS', 'CDN_EDGE_MAX_BODY_BYTES', 'CDN_EDGE_CLIENT_TIMEOUT_MS', 'CDN_EDGE_BODY_TIMEOUT_MS', 'CDN_EDGE_KEEPALIVE_TIMEOUT_MS']) {
         assert.match(String(err), new RegExp(`- ${name}: `), name);
       }
       return true;

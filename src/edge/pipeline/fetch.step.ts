@@ -4,10 +4,12 @@
  * - A cacheable request (GET/HEAD) joins the fetch in flight for its key or starts one
  *   (fetch.flight.ts: collapsing, storing, revalidation). HEAD is fetched with GET so the
  *   object stored is whole.
- * - A pass (any other method) forwards the client's method and streams its body; it is
- *   never collapsed nor retried, and a non-error answer to an unsafe method invalidates
- *   the stored URL and same-host Location / Content-Location (RFC 9111 §4.4).
+ * - A pass (any other method) forwards the client's method and body (a small body read
+ *   whole first, a larger one streamed: see passFetch); it is never collapsed nor retried,
+ *   and a non-error answer to an unsafe method invalidates the stored URL and same-host
+ *   Location / Content-Location (RFC 9111 §4.4).
  */
+import type { IncomingMessage } from 'node:http';
 import { CdnError } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
 import { cacheKey, normalizeQuery, splitTarget, variantKey } from '../cache/cache-key';
@@ -182,7 +184,16 @@ function takeOwn(tx: EdgeTransaction, flight: Flight): StepName {
   return 'deliver';
 }
 
+/**
+ * Request bodies up to this size are read whole before the origin is asked (nginx's
+ * proxy_request_buffering, for small bodies only: held in memory, and only until the body
+ * timeout if the client stalls). 64 KiB covers forms and API calls.
+ */
+export const PASS_BODY_BUFFER_BYTES = 64 * 1024;
+
 async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
+  // The client limits (client-limits.ts) may have refused the body already.
+  if (tx.res.headersSent || tx.res.destroyed) return 'done';
   const customer = tx.customer!;
   const target = ctx.targets.of(customer);
   const abort = new AbortController();
@@ -195,11 +206,22 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     cdnId: ctx.cdnId,
   });
   const hasBody = tx.req.headers['content-length'] !== undefined || tx.req.headers['transfer-encoding'] !== undefined;
+  // Slow request bodies must not take the origin connections cache fills need. A small body
+  // is read whole first, so however slowly it comes it holds no origin connection, and the
+  // request then goes out at once like a miss. A larger one streams, which holds a connection
+  // while the client sends: OriginPools gives streamed bodies a pool of their own, so uploads
+  // wait only for uploads, and the body timeout (client-limits.ts) aborts a stalled one.
+  let body: Buffer | IncomingMessage | null = null;
+  if (hasBody) {
+    const whole = await readSmallBody(tx.req, PASS_BODY_BUFFER_BYTES, abort.signal);
+    if (whole === 'gone' || abort.signal.aborted) return 'done';
+    body = whole === 'larger' ? tx.req : whole;
+  }
   const started = performance.now();
   const meter = ctx.metrics.meter(customer.id);
   try {
     // undici does not retry: a non-idempotent request reaches the origin at most once.
-    tx.origin = await ctx.pools.request(target, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body: hasBody ? tx.req : null, signal: abort.signal });
+    tx.origin = await ctx.pools.request(target, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body, signal: abort.signal });
   } catch (err) {
     tx.originMs = performance.now() - started;
     tx.cache = 'ERROR';
@@ -217,6 +239,39 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
   tx.headers = endToEndResponseHeaders(origin.headers);
   tx.body = origin.body;
   return 'deliver';
+}
+
+/**
+ * The request body whole if it is at most `max` bytes; 'larger' once it is known to be
+ * larger (by Content-Length, or while a chunked body is read: what was read is put back in
+ * front, and `req` is passed on paused, as it was); 'gone' if the client left or the
+ * request was refused meanwhile (`signal`).
+ */
+function readSmallBody(req: IncomingMessage, max: number, signal: AbortSignal): Promise<Buffer | 'larger' | 'gone'> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && !(Number(declared) <= max)) return Promise.resolve('larger');
+  if (signal.aborted) return Promise.resolve('gone');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (result: Buffer | 'larger' | 'gone'): void => {
+      req.off('data', onData).off('end', onEnd).off('close', onGone).off('error', onGone);
+      signal.removeEventListener('abort', onGone);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= max) return;
+      req.pause();
+      settle('larger');
+      req.unshift(Buffer.concat(chunks, size));
+    };
+    const onEnd = (): void => settle(Buffer.concat(chunks, size));
+    const onGone = (): void => settle('gone');
+    signal.addEventListener('abort', onGone, { once: true });
+    req.on('data', onData).on('end', onEnd).on('close', onGone).on('error', onGone);
+  });
 }
 
 /**
