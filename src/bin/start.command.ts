@@ -94,7 +94,8 @@ export async function runStart(args: string[]): Promise<void> {
     await closeAll(closers, (msg) => logger.warn(msg));
     throw err;
   }
-  closeOnSignals(closers, (msg) => logger.info(msg));
+  // npm_lifecycle_event: we are an npm script (`npm start`), and npm waits for us.
+  closeOnSignals(closers, (msg) => logger.info(msg), { exitWithParent: process.env.npm_lifecycle_event !== undefined });
 }
 
 function usesEmbeddedDatabase(): boolean {

@@ -2,20 +2,26 @@
  * `cdn start` / `npm start` as processes: the embedded database's data directory is held by one
  * process, so `cdn token create` beside a running start refuses and changes nothing (it used to
  * print a token that never worked and leave the database inconsistent); a crashed start's lock
- * does not block the next one.
+ * does not block the next one. Under `npm start`, a signal to npm reaches the server (it used to
+ * kill only the shell between them, leaving the server running on its ports), npm exits 0 as the
+ * README promises, and a server whose npm was SIGKILLed stops by itself.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { graphqlRequest, spawnCdn, type CdnProcess } from '../support/processes';
 
 const dirs: string[] = [];
 const procs: CdnProcess[] = [];
+/** Servers started under npm: a failing test may leave them running after npm is gone. */
+const serverPids: number[] = [];
 after(async () => {
   for (const p of procs) await p.stop().catch(() => {});
+  for (const pid of serverPids) if (running(pid)) process.kill(pid, 'SIGKILL');
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -137,4 +143,83 @@ test('a crashed cdn start (SIGKILL) leaves a stale lock that the next start take
   const lock = JSON.parse(readFileSync(path.join(dataDir, 'pglite.lock'), 'utf8')) as { pid: number };
   assert.equal(lock.pid, next.child.pid);
   assert.equal(await next.stop(), 0, next.output());
+});
+
+/** `npm start`, really through npm (and the shell it runs scripts with), from the repository root. */
+function npmStart(dataDir: string): CdnProcess {
+  const proc = spawnCdn([], newcomerEnv(dataDir), { command: ['npm', 'start', '--silent'] });
+  procs.push(proc);
+  return proc;
+}
+
+/** The banner's listening URLs, and the pid of the server (from the data directory's lock). */
+async function served(proc: CdnProcess, dataDir: string): Promise<{ urls: string[]; serverPid: number; api: string; token: string }> {
+  const { api, token } = await readBanner(proc);
+  const edge = (await proc.waitForOutput(/edge \(public\)\s+(http:\S+)/))[1]!;
+  const admin = (await proc.waitForOutput(/edge admin\s+(http:\S+)/))[1]!;
+  await tokenIds(api, token);
+  const { pid } = JSON.parse(readFileSync(path.join(dataDir, 'pglite.lock'), 'utf8')) as { pid: number };
+  serverPids.push(pid);
+  assert.notEqual(pid, proc.child.pid, 'the server is a process of its own under npm');
+  return { urls: [api, edge, admin], serverPid: pid, api, token };
+}
+
+function connectionRefused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** npm's exit within the lifecycle's 15 s grace (and some start-up slack), or a failure. */
+async function npmExit(proc: CdnProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`npm did not exit within 20 s. Output:\n${proc.output()}`)), 20_000).unref());
+  await Promise.race([proc.exited(), timer]);
+  return { code: proc.child.exitCode, signal: proc.child.signalCode };
+}
+
+async function assertStopped(urls: string[], serverPid: number, dataDir: string, output: string): Promise<void> {
+  assert.equal(running(serverPid), false, `the server (pid ${serverPid}) is gone. Output:\n${output}`);
+  for (const url of urls) assert.equal(await connectionRefused(url), true, `${url} is free`);
+  assert.equal(existsSync(path.join(dataDir, 'pglite.lock')), false, 'the server drained and released the data directory');
+  assert.match(output, /api stopped/, 'the api drained');
+}
+
+for (const [what, send] of [
+  ['SIGTERM to the npm process alone', (p: CdnProcess) => process.kill(p.child.pid!, 'SIGTERM')],
+  ['SIGINT to its process group, as Ctrl-C in a terminal', (p: CdnProcess) => process.kill(-p.child.pid!, 'SIGINT')],
+] as const) {
+  test(`npm start: ${what} drains and stops the server, frees its ports, and npm exits 0`, async () => {
+    const dataDir = await tempDataDir();
+    const proc = npmStart(dataDir);
+    const { urls, serverPid } = await served(proc, dataDir);
+    send(proc);
+    assert.deepEqual(await npmExit(proc), { code: 0, signal: null }, `npm exits 0 (README). Output:\n${proc.output()}`);
+    await assertStopped(urls, serverPid, dataDir, proc.output());
+  });
+}
+
+test('npm start: a server whose npm was SIGKILLed (nothing forwarded) stops by itself', async () => {
+  const dataDir = await tempDataDir();
+  const proc = npmStart(dataDir);
+  const { urls, serverPid } = await served(proc, dataDir);
+  process.kill(proc.child.pid!, 'SIGKILL');
+  await proc.exited();
+  const since = Date.now();
+  while (running(serverPid) && Date.now() - since < 20_000) await new Promise((r) => setTimeout(r, 50));
+  await assertStopped(urls, serverPid, dataDir, proc.output());
 });
