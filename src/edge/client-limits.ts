@@ -3,7 +3,8 @@
  * head size (431), target length (414), body size (413, on Content-Length and while the
  * body streams to the origin), and timeouts (408 for a head that does not arrive in time:
  * slowloris; 408 for a body that stops arriving: slow uploads; idle keep-alive connections
- * are closed). Every refusal is the edge's usual JSON error, `{"error": "...", "message": "..."}`,
+ * are closed). `Expect: 100-continue` is answered here, and only for a request that is
+ * accepted. Every refusal is the edge's usual JSON error, `{"error": "...", "message": "..."}`,
  * with a catalog message.
  */
 import { STATUS_CODES, type ServerOptions } from 'node:http';
@@ -44,8 +45,15 @@ export function publicServerOptions(limits: ClientLimits): {
  * Checks a parsed request against the limits; answers it (and returns false) when it is
  * refused. `badUrl` is set when the target is not valid percent-encoding. Otherwise guards
  * the body as it streams, and returns true.
+ *
+ * `expectsContinue`: the request came with `Expect: 100-continue` (the server's
+ * 'checkContinue' event, so Node has not answered it). RFC 9110 §10.1.1: the client waits
+ * for `100 Continue` before sending its body; a refused request gets its final answer
+ * instead (a 413 on Content-Length without the client ever sending the body), and the
+ * connection is closed after it, since the body the client may still send is never read.
+ * The expectation is the edge's to meet; it is not forwarded to origins.
  */
-export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl = false): boolean {
+export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl = false, expectsContinue = false): boolean {
   const target = tx.req.url ?? '/';
   if (target.length > limits.maxUrlBytes) return refuse(tx, 'url_too_long', cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
   if (badUrl) return refuse(tx, 'bad_request', cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
@@ -54,6 +62,7 @@ export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl =
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     return refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
   }
+  if (expectsContinue) tx.res.writeContinue();
   if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits);
   return true;
 }

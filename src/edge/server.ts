@@ -6,7 +6,7 @@
  */
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.port';
 import type { EdgeFleet } from '../core/fleet.port';
 import type { StatsChannel } from '../core/stats.port';
@@ -260,16 +260,19 @@ function createPublicServer(
   // closeIdleConnections() only knows connections between two requests, and once the
   // server closes it no longer times out a silent one, which would hold close() forever.
   const silent = new Set<Socket>();
-  const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     silent.delete(req.socket);
     if (closing) res.shouldKeepAlive = false;
     // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN.
     if (lane !== undefined && req.headers['cdn-loop'] === undefined && serveFromHitLane(req, res, ctx, lane)) return;
     const tx = new EdgeTransaction(req, res);
     res.once('close', () => finish(tx, ctx));
-    if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'))) return;
+    if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'), expectsContinue)) return;
     void runPipeline(tx, ctx);
-  });
+  };
+  const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => serve(req, res, false));
+  // Expect: 100-continue: admitRequest sends `100 Continue` only to a request it accepts (Node would send it to every one).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
   server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('clientError', options.clientErrorHandler);
   server.on('connection', (socket: Socket) => {

@@ -2,8 +2,10 @@
  * Uploads against cache fills, through real sockets and a real origin that records what it
  * receives: request bodies sent slowly must never hold the origin connections that misses
  * need (small bodies are read whole before any origin connection; larger ones stream
- * through a separate per-origin upload budget), and a body that stalls gets 408 and its
- * origin request is aborted. After each attack a clean request gets the origin's clean answer.
+ * through a separate per-origin upload budget), a body that stalls gets 408 and its origin
+ * request is aborted, and `Expect: 100-continue` (what curl sends for uploads of 1 MB or
+ * more) is answered `100 Continue` by the edge, or a final 413 before the body is sent.
+ * After each attack a clean request gets the origin's clean answer.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -277,4 +279,40 @@ test('a request body that stalls longer than CDN_EDGE_BODY_TIMEOUT_MS gets 408 a
   assert.ok(origin.seen.find((r) => r.url === '/stall-big')!.bytes < 1_000_000);
   assert.equal(origin.seen.filter((r) => r.url === '/stall-small' || r.url === '/stall-none').length, 0, 'stalled small bodies never reached the origin');
   await cleanRequestsWork('after-stall');
+});
+
+test('Expect: 100-continue on a 1 MB upload: the client gets 100 Continue, the origin the whole body, the client its answer; no origin failure is counted', async () => {
+  const size = 1024 * 1024;
+  const c = new RawClient(edge.port);
+  await c.write(`POST /expect HTTP/1.1\r\nHost: a.test\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+  const interim = await c.until(/\r\n\r\n/, 3_000);
+  assert.match(interim, /^HTTP\/1\.1 100 Continue\r\n\r\n/, `first the interim answer: ${interim.slice(0, 200)}`);
+  await c.write(Buffer.alloc(size, 'e'));
+  await c.until(undefined, 10_000);
+  const res = finalResponse(c.text);
+  assert.equal(res.status, 200, `${res.head}\n${res.body}`);
+  assert.equal(res.body, `origin saw POST /expect ${size}`);
+  const seen = origin.seen.find((r) => r.url === '/expect')!;
+  assert.equal(seen.state, 'complete');
+  assert.equal(seen.bytes, size);
+  assert.equal(seen.headers.expect, undefined, 'the expectation is the edge\'s to meet, not forwarded');
+  c.destroy();
+
+  const metrics = (await http(edge.adminUrl, '/metrics')).body;
+  assert.doesNotMatch(metrics, /^cdn_edge_origin_errors_total\{customer="cust-a"/m, 'no origin failure counted');
+  assert.match(metrics, /^cdn_edge_requests_total\{customer="cust-a",cache="BYPASS",status="2xx"\} \d+/m);
+  await cleanRequestsWork('after-expect');
+});
+
+test('Expect: 100-continue with a body over CDN_EDGE_MAX_BODY_BYTES gets 413 at once, without 100 Continue, and the client need not send the body', async () => {
+  const before = origin.seen.length;
+  const c = new RawClient(edge.port);
+  await c.write(`PUT /too-big HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`);
+  const text = await c.until(undefined, 3_000);
+  assert.match(text, /^HTTP\/1\.1 413 /, `the first answer is the final 413: ${text.slice(0, 200)}`);
+  assert.doesNotMatch(text, /100 Continue/);
+  assert.equal(errorName(finalResponse(text).body), 'body_too_large');
+  await eventually(() => c.closed, 3_000, 'the connection is closed (the body was never read)');
+  assert.equal(origin.seen.length, before, 'the origin was not asked');
+  await cleanRequestsWork('after-413');
 });
