@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: the edge and Debian's nginx (proxy_cache) side by side, in front of the same
-// origin, on 127.0.0.1 only. See docs/BENCHMARKS.md for what is measured and why.
+// origin, on 127.0.0.1 only. See docs/BENCHMARKS.md for what is measured and why: req/s and
+// latency from wrk, and each server's CPU time per 1,000 requests (bench/proc.js).
 //
 // The edge is a black box: `node bin/cdn.js edge --config <customers.json>` (after
 // `npm run build` when dist/ is older than src/). Every process started here (origin, edge,
@@ -13,6 +14,7 @@ const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const children = require('./children');
+const { CLK_TCK, treeCpuMs } = require('./proc');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -27,6 +29,9 @@ cache hits on 1,000 random objects (1 KB and 100 KB) at 64 and 1,000 connections
 cold misses, and request collapsing; then an extra row with CDN_EDGE_WORKERS=2.
 The hit cases also measure the "Node floor" (bench/floor.js: a Map-backed caching proxy on
 bare node:http, the least a Node cache can do) to show which part of the gap is the runtime's.
+Every measured run also records each server's CPU time (all its processes, /proc/<pid>/stat)
+per 1,000 requests: it compares servers even when wrk, not the server, is the limit.
+Servers and clients run on the node that runs the bench (${process.execPath}).
 
 Options:
   --quick             ~2 s runs and fewer cases (a smoke test, not a measurement)
@@ -370,13 +375,21 @@ async function wrkRun(opts, server, size, conns, origin) {
     '-H', `Host: ${HOST_HEADER}`,
     `http://127.0.0.1:${server.port}/`,
   ]);
+  // The server's CPU time (all its processes) right before and right after wrk: per request,
+  // it tells servers apart even when wrk, not the server, limits the req/s.
+  const cpu = cpuMeter(server);
   const r = await runToEnd(cmd, args, { env: { ...process.env, BENCH_SIZE: String(size), BENCH_OBJECTS: String(OBJECTS), BENCH_SEED: String(Date.now() % 100000) } });
+  const used = cpu.stop();
   const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (r.code !== 0 || line === undefined) throw new Error(`wrk failed (${r.code}): ${r.stderr || r.stdout}`);
   const j = JSON.parse(line.slice('BENCH_JSON '.length));
   const after = (await origin.count()).total;
   const errors = j.err_connect + j.err_read + j.err_write + j.err_timeout;
   return {
+    requests: j.requests,
+    cpuMs: used.cpuMs,
+    cpu1k: j.requests > 0 ? (used.cpuMs / j.requests) * 1000 : NaN,
+    busy: used.busy,
     rps: j.requests / (j.duration_us / 1e6),
     p50: j.p50_us / 1000,
     p99: j.p99_us / 1000,
@@ -386,6 +399,22 @@ async function wrkRun(opts, server, size, conns, origin) {
     timeouts: j.err_timeout,
     non2xx: j.err_status,
     originRequests: after - before,
+  };
+}
+
+/**
+ * Starts measuring a server's CPU time: stop() gives the milliseconds used by the server's
+ * processes (the edge's primary and workers, nginx's master and worker, the floor) since,
+ * and `busy`, that time over the wall time (1 = one core fully used).
+ */
+function cpuMeter(server) {
+  const t0 = performance.now();
+  const c0 = treeCpuMs(server.cp.pid);
+  return {
+    stop() {
+      const cpuMs = treeCpuMs(server.cp.pid) - c0;
+      return { cpuMs, busy: cpuMs / (performance.now() - t0) };
+    },
   };
 }
 
@@ -404,6 +433,9 @@ function summarise(runs) {
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
     originRequests: runs.reduce((a, r) => a + r.originRequests, 0),
     all: runs.map((r) => r.rps),
+    cpu1k: median(runs.map((r) => r.cpu1k)),
+    cpuAll: runs.map((r) => r.cpu1k),
+    busy: median(runs.map((r) => r.busy)),
   };
 }
 
@@ -411,13 +443,16 @@ const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const fmtSize = (s) => (s >= KB ? `${s / KB} KB` : `${s} B`);
 const fmtK = (n) => `${(n / 1000).toFixed(1)}k`;
+const fmtCpu = (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)) : '?');
+const fmtPct = (n) => `${Math.round(n * 100)} %`;
+const fmtX = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '?');
 
 function describeRun(r) {
   const extra = [];
   if (r.errors) extra.push(`${r.errors} socket errors (${r.timeouts} timeouts)`);
   if (r.non2xx) extra.push(`${r.non2xx} non-2xx`);
   if (r.originRequests) extra.push(`${r.originRequests} origin requests`);
-  return `${fmtInt(r.rps).padStart(7)} req/s  p50 ${fmtMs(r.p50).padStart(6)} ms  p99 ${fmtMs(r.p99).padStart(6)} ms  ${r.mbps.toFixed(0)} MB/s${extra.length ? `  [${extra.join(', ')}]` : ''}`;
+  return `${fmtInt(r.rps).padStart(7)} req/s  p50 ${fmtMs(r.p50).padStart(6)} ms  p99 ${fmtMs(r.p99).padStart(6)} ms  ${r.mbps.toFixed(0)} MB/s  CPU ${fmtCpu(r.cpu1k).padStart(5)} ms/1k req (busy ${fmtPct(r.busy)})${extra.length ? `  [${extra.join(', ')}]` : ''}`;
 }
 
 /** Interleaved: edge, nginx[, floor], edge, nginx[, floor], ... `runs` each. */
@@ -448,24 +483,30 @@ async function coldMisses(opts, edge, nginx, origin, size, stamp) {
     const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/cold-${stamp}-${size}-${round}-${i}?size=${size}`);
     for (const server of [edge, nginx]) {
       const before = (await origin.count()).total;
+      const cpu = cpuMeter(server);
       const r = await fetchAll(opts, server, paths, opts.coldConcurrency);
+      const used = cpu.stop();
       const originRequests = (await origin.count()).total - before;
       const ok = r.statuses['200'] ?? 0;
-      results[server.name].push({ ms: r.ms, originRequests, ok, errors: r.errors });
-      log(`  cold misses ${fmtSize(size).padEnd(7)} round ${round + 1}/${opts.runs} ${server.name.padEnd(5)} ${r.ms.toFixed(0).padStart(6)} ms  ${ok}/${OBJECTS} ok  ${originRequests} origin requests${r.errors ? `  ${r.errors} errors ${JSON.stringify(r.errorSample)}` : ''}`);
+      // 1,000 requests a round: the round's CPU time is the CPU per 1,000 requests.
+      const cpu1k = (used.cpuMs / paths.length) * 1000;
+      results[server.name].push({ ms: r.ms, originRequests, ok, errors: r.errors, cpu1k });
+      log(`  cold misses ${fmtSize(size).padEnd(7)} round ${round + 1}/${opts.runs} ${server.name.padEnd(5)} ${r.ms.toFixed(0).padStart(6)} ms  CPU ${fmtCpu(cpu1k).padStart(5)} ms/1k req  ${ok}/${OBJECTS} ok  ${originRequests} origin requests${r.errors ? `  ${r.errors} errors ${JSON.stringify(r.errorSample)}` : ''}`);
       await sleep(300);
     }
   }
-  const s = (xs) => ({ ms: median(xs.map((x) => x.ms)), originRequests: xs.map((x) => x.originRequests), ok: Math.min(...xs.map((x) => x.ok)), errors: xs.reduce((a, x) => a + x.errors, 0) });
+  const s = (xs) => ({ ms: median(xs.map((x) => x.ms)), cpu1k: median(xs.map((x) => x.cpu1k)), originRequests: xs.map((x) => x.originRequests), ok: Math.min(...xs.map((x) => x.ok)), errors: xs.reduce((a, x) => a + x.errors, 0) });
   return { size, edge: s(results.edge), nginx: s(results.nginx) };
 }
 
 async function collapse(opts, server, origin, stamp) {
   const p = `/obj/collapse-${stamp}-${server.name}?size=${KB}&delay=${opts.burstDelayMs}`;
+  const cpu = cpuMeter(server);
   const r = await client(opts, 'burst', ['--port', String(server.port), '--host', HOST_HEADER, '--count', String(opts.burstCount), '--path', p]);
+  const { cpuMs } = cpu.stop();
   const c = await origin.count(p);
-  log(`  ${opts.burstCount} concurrent requests for one missing key  ${server.name.padEnd(5)} origin requests: ${c.count}  statuses ${JSON.stringify(r.statuses)}  x-cache ${JSON.stringify(r.xcache)}  ${r.ms.toFixed(0)} ms${r.errors ? `  ${r.errors} errors ${JSON.stringify(r.errorSample)}` : ''}`);
-  return { server: server.name, originRequests: c.count, statuses: r.statuses, xcache: r.xcache, ms: r.ms, errors: r.errors };
+  log(`  ${opts.burstCount} concurrent requests for one missing key  ${server.name.padEnd(5)} origin requests: ${c.count}  statuses ${JSON.stringify(r.statuses)}  x-cache ${JSON.stringify(r.xcache)}  ${r.ms.toFixed(0)} ms  CPU ${cpuMs.toFixed(0)} ms${r.errors ? `  ${r.errors} errors ${JSON.stringify(r.errorSample)}` : ''}`);
+  return { server: server.name, originRequests: c.count, statuses: r.statuses, xcache: r.xcache, ms: r.ms, cpuMs, errors: r.errors };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,6 +529,7 @@ function machineInfo(nginxBin, buildNote, opts) {
     cpu: model.trim(),
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
+    nodePath: process.execPath,
     nginx: (nginxV.stderr || nginxV.stdout).trim().replace(/^nginx version:\s*/, ''),
     wrk: (wrkV.stdout || wrkV.stderr).split('\n')[0].replace(/\s*Copyright.*$/, '').trim(),
     commit: `${(git.stdout || '?').trim()}${dirty.stdout && dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`,
@@ -498,6 +540,9 @@ function machineInfo(nginxBin, buildNote, opts) {
   };
 }
 
+/** The edge's CPU per hit over the Node floor's (issue 17). */
+const CPU_TARGET_VS_FLOOR = 1.15;
+
 function targetFor(c) {
   return c.size === KB ? 0.7 : 1.2;
 }
@@ -507,14 +552,15 @@ function buildReport(info, data, opts) {
   L.push(`Run ${info.date} — ${info.mode}.`);
   L.push('');
   L.push(`- machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average at start ${info.load}`);
-  L.push(`- node ${info.node}, ${info.nginx}, ${info.wrk}`);
+  L.push(`- node ${info.node} (${info.nodePath}: the bench and every Node server it starts), ${info.nginx}, ${info.wrk}`);
   L.push(`- edge: commit ${info.commit}; ${info.build}${info.cdnEnv.length ? `; environment ${info.cdnEnv.join(' ')}` : ''}`);
   L.push(`- servers on core ${opts.serverCpu} (\`taskset\`), wrk (${opts.wrkThreads} thread) and the origin on core ${opts.clientCpu}; medians of ${opts.runs} interleaved runs per server`);
+  L.push(`- CPU: utime + stime of all the server's processes (/proc/<pid>/stat, ${CLK_TCK} ticks/s) from right before to right after each run, per 1,000 requests wrk counted`);
   L.push('');
   L.push('**Cache hits**, random paths over 1,000 objects (all cached before measuring):');
   L.push('');
-  L.push('| case | edge req/s | nginx req/s | edge/nginx | target | Node floor req/s ² | floor/nginx | edge/floor | edge p50 / p99 (ms) | nginx p50 / p99 (ms) | floor p50 / p99 (ms) | runs req/s: edge \\| nginx \\| floor | notes |');
-  L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  L.push('| case | edge req/s | nginx req/s | edge/nginx | target | Node floor req/s ² | floor/nginx | edge/floor | CPU ms per 1,000 req: edge \\| nginx \\| floor ³ | CPU edge/nginx | CPU edge/floor | CPU target | CPU floor/nginx | edge p50 / p99 (ms) | nginx p50 / p99 (ms) | floor p50 / p99 (ms) | runs req/s: edge \\| nginx \\| floor | runs CPU ms/1k: edge \\| nginx \\| floor | notes |');
+  L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | --- | --- |');
   const row = (c, workersLabel) => {
     const ratio = c.edge.rps / c.nginx.rps;
     const t = targetFor(c);
@@ -527,12 +573,23 @@ function buildReport(info, data, opts) {
       if (x.originRequests) notes.push(`${s}: ${x.originRequests} origin requests (misses)`);
     }
     if (c.conns >= 1000) notes.push(`edge p99 ${c.edge.p99 < 100 ? 'under' : 'NOT under'} 100 ms`);
+    // Below ~90 % the server waited for the client: its req/s is wrk's, its CPU per request still its own.
+    notes.push(`server busy ${['edge', 'nginx', 'floor'].filter((s) => c[s] !== undefined).map((s) => `${s} ${fmtPct(c[s].busy)}`).join(', ')}`);
     if (c.warm) notes.push(...c.warm);
     const f = c.floor;
     const floorCells = f === undefined ? '— | — | —' : `${fmtInt(f.rps)} | ${(f.rps / c.nginx.rps).toFixed(2)}× | ${(c.edge.rps / f.rps).toFixed(2)}×`;
+    const cpuEdgeFloor = f === undefined ? NaN : c.edge.cpu1k / f.cpu1k;
+    const cpuCells = [
+      `${fmtCpu(c.edge.cpu1k)} \\| ${fmtCpu(c.nginx.cpu1k)} \\| ${f === undefined ? '—' : fmtCpu(f.cpu1k)}`,
+      `**${fmtX(c.edge.cpu1k, c.nginx.cpu1k)}**`,
+      f === undefined ? '—' : `**${fmtX(c.edge.cpu1k, f.cpu1k)}**`,
+      f === undefined ? '—' : `≤ ${CPU_TARGET_VS_FLOOR}× floor ${cpuEdgeFloor <= CPU_TARGET_VS_FLOOR ? 'met' : 'not met'}`,
+      f === undefined ? '—' : fmtX(f.cpu1k, c.nginx.cpu1k),
+    ].join(' | ');
     const floorLat = f === undefined ? '—' : `${fmtMs(f.p50)} / ${fmtMs(f.p99)}`;
     const floorRuns = f === undefined ? '' : ` \\| ${f.all.map(fmtK).join(' ')}`;
-    return `| ${fmtSize(c.size)}, ${fmtInt(c.conns)} conns${workersLabel} | ${fmtInt(c.edge.rps)} | ${fmtInt(c.nginx.rps)} | **${ratio.toFixed(2)}×** | ≥ ${t}× ${ratio >= t ? 'met' : 'not met'} | ${floorCells} | ${fmtMs(c.edge.p50)} / ${fmtMs(c.edge.p99)} | ${fmtMs(c.nginx.p50)} / ${fmtMs(c.nginx.p99)} | ${floorLat} | ${c.edge.all.map(fmtK).join(' ')} \\| ${c.nginx.all.map(fmtK).join(' ')}${floorRuns} | ${notes.join('; ')} |`;
+    const floorCpuRuns = f === undefined ? '' : ` \\| ${f.cpuAll.map(fmtCpu).join(' ')}`;
+    return `| ${fmtSize(c.size)}, ${fmtInt(c.conns)} conns${workersLabel} | ${fmtInt(c.edge.rps)} | ${fmtInt(c.nginx.rps)} | **${ratio.toFixed(2)}×** | ≥ ${t}× ${ratio >= t ? 'met' : 'not met'} | ${floorCells} | ${cpuCells} | ${fmtMs(c.edge.p50)} / ${fmtMs(c.edge.p99)} | ${fmtMs(c.nginx.p50)} / ${fmtMs(c.nginx.p99)} | ${floorLat} | ${c.edge.all.map(fmtK).join(' ')} \\| ${c.nginx.all.map(fmtK).join(' ')}${floorRuns} | ${c.edge.cpuAll.map(fmtCpu).join(' ')} \\| ${c.nginx.cpuAll.map(fmtCpu).join(' ')}${floorCpuRuns} | ${notes.join('; ')} |`;
   };
   for (const c of data.hits) L.push(row(c, ''));
   for (const c of data.hits2) L.push(row(c, ', **edge CDN_EDGE_WORKERS=2** ¹'));
@@ -545,25 +602,27 @@ function buildReport(info, data, opts) {
     L.push(`² The Node floor (bench/floor.js): a Map from URL to the origin's answer on bare node:http, same core, same client — no freshness, tenants, limits or disk. It is the most a cache whose hit path runs in Node can reach here: floor/nginx bounds edge/nginx (within run-to-run noise), and edge/floor is the share of that the edge keeps. When floor/nginx is near or above 1, the client (wrk, one core) is the limit, not the servers.`);
   }
   L.push('');
+  L.push(`³ CPU time of all the server's processes per 1,000 requests (median of the runs; lower is better). Unlike req/s it does not depend on whether wrk keeps up: a server that waits for the client ("server busy" well below 100 % in the notes) spends no CPU waiting. CPU edge/floor is the edge's cost per hit over the least a Node cache can spend (target ≤ ${CPU_TARGET_VS_FLOOR}×); CPU floor/nginx is the runtime's share of the gap.`);
+  L.push('');
   if (data.cold.length) {
     L.push(`**Cold misses**: 1,000 distinct objects, each fetched once, ${opts.coldConcurrency} at a time (median total time):`);
     L.push('');
-    L.push('| objects | edge | nginx | edge/nginx (time) | target | origin requests per round: edge \\| nginx |');
-    L.push('| --- | ---: | ---: | ---: | --- | --- |');
+    L.push('| objects | edge | nginx | edge/nginx (time) | target | CPU ms per 1,000 req: edge \\| nginx | CPU edge/nginx | origin requests per round: edge \\| nginx |');
+    L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |');
     for (const c of data.cold) {
       const ratio = c.edge.ms / c.nginx.ms;
       const bad = [c.edge, c.nginx].some((x) => x.ok < OBJECTS || x.errors) ? ' (some requests failed: see the console)' : '';
-      L.push(`| 1,000 × ${fmtSize(c.size)} | ${c.edge.ms.toFixed(0)} ms | ${c.nginx.ms.toFixed(0)} ms | **${ratio.toFixed(2)}×** | ≤ 1.5× ${ratio <= 1.5 ? 'met' : 'not met'}${bad} | ${c.edge.originRequests.join(' ')} \\| ${c.nginx.originRequests.join(' ')} |`);
+      L.push(`| 1,000 × ${fmtSize(c.size)} | ${c.edge.ms.toFixed(0)} ms | ${c.nginx.ms.toFixed(0)} ms | **${ratio.toFixed(2)}×** | ≤ 1.5× ${ratio <= 1.5 ? 'met' : 'not met'}${bad} | ${fmtCpu(c.edge.cpu1k)} \\| ${fmtCpu(c.nginx.cpu1k)} | ${fmtX(c.edge.cpu1k, c.nginx.cpu1k)} | ${c.edge.originRequests.join(' ')} \\| ${c.nginx.originRequests.join(' ')} |`);
     }
     L.push('');
   }
   if (data.collapse.length) {
     L.push(`**Request collapsing**: ${opts.burstCount} concurrent connections ask for one missing key (the origin answers after ${opts.burstDelayMs} ms):`);
     L.push('');
-    L.push('| server | origin requests | expected | statuses | X-Cache | time |');
-    L.push('| --- | ---: | --- | --- | --- | ---: |');
+    L.push('| server | origin requests | expected | statuses | X-Cache | time | server CPU |');
+    L.push('| --- | ---: | --- | --- | --- | ---: | ---: |');
     for (const c of data.collapse) {
-      L.push(`| ${c.server} | **${c.originRequests}** | 1 | ${Object.entries(c.statuses).map(([k, v]) => `${v}× ${k}`).join(', ')}${c.errors ? `, ${c.errors} errors` : ''} | ${Object.entries(c.xcache).map(([k, v]) => `${v}× ${k}`).join(', ')} | ${c.ms.toFixed(0)} ms |`);
+      L.push(`| ${c.server} | **${c.originRequests}** | 1 | ${Object.entries(c.statuses).map(([k, v]) => `${v}× ${k}`).join(', ')}${c.errors ? `, ${c.errors} errors` : ''} | ${Object.entries(c.xcache).map(([k, v]) => `${v}× ${k}`).join(', ')} | ${c.ms.toFixed(0)} ms | ${c.cpuMs.toFixed(0)} ms |`);
     }
     L.push('');
   }
@@ -608,7 +667,7 @@ async function main() {
   tmpDir = children.useTmpDir(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeplane-bench-')), opts.keepTmp);
   log(`bench: temporary folder ${tmpDir}`);
   const info = machineInfo(nginxBin, buildNote, opts);
-  log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}, ${info.nginx}, ${info.wrk}, load ${info.load}`);
+  log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node} (${info.nodePath}, also for the edge, the floor, the origin and the client), ${info.nginx}, ${info.wrk}, load ${info.load}`);
   if (Number(info.load.split(' ')[0]) > 0.5) log('bench: WARNING: the machine is not idle (load average above 0.5): numbers will be noisy');
 
   const origin = await startOrigin(opts, opts.clientCpuOrNull);
@@ -666,7 +725,8 @@ async function main() {
     r.warm = warmNotes;
     data.hits.push(r);
     const floorNote = r.floor === undefined ? '' : `; Node floor ${fmtInt(r.floor.rps)} req/s (floor/nginx ${(r.floor.rps / r.nginx.rps).toFixed(2)}×, edge/floor ${(r.edge.rps / r.floor.rps).toFixed(2)}×, p99 ${fmtMs(r.floor.p99)} ms)`;
-    log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; edge p99 ${fmtMs(r.edge.p99)} ms, nginx p99 ${fmtMs(r.nginx.p99)} ms${floorNote}`);
+    const cpuNote = `; CPU ms per 1,000 requests: edge ${fmtCpu(r.edge.cpu1k)}, nginx ${fmtCpu(r.nginx.cpu1k)}${r.floor === undefined ? '' : `, floor ${fmtCpu(r.floor.cpu1k)}`} (edge/nginx ${fmtX(r.edge.cpu1k, r.nginx.cpu1k)}${r.floor === undefined ? '' : `, edge/floor ${fmtX(r.edge.cpu1k, r.floor.cpu1k)}, floor/nginx ${fmtX(r.floor.cpu1k, r.nginx.cpu1k)}`})`;
+    log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; edge p99 ${fmtMs(r.edge.p99)} ms, nginx p99 ${fmtMs(r.nginx.p99)} ms${floorNote}${cpuNote}`);
   }
 
   if (opts.workers2Cases.length) {
@@ -686,7 +746,7 @@ async function main() {
       r.warm = warmNotes;
       r.edgeProcesses = edge.processes;
       data.hits2.push(r);
-      log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×`);
+      log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; CPU ms per 1,000 requests: edge ${fmtCpu(r.edge.cpu1k)}, nginx ${fmtCpu(r.nginx.cpu1k)} (${fmtX(r.edge.cpu1k, r.nginx.cpu1k)})`);
     }
   }
 
