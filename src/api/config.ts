@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { EnvReader, type Env } from '../core/env.reader';
+import { readRedisTarget, type RedisTarget, type RedisVariables } from '../core/redis-target';
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
 import type { GrantThresholds } from './services/access-stats.service';
@@ -16,7 +17,9 @@ export interface ApiConfig {
   port: number;
   /** postgres:// URL; absent means the embedded PGlite under `dataDir`. */
   databaseUrl: string | undefined;
-  /** redis:// URL; absent means the caller wires the in-process bus. */
+  /** Where Redis is (one server, Sentinel or Cluster); absent means the caller wires the in-process bus. */
+  redis: RedisTarget | undefined;
+  /** REDIS_URL as given; undefined under Sentinel or Cluster. Adapters connect by `redis`. */
   redisUrl: string | undefined;
   redisPrefix: string;
   adminToken: string;
@@ -59,6 +62,23 @@ export interface ApiLimits {
   purgeRatePerMinute: number;
 }
 
+/** Where Redis is: the same variables as the edge's (rules in core/redis-target.ts). */
+const redisVariables: RedisVariables = {
+  url: 'REDIS_URL',
+  sentinels: 'REDIS_SENTINELS',
+  sentinelMaster: 'REDIS_SENTINEL_MASTER',
+  sentinelPassword: 'REDIS_SENTINEL_PASSWORD',
+  clusterNodes: 'REDIS_CLUSTER_NODES',
+  username: 'REDIS_USERNAME',
+  password: 'REDIS_PASSWORD',
+  prefix: 'CDN_REDIS_PREFIX',
+};
+
+function readRedis(r: EnvReader): Pick<ApiConfig, 'redis' | 'redisUrl' | 'redisPrefix'> {
+  const { target, prefix } = readRedisTarget(r, redisVariables);
+  return { redis: target, redisUrl: target?.mode === 'server' ? target.url : undefined, redisPrefix: prefix };
+}
+
 export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<ApiConfig> {
   const r = new EnvReader(env);
   const adminToken = r.string('CDN_ADMIN_TOKEN');
@@ -77,8 +97,7 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     host: r.string('CDN_API_HOST', '127.0.0.1'),
     port: r.port('CDN_API_PORT', 4000),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
-    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
-    redisPrefix: r.string('CDN_REDIS_PREFIX', 'edgeplane:'),
+    ...readRedis(r),
     adminToken: adminToken ?? '',
     secretKey: secretKey ?? '',
     dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
@@ -133,10 +152,8 @@ export function loadDatabaseConfig(env: Env, cwd: string = process.cwd()): Reado
   });
 }
 
-export interface TokenToolConfig extends DatabaseConfig {
+export interface TokenToolConfig extends DatabaseConfig, Pick<ApiConfig, 'redis' | 'redisUrl' | 'redisPrefix'> {
   secretKey: string;
-  redisUrl: string | undefined;
-  redisPrefix: string;
 }
 
 /** What `cdn token` needs: the database, the signing secret, and Redis to announce revocations. */
@@ -152,7 +169,6 @@ export function loadTokenToolConfig(env: Env, cwd: string = process.cwd()): Read
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
     secretKey: secretKey ?? '',
-    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
-    redisPrefix: r.string('CDN_REDIS_PREFIX', 'edgeplane:'),
+    ...readRedis(r),
   });
 }

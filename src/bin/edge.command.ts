@@ -9,6 +9,7 @@ import { startEdge } from '../edge/server';
 import { createBusTenantFeed } from '../edge/sync/bus-sync';
 import { createStaticTenantFeed, loadCustomersFile } from '../edge/sync/static-feed';
 import type { EdgeFleet } from '../core/fleet.port';
+import type { RedisTarget } from '../core/redis-target';
 import type { StatsChannel } from '../core/stats.port';
 import type { EdgeTenantFeed } from '../edge/tenant-feed.port';
 import { createLogger, type Logger } from '../obs/logger.factory';
@@ -24,7 +25,7 @@ Runs CDN_EDGE_WORKERS worker processes (default: one per core) sharing the publi
 the disk cache; the primary process serves the admin port for all of them and restarts a
 worker that dies. CDN_EDGE_WORKERS=1 serves from this one process.
 
-Follows the api's changes over Redis (REDIS_URL), or with --config serves a fixed list of
+Follows the api's changes over Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES), or with --config serves a fixed list of
 customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?, "basicAuth"? }].
 
 Required: CDN_SECRET_KEY (the same as the api's). Optional: CDN_EDGE_HOST (127.0.0.1),
@@ -45,7 +46,7 @@ export async function runEdge(args: string[]): Promise<void> {
   const logger = createLogger({ name: 'edge', level: config.logLevel, destination: pino.destination({ sync: false, maxWrite: SHARED_STDOUT_MAX_WRITE }) });
   if (config.workers === 1) return runSingle(config, values.config, logger);
 
-  // Refuse a bad customers file (or missing REDIS_URL) here, once, rather than in every worker.
+  // Refuse a bad customers file (or missing Redis) here, once, rather than in every worker.
   if (values.config !== undefined) await loadCustomersFile(values.config, config.secretKey);
   else requireRedis(config);
   const edge = await startEdgePrimary(config, { logger });
@@ -115,19 +116,19 @@ async function createTenantFeed(
   if (customersFile !== undefined) {
     return { tenants: createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined, stats: undefined };
   }
-  const redisUrl = requireRedis(config);
-  const bus = createBus({ redisUrl, prefix: config.redisPrefix, logger });
+  const redis = requireRedis(config);
+  const bus = createBus({ redis, prefix: config.redisPrefix, logger });
   closers.push({ name: 'bus', close: () => bus.close() });
-  const fleet = createFleet({ redisUrl, prefix: config.redisPrefix, logger });
+  const fleet = createFleet({ redis, prefix: config.redisPrefix, logger });
   closers.push({ name: 'fleet', close: () => fleet.close() });
-  const stats = createStatsChannel({ redisUrl, prefix: config.redisPrefix, logger });
+  const stats = createStatsChannel({ redis, prefix: config.redisPrefix, logger });
   closers.push({ name: 'stats', close: () => stats.close() });
   return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet, stats };
 }
 
-function requireRedis(config: Readonly<EdgeConfig>): string {
-  if (config.redisUrl === undefined) {
-    throw new Error('`cdn edge` needs REDIS_URL to follow the api, or --config customers.json to serve a fixed list.');
+function requireRedis(config: Readonly<EdgeConfig>): RedisTarget {
+  if (config.redis === undefined) {
+    throw new Error('`cdn edge` needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES) to follow the api, or --config customers.json to serve a fixed list.');
   }
-  return config.redisUrl;
+  return config.redis;
 }

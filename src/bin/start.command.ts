@@ -11,7 +11,7 @@ import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
 import { ensureDir, readOrCreateSecret } from './data-dir';
 import { lockDataDir } from './data-dir.lock';
 import { closeAll, closeOnSignals, type Closer } from './lifecycle';
-import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel, redactUrl } from './wiring';
+import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel, describeRedis, redactUrl } from './wiring';
 
 export const START_HELP = `Usage: cdn start [--no-demo]
 
@@ -57,17 +57,17 @@ export async function runStart(args: string[]): Promise<void> {
     await dataSource.initialize();
     closers.push({ name: 'database', close: () => dataSource.destroy() });
     await migrate(dataSource);
-    const bus = createBus({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    const bus = createBus({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'bus', close: () => bus.close() });
     // One fleet channel for the api and the edge of this process (in-process unless REDIS_URL is set).
-    const fleet = createFleet({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    const fleet = createFleet({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'fleet', close: () => fleet.close() });
     // Likewise one stats channel: the edge publishes its traffic, the api reads it.
-    const stats = createStatsChannel({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger, retentionMs: apiConfig.statsRetentionMinutes * 60_000 });
+    const stats = createStatsChannel({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger, retentionMs: apiConfig.statsRetentionMinutes * 60_000 });
     closers.push({ name: 'stats', close: () => stats.close() });
-    const rateLimiter = createRateLimiter({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    const rateLimiter = createRateLimiter({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'rate limiter', close: () => rateLimiter.close() });
-    const revocations = createRevocations({ redisUrl: apiConfig.redisUrl, prefix: apiConfig.redisPrefix, logger });
+    const revocations = createRevocations({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'token revocations', close: () => revocations.close() });
     const api = await startApi(apiConfig, { dataSource, bus, fleet, stats, rateLimiter, revocations, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
@@ -86,7 +86,7 @@ export async function runStart(args: string[]): Promise<void> {
         token,
         tokenFromEnv: process.env.CDN_ADMIN_TOKEN !== undefined,
         database: apiConfig.databaseUrl === undefined ? `embedded PGlite in ${dataDir}/pglite` : redactUrl(apiConfig.databaseUrl),
-        bus: apiConfig.redisUrl === undefined ? 'in-process' : redactUrl(apiConfig.redisUrl),
+        bus: apiConfig.redis === undefined ? 'in-process' : describeRedis(apiConfig.redis),
         demo: values['no-demo'] !== true,
       }),
     );

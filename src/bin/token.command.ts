@@ -46,7 +46,7 @@ export async function runToken(args: string[]): Promise<void> {
   }
   const dataSource = createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await dataSource.initialize();
-  const revocations = createRevocations({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  const revocations = createRevocations({ redis: config.redis, prefix: config.redisPrefix, logger });
   try {
     await migrate(dataSource);
     const tokens = new TokenService({ db: new Database(dataSource), key: tokenSigningKey(config.secretKey), revocations, logger });

@@ -1,10 +1,12 @@
 /**
  * The concrete adapters, chosen from configuration: Redis or the in-process bus, fleet
- * channel and stats channel.
+ * channel and stats channel. Every Redis adapter connects to the same RedisTarget (one
+ * server, the master Redis Sentinel names, or a Redis Cluster: core/redis-target.ts).
  */
 import type { ChangeBus } from '../core/bus.port';
 import type { EdgeFleet } from '../core/fleet.port';
 import type { RateLimiter } from '../core/rate-limit.port';
+import type { RedisTarget } from '../core/redis-target';
 import type { RevocationChannel } from '../core/revocation.port';
 import { MemoryRevocations } from '../bus/memory-revocations';
 import { createRedisRevocations } from '../bus/redis-revocations';
@@ -19,18 +21,18 @@ import { createRedisFleet } from '../bus/redis-fleet';
 import { createRedisRateLimiter } from '../bus/redis-rate-limiter';
 import { createRedisStats } from '../bus/redis-stats';
 
-export function createBus(options: { redisUrl: string | undefined; prefix: string; logger: Logger }): ChangeBus {
-  if (options.redisUrl === undefined) return new MemoryBus();
-  return createRedisBus({ url: options.redisUrl, prefix: options.prefix, logger: options.logger });
+export function createBus(options: { redis: RedisTarget | undefined; prefix: string; logger: Logger }): ChangeBus {
+  if (options.redis === undefined) return new MemoryBus();
+  return createRedisBus({ target: options.redis, prefix: options.prefix, logger: options.logger });
 }
 
 /**
  * Edges' heartbeats and purge acks: on Redis under the bus's prefix, or in-process (then
  * one instance is shared by the api and the edge of `cdn start`).
  */
-export function createFleet(options: { redisUrl: string | undefined; prefix: string; logger: Logger }): EdgeFleet {
-  if (options.redisUrl === undefined) return new MemoryFleet();
-  return createRedisFleet({ url: options.redisUrl, prefix: options.prefix, logger: options.logger });
+export function createFleet(options: { redis: RedisTarget | undefined; prefix: string; logger: Logger }): EdgeFleet {
+  if (options.redis === undefined) return new MemoryFleet();
+  return createRedisFleet({ target: options.redis, prefix: options.prefix, logger: options.logger });
 }
 
 /**
@@ -39,31 +41,31 @@ export function createFleet(options: { redisUrl: string | undefined; prefix: str
  * `retentionMs` (default 15 minutes) are dropped.
  */
 export function createStatsChannel(options: {
-  redisUrl: string | undefined;
+  redis: RedisTarget | undefined;
   prefix: string;
   logger: Logger;
   retentionMs?: number;
 }): StatsChannel {
-  if (options.redisUrl === undefined) return new MemoryStatsChannel({ retentionMs: options.retentionMs });
-  return createRedisStats({ url: options.redisUrl, prefix: options.prefix, logger: options.logger, retentionMs: options.retentionMs });
+  if (options.redis === undefined) return new MemoryStatsChannel({ retentionMs: options.retentionMs });
+  return createRedisStats({ target: options.redis, prefix: options.prefix, logger: options.logger, retentionMs: options.retentionMs });
 }
 
 /**
  * Token revocations between api processes: on Redis under the bus's prefix, or in-process
  * (one api; `cdn start`).
  */
-export function createRevocations(options: { redisUrl: string | undefined; prefix: string; logger: Logger }): RevocationChannel {
-  if (options.redisUrl === undefined) return new MemoryRevocations();
-  return createRedisRevocations({ url: options.redisUrl, prefix: options.prefix, logger: options.logger });
+export function createRevocations(options: { redis: RedisTarget | undefined; prefix: string; logger: Logger }): RevocationChannel {
+  if (options.redis === undefined) return new MemoryRevocations();
+  return createRedisRevocations({ target: options.redis, prefix: options.prefix, logger: options.logger });
 }
 
 /**
  * The api's per-caller rate limits: budgets under `<prefix>rate:` on Redis, shared by every
- * api process, or in-process for a single api without REDIS_URL.
+ * api process, or in-process for a single api without Redis.
  */
-export function createRateLimiter(options: { redisUrl: string | undefined; prefix: string; logger: Logger }): RateLimiter {
-  if (options.redisUrl === undefined) return new MemoryRateLimiter();
-  return createRedisRateLimiter({ url: options.redisUrl, prefix: options.prefix, logger: options.logger });
+export function createRateLimiter(options: { redis: RedisTarget | undefined; prefix: string; logger: Logger }): RateLimiter {
+  if (options.redis === undefined) return new MemoryRateLimiter();
+  return createRedisRateLimiter({ target: options.redis, prefix: options.prefix, logger: options.logger });
 }
 
 /** A URL with its password hidden, for banners and logs. */
@@ -74,5 +76,18 @@ export function redactUrl(value: string): string {
     return url.toString();
   } catch {
     return '(unparseable URL)';
+  }
+}
+
+/** Where Redis is, for banners and logs (passwords hidden). */
+export function describeRedis(target: RedisTarget): string {
+  const nodes = (list: Array<{ host: string; port: number }>): string => list.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(', ');
+  switch (target.mode) {
+    case 'server':
+      return redactUrl(target.url);
+    case 'sentinel':
+      return `Redis Sentinel master "${target.masterName}" via ${nodes(target.sentinels)}`;
+    case 'cluster':
+      return `Redis Cluster via ${nodes(target.nodes)}`;
   }
 }

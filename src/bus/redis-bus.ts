@@ -17,19 +17,18 @@
 import type { ChangeBus, ReadOptions, ReadResult } from '../core/bus.port';
 import type { Change, Snapshot } from '../core/bus.events';
 import type { Logger } from '../obs/logger.factory';
-import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
+import { CLOSED, RedisConnections, type RedisWhere, type StreamEntry, where } from './redis-connections';
 import { checkPublishBatch, linkedLength, READ_COUNT_DEFAULT } from './chain.rules';
 
 export const REDIS_STREAM_MAX_LENGTH_DEFAULT = 10_000;
 
-export interface RedisBusOptions {
-  url: string;
-  /** Prepended to every key, e.g. `edgeplane:`. */
+export type RedisBusOptions = RedisWhere & {
+  /** Prepended to every key, e.g. `edgeplane:` (`{edgeplane}:` under Redis Cluster). */
   prefix: string;
   /** Approximate (`MAXLEN ~`) bound on the stream; a consumer behind the trimmed part gets `gap`. */
   streamMaxLength?: number;
   logger?: Logger;
-}
+};
 
 /**
  * Skips changes at or below published-seq (they are in the stream already), appends the
@@ -81,7 +80,7 @@ export class RedisBus implements ChangeBus {
       snapshot: `${options.prefix}snapshot`,
       published: `${options.prefix}published-seq`,
     };
-    this.#redis = new RedisConnections({ url: options.url, name: 'bus', what: 'change bus', logger: options.logger });
+    this.#redis = new RedisConnections({ ...where(options), name: 'bus', what: 'change bus', logger: options.logger });
   }
 
   async publishedSeq(): Promise<number | null> {

@@ -1,20 +1,46 @@
 /**
- * The Redis connections of one of our Redis clients (the change bus, the fleet channel):
+ * The Redis connections of one of our Redis clients (the change bus, the fleet channel, ...):
  * one for commands, and separate ones for blocking stream reads (`XREAD BLOCK`), so a read
- * never delays a command; a few idle ones are kept for the next read.
+ * never delays a command; a few idle ones are kept for the next read. Every client connects
+ * the same way, to the one configured RedisTarget: a server (REDIS_URL), the master Redis
+ * Sentinel names (REDIS_SENTINELS), or a Redis Cluster (REDIS_CLUSTER_NODES).
  *
  * While Redis is unreachable every command rejects within a few seconds (ioredis gives up
- * after one reconnection attempt) instead of queueing forever; callers retry with backoff.
- * A connection problem is logged once, and its end once, however long the outage.
+ * after one reconnection attempt, and `commandTimeoutMs` bounds a command whose connection
+ * hangs, e.g. while no sentinel answers) instead of queueing forever; callers retry with
+ * backoff. A connection problem is logged once, and its end once, however long the outage.
+ *
+ * Failover: under Sentinel each reconnection asks the sentinels where the master is now, so
+ * once they have promoted a replica the next attempt reaches it. A connection still open to a
+ * master that was demoted (a manual failover, a partition healed) answers writes with
+ * READONLY: that error reconnects, and the command is sent again to the new master. A
+ * promoted replica may lack the last writes; the bus's readers notice the gap in seqs and
+ * reload the snapshot, and the api's relay republishes from the outbox (src/bus/README.md).
  */
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from '../core/redis-target';
 import type { Logger } from '../obs/logger.factory';
+
+/** A connection to a server or a Sentinel-managed master, or a Redis Cluster client. */
+export type RedisClient = Redis | Cluster;
+
+/** Where an adapter connects: the configured target, or a redis:// URL (tests, scripts). */
+export type RedisWhere = { target: RedisTarget; url?: undefined } | { url: string; target?: undefined };
+
+/** Longest a command (not a blocking read) may take, by default; callers retry. */
+export const COMMAND_TIMEOUT_MS_DEFAULT = 5_000;
+
+const retryDelay = (times: number): number => Math.min(times * 200, 2_000);
+
+/** A demoted master refuses writes: reconnect (to wherever the master is now) and resend. */
+const reconnectOnReadOnly = (err: Error): 2 | false => (/\bREADONLY\b/.test(err.message) ? 2 : false);
 
 const CONNECTION_OPTIONS: RedisOptions = {
   lazyConnect: true,
   connectTimeout: 2_000,
   maxRetriesPerRequest: 1,
-  retryStrategy: (times) => Math.min(times * 200, 2_000),
+  retryStrategy: retryDelay,
+  reconnectOnError: reconnectOnReadOnly,
 };
 
 /** Idle blocking connections kept for the next read; more are opened for concurrent readers. */
@@ -24,21 +50,32 @@ export type StreamEntry = [id: string, fields: string[]];
 
 export const CLOSED = Symbol('closed');
 
+export function targetOf(where: RedisWhere): RedisTarget {
+  return where.target ?? { mode: 'server', url: where.url! };
+}
+
+/** Just where to connect, out of an adapter's options (which carry more). */
+export function where(options: RedisWhere): RedisWhere {
+  return options.target !== undefined ? { target: options.target } : { url: options.url! };
+}
+
 export class RedisConnections {
-  readonly command: Redis;
-  readonly #url: string;
+  readonly command: RedisClient;
+  readonly #target: RedisTarget;
+  readonly #commandTimeoutMs: number;
   /** Names the connections (`edgeplane-<name>-<role>`). */
   readonly #name: string;
   /** How log lines name this client ("change bus", "fleet"). */
   readonly #what: string;
   readonly #logger: Logger | undefined;
-  readonly #idleBlocking: Redis[] = [];
-  readonly #blocking = new Set<Redis>();
+  readonly #idleBlocking: RedisClient[] = [];
+  readonly #blocking = new Set<RedisClient>();
   #closed = false;
   #lastProblem: string | null = null;
 
-  constructor(options: { url: string; name: string; what: string; logger?: Logger }) {
-    this.#url = options.url;
+  constructor(options: RedisWhere & { name: string; what: string; logger?: Logger; commandTimeoutMs?: number }) {
+    this.#target = targetOf(options);
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS_DEFAULT;
     this.#name = options.name;
     this.#what = options.what;
     this.#logger = options.logger;
@@ -89,20 +126,41 @@ export class RedisConnections {
     }
   }
 
-  #openBlocking(): Redis {
+  #openBlocking(): RedisClient {
     const connection = this.#connect('blocking');
     this.#blocking.add(connection);
     return connection;
   }
 
-  #connect(role: 'command' | 'blocking'): Redis {
-    const connection = new Redis(this.#url, {
+  #connect(role: 'command' | 'blocking'): RedisClient {
+    const options: RedisOptions = {
       ...CONNECTION_OPTIONS,
       connectionName: `edgeplane-${this.#name}-${role}`,
       // A safety net for a blocking read on a dead socket: ioredis answers "timed out"
-      // shortly after the BLOCK time instead of waiting for TCP to notice.
-      ...(role === 'blocking' ? { blockingTimeout: 60_000, blockingTimeoutGrace: 1_000 } : {}),
-    });
+      // shortly after the BLOCK time instead of waiting for TCP to notice. A command
+      // timeout there would cut every read that blocks longer than it.
+      ...(role === 'blocking' ? { blockingTimeout: 60_000, blockingTimeoutGrace: 1_000 } : { commandTimeout: this.#commandTimeoutMs }),
+    };
+    const target = this.#target;
+    let connection: RedisClient;
+    if (target.mode === 'server') {
+      connection = new Redis(target.url, options);
+    } else if (target.mode === 'sentinel') {
+      connection = new Redis({
+        ...options,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        username: target.username,
+        password: target.password,
+        sentinelPassword: target.sentinelPassword,
+        // Never give up on the sentinels (null would end the client for good); the command
+        // timeout still bounds each command while none answers.
+        sentinelRetryStrategy: retryDelay,
+        sentinelCommandTimeout: 2_000,
+      });
+    } else {
+      connection = new Cluster(target.nodes, this.#clusterOptions(options));
+    }
     // Without a listener ioredis prints every reconnection error to stderr.
     connection.on('error', (err: Error) => {
       if (this.#closed || err.message === this.#lastProblem) return;
@@ -115,5 +173,21 @@ export class RedisConnections {
       this.#logger?.info({ role }, `${this.#what}: Redis connection restored`);
     });
     return connection;
+  }
+
+  /**
+   * The cluster client follows MOVED/ASK and refreshes its slot map after a failover by
+   * itself; each node connection fails fast like a single server's. Every key carries the
+   * prefix's hash tag, so a script or MULTI never spans slots (core/redis-target.ts).
+   */
+  #clusterOptions(options: RedisOptions): ClusterOptions {
+    const target = this.#target as Extract<RedisTarget, { mode: 'cluster' }>;
+    const { lazyConnect, retryStrategy, ...nodeOptions } = options;
+    return {
+      lazyConnect,
+      clusterRetryStrategy: retryStrategy as (times: number) => number,
+      slotsRefreshTimeout: 2_000,
+      redisOptions: { ...nodeOptions, username: target.username, password: target.password },
+    };
   }
 }

@@ -21,19 +21,18 @@
  */
 import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
 import type { Logger } from '../obs/logger.factory';
-import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
+import { CLOSED, RedisConnections, type RedisWhere, type StreamEntry, where } from './redis-connections';
 import { byEdgeId, checkCount, checkEdgeStatus, checkedAckJsons, checkTtl, edgeStatusProblem, purgeAckProblem } from './memory-fleet';
 
 export const REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT = 100_000;
 
-export interface RedisFleetOptions {
-  url: string;
-  /** Prepended to every key, e.g. `edgeplane:`. */
+export type RedisFleetOptions = RedisWhere & {
+  /** Prepended to every key, e.g. `edgeplane:` (`{edgeplane}:` under Redis Cluster). */
   prefix: string;
   logger?: Logger;
   /** Approximate (`MAXLEN ~`) bound on the ack stream; a cursor behind it continues from the oldest kept. */
   ackStreamMaxLength?: number;
-}
+};
 
 /** Redis' clock in milliseconds, for the scripts below. */
 const NOW_MS = `local t = redis.call('TIME')
@@ -79,7 +78,7 @@ export class RedisFleet implements EdgeFleet {
       index: `${options.prefix}edges`,
       acks: `${options.prefix}purge-acks`,
     };
-    this.#redis = new RedisConnections({ url: options.url, name: 'fleet', what: 'fleet', logger: options.logger });
+    this.#redis = new RedisConnections({ ...where(options), name: 'fleet', what: 'fleet', logger: options.logger });
   }
 
   async heartbeat(status: EdgeStatus, ttlMs: number): Promise<void> {

@@ -8,7 +8,10 @@
  */
 import { checkTake, RATE_WINDOW_MS, type RateDecision, type RateLimit, type RateLimiter } from '../core/rate-limit.port';
 import type { Logger } from '../obs/logger.factory';
-import { RedisConnections } from './redis-connections';
+import { RedisConnections, type RedisWhere, where } from './redis-connections';
+
+/** How long the api waits for a budget before letting the operation through unlimited. */
+const LIMITER_TIMEOUT_MS = 1_000;
 
 /** KEYS[1] the budget; ARGV: cost, perMinute, window ms. Returns { allowed, remaining, retryAfterMs }. */
 const TAKE_SCRIPT = `
@@ -26,11 +29,10 @@ redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now
 return { 1, math.floor((now + tonumber(ARGV[3]) - tat) / interval + 0.5), 0 }
 `;
 
-export interface RedisRateLimiterOptions {
-  url: string;
+export type RedisRateLimiterOptions = RedisWhere & {
   prefix: string;
   logger?: Logger;
-}
+};
 
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
   return new RedisRateLimiter(options);
@@ -41,7 +43,15 @@ class RedisRateLimiter implements RateLimiter {
   readonly #prefix: string;
 
   constructor(options: RedisRateLimiterOptions) {
-    this.#redis = new RedisConnections({ url: options.url, name: 'rate-limits', what: 'rate limits', logger: options.logger });
+    this.#redis = new RedisConnections({
+      ...where(options),
+      name: 'rate-limits',
+      what: 'rate limits',
+      logger: options.logger,
+      // Every api request waits for its budget: a Redis that hangs must not hang the api (the
+      // rate guard lets the operation through when the limiter cannot answer).
+      commandTimeoutMs: LIMITER_TIMEOUT_MS,
+    });
     this.#redis.command.defineCommand('edgeplaneRateTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
     this.#prefix = options.prefix;
   }

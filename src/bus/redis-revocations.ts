@@ -14,18 +14,17 @@
 import type { Revocation, RevocationChannel, RevocationReadOptions } from '../core/revocation.port';
 import type { Logger } from '../obs/logger.factory';
 import { checkRevocation } from './memory-revocations';
-import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
+import { CLOSED, RedisConnections, type RedisWhere, type StreamEntry, where } from './redis-connections';
 
 export const REDIS_REVOCATION_NOTICES_MAX_DEFAULT = 10_000;
 const READ_COUNT_DEFAULT = 500;
 const STREAM_ID = /^\d+(-\d+)?$/;
 
-export interface RedisRevocationsOptions {
-  url: string;
+export type RedisRevocationsOptions = RedisWhere & {
   prefix: string;
   logger?: Logger;
   maxNotices?: number;
-}
+};
 
 export function createRedisRevocations(options: RedisRevocationsOptions): RevocationChannel {
   return new RedisRevocations(options);
@@ -38,7 +37,7 @@ class RedisRevocations implements RevocationChannel {
   readonly #maxNotices: number;
 
   constructor(options: RedisRevocationsOptions) {
-    this.#redis = new RedisConnections({ url: options.url, name: 'revocations', what: 'token revocations', logger: options.logger });
+    this.#redis = new RedisConnections({ ...where(options), name: 'revocations', what: 'token revocations', logger: options.logger });
     this.#prefix = options.prefix;
     this.#stream = `${options.prefix}token-revocations`;
     this.#maxNotices = options.maxNotices ?? REDIS_REVOCATION_NOTICES_MAX_DEFAULT;

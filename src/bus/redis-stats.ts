@@ -16,17 +16,16 @@
  */
 import type { EdgeStatsReport, StatsChannel, StatsReadOptions } from '../core/stats.port';
 import type { Logger } from '../obs/logger.factory';
-import { CLOSED, RedisConnections, type StreamEntry } from './redis-connections';
+import { CLOSED, RedisConnections, type RedisWhere, type StreamEntry, where } from './redis-connections';
 import { checkedReportJson, checkRetentionMs, checkStatsCount, STATS_RETENTION_MS_DEFAULT, statsReportProblem } from './memory-stats';
 
-export interface RedisStatsOptions {
-  url: string;
-  /** Prepended to the stream's key, e.g. `edgeplane:`. */
+export type RedisStatsOptions = RedisWhere & {
+  /** Prepended to the stream's key, e.g. `edgeplane:` (`{edgeplane}:` under Redis Cluster). */
   prefix: string;
   logger?: Logger;
   /** How long reports are kept, by Redis' clock. */
   retentionMs?: number;
-}
+};
 
 /** Redis' clock in milliseconds, for the scripts below. */
 const NOW_MS = `local t = redis.call('TIME')
@@ -58,7 +57,7 @@ export class RedisStatsChannel implements StatsChannel {
     this.#retentionMs = checkRetentionMs(options.retentionMs ?? STATS_RETENTION_MS_DEFAULT);
     this.#logger = options.logger;
     this.#key = `${options.prefix}stats`;
-    this.#redis = new RedisConnections({ url: options.url, name: 'stats', what: 'stats channel', logger: options.logger });
+    this.#redis = new RedisConnections({ ...where(options), name: 'stats', what: 'stats channel', logger: options.logger });
   }
 
   async publish(report: EdgeStatsReport): Promise<void> {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { EnvReader, type Env } from '../core/env.reader';
+import { readRedisTarget, type RedisTarget, type RedisVariables } from '../core/redis-target';
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
 
@@ -33,7 +34,9 @@ export interface EdgeConfig {
   /** Admin port: /healthz, /readyz, /metrics; never reachable through a customer domain. */
   adminHost: string;
   adminPort: number;
-  /** redis:// URL; absent means the caller wires another tenant feed. */
+  /** Where Redis is (one server, Sentinel or Cluster); absent means the caller wires another tenant feed. */
+  redis: RedisTarget | undefined;
+  /** REDIS_URL as given; undefined under Sentinel or Cluster. Adapters connect by `redis`. */
   redisUrl: string | undefined;
   redisPrefix: string;
   /** Absolute. Holds the last-known-good snapshot. */
@@ -84,8 +87,21 @@ export interface EdgeConfig {
   cdnId: string;
 }
 
+/** Where Redis is: the same variables as the api's (rules in core/redis-target.ts). */
+const redisVariables: RedisVariables = {
+  url: 'REDIS_URL',
+  sentinels: 'REDIS_SENTINELS',
+  sentinelMaster: 'REDIS_SENTINEL_MASTER',
+  sentinelPassword: 'REDIS_SENTINEL_PASSWORD',
+  clusterNodes: 'REDIS_CLUSTER_NODES',
+  username: 'REDIS_USERNAME',
+  password: 'REDIS_PASSWORD',
+  prefix: 'CDN_REDIS_PREFIX',
+};
+
 export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<EdgeConfig> {
   const r = new EnvReader(env);
+  const redis = readRedisTarget(r, redisVariables);
   const secretKey = r.string('CDN_SECRET_KEY');
   if (secretKey === undefined) {
     r.problem('CDN_SECRET_KEY', `is required: a secret of at least ${SECRET_KEY_MIN_LENGTH} characters, the same on every api and edge`);
@@ -99,8 +115,9 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     port: r.port('CDN_EDGE_PORT', 8080),
     adminHost: r.string('CDN_EDGE_ADMIN_HOST', '127.0.0.1'),
     adminPort: r.port('CDN_EDGE_ADMIN_PORT', 8081),
-    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
-    redisPrefix: r.string('CDN_REDIS_PREFIX', 'edgeplane:'),
+    redis: redis.target,
+    redisUrl: redis.target?.mode === 'server' ? redis.target.url : undefined,
+    redisPrefix: redis.prefix,
     dataDir,
     cacheDir: cacheDirRaw === undefined ? path.join(dataDir, 'cache') : path.resolve(cwd, cacheDirRaw),
     secretKey: secretKey ?? '',
