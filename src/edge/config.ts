@@ -21,6 +21,8 @@ export const CLIENT_TIMEOUT_MS_DEFAULT = 10_000;
 /** A request body may pause this long, no longer (client-limits.ts): far below the origin timeout, so a slow upload frees its origin connection soon. */
 export const BODY_TIMEOUT_MS_DEFAULT = 5_000;
 export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
+/** Open client connections per edge process (issue 17: 100,000 on one edge); more are closed at once. */
+export const MAX_CONNECTIONS_DEFAULT = 100_000;
 export const HEARTBEAT_MS_DEFAULT = 2_000;
 export const MAX_DETACHED_SECONDS_DEFAULT = 30;
 export const STATS_INTERVAL_MS_DEFAULT = 1_000;
@@ -83,6 +85,8 @@ export interface EdgeConfig {
   bodyTimeoutMs: number;
   /** An idle keep-alive client connection is closed after this time. */
   keepAliveTimeoutMs: number;
+  /** Open client connections per process (each worker its own); a connection beyond it is closed as soon as accepted. */
+  maxConnections: number;
   /** This CDN's name in CDN-Loop (RFC 8586): sent to origins; a request already carrying it is refused (508). */
   cdnId: string;
 }
@@ -141,6 +145,7 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     clientTimeoutMs: r.int('CDN_EDGE_CLIENT_TIMEOUT_MS', CLIENT_TIMEOUT_MS_DEFAULT, 100, 600_000),
     bodyTimeoutMs: r.int('CDN_EDGE_BODY_TIMEOUT_MS', BODY_TIMEOUT_MS_DEFAULT, 100, 600_000),
     keepAliveTimeoutMs: r.int('CDN_EDGE_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_TIMEOUT_MS_DEFAULT, 100, 600_000),
+    maxConnections: r.int('CDN_EDGE_MAX_CONNECTIONS', MAX_CONNECTIONS_DEFAULT, 1, 16_777_216),
     cdnId: r.string('CDN_EDGE_CDN_ID', 'edgeplane'),
   };
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}(?::\d{1,5})?$/.test(config.cdnId)) {

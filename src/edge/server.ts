@@ -4,6 +4,7 @@
  * the tenant feed it is given. It owns none of the feed's sources (the bus belongs to
  * the caller); close() drains and releases only what startEdge created.
  */
+import cluster from 'node:cluster';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,6 +22,7 @@ import { createCacheStore } from './cache/cache-store.factory';
 import { TieredStore } from './cache/tiered.store';
 import type { EdgeConfig } from './config';
 import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
+import { LISTEN_BACKLOG, warnAboutConnectionLimits } from './limits.check';
 import { OriginPools } from './origin/origin-pools';
 import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
@@ -84,6 +86,8 @@ export interface EdgeHandle {
 
 export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): Promise<EdgeHandle> {
   const { tenants, logger } = deps;
+  // Once per machine: the single process, or the first cluster worker (all share the limits).
+  if (deps.serveAdmin !== false || cluster.worker?.id === 1) warnAboutConnectionLimits(config.maxConnections, logger);
   // Collect-time gauges read the store and the purge engine, created just below.
   let storeStats: (() => CacheStats | undefined) | undefined;
   let purgeEngine: PurgeEngine | undefined;
@@ -140,7 +144,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
     tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
-  const publicServer = createPublicServer(ctx, config, lane, { acceptHandles: config.acceptHandles, logger });
+  const publicServer = createPublicServer(ctx, config, lane, { acceptHandles: config.acceptHandles, maxConnections: config.maxConnections, logger });
   const edgeId = deps.edgeId ?? config.edgeId;
   const readiness = (): Readiness => readinessOf(tenants, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
@@ -217,8 +221,6 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   };
 }
 
-const LISTEN_BACKLOG = 4096;
-
 interface Readiness {
   ready: boolean;
   details: Record<string, unknown>;
@@ -251,7 +253,7 @@ function createPublicServer(
   ctx: PipelineContext,
   limits: ClientLimits,
   lane: HitLane | undefined,
-  accept: { acceptHandles: number; logger: Logger },
+  accept: { acceptHandles: number; maxConnections: number; logger: Logger },
 ): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
   let fanout: AcceptFanout | undefined;
   const options = publicServerOptions(limits);
@@ -275,9 +277,28 @@ function createPublicServer(
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
   server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('clientError', options.clientErrorHandler);
+  // CDN_EDGE_MAX_CONNECTIONS counted here, where the connections of every accept handle
+  // arrive: Node's server.maxConnections would count only the server's own handle's.
+  let open = 0;
+  let refused = 0;
+  let refusedLoggedAt = -Infinity;
   server.on('connection', (socket: Socket) => {
+    if (open >= accept.maxConnections) {
+      socket.destroy();
+      refused += 1;
+      if (performance.now() - refusedLoggedAt >= 10_000) {
+        refusedLoggedAt = performance.now();
+        accept.logger.warn({ maxConnections: accept.maxConnections, refused }, 'new client connections closed at once: CDN_EDGE_MAX_CONNECTIONS connections are open');
+        refused = 0;
+      }
+      return;
+    }
+    open += 1;
     silent.add(socket);
-    socket.once('close', () => silent.delete(socket));
+    socket.once('close', () => {
+      open -= 1;
+      silent.delete(socket);
+    });
   });
   return {
     server,

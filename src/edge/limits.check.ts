@@ -1,0 +1,98 @@
+/**
+ * Whether this host lets an edge process hold CDN_EDGE_MAX_CONNECTIONS client connections,
+ * checked once at start: a limit found only when the connections arrive shows as clients
+ * refused at the worst moment (a traffic peak), with nothing in the log saying why.
+ *
+ * - RLIMIT_NOFILE: every connection is a descriptor. Node raises its soft limit to the hard
+ *   one at start, so what /proc/self/limits says now is what this process will get. Past it,
+ *   libuv accepts and closes new connections at once (its EMFILE "trick"): clients see a
+ *   reset, the edge logs nothing.
+ * - net.core.somaxconn caps the listen backlog the public server asks for: a burst of new
+ *   connections that finds the accept queue full loses its handshake's last ACK and waits for
+ *   TCP retransmission (seconds).
+ *
+ * Each problem is one warning line naming the limit, its value and what to set
+ * (docs/OPERATIONS.md, "Many connections"). Outside Linux nothing is readable: no warning.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../obs/logger.factory';
+
+/** Descriptors an edge process needs beside its client connections: Node's own, the cache index and files, origin connections. */
+export const NOFILE_MARGIN = 4_096;
+/** The public server's listen backlog (server.ts); somaxconn below it shortens the accept queue. */
+export const LISTEN_BACKLOG = 4_096;
+
+export interface HostLimits {
+  /** RLIMIT_NOFILE soft limit of this process (Infinity: unlimited); undefined where unreadable. */
+  nofile: number | undefined;
+  /** net.core.somaxconn; undefined where unreadable. */
+  somaxconn: number | undefined;
+}
+
+export interface LimitProblem {
+  limit: 'RLIMIT_NOFILE' | 'net.core.somaxconn';
+  value: number;
+  /** What it should be at least. */
+  needed: number;
+  message: string;
+}
+
+/** This process's limits, from /proc (Linux). */
+export function readHostLimits(): HostLimits {
+  return { nofile: readNofile(), somaxconn: readNumber('/proc/sys/net/core/somaxconn') };
+}
+
+/** What keeps `maxConnections` client connections out of reach on a host with `limits`. */
+export function connectionLimitProblems(maxConnections: number, limits: HostLimits): LimitProblem[] {
+  const problems: LimitProblem[] = [];
+  const needed = maxConnections + NOFILE_MARGIN;
+  if (limits.nofile !== undefined && limits.nofile < needed) {
+    problems.push({
+      limit: 'RLIMIT_NOFILE',
+      value: limits.nofile,
+      needed,
+      message:
+        `open files limit (RLIMIT_NOFILE) is ${limits.nofile}, below CDN_EDGE_MAX_CONNECTIONS=${maxConnections} plus ${NOFILE_MARGIN} for the edge's own files: ` +
+        `beyond about ${Math.max(0, limits.nofile - NOFILE_MARGIN)} connections new clients are reset. ` +
+        `Raise it to at least ${needed} (ulimit -n, LimitNOFILE= in the systemd unit, --ulimit nofile= with docker) or lower CDN_EDGE_MAX_CONNECTIONS`,
+    });
+  }
+  if (limits.somaxconn !== undefined && limits.somaxconn < LISTEN_BACKLOG) {
+    problems.push({
+      limit: 'net.core.somaxconn',
+      value: limits.somaxconn,
+      needed: LISTEN_BACKLOG,
+      message:
+        `net.core.somaxconn is ${limits.somaxconn}, below the edge's listen backlog of ${LISTEN_BACKLOG}: ` +
+        `a burst of new connections overflows the accept queue and waits seconds for TCP retransmission. ` +
+        `Set sysctl net.core.somaxconn=${LISTEN_BACKLOG} or more`,
+    });
+  }
+  return problems;
+}
+
+/** Logs one warning per problem; returns them (for tests). */
+export function warnAboutConnectionLimits(maxConnections: number, logger: Logger, limits: HostLimits = readHostLimits()): LimitProblem[] {
+  const problems = connectionLimitProblems(maxConnections, limits);
+  for (const p of problems) logger.warn({ limit: p.limit, value: p.value, needed: p.needed, maxConnections }, p.message);
+  return problems;
+}
+
+function readNofile(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m === null) return undefined;
+    return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function readNumber(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
