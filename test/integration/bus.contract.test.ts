@@ -1,9 +1,9 @@
 /**
  * The ChangeBus contract (src/core/bus.port.ts), one suite run against every
- * implementation: the in-process MemoryBus and the RedisBus on a real Redis, each test
- * under its own key prefix.
+ * implementation: the in-process MemoryBus, the RedisBus on a real Redis, and the RedisBus
+ * on a three-master Redis Cluster (started here), each test under its own key prefix.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeBus, ReadResult } from '../../src/core/bus.port';
@@ -12,6 +12,7 @@ import type { CustomerConfig } from '../../src/core/customer.types';
 import { MemoryBus } from '../../src/bus/memory-bus';
 import { createRedisBus } from '../../src/bus/redis-bus';
 import { fixtureTest, timed } from '../support/contract';
+import { createClusterTestPrefix, stopSharedCluster } from '../support/redis-ha';
 import { createTestRedisPrefix } from '../support/services';
 
 /** One empty bus for one test, and the ways a test needs to poke at its storage. */
@@ -71,6 +72,33 @@ const redisHarness: BusHarness = {
     };
   },
 };
+
+const clusterHarness: BusHarness = {
+  name: 'RedisBus on Redis Cluster',
+  async open(options = {}) {
+    const redis = await createClusterTestPrefix();
+    const make = (): ChangeBus => createRedisBus({ target: redis.target, prefix: redis.prefix, streamMaxLength: options.maxLength });
+    const buses = [make()];
+    return {
+      bus: buses[0]!,
+      peer() {
+        const bus = make();
+        buses.push(bus);
+        return bus;
+      },
+      async flush() {
+        await redis.cleanup();
+        return buses[0]!;
+      },
+      async dispose() {
+        await Promise.all(buses.map((b) => b.close()));
+        await redis.cleanup();
+      },
+    };
+  },
+};
+
+after(() => stopSharedCluster());
 
 function customer(id: string, version = 1): CustomerConfig {
   return {
@@ -296,6 +324,7 @@ function busContract(harness: BusHarness): void {
 
 busContract(memoryHarness);
 busContract(redisHarness);
+busContract(clusterHarness);
 
 describe('RedisBus while Redis is unreachable', () => {
   it('rejects reads and publishes within a few seconds instead of hanging', async () => {

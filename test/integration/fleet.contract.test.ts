@@ -1,10 +1,10 @@
 /**
  * The EdgeFleet contract (src/core/fleet.port.ts), one suite run against every
- * implementation: the in-process MemoryFleet and the RedisFleet on a real Redis, each test
- * under its own key prefix. Then what only the Redis one can meet: entries written behind
+ * implementation: the in-process MemoryFleet, and the RedisFleet on a real Redis and on a
+ * three-master Redis Cluster (started here), each test under its own key prefix. Then what only the Redis one can meet: entries written behind
  * its back, its key layout, and Redis being down.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
@@ -13,6 +13,7 @@ import type { Logger } from '../../src/obs/logger.factory';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
 import { createRedisFleet } from '../../src/bus/redis-fleet';
 import { fixtureTest, timed } from '../support/contract';
+import { clusterTestTarget, serverTestTarget, stopSharedCluster, type TestRedisTarget } from '../support/redis-ha';
 import { createTestRedisPrefix } from '../support/services';
 
 /** One empty fleet channel for one test. */
@@ -49,12 +50,12 @@ const memoryHarness: FleetHarness = {
   },
 };
 
-const redisHarness: FleetHarness = {
-  name: 'RedisFleet',
+const redisHarness = (name: string, connect: () => Promise<TestRedisTarget>): FleetHarness => ({
+  name,
   exactTrim: false,
   async open(options = {}) {
-    const redis = createTestRedisPrefix();
-    const make = (): EdgeFleet => createRedisFleet({ url: redis.url, prefix: redis.prefix, ackStreamMaxLength: options.maxAcks });
+    const redis = await connect();
+    const make = (): EdgeFleet => createRedisFleet({ ...redis.where, prefix: redis.prefix, ackStreamMaxLength: options.maxAcks });
     const fleets = [make()];
     return {
       fleet: fleets[0]!,
@@ -70,7 +71,9 @@ const redisHarness: FleetHarness = {
       },
     };
   },
-};
+});
+
+after(() => stopSharedCluster());
 
 function statusOf(edgeId: string, overrides: Partial<EdgeStatus> = {}): EdgeStatus {
   return {
@@ -343,7 +346,8 @@ function fleetContract(harness: FleetHarness): void {
 }
 
 fleetContract(memoryHarness);
-fleetContract(redisHarness);
+fleetContract(redisHarness('RedisFleet', serverTestTarget));
+fleetContract(redisHarness('RedisFleet on Redis Cluster', clusterTestTarget));
 
 /** A logger that keeps its warnings, to check a skipped entry is reported. */
 function recordingLogger(): { logger: Logger; warnings: { fields: Record<string, unknown>; message: string }[] } {

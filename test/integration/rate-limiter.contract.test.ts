@@ -1,10 +1,11 @@
 /**
  * The RateLimiter contract (src/core/rate-limit.port.ts), one suite run against every
  * implementation: the in-process MemoryRateLimiter (injected clock) and the Redis one on a
- * real Redis (real time, its own key prefix per test). Then what only each can show: the
+ * real Redis and on a three-master Redis Cluster started here (real time, its own key prefix
+ * per test). Then what only each can show: the
  * in-process memory bound; the Redis key layout, expiry and Redis being down.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
@@ -12,6 +13,7 @@ import type { RateLimiter } from '../../src/core/rate-limit.port';
 import { MemoryRateLimiter } from '../../src/bus/memory-rate-limiter';
 import { createRedisRateLimiter } from '../../src/bus/redis-rate-limiter';
 import { fixtureTest } from '../support/contract';
+import { clusterTestTarget, serverTestTarget, stopSharedCluster, type TestRedisTarget } from '../support/redis-ha';
 import { createTestRedisPrefix } from '../support/services';
 
 interface LimiterFixture {
@@ -47,16 +49,16 @@ const memoryHarness: LimiterHarness = {
   },
 };
 
-const redisHarness: LimiterHarness = {
-  name: 'RedisRateLimiter',
+const redisHarness = (name: string, connect: () => Promise<TestRedisTarget>): LimiterHarness => ({
+  name,
   slackMs: 250,
   async open() {
-    const redis = createTestRedisPrefix();
-    const limiters = [createRedisRateLimiter({ url: redis.url, prefix: redis.prefix })];
+    const redis = await connect();
+    const limiters = [createRedisRateLimiter({ ...redis.where, prefix: redis.prefix })];
     return {
       limiter: limiters[0]!,
       peer() {
-        const limiter = createRedisRateLimiter({ url: redis.url, prefix: redis.prefix });
+        const limiter = createRedisRateLimiter({ ...redis.where, prefix: redis.prefix });
         limiters.push(limiter);
         return limiter;
       },
@@ -67,7 +69,9 @@ const redisHarness: LimiterHarness = {
       },
     };
   },
-};
+});
+
+after(() => stopSharedCluster());
 
 function limiterContract(harness: LimiterHarness): void {
   describe(`RateLimiter contract: ${harness.name}`, () => {
@@ -161,7 +165,8 @@ function limiterContract(harness: LimiterHarness): void {
 }
 
 limiterContract(memoryHarness);
-limiterContract(redisHarness);
+limiterContract(redisHarness('RedisRateLimiter', serverTestTarget));
+limiterContract(redisHarness('RedisRateLimiter on Redis Cluster', clusterTestTarget));
 
 describe('MemoryRateLimiter: bounded memory', () => {
   it('keeps at most maxKeys budgets, forgetting the least recently used', async () => {

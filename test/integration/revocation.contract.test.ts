@@ -1,17 +1,17 @@
 /**
  * The RevocationChannel contract (src/core/revocation.port.ts), one suite run against the
- * in-process MemoryRevocations and the Redis one on a real Redis (each test under its own
- * key prefix): records that expire with their token, notices every reader sees in order,
+ * in-process MemoryRevocations and the Redis one on a real Redis and on a three-master Redis
+ * Cluster started here (each test under its own key prefix): records that expire with their token, notices every reader sees in order,
  * blocking reads, trimmed notices reported as lost, close.
  */
-import { describe } from 'node:test';
+import { after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RevocationChannel } from '../../src/core/revocation.port';
 import { MemoryRevocations } from '../../src/bus/memory-revocations';
 import { createRedisRevocations } from '../../src/bus/redis-revocations';
 import { fixtureTest, timed } from '../support/contract';
-import { createTestRedisPrefix } from '../support/services';
+import { clusterTestTarget, serverTestTarget, stopSharedCluster, type TestRedisTarget } from '../support/redis-ha';
 
 interface RevocationFixture {
   channel: RevocationChannel;
@@ -36,15 +36,15 @@ const memory: Harness = {
   },
 };
 
-const redis: Harness = {
-  name: 'RedisRevocations',
+const redisOn = (name: string, connect: () => Promise<TestRedisTarget>): Harness => ({
+  name,
   async open(options = {}) {
-    const r = createTestRedisPrefix();
-    const channels = [createRedisRevocations({ url: r.url, prefix: r.prefix, maxNotices: options.maxNotices })];
+    const r = await connect();
+    const channels = [createRedisRevocations({ ...r.where, prefix: r.prefix, maxNotices: options.maxNotices })];
     return {
       channel: channels[0]!,
       peer() {
-        channels.push(createRedisRevocations({ url: r.url, prefix: r.prefix }));
+        channels.push(createRedisRevocations({ ...r.where, prefix: r.prefix }));
         return channels[channels.length - 1]!;
       },
       elapse: (ms) => sleep(ms),
@@ -54,9 +54,11 @@ const redis: Harness = {
       },
     };
   },
-};
+});
 
-for (const harness of [memory, redis]) {
+after(() => stopSharedCluster());
+
+for (const harness of [memory, redisOn('RedisRevocations', serverTestTarget), redisOn('RedisRevocations on Redis Cluster', clusterTestTarget)]) {
   describe(`RevocationChannel contract: ${harness.name}`, () => {
     const test = fixtureTest((options: { maxNotices?: number }) => harness.open(options));
 

@@ -1,10 +1,10 @@
 /**
  * The StatsChannel contract (src/core/stats.port.ts), one suite run against every
- * implementation: the in-process MemoryStatsChannel and the Redis stream on a real Redis,
- * each test under its own key prefix. Then what only the Redis one can meet: entries
+ * implementation: the in-process MemoryStatsChannel, and the Redis stream on a real Redis
+ * and on a three-master Redis Cluster (started here), each test under its own key prefix. Then what only the Redis one can meet: entries
  * written behind its back and its key layout.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
@@ -13,6 +13,7 @@ import type { Logger } from '../../src/obs/logger.factory';
 import { MemoryStatsChannel } from '../../src/bus/memory-stats';
 import { createRedisStats } from '../../src/bus/redis-stats';
 import { fixtureTest, timed } from '../support/contract';
+import { clusterTestTarget, serverTestTarget, stopSharedCluster, type TestRedisTarget } from '../support/redis-ha';
 import { createTestRedisPrefix } from '../support/services';
 
 interface StatsFixture {
@@ -49,13 +50,13 @@ const memoryHarness: StatsHarness = {
   },
 };
 
-const redisHarness: StatsHarness = {
-  name: 'RedisStatsChannel',
+const redisHarness = (name: string, connect: () => Promise<TestRedisTarget>): StatsHarness => ({
+  name,
   async open(options = {}) {
-    const redis = createTestRedisPrefix();
-    const make = (): StatsChannel => createRedisStats({ url: redis.url, prefix: redis.prefix, retentionMs: options.retentionMs });
+    const redis = await connect();
+    const make = (): StatsChannel => createRedisStats({ ...redis.where, prefix: redis.prefix, retentionMs: options.retentionMs });
     const channels = [make()];
-    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const client = new Redis(redis.nodeUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     return {
       channel: channels[0]!,
       peer() {
@@ -75,7 +76,7 @@ const redisHarness: StatsHarness = {
       },
     };
   },
-};
+});
 
 function reportOf(i: number, edgeId = 'edge-a'): EdgeStatsReport {
   const buckets = new Array<number>(ORIGIN_LATENCY_BUCKETS_MS.length + 1).fill(0);
@@ -240,7 +241,10 @@ function statsContract(harness: StatsHarness): void {
 }
 
 statsContract(memoryHarness);
-statsContract(redisHarness);
+statsContract(redisHarness('RedisStatsChannel', serverTestTarget));
+statsContract(redisHarness('RedisStatsChannel on Redis Cluster', clusterTestTarget));
+
+after(() => stopSharedCluster());
 
 describe('RedisStatsChannel: storage written behind its back, and its key layout', () => {
   it('one stream <prefix>stats with field r; malformed entries are logged and skipped; the key expires', async () => {
