@@ -6,11 +6,13 @@
 # and the seed. test/unit/compose.config.test.ts checks the paths and stages named here.
 
 # --- build: all dependencies, compile TypeScript to dist/ ---------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No lifecycle scripts yet: `prepare` would compile before the sources are here. The prebuilt
 # native binaries (lmdb, msgpackr-extract, @swc/core) come as optional packages and need none.
+# The `node` devDependency (the project's own Node.js 24, for machines with an older one) is
+# left uninstalled by --ignore-scripts: this image is Node.js 24 already.
 RUN npm install --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -18,7 +20,7 @@ COPY migrations ./migrations
 RUN npx tsc -p tsconfig.build.json
 
 # --- runtime: production dependencies and the compiled build only --------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # Introspection and the IDE follow CDN_API_INTROSPECTION / CDN_API_IDE, not NODE_ENV.
 ENV NODE_ENV=production CDN_DATA_DIR=/var/lib/edgeplane
 WORKDIR /app
