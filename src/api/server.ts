@@ -233,12 +233,16 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     port,
     close() {
       closing ??= (async () => {
+        // Websockets first, before their streams end: closed with 1001, clients reconnect (to
+        // another replica) and resume; a completed stream would be over for them. Once closing,
+        // a socket sends nothing more, so the streams may end while the handshakes finish.
+        const socketsClosed = subscriptions.close();
         feed.stop();
         // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
         purgeTracker.close();
         await stats.stop();
-        // Websockets first: an upgraded socket would otherwise keep the HTTP server from closing.
-        await subscriptions.close();
+        // An upgraded socket would otherwise keep the HTTP server from closing.
+        await socketsClosed;
         // Apollo's drain plugin closes Fastify, which stops accepting and waits for in-flight requests.
         await apollo.stop();
         await acks.stop();

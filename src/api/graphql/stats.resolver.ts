@@ -1,6 +1,7 @@
 /**
  * Live cache statistics: the `cacheStats` and `fleetStats` subscriptions (one event per
- * interval, zeros included) and the `cacheStatsHistory` query, all served by this replica's
+ * interval, zeros included; `after` resumes a stream, on any replica, from the last event a
+ * client saw) and the `cacheStatsHistory` query, all served by this replica's
  * StatsAggregator from every edge's reports. NOT_FOUND for an unknown customer;
  * BAD_USER_INPUT for an interval, top or minutes out of range.
  */
@@ -13,8 +14,12 @@ import type { ApiContext } from './context.type';
 import { mapIterator } from './map-iterator';
 import { CacheStats, CustomerTraffic, EdgeCacheStats, FleetStats } from './stats.type';
 
-type CacheStatsArgs = { customerId: string; intervalSeconds: number };
-type FleetStatsArgs = { intervalSeconds: number; top: number };
+type CacheStatsArgs = { customerId: string; intervalSeconds: number; after?: Date | null };
+type FleetStatsArgs = { intervalSeconds: number; top: number; after?: Date | null };
+
+const AFTER =
+  'Resume: the `at` of the last event received. The intervals that ended after it come first (as far back as the api keeps, ' +
+  'CDN_STATS_RETENTION_MINUTES), then live ones; none twice. Send it when resubscribing, e.g. after a reconnect to another api replica.';
 
 @Resolver()
 export class StatsResolver {
@@ -23,17 +28,18 @@ export class StatsResolver {
     description:
       'One customer\'s traffic over every live edge: one event per interval (aligned on the clock, e.g. every :05 for 5 s), ' +
       'also with zeros when there was none, each about 1.5 s after its interval ends so late edge reports still count. ' +
-      'intervalSeconds 1..60. NOT_FOUND for an unknown customer.',
+      'intervalSeconds 1..60; `after` resumes. NOT_FOUND for an unknown customer.',
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, CacheStatsArgs, ApiContext>) => {
       requireAccess(context, 'stats.read', args.customerId);
       await requireCustomer(context, args.customerId);
-      return mapIterator(context.services.stats.cacheStats(args.customerId, args.intervalSeconds), toCacheStats);
+      return mapIterator(context.services.stats.cacheStats(args.customerId, args.intervalSeconds, args.after), toCacheStats);
     },
   })
   cacheStats(
     @Root() event: CacheStats,
     @Arg('customerId', () => ID) _customerId: string,
     @Arg('intervalSeconds', () => Int, { defaultValue: 1 }) _intervalSeconds: number,
+    @Arg('after', () => Date, { nullable: true, description: AFTER }) _after: Date | null,
   ): CacheStats {
     return event;
   }
@@ -41,16 +47,17 @@ export class StatsResolver {
   @Authorized('fleet.read')
   @Subscription(() => FleetStats, {
     description:
-      'The whole fleet\'s traffic, with the busiest customers: one event per interval, as cacheStats. intervalSeconds 1..60, top 1..100.',
+      'The whole fleet\'s traffic, with the busiest customers: one event per interval, as cacheStats. intervalSeconds 1..60, top 1..100; `after` resumes.',
     subscribe: ({ args, context }: SubscribeResolverData<unknown, FleetStatsArgs, ApiContext>) => {
       requireAccess(context, 'fleet.read');
-      return mapIterator(context.services.stats.fleetStats(args.intervalSeconds, args.top), toFleetStats);
+      return mapIterator(context.services.stats.fleetStats(args.intervalSeconds, args.top, args.after), toFleetStats);
     },
   })
   fleetStats(
     @Root() event: FleetStats,
     @Arg('intervalSeconds', () => Int, { defaultValue: 1 }) _intervalSeconds: number,
     @Arg('top', () => Int, { defaultValue: 10 }) _top: number,
+    @Arg('after', () => Date, { nullable: true, description: AFTER }) _after: Date | null,
   ): FleetStats {
     return event;
   }

@@ -5,8 +5,13 @@
  * Running subscriptions are reported by root field (`onSubscriptionsChanged`) for the
  * subscriptions-open gauge: counted when the operation starts streaming, uncounted when it
  * completes or its socket closes, whichever comes first.
+ *
+ * Shutting down, sockets close before any stream ends (server.ts calls close() first): a
+ * graphql-ws client retries a socket closed with 1001 Going Away and subscribes again, through
+ * a load balancer on another replica, whereas a stream the server completes is over for it.
  */
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { execute, getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -18,15 +23,26 @@ import type { ApiContext, ApiServices } from './context.type';
 import { formatApiError } from './error.format';
 
 export const WS_CLOSE_UNAUTHORIZED = 4401;
+/**
+ * RFC 6455 §7.4.1: "an endpoint is going away, such as a server going down". graphql-ws
+ * clients treat it as retryable (unlike 1002-1011 or 4400-4499), so they reconnect.
+ */
+export const WS_CLOSE_GOING_AWAY = 1001;
+/** Answer to an upgrade that reaches a draining api: a load balancer tries the next replica (nginx: proxy_next_upstream http_503). */
+const DRAINING_UPGRADE_RESPONSE = 'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 
-/** Per-connection state graphql-ws keeps in ctx.extra. A type alias (STACK.md: not an interface). */
+/** Per-connection state graphql-ws keeps in ctx.extra. A type alias (docs/CONTRIBUTING.md: not an interface). */
 type ConnectionExtra = { principal?: Principal };
 
 /** +1 when a subscription on root field `field` starts, -1 when it ends. */
 export type SubscriptionsChanged = (field: string, delta: 1 | -1) => void;
 
 export interface SubscriptionServer {
-  /** Closes every socket (1001 Going Away) and stops accepting upgrades. */
+  /**
+   * Closes every socket with 1001 Going Away at once (a closing socket carries nothing more, so
+   * streams ending afterwards are never reported complete) and answers upgrades that still
+   * arrive with 503; resolves once every socket has closed.
+   */
   close(): Promise<void>;
 }
 
@@ -103,8 +119,14 @@ export function attachSubscriptions(options: {
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
   return {
     async close() {
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      for (const socket of wss.clients) socket.close(WS_CLOSE_GOING_AWAY, 'api shutting down; reconnect');
+      // dispose() stops the WebSocketServer at once (its upgrade listener is gone when it
+      // returns) and resolves when every socket has closed. Without an upgrade listener, Node
+      // would hand a late upgrade to Fastify as a plain GET (a 400 from Apollo); a 503 sends
+      // a balancer on to another replica and tells a direct client what happened.
+      const disposed = disposable.dispose();
+      options.server.on('upgrade', (_request, socket: Duplex) => socket.end(DRAINING_UPGRADE_RESPONSE));
+      await disposed;
     },
   };
 }

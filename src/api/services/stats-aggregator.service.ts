@@ -15,6 +15,14 @@
  * At start it reads the channel's retained reports (`since`), so a fresh replica already
  * has history, then follows the channel from the position it took before that read,
  * skipping the reports it already loaded.
+ *
+ * Resume. A subscriber may say which interval it saw last (`after`, the `at` of that event),
+ * typically when it reconnects, perhaps to another replica: the intervals ending after it,
+ * up to the newest sealed one, are produced from the window as the subscriber reads them, and
+ * only then do live events follow. While it is still reading them, the live intervals that
+ * pass are added to its backlog instead of its queue, so a long gap is neither held in memory
+ * nor cut short by the queue's bound, and none comes twice. Only what the window still holds
+ * (the retention) can be replayed.
  */
 import { invalidInput } from '../../core/errors';
 import type { EdgeStatsReport, StatsChannel } from '../../core/stats.port';
@@ -71,6 +79,10 @@ export interface StatsAggregatorOptions {
 interface Subscriber {
   intervalSeconds: number;
   produce: (endSecond: number, fleetMemo: Map<number, Promise<FleetStatsEvent>>) => Promise<unknown>;
+  /** Live intervals ending at or before this second are not pushed: the subscriber has them, or reads them from the window. */
+  pulledThrough: number;
+  /** True while the subscriber still has intervals to read from the window (a resume). */
+  replaying: () => boolean;
   push: (event: unknown) => void;
   end: () => void;
 }
@@ -133,17 +145,20 @@ export class StatsAggregator {
     await this.#emitting;
   }
 
-  /** One event per interval for one customer, zeros included. */
-  cacheStats(customerId: string, intervalSeconds: number): AsyncIterableIterator<CacheStatsEvent> {
+  /**
+   * One event per interval for one customer, zeros included; with `after`, first the
+   * intervals that ended after it (a resume, see the file's comment).
+   */
+  cacheStats(customerId: string, intervalSeconds: number, after?: Date | null): AsyncIterableIterator<CacheStatsEvent> {
     checkRange('intervalSeconds', intervalSeconds, 1, STATS_INTERVAL_SECONDS_MAX);
-    return this.#subscribe<CacheStatsEvent>(intervalSeconds, async (end) => this.#customerEvent(customerId, end - intervalSeconds, end - 1));
+    return this.#subscribe<CacheStatsEvent>(intervalSeconds, after, async (end) => this.#customerEvent(customerId, end - intervalSeconds, end - 1));
   }
 
-  /** One event per interval for the whole fleet, with the `top` customers by requests. */
-  fleetStats(intervalSeconds: number, top: number): AsyncIterableIterator<FleetStatsEvent> {
+  /** One event per interval for the whole fleet, with the `top` customers by requests; `after` as for cacheStats. */
+  fleetStats(intervalSeconds: number, top: number, after?: Date | null): AsyncIterableIterator<FleetStatsEvent> {
     checkRange('intervalSeconds', intervalSeconds, 1, STATS_INTERVAL_SECONDS_MAX);
     checkRange('top', top, 1, STATS_TOP_MAX);
-    return this.#subscribe<FleetStatsEvent>(intervalSeconds, async (end, memo) => {
+    return this.#subscribe<FleetStatsEvent>(intervalSeconds, after, async (end, memo) => {
       // Every fleet subscriber with this interval shares one computation per sealed second.
       let full = memo.get(intervalSeconds);
       if (full === undefined) {
@@ -184,11 +199,21 @@ export class StatsAggregator {
     };
   }
 
-  #subscribe<T>(intervalSeconds: number, produce: Subscriber['produce']): AsyncIterableIterator<T> {
+  #subscribe<T>(intervalSeconds: number, after: Date | null | undefined, produce: Subscriber['produce']): AsyncIterableIterator<T> {
     const queue: T[] = [];
     let waiting: ((result: IteratorResult<T>) => void) | null = null;
     let done = false;
     const subscribers = this.#subscribers;
+    /** The next interval end to read from the window (resume); past `pulledThrough`, live events take over. */
+    let replayNext = Number.POSITIVE_INFINITY;
+    let pulledThrough = Number.NEGATIVE_INFINITY;
+    if (after !== undefined && after !== null) {
+      // An `after` ahead of this api's clock (another replica's clock, or a client's) counts as now.
+      const seen = Math.min(Math.floor(after.getTime() / 1000), Math.floor(this.#now() / 1000));
+      replayNext = firstEndAfter(seen, intervalSeconds);
+      // Pending live emissions up to the newest sealed second are covered by the replay.
+      pulledThrough = Math.max(this.#lastSealed + 1, seen);
+    }
     const finish = (): IteratorResult<T> => {
       done = true;
       subscribers.delete(subscriber);
@@ -198,6 +223,13 @@ export class StatsAggregator {
     const subscriber: Subscriber = {
       intervalSeconds,
       produce,
+      get pulledThrough() {
+        return pulledThrough;
+      },
+      set pulledThrough(second: number) {
+        pulledThrough = second;
+      },
+      replaying: () => replayNext <= pulledThrough,
       push: (event) => {
         if (waiting !== null) {
           const resolve = waiting;
@@ -219,13 +251,23 @@ export class StatsAggregator {
     };
     if (this.#stopped) done = true;
     else subscribers.add(subscriber);
+    const oldestEnd = (): number => firstEndAfter(this.#lastSealed - this.#retentionSeconds + intervalSeconds, intervalSeconds);
     return {
       [Symbol.asyncIterator]() {
         return this;
       },
-      next: () => {
-        if (queue.length > 0) return Promise.resolve({ done: false, value: queue.shift()! });
-        if (done) return Promise.resolve({ done: true, value: undefined });
+      next: async () => {
+        if (queue.length > 0) return { done: false, value: queue.shift()! };
+        if (done) return { done: true, value: undefined };
+        if (replayNext <= pulledThrough) {
+          // Seconds the window no longer holds cannot be replayed: start at the oldest it has.
+          replayNext = Math.max(replayNext, oldestEnd());
+          if (replayNext <= pulledThrough) {
+            const end = replayNext;
+            replayNext += intervalSeconds;
+            return { done: false, value: (await produce(end, new Map())) as T };
+          }
+        }
         return new Promise((resolve) => (waiting = resolve));
       },
       return: async () => {
@@ -265,6 +307,12 @@ export class StatsAggregator {
     const memo = new Map<number, Promise<FleetStatsEvent>>();
     for (const subscriber of [...this.#subscribers]) {
       if (endSecond % subscriber.intervalSeconds !== 0) continue;
+      if (endSecond <= subscriber.pulledThrough) continue;
+      if (subscriber.replaying()) {
+        // Still reading older intervals from the window: this one joins them, in order.
+        subscriber.pulledThrough = endSecond;
+        continue;
+      }
       try {
         subscriber.push(await subscriber.produce(endSecond, memo));
       } catch (err) {
@@ -349,6 +397,11 @@ export class StatsAggregator {
     if (second <= this.#sealedAt(now) - this.#retentionSeconds) return;
     this.#window.add(second, report.edgeId, report.customers);
   }
+}
+
+/** The first interval end (a multiple of `intervalSeconds`, epoch-aligned) after `second`. */
+function firstEndAfter(second: number, intervalSeconds: number): number {
+  return (Math.floor(second / intervalSeconds) + 1) * intervalSeconds;
 }
 
 function reportKey(report: EdgeStatsReport): string {

@@ -1,10 +1,14 @@
 /**
  * Browser code: the dashboard itself. Asks for the token (sessionStorage), checks it with a
  * `customers` query, then per chosen customer draws `cacheStatsHistory` and follows the
- * `cacheStats` subscription; `fleetStats` for the fleet; `purges` (re-read every few seconds,
- * as no subscription announces new purges) with `purgeStatus` for those still pending.
+ * `cacheStats` subscription from the history's last second (`after`); `fleetStats` for the
+ * fleet; `purges` (re-read every few seconds, as no subscription announces new purges) with
+ * `purgeStatus` for those still pending.
  * Subscriptions use graphql-ws' own browser build (global `graphqlWs`), which speaks
- * graphql-transport-ws, pings, and reconnects; we choose the backoff and show its state.
+ * graphql-transport-ws, pings, and reconnects; we choose the backoff and show its state. An
+ * api that stops closes its sockets with 1001: graphql-ws reconnects (behind a balancer, to
+ * another replica) and sends each subscription's payload again, whose `after` we keep at the
+ * last second drawn, so the api replays the seconds missed in between.
  * Every value from the api reaches the DOM through textContent, never as HTML.
  * Plain JS in a string, like dashboard-charts.script.ts: no backtick, no dollar-brace.
  */
@@ -26,7 +30,7 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     customers: 'query DashboardCustomers($after: String) { customers(first: 500, after: $after) { nodes { id name } pageInfo { endCursor hasNextPage } } }',
     history: 'query DashboardHistory($customerId: ID!, $minutes: Int) { cacheStatsHistory(customerId: $customerId, minutes: $minutes) { ' + STATS + ' } }',
     purges: 'query DashboardPurges($customerId: ID!, $first: Int) { purges(customerId: $customerId, first: $first) { nodes { ' + PURGE + ' } } }',
-    cacheStats: 'subscription DashboardCacheStats($customerId: ID!) { cacheStats(customerId: $customerId, intervalSeconds: 1) { ' + STATS + ' edges { ' + EDGE + ' } } }',
+    cacheStats: 'subscription DashboardCacheStats($customerId: ID!, $after: DateTimeISO) { cacheStats(customerId: $customerId, intervalSeconds: 1, after: $after) { ' + STATS + ' edges { ' + EDGE + ' } } }',
     fleetStats: 'subscription DashboardFleetStats { fleetStats(intervalSeconds: 1, top: 10) { requestsPerSecond hitRatio bytesPerSecond originP95Ms errorRatio activeCustomers edges { edgeId } topCustomers { customerId customerName requestsPerSecond hitRatio bytesPerSecond } } }',
     purgeStatus: 'subscription DashboardPurgeStatus($id: ID!) { purgeStatus(id: $id) { purge { ' + PURGE + ' } } }',
   };
@@ -95,9 +99,10 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
   }
 
   /**
-   * A stats stream never ends by itself: when the server completes it (an api shutting down
-   * ends its streams before closing the socket), subscribe again; graphql-ws then reconnects
-   * with our backoff. Returns the function that stops following.
+   * A stats stream never ends by itself: should the server complete it anyway, subscribe
+   * again (a closed socket graphql-ws reconnects itself, with our backoff). Both send the same
+   * variables object, which onData may update (the last second seen). Returns the function
+   * that stops following.
    */
   function follow(text, variables, onData, onError) {
     var stopped = false, timer = 0, unsubscribe = null;
@@ -127,9 +132,10 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
       },
       on: {
         connecting: function () { if (!s.lost) setConn('connecting', 'Connecting…'); },
+        // Back: the stats subscription resumes after its last second (its after variable), no refetch needed.
         connected: function (_socket, _payload, wasRetry) {
           setConn('live', 'Live');
-          if (wasRetry || s.lost) { s.lost = false; clearError(); backfill(); }
+          if (wasRetry || s.lost) { s.lost = false; clearError(); }
         },
         closed: function (e) { if (s.client && e && e.code !== 1000 && e.code !== 4401) { s.lost = true; setConn('reconnecting', 'Reconnecting…'); } },
       },
@@ -216,10 +222,13 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     renderEdges([]);
     renderPurges();
     clearError();
-    if (!(await backfill())) return;
-    if (gen !== s.gen) return;
-    s.statsSub = follow(Q.cacheStats, { customerId: id }, function (d) {
+    var last = await backfill();
+    if (last === null || gen !== s.gen) return;
+    // graphql-ws sends this object again on every reconnect: its after is always the last second drawn.
+    var variables = { customerId: id, after: last };
+    s.statsSub = follow(Q.cacheStats, variables, function (d) {
       if (gen !== s.gen) return;
+      variables.after = d.cacheStats.at;
       put(d.cacheStats);
       renderCharts();
       renderEdges(d.cacheStats.edges);
@@ -228,19 +237,19 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     s.purgeTimer = setInterval(function () { loadPurges(gen); }, PURGE_POLL_MS);
   }
 
-  /** The last minutes from cacheStatsHistory: at start, and after a reconnect to fill the gap. */
+  /** The last minutes from cacheStatsHistory; resolves with the newest second's at, or null when it failed or the customer changed meanwhile. */
   async function backfill() {
     var gen = s.gen;
-    if (!s.customerId) return false;
+    if (!s.customerId) return null;
     try {
       var rows = (await query(Q.history, { customerId: s.customerId, minutes: MINUTES })).cacheStatsHistory;
-      if (gen !== s.gen) return false;
+      if (gen !== s.gen) return null;
       rows.forEach(put);
       renderCharts();
-      return true;
+      return rows.length ? rows[rows.length - 1].at : new Date().toISOString();
     } catch (e) {
       if (gen === s.gen) fail(e);
-      return false;
+      return null;
     }
   }
 
