@@ -87,7 +87,7 @@ export interface EdgeHandle {
 export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): Promise<EdgeHandle> {
   const { tenants, logger } = deps;
   // Once per machine: the single process, or the first cluster worker (all share the limits).
-  if (deps.serveAdmin !== false || cluster.worker?.id === 1) warnAboutConnectionLimits(config.maxConnections, logger);
+  if (deps.serveAdmin !== false || cluster.worker?.id === 1) warnAboutConnectionLimits({ maxConnections: config.maxConnections, workers: config.workers }, logger);
   // Collect-time gauges read the store and the purge engine, created just below.
   let storeStats: (() => CacheStats | undefined) | undefined;
   let purgeEngine: PurgeEngine | undefined;

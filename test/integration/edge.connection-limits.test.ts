@@ -8,8 +8,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import os from 'node:os';
 import { Writable } from 'node:stream';
-import { connectionLimitProblems, LISTEN_BACKLOG, NOFILE_MARGIN } from '../../src/edge/limits.check';
+import { connectionLimitProblems, IDLE_CONNECTION_BYTES, LISTEN_BACKLOG, NOFILE_MARGIN } from '../../src/edge/limits.check';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
 import { createLogger } from '../../src/obs/logger.factory';
@@ -83,28 +84,43 @@ test('the edge warns at start, naming the open files limit, its value and what t
   assert.ok(msg.includes(String(soft + NOFILE_MARGIN)), `names the limit to set: ${msg}`);
 });
 
+test('the edge warns at start when every worker\'s cap together would take more memory than the host has', async (t) => {
+  const cap = Math.ceil(os.totalmem() / IDLE_CONNECTION_BYTES / 2) + 1;
+  if (cap > 16_777_216) return t.skip('this host has more memory than the largest cap can take');
+  const { lines } = await startLoggedEdge({ CDN_EDGE_MAX_CONNECTIONS: String(cap), CDN_EDGE_WORKERS: '2' });
+  const warnings = lines().filter((l) => l.level === 40 && l.limit === 'memory');
+  assert.equal(warnings.length, 1, JSON.stringify(lines()));
+  assert.equal(warnings[0]!.needed, cap * 2 * IDLE_CONNECTION_BYTES);
+  assert.match(String(warnings[0]!.msg), new RegExp(`CDN_EDGE_MAX_CONNECTIONS=${cap} connections in each of 2 process\\(es\\).*Lower CDN_EDGE_MAX_CONNECTIONS to about \\d+`));
+});
+
 test('no open-files warning when the limit leaves room for the cap; somaxconn is warned about only when it is below the backlog', async () => {
   const soft = nofileSoftLimit();
   const cap = Number.isFinite(soft) ? Math.max(1, Math.min(soft - NOFILE_MARGIN, 100_000)) : 100_000;
   const { lines } = await startLoggedEdge({ CDN_EDGE_MAX_CONNECTIONS: String(cap) });
   assert.deepEqual(nofileWarnings(lines()), []);
+  assert.deepEqual(lines().filter((l) => l.limit === 'memory'), [], 'the default workers at this cap fit in memory');
   const somaxconnWarnings = lines().filter((l) => l.limit === 'net.core.somaxconn');
   assert.equal(somaxconnWarnings.length, somaxconn() < LISTEN_BACKLOG ? 1 : 0, JSON.stringify(somaxconnWarnings));
 });
 
-test('the limits are judged by their numbers: open files below the cap plus margin, somaxconn below the backlog', () => {
-  assert.deepEqual(connectionLimitProblems(100_000, { nofile: 100_000 + NOFILE_MARGIN, somaxconn: LISTEN_BACKLOG }), []);
-  assert.deepEqual(connectionLimitProblems(100_000, { nofile: Infinity, somaxconn: undefined }), []);
-  assert.deepEqual(connectionLimitProblems(100_000, { nofile: undefined, somaxconn: undefined }), [], 'nothing readable: nothing to say');
-  const both = connectionLimitProblems(100_000, { nofile: 1024, somaxconn: 128 });
+test('the limits are judged by their numbers: open files below the cap plus margin, somaxconn below the backlog, memory below every worker\'s cap', () => {
+  const plan = { maxConnections: 100_000, workers: 4 };
+  const enoughMemory = 4 * 100_000 * IDLE_CONNECTION_BYTES;
+  assert.deepEqual(connectionLimitProblems(plan, { nofile: 100_000 + NOFILE_MARGIN, somaxconn: LISTEN_BACKLOG, memoryBytes: enoughMemory }), []);
+  assert.deepEqual(connectionLimitProblems(plan, { nofile: Infinity, somaxconn: undefined, memoryBytes: undefined }), []);
+  assert.deepEqual(connectionLimitProblems(plan, { nofile: undefined, somaxconn: undefined, memoryBytes: undefined }), [], 'nothing readable: nothing to say');
+  const all = connectionLimitProblems(plan, { nofile: 1024, somaxconn: 128, memoryBytes: 4 * 1024 ** 3 });
   assert.deepEqual(
-    both.map((p) => [p.limit, p.value, p.needed]),
+    all.map((p) => [p.limit, p.value, p.needed]),
     [
       ['RLIMIT_NOFILE', 1024, 100_000 + NOFILE_MARGIN],
       ['net.core.somaxconn', 128, LISTEN_BACKLOG],
+      ['memory', 4 * 1024 ** 3, enoughMemory],
     ],
   );
-  assert.match(both[1]!.message, /net\.core\.somaxconn is 128.*sysctl net\.core\.somaxconn=4096/);
+  assert.match(all[1]!.message, /net\.core\.somaxconn is 128.*sysctl net\.core\.somaxconn=4096/);
+  assert.match(all[2]!.message, /memory is 4\.0 GiB, below the 6\.1 GiB that CDN_EDGE_MAX_CONNECTIONS=100000 connections in each of 4 process\(es\).*Lower CDN_EDGE_MAX_CONNECTIONS to about 65536/);
 });
 
 /** One keep-alive connection that got its answer: resolves with the socket, still open. */
