@@ -3,7 +3,9 @@
  * is accepted by its role's config reader (names it reads, values it takes), ports and health
  * checks are the ones the config gives, dependencies and volumes resolve, every mounted or
  * copied file exists, the demo origin script really serves (Basic Auth included) and the seed's
- * GraphQL is valid against schema/schema.graphql. No docker needed.
+ * GraphQL is valid against schema/schema.graphql. The api load balancer (nginx,
+ * deploy/lb/nginx.conf) sends HTTP and WebSocket upgrades to every api replica and fails over.
+ * No docker needed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +47,7 @@ function interpolateAll(node: unknown, where: string): unknown {
 interface Service {
   build?: string | { context: string; dockerfile?: string; target?: string };
   image?: string;
+  stop_grace_period?: string;
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string>;
@@ -79,14 +82,27 @@ const isCdn = (s: Service): boolean => s.build !== undefined && s.entrypoint ===
 const role = (name: string): string | undefined => (isCdn(services[name]!) ? services[name]!.command?.[0] : undefined);
 const withRole = (r: string): string[] => names.filter((n) => role(n) === r);
 
-/** Variable names a config reader reads: the quoted CDN_*, DATABASE_*, REDIS_* names in its function. */
+/**
+ * Variable names a config reader reads: the quoted CDN_*, DATABASE_*, REDIS_* names in its
+ * function and in the file's top-level functions and constants it uses (e.g. the table of
+ * Redis variable names it hands to core/redis-target.ts), followed transitively.
+ */
 function namesReadBy(file: string, fn: string): Set<string> {
   const text = read(file);
-  const start = text.indexOf(`export function ${fn}(`);
-  assert.ok(start >= 0, `${fn} not found in ${file}`);
-  const next = text.indexOf('\nexport ', start + 1);
-  const body = text.slice(start, next < 0 ? undefined : next);
-  return new Set([...body.matchAll(/'((?:CDN|DATABASE|REDIS)_[A-Z0-9_]+)'/g)].map((m) => m[1]!));
+  const starts = [...text.matchAll(/^(?:export )?(?:async )?(?:function|const|let|class|interface|type|enum) (\w+)/gm)].map((m) => ({ name: m[1]!, at: m.index! }));
+  const chunks = new Map(starts.map((d, i) => [d.name, text.slice(d.at, starts[i + 1]?.at ?? text.length)]));
+  assert.ok(chunks.has(fn), `${fn} not found in ${file}`);
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const body = chunks.get(name)!;
+    for (const m of body.matchAll(/'((?:CDN|DATABASE|REDIS)_[A-Z0-9_]+)'/g)) names.add(m[1]!);
+    for (const other of chunks.keys()) if (other !== name && !/^load[A-Z]/.test(other) && new RegExp(`\\b${other}\\b`).test(body)) visit(other);
+  };
+  visit(fn);
+  return names;
 }
 
 const ROLES: Record<string, { reads: Set<string>; load: (env: Record<string, string>) => unknown }> = {
@@ -104,11 +120,11 @@ function parsePort(spec: string): { ip: string | undefined; host: number; contai
 }
 
 test('the stack has the services of the plan', () => {
-  for (const name of ['postgres', 'redis', 'migrate', 'api', 'edge-a', 'edge-b', 'prometheus', 'grafana', 'seed']) {
+  for (const name of ['postgres', 'redis', 'migrate', 'api-1', 'api-2', 'api-lb', 'edge-a', 'edge-b', 'prometheus', 'grafana', 'seed']) {
     assert.ok(services[name], `docker-compose.yaml has no service ${name}`);
   }
   assert.deepEqual(withRole('edge').sort(), ['edge-a', 'edge-b']);
-  assert.deepEqual(withRole('api'), ['api']);
+  assert.deepEqual(withRole('api').sort(), ['api-1', 'api-2'], 'two api replicas');
   assert.deepEqual(withRole('migrate'), ['migrate']);
   assert.equal(names.filter((n) => services[n]!.environment?.DEMO_CUSTOMER !== undefined).length, 3, 'three demo origins');
 });
@@ -139,6 +155,7 @@ test('the api and the edges get what their commands require and listen where com
     assert.equal(config.host, '0.0.0.0', `${name}: must listen on all interfaces to be reached from other containers`);
     assert.equal(config.port, apiDefaults.port, `${name}: keep the default port (${apiDefaults.port}) that grafana/prometheus.yml scrapes`);
     assert.deepEqual(services[name]!.ports!.map((p) => parsePort(p).container), [config.port]);
+    assert.ok(services[name]!.ports!.every((p) => parsePort(p).ip === '127.0.0.1'), `${name}: a replica is published on the host's loopback only; clients go through the load balancer`);
     assert.match(services[name]!.healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${config.port}/readyz`), `${name}: health check on /readyz of port ${config.port}`);
     const pg = services.postgres!.environment!;
     const url = new URL(config.databaseUrl);
@@ -193,7 +210,19 @@ test('published host ports are distinct, dependencies resolve, long-running serv
       else assert.equal(condition, 'service_started', `${name} -> ${dep}: unknown condition ${condition}`);
     }
   }
-  assert.equal(services.api!.depends_on?.migrate?.condition, 'service_completed_successfully', 'the api starts after the migration');
+  for (const name of withRole('api')) {
+    assert.equal(services[name]!.depends_on?.migrate?.condition, 'service_completed_successfully', `${name} starts after the migration`);
+  }
+});
+
+test('the api replicas are alike: same environment, health check and drain time', () => {
+  const [first, ...others] = withRole('api').map((n) => services[n]!);
+  for (const other of others) {
+    assert.deepEqual(other.environment, first!.environment, 'the same environment (same database, Redis, secrets)');
+    assert.deepEqual(other.healthcheck, first!.healthcheck);
+    assert.deepEqual(other.depends_on, first!.depends_on);
+    assert.equal(other.stop_grace_period, first!.stop_grace_period);
+  }
 });
 
 test('named volumes are declared and used, bind mounts name files of the repository', () => {
@@ -323,8 +352,8 @@ test('the seed creates one customer per demo origin through valid GraphQL', () =
   const env = services.seed!.environment!;
   const api = new URL(env.SEED_API_URL!);
   assert.equal(Number(api.port), apiDefaults.port);
-  assert.deepEqual(withRole('api'), [api.hostname], 'SEED_API_URL names the api service');
-  assert.equal(env.SEED_TOKEN, services.api!.environment!.CDN_ADMIN_TOKEN, 'the seed uses the api admin token');
+  assert.equal(api.hostname, LOAD_BALANCER, 'SEED_API_URL names the api load balancer, as any client does');
+  for (const name of withRole('api')) assert.equal(env.SEED_TOKEN, services[name]!.environment!.CDN_ADMIN_TOKEN, `the seed uses the admin token of ${name}`);
   const customers = JSON.parse(env.SEED_CUSTOMERS!) as { id: string; originUrl: string; basicAuth?: { username: string; password: string } }[];
   const createOp = create.definitions[0] as OperationDefinitionNode;
   for (const customer of customers) {
@@ -339,8 +368,94 @@ test('the seed creates one customer per demo origin through valid GraphQL', () =
     assert.ok(services.seed!.depends_on?.[origin.hostname], `the seed waits for ${origin.hostname}`);
   }
   assert.deepEqual(customers.map((c) => c.id).sort(), DEMO_ORIGINS.map((n) => services[n]!.environment!.DEMO_CUSTOMER).sort());
-  assert.equal(services.seed!.depends_on?.api?.condition, 'service_healthy', 'the seed waits for a ready api');
+  assert.equal(services.seed!.depends_on?.[LOAD_BALANCER]?.condition, 'service_healthy', 'the seed waits for the balancer to reach a ready api');
   assert.ok(apiAllowsPrivateOrigins(), 'the api must allow private origins: the demo origins are containers on a private network');
+});
+
+const LOAD_BALANCER = 'api-lb';
+const NGINX_CONF = 'deploy/lb/nginx.conf';
+
+/**
+ * deploy/lb/nginx.conf without comments, as directives: `name args...` for each statement,
+ * with the enclosing blocks' names, e.g. { block: 'http/upstream edgeplane_api', name: 'server', args: [...] }.
+ */
+function nginxDirectives(text: string): Array<{ block: string; name: string; args: string[] }> {
+  const out: Array<{ block: string; name: string; args: string[] }> = [];
+  const stack: string[] = [];
+  let words: string[] = [];
+  const tokens = text.replace(/#[^\n]*/g, ' ').match(/"(?:[^"\\]|\\.)*"|'[^']*'|[{};]|[^\s{};]+/g) ?? [];
+  for (const token of tokens) {
+    if (token === ';') {
+      if (words.length > 0) out.push({ block: stack.join('/'), name: words[0]!, args: words.slice(1) });
+      words = [];
+    } else if (token === '{') {
+      stack.push(words.join(' '));
+      words = [];
+    } else if (token === '}') {
+      assert.deepEqual(words, [], `${NGINX_CONF}: a statement without ";" before "}"`);
+      assert.ok(stack.pop() !== undefined, `${NGINX_CONF}: unbalanced "}"`);
+    } else words.push(token);
+  }
+  assert.deepEqual(stack, [], `${NGINX_CONF}: unclosed block`);
+  return out;
+}
+
+/** Seconds of an nginx time (`90`, `90s`, `5m`, `1h`). */
+function nginxSeconds(value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(value);
+  assert.ok(m, `not an nginx time: ${value}`);
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 'ms']!;
+}
+
+test('the api load balancer: one address (port 4000) for every api replica, WebSocket upgrades included, failing over', () => {
+  const lb = services[LOAD_BALANCER]!;
+  assert.ok(lb, `docker-compose.yaml has no service ${LOAD_BALANCER}`);
+  const version = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?-alpine$/.exec(lb.image ?? '');
+  assert.ok(version, `${LOAD_BALANCER}: an official nginx alpine image with a pinned version, got ${lb.image}`);
+  const [major, minor, patch] = [Number(version[1]), Number(version[2]), Number(version[3] ?? 99)];
+  assert.ok(major > 1 || minor > 27 || (minor === 27 && patch >= 3), `${LOAD_BALANCER}: \`server ... resolve\` needs nginx 1.27.3 or later, got ${lb.image}`);
+  assert.deepEqual(lb.volumes, [`./${NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro`], 'the config replaces the image\'s default server');
+  const published = (lb.ports ?? []).map(parsePort);
+  assert.deepEqual(published.map((p) => [p.ip, p.host, p.container]), [[undefined, apiDefaults.port, apiDefaults.port]], 'the api\'s one public address is the balancer on :4000');
+  assert.deepEqual(Object.keys(lb.depends_on ?? {}).sort(), withRole('api').sort(), 'the balancer starts with the replicas');
+  assert.ok(Object.values(lb.depends_on ?? {}).every((d) => d.condition === 'service_started'), 'not service_healthy: one api that cannot start must not keep the balancer down');
+  assert.match(lb.healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${apiDefaults.port}/readyz`), 'healthy while it reaches a ready api');
+
+  const conf = nginxDirectives(read(NGINX_CONF));
+  const find = (name: string, block?: RegExp) => conf.filter((d) => d.name === name && (block === undefined || block.test(d.block)));
+  const one = (name: string, block?: RegExp): string[] => {
+    const found = find(name, block);
+    assert.equal(found.length, 1, `${NGINX_CONF}: one ${name}${block ? ` in ${block}` : ''}, found ${found.length}`);
+    return found[0]!.args;
+  };
+  assert.deepEqual(one('listen'), [String(apiDefaults.port)], 'nginx listens on the port compose publishes');
+  const upstream = one('proxy_pass', /(^|\/)location \/$/)[0]!.replace(/^http:\/\//, '');
+  const servers = find('server', new RegExp(`^upstream ${upstream}$`));
+  assert.deepEqual(servers.map((d) => d.args[0]).sort(), withRole('api').map((n) => `${n}:${apiDefaults.port}`).sort(), `upstream ${upstream} lists every api replica on CDN_API_PORT`);
+  for (const { args } of servers) {
+    assert.ok(args.includes('resolve'), `${args[0]}: resolve, so nginx starts and recovers while a replica's container is gone`);
+    assert.ok(args.some((a) => /^max_fails=[1-9]/.test(a)) && args.some((a) => /^fail_timeout=/.test(a)), `${args[0]}: a passive health check (max_fails, fail_timeout)`);
+  }
+  assert.ok(find('zone', new RegExp(`^upstream ${upstream}$`)).length === 1, 'resolve needs the upstream in a shared memory zone');
+  assert.equal(one('resolver')[0], '127.0.0.11', 'Docker\'s embedded DNS resolves the replicas');
+
+  // WebSockets: HTTP/1.1 upstream, Upgrade passed on, Connection from a map of $http_upgrade.
+  const location = /(^|\/)location \/$/;
+  assert.deepEqual(one('proxy_http_version', location), ['1.1']);
+  const headers = new Map(find('proxy_set_header', location).map((d) => [d.args[0]!.toLowerCase(), d.args[1]!]));
+  assert.equal(headers.get('upgrade'), '$http_upgrade');
+  const connection = headers.get('connection')!;
+  const mapped = new Map(conf.filter((d) => d.block === `map $http_upgrade ${connection}`).map((d) => [d.name, d.args[0]]));
+  assert.equal(mapped.get('default'), 'upgrade', `Connection comes from a map of $http_upgrade that gives "upgrade" for an upgrade, got ${connection}`);
+  // Subscriptions: graphql-ws pings every 12 s; the read timeout must outlast that by far.
+  assert.ok(nginxSeconds(one('proxy_read_timeout', location)[0]!) >= 600, 'a long proxy_read_timeout for subscriptions');
+  // Failing over: a refused connection or a draining api's 503 goes to the other replica.
+  const nextUpstream = one('proxy_next_upstream', location);
+  for (const cause of ['error', 'http_503']) assert.ok(nextUpstream.includes(cause), `proxy_next_upstream ${cause}`);
+  assert.ok(!nextUpstream.includes('non_idempotent'), 'never resend a mutation that reached a replica');
+  assert.ok(Number(one('proxy_next_upstream_tries', location)[0]) >= 2);
+  assert.ok(nginxSeconds(one('proxy_connect_timeout', location)[0]!) <= 5, 'a replica that is gone is given up on quickly');
+  assert.equal(find('keepalive', new RegExp(`^upstream ${upstream}$`)).length, 0, 'no upstream keepalive: a draining api is skipped at connect time');
 });
 
 function apiAllowsPrivateOrigins(): boolean {
