@@ -90,7 +90,7 @@ export interface Grant {
   customerId?: string;
 }
 
-/** An authenticated api caller (a `type`: graphql-ws context types need one, STACK.md). */
+/** An authenticated api caller (a `type`: graphql-ws context types need one, docs/CONTRIBUTING.md). */
 export type Principal = {
   /** `admin`: the bootstrap CDN_ADMIN_TOKEN; `token`: an API token. */
   kind: 'admin' | 'token';

@@ -20,7 +20,7 @@ export { CACHE_RESULTS, ORIGIN_ERROR_KINDS, STATUS_CLASSES } from './stats/custo
 
 export const UNKNOWN_CUSTOMER = '_unknown';
 
-/** Values of the `cache` label (DESIGN.md X-Cache values, plus NONE and ERROR); `status` is the class, 1xx … 5xx. */
+/** Values of the `cache` label (the X-Cache values, plus NONE and ERROR); `status` is the class, 1xx … 5xx. */
 export type CacheResult = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS' | 'ERROR' | 'NONE';
 
 /** Values of the `kind` label of origin errors. */

@@ -1,6 +1,6 @@
 /**
- * Wires one edge: the public Fastify instance (every customer domain, through the
- * request pipeline), the admin instance, the disk cache, the origin pools, metrics and
+ * Wires one edge: the public node:http server (every customer domain, through the
+ * request pipeline), the admin Fastify instance, the disk cache, the origin pools, metrics and
  * the tenant feed it is given. It owns none of the feed's sources (the bus belongs to
  * the caller); close() drains and releases only what startEdge created.
  */
@@ -230,7 +230,7 @@ interface Readiness {
  * Ready: a configuration is applied, and the change bus was read to its end within
  * CDN_EDGE_MAX_DETACHED_SECONDS and since any stall of the process. A detached edge keeps
  * serving what it knows; failing /readyz lets a load balancer drain it until it has caught
- * up (DESIGN.md, "The change bus").
+ * up (docs/ARCHITECTURE.md, "The change bus").
  */
 function readinessOf(tenants: EdgeTenantFeed, maxDetachedSeconds: number): Readiness {
   if (!tenants.isReady()) return { ready: false, details: { reason: 'no configuration applied yet' } };

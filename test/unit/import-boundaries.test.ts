@@ -1,7 +1,8 @@
 /**
- * The layering of DESIGN.md, checked on the real import graph: imports point inward
- * (bin -> {api, edge} -> {bus, obs} -> core); the edge never reaches TypeORM, GraphQL or
- * Apollo (it must run without them); api and edge never import each other.
+ * The layering of docs/ARCHITECTURE.md ("Source layout"), checked on the real import graph:
+ * imports point inward (bin -> {api, edge, bus} -> obs -> core; api and edge reach the bus
+ * only through core's ports); the edge never reaches TypeORM, GraphQL or Apollo (it must run
+ * without them); api and edge never import each other.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * The api's handle on its DataSource. It exists for one reason: PGlite gives every
  * query runner the same session, so two overlapping transactions would silently share
- * one (STACK.md). On PGlite every unit of work goes through a queue; on PostgreSQL
+ * one (docs/CONTRIBUTING.md). On PGlite every unit of work goes through a queue; on PostgreSQL
  * they run concurrently, each on its own pooled connection.
  */
 import type { DataSource, EntityManager } from 'typeorm';

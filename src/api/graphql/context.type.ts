@@ -1,6 +1,6 @@
 /**
  * What every resolver receives, over HTTP and over graphql-ws alike. A `type` alias, not
- * an interface: graphql-ws's context generic needs an index-compatible type (STACK.md).
+ * an interface: graphql-ws's context generic needs an index-compatible type (docs/CONTRIBUTING.md, "Pitfalls").
  */
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { AccessStats } from '../services/access-stats.service';

@@ -2,7 +2,7 @@
  * Refuses origins that are, or whose host resolves to, anything but a public unicast address
  * (SSRF; the table is core/address.rules.ts: every IANA special-purpose block, multicast,
  * and IPv6 outside 2000::/3 or embedding an IPv4 address). Checked at save time here, and
- * again by the edge when it connects (DESIGN.md), since DNS can change after saving.
+ * again by the edge when it connects (docs/ARCHITECTURE.md, "Origins"), since DNS can change after saving.
  * Operators allow such origins with CDN_ALLOW_PRIVATE_ORIGINS.
  */
 import { lookup } from 'node:dns/promises';

@@ -1,5 +1,5 @@
 /**
- * The rules of purges on the edge (DESIGN.md, "Purge without scanning first"; after
+ * The rules of purges on the edge (docs/EDGE.md, "Purges on the edge"; after
  * Varnish's bans): what a purge covers, and the per-customer structure every lookup
  * checks. Pure: no I/O, no clock.
  *

@@ -1,6 +1,6 @@
 /**
  * The edge's purge engine: applies purges in O(1) whatever the number of cached objects
- * (DESIGN.md, "Purge without scanning first"), answers lookups' "is this object banned?",
+ * (docs/EDGE.md, "Purges on the edge"), answers lookups' "is this object banned?",
  * and runs the lurker that cleans up afterwards.
  *
  * - URL: the key and its Vary variants are removed (hard) or marked soft-purged, in the

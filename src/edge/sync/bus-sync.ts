@@ -1,5 +1,5 @@
 /**
- * Keeps the edge's customers current from the change bus (DESIGN.md, "The change bus"):
+ * Keeps the edge's customers current from the change bus (docs/ARCHITECTURE.md, "The change bus"):
  * boot from the bus snapshot (or, when the bus is unreachable, from the last-known-good
  * copy on disk), then follow the chain of changes with blocking reads. A `gap` (trimmed
  * history, restarted Redis) reloads the snapshot. Bus errors are retried with backoff
