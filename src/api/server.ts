@@ -91,7 +91,7 @@ export interface ApiHandle {
 
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHandle> {
   const log = deps.logger;
-  const db = new Database(deps.dataSource);
+  const db = new Database(deps.dataSource, { logger: log });
   const metrics = new ApiMetrics();
   const relay = new ChangeRelay({
     db,

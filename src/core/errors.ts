@@ -14,7 +14,9 @@ export type GraphqlErrorCode =
   | 'INTERNAL_SERVER_ERROR'
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'BAD_REQUEST'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  /** A dependency (the database) is briefly away: the same request may be sent again shortly. */
+  | 'SERVICE_UNAVAILABLE';
 
 export interface FieldProblem {
   /** Dotted path of the input field, e.g. `input.domains[1]`. */
@@ -75,6 +77,14 @@ export const errorCatalog = {
   ),
   CDN_ERR_AUDIT_UNAVAILABLE: entry(503, 'INTERNAL_SERVER_ERROR', () =>
     'The mutation was not run because the audit log could not record it (the database may be unavailable); nothing was changed. Retry shortly.',
+  ),
+  // Restarts and failovers of PostgreSQL (docs/OPERATIONS.md, "PostgreSQL high availability").
+  CDN_ERR_DATABASE_UNAVAILABLE: entry(503, 'SERVICE_UNAVAILABLE', (why: string) =>
+    `The database is unavailable (${why}); it may be restarting or failing over. Retry in a few seconds.`,
+  ),
+  CDN_ERR_DATABASE_OUTCOME_UNKNOWN: entry(503, 'SERVICE_UNAVAILABLE', () =>
+    'The connection to the database was lost while the change was being committed, so it may or may not have been applied. ' +
+    'Check with a query (e.g. `customer`, `purges`, `tokens`) and send it again if it is missing; sending a purge or an update again is always safe.',
   ),
   CDN_ERR_WS_MUTATION: entry(400, 'BAD_USER_INPUT', () =>
     'Mutations are not accepted over the websocket, so that every change is in the audit log. Send mutations with an HTTP POST to /graphql.',

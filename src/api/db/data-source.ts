@@ -5,7 +5,7 @@
  * Never synchronize: the schema is whatever the migrations say.
  */
 import path from 'node:path';
-import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { DataSource, MigrationExecutor, type Logger as TypeOrmLogger } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
 import type { Logger } from '../../obs/logger.factory';
 import { InitialSchema1732400000000 } from '../../../migrations/1732400000000-initial-schema';
@@ -35,6 +35,13 @@ export const API_MIGRATIONS = [
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */
 const MIGRATION_LOCK_KEY = 0x65_64_67_01;
 
+/**
+ * How long the pool waits for a connection (a free slot, or a new connection) before the
+ * unit of work fails with CDN_ERR_DATABASE_UNAVAILABLE (database.ts). Without it a request
+ * would queue for as long as PostgreSQL or the pooler in front of it is away.
+ */
+export const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
+
 // DataSources backed by PGlite: one shared session, so callers must serialise transactions.
 const singleSession = new WeakSet<DataSource>();
 
@@ -57,7 +64,19 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logging: options.logger ? (['error', 'warn', 'migration'] as const).slice() : false,
   };
   if (options.databaseUrl !== undefined) {
-    return new DataSource({ ...common, url: options.databaseUrl });
+    const log = options.logger?.child({ component: 'pg-pool' });
+    return new DataSource({
+      ...common,
+      url: options.databaseUrl,
+      connectTimeoutMS: DATABASE_CONNECT_TIMEOUT_MS,
+      // An idle pooled connection that the server closes (a restart, a failover, a pooler
+      // dropping it) raises 'error' on the pool; unhandled, that would end the process. The
+      // pool drops that connection and opens a new one when next needed.
+      poolErrorHandler: (err: Error) => log?.warn({ err }, 'an idle database connection failed; the pool drops it'),
+      // Finds connections to a primary that vanished without closing them (a failover to
+      // another host), instead of waiting for the next query to hang on them.
+      extra: { keepAlive: true, keepAliveInitialDelayMillis: 10_000 },
+    });
   }
   const ds = new DataSource({
     ...common,
@@ -73,18 +92,30 @@ export function isSingleSession(ds: DataSource): boolean {
   return singleSession.has(ds);
 }
 
-/** Runs pending migrations (all in one transaction) and returns the names of those applied. */
+/**
+ * Runs pending migrations (all in one transaction) and returns the names of those applied.
+ * Several api replicas may start at once: the first to take the lock applies what is
+ * pending, the others wait for its commit and then find nothing left to do. The lock is
+ * transaction-scoped, not a session lock: through a pooler in transaction mode (pgbouncer)
+ * consecutive statements of one client may run on different server sessions, so a session
+ * lock could be released on another session than the one holding it, or not at all.
+ */
 export async function migrate(ds: DataSource): Promise<string[]> {
   const runner = ds.createQueryRunner();
-  await runner.connect();
   try {
-    // Several api replicas may start at once; the session lock makes the others wait.
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await runner.startTransaction();
     try {
-      const applied = await ds.runMigrations({ transaction: 'all' });
+      await runner.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      // On our runner, inside our transaction: the executor reads which migrations ran only
+      // once it holds the lock, and neither starts nor commits a transaction of its own.
+      const executor = new MigrationExecutor(ds, runner);
+      executor.transaction = 'all';
+      const applied = await executor.executePendingMigrations();
+      await runner.commitTransaction();
       return applied.map((m) => m.name);
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    } catch (err) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => {});
+      throw err;
     }
   } finally {
     await runner.release();

@@ -5,6 +5,14 @@
  * it already holds, so a race can never publish a change twice. Runs after every commit
  * (kick) and every second, which also catches up rows committed by an api that crashed
  * before publishing.
+ *
+ * A pass keeps no state between passes: it starts from the seq the bus holds. So when
+ * PostgreSQL restarts or fails over mid-pass, the pass fails (its transaction, and the
+ * lock with it, is gone), the next pass after the database is back resumes at the bus's
+ * seq, and a publish from the failed pass that still lands is skipped by the bus for the
+ * seqs it already holds. Nothing here needs a database session of its own (only
+ * transaction-scoped locks, no LISTEN), so it runs unchanged through a pooler in
+ * transaction mode (docs/OPERATIONS.md, "PostgreSQL high availability").
  */
 import type { Change, Snapshot } from '../../core/bus.events';
 import type { ChangeBus } from '../../core/bus.port';
@@ -91,7 +99,7 @@ export class ChangeRelay {
         if (this.#failing) this.#log.info('relay publishing again');
         this.#failing = false;
       } catch (err) {
-        // Redis down must not take the api down: the rows wait in change_log for the next pass.
+        // Redis or PostgreSQL down must not take the api down: the rows wait in change_log for the next pass.
         if (!this.#failing) this.#log.error({ err }, 'relay pass failed; will retry every second');
         else this.#log.debug({ err }, 'relay pass failed again');
         this.#failing = true;
