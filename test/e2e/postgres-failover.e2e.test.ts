@@ -1,8 +1,9 @@
 /**
- * PostgreSQL behind a pooler, restarted under load (issue 17, "No single point of
- * failure"): a private PostgreSQL cluster (never the shared one on 5432) behind Debian's
- * pgbouncer in transaction mode, two `cdn api` processes whose DATABASE_URL is pgbouncer,
- * one `cdn edge`, the shared Redis under a prefix of this test's own.
+ * PostgreSQL restarted under load (issue 17, "No single point of failure"): a private
+ * PostgreSQL cluster (never the shared one on 5432) behind Debian's pgbouncer in transaction
+ * mode, two `cdn api` processes whose DATABASE_URL is pgbouncer (then, second run, two that
+ * connect to PostgreSQL directly), one `cdn edge`, the shared Redis under a prefix of this
+ * test's own.
  *
  * Clients create customers and purges without pause while PostgreSQL is restarted (fast
  * shutdown, down for a few seconds) twice. Afterwards: the apis never went down; every
@@ -12,7 +13,7 @@
  * change_log row once, in seq order, nothing missing; each api's /readyz went not ready
  * and came back.
  */
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -72,6 +73,8 @@ let pg: PrivatePostgres;
 let bouncer: PgBouncer;
 let redis: TestRedis;
 let origin: DemoOrigin;
+let env: Record<string, string>;
+/** Through pgbouncer. */
 const apis: Api[] = [];
 let edge: { proc: CdnProcess; url: string; adminUrl: string };
 const processes: CdnProcess[] = [];
@@ -121,7 +124,7 @@ before(async () => {
   await pg.createDatabase(DATABASE);
   redis = createTestRedisPrefix();
   origin = await startDemoOrigin({ customerId: 'pg-failover' });
-  const env = stackEnv(
+  env = stackEnv(
     { databaseUrl: bouncer.url(DATABASE), redisUrl: redis.url, redisPrefix: redis.prefix, adminToken: TOKEN, secretKey: SECRET },
     { CDN_EDGE_WORKERS: '1', CDN_EDGE_ID: EDGE_ID, CDN_API_RATE_LIMIT_PER_MINUTE: '1000000', CDN_API_PURGE_RATE_LIMIT_PER_MINUTE: '1000000' },
   );
@@ -159,10 +162,25 @@ test('two apis starting at once through pgbouncer (transaction mode) apply the m
   assert.equal(Number(locks[0]!.n), 0);
 });
 
-test('PostgreSQL restarted twice under load: the apis stay up and answer in bounded time, nothing answered with success is lost, nothing is relayed twice or out of order', async (t) => {
+test('through pgbouncer, PostgreSQL restarted twice under load: the apis stay up and answer in bounded time, nothing answered with success is lost, nothing is relayed twice or out of order', async (t) => {
   await gql(apis[0]!.url, CREATE, { input: { id: PURGED, name: 'Purged Co', originUrl: origin.url, domains: [PURGED_HOST] } });
   await eventually(async () => (await httpGet(`${edge.url}/hello.json`, PURGED_HOST)).status === 200, 10_000, 'the edge serves the purged customer');
+  await restartUnderLoad(t, apis, 'pooled');
+});
 
+test('straight to PostgreSQL (no pooler), the same: idle pooled connections that the restart closes are dropped, not fatal', async (t) => {
+  for (const api of apis) assert.equal(await api.proc.stop(), 0, 'the pooled apis stop cleanly');
+  const started = await Promise.all([spawnRole('api', { ...env, DATABASE_URL: pg.url(DATABASE) }), spawnRole('api', { ...env, DATABASE_URL: pg.url(DATABASE) })]);
+  const direct = started.map(({ proc, listening }) => ({ proc, url: String(listening.url).replace(/\/graphql$/, '') }));
+  for (const api of direct) await eventually(async () => (await readyz(api.url)).status === 200, 10_000, `${api.url} ready`);
+  await restartUnderLoad(t, direct, 'direct');
+});
+
+/**
+ * Mutations from WORKERS clients while PostgreSQL restarts RESTARTS times, then every check.
+ * The checks of the bus stream and the edge cover every change so far (earlier runs too).
+ */
+async function restartUnderLoad(t: TestContext, apis: Api[], run: string): Promise<void> {
   // /readyz of each api, every 100 ms, for the whole run.
   const readiness = apis.map(() => [] as Array<{ at: number; status: number }>);
   let watching = true;
@@ -186,7 +204,7 @@ test('PostgreSQL restarted twice under load: the apis stay up and answer in boun
         const n = next++;
         const api = apis[n % apis.length]!;
         const kind = n % 2 === 0 ? 'customer' : 'purge';
-        const customerId = `c-${n}`;
+        const customerId = `${run}-${n}`;
         const body =
           kind === 'customer'
             ? { query: CREATE, variables: { input: { id: customerId, name: `Customer ${n}`, originUrl: origin.url, domains: [`${customerId}.failover.test`] } } }
@@ -243,6 +261,11 @@ test('PostgreSQL restarted twice under load: the apis stay up and answer in boun
   const ok = outcomes.filter((o) => o.ok);
   const during = (o: Outcome): boolean => restarts.some((r) => o.startedAt + o.ms >= r.downAt && o.startedAt <= r.upAt + ANSWER_BOUND_MS);
   t.diagnostic(`${outcomes.length} mutations, ${ok.length} succeeded, ${failed.length} failed: ${JSON.stringify(countBy(failed.map((o) => o.cdnCode ?? o.message ?? '?')))}; slowest answer ${Math.max(...outcomes.map((o) => o.ms))} ms`);
+  for (const [round, r] of restarts.entries()) {
+    const firstSuccess = Math.min(...ok.filter((o) => o.startedAt >= r.upAt).map((o) => o.startedAt + o.ms));
+    const readyAgain = readiness.map((samples) => samples.find((s) => s.at > r.upAt && s.status === 200)?.at ?? NaN);
+    t.diagnostic(`restart ${round + 1}: down ${r.upAt - r.downAt} ms (stop, ${DOWN_MS} ms, start); first success ${firstSuccess - r.upAt} ms after start; apis ready again after ${readyAgain.map((at) => at - r.upAt).join(' and ')} ms`);
+  }
 
   // The apis never went down.
   for (const api of apis) assert.equal(api.proc.child.exitCode, null, `api still runs. Output:\n${api.proc.output().slice(-3000)}`);
@@ -343,7 +366,7 @@ test('PostgreSQL restarted twice under load: the apis stay up and answer in boun
     30_000,
     `the edge acked all ${purges.length} purges`,
   );
-});
+}
 
 function countBy(values: string[]): Record<string, number> {
   const out: Record<string, number> = {};
