@@ -78,7 +78,7 @@ export interface EdgeHandle {
   forgetLocal(keys: string[]): void;
   /** Requests answered by the hit lane (pipeline/hit.lane.ts) since start. */
   hitLaneServed(): number;
-  /** The purge engine (bans, lurker, backlog); undefined with an injected store other than the tiered one. */
+  /** The purge engine (bans, lurker, backlog); undefined with an injected store that cannot carry purges (no `purgeTarget`). */
   purges: PurgeEngine | undefined;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
@@ -114,10 +114,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   const store: CacheStore = announceDeletes(deps.store ?? ownStore!, deps.onInvalidate);
   storeStats = store.stats === undefined ? undefined : () => store.stats!();
   const tiered = ownStore ?? (deps.store instanceof TieredStore ? deps.store : undefined);
-  const purges =
-    tiered === undefined
-      ? undefined
-      : createPurgeEngine(tiered, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => tenants.byId(id)?.queryString });
+  // Purges need a store that offers them (purge/purge-index.port.ts: the tiered store does); any other store runs without.
+  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => tenants.byId(id)?.queryString });
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
   purgeEngine = purges;

@@ -28,6 +28,7 @@ import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } fro
 import { capacityVictims, quotaVictims, type EvictionVictim } from './disk.eviction';
 import { recoverDisk, type RecoveryReport } from './disk.recovery';
 import { hasBodyFile, INLINE_BODY_MAX, MetadataIndex, type IndexEntry } from './metadata.index';
+import { IndexPurgeStore } from './purge.index';
 
 export const INDEX_DIR = '.index';
 export const TRASH_DIR = '.trash';
@@ -74,6 +75,8 @@ export interface PutResult {
 export class DiskTier implements CacheStore {
   readonly dir: string;
   readonly index: MetadataIndex;
+  /** The purge records beside the entries (the purge engine's PurgeIndex). */
+  readonly purges: IndexPurgeStore;
   /** Resolves when start-up recovery is done (or skipped). */
   readonly recovered: Promise<RecoveryReport | undefined>;
   readonly #maxObjectBytes: number;
@@ -103,6 +106,7 @@ export class DiskTier implements CacheStore {
     this.#onError = options.onError ?? (() => {});
     this.#onEvict = options.onEvict ?? (() => {});
     this.index = new MetadataIndex(path.join(this.dir, INDEX_DIR));
+    this.purges = new IndexPurgeStore(this.index, (customerId, file) => this.filePath(customerId, file));
     this.#timer = setInterval(() => this.#track(this.flushTouches()), options.touchFlushMs ?? 5000);
     this.#timer.unref();
     this.recovered =

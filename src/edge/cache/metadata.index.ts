@@ -11,17 +11,15 @@
  *   changes when the customer is deleted: a put that began before loses.
  * - `.lru`: [customerId, lastAccess, file] -> index key, the eviction order.
  * - `.system`: small coordination records (who runs start-up recovery, the purge lurker).
- * - `.bans`: [customerId, at, purgeId] -> BanRecord, the active bans (edge/purge): a
- *   customer's bans are one range, oldest first. The lurker moves a ban it has dealt with
- *   to `.bans-retired` (same key), where it stays a while as a tombstone, so that a fetch
- *   that began before the purge cannot store afterwards (the put admission check reads
- *   both at or after the fetch's start). URL purges are born retired.
- * - `.purge-ids`: purgeId -> its ban key, so applying a purge twice is a no-op.
+ * - the purge records (`.bans`, `.bans-retired`, `.purge-ids`) live in this environment
+ *   too, so that a purge's record and the removals it makes commit together; purge.index.ts
+ *   keeps them (through table() and write()), and the put admission hook lets the purge
+ *   engine refuse a put inside its write transaction.
  *
  * Names starting with "." can never be a customer id (ids are slugs).
  */
 import { createHash } from 'node:crypto';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import type { ObjectMeta } from './cache-store.port';
 
 /** What the index keeps for one object. */
@@ -68,47 +66,18 @@ export interface Victim {
   size: number;
 }
 
-/** One purge as this edge recorded it (`.bans`). The rules that read it live in edge/purge. */
-export interface BanRecord {
-  purgeId: string;
-  customerId: string;
-  kind: 'URL' | 'PREFIX' | 'TAG' | 'ALL';
-  /** URL: the normalised `path?query`; PREFIX: the prefix; TAG: the tag; ALL: null. */
-  value: string | null;
-  soft: boolean;
-  /** Edge clock (ms) when the edge first applied it: objects fetched at or before it are covered. */
-  at: number;
-  /** The change seq it came with (for a purge the edge made up after a gap: the snapshot's). */
-  seq: number;
-  /** Objects removed or marked stale when it was applied (URL purges). */
-  objectsRemoved: number;
-  /** Objects the lurker removed or marked. */
-  lurked?: number;
-  /** When no stored object it covers remains (URL purges: at once); absent while active. */
-  retiredAt?: number;
-}
-
-export type BanKey = [customerId: string, at: number, purgeId: string];
-
-export function banKey(record: Pick<BanRecord, 'customerId' | 'at' | 'purgeId'>): BanKey {
-  return [record.customerId, record.at, record.purgeId];
-}
-
 /** What a sweep does with one entry: remove it, mark it soft-purged, or leave it. */
-export type SweepDecision = 'remove' | { softPurgedAt: number } | undefined;
+export type EntryDecision = 'remove' | { softPurgedAt: number } | undefined;
 
-/** A URL purge's sweep: `decide` is applied to the entry stored under `rest` and to its Vary variants. */
-export interface UrlSweep {
-  rest: string;
-  decide: (rest: string, entry: IndexEntry) => SweepDecision;
-}
-
-export interface SweepResult {
+export interface EntrySweep {
   /** Removed entries (their files are the caller's to remove). */
   removed: Array<{ rest: string; entry: IndexEntry }>;
   /** Index keys (`rest`) marked soft-purged. */
   marked: string[];
 }
+
+/** A put's admission, judged inside its write transaction (the purge engine's, through purge.index.ts). */
+export type PutAdmission = (customerId: string, rest: string, entry: IndexEntry) => boolean;
 
 interface LruValue {
   key: string;
@@ -126,19 +95,27 @@ export class MetadataIndex {
   readonly #accounts: Database<Account, string>;
   readonly #lru: Database<LruValue, [string, number, string]>;
   readonly #system: Database<Record<string, unknown>, string>;
-  readonly #bans: Database<BanRecord, BanKey>;
-  readonly #retired: Database<BanRecord, BanKey>;
-  readonly #purgeIds: Database<BanKey, string>;
-  #admit: ((customerId: string, rest: string, entry: IndexEntry) => boolean) | undefined;
+  #admit: PutAdmission | undefined;
 
   constructor(path: string, options: { maxCustomers?: number } = {}) {
     this.#env = open({ path, maxDbs: (options.maxCustomers ?? 10_000) + 8, encoding: 'msgpack' });
     this.#accounts = this.#env.openDB({ name: '.accounts', encoding: 'msgpack' });
     this.#lru = this.#env.openDB({ name: '.lru', encoding: 'msgpack' });
     this.#system = this.#env.openDB({ name: '.system', encoding: 'msgpack' });
-    this.#bans = this.#env.openDB({ name: '.bans', encoding: 'msgpack' });
-    this.#retired = this.#env.openDB({ name: '.bans-retired', encoding: 'msgpack' });
-    this.#purgeIds = this.#env.openDB({ name: '.purge-ids', encoding: 'msgpack' });
+  }
+
+  /**
+   * A named database of this environment beside the entries (a name starting with ".", so
+   * never a customer's): purge.index.ts keeps the purge records in such tables, written in
+   * the same transactions as the entries.
+   */
+  table<V, K extends Key>(name: `.${string}`): Database<V, K> {
+    return this.#env.openDB<V, K>({ name, encoding: 'msgpack' });
+  }
+
+  /** Runs `body` in one write transaction of the index (with sweepWithin, table writes). */
+  async write<T>(body: () => T): Promise<T> {
+    return this.#env.transaction(body);
   }
 
   /** The customer's database (created on first use, once per process). */
@@ -317,113 +294,12 @@ export class MetadataIndex {
     });
   }
 
-  // ---- purges (the rules are edge/purge's) ------------------------------------------
-
   /**
    * Judges every put inside its write transaction (`put` answers false when refused).
    * The purge engine refuses an object whose fetch began at or before a purge covering it.
    */
-  setAdmission(admit: ((customerId: string, rest: string, entry: IndexEntry) => boolean) | undefined): void {
+  setAdmission(admit: PutAdmission | undefined): void {
     this.#admit = admit;
-  }
-
-  /** The record of a purge this edge already applied (while it is kept). */
-  knownPurge(purgeId: string): BanRecord | undefined {
-    const key = this.#purgeIds.get(purgeId);
-    return key === undefined ? undefined : this.banRecord(key);
-  }
-
-  /** An active or retired ban. */
-  banRecord(key: BanKey): BanRecord | undefined {
-    return this.#bans.get(key) ?? this.#retired.get(key);
-  }
-
-  /**
-   * Records a purge, unless its id is already recorded (then the recorded one is returned
-   * and nothing changes). `url`: in the same write transaction, `decide` is applied to the
-   * entry stored under `rest` and to its Vary variants (`rest\n…`, right after it).
-   */
-  async recordPurge(record: BanRecord, url?: UrlSweep): Promise<{ record: BanRecord; created: boolean; swept: SweepResult }> {
-    return this.#env.transaction(() => this.#recordInTxn(record, url));
-  }
-
-  /** Several bans (no URL purges) in one write transaction; each as recordPurge would. */
-  async recordPurges(records: readonly BanRecord[]): Promise<Array<{ record: BanRecord; created: boolean }>> {
-    if (records.length === 0) return [];
-    return this.#env.transaction(() => records.map((r) => this.#recordInTxn(r, undefined)));
-  }
-
-  /**
-   * Several purges (any kind) in one write transaction, in the order given, each exactly as
-   * recordPurge would record it: a later one sees what the earlier ones did (an id repeated
-   * in the list is recorded once; a URL swept twice removes its objects once).
-   */
-  async recordPurgeMany(items: ReadonlyArray<{ record: BanRecord; url?: UrlSweep | undefined }>): Promise<Array<{ record: BanRecord; created: boolean; swept: SweepResult }>> {
-    if (items.length === 0) return [];
-    return this.#env.transaction(() => items.map((item) => this.#recordInTxn(item.record, item.url)));
-  }
-
-  #recordInTxn(record: BanRecord, url: UrlSweep | undefined): { record: BanRecord; created: boolean; swept: SweepResult } {
-    const swept: SweepResult = { removed: [], marked: [] };
-    const known = this.knownPurge(record.purgeId);
-    if (known !== undefined) return { record: known, created: false, swept };
-    if (url !== undefined) {
-      const rests = [url.rest, ...[...this.scanPrefix(record.customerId, `${url.rest}\n`)].map((e) => e.rest)];
-      this.#sweepInTxn(record.customerId, rests, url.decide, swept);
-    }
-    // Vary markers are bookkeeping, not objects.
-    const objects = swept.removed.filter((r) => r.entry.vary === undefined).length + swept.marked.length;
-    const stored: BanRecord = { ...record, objectsRemoved: objects };
-    const key = banKey(stored);
-    void (stored.retiredAt === undefined ? this.#bans : this.#retired).put(key, stored);
-    void this.#purgeIds.put(stored.purgeId, key);
-    return { record: stored, created: true, swept };
-  }
-
-  /** Bans not yet retired, every customer, each customer's oldest first. */
-  activeBans(): BanRecord[] {
-    return [...this.#bans.getRange({})].map((e) => e.value);
-  }
-
-  activeBanCount(): number {
-    return this.#bans.getCount();
-  }
-
-  /** Every recorded purge of a customer (active or retired) applied at or after `from` (ms). */
-  *bansSince(customerId: string, from: number): Generator<BanRecord> {
-    for (const db of [this.#bans, this.#retired]) {
-      for (const { key, value } of db.getRange({ start: [customerId, from] })) {
-        if (key[0] !== customerId) break;
-        yield value;
-      }
-    }
-  }
-
-  /** Retires active bans (moves them to the tombstones), with how many objects the lurker dealt with. */
-  async retireBans(retired: Array<{ key: BanKey; lurked: number }>, at: number): Promise<void> {
-    if (retired.length === 0) return;
-    await this.#env.transaction(() => {
-      for (const { key, lurked } of retired) {
-        const record = this.#bans.get(key);
-        if (record === undefined) continue;
-        void this.#bans.remove(key);
-        void this.#retired.put(key, { ...record, retiredAt: at, lurked: (record.lurked ?? 0) + lurked });
-      }
-    });
-  }
-
-  /** Forgets tombstones (and their purge ids) retired before `before`; returns how many. */
-  async trimBans(before: number): Promise<number> {
-    return this.#env.transaction(() => {
-      let trimmed = 0;
-      for (const { key, value } of this.#retired.getRange({})) {
-        if ((value.retiredAt ?? 0) >= before) continue;
-        void this.#retired.remove(key);
-        void this.#purgeIds.remove(value.purgeId);
-        trimmed += 1;
-      }
-      return trimmed;
-    });
   }
 
   /**
@@ -450,16 +326,17 @@ export class MetadataIndex {
    * Re-reads each entry in one write transaction and removes it or marks it soft-purged
    * as `decide` says (so an entry replaced since it was read is judged afresh).
    */
-  async sweep(customerId: string, rests: string[], decide: (rest: string, entry: IndexEntry) => SweepDecision): Promise<SweepResult> {
-    const out: SweepResult = { removed: [], marked: [] };
+  async sweep(customerId: string, rests: string[], decide: (rest: string, entry: IndexEntry) => EntryDecision): Promise<EntrySweep> {
+    const out: EntrySweep = { removed: [], marked: [] };
     if (rests.length === 0) return out;
     return this.#env.transaction(() => {
-      this.#sweepInTxn(customerId, rests, decide, out);
+      this.sweepWithin(customerId, rests, decide, out);
       return out;
     });
   }
 
-  #sweepInTxn(customerId: string, rests: string[], decide: (rest: string, entry: IndexEntry) => SweepDecision, out: SweepResult): void {
+  /** sweep's work inside a write transaction the caller runs (write()), adding to `out`. */
+  sweepWithin(customerId: string, rests: string[], decide: (rest: string, entry: IndexEntry) => EntryDecision, out: EntrySweep): void {
     const db = this.#db(customerId);
     for (const rest of rests) {
       const k = indexKey(rest);

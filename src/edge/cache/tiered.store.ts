@@ -12,6 +12,7 @@
  * memory through forget()/forgetCustomer() (the caller broadcasts; see docs/EDGE.md).
  */
 import type { Readable } from 'node:stream';
+import type { PurgeCapable, PurgeTarget } from '../purge/purge-index.port';
 import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
 import type { DiskTier } from './disk.tier';
 import type { MemoryTier } from './memory.tier';
@@ -19,7 +20,7 @@ import { MemoryObject } from './memory.tier';
 
 type Meta = Omit<ObjectMeta, 'size' | 'key'>;
 
-export class TieredStore implements CacheStore {
+export class TieredStore implements CacheStore, PurgeCapable {
   readonly memory: MemoryTier;
   readonly disk: DiskTier;
 
@@ -77,6 +78,11 @@ export class TieredStore implements CacheStore {
   /** Drops a customer from this process's memory only. */
   forgetCustomer(customerId: string): void {
     this.memory.forgetCustomer(customerId);
+  }
+
+  /** What the purge engine works on: the index's purge records (shared by every process), this process's memory tier. */
+  purgeTarget(): PurgeTarget {
+    return { index: this.disk.purges, memory: this.memory };
   }
 
   /** Objects of a customer whose `path?query` starts with `prefix`, in key order. */

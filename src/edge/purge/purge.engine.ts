@@ -25,12 +25,12 @@ import type { QueryStringPolicy } from '../../core/customer.types';
 import type { PurgeRequest } from '../../core/purge.types';
 import type { Logger } from '../../obs/logger.factory';
 import type { ObjectMeta } from '../cache/cache-store.port';
-import type { BanRecord, IndexEntry, UrlSweep } from '../cache/metadata.index';
-import type { TieredStore } from '../cache/tiered.store';
 import type { PurgeApplied, PurgeApplier } from '../tenant-feed.port';
 import { covers, fetchedAtOf, isSoftMarked, purgeTarget, sweepDecision, type Verdict } from './ban.rules';
 import { BanTable } from './ban.table';
-import { PurgeLurker, removeFiles, type LurkerSettings, type PurgeTarget } from './purge.lurker';
+import { purgeTargetOf, type PurgeTarget } from './purge-index.port';
+import { PurgeLurker, removeFiles, type LurkerSettings } from './purge.lurker';
+import type { BanRecord, PurgeEntry, UrlSweep } from './purge.records';
 
 export interface PurgeEngineOptions extends Partial<LurkerSettings> {
   clock: Clock;
@@ -130,7 +130,7 @@ export class PurgeEngine implements PurgeApplier {
     const run = this.#chain.then(async () => {
       const at = this.#clock.now();
       const drafts: BanRecord[] = customerIds.map((customerId) => ({ purgeId: `gap:${seq}:${customerId}`, customerId, kind: 'ALL', value: null, soft: false, at, seq, objectsRemoved: 0 }));
-      for (const { record } of await this.#target.index.recordPurges(drafts)) {
+      for (const { record } of await this.#target.index.recordPurgeMany(drafts.map((record) => ({ record })))) {
         this.#table.hold(record);
         this.#latest.set(record.customerId, Math.max(this.#latest.get(record.customerId) ?? record.at, record.at));
       }
@@ -171,7 +171,7 @@ export class PurgeEngine implements PurgeApplier {
     if (bans === undefined) return void this.#discarding.delete(key);
     const work = this.#target.index
       .sweep(customerId, [rest], (r, entry) => (sweepDecision(bans, r, entry) === 'remove' ? 'remove' : undefined))
-      .then((swept) => removeFiles(this.#target, customerId, swept.removed.map((r) => r.entry), this.#log))
+      .then((swept) => removeFiles(customerId, swept.removed, this.#log))
       .catch((err: unknown) => this.#log.warn({ customer: customerId, err: errorMessage(err) }, 'purge: cannot remove a banned object'))
       .finally(() => this.#discarding.delete(key));
     this.#track(work);
@@ -189,7 +189,7 @@ export class PurgeEngine implements PurgeApplier {
   backlog(): PurgeBacklog {
     const active = this.#target.index.activeBans();
     let objects = 0;
-    for (const customerId of new Set(active.map((b) => b.customerId))) objects += this.#target.index.account(customerId).objects;
+    for (const customerId of new Set(active.map((b) => b.customerId))) objects += this.#target.index.objects(customerId);
     return { bans: active.length, held: this.#table.size, objects };
   }
 
@@ -199,7 +199,7 @@ export class PurgeEngine implements PurgeApplier {
 
   /** Objects stored for a customer on this edge (the index's totals). */
   objects(customerId: string): number {
-    return this.#target.index.account(customerId).objects;
+    return this.#target.index.objects(customerId);
   }
 
   /** Runs a lurker round now and waits for it (tests, benchmarks). */
@@ -242,7 +242,7 @@ export class PurgeEngine implements PurgeApplier {
     const done = batch.map(({ purge, seq }, i) => {
       const { record, created, swept } = results[i]!;
       if (created) {
-        files.push(removeFiles(this.#target, record.customerId, swept.removed.map((r) => r.entry), this.#log));
+        files.push(removeFiles(record.customerId, swept.removed, this.#log));
         this.#forgetUrl(record, [...swept.removed.map((r) => r.rest), ...swept.marked]);
       } else {
         this.#forgetUrl(record, undefined);
@@ -279,7 +279,7 @@ export class PurgeEngine implements PurgeApplier {
   }
 
   /** The put admission (inside the index's write transaction). */
-  #admits(customerId: string, rest: string, entry: IndexEntry): boolean {
+  #admits(customerId: string, rest: string, entry: PurgeEntry): boolean {
     for (const ban of this.#target.index.bansSince(customerId, fetchedAtOf(entry))) {
       if (covers(ban, rest, entry.tags)) return false;
     }
@@ -293,21 +293,20 @@ export class PurgeEngine implements PurgeApplier {
 }
 
 /** What a URL purge does to the URL's entry or one of its variants. */
-function urlDecision(entry: IndexEntry, soft: boolean, at: number): 'remove' | { softPurgedAt: number } | undefined {
+function urlDecision(entry: PurgeEntry, soft: boolean, at: number): 'remove' | { softPurgedAt: number } | undefined {
   if (!soft) return 'remove';
   // A Vary marker has nothing to revalidate; its variants are marked one by one.
   if (entry.vary !== undefined || fetchedAtOf(entry) > at) return undefined;
   return (entry.softPurgedAt ?? Number.NEGATIVE_INFINITY) >= at ? undefined : { softPurgedAt: at };
 }
 
-/** The engine over the store the edge runs (memory tier over disk + index). */
-export function createPurgeEngine(store: TieredStore, options: PurgeEngineOptions): PurgeEngine {
-  const target: PurgeTarget = {
-    index: store.disk.index,
-    filePath: (customerId, file) => store.disk.filePath(customerId, file),
-    memory: store.memory,
-  };
-  return new PurgeEngine(target, options);
+/**
+ * The engine over a store that can carry purges (purgeTargetOf: the tiered store the edge
+ * runs); undefined for any other store (the edge then runs without purges).
+ */
+export function createPurgeEngine(store: object, options: PurgeEngineOptions): PurgeEngine | undefined {
+  const target = purgeTargetOf(store);
+  return target === undefined ? undefined : new PurgeEngine(target, options);
 }
 
 function errorMessage(err: unknown): string {

@@ -20,25 +20,14 @@
 import { unlink } from 'node:fs/promises';
 import type { Clock } from '../../core/clock.port';
 import type { Logger } from '../../obs/logger.factory';
-import type { ObjectMeta } from '../cache/cache-store.port';
-import { banKey, hasBodyFile, type BanRecord, type IndexEntry, type MetadataIndex } from '../cache/metadata.index';
 import { CustomerBans, fetchedAtOf, outermostPrefixes, sweepDecision, type Ban } from './ban.rules';
 import type { BanTable } from './ban.table';
-import { isAlive } from '../cache/disk.recovery';
+import type { PurgeTarget } from './purge-index.port';
+import { banKey, type BanRecord, type PurgeEntry, type SweptEntry } from './purge.records';
 
 export const LURKER_JOB = 'purge-lurker';
 const LEASE_MS = 30_000;
 const TRIM_EVERY_MS = 60_000;
-
-/** What the purge engine works on: the shared index and files, this process's memory tier. */
-export interface PurgeTarget {
-  readonly index: MetadataIndex;
-  filePath(customerId: string, file: string): string;
-  readonly memory: {
-    forget(key: string): void;
-    forgetWhere(test: (key: string, meta: ObjectMeta) => boolean): number;
-  };
-}
 
 export interface LurkerSettings {
   batchSize: number;
@@ -142,12 +131,12 @@ export class PurgeLurker {
   async #pass(customerId: string, records: readonly BanRecord[]): Promise<number | undefined> {
     const index = this.#target.index;
     // Nothing stored (a customer this edge never cached, or just dropped): nothing to read.
-    if (index.account(customerId).objects === 0) return 0;
+    if (index.objects(customerId) === 0) return 0;
     const bans = new CustomerBans();
     for (const r of records) bans.add(r);
     const whole = records.some((r) => r.kind === 'TAG' || r.kind === 'ALL');
     const ranges = whole ? [''] : outermostPrefixes(records.map((r) => r.value!));
-    const decide = (rest: string, entry: IndexEntry) => sweepDecision(bans, rest, entry);
+    const decide = (rest: string, entry: PurgeEntry) => sweepDecision(bans, rest, entry);
     let dealt = 0;
     for (const prefix of ranges) {
       let after: string | undefined;
@@ -157,7 +146,7 @@ export class PurgeLurker {
         const candidates = page.items.filter(({ rest, entry }) => decide(rest, entry) !== undefined).map((i) => i.rest);
         if (candidates.length > 0) {
           const swept = await index.sweep(customerId, candidates, decide);
-          await removeFiles(this.#target, customerId, swept.removed.map((r) => r.entry), this.#log);
+          await removeFiles(customerId, swept.removed, this.#log);
           dealt += swept.removed.length + swept.marked.length;
           this.dealt += swept.removed.length + swept.marked.length;
         }
@@ -173,7 +162,7 @@ export class PurgeLurker {
   async #lease(): Promise<boolean> {
     const now = Date.now();
     if (this.#leaseAt !== 0 && now - this.#leaseAt < LEASE_MS / 3) return true;
-    const held = await this.#target.index.claim(LURKER_JOB, LEASE_MS, isAlive);
+    const held = await this.#target.index.lease(LURKER_JOB, LEASE_MS);
     this.#leaseAt = held ? now : 0;
     return held;
   }
@@ -220,12 +209,12 @@ export class PurgeLurker {
 }
 
 /** Removes the body files of removed index entries (an empty or inline body has none). */
-export async function removeFiles(target: PurgeTarget, customerId: string, entries: readonly IndexEntry[], log: Logger): Promise<void> {
+export async function removeFiles(customerId: string, removed: readonly SweptEntry[], log: Logger): Promise<void> {
   await Promise.all(
-    entries
-      .filter(hasBodyFile)
-      .map((e) =>
-        unlink(target.filePath(customerId, e.file)).catch((err: NodeJS.ErrnoException) => {
+    removed
+      .flatMap((r) => (r.bodyFile === undefined ? [] : [r.bodyFile]))
+      .map((file) =>
+        unlink(file).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT') log.warn({ customer: customerId, err: err.message }, 'purge: cannot remove a cached file');
         }),
       ),

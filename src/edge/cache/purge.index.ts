@@ -1,0 +1,148 @@
+/**
+ * The purge records in the LMDB index (the PurgeIndex port of ../purge/purge-index.port.ts),
+ * in the index's own environment so that a URL purge's record and the removals it makes
+ * are one write transaction:
+ *
+ * - `.bans`: [customerId, at, purgeId] -> BanRecord, the active bans: a customer's bans are
+ *   one range, oldest first. The lurker moves a ban it has dealt with to `.bans-retired`
+ *   (same key), where it stays a while as a tombstone, so that a fetch that began before
+ *   the purge cannot store afterwards (the put admission reads both at or after the
+ *   fetch's start). URL purges are born retired.
+ * - `.purge-ids`: purgeId -> its ban key, so applying a purge twice is a no-op.
+ * - the lurker's lease is a `.system` claim (MetadataIndex.claim), like start-up recovery's.
+ *
+ * What the records mean and when they are written is edge/purge's; this file only keeps them.
+ */
+import type { Database } from 'lmdb';
+import type { PurgeIndex } from '../purge/purge-index.port';
+import { banKey, type BanKey, type BanRecord, type PurgeEntry, type RecordedPurge, type SweepDecision, type SweepResult, type UrlSweep } from '../purge/purge.records';
+import { isAlive } from './disk.recovery';
+import { hasBodyFile, type EntrySweep, type MetadataIndex } from './metadata.index';
+
+export class IndexPurgeStore implements PurgeIndex {
+  readonly #index: MetadataIndex;
+  readonly #filePath: (customerId: string, file: string) => string;
+  readonly #bans: Database<BanRecord, BanKey>;
+  readonly #retired: Database<BanRecord, BanKey>;
+  readonly #purgeIds: Database<BanKey, string>;
+
+  /** `filePath`: where the disk tier keeps a body file (removed entries' files are the caller's to unlink). */
+  constructor(index: MetadataIndex, filePath: (customerId: string, file: string) => string) {
+    this.#index = index;
+    this.#filePath = filePath;
+    this.#bans = index.table('.bans');
+    this.#retired = index.table('.bans-retired');
+    this.#purgeIds = index.table('.purge-ids');
+  }
+
+  async recordPurgeMany(items: ReadonlyArray<{ record: BanRecord; url?: UrlSweep | undefined }>): Promise<RecordedPurge[]> {
+    if (items.length === 0) return [];
+    const recorded = await this.#index.write(() => items.map((item) => this.#recordInTxn(item.record, item.url)));
+    return recorded.map(({ record, created, swept }) => ({ record, created, swept: this.#withFiles(record.customerId, swept) }));
+  }
+
+  #recordInTxn(record: BanRecord, url: UrlSweep | undefined): { record: BanRecord; created: boolean; swept: EntrySweep } {
+    const swept: EntrySweep = { removed: [], marked: [] };
+    const known = this.#knownPurge(record.purgeId);
+    if (known !== undefined) return { record: known, created: false, swept };
+    if (url !== undefined) {
+      const rests = [url.rest, ...[...this.#index.scanPrefix(record.customerId, `${url.rest}\n`)].map((e) => e.rest)];
+      this.#index.sweepWithin(record.customerId, rests, url.decide, swept);
+    }
+    // Vary markers are bookkeeping, not objects.
+    const objects = swept.removed.filter((r) => r.entry.vary === undefined).length + swept.marked.length;
+    const stored: BanRecord = { ...record, objectsRemoved: objects };
+    const key = banKey(stored);
+    void (stored.retiredAt === undefined ? this.#bans : this.#retired).put(key, stored);
+    void this.#purgeIds.put(stored.purgeId, key);
+    return { record: stored, created: true, swept };
+  }
+
+  /** The record of a purge this edge already applied (while it is kept). */
+  #knownPurge(purgeId: string): BanRecord | undefined {
+    const key = this.#purgeIds.get(purgeId);
+    return key === undefined ? undefined : this.banRecord(key);
+  }
+
+  banRecord(key: BanKey): BanRecord | undefined {
+    return this.#bans.get(key) ?? this.#retired.get(key);
+  }
+
+  activeBans(): BanRecord[] {
+    return [...this.#bans.getRange({})].map((e) => e.value);
+  }
+
+  activeBanCount(): number {
+    return this.#bans.getCount();
+  }
+
+  *bansSince(customerId: string, from: number): Generator<BanRecord> {
+    for (const db of [this.#bans, this.#retired]) {
+      for (const { key, value } of db.getRange({ start: [customerId, from] })) {
+        if (key[0] !== customerId) break;
+        yield value;
+      }
+    }
+  }
+
+  async retireBans(retired: Array<{ key: BanKey; lurked: number }>, at: number): Promise<void> {
+    if (retired.length === 0) return;
+    await this.#index.write(() => {
+      for (const { key, lurked } of retired) {
+        const record = this.#bans.get(key);
+        if (record === undefined) continue;
+        void this.#bans.remove(key);
+        void this.#retired.put(key, { ...record, retiredAt: at, lurked: (record.lurked ?? 0) + lurked });
+      }
+    });
+  }
+
+  async trimBans(before: number): Promise<number> {
+    return this.#index.write(() => {
+      let trimmed = 0;
+      for (const { key, value } of this.#retired.getRange({})) {
+        if ((value.retiredAt ?? 0) >= before) continue;
+        void this.#retired.remove(key);
+        void this.#purgeIds.remove(value.purgeId);
+        trimmed += 1;
+      }
+      return trimmed;
+    });
+  }
+
+  objects(customerId: string): number {
+    return this.#index.account(customerId).objects;
+  }
+
+  scanPrefix(customerId: string, prefix: string): Iterable<{ rest: string; entry: PurgeEntry }> {
+    return this.#index.scanPrefix(customerId, prefix);
+  }
+
+  page(customerId: string, prefix: string, after: string | undefined, limit: number): { items: Array<{ rest: string; entry: PurgeEntry }>; next: string | undefined } {
+    return this.#index.page(customerId, prefix, after, limit);
+  }
+
+  async sweep(customerId: string, rests: string[], decide: (rest: string, entry: PurgeEntry) => SweepDecision): Promise<SweepResult> {
+    return this.#withFiles(customerId, await this.#index.sweep(customerId, rests, decide));
+  }
+
+  setAdmission(admit: ((customerId: string, rest: string, entry: PurgeEntry) => boolean) | undefined): void {
+    this.#index.setAdmission(admit);
+  }
+
+  lease(job: string, ttlMs: number): Promise<boolean> {
+    return this.#index.claim(job, ttlMs, isAlive);
+  }
+
+  flushed(): Promise<void> {
+    return this.#index.flushed();
+  }
+
+  /** Names the body file of each removed entry that has one. */
+  #withFiles(customerId: string, swept: EntrySweep): SweepResult {
+    return {
+      removed: swept.removed.map(({ rest, entry }) => (hasBodyFile(entry) ? { rest, entry, bodyFile: this.#filePath(customerId, entry.file) } : { rest, entry })),
+      marked: swept.marked,
+    };
+  }
+}
