@@ -3,8 +3,9 @@
 // origin, on 127.0.0.1 only. See docs/BENCHMARKS.md for what is measured and why: req/s and
 // latency from wrk, and each server's CPU time per 1,000 requests (bench/proc.js).
 //
-// The edge is a black box: `node bin/cdn.js edge --config <customers.json>` (after
-// `npm run build` when dist/ is older than src/). Every process started here (origin, edge,
+// The edge is a black box: `cdn edge --config <customers.json>` from the compiled build (after
+// `npm run build` when dist/ is older than src/), started by bench/edge.js on the node running
+// the bench, as every other Node process here. Every process started here (origin, edge,
 // nginx, wrk, the small client) runs in its own process group and is killed on exit, error,
 // Ctrl-C or SIGTERM; everything written goes to one temporary folder, removed at the end.
 'use strict';
@@ -15,6 +16,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const children = require('./children');
 const { CLK_TCK, treeCpuMs } = require('./proc');
+const { ensureBuild: ensureBuildShared, nodeNote } = require('./build');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -190,46 +192,9 @@ function ensureTools() {
   // Debian's package may start a system nginx on port 80: it does not matter to us (own port).
 }
 
-function newestMtime(dir, exts) {
-  let newest = 0;
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (exts.some((x) => e.name.endsWith(x))) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-    }
-  };
-  walk(dir);
-  return newest;
-}
-
-async function ensureBuild(opts) {
-  const entry = path.join(ROOT, 'dist', 'src', 'bin', 'cdn.js');
-  const built = fs.existsSync(entry) ? newestMtime(path.join(ROOT, 'dist', 'src'), ['.js']) : 0;
-  const source = Math.max(newestMtime(path.join(ROOT, 'src'), ['.ts']), newestMtime(path.join(ROOT, 'migrations'), ['.ts']));
-  if (!opts.build) {
-    if (built === 0) fail('dist/ is missing and --no-build was given: run `npm run build` first');
-    log(`build: --no-build, using dist/ as it is${source > built ? ' (older than src/)' : ''}`);
-    return 'dist as found (--no-build)';
-  }
-  if (built >= source) {
-    log('build: dist/ is up to date');
-    return 'dist up to date';
-  }
-  log('build: src/ is newer than dist/: npm run build -- --noEmitOnError');
-  // --noEmitOnError: a failing build (someone's work in progress) leaves the last good dist/.
-  const r = await runToEnd('npm', ['run', 'build', '--', '--noEmitOnError'], { cwd: ROOT });
-  if (r.code === 0) return 'built from the working tree';
-  const why = (r.stdout + r.stderr).split('\n').filter((l) => l.includes('error')).slice(0, 5).join('\n  ');
-  if (built === 0) fail(`npm run build failed and there is no dist/ to fall back on:\n  ${why}`);
-  log(`build: FAILED (left dist/ as it was; measuring the last good build):\n  ${why}`);
-  return 'last good dist (the build of the working tree failed)';
+/** npm run build when src/ is newer than dist/ (bench/build.js). */
+function ensureBuild(opts) {
+  return ensureBuildShared(opts, { log, fail });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,7 +256,7 @@ async function startEdge(env, workers, cpus, dirs) {
     CDN_EDGE_WORKERS: String(workers),
     CDN_ALLOW_PRIVATE_ORIGINS: 'true',
   };
-  const [cmd, args] = pinned(cpus, process.execPath, [path.join(ROOT, 'bin', 'cdn.js'), 'edge', '--config', dirs.customers]);
+  const [cmd, args] = pinned(cpus, process.execPath, [path.join(__dirname, 'edge.js'), 'edge', '--config', dirs.customers]);
   const cp = startProcess(cmd, args, { cwd: ROOT, env: edgeEnv, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   await waitFor(
@@ -669,6 +634,7 @@ async function main() {
   const info = machineInfo(nginxBin, buildNote, opts);
   log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node} (${info.nodePath}, also for the edge, the floor, the origin and the client), ${info.nginx}, ${info.wrk}, load ${info.load}`);
   if (Number(info.load.split(' ')[0]) > 0.5) log('bench: WARNING: the machine is not idle (load average above 0.5): numbers will be noisy');
+  if (nodeNote() !== undefined) log(`bench: note: ${nodeNote()}`);
 
   const origin = await startOrigin(opts, opts.clientCpuOrNull);
   const dirs = {
