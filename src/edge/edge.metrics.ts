@@ -1,6 +1,6 @@
 /**
- * The edge's metric catalog, declared once (name, help, labels, unit in the name), on
- * its own Registry. Labels carry customer ids only: never paths or client-sent hosts,
+ * The edge's metrics (the catalog is metrics.catalog.ts: name, help, labels, unit in the
+ * name), on its own Registry. Labels carry customer ids only: never paths or client-sent hosts,
  * so cardinality stays bounded by the number of customers. Requests that match no
  * customer count under UNKNOWN_CUSTOMER.
  *
@@ -13,65 +13,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from './cache/cache-store.port';
 import { CustomerMeter, StatsRecorder } from './stats/customer.meter';
-import { CustomerSeriesTable, ORIGIN_DURATION_BUCKETS, renderCustomerFamilies, type RowSnapshot, type StoredByCustomer } from './stats/customer.series';
+import { EDGE_METRICS, EDGE_PRIMARY_METRICS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind } from './metrics.catalog';
+import { CustomerSeriesTable, renderCustomerFamilies, type RowSnapshot, type StoredByCustomer } from './stats/customer.series';
 
-// Label values, defined beside the rows that are laid out by them.
-export { CACHE_RESULTS, ORIGIN_ERROR_KINDS, STATUS_CLASSES } from './stats/customer.series';
-
-export const UNKNOWN_CUSTOMER = '_unknown';
-
-/** Values of the `cache` label (the X-Cache values, plus NONE and ERROR); `status` is the class, 1xx … 5xx. */
-export type CacheResult = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS' | 'ERROR' | 'NONE';
-
-/** Values of the `kind` label of origin errors. */
-export type OriginErrorKind = 'timeout' | 'refused' | 'reset' | '5xx' | 'forbidden_address' | 'other';
-
-// Gauges say how to combine cluster workers (prom-client's AggregatorRegistry; counters and
-// histograms add up). Figures read from the disk index every worker shares take the max
-// (the per-customer families are combined the same way by edge/cluster).
-export const EDGE_METRICS = {
-  requests: { name: 'cdn_edge_requests_total', help: 'Client requests answered, by customer, cache result and status class', labelNames: ['customer', 'cache', 'status'] },
-  responseBytes: { name: 'cdn_edge_response_bytes_total', help: 'Body bytes sent to clients, by customer', labelNames: ['customer'] },
-  originDuration: {
-    name: 'cdn_edge_origin_request_duration_seconds',
-    help: 'Time from sending a request to the origin to receiving its response headers (responses only, errors excluded)',
-    labelNames: ['customer'],
-    buckets: ORIGIN_DURATION_BUCKETS,
-  },
-  originErrors: {
-    name: 'cdn_edge_origin_errors_total',
-    help: 'Origin requests that failed, by customer and kind (timeout, refused, reset, 5xx answer, forbidden_address: refused by the SSRF guard, other)',
-    labelNames: ['customer', 'kind'],
-  },
-  cacheObjects: { name: 'cdn_edge_cache_objects', help: 'Objects stored in this edge\'s disk cache, by customer', labelNames: ['customer'], aggregator: 'max' },
-  cacheBytes: { name: 'cdn_edge_cache_bytes', help: 'Body bytes stored in this edge\'s disk cache, by customer', labelNames: ['customer'], aggregator: 'max' },
-  evictions: { name: 'cdn_edge_evictions_total', help: 'Objects evicted from the disk cache to make room (customer quota or global cap), by customer', labelNames: ['customer'] },
-  collapsed: {
-    name: 'cdn_edge_collapsed_requests_total',
-    help: 'Client requests that joined another request\'s origin fetch instead of asking the origin (request collapsing)',
-    labelNames: ['customer'],
-  },
-  appliedSeq: { name: 'cdn_edge_applied_seq', help: 'Seq of the last configuration change this edge applied', aggregator: 'min' },
-  customers: { name: 'cdn_edge_customers', help: 'Customers this edge currently serves', aggregator: 'max' },
-  busLag: { name: 'cdn_edge_bus_lag_seq', help: 'Changes the change bus holds beyond the last one this edge applied (as of the last read)', aggregator: 'max' },
-  purgeApply: {
-    name: 'cdn_edge_purge_apply_seconds',
-    help: 'Time to apply the purges of one change-bus read (recorded and in effect on this edge)',
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  },
-  purgeLag: {
-    name: 'cdn_edge_purge_lag_seconds',
-    help: 'Time from a purge\'s request at the api to its taking effect on this edge',
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-  },
-  lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
-} as const;
-
-/** The cluster primary's own metrics, served beside the workers' aggregated ones. */
-export const EDGE_PRIMARY_METRICS = {
-  workers: { name: 'cdn_edge_workers', help: 'Worker processes of this edge currently alive' },
-  workerRestarts: { name: 'cdn_edge_worker_restarts_total', help: 'Worker processes restarted after an unexpected exit' },
-} as const;
+export {
+  CACHE_RESULTS,
+  EDGE_METRICS,
+  EDGE_PRIMARY_METRICS,
+  ORIGIN_ERROR_KINDS,
+  STATUS_CLASSES,
+  UNKNOWN_CUSTOMER,
+  type CacheResult,
+  type OriginErrorKind,
+} from './metrics.catalog';
 
 /** What the collect-time gauges read; absent sources report 0 (or no series). */
 export interface EdgeMetricsSources {

@@ -8,7 +8,7 @@
  * dirty list the first time it counts something in an interval; the reporter drains it.
  */
 import { ORIGIN_LATENCY_BUCKETS_MS, type CustomerStatsDelta, type StatsCacheResult } from '../../core/stats.port';
-import type { CacheResult, OriginErrorKind } from '../edge.metrics';
+import type { CacheResult, OriginErrorKind } from '../metrics.catalog';
 import { CACHE_INDEX, KIND_INDEX, ROW, STATUS_CLASS_COUNT, type CustomerRow } from './customer.series';
 
 const CACHE_BY_INDEX: readonly CacheResult[] = ['HIT', 'MISS', 'STALE', 'REVALIDATED', 'BYPASS', 'ERROR', 'NONE'];

@@ -10,16 +10,8 @@
  * nothing), renders as plain string concatenation, and sums across cluster workers as
  * plain arrays. The rest of the catalog stays in prom-client.
  */
-// Types only: edge.metrics.ts imports this file, and hands its catalog to the renderer.
-import type { CacheResult, EDGE_METRICS, OriginErrorKind } from '../edge.metrics';
+import { CACHE_RESULTS, ORIGIN_DURATION_BUCKETS, ORIGIN_ERROR_KINDS, STATUS_CLASSES, type CacheResult, type EDGE_METRICS, type OriginErrorKind } from '../metrics.catalog';
 
-/** Bounds (seconds) of cdn_edge_origin_request_duration_seconds; the catalog uses these. */
-export const ORIGIN_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-/** Values of the catalog's labels (re-exported by edge.metrics.ts), in row order. */
-export const CACHE_RESULTS: readonly CacheResult[] = ['HIT', 'MISS', 'STALE', 'REVALIDATED', 'BYPASS', 'ERROR', 'NONE'];
-export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-export const ORIGIN_ERROR_KINDS: readonly OriginErrorKind[] = ['timeout', 'refused', 'reset', '5xx', 'forbidden_address', 'other'];
 const CACHES = CACHE_RESULTS;
 const STATUSES = STATUS_CLASSES;
 const KINDS = ORIGIN_ERROR_KINDS;

@@ -1,0 +1,70 @@
+/**
+ * The edge's metric vocabulary, declared once: names, help, labels and the values labels
+ * take (customer ids only: never paths or client-sent hosts, so cardinality stays bounded by
+ * the number of customers). edge.metrics.ts registers and renders them; stats/ lays out the
+ * per-customer rows by the same label values. A module of its own so neither imports the other.
+ */
+
+/** Requests that match no customer count under this id. */
+export const UNKNOWN_CUSTOMER = '_unknown';
+
+/** Values of the `cache` label (the X-Cache values, plus NONE and ERROR); `status` is the class, 1xx … 5xx. */
+export type CacheResult = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS' | 'ERROR' | 'NONE';
+
+/** Values of the `kind` label of origin errors. */
+export type OriginErrorKind = 'timeout' | 'refused' | 'reset' | '5xx' | 'forbidden_address' | 'other';
+
+/** Label values in the order the per-customer rows lay them out (stats/customer.series.ts). */
+export const CACHE_RESULTS: readonly CacheResult[] = ['HIT', 'MISS', 'STALE', 'REVALIDATED', 'BYPASS', 'ERROR', 'NONE'];
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export const ORIGIN_ERROR_KINDS: readonly OriginErrorKind[] = ['timeout', 'refused', 'reset', '5xx', 'forbidden_address', 'other'];
+
+/** Bounds (seconds) of cdn_edge_origin_request_duration_seconds. */
+export const ORIGIN_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+// Gauges say how to combine cluster workers (prom-client's AggregatorRegistry; counters and
+// histograms add up). Figures read from the disk index every worker shares take the max
+// (the per-customer families are combined the same way by edge/cluster).
+export const EDGE_METRICS = {
+  requests: { name: 'cdn_edge_requests_total', help: 'Client requests answered, by customer, cache result and status class', labelNames: ['customer', 'cache', 'status'] },
+  responseBytes: { name: 'cdn_edge_response_bytes_total', help: 'Body bytes sent to clients, by customer', labelNames: ['customer'] },
+  originDuration: {
+    name: 'cdn_edge_origin_request_duration_seconds',
+    help: 'Time from sending a request to the origin to receiving its response headers (responses only, errors excluded)',
+    labelNames: ['customer'],
+    buckets: ORIGIN_DURATION_BUCKETS,
+  },
+  originErrors: {
+    name: 'cdn_edge_origin_errors_total',
+    help: 'Origin requests that failed, by customer and kind (timeout, refused, reset, 5xx answer, forbidden_address: refused by the SSRF guard, other)',
+    labelNames: ['customer', 'kind'],
+  },
+  cacheObjects: { name: 'cdn_edge_cache_objects', help: 'Objects stored in this edge\'s disk cache, by customer', labelNames: ['customer'], aggregator: 'max' },
+  cacheBytes: { name: 'cdn_edge_cache_bytes', help: 'Body bytes stored in this edge\'s disk cache, by customer', labelNames: ['customer'], aggregator: 'max' },
+  evictions: { name: 'cdn_edge_evictions_total', help: 'Objects evicted from the disk cache to make room (customer quota or global cap), by customer', labelNames: ['customer'] },
+  collapsed: {
+    name: 'cdn_edge_collapsed_requests_total',
+    help: 'Client requests that joined another request\'s origin fetch instead of asking the origin (request collapsing)',
+    labelNames: ['customer'],
+  },
+  appliedSeq: { name: 'cdn_edge_applied_seq', help: 'Seq of the last configuration change this edge applied', aggregator: 'min' },
+  customers: { name: 'cdn_edge_customers', help: 'Customers this edge currently serves', aggregator: 'max' },
+  busLag: { name: 'cdn_edge_bus_lag_seq', help: 'Changes the change bus holds beyond the last one this edge applied (as of the last read)', aggregator: 'max' },
+  purgeApply: {
+    name: 'cdn_edge_purge_apply_seconds',
+    help: 'Time to apply the purges of one change-bus read (recorded and in effect on this edge)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  },
+  purgeLag: {
+    name: 'cdn_edge_purge_lag_seconds',
+    help: 'Time from a purge\'s request at the api to its taking effect on this edge',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  },
+  lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
+} as const;
+
+/** The cluster primary's own metrics, served beside the workers' aggregated ones. */
+export const EDGE_PRIMARY_METRICS = {
+  workers: { name: 'cdn_edge_workers', help: 'Worker processes of this edge currently alive' },
+  workerRestarts: { name: 'cdn_edge_worker_restarts_total', help: 'Worker processes restarted after an unexpected exit' },
+} as const;
