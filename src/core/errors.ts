@@ -101,7 +101,16 @@ export const errorCatalog = {
     (staleLockFile === null ? '' : ` If that process no longer runs, delete ${staleLockFile}.`),
   ),
   CDN_ERR_EDGE_UNKNOWN_HOST: entry(404, 'NOT_FOUND', (host: string) =>
-    `No customer serves the host "${host}".`,
+    `No customer serves the host "${host}". Check the address, or add the domain to a customer.`,
+  ),
+  CDN_ERR_EDGE_NOT_READY: entry(503, 'INTERNAL_SERVER_ERROR', () =>
+    'This edge has not loaded its configuration yet. Retry shortly.',
+  ),
+  CDN_ERR_EDGE_INTERNAL_ERROR: entry(500, 'INTERNAL_SERVER_ERROR', () =>
+    'The edge failed to handle this request. Retry; if it persists, the edge\'s log says why.',
+  ),
+  CDN_ERR_EDGE_METRICS_UNAVAILABLE: entry(503, 'INTERNAL_SERVER_ERROR', (why: string) =>
+    `Cannot collect metrics (${why}). Retry shortly.`,
   ),
   CDN_ERR_EDGE_BAD_HOST: entry(400, 'BAD_USER_INPUT', (why: string) => `Bad Host header: ${why}.`),
   CDN_ERR_ORIGIN_UNREACHABLE: entry(502, 'INTERNAL_SERVER_ERROR', (customerId: string, why: string) =>
@@ -109,6 +118,9 @@ export const errorCatalog = {
   ),
   CDN_ERR_ORIGIN_TIMEOUT: entry(504, 'INTERNAL_SERVER_ERROR', (customerId: string) =>
     `The origin of customer "${customerId}" did not answer in time.`,
+  ),
+  CDN_ERR_ORIGIN_ERROR: entry(502, 'INTERNAL_SERVER_ERROR', (why: string) =>
+    `The edge could not fetch this object: ${why}. Retry shortly.`,
   ),
   // Shown to end users: names neither the origin host nor the address (the edge's log does).
   CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: entry(502, 'INTERNAL_SERVER_ERROR', (customerId: string) =>
@@ -192,6 +204,20 @@ export class CdnError<C extends ErrorCode = ErrorCode> extends Error {
 /** Shorthand: `throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id)`. */
 export function cdnError<C extends ErrorCode>(code: C, ...args: ArgsOf<C>): CdnError<C> {
   return new CdnError(code, args);
+}
+
+/**
+ * The short name of a code in the edge's JSON error bodies: the code without `CDN_ERR_` and
+ * the `EDGE_` area, lower-cased (`CDN_ERR_EDGE_UNKNOWN_HOST` -> `unknown_host`). Derived, so
+ * the catalog stays the one vocabulary.
+ */
+export function shortName(code: ErrorCode): string {
+  return code.replace(/^CDN_ERR_(EDGE_)?/, '').toLowerCase();
+}
+
+/** The JSON body the edge answers an error with: `{ error, code, message }` plus details. */
+export function httpErrorBody(err: CdnError, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { error: shortName(err.code), code: err.code, message: err.message, ...extra };
 }
 
 /** An input error naming every bad field at once. */

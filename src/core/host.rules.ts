@@ -26,3 +26,16 @@ export function parseHostHeader(value: string | string[] | undefined): HostParse
   if (host === '' || /[\s/\\@?#,]/.test(host)) return { ok: false, reason: `"${value}" is not a valid host` };
   return { ok: true, host: normalizeHostname(host) };
 }
+
+/**
+ * The Host of a request as node:http parsed it: `rawHeaders` counts the fields (node joins or
+ * drops a repeated Host, RFC 9110 §7.2 allows exactly one), `host` is the parsed value.
+ */
+export function requestHost(rawHeaders: readonly string[], host: string | string[] | undefined): HostParse {
+  let fields = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') fields += 1;
+  }
+  return fields > 1 ? { ok: false, reason: 'the request has more than one Host header' } : parseHostHeader(host);
+}

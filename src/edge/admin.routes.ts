@@ -5,6 +5,7 @@
  * its workers' (readiness of all of them, metrics aggregated).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { cdnError, httpErrorBody } from '../core/errors';
 
 /** What /metrics serves: a prom-client Registry, or the primary's aggregation. */
 export interface MetricsSource {
@@ -37,7 +38,7 @@ export function createAdminApp(options: AdminOptions): FastifyInstance {
       return text;
     } catch (err) {
       reply.code(503).header('cache-control', 'no-store');
-      return { error: 'metrics_unavailable', message: `Cannot collect metrics (${(err instanceof Error ? err.message : String(err)).replace(/\.+$/, '')}). Retry shortly.` };
+      return httpErrorBody(cdnError('CDN_ERR_EDGE_METRICS_UNAVAILABLE', (err instanceof Error ? err.message : String(err)).replace(/\.+$/, '')));
     }
   });
   return app;

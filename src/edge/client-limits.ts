@@ -4,12 +4,12 @@
  * body streams to the origin), and timeouts (408 for a head that does not arrive in time:
  * slowloris; 408 for a body that stops arriving: slow uploads; idle keep-alive connections
  * are closed). `Expect: 100-continue` is answered here, and only for a request that is
- * accepted. Every refusal is the edge's usual JSON error, `{"error": "...", "message": "..."}`,
+ * accepted. Every refusal is the edge's usual JSON error, `{"error": "...", "code": "CDN_ERR_...", "message": "..."}`,
  * with a catalog message.
  */
 import { STATUS_CODES, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
-import { cdnError, type CdnError } from '../core/errors';
+import { cdnError, httpErrorBody, type CdnError } from '../core/errors';
 import type { EdgeConfig } from './config';
 import { synthStep } from './pipeline/deliver.steps';
 import type { EdgeTransaction } from './pipeline/transaction';
@@ -55,12 +55,12 @@ export function publicServerOptions(limits: ClientLimits): {
  */
 export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl = false, expectsContinue = false): boolean {
   const target = tx.req.url ?? '/';
-  if (target.length > limits.maxUrlBytes) return refuse(tx, 'url_too_long', cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
-  if (badUrl) return refuse(tx, 'bad_request', cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
-  if (loopsThrough(tx.req.headers['cdn-loop'], limits.cdnId)) return refuse(tx, 'loop_detected', cdnError('CDN_ERR_EDGE_LOOP_DETECTED', limits.cdnId));
+  if (target.length > limits.maxUrlBytes) return refuse(tx, cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
+  if (badUrl) return refuse(tx, cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
+  if (loopsThrough(tx.req.headers['cdn-loop'], limits.cdnId)) return refuse(tx, cdnError('CDN_ERR_EDGE_LOOP_DETECTED', limits.cdnId));
   const declared = tx.req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
-    return refuse(tx, 'body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
+    return refuse(tx, cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
   }
   if (expectsContinue) tx.res.writeContinue();
   if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits);
@@ -80,10 +80,11 @@ export function loopsThrough(field: string | string[] | undefined, cdnId: string
   return false;
 }
 
-function refuse(tx: EdgeTransaction, error: string, err: CdnError): false {
+function refuse(tx: EdgeTransaction, err: CdnError): false {
   // The rest of the request (a body, a pipelined request) is never read: close after answering.
   tx.res.shouldKeepAlive = false;
-  synthStep(Object.assign(tx, { synthetic: { status: err.status, body: { error, message: err.message } } }));
+  tx.synth(err);
+  synthStep(tx);
   return false;
 }
 
@@ -114,7 +115,7 @@ function guardBody(tx: EdgeTransaction, limits: ClientLimits): void {
   /** The body is complete, or the answer is done: nothing more to wait for. */
   let settled = false;
   let stall: NodeJS.Timeout | undefined;
-  const stop = (error: string, err: CdnError): void => {
+  const stop = (err: CdnError): void => {
     stopped = true;
     idle();
     const socket = req.socket;
@@ -122,13 +123,13 @@ function guardBody(tx: EdgeTransaction, limits: ClientLimits): void {
       tx.res.destroy();
       socket?.destroy();
     } else {
-      refuse(tx, error, err);
+      refuse(tx, err);
       tx.res.once('finish', () => socket?.destroy());
     }
     // After the answer is written: an aborted upload may take the client's socket down with it.
     tx.abort?.abort();
   };
-  const onStall = (): void => stop('body_timeout', cdnError('CDN_ERR_EDGE_BODY_TIMEOUT', limits.bodyTimeoutMs));
+  const onStall = (): void => stop(cdnError('CDN_ERR_EDGE_BODY_TIMEOUT', limits.bodyTimeoutMs));
   /** The edge waits for the client: from now on (or still from the last chunk) the body must keep coming. */
   const waiting = (): void => {
     if (stall === undefined && !stopped && !settled) stall = setTimeout(onStall, limits.bodyTimeoutMs);
@@ -146,7 +147,7 @@ function guardBody(tx: EdgeTransaction, limits: ClientLimits): void {
     }
     seen += (chunk as Buffer).length;
     if (seen > limits.maxBodyBytes) {
-      stop('body_too_large', cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
+      stop(cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
       return true;
     }
     const more = push(chunk, encoding);
@@ -175,19 +176,11 @@ function refuseUnparsed(err: Error & { code?: string }, socket: Socket, limits: 
     socket.destroy();
     return;
   }
-  let error: string;
   let e: CdnError;
-  if (err.code === 'HPE_HEADER_OVERFLOW') {
-    error = 'headers_too_large';
-    e = cdnError('CDN_ERR_EDGE_HEADERS_TOO_LARGE', limits.maxHeaderBytes);
-  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    error = 'request_timeout';
-    e = cdnError('CDN_ERR_EDGE_REQUEST_TIMEOUT', limits.clientTimeoutMs);
-  } else {
-    error = 'bad_request';
-    e = cdnError('CDN_ERR_EDGE_BAD_REQUEST', `the HTTP parser refused it (${err.code ?? err.message})`);
-  }
-  const body = JSON.stringify({ error, message: e.message });
+  if (err.code === 'HPE_HEADER_OVERFLOW') e = cdnError('CDN_ERR_EDGE_HEADERS_TOO_LARGE', limits.maxHeaderBytes);
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') e = cdnError('CDN_ERR_EDGE_REQUEST_TIMEOUT', limits.clientTimeoutMs);
+  else e = cdnError('CDN_ERR_EDGE_BAD_REQUEST', `the HTTP parser refused it (${err.code ?? err.message})`);
+  const body = JSON.stringify(httpErrorBody(e));
   const head =
     `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\n` +
     `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

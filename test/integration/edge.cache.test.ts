@@ -197,7 +197,12 @@ test('routing uses Host only: unknown hosts 404 without an origin request; case,
   try {
     const unknown = await http(env.edge.url, '/x.json', { host: 'nobody.example.com' });
     assert.equal(unknown.status, 404);
-    assert.deepEqual(JSON.parse(unknown.body), { error: 'unknown_host', host: 'nobody.example.com' });
+    assert.deepEqual(JSON.parse(unknown.body), {
+      error: 'unknown_host',
+      code: 'CDN_ERR_EDGE_UNKNOWN_HOST',
+      message: 'No customer serves the host "nobody.example.com". Check the address, or add the domain to a customer.',
+      host: 'nobody.example.com',
+    });
     const viaXfh = await http(env.edge.url, '/x.json', { host: 'nobody.example.com', headers: { 'X-Forwarded-Host': 'cdn.a.test' } });
     assert.equal(viaXfh.status, 404, 'X-Forwarded-Host never routes');
     assert.equal(origin.requests.length, 0);

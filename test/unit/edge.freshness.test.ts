@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import {
   correctedInitialAge,
   createPolicy,
-  currentAge,
+  ageAt,
+  freshAt,
+  freshnessLine,
   isFresh,
   isStorable,
   mayServeStaleIfError,
@@ -52,15 +54,20 @@ test('storability: Set-Cookie, Vary *, Authorization, proxy-revalidate', () => {
 
 test('age, stale windows and a round trip through ObjectMeta.policy', () => {
   const { p, clock } = policy({ 'cache-control': 'max-age=10, stale-while-revalidate=20, stale-if-error=5', age: '3' });
-  assert.equal(currentAge(p), 3);
+  const meta = { key: 'k', status: 200, headers: {}, storedAt: 0, ttl: 0, size: 0, policy: p.toObject() as unknown as Record<string, unknown> };
+  const line = freshnessLine(meta, clock)!;
+  assert.equal(ageAt(line, clock.t), 3);
+  assert.equal(freshAt(line, clock.t + 6_999), true);
   clock.t += 8_000;
   assert.equal(isFresh(p), false);
+  assert.equal(freshAt(line, clock.t), false, 'the freshness line and the policy agree');
   assert.equal(mayServeStaleWhileRevalidate(p), true);
   assert.equal(mayServeStaleIfError(p), true);
   clock.t += 5_000; // age 16
   assert.equal(mayServeStaleIfError(p), false);
-  const revived = policyOf({ key: 'k', status: 200, headers: {}, storedAt: 0, ttl: 0, size: 0, policy: p.toObject() as unknown as Record<string, unknown> }, clock)!;
-  assert.equal(currentAge(revived), 16);
+  const revived = policyOf(meta, clock)!;
+  assert.equal(Math.floor(revived.age()), 16);
+  assert.equal(ageAt(line, clock.t), 16);
   assert.equal(correctedInitialAge({ date: new Date(Date.UTC(2025, 0, 1) - 30_000).toUTCString() }, Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 1)), 30);
 });
 

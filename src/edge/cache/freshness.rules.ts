@@ -277,9 +277,42 @@ export function isFresh(policy: CachePolicy): boolean {
   return !policy.stale();
 }
 
-/** RFC 9111 §4.2.3 current_age, whole seconds, for the Age field (§5.1). */
-export function currentAge(policy: CachePolicy): number {
-  return Math.max(0, Math.floor(policy.age()));
+/**
+ * A stored object's freshness as a line in time, worked out once per meta object (a 304
+ * refresh makes a new one): the library's age() is the stored age plus the time since the
+ * response, and maxAge() depends on the response alone, so fresh-or-stale and Age are exact
+ * without asking the policy on every hit. Used by the lookup step and the hit lane alike.
+ */
+export interface FreshnessLine {
+  /** Seconds of freshness lifetime (policy.maxAge()). */
+  maxAge: number;
+  /** policy.age() in seconds at `at`. */
+  age: number;
+  /** Edge clock, ms. */
+  at: number;
+}
+
+const lines = new WeakMap<ObjectMeta, FreshnessLine | null>();
+
+/** The meta's freshness line, or undefined for an object stored without RFC 9111 state. */
+export function freshnessLine(meta: ObjectMeta, clock: Clock): FreshnessLine | undefined {
+  let line = lines.get(meta);
+  if (line === undefined) {
+    const policy = policyOf(meta, clock);
+    line = policy === undefined ? null : { maxAge: policy.maxAge(), age: policy.age(), at: clock.now() };
+    lines.set(meta, line);
+  }
+  return line ?? undefined;
+}
+
+/** RFC 9111 §4.2.3 current_age in seconds (fractional) at `now`. */
+export function ageAt(line: FreshnessLine, now: number): number {
+  return line.age + (now - line.at) / 1000;
+}
+
+/** RFC 9111 §4.2: fresh while current_age < freshness_lifetime (the library's !stale()). */
+export function freshAt(line: FreshnessLine, now: number): boolean {
+  return ageAt(line, now) < line.maxAge;
 }
 
 /** RFC 9111 §4.2.4 + §5.2.2.2: must-revalidate (and proxy-revalidate, no-cache) forbid serving stale. */

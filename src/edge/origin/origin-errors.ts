@@ -19,7 +19,7 @@ export function originError(err: unknown, customerId: string): CdnError {
 }
 
 /** undici may wrap the connector's error (AggregateError from autoSelectFamily, `cause`). */
-function findForbidden(err: unknown, depth = 0): ForbiddenAddressError | undefined {
+export function findForbidden(err: unknown, depth = 0): ForbiddenAddressError | undefined {
   if (err instanceof ForbiddenAddressError) return err;
   if (depth > 3 || typeof err !== 'object' || err === null) return undefined;
   const e = err as { cause?: unknown; errors?: unknown[] };

@@ -1,15 +1,14 @@
 /**
  * Steps `lookup`, `hit`, `stale`, `miss` and `pass`: the cache side of the request.
  */
-import type CachePolicy from 'http-cache-semantics';
+import type { Clock } from '../../core/clock.port';
 import { cacheKey, variantKey } from '../cache/cache-key';
 import type { ObjectMeta, StoredObject } from '../cache/cache-store.port';
-import { currentAge, isFresh, mayServeStaleWhileRevalidate, policyOf, type StoredPolicy } from '../cache/freshness.rules';
+import { ageAt, freshAt, freshnessLine, mayServeStaleWhileRevalidate, policyOf, type StoredPolicy } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
 import { planAnswer, releaseStored } from './deliver.steps';
-import { flightRequest } from './fetch.step';
-import type { StepName } from './request.fsm';
-import type { EdgeTransaction, PipelineContext } from './transaction';
+import { flightRequest } from './flight-request';
+import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   tx.key = cacheKey(tx.customer!.id, tx.path, tx.query);
@@ -45,15 +44,15 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
   }
   tx.stored = stored;
   tx.policy = policy;
-  if (banned === undefined && isFresh(policy)) return 'hit';
+  if (banned === undefined && freshAt(freshnessLine(stored.meta, ctx.clock)!, ctx.clock.now())) return 'hit';
   if (mayServeStaleWhileRevalidate(policy)) return 'stale';
   // Stale: revalidate (validators) or refetch; kept for stale-if-error meanwhile.
   return 'miss';
 }
 
-export function hitStep(tx: EdgeTransaction): StepName {
+export function hitStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
   tx.cache = 'HIT';
-  serveStored(tx, tx.stored!.meta, tx.policy!);
+  serveStored(tx, tx.stored!.meta, ctx.clock);
   return 'deliver';
 }
 
@@ -67,14 +66,15 @@ export function staleStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
       if (result.kind === 'failed') ctx.logger.debug({ customer: tx.customer!.id }, 'background revalidation failed');
     });
   }
-  serveStored(tx, tx.stored!.meta, tx.policy!);
+  serveStored(tx, tx.stored!.meta, ctx.clock);
   return 'deliver';
 }
 
 /** The stored object as the answer: its headers, Age (RFC 9111 §5.1), then preconditions and ranges. */
-export function serveStored(tx: EdgeTransaction, meta: ObjectMeta, policy: CachePolicy): void {
+export function serveStored(tx: EdgeTransaction, meta: ObjectMeta, clock: Clock): void {
+  const line = freshnessLine(meta, clock);
   tx.status = meta.status;
-  tx.headers = { ...meta.headers, age: String(currentAge(policy)) };
+  tx.headers = { ...meta.headers, age: String(line === undefined ? 0 : Math.max(0, Math.floor(ageAt(line, clock.now())))) };
   tx.size = meta.size;
   tx.fromStore = planAnswer(tx);
   if (!tx.fromStore) void releaseStored(tx);

@@ -10,8 +10,7 @@ import type { StoredHeaders } from '../cache/cache-store.port';
 import { VIA } from '../origin/origin-headers';
 import { evaluatePreconditions, ifRangeMatches, notModifiedHeaders } from './conditional.rules';
 import { contentRange, newBoundary, rangeSlicer, rangesLength, satisfiableRanges } from './range.rules';
-import type { StepName } from './request.fsm';
-import type { EdgeTransaction } from './transaction';
+import type { EdgeTransaction, StepName } from './transaction';
 
 export function synthStep(tx: EdgeTransaction): StepName {
   const synthetic = tx.synthetic!;
@@ -81,12 +80,17 @@ export function releaseStored(tx: EdgeTransaction): Promise<void> | undefined {
   return stored?.release();
 }
 
-export function deliverStep(tx: EdgeTransaction): StepName {
-  const headers = tx.headers;
-  headers['x-cache'] = tx.cache;
+/** The fields the edge adds to every answer it delivers: X-Cache, and itself in Via. */
+export function addEdgeFields(headers: StoredHeaders, cache: string): StoredHeaders {
+  headers['x-cache'] = cache;
   // RFC 9110 §7.6.3: an intermediary adds itself to Via in both directions.
   const via = headers.via;
   headers.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  return headers;
+}
+
+export function deliverStep(tx: EdgeTransaction): StepName {
+  const headers = addEdgeFields(tx.headers, tx.cache);
   const res = tx.res;
   let body: Readable | undefined = tx.body;
   if (tx.fromStore && body === undefined) {

@@ -21,6 +21,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
 import type { CustomerConfig } from '../../core/customer.types';
+import { cdnError, httpErrorBody, type CdnError } from '../../core/errors';
 import { variantKey } from '../cache/cache-key';
 import type { ObjectMeta, PutOutcome, StoredHeaders } from '../cache/cache-store.port';
 import {
@@ -36,11 +37,11 @@ import {
   type StoredPolicy,
 } from '../cache/freshness.rules';
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
-import { originError } from '../origin/origin-errors';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
 import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
-import type { PipelineContext, Synthetic } from './transaction';
+import type { FlightContext, Synthetic } from './flight.context';
+import { askOrigin } from './origin.request';
 
 export const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
 const CLIENT_BUFFER_BYTES = 1024 * 1024;
@@ -96,7 +97,7 @@ export class Flights {
   }
 
   /** Starts a fetch; `register: false` for a client going to the origin on its own. */
-  start(req: FlightRequest, ctx: PipelineContext, register = true): Flight {
+  start(req: FlightRequest, ctx: FlightContext, register = true): Flight {
     const unregister = (): void => {
       if (register && this.#flights.get(req.collapseKey) === flight) this.#flights.delete(req.collapseKey);
     };
@@ -127,7 +128,7 @@ export class Flight {
   stored: Promise<PutOutcome | 'none'> = Promise.resolve('none');
   /** Ms the last origin request took to its response headers (the leader's log line). */
   originMs: number | undefined;
-  readonly #ctx: PipelineContext;
+  readonly #ctx: FlightContext;
   readonly #unregister: () => void;
   /** Registered for others to join: it then also coordinates with the edge's other processes. */
   readonly #shared: boolean;
@@ -143,7 +144,7 @@ export class Flight {
   #storeIn: PassThrough | undefined;
   #body: Readable | undefined;
 
-  constructor(req: FlightRequest, ctx: PipelineContext, unregister: () => void, shared: boolean) {
+  constructor(req: FlightRequest, ctx: FlightContext, unregister: () => void, shared: boolean) {
     this.req = req;
     this.startedAt = ctx.clock.now();
     this.#ctx = ctx;
@@ -164,7 +165,7 @@ export class Flight {
       (err: unknown) => {
         this.#unregister();
         this.#ctx.logger.error({ customer: this.req.customer.id, err: err instanceof Error ? err.message : String(err) }, 'origin fetch failed');
-        return { kind: 'failed', synthetic: { status: 502, body: { error: 'origin_error', message: 'The edge could not fetch this object.' } } } as FlightResult;
+        return { kind: 'failed', synthetic: synthetic(cdnError('CDN_ERR_ORIGIN_ERROR', 'the fetch failed inside the edge')) } as FlightResult;
       },
     );
   }
@@ -249,7 +250,7 @@ export class Flight {
     if (first !== 'refetch') return first;
     // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used; ask again in full.
     const second = await this.#fetch(undefined);
-    return second === 'refetch' ? { kind: 'failed', synthetic: { status: 502, body: { error: 'origin_error', message: 'The origin answered 304 to an unconditional request.' } } } : second;
+    return second === 'refetch' ? { kind: 'failed', synthetic: synthetic(cdnError('CDN_ERR_ORIGIN_ERROR', 'the origin answered 304 to an unconditional request')) } : second;
   }
 
   async #fetch(validators: Record<string, string> | undefined): Promise<FlightResult | 'refetch'> {
@@ -265,22 +266,11 @@ export class Flight {
       cdnId: ctx.cdnId,
     });
     const requestTime = ctx.clock.now();
-    const started = performance.now();
-    let res: Dispatcher.ResponseData;
-    const meter = ctx.metrics.meter(customer.id);
-    try {
-      // GET even for HEAD: the stored object must be whole. undici never retries it.
-      res = await ctx.pools.request(target, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal });
-    } catch (err) {
-      this.originMs = performance.now() - started;
-      if (this.#abort.signal.aborted) return { kind: 'failed' };
-      meter.originFailure(originFailureKind(err));
-      const e = originError(err, customer.id);
-      ctx.logger.warn({ customer: customer.id, code: e.code, cause: (err as { code?: string }).code ?? String(err) }, 'origin request failed');
-      return { kind: 'failed', synthetic: { status: e.status, body: { error: SYNTH_ERRORS[e.code] ?? 'origin_error', message: e.message } } };
-    }
-    this.originMs = performance.now() - started;
-    meter.originResponse(this.originMs, res.statusCode);
+    // GET even for HEAD: the stored object must be whole.
+    const outcome = await askOrigin(ctx, customer, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal });
+    this.originMs = outcome.ms;
+    if (!outcome.ok) return outcome.synthetic === undefined ? { kind: 'failed' } : { kind: 'failed', synthetic: outcome.synthetic };
+    const res = outcome.res;
     const responseTime = ctx.clock.now();
     const status = res.statusCode;
     const stale = this.req.stale;
@@ -469,14 +459,8 @@ export class Flight {
   }
 }
 
-const SYNTH_ERRORS: Partial<Record<string, string>> = {
-  CDN_ERR_ORIGIN_UNREACHABLE: 'origin_unreachable',
-  CDN_ERR_ORIGIN_TIMEOUT: 'origin_timeout',
-  CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: 'origin_forbidden_address',
-};
-
-export function synthErrorName(code: string): string {
-  return SYNTH_ERRORS[code] ?? 'origin_error';
+function synthetic(err: CdnError): Synthetic {
+  return { status: err.status, body: httpErrorBody(err) };
 }
 
 /** Drops an origin body nobody reads; undici reports the abort as an error, which is expected here. */

@@ -16,13 +16,12 @@ import { cacheKey, normalizeQuery, splitTarget, variantKey } from '../cache/cach
 import { mayServeStaleIfError } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
-import { originError } from '../origin/origin-errors';
 import { serveStored } from './cache.steps';
 import { planAnswer, releaseStored } from './deliver.steps';
-import { originFailureKind } from './origin-failure.rules';
-import { discardBody, synthErrorName, type Flight, type FlightRequest, type Ticket } from './fetch.flight';
-import type { StepName } from './request.fsm';
-import type { EdgeTransaction, PipelineContext } from './transaction';
+import { discardBody, type Flight, type Ticket } from './fetch.flight';
+import { flightRequest, originPath } from './flight-request';
+import { askOrigin } from './origin.request';
+import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 /** How often one request may look up or join again before it goes to the origin alone. */
 const MAX_RETRIES = 2;
@@ -37,29 +36,9 @@ export async function fetchStep(tx: EdgeTransaction, ctx: PipelineContext): Prom
     const err = new CdnError('CDN_ERR_SECRET_UNREADABLE', [`the origin Basic Auth password of customer "${customer.id}"`]);
     ctx.logger.error({ customer: customer.id }, err.message);
     tx.cache = 'ERROR';
-    return tx.synth(err.status, { error: 'secret_unreadable', message: err.message });
+    return tx.synth(err);
   }
   return tx.cacheable ? collapsedFetch(tx, ctx) : passFetch(tx, ctx);
-}
-
-export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): FlightRequest {
-  const customer = tx.customer!;
-  const target = ctx.targets.of(customer);
-  return {
-    key: tx.key,
-    collapseKey: tx.variantKey ?? tx.key,
-    markerVary: tx.markerVary,
-    customer,
-    path: originPath(tx, target.pathPrefix),
-    requestHeaders: tx.req.headers,
-    domain: tx.host,
-    clientIp: tx.req.socket.remoteAddress,
-    stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
-  };
-}
-
-function originPath(tx: EdgeTransaction, prefix: string): string {
-  return prefix + tx.path + (tx.query === '' ? '' : `?${tx.query}`);
 }
 
 async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
@@ -118,7 +97,7 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       ticket.leave(false);
       if (tx.stored === undefined) return again(tx, 'lookup');
       tx.cache = 'REVALIDATED';
-      serveStored(tx, { ...result.meta, size: tx.stored.meta.size }, result.policy);
+      serveStored(tx, { ...result.meta, size: tx.stored.meta.size }, ctx.clock);
       return 'deliver';
     }
     case 'elsewhere': {
@@ -141,14 +120,15 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
         if (leader && flight.own !== undefined) discardBody(flight.own.body);
         ticket.leave(false);
         tx.cache = 'STALE';
-        serveStored(tx, tx.stored.meta, tx.policy);
+        serveStored(tx, tx.stored.meta, ctx.clock);
         return 'deliver';
       }
       if (leader && flight.own !== undefined) return takeOwn(tx, flight);
       ticket.leave(false);
       if (result.synthetic !== undefined) {
         tx.cache = 'ERROR';
-        return tx.synth(result.synthetic.status, result.synthetic.body);
+        tx.synthetic = result.synthetic;
+        return 'synth';
       }
       if (!leader) return goSolo(tx, ticket);
       return 'done';
@@ -217,23 +197,17 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     if (whole === 'gone' || abort.signal.aborted) return 'done';
     body = whole === 'larger' ? tx.req : whole;
   }
-  const started = performance.now();
-  const meter = ctx.metrics.meter(customer.id);
-  try {
-    // undici does not retry: a non-idempotent request reaches the origin at most once.
-    tx.origin = await ctx.pools.request(target, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body, signal: abort.signal });
-  } catch (err) {
-    tx.originMs = performance.now() - started;
+  // A non-idempotent request reaches the origin at most once (askOrigin never retries).
+  const outcome = await askOrigin(ctx, customer, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body, signal: abort.signal });
+  tx.originMs = outcome.ms;
+  if (!outcome.ok) {
     tx.cache = 'ERROR';
-    if (abort.signal.aborted) return 'done';
-    meter.originFailure(originFailureKind(err));
-    const e = originError(err, customer.id);
-    ctx.logger.warn({ customer: customer.id, code: e.code, cause: (err as { code?: string }).code ?? String(err) }, 'origin request failed');
-    return tx.synth(e.status, { error: synthErrorName(e.code), message: e.message });
+    if (outcome.synthetic === undefined) return 'done';
+    tx.synthetic = outcome.synthetic;
+    return 'synth';
   }
-  tx.originMs = performance.now() - started;
-  const origin = tx.origin;
-  meter.originResponse(tx.originMs, origin.statusCode);
+  const origin = outcome.res;
+  tx.origin = origin;
   if (!SAFE_METHODS.has(tx.req.method!) && origin.statusCode >= 200 && origin.statusCode < 400) await invalidate(tx, ctx);
   tx.status = origin.statusCode;
   tx.headers = endToEndResponseHeaders(origin.headers);

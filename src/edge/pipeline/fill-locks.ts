@@ -11,8 +11,8 @@
  * table, see fill-coordinator.ts).
  */
 
-/** An answer the edge makes up (transaction.ts's Synthetic), as it travels between processes. */
-export interface FillSynthetic {
+/** An answer the edge makes up (an error, as JSON), also as it travels between processes. */
+export interface Synthetic {
   status: number;
   body: Record<string, unknown>;
 }
@@ -24,7 +24,7 @@ export type FillOutcome =
   /** An answer for the leader's client alone (private, uncacheable, 5xx): each follower asks the origin itself. */
   | { kind: 'unshared' }
   /** The origin failed (unreachable, timeout): followers answer the same, or stale-if-error. */
-  | { kind: 'failed'; synthetic: FillSynthetic }
+  | { kind: 'failed'; synthetic: Synthetic }
   /** The leader gave up without an answer to share (its clients left, it died, nothing could be stored): try again. */
   | { kind: 'retry' };
 

@@ -5,7 +5,7 @@
  * A 5xx answer is not a thrown error: the meter counts it from the status. An origin the SSRF
  * guard refused (no connection made) is `forbidden_address`.
  */
-import type { OriginErrorKind } from '../edge.metrics';
+import type { OriginErrorKind } from '../metrics.catalog';
 import { ForbiddenAddressError } from '../origin/address-guard';
 
 const KIND_BY_CODE: Readonly<Record<string, OriginErrorKind>> = {

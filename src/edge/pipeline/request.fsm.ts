@@ -13,13 +13,14 @@
  * `fetch` for a cacheable request waits on the one origin fetch in flight for its key
  * (fetch.flight.ts: Varnish's separate backend fetch), which stores the object itself.
  */
+import { cdnError } from '../../core/errors';
 import { hitStep, lookupStep, missStep, passStep, staleStep } from './cache.steps';
 import { deliverStep, synthStep } from './deliver.steps';
 import { fetchStep } from './fetch.step';
 import { resolveStep } from './resolve.step';
-import type { EdgeTransaction, PipelineContext } from './transaction';
+import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
-export type StepName = 'resolve' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
+export type { StepName } from './transaction';
 
 type Step = (tx: EdgeTransaction, ctx: PipelineContext) => StepName | Promise<StepName>;
 
@@ -49,7 +50,10 @@ export async function runPipeline(tx: EdgeTransaction, ctx: PipelineContext): Pr
     ctx.logger.error({ err, customer: tx.customer?.id, step }, 'edge pipeline failed');
     tx.cache = 'ERROR';
     void tx.stored?.release();
-    if (!tx.res.headersSent) synthStep(Object.assign(tx, { synthetic: { status: 500, body: { error: 'internal_error', message: 'The edge failed to handle this request.' } } }));
+    if (!tx.res.headersSent) {
+      tx.synth(cdnError('CDN_ERR_EDGE_INTERNAL_ERROR'));
+      synthStep(tx);
+    }
     else tx.res.destroy();
   }
 }

@@ -5,19 +5,12 @@
  */
 import { normalizeHostname } from '../../core/customer.rules';
 import { cdnError } from '../../core/errors';
-import { parseHostHeader } from '../../core/host.rules';
+import { requestHost } from '../../core/host.rules';
 import { normalizeQuery, splitTarget } from '../cache/cache-key';
-import type { StepName } from './request.fsm';
-import type { EdgeTransaction, PipelineContext } from './transaction';
+import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
-  const raw = tx.req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts += 1;
-  }
-  const parsed = parseHostHeader(hosts > 1 ? ['', ''] : tx.req.headers.host);
+  const parsed = requestHost(tx.req.rawHeaders, tx.req.headers.host);
   if (!parsed.ok) return badHost(tx, parsed.reason);
   tx.host = parsed.host;
 
@@ -42,8 +35,8 @@ export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
 
   const customer = ctx.tenants.byHost(tx.host);
   if (customer === undefined) {
-    if (!ctx.tenants.isReady()) return tx.synth(503, { error: 'not_ready', message: 'This edge has not loaded its configuration yet. Retry shortly.' });
-    return tx.synth(404, { error: 'unknown_host', host: tx.host });
+    if (!ctx.tenants.isReady()) return tx.synth(cdnError('CDN_ERR_EDGE_NOT_READY'));
+    return tx.synth(cdnError('CDN_ERR_EDGE_UNKNOWN_HOST', tx.host), { host: tx.host });
   }
   tx.customer = customer;
   // The customer's query-string policy shapes both the cache key and the origin request.
@@ -53,5 +46,5 @@ export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
 }
 
 function badHost(tx: EdgeTransaction, why: string): 'synth' {
-  return tx.synth(400, { error: 'bad_host', message: cdnError('CDN_ERR_EDGE_BAD_HOST', why).message });
+  return tx.synth(cdnError('CDN_ERR_EDGE_BAD_HOST', why));
 }

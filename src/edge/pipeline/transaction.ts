@@ -6,56 +6,31 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
-import type { Clock } from '../../core/clock.port';
 import type { CustomerConfig } from '../../core/customer.types';
+import { httpErrorBody, type CdnError } from '../../core/errors';
 import type { TenantSource } from '../../core/tenant.port';
-import type { Logger } from '../../obs/logger.factory';
-import type { CacheStore, ObjectMeta, StoredHeaders, StoredObject } from '../cache/cache-store.port';
-import type { CacheResult, EdgeMetrics } from '../edge.metrics';
-import type { OriginPools } from '../origin/origin-pools';
-import type { OriginTargets } from '../origin/origin-target';
+import type { StoredHeaders, StoredObject } from '../cache/cache-store.port';
+import type { CacheResult } from '../edge.metrics';
 import type { Flights } from './fetch.flight';
-import type { FillLocks } from './fill-locks';
+import type { FlightContext, Synthetic } from './flight.context';
 import type { ByteRange, Multipart } from './range.rules';
 
-export interface PipelineContext {
+export type { PurgeJudge, Synthetic } from './flight.context';
+
+/** The steps of the request path (request.fsm.ts lists them once), and `done`. */
+export type StepName = 'resolve' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
+
+export interface PipelineContext extends FlightContext {
   tenants: TenantSource & { isReady(): boolean };
-  store: CacheStore;
-  pools: OriginPools;
-  targets: OriginTargets;
-  clock: Clock;
-  metrics: EdgeMetrics;
-  logger: Logger;
-  maxObjectBytes: number;
   /** Origin fetches in flight, by collapse key (request collapsing). */
   flights: Flights;
-  /** The same across the processes of this edge (a cluster): one origin fetch per key per machine. */
-  fills: FillLocks;
-  /** Bans and soft purges lookups must honour (absent: a store without the purge engine). */
-  purges?: PurgeJudge;
   /** CDN_EDGE_LOG_SAMPLE: the share of requests that get a log line (0..1). */
   logSample: number;
-  /** CDN_EDGE_CDN_ID: this CDN's name in CDN-Loop. */
-  cdnId: string;
 }
 
 /** Whether this request gets its `request` log line: info enabled, and picked by the sample rate. */
 export function sampled(ctx: PipelineContext): boolean {
   return ctx.logger.isLevelEnabled('info') && (ctx.logSample >= 1 || Math.random() < ctx.logSample);
-}
-
-/** What lookups ask of the purge engine (edge/purge/purge.engine.ts). */
-export interface PurgeJudge {
-  /** 'hard': never serve; 'soft': stale, revalidate before reuse; undefined: not purged. */
-  judge(customerId: string, meta: ObjectMeta): 'hard' | 'soft' | undefined;
-  /** Removes a hard-banned object found by a lookup (memory now, index and file in the background). */
-  discard(customerId: string, meta: ObjectMeta): void;
-}
-
-/** A response the edge makes up itself (errors), sent as JSON. */
-export interface Synthetic {
-  status: number;
-  body: Record<string, unknown>;
 }
 
 export class EdgeTransaction {
@@ -111,8 +86,9 @@ export class EdgeTransaction {
     return this.req.method === 'HEAD';
   }
 
-  synth(status: number, body: Record<string, unknown>): 'synth' {
-    this.synthetic = { status, body };
+  /** Answers with the edge's JSON error for `err` (its catalog code, status and message). */
+  synth(err: CdnError, extra?: Record<string, unknown>): 'synth' {
+    this.synthetic = { status: err.status, body: httpErrorBody(err, extra) };
     return 'synth';
   }
 }

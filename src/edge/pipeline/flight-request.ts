@@ -1,0 +1,28 @@
+/**
+ * What a request asks of the origin when it starts a fetch (fetch.flight.ts's FlightRequest):
+ * its key, the URL it has at the origin, its headers and client, and the stale object it may
+ * revalidate. Shared by the `fetch` step and the background refresh of the `stale` step.
+ */
+import type { FlightRequest } from './fetch.flight';
+import type { EdgeTransaction, PipelineContext } from './transaction';
+
+export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): FlightRequest {
+  const customer = tx.customer!;
+  const target = ctx.targets.of(customer);
+  return {
+    key: tx.key,
+    collapseKey: tx.variantKey ?? tx.key,
+    markerVary: tx.markerVary,
+    customer,
+    path: originPath(tx, target.pathPrefix),
+    requestHeaders: tx.req.headers,
+    domain: tx.host,
+    clientIp: tx.req.socket.remoteAddress,
+    stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
+  };
+}
+
+/** The request's path and normalised query at the origin, under the origin URL's own path. */
+export function originPath(tx: EdgeTransaction, prefix: string): string {
+  return prefix + tx.path + (tx.query === '' ? '' : `?${tx.query}`);
+}
