@@ -76,7 +76,7 @@ export function connectionLimitProblems(plan: ConnectionPlan, limits: HostLimits
       needed,
       message:
         `open files limit (RLIMIT_NOFILE) is ${limits.nofile}, below CDN_EDGE_MAX_CONNECTIONS=${maxConnections} plus ${NOFILE_MARGIN} for the edge's own files: ` +
-        `beyond about ${Math.max(0, limits.nofile - NOFILE_MARGIN)} connections new clients are reset. ` +
+        `new clients are reset once ${limits.nofile} descriptors are open. ` +
         `Raise it to at least ${needed} (ulimit -n, LimitNOFILE= in the systemd unit, --ulimit nofile= with docker) or lower CDN_EDGE_MAX_CONNECTIONS`,
     });
   }
