@@ -1,6 +1,5 @@
 /** Row of the `domain` table: one hostname, owned by exactly one customer. */
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import type { CustomerEntity } from './customer.entity';
 
 @Entity({ name: 'domain' })
 export class DomainEntity {
@@ -14,8 +13,9 @@ export class DomainEntity {
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
-  // A string target avoids a runtime import cycle between the two entity files.
+  // The owning side of CustomerEntity.domains, named by string and left untyped so that
+  // neither entity file imports the other (its shape, not its class); code reads customerId.
   @ManyToOne('CustomerEntity', 'domains', { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'customer_id' })
-  customer?: CustomerEntity;
+  customer?: { id: string };
 }

@@ -16,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import { cdnError, isCdnError, type CdnError } from '../../core/errors';
 import type { RevocationChannel } from '../../core/revocation.port';
 import type { Logger } from '../../obs/logger.factory';
-import type { Principal } from './auth.service';
+import type { Principal } from '../../core/roles';
 import { tokenSha256, verifyToken } from './token-signing';
 
 export const TOKEN_L1_MAX_DEFAULT = 10_000;
