@@ -6,44 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-
-const SRC = path.resolve(__dirname, '..', '..', 'src');
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|(?:^|[^.\w])(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return filesUnder(full);
-    return full.endsWith('.ts') ? [full] : [];
-  });
-}
-
-function resolveLocal(from: string, spec: string): string | undefined {
-  const base = path.resolve(path.dirname(from), spec);
-  for (const candidate of [`${base}.ts`, path.join(base, 'index.ts'), base]) {
-    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
-  }
-  return undefined;
-}
-
-function importsOf(file: string): { local: string[]; packages: string[] } {
-  const text = readFileSync(file, 'utf8');
-  const local: string[] = [];
-  const packages: string[] = [];
-  for (const m of text.matchAll(IMPORT)) {
-    const spec = m[1] ?? m[2] ?? m[3]!;
-    if (spec.startsWith('.')) {
-      const resolved = resolveLocal(file, spec);
-      assert.ok(resolved, `${path.relative(SRC, file)} imports ${spec}, which does not exist`);
-      local.push(resolved);
-    } else if (!spec.startsWith('node:')) {
-      packages.push(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
-    }
-  }
-  return { local, packages };
-}
+import { filesUnder, importsOf, SRC } from '../support/import-graph';
 
 /** Every file and package reachable from the entry files. */
 function reach(entries: string[]): { files: Set<string>; packages: Map<string, string> } {
