@@ -12,8 +12,9 @@
  *
  * Failover: under Sentinel each reconnection asks the sentinels where the master is now, so
  * once they have promoted a replica the next attempt reaches it. A connection still open to a
- * master that was demoted (a manual failover, a partition healed) answers writes with
- * READONLY: that error reconnects, and the command is sent again to the new master. A
+ * master that was demoted (a manual failover, a partition healed, a DNS name that moved to the
+ * new primary) answers writes with READONLY: that error reconnects, and the caller's retry
+ * reaches the new master. A
  * promoted replica may lack the last writes; the bus's readers notice the gap in seqs and
  * reload the snapshot, and the api's relay republishes from the outbox (src/bus/README.md).
  */
@@ -32,8 +33,12 @@ export const COMMAND_TIMEOUT_MS_DEFAULT = 5_000;
 
 const retryDelay = (times: number): number => Math.min(times * 200, 2_000);
 
-/** A demoted master refuses writes: reconnect (to wherever the master is now) and resend. */
-const reconnectOnReadOnly = (err: Error): 2 | false => (/\bREADONLY\b/.test(err.message) ? 2 : false);
+/**
+ * A demoted master refuses writes: reconnect, to wherever the master is now. The command
+ * itself fails (the caller retries, as after any Redis error) rather than being resent: ioredis
+ * would resend a command of a MULTI alone, outside its transaction.
+ */
+const reconnectOnReadOnly = (err: Error): boolean => /\bREADONLY\b/.test(err.message);
 
 const CONNECTION_OPTIONS: RedisOptions = {
   lazyConnect: true,
@@ -119,11 +124,10 @@ export class RedisConnections {
     for (const connection of this.#blocking) connection.disconnect();
     this.#blocking.clear();
     this.#idleBlocking.length = 0;
-    if (this.command.status === 'ready') {
-      await this.command.quit().catch(() => this.command.disconnect());
-    } else {
-      this.command.disconnect();
-    }
+    if (this.command.status === 'ready') await this.command.quit().catch(() => {});
+    // Also after QUIT: only disconnect() stops the Sentinel connector's own connections (its
+    // failover detector's subscriptions), which would otherwise retry for ever.
+    this.command.disconnect();
   }
 
   #openBlocking(): RedisClient {
@@ -157,6 +161,11 @@ export class RedisConnections {
         // timeout still bounds each command while none answers.
         sentinelRetryStrategy: retryDelay,
         sentinelCommandTimeout: 2_000,
+        // Writers leave the old master as soon as the sentinels announce the new one
+        // (+switch-master): in a planned failover the old master still takes writes, lost
+        // once it is demoted, until the sentinels get round to reconfiguring it (seconds).
+        // Readers need not: the old master keeps serving reads until then.
+        failoverDetector: role === 'command',
       });
     } else {
       connection = new Cluster(target.nodes, this.#clusterOptions(options));

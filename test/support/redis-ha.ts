@@ -113,7 +113,8 @@ async function answers(proc: RedisProcess): Promise<void> {
 }
 
 function serverArgs(port: number, dir: string, extra: string[] = []): string[] {
-  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra];
+  // No wait before a full sync to a replica (the default waits 5 s for more replicas to join).
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', dir, ...extra];
 }
 
 export async function startSentinelRedis(options: { masterName?: string; downAfterMs?: number; failoverTimeoutMs?: number } = {}): Promise<SentinelRedis> {
