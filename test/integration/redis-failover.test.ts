@@ -124,9 +124,12 @@ test('behind one address (a managed Redis failover): the connection to the demot
   const b: PrivateRedis = await startPrivateRedis();
   cleanups.push(() => b.kill());
   const [onA, onB] = [client(a.port), client(b.port)];
-  // No wait before the full sync (5 s by default).
-  await onA.config('SET', 'repl-diskless-sync-delay', '0');
-  await onB.config('SET', 'repl-diskless-sync-delay', '0');
+  // No wait before the full sync (5 s by default), and the replica loads it from the socket
+  // (private servers run in the working directory: no dump.rdb there).
+  for (const node of [onA, onB]) {
+    await node.config('SET', 'repl-diskless-sync-delay', '0');
+    await node.config('SET', 'repl-diskless-load', 'swapdb');
+  }
   await onB.call('REPLICAOF', '127.0.0.1', String(a.port));
   await eventually('b replicates a', 10_000, () => inSync(onB));
   const proxy = await startProxy(a.port);
