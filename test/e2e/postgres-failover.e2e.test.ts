@@ -24,7 +24,7 @@ import { API_MIGRATIONS, DATABASE_CONNECT_TIMEOUT_MS } from '../../src/api/db/da
 import { DATABASE_DEADLINE_MS } from '../../src/api/db/database';
 import type { Change } from '../../src/core/bus.events';
 import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
-import { startPgBouncer, startPrivatePostgres, type PgBouncer, type PrivatePostgres } from '../support/postgres-ha';
+import { postgresHaAvailable, startPgBouncer, startPrivatePostgres, type PgBouncer, type PrivatePostgres } from '../support/postgres-ha';
 import { eventually, graphqlRequest, httpGet, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 import { createTestRedisPrefix, type TestRedis } from '../support/services';
 
@@ -117,6 +117,8 @@ async function readyz(url: string): Promise<{ status: number; body: string }> {
 }
 
 before(async () => {
+  // Not skipped when missing: CI installs them, and a skipped fault test proves nothing.
+  assert.ok(postgresHaAvailable(), 'this test needs /usr/sbin/pgbouncer (Debian package pgbouncer) and PostgreSQL\'s initdb and pg_ctl (/usr/lib/postgresql/<version>/bin)');
   pg = await startPrivatePostgres();
   // Retry the server every second once it failed (pgbouncer's default waits 15 s), as docs/OPERATIONS.md advises.
   // Round robin: one client's consecutive transactions run on different server sessions.

@@ -125,6 +125,23 @@ test('errors of the query itself pass through unchanged', async () => {
   );
 });
 
+test('a pooled connection the server terminates while no one listens on it does not end the process', async () => {
+  // Checked out of the pool with no query runner holding it: the pool's own listener is off.
+  const pool = (ds.driver as unknown as { master: { connect(): Promise<Client & { release(err?: Error | boolean): void }> } }).master;
+  const client = await pool.connect();
+  try {
+    const [{ pid }] = (await client.query('SELECT pg_backend_pid() AS "pid"')).rows as Array<{ pid: number }>;
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    await ds.query('SELECT pg_terminate_backend($1)', [pid]);
+    // Without a listener of the client's own, its 'error' event would be an uncaught exception here.
+    await ended;
+    await assert.rejects(client.query('SELECT 1'), (err: unknown) => isDatabaseUnavailable(err));
+  } finally {
+    client.release(true);
+  }
+  assert.deepEqual(await db.read((m) => m.query('SELECT 3 AS "three"')), [{ three: 3 }]);
+});
+
 test('isDatabaseUnavailable: connection and server-state failures yes, query errors no', () => {
   const yes = [
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),

@@ -5,6 +5,7 @@
  * Never synchronize: the schema is whatever the migrations say.
  */
 import path from 'node:path';
+import { Client as PgClient, type ClientConfig } from 'pg';
 import { DataSource, MigrationExecutor, type Logger as TypeOrmLogger } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
 import type { Logger } from '../../obs/logger.factory';
@@ -45,6 +46,22 @@ export const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
 // DataSources backed by PGlite: one shared session, so callers must serialise transactions.
 const singleSession = new WeakSet<DataSource>();
 
+/**
+ * node-postgres emits 'error' on a client whose connection fails with no query in flight
+ * (PostgreSQL's "terminating connection due to administrator command" at a fast shutdown),
+ * and with no listener Node ends the process. The pool listens while a client is idle and
+ * TypeORM while a query runner holds it; a restart under load once caught a client between
+ * the two and ended an api (test/e2e/postgres-failover.e2e.test.ts). So every client always
+ * has a listener of its own. Nothing is lost by it: a client that erred is unusable, its next
+ * query fails at once (and counts as the database being unavailable), and the pool drops it.
+ */
+class GuardedPgClient extends PgClient {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => {});
+  }
+}
+
 export interface DataSourceOptions {
   databaseUrl?: string | undefined;
   dataDir: string;
@@ -73,9 +90,13 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       // dropping it) raises 'error' on the pool; unhandled, that would end the process. The
       // pool drops that connection and opens a new one when next needed.
       poolErrorHandler: (err: Error) => log?.warn({ err }, 'an idle database connection failed; the pool drops it'),
-      // Finds connections to a primary that vanished without closing them (a failover to
-      // another host), instead of waiting for the next query to hang on them.
-      extra: { keepAlive: true, keepAliveInitialDelayMillis: 10_000 },
+      extra: {
+        Client: GuardedPgClient,
+        // Finds connections to a primary that vanished without closing them (a failover to
+        // another host), instead of waiting for the next query to hang on them.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      },
     });
   }
   const ds = new DataSource({

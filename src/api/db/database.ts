@@ -19,7 +19,7 @@
  * Nothing here needs a session of its own, so this works through a pooler in transaction
  * mode: the only locks taken are transaction-scoped (pg_advisory_xact_lock).
  */
-import { QueryRunnerAlreadyReleasedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { cdnError, isCdnError } from '../../core/errors';
 import type { Logger } from '../../obs/logger.factory';
 import { DATABASE_CONNECT_TIMEOUT_MS, isSingleSession } from './data-source';
@@ -135,8 +135,8 @@ export class Database {
       return result;
     } catch (err) {
       // TypeORM releases a runner whose connection failed between two queries (the client's
-      // 'error' event); the next query then throws this without being sent, COMMIT included.
-      const lostBeforeSending = err instanceof QueryRunnerAlreadyReleasedError;
+      // 'error' event); the next query then throws one of these without being sent, COMMIT included.
+      const lostBeforeSending = err instanceof QueryRunnerAlreadyReleasedError || err instanceof QueryRunnerProviderAlreadyReleasedError;
       if (isCdnError(err) || !(stage.expired || lostBeforeSending || isDatabaseUnavailable(err))) {
         this.#reachable();
         throw err;
