@@ -11,7 +11,10 @@
  * backoff. A connection problem is logged once, and its end once, however long the outage.
  *
  * Failover: under Sentinel each reconnection asks the sentinels where the master is now, so
- * once they have promoted a replica the next attempt reaches it. A connection still open to a
+ * once they have promoted a replica the next attempt reaches it. The command connection also
+ * leaves a master the moment the sentinels announce another (+switch-master): after a planned
+ * failover, or with a master that hangs rather than dies, it would otherwise keep writing to
+ * the old one, which takes the writes and loses them once demoted. A connection still open to a
  * master that was demoted (a manual failover, a partition healed, a DNS name that moved to the
  * new primary) answers writes with READONLY: that error reconnects, and the caller's retry
  * reaches the new master. A
@@ -64,9 +67,16 @@ export function where(options: RedisWhere): RedisWhere {
   return options.target !== undefined ? { target: options.target } : { url: options.url! };
 }
 
+type SentinelTarget = Extract<RedisTarget, { mode: 'sentinel' }>;
+
+/** Lua scripts defined on the command connection as commands (ioredis `defineCommand`). */
+export type RedisScripts = Record<string, { numberOfKeys: number; lua: string }>;
+
 export class RedisConnections {
-  readonly command: RedisClient;
+  #command: RedisClient;
   readonly #target: RedisTarget;
+  readonly #scripts: RedisScripts;
+  readonly #switchWatch: SwitchWatch | undefined;
   readonly #commandTimeoutMs: number;
   /** Names the connections (`edgeplane-<name>-<role>`). */
   readonly #name: string;
@@ -78,13 +88,29 @@ export class RedisConnections {
   #closed = false;
   #lastProblem: string | null = null;
 
-  constructor(options: RedisWhere & { name: string; what: string; logger?: Logger; commandTimeoutMs?: number }) {
+  constructor(options: RedisWhere & { name: string; what: string; logger?: Logger; commandTimeoutMs?: number; scripts?: RedisScripts }) {
     this.#target = targetOf(options);
     this.#commandTimeoutMs = options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS_DEFAULT;
+    this.#scripts = options.scripts ?? {};
     this.#name = options.name;
     this.#what = options.what;
     this.#logger = options.logger;
-    this.command = this.#connect('command');
+    this.#command = this.#connect('command');
+    const target = this.#target;
+    if (target.mode === 'sentinel') this.#switchWatch = new SwitchWatch(target, this.#name, () => this.#leaveOldMaster());
+  }
+
+  /**
+   * The connection for commands. One that ioredis has given up on for good (status `end`: it
+   * happens in some failover races, e.g. with ioredis' own failover detector, which is why we
+   * do not use it) is replaced, so a process never stays cut off from Redis until restarted.
+   */
+  get command(): RedisClient {
+    if (this.#command.status === 'end' && !this.#closed) {
+      this.#logger?.warn(`${this.#what}: the Redis client had given up; starting a new one`);
+      this.#command = this.#connect('command');
+    }
+    return this.#command;
   }
 
   get closed(): boolean {
@@ -96,7 +122,12 @@ export class RedisConnections {
    * stream's entries (none when the time passed), or CLOSED when close() ended the wait.
    */
   async blockingRead(key: string, after: string, count: number, blockMs: number): Promise<StreamEntry[] | typeof CLOSED> {
-    const connection = this.#idleBlocking.pop() ?? this.#openBlocking();
+    let connection = this.#idleBlocking.pop();
+    while (connection !== undefined && connection.status === 'end') {
+      this.#blocking.delete(connection);
+      connection = this.#idleBlocking.pop();
+    }
+    connection ??= this.#openBlocking();
     let reply: [key: string, entries: StreamEntry[]][] | null;
     try {
       reply = (await connection.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, after)) as [string, StreamEntry[]][] | null;
@@ -124,10 +155,20 @@ export class RedisConnections {
     for (const connection of this.#blocking) connection.disconnect();
     this.#blocking.clear();
     this.#idleBlocking.length = 0;
-    if (this.command.status === 'ready') await this.command.quit().catch(() => {});
-    // Also after QUIT: only disconnect() stops the Sentinel connector's own connections (its
-    // failover detector's subscriptions), which would otherwise retry for ever.
-    this.command.disconnect();
+    this.#switchWatch?.close();
+    const command = this.#command;
+    if (command.status === 'ready') await command.quit().catch(() => {});
+    // Also after QUIT: only disconnect() stops a connector's own connections.
+    command.disconnect();
+  }
+
+  /** The sentinels named another master: reconnect (they are asked again) unless already doing so. */
+  #leaveOldMaster(): void {
+    const command = this.#command as Redis;
+    if (this.#closed || command.status !== 'ready') return;
+    this.#logger?.info(`${this.#what}: the sentinels switched masters; reconnecting to the new one`);
+    // destroy(), not end(): a master that hangs would never finish a graceful close.
+    command.stream.destroy();
   }
 
   #openBlocking(): RedisClient {
@@ -161,15 +202,15 @@ export class RedisConnections {
         // timeout still bounds each command while none answers.
         sentinelRetryStrategy: retryDelay,
         sentinelCommandTimeout: 2_000,
-        // Writers leave the old master as soon as the sentinels announce the new one
-        // (+switch-master): in a planned failover the old master still takes writes, lost
-        // once it is demoted, until the sentinels get round to reconfiguring it (seconds).
-        // Readers need not: the old master keeps serving reads until then.
-        failoverDetector: role === 'command',
+        // Not ioredis' failoverDetector: when the master dies, a +switch-master arriving while
+        // the client is reconnecting ends the client for good (status `end`, every command
+        // "Connection is closed."). SwitchWatch below does its job without that race.
+        failoverDetector: false,
       });
     } else {
       connection = new Cluster(target.nodes, this.#clusterOptions(options));
     }
+    if (role === 'command') for (const [name, script] of Object.entries(this.#scripts)) connection.defineCommand(name, script);
     // Without a listener ioredis prints every reconnection error to stderr.
     connection.on('error', (err: Error) => {
       if (this.#closed || err.message === this.#lastProblem) return;
@@ -198,5 +239,41 @@ export class RedisConnections {
       slotsRefreshTimeout: 2_000,
       redisOptions: { ...nodeOptions, username: target.username, password: target.password },
     };
+  }
+}
+
+/**
+ * Subscribes to every sentinel's `+switch-master` and calls `onSwitch` when one announces a
+ * new master for our master name. Each subscription reconnects by itself; a sentinel that is
+ * down is retried quietly (the command connection reports Redis problems).
+ */
+class SwitchWatch {
+  readonly #subscribers: Redis[];
+
+  constructor(target: SentinelTarget, name: string, onSwitch: () => void) {
+    this.#subscribers = target.sentinels.map((sentinel) => {
+      const subscriber = new Redis({
+        host: sentinel.host,
+        port: sentinel.port,
+        password: target.sentinelPassword,
+        connectionName: `edgeplane-${name}-switch-watch`,
+        connectTimeout: 2_000,
+        retryStrategy: retryDelay,
+        // SUBSCRIBE waits for the sentinel however long it is down, then holds (and is
+        // renewed after each reconnection).
+        maxRetriesPerRequest: null,
+      });
+      subscriber.on('error', () => {});
+      subscriber.on('message', (_channel: string, message: string) => {
+        // "<master name> <old ip> <old port> <new ip> <new port>"; a sentinel may watch several masters.
+        if (message.split(' ')[0] === target.masterName) onSwitch();
+      });
+      subscriber.subscribe('+switch-master').catch(() => {});
+      return subscriber;
+    });
+  }
+
+  close(): void {
+    for (const subscriber of this.#subscribers) subscriber.disconnect();
   }
 }

@@ -51,8 +51,8 @@ class RedisRateLimiter implements RateLimiter {
       // Every api request waits for its budget: a Redis that hangs must not hang the api (the
       // rate guard lets the operation through when the limiter cannot answer).
       commandTimeoutMs: LIMITER_TIMEOUT_MS,
+      scripts: { edgeplaneRateTake: { numberOfKeys: 1, lua: TAKE_SCRIPT } },
     });
-    this.#redis.command.defineCommand('edgeplaneRateTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
     this.#prefix = options.prefix;
   }
 

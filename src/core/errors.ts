@@ -86,6 +86,10 @@ export const errorCatalog = {
     'The connection to the database was lost while the change was being committed, so it may or may not have been applied. ' +
     'Check with a query (e.g. `customer`, `purges`, `tokens`) and send it again if it is missing; sending a purge or an update again is always safe.',
   ),
+  // Redis failovers (docs/OPERATIONS.md, "Redis high availability"): the edges' heartbeats live in Redis.
+  CDN_ERR_FLEET_UNAVAILABLE: entry(503, 'SERVICE_UNAVAILABLE', () =>
+    'The live edges cannot be read right now: Redis, where the edges report, is not reachable (it may be restarting or failing over). Retry in a few seconds.',
+  ),
   CDN_ERR_WS_MUTATION: entry(400, 'BAD_USER_INPUT', () =>
     'Mutations are not accepted over the websocket, so that every change is in the audit log. Send mutations with an HTTP POST to /graphql.',
   ),

@@ -229,3 +229,43 @@ test('Redis Sentinel: after SENTINEL FAILOVER the bus and the fleet reach the ne
   // For the record: what the callers saw while the sentinels switched.
   console.log(`# on the new master ${landedMs} ms after the switch; publish errors before: ${JSON.stringify(publishErrors)}; reader errors: ${JSON.stringify([...new Set(readErrors)])}`);
 });
+
+test('Redis Sentinel: the master killed while clients are busy: every one of them reaches the promoted replica, none gives up for good', async () => {
+  const ha: SentinelRedis = await startSentinelRedis();
+  cleanups.push(() => ha.stop());
+  const target = { mode: 'sentinel' as const, sentinels: ha.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), masterName: ha.masterName };
+  const prefix = `${uniqueName('edgeplane_sentinel')}:`;
+  const fleets = Array.from({ length: 8 }, () => createRedisFleet({ target, prefix }));
+  cleanups.push(() => Promise.all(fleets.map((f) => f.close())));
+  // Each beats every 50 ms, as edges do (slower), whatever happens.
+  const lastOk = new Map<number, number>();
+  let beating = true;
+  const beats = fleets.map(async (fleet, i) => {
+    while (beating) {
+      try {
+        await fleet.heartbeat(statusOf(`edge-${i}`), 60_000);
+        lastOk.set(i, Date.now());
+      } catch {
+        // retried on the next beat
+      }
+      await sleep(50);
+    }
+  });
+  cleanups.push(async () => {
+    beating = false;
+    await Promise.all(beats);
+  });
+  await eventually('every client beats', 5_000, async () => (lastOk.size === fleets.length ? true : undefined));
+
+  await ha.master.kill();
+  await eventually('the sentinels promote the replica', 30_000, async () => ((await ha.masterPort()) === ha.replica.port ? true : undefined));
+  const promotedAt = Date.now();
+  const stuck = (): string[] => fleets.map((_, i) => i).filter((i) => (lastOk.get(i) ?? 0) <= promotedAt).map((i) => `edge-${i}`);
+  await eventually('every client beats on the new master', 10_000, async () => (stuck().length === 0 ? true : undefined)).catch((err: Error) => {
+    throw new Error(`${err.message}: still failing: ${stuck().join(', ')}`);
+  });
+  const onNewMaster = client(ha.replica.port);
+  for (let i = 0; i < fleets.length; i += 1) assert.ok((await onNewMaster.get(`${prefix}edge:edge-${i}`)) !== null, `edge-${i}'s heartbeat is on the new master`);
+  beating = false;
+  await Promise.all(beats);
+});
