@@ -76,7 +76,7 @@ export class RedisConnections {
   #command: RedisClient;
   readonly #target: RedisTarget;
   readonly #scripts: RedisScripts;
-  readonly #switchWatch: SwitchWatch | undefined;
+  readonly #unwatchSwitches: (() => void) | undefined;
   readonly #commandTimeoutMs: number;
   /** Names the connections (`edgeplane-<name>-<role>`). */
   readonly #name: string;
@@ -97,7 +97,7 @@ export class RedisConnections {
     this.#logger = options.logger;
     this.#command = this.#connect('command');
     const target = this.#target;
-    if (target.mode === 'sentinel') this.#switchWatch = new SwitchWatch(target, this.#name, () => this.#leaveOldMaster());
+    if (target.mode === 'sentinel') this.#unwatchSwitches = watchSwitches(target, () => this.#leaveOldMaster());
   }
 
   /**
@@ -155,7 +155,7 @@ export class RedisConnections {
     for (const connection of this.#blocking) connection.disconnect();
     this.#blocking.clear();
     this.#idleBlocking.length = 0;
-    this.#switchWatch?.close();
+    this.#unwatchSwitches?.();
     const command = this.#command;
     if (command.status === 'ready') await command.quit().catch(() => {});
     // Also after QUIT: only disconnect() stops a connector's own connections.
@@ -204,7 +204,7 @@ export class RedisConnections {
         sentinelCommandTimeout: 2_000,
         // Not ioredis' failoverDetector: when the master dies, a +switch-master arriving while
         // the client is reconnecting ends the client for good (status `end`, every command
-        // "Connection is closed."). SwitchWatch below does its job without that race.
+        // "Connection is closed."). watchSwitches() below does its job without that race.
         failoverDetector: false,
       });
     } else {
@@ -242,21 +242,27 @@ export class RedisConnections {
   }
 }
 
-/**
- * Subscribes to every sentinel's `+switch-master` and calls `onSwitch` when one announces a
- * new master for our master name. Each subscription reconnects by itself; a sentinel that is
- * down is retried quietly (the command connection reports Redis problems).
- */
-class SwitchWatch {
-  readonly #subscribers: Redis[];
+/** The process's +switch-master subscriptions, by sentinels and master name. */
+const switchWatches = new Map<string, { listeners: Set<() => void>; subscribers: Redis[] }>();
 
-  constructor(target: SentinelTarget, name: string, onSwitch: () => void) {
-    this.#subscribers = target.sentinels.map((sentinel) => {
+/**
+ * Calls `onSwitch` whenever a sentinel announces a new master (`+switch-master`) for the
+ * target's master name; returns the way to stop. One subscription per sentinel serves every
+ * Redis client of the process (an api has five, an edge process three; sentinels count their
+ * connections); each reconnects by itself, and a sentinel that is down is retried quietly (the
+ * command connections report Redis problems).
+ */
+function watchSwitches(target: SentinelTarget, onSwitch: () => void): () => void {
+  const key = JSON.stringify([target.sentinels, target.masterName, target.sentinelPassword ?? null]);
+  let watch = switchWatches.get(key);
+  if (watch === undefined) {
+    const listeners = new Set<() => void>();
+    const subscribers = target.sentinels.map((sentinel) => {
       const subscriber = new Redis({
         host: sentinel.host,
         port: sentinel.port,
         password: target.sentinelPassword,
-        connectionName: `edgeplane-${name}-switch-watch`,
+        connectionName: 'edgeplane-switch-watch',
         connectTimeout: 2_000,
         retryStrategy: retryDelay,
         // SUBSCRIBE waits for the sentinel however long it is down, then holds (and is
@@ -266,14 +272,22 @@ class SwitchWatch {
       subscriber.on('error', () => {});
       subscriber.on('message', (_channel: string, message: string) => {
         // "<master name> <old ip> <old port> <new ip> <new port>"; a sentinel may watch several masters.
-        if (message.split(' ')[0] === target.masterName) onSwitch();
+        if (message.split(' ')[0] !== target.masterName) return;
+        for (const listener of listeners) listener();
       });
       subscriber.subscribe('+switch-master').catch(() => {});
       return subscriber;
     });
+    watch = { listeners, subscribers };
+    switchWatches.set(key, watch);
   }
-
-  close(): void {
-    for (const subscriber of this.#subscribers) subscriber.disconnect();
-  }
+  const current = watch;
+  current.listeners.add(onSwitch);
+  return () => {
+    current.listeners.delete(onSwitch);
+    if (current.listeners.size > 0 || switchWatches.get(key) !== current) return;
+    switchWatches.delete(key);
+    for (const subscriber of current.subscribers) subscriber.disconnect();
+  };
 }
+
