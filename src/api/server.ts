@@ -22,7 +22,7 @@ import { isCdnError } from '../core/errors';
 import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
 import type { ApiConfig } from './config';
-import { configToGraphqlCustomer } from './db/customer.mapper';
+import { configToGraphqlCustomer } from './graphql/customer.mapper';
 import { CustomerEntity } from './db/customer.entity';
 import { Database } from './db/database';
 import { CUSTOMER_CHANGED, type ApiContext, type ApiPubSub, type ApiServices } from './graphql/context.type';

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
-import { toCustomerConfig } from '../../src/api/db/customer.mapper';
 import { Database } from '../../src/api/db/database';
 import { insertPurgeAcks, latestPurgeSeqs } from '../../src/api/db/purge.store';
 import { PurgeService } from '../../src/api/services/purge.service';
@@ -66,7 +65,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
       const found = await again.getByDomain('LITE.example.');
       assert.equal(found?.id, 'lite');
       // The cache options survive too, and the bigint quota comes back as a number.
-      const config = toCustomerConfig(found!);
+      const config = found!;
       assert.equal(config.cacheQuotaBytes, 5 * 1024 ** 4);
       assert.equal(config.staleIfErrorSeconds, 600);
       assert.deepEqual(config.queryString, { mode: 'allowlist', allow: ['v'] });

@@ -1,19 +1,14 @@
-/** audit_log row → GraphQL AuditEntry. */
-import { AuditActor, AuditEntry } from '../graphql/audit.type';
+/** `audit_log` row → the AuditRecord services use. */
+import type { AuditRecord } from '../domain/audit.types';
 import type { AuditEntity } from './audit.entity';
 
-export function toGraphqlAuditEntry(row: AuditEntity): AuditEntry {
-  const actor = Object.assign(new AuditActor(), {
-    kind: row.actorKind,
-    role: row.actorRole,
-    tokenId: row.actorTokenId,
-    customerId: row.actorCustomerId,
-  });
-  return Object.assign(new AuditEntry(), {
+export function toAuditRecord(row: AuditEntity): AuditRecord {
+  return {
+    // bigint: pg hands it back as a string.
     id: String(row.id),
     at: row.at,
     finishedAt: row.finishedAt,
-    actor,
+    actor: { kind: row.actorKind, role: row.actorRole, tokenId: row.actorTokenId, customerId: row.actorCustomerId },
     mutation: row.mutation,
     operationName: row.operationName,
     arguments: row.arguments,
@@ -21,5 +16,5 @@ export function toGraphqlAuditEntry(row: AuditEntity): AuditEntry {
     outcome: row.outcome,
     requestId: row.requestId,
     clientIp: row.clientIp,
-  });
+  };
 }

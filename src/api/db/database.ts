@@ -28,6 +28,13 @@ import { isDatabaseUnavailable } from './pg-errors';
 export type Isolation = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
 /**
+ * The handle of one unit of work (a transaction or a read), which services pass from
+ * `transaction` / `read` to the stores. Only db/ looks inside: services name the type but
+ * never run a query on it (test/unit/import-boundaries.test.ts).
+ */
+export type Tx = EntityManager;
+
+/**
  * How long one transaction or read may take, queries and waits included. Far above what
  * any of the api's units of work need (the relay's pass over a 10,000-row backlog takes
  * well under a second), far below what a client waits before giving up.
@@ -73,7 +80,7 @@ export class Database {
   }
 
   /** One transaction; everything `fn` does through `m` commits or rolls back together. */
-  transaction<T>(fn: (m: EntityManager) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
+  transaction<T>(fn: (m: Tx) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
     if (this.#serial) return this.#queue(() => this.#ds.transaction(isolation, fn));
     return this.#unit('transaction', this.#deadlineMs, async (runner, stage) => {
       await runner.startTransaction(isolation);
@@ -91,7 +98,7 @@ export class Database {
   }
 
   /** Reads (or single-statement writes) outside an explicit transaction, on one connection. */
-  read<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+  read<T>(fn: (m: Tx) => Promise<T>): Promise<T> {
     if (this.#serial) return this.#queue(() => fn(this.#ds.manager));
     return this.#unit('read', this.#deadlineMs, (runner) => fn(runner.manager));
   }

@@ -1,11 +1,15 @@
 /**
- * The purge queries that need SQL rather than a repository call: the acks' batched,
- * idempotent insert, the once-only completion stamp, the relay's per-customer purge
- * seqs and the newest-first page. Table names stay in db/.
+ * The purge queries: rows in, PurgeRecord / PurgeAckRecord out (purge.mapper.ts). Among
+ * them those that need SQL rather than a repository call: the acks' batched, idempotent
+ * insert, the once-only completion stamp, the relay's per-customer purge seqs and the
+ * newest-first page. Table names stay in db/.
  */
-import { In, type EntityManager } from 'typeorm';
+import { In, IsNull } from 'typeorm';
 import type { PurgeAck } from '../../core/fleet.port';
+import type { PurgeAckRecord, PurgeRecord } from '../domain/purge.types';
+import type { Tx } from './database';
 import { PurgeEdgeEntity } from './purge-edge.entity';
+import { toPurgeAckRecord, toPurgeRecord } from './purge.mapper';
 import { PurgeEntity } from './purge.entity';
 
 /** Longest edge id the `purge_edge` table holds. */
@@ -16,7 +20,7 @@ export const EDGE_ID_MAX_CHARS = 200;
  * restart, stored them first) and those of purges that do not exist (customer deleted).
  * Returns how many rows were new.
  */
-export async function insertPurgeAcks(m: EntityManager, acks: readonly PurgeAck[]): Promise<number> {
+export async function insertPurgeAcks(m: Tx, acks: readonly PurgeAck[]): Promise<number> {
   if (acks.length === 0) return 0;
   const rows: unknown[] = await m.query(
     `INSERT INTO "purge_edge" ("purge_id", "edge_id", "applied_at", "objects_removed")
@@ -31,7 +35,7 @@ export async function insertPurgeAcks(m: EntityManager, acks: readonly PurgeAck[
 }
 
 /** The ids among `ids` that name a stored purge. */
-export async function existingPurgeIds(m: EntityManager, ids: readonly string[]): Promise<string[]> {
+export async function existingPurgeIds(m: Tx, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await m.getRepository(PurgeEntity).find({ where: { id: In([...ids]) }, select: { id: true } });
   return rows.map((r) => r.id);
@@ -41,13 +45,13 @@ export async function existingPurgeIds(m: EntityManager, ids: readonly string[])
  * Locks the customer's row against deletion (and key changes) until the transaction ends;
  * false when there is no such customer.
  */
-export async function lockCustomerRow(m: EntityManager, customerId: string): Promise<boolean> {
+export async function lockCustomerRow(m: Tx, customerId: string): Promise<boolean> {
   const rows: unknown[] = await m.query(`SELECT 1 FROM "customer" WHERE "id" = $1 FOR KEY SHARE`, [customerId]);
   return rows.length > 0;
 }
 
 /** Stamps completion unless already stamped; returns the stamp that stands (null: purge gone). */
-export async function markPurgeCompleted(m: EntityManager, id: string, at: Date): Promise<Date | null> {
+export async function markPurgeCompleted(m: Tx, id: string, at: Date): Promise<Date | null> {
   const result = await m
     .createQueryBuilder()
     .update(PurgeEntity)
@@ -60,13 +64,14 @@ export async function markPurgeCompleted(m: EntityManager, id: string, at: Date)
 }
 
 /** Every ack stored for these purges, by purge id then edge id. */
-export async function readPurgeAcks(m: EntityManager, purgeIds: readonly string[]): Promise<PurgeEdgeEntity[]> {
+export async function readPurgeAcks(m: Tx, purgeIds: readonly string[]): Promise<PurgeAckRecord[]> {
   if (purgeIds.length === 0) return [];
-  return m.getRepository(PurgeEdgeEntity).find({ where: { purgeId: In([...purgeIds]) }, order: { purgeId: 'ASC', edgeId: 'ASC' } });
+  const rows = await m.getRepository(PurgeEdgeEntity).find({ where: { purgeId: In([...purgeIds]) }, order: { purgeId: 'ASC', edgeId: 'ASC' } });
+  return rows.map(toPurgeAckRecord);
 }
 
 /** Per existing customer, the seq of its latest purge (customers never purged are absent). */
-export async function latestPurgeSeqs(m: EntityManager): Promise<Record<string, number>> {
+export async function latestPurgeSeqs(m: Tx): Promise<Record<string, number>> {
   const rows: Array<{ customer_id: string; seq: string }> = await m.query(
     `SELECT p."customer_id", max(p."seq") AS "seq"
        FROM "purge" p JOIN "customer" c ON c."id" = p."customer_id"
@@ -80,7 +85,7 @@ export async function latestPurgeSeqs(m: EntityManager): Promise<Record<string, 
  * The position is read from that purge's row, so the cursor is exact whatever the
  * timestamp precision. Returns up to `limit` rows.
  */
-export async function readPurgePage(m: EntityManager, customerId: string, afterId: string | null, limit: number): Promise<PurgeEntity[]> {
+export async function readPurgePage(m: Tx, customerId: string, afterId: string | null, limit: number): Promise<PurgeRecord[]> {
   const qb = m
     .getRepository(PurgeEntity)
     .createQueryBuilder('p')
@@ -92,5 +97,38 @@ export async function readPurgePage(m: EntityManager, customerId: string, afterI
       { afterId },
     );
   }
-  return qb.orderBy('p.requested_at', 'DESC').addOrderBy('p.id', 'ASC').limit(limit).getMany();
+  return (await qb.orderBy('p.requested_at', 'DESC').addOrderBy('p.id', 'ASC').limit(limit).getMany()).map(toPurgeRecord);
+}
+
+/** How many purges the customer has. */
+export function countPurges(m: Tx, customerId: string): Promise<number> {
+  return m.getRepository(PurgeEntity).countBy({ customerId });
+}
+
+export async function findPurge(m: Tx, id: string): Promise<PurgeRecord | null> {
+  const row = await m.getRepository(PurgeEntity).findOne({ where: { id } });
+  return row ? toPurgeRecord(row) : null;
+}
+
+/** Those of the purges `ids` that are stored and not yet complete. */
+export async function readOpenPurges(m: Tx, ids: readonly string[]): Promise<PurgeRecord[]> {
+  const rows = await m.getRepository(PurgeEntity).findBy({ id: In([...ids]), completedAt: IsNull() });
+  return rows.map(toPurgeRecord);
+}
+
+export async function insertPurge(m: Tx, purge: PurgeRecord): Promise<void> {
+  await m.insert(
+    PurgeEntity,
+    Object.assign(new PurgeEntity(), {
+      id: purge.id,
+      customerId: purge.customerId,
+      kind: purge.kind,
+      value: purge.value,
+      soft: purge.soft,
+      seq: String(purge.seq),
+      requestedAt: purge.requestedAt,
+      completedAt: purge.completedAt,
+      requestedBy: purge.requestedBy,
+    }),
+  );
 }

@@ -1,6 +1,6 @@
 /** The `auditLog` query. Thin: arguments in, the audit service, mapper out. */
 import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
-import { toGraphqlAuditEntry } from '../db/audit.mapper';
+import { toGraphqlAuditEntry } from './audit.mapper';
 import { AUDIT_PAGE_SIZE_DEFAULT } from '../services/audit.service';
 import { AuditEntry, AuditEntryConnection } from './audit.type';
 import type { ApiContext } from './context.type';

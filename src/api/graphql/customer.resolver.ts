@@ -1,6 +1,6 @@
 /** Customer queries and mutations. Thin: arguments in, service call, mapper out. */
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { toGraphqlCustomer } from '../db/customer.mapper';
+import { toGraphqlCustomer } from './customer.mapper';
 import type { QueryStringCommand } from '../services/customer.commands';
 import { PAGE_SIZE_DEFAULT } from '../services/customer.service';
 import { mayAccess, requireAccess } from './access';

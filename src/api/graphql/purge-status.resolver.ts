@@ -5,8 +5,8 @@
  */
 import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { cdnError } from '../../core/errors';
-import { toGraphqlCustomer } from '../db/customer.mapper';
-import { toGraphqlPurge, toGraphqlPurgeEdge } from '../db/purge.mapper';
+import { toGraphqlCustomer } from './customer.mapper';
+import { toGraphqlPurge, toGraphqlPurgeEdge } from './purge.mapper';
 import type { PurgeUpdate } from '../services/purge-tracker.service';
 import { mayAccess, requireAccess } from './access';
 import type { ApiContext } from './context.type';

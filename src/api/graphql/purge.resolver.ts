@@ -1,17 +1,17 @@
 /** Purge queries and the `purgeCache` mutation. Thin: arguments in, services, mapper out. */
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { cdnError } from '../../core/errors';
-import { toGraphqlCustomer } from '../db/customer.mapper';
-import type { PurgeEntity } from '../db/purge.entity';
-import { toGraphqlPurge } from '../db/purge.mapper';
+import type { PurgeRecord } from '../domain/purge.types';
 import type { Principal } from '../services/auth.service';
 import { PURGE_PAGE_SIZE_DEFAULT } from '../services/purge.service';
 import { mayAccess } from './access';
 import type { ApiContext } from './context.type';
 import { PageInfo } from './customer-connection.type';
+import { toGraphqlCustomer } from './customer.mapper';
 import type { Customer } from './customer.type';
 import { PurgeConnection } from './purge-connection.type';
 import { PurgeInput } from './purge.input';
+import { toGraphqlPurge } from './purge.mapper';
 import { Purge } from './purge.type';
 
 /** Who asked, for the purge's record. */
@@ -21,7 +21,7 @@ function requestedBy(principal: Principal | null): string | null {
 }
 
 /** The GraphQL customer of these purges (they belong to one customer, or to few). */
-export async function customersOf(ctx: ApiContext, purges: readonly PurgeEntity[]): Promise<Map<string, Customer>> {
+export async function customersOf(ctx: ApiContext, purges: readonly PurgeRecord[]): Promise<Map<string, Customer>> {
   const out = new Map<string, Customer>();
   for (const id of new Set(purges.map((p) => p.customerId))) {
     const entity = await ctx.services.customers.get(id);
@@ -32,7 +32,7 @@ export async function customersOf(ctx: ApiContext, purges: readonly PurgeEntity[
   return out;
 }
 
-export async function toGraphqlPurges(ctx: ApiContext, purges: readonly PurgeEntity[]): Promise<Purge[]> {
+export async function toGraphqlPurges(ctx: ApiContext, purges: readonly PurgeRecord[]): Promise<Purge[]> {
   const [states, customers] = await Promise.all([ctx.services.purgeTracker.states(purges), customersOf(ctx, purges)]);
   return states.map((s) => toGraphqlPurge(s, customers.get(s.purge.customerId)!));
 }

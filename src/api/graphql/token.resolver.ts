@@ -1,27 +1,12 @@
 /** Token queries and mutations. Thin: arguments in, the token service, mapper out. */
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { cdnError } from '../../core/errors';
-import type { ApiTokenEntity } from '../db/api-token.entity';
 import type { Principal } from '../services/auth.service';
 import type { ApiContext } from './context.type';
 import { CreateTokenInput } from './token.input';
 import { AccessStats, GrantLevel } from './access-stats.type';
-import { ApiToken, CreatedToken, TokenStatus, toCoreRole, toGraphqlRole } from './token.type';
-
-export function toGraphqlToken(row: ApiTokenEntity, now: number = Date.now()): ApiToken {
-  const status = row.revokedAt !== null ? TokenStatus.REVOKED : row.expiresAt.getTime() <= now ? TokenStatus.EXPIRED : TokenStatus.ACTIVE;
-  return {
-    id: row.id,
-    name: row.name,
-    role: toGraphqlRole(row.role),
-    customerId: row.customerId,
-    status,
-    createdAt: row.createdAt,
-    expiresAt: row.expiresAt,
-    revokedAt: row.revokedAt,
-    createdBy: row.createdBy,
-  };
-}
+import { toGraphqlToken } from './token.mapper';
+import { ApiToken, CreatedToken, toCoreRole, toGraphqlRole } from './token.type';
 
 function caller(ctx: ApiContext): Principal {
   if (ctx.principal === null) throw cdnError('CDN_ERR_AUTH_MISSING');

@@ -7,6 +7,7 @@
  */
 import { PLATFORM_ROLES, type PlatformRole } from '../../core/roles';
 import type { Database } from '../db/database';
+import { countLiveTokens } from '../db/token.store';
 
 export type GrantLevel = 'ok' | 'warning' | 'critical';
 
@@ -55,18 +56,12 @@ export class AccessStats {
   }
 
   async #read(now: number): Promise<AccessSnapshot> {
-    const rows: Array<{ role: string; customer_id: string | null; n: number }> = await this.#db.read((m) =>
-      m.query(
-        `SELECT role, customer_id, count(*)::int AS n FROM api_token
-          WHERE revoked_at IS NULL AND expires_at > $1 GROUP BY role, customer_id`,
-        [new Date(now)],
-      ),
-    );
+    const rows = await this.#db.read((m) => countLiveTokens(m, new Date(now)));
     const byRole = new Map<string, number>();
     const byCustomer = new Map<string, number>();
     for (const r of rows) {
-      if (r.customer_id === null) byRole.set(r.role, (byRole.get(r.role) ?? 0) + r.n);
-      else byCustomer.set(r.customer_id, (byCustomer.get(r.customer_id) ?? 0) + r.n);
+      if (r.customerId === null) byRole.set(r.role, (byRole.get(r.role) ?? 0) + r.count);
+      else byCustomer.set(r.customerId, (byCustomer.get(r.customerId) ?? 0) + r.count);
     }
     const roles = PLATFORM_ROLES.map((role) => {
       const active = byRole.get(role) ?? 0;
@@ -75,7 +70,7 @@ export class AccessStats {
     const customers = [...byCustomer]
       .map(([customerId, active]) => ({ customerId, active, level: levelOf(active, this.thresholds.customer) }))
       .sort((a, b) => b.active - a.active || a.customerId.localeCompare(b.customerId));
-    const totalActive = rows.reduce((sum, r) => sum + r.n, 0);
+    const totalActive = rows.reduce((sum, r) => sum + r.count, 0);
     return { at: new Date(now), totalActive, roles, customers };
   }
 }

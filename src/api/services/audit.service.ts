@@ -9,9 +9,9 @@ import type { AuditFinish, AuditSink, AuditStart } from '../../core/audit.port';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import { checkText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
-import type { AuditEntity } from '../db/audit.entity';
 import { deleteAuditBefore, insertAuditStarts, readAuditPage, updateAuditOutcomes } from '../db/audit.store';
 import type { Database } from '../db/database';
+import type { AuditRecord } from '../domain/audit.types';
 
 export const AUDIT_PAGE_SIZE_DEFAULT = 50;
 export const AUDIT_PAGE_SIZE_MAX = 500;
@@ -26,7 +26,7 @@ export interface AuditPageRequest {
 }
 
 export interface AuditPage {
-  nodes: AuditEntity[];
+  nodes: AuditRecord[];
   endCursor: string | null;
   hasNextPage: boolean;
 }

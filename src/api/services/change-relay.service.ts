@@ -17,16 +17,10 @@
 import type { Change, Snapshot } from '../../core/bus.events';
 import type { ChangeBus } from '../../core/bus.port';
 import type { Logger } from '../../obs/logger.factory';
-import { maxChangeSeq, readChangesAfter } from '../db/change-log.writer';
-import type { ChangeLogEntity } from '../db/change-log.entity';
-import { CustomerEntity } from '../db/customer.entity';
-import { toCustomerConfig } from '../db/customer.mapper';
-import type { Database } from '../db/database';
+import { maxChangeSeq, readChangesAfter, tryRelayLock } from '../db/change-log.writer';
+import { readCustomerConfigs } from '../db/customer.store';
+import type { Database, Tx } from '../db/database';
 import { latestPurgeSeqs } from '../db/purge.store';
-import type { EntityManager } from 'typeorm';
-
-/** Arbitrary constant, distinct from the outbox order lock in change-log.writer.ts. */
-export const RELAY_LOCK_KEY = 0x65_64_67_03;
 const BATCH = 1000;
 const INTERVAL_MS = 1000;
 
@@ -128,8 +122,7 @@ export class ChangeRelay {
   async #pass(): Promise<void> {
     // REPEATABLE READ: the rows and the snapshot come from one consistent view.
     const published = await this.#db.transaction(async (m) => {
-      const [row] = (await m.query('SELECT pg_try_advisory_xact_lock($1) AS "locked"', [RELAY_LOCK_KEY])) as Array<{ locked: boolean }>;
-      if (!row?.locked) return null;
+      if (!(await tryRelayLock(m))) return null;
       const busSeq = await this.#bus.publishedSeq();
       if (busSeq === null) {
         // A new or flushed bus: the snapshot alone brings it up to date; the rows before it are history.
@@ -160,12 +153,12 @@ export class ChangeRelay {
   }
 }
 
-function toChanges(rows: ChangeLogEntity[], publishedSeq: number): Change[] {
+/** Links the rows into the chain: each change names the seq published just before it. */
+function toChanges(rows: ReadonlyArray<Omit<Change, 'prevSeq'>>, publishedSeq: number): Change[] {
   let prevSeq = publishedSeq;
   return rows.map((row) => {
-    const seq = Number(row.seq);
-    const change: Change = { seq, prevSeq, at: row.createdAt.toISOString(), event: row.payload };
-    prevSeq = seq;
+    const change: Change = { seq: row.seq, prevSeq, at: row.at, event: row.event };
+    prevSeq = row.seq;
     return change;
   });
 }
@@ -174,8 +167,8 @@ function toChanges(rows: ChangeLogEntity[], publishedSeq: number): Change[] {
  * Every customer with its domains, as the bus carries them (password as ciphertext), and
  * per customer the seq of its latest purge (what an edge back from a gap compares with).
  */
-export async function readSnapshot(m: EntityManager, seq: number): Promise<Snapshot> {
-  const rows = await m.getRepository(CustomerEntity).find({ relations: { domains: true }, order: { id: 'ASC' } });
+export async function readSnapshot(m: Tx, seq: number): Promise<Snapshot> {
+  const customers = await readCustomerConfigs(m);
   const purgeSeqs = await latestPurgeSeqs(m);
-  return { v: 1, seq, takenAt: new Date().toISOString(), customers: rows.map(toCustomerConfig), purgeSeqs };
+  return { v: 1, seq, takenAt: new Date().toISOString(), customers, purgeSeqs };
 }

@@ -4,19 +4,33 @@
  * the GraphQL layer translates. A failed mutation changes nothing: everything happens in
  * one transaction, and every check that can fail runs before the first write.
  */
-import { In, MoreThan, type EntityManager } from 'typeorm';
 import { cdnError, CdnError, invalidInput } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
+import type { CustomerConfig } from '../../core/customer.types';
 import type { Principal } from '../../core/roles';
 import type { SecretBox } from '../../core/secret-box';
 import { isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
 import { appendChange } from '../db/change-log.writer';
-import { CustomerEntity } from '../db/customer.entity';
-import { toCustomerConfig } from '../db/customer.mapper';
-import type { Database } from '../db/database';
-import { DomainEntity } from '../db/domain.entity';
-import { asUniqueViolation, conflictingValue } from '../db/pg-errors';
+import {
+  addDomains,
+  countCustomers,
+  customerConflict,
+  customerDomains,
+  customerExists,
+  deleteCustomer,
+  domainOwner,
+  domainOwners,
+  findCustomer,
+  insertCustomer,
+  lockCustomerForUpdate,
+  readCustomerPage,
+  removeDomains,
+  updateCustomer,
+  type CustomerPatch,
+} from '../db/customer.store';
+import type { Database, Tx } from '../db/database';
+import type { CustomerRecord } from '../domain/customer.types';
 import type { CreateCustomerCommand, PageRequest, UpdateCustomerCommand } from './customer.commands';
 import { validateCreate, validateUpdate, type OriginPolicy } from './customer.validation';
 
@@ -24,7 +38,7 @@ export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 500;
 
 export interface CustomerPage {
-  nodes: CustomerEntity[];
+  nodes: CustomerRecord[];
   totalCount: number;
   endCursor: string | null;
   hasNextPage: boolean;
@@ -75,105 +89,85 @@ export class CustomerService {
     }
     if (problems.length > 0) throw invalidInput(problems);
     return this.#db.read(async (m) => {
-      const repo = m.getRepository(CustomerEntity);
-      const [rows, totalCount] = await Promise.all([
-        repo.find({
-          where: only !== undefined ? (after && after >= only ? { id: In([]) } : { id: only }) : after ? { id: MoreThan(after) } : {},
-          relations: { domains: true },
-          order: { id: 'ASC' },
-          take: first + 1,
-        }),
-        only !== undefined ? repo.count({ where: { id: only } }) : repo.count(),
-      ]);
+      const [rows, totalCount] = await Promise.all([readCustomerPage(m, after ?? null, first + 1, only), countCustomers(m, only)]);
       const nodes = rows.slice(0, first);
       const last = nodes[nodes.length - 1];
       return { nodes, totalCount, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };
     });
   }
 
-  async get(id: string): Promise<CustomerEntity | null> {
+  async get(id: string): Promise<CustomerRecord | null> {
     return this.#db.read((m) => findCustomer(m, id));
   }
 
-  async getByDomain(domain: string): Promise<CustomerEntity | null> {
+  async getByDomain(domain: string): Promise<CustomerRecord | null> {
     const hostname = normalizeHostname(domain);
     if (!isPlainText(hostname)) return null;
     return this.#db.read(async (m) => {
-      const row = await m.getRepository(DomainEntity).findOne({ where: { hostname } });
-      return row ? findCustomer(m, row.customerId) : null;
+      const owner = await domainOwner(m, hostname);
+      return owner !== null ? findCustomer(m, owner) : null;
     });
   }
 
-  async create(cmd: CreateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerEntity> {
+  async create(cmd: CreateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerRecord> {
     const input = await validateCreate(cmd, this.#policy);
     const created = await this.#mutate(async (m) => {
-      if (await m.getRepository(CustomerEntity).existsBy({ id: input.id })) {
+      if (await customerExists(m, input.id)) {
         throw cdnError('CDN_ERR_CUSTOMER_EXISTS', input.id);
       }
       await assertDomainsFree(m, input.domains, input.id, audience);
-      const now = new Date();
-      await m.insert(CustomerEntity, {
+      await insertCustomer(m, {
         id: input.id,
         name: input.name,
         originUrl: input.originUrl,
+        domains: input.domains,
         cacheTtl: input.cacheTtl,
-        basicAuthUsername: input.basicAuth?.username ?? null,
-        basicAuthPasswordEnc: input.basicAuth ? this.#box.seal(input.basicAuth.password) : null,
-        cacheQuotaBytes: input.cacheQuotaBytes === null ? null : String(input.cacheQuotaBytes),
+        basicAuth: input.basicAuth ? { username: input.basicAuth.username, passwordCiphertext: this.#box.seal(input.basicAuth.password) } : null,
+        cacheQuotaBytes: input.cacheQuotaBytes,
         staleIfErrorSeconds: input.staleIfErrorSeconds,
-        queryStringMode: input.queryString.mode,
-        queryStringAllow: input.queryString.allow,
-        createdAt: now,
-        updatedAt: now,
+        queryString: input.queryString,
+        createdAt: new Date(),
         version: 1,
       });
-      await m.insert(DomainEntity, input.domains.map((hostname) => ({ hostname, customerId: input.id, createdAt: now })));
-      const entity = (await findCustomer(m, input.id))!;
-      await appendChange(m, { kind: 'customer.upserted', v: 1, customer: toCustomerConfig(entity) });
-      return entity;
+      const customer = (await findCustomer(m, input.id))!;
+      await appendChange(m, { kind: 'customer.upserted', v: 1, customer: configOf(customer) });
+      return customer;
     }, input.id, audience);
-    this.#log.info({ customerId: created.id, domains: created.domains.map((d) => d.hostname) }, 'customer created');
+    this.#log.info({ customerId: created.id, domains: created.domains }, 'customer created');
     return created;
   }
 
-  async update(id: string, cmd: UpdateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerEntity> {
+  async update(id: string, cmd: UpdateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerRecord> {
     const input = await validateUpdate(cmd, this.#policy);
     const updated = await this.#mutate(async (m) => {
       // Row lock: two concurrent updates of one customer apply one after the other.
-      const current = isPlainText(id) ? await m.getRepository(CustomerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }) : null;
+      const current = isPlainText(id) ? await lockCustomerForUpdate(m, id) : null;
       if (!current) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
       const now = new Date();
-      const patch: Partial<CustomerEntity> = { updatedAt: now, version: current.version + 1 };
+      const patch: CustomerPatch = { updatedAt: now, version: current.version + 1 };
       if (input.name !== undefined) patch.name = input.name;
       if (input.originUrl !== undefined) patch.originUrl = input.originUrl;
       if (input.cacheTtl !== undefined) patch.cacheTtl = input.cacheTtl;
-      if (input.cacheQuotaBytes !== undefined) {
-        patch.cacheQuotaBytes = input.cacheQuotaBytes === null ? null : String(input.cacheQuotaBytes);
-      }
+      if (input.cacheQuotaBytes !== undefined) patch.cacheQuotaBytes = input.cacheQuotaBytes;
       if (input.staleIfErrorSeconds !== undefined) patch.staleIfErrorSeconds = input.staleIfErrorSeconds;
-      if (input.queryString !== undefined) {
-        patch.queryStringMode = input.queryString.mode;
-        patch.queryStringAllow = input.queryString.allow;
-      }
+      if (input.queryString !== undefined) patch.queryString = input.queryString;
       if (input.basicAuth === null) {
-        patch.basicAuthUsername = null;
-        patch.basicAuthPasswordEnc = null;
+        patch.basicAuth = null;
       } else if (input.basicAuth !== undefined) {
-        patch.basicAuthUsername = input.basicAuth.username;
-        patch.basicAuthPasswordEnc = this.#box.seal(input.basicAuth.password);
+        patch.basicAuth = { username: input.basicAuth.username, passwordCiphertext: this.#box.seal(input.basicAuth.password) };
       }
       if (input.domains !== undefined) {
         await assertDomainsFree(m, input.domains, id, audience);
-        const existing = (await m.getRepository(DomainEntity).findBy({ customerId: id })).map((d) => d.hostname);
+        const existing = await customerDomains(m, id);
         const removed = existing.filter((h) => !input.domains!.includes(h));
         const added = input.domains.filter((h) => !existing.includes(h));
-        if (removed.length > 0) await m.delete(DomainEntity, { hostname: In(removed) });
-        if (added.length > 0) await m.insert(DomainEntity, added.map((hostname) => ({ hostname, customerId: id, createdAt: now })));
+        if (removed.length > 0) await removeDomains(m, removed);
+        if (added.length > 0) await addDomains(m, id, added, now);
       }
-      await m.update(CustomerEntity, { id }, patch);
-      const entity = (await findCustomer(m, id))!;
-      await appendChange(m, { kind: 'customer.upserted', v: 1, customer: toCustomerConfig(entity) });
-      return entity;
+      await updateCustomer(m, id, patch);
+      const customer = (await findCustomer(m, id))!;
+      await appendChange(m, { kind: 'customer.upserted', v: 1, customer: configOf(customer) });
+      return customer;
     }, id, audience);
     this.#log.info({ customerId: id, fields: Object.keys(input) }, 'customer updated');
     return updated;
@@ -181,8 +175,8 @@ export class CustomerService {
 
   async delete(id: string): Promise<void> {
     await this.#mutate(async (m) => {
-      const result = isPlainText(id) ? await m.delete(CustomerEntity, { id }) : { affected: 0 };
-      if (!result.affected) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
+      const deleted = isPlainText(id) ? await deleteCustomer(m, id) : false;
+      if (!deleted) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
       await appendChange(m, { kind: 'customer.deleted', v: 1, customerId: id });
     }, id);
     this.#log.info({ customerId: id }, 'customer deleted');
@@ -193,38 +187,35 @@ export class CustomerService {
    * case; a concurrent transaction can still win the race between check and insert, and
    * then the unique violation (23505) becomes the same CONFLICT error.
    */
-  async #mutate<T>(work: (m: EntityManager) => Promise<T>, customerId: string, audience: Audience = PLATFORM): Promise<T> {
+  async #mutate<T>(work: (m: Tx) => Promise<T>, customerId: string, audience: Audience = PLATFORM): Promise<T> {
     try {
       const result = await this.#db.transaction(work);
       this.#onCommitted();
       return result;
     } catch (err) {
       if (err instanceof CdnError) throw err;
-      const violation = asUniqueViolation(err);
-      if (!violation) throw err;
-      if (violation.constraint === 'pk_domain') {
-        const domain = conflictingValue(violation) ?? 'one of the domains';
+      const conflict = customerConflict(err);
+      if (!conflict) throw err;
+      if (conflict.on === 'domain') {
+        const domain = conflict.hostname ?? 'one of the domains';
         if (audience.customerId !== undefined) throw domainTaken([{ hostname: domain, customerId: null }], audience);
-        const owner = await this.#db.read((m) => m.getRepository(DomainEntity).findOne({ where: { hostname: domain } }));
-        throw domainTaken([{ hostname: domain, customerId: owner?.customerId ?? null }], audience);
+        const owner = await this.#db.read((m) => domainOwner(m, domain));
+        throw domainTaken([{ hostname: domain, customerId: owner }], audience);
       }
       throw new CdnError('CDN_ERR_CUSTOMER_EXISTS', [customerId], { id: customerId });
     }
   }
 }
 
-/**
- * Ids are slugs, so one with control characters names no customer; PostgreSQL would refuse
- * a NUL in it with an error (the same guard sits before every lookup by a caller's id).
- */
-async function findCustomer(m: EntityManager, id: string): Promise<CustomerEntity | null> {
-  if (!isPlainText(id)) return null;
-  return m.getRepository(CustomerEntity).findOne({ where: { id }, relations: { domains: true } });
+/** What the bus carries of a customer: the record without what only the database keeps. */
+function configOf(customer: CustomerRecord): CustomerConfig {
+  const { createdAt: _createdAt, ...config } = customer;
+  return config;
 }
 
 /** CONFLICT naming the first domain that another customer owns (all of them in details). */
-async function assertDomainsFree(m: EntityManager, domains: string[], customerId: string, audience: Audience): Promise<void> {
-  const taken = (await m.getRepository(DomainEntity).findBy({ hostname: In(domains) })).filter((d) => d.customerId !== customerId);
+async function assertDomainsFree(m: Tx, domains: string[], customerId: string, audience: Audience): Promise<void> {
+  const taken = (await domainOwners(m, domains)).filter((d) => d.customerId !== customerId);
   if (taken.length === 0) return;
   taken.sort((a, b) => domains.indexOf(a.hostname) - domains.indexOf(b.hostname));
   throw domainTaken(taken, audience);

@@ -8,19 +8,18 @@
  * also every `recheckMs`: edges can apply a purge without an ack reaching us yet (their
  * heartbeat's appliedSeq), and a silent edge stops counting once its heartbeat expires.
  */
-import { In, IsNull } from 'typeorm';
 import type { EdgeFleet, EdgeStatus } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { Database } from '../db/database';
-import { PurgeEntity } from '../db/purge.entity';
-import { markPurgeCompleted, readPurgeAcks } from '../db/purge.store';
+import { findPurge, markPurgeCompleted, readOpenPurges, readPurgeAcks } from '../db/purge.store';
+import type { PurgeRecord } from '../domain/purge.types';
 import { purgeProgress, type PurgeEdgeProgress, type PurgeProgress } from './purge-progress';
 import type { PurgeSignals } from './purge-signals';
 
 export const PURGE_RECHECK_MS_DEFAULT = 1000;
 
 export interface PurgeState {
-  purge: PurgeEntity;
+  purge: PurgeRecord;
   progress: PurgeProgress;
   /** Null until every live edge has applied it; then set once and kept. */
   completedAt: Date | null;
@@ -39,7 +38,7 @@ export interface PurgeTrackerOptions {
   logger: Logger;
   recheckMs?: number;
   /** Called once per purge, by the replica whose stamp completed it (for the completion-time metric). */
-  onCompleted?: (purge: PurgeEntity, completedAt: Date) => void;
+  onCompleted?: (purge: PurgeRecord, completedAt: Date) => void;
 }
 
 export class PurgeTracker {
@@ -48,7 +47,7 @@ export class PurgeTracker {
   readonly #signals: PurgeSignals;
   readonly #log: Logger;
   readonly #recheckMs: number;
-  readonly #onCompleted: (purge: PurgeEntity, completedAt: Date) => void;
+  readonly #onCompleted: (purge: PurgeRecord, completedAt: Date) => void;
   /** Every pending wait, woken at once by close(). */
   readonly #waits = new Set<() => void>();
   #closed = false;
@@ -64,7 +63,7 @@ export class PurgeTracker {
   }
 
   /** The state of each purge, in the order given (one read of the fleet, one query). */
-  async states(purges: readonly PurgeEntity[]): Promise<PurgeState[]> {
+  async states(purges: readonly PurgeRecord[]): Promise<PurgeState[]> {
     if (purges.length === 0) return [];
     const [live, acks] = await Promise.all([this.#liveEdges(), this.#db.read((m) => readPurgeAcks(m, purges.map((p) => p.id)))]);
     const acksOf = new Map<string, typeof acks>();
@@ -72,8 +71,8 @@ export class PurgeTracker {
     const now = new Date();
     return Promise.all(
       purges.map(async (purge) => {
-        const stored = (acksOf.get(purge.id) ?? []).map((a) => ({ edgeId: a.edgeId, appliedAt: a.appliedAt, objectsRemoved: Number(a.objectsRemoved) }));
-        const progress = purgeProgress(Number(purge.seq), stored, live);
+        const stored = (acksOf.get(purge.id) ?? []).map((a) => ({ edgeId: a.edgeId, appliedAt: a.appliedAt, objectsRemoved: a.objectsRemoved }));
+        const progress = purgeProgress(purge.seq, stored, live);
         let completedAt = purge.completedAt;
         if (completedAt === null && progress.complete) {
           completedAt = await this.#db.read((m) => markPurgeCompleted(m, purge.id, now));
@@ -86,14 +85,14 @@ export class PurgeTracker {
     );
   }
 
-  async state(purge: PurgeEntity): Promise<PurgeState> {
+  async state(purge: PurgeRecord): Promise<PurgeState> {
     return (await this.states([purge]))[0]!;
   }
 
   /** Re-reads the given purges and stamps those now complete (after acks were stored). */
   async refresh(purgeIds: readonly string[]): Promise<void> {
     if (purgeIds.length === 0) return;
-    const rows = await this.#db.read((m) => m.getRepository(PurgeEntity).findBy({ id: In([...purgeIds]), completedAt: IsNull() }));
+    const rows = await this.#db.read((m) => readOpenPurges(m, purgeIds));
     await this.states(rows);
   }
 
@@ -102,7 +101,7 @@ export class PurgeTracker {
    * it, ending after the update in which it is complete (or when the purge is deleted with
    * its customer, or the tracker closes). Calling `return()` ends it at once.
    */
-  watch(purge: PurgeEntity): AsyncIterableIterator<PurgeUpdate> {
+  watch(purge: PurgeRecord): AsyncIterableIterator<PurgeUpdate> {
     const stop = new AbortController();
     const updates = this.#updates(purge, stop.signal);
     return {
@@ -122,7 +121,7 @@ export class PurgeTracker {
   }
 
   /** Waits until the purge is complete or `timeoutMs` passed, and returns its state then. */
-  async waitUntilComplete(purge: PurgeEntity, timeoutMs: number): Promise<PurgeState> {
+  async waitUntilComplete(purge: PurgeRecord, timeoutMs: number): Promise<PurgeState> {
     const updates = this.watch(purge);
     const timer = setTimeout(() => void updates.return?.(undefined), timeoutMs);
     let last: PurgeState | undefined;
@@ -141,7 +140,7 @@ export class PurgeTracker {
     for (const wake of [...this.#waits]) wake();
   }
 
-  async *#updates(purge: PurgeEntity, stop: AbortSignal): AsyncGenerator<PurgeUpdate, undefined> {
+  async *#updates(purge: PurgeRecord, stop: AbortSignal): AsyncGenerator<PurgeUpdate, undefined> {
     let signalled = false;
     let wake: (() => void) | null = null;
     const off = this.#signals.on(purge.id, () => {
@@ -190,8 +189,8 @@ export class PurgeTracker {
     }
   }
 
-  #reload(id: string): Promise<PurgeEntity | null> {
-    return this.#db.read((m) => m.getRepository(PurgeEntity).findOne({ where: { id } }));
+  #reload(id: string): Promise<PurgeRecord | null> {
+    return this.#db.read((m) => findPurge(m, id));
   }
 
   /** Null when the fleet channel cannot be read: progress then shows the acks alone. */

@@ -10,10 +10,10 @@ import type { PurgeRequest } from '../../core/purge.types';
 import { isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
 import { appendChange } from '../db/change-log.writer';
-import { CustomerEntity } from '../db/customer.entity';
+import { customerExists, findCustomer } from '../db/customer.store';
 import type { Database } from '../db/database';
-import { PurgeEntity } from '../db/purge.entity';
-import { lockCustomerRow, readPurgePage } from '../db/purge.store';
+import { countPurges, findPurge, insertPurge, lockCustomerRow, readPurgePage } from '../db/purge.store';
+import type { PurgeRecord } from '../domain/purge.types';
 import type { PageRequest } from './customer.commands';
 import { resolvePurgeValue, validatePurge, type RequestPurgeCommand, type ValidPurge } from './purge.validation';
 
@@ -27,7 +27,7 @@ export function isUuid(value: string): boolean {
 }
 
 export interface PurgePage {
-  nodes: PurgeEntity[];
+  nodes: PurgeRecord[];
   totalCount: number;
   endCursor: string | null;
   hasNextPage: boolean;
@@ -55,13 +55,13 @@ export class PurgeService {
    * Checks the command (throws CDN_ERR_INPUT_INVALID or CDN_ERR_CUSTOMER_NOT_FOUND) and
    * records the purge. `requestedBy` names the caller for the record.
    */
-  async request(cmd: RequestPurgeCommand, requestedBy: string | null): Promise<{ purge: PurgeEntity; valid: ValidPurge }> {
+  async request(cmd: RequestPurgeCommand, requestedBy: string | null): Promise<{ purge: PurgeRecord; valid: ValidPurge }> {
     const valid = validatePurge(cmd);
     const purge = await this.#db.transaction(async (m) => {
       // Locked: the customer cannot be deleted between this check and the insert.
       if (!(await lockCustomerRow(m, valid.customerId))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', valid.customerId);
-      const customer = (await m.getRepository(CustomerEntity).findOne({ where: { id: valid.customerId }, relations: { domains: true } }))!;
-      const value = resolvePurgeValue(valid, { id: customer.id, domains: customer.domains.map((d) => d.hostname).sort() });
+      const customer = (await findCustomer(m, valid.customerId))!;
+      const value = resolvePurgeValue(valid, { id: customer.id, domains: customer.domains });
       const request: PurgeRequest = {
         id: randomUUID(),
         customerId: customer.id,
@@ -71,29 +71,29 @@ export class PurgeService {
         requestedAt: new Date().toISOString(),
       };
       const seq = await appendChange(m, { kind: 'purge.requested', v: 1, purge: request });
-      const row: PurgeEntity = Object.assign(new PurgeEntity(), {
+      const record: PurgeRecord = {
         id: request.id,
         customerId: request.customerId,
         kind: request.kind,
         value: request.value,
         soft: request.soft,
-        seq: String(seq),
+        seq,
         requestedAt: new Date(request.requestedAt),
         completedAt: null,
         requestedBy,
-      });
-      await m.insert(PurgeEntity, row);
-      return row;
+      };
+      await insertPurge(m, record);
+      return record;
     });
     this.#onCommitted();
-    this.#log.info({ purgeId: purge.id, customerId: purge.customerId, kind: purge.kind, soft: purge.soft, seq: Number(purge.seq) }, 'purge requested');
+    this.#log.info({ purgeId: purge.id, customerId: purge.customerId, kind: purge.kind, soft: purge.soft, seq: purge.seq }, 'purge requested');
     return { purge, valid };
   }
 
   /** The purge, or null when there is none with that id (also for ids that are not UUIDs). */
-  async get(id: string): Promise<PurgeEntity | null> {
+  async get(id: string): Promise<PurgeRecord | null> {
     if (!isUuid(id)) return null;
-    return this.#db.read((m) => m.getRepository(PurgeEntity).findOne({ where: { id } }));
+    return this.#db.read((m) => findPurge(m, id));
   }
 
   /** A customer's purges, newest first. Throws CDN_ERR_CUSTOMER_NOT_FOUND for an unknown customer. */
@@ -108,11 +108,8 @@ export class PurgeService {
     if (problems.length > 0) throw invalidInput(problems);
     return this.#db.read(async (m) => {
       // An id with control characters names no customer (and a NUL would be a PostgreSQL error).
-      if (!isPlainText(customerId) || !(await m.getRepository(CustomerEntity).existsBy({ id: customerId }))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
-      const [rows, totalCount] = await Promise.all([
-        readPurgePage(m, customerId, after ?? null, first + 1),
-        m.getRepository(PurgeEntity).countBy({ customerId }),
-      ]);
+      if (!isPlainText(customerId) || !(await customerExists(m, customerId))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
+      const [rows, totalCount] = await Promise.all([readPurgePage(m, customerId, after ?? null, first + 1), countPurges(m, customerId)]);
       const nodes = rows.slice(0, first);
       const last = nodes[nodes.length - 1];
       return { nodes, totalCount, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };

@@ -11,9 +11,10 @@ import type { RevocationChannel } from '../../core/revocation.port';
 import { allows, isCustomerRole, isRole, mayIssue, type Role } from '../../core/roles';
 import { checkText, isPlainText } from '../../core/text.rules';
 import type { Logger } from '../../obs/logger.factory';
-import { ApiTokenEntity } from '../db/api-token.entity';
-import { CustomerEntity } from '../db/customer.entity';
+import { customerExists } from '../db/customer.store';
 import type { Database } from '../db/database';
+import { insertToken, lockToken, markTokenRevoked, readTokenCheck, readTokens } from '../db/token.store';
+import type { ApiTokenRecord } from '../domain/token.types';
 import type { Principal } from './auth.service';
 import { signToken, tokenSha256 } from './token-signing';
 import type { TokenRow, TokenVerifier } from './token-verifier';
@@ -52,7 +53,7 @@ export class TokenService {
   }
 
   /** A new token and its secret (the JWT), which is never stored and never shown again. */
-  async create(actor: Principal | 'cli', cmd: CreateTokenCommand): Promise<{ token: ApiTokenEntity; secret: string }> {
+  async create(actor: Principal | 'cli', cmd: CreateTokenCommand): Promise<{ token: ApiTokenRecord; secret: string }> {
     const problems: FieldProblem[] = [];
     const name = typeof cmd.name === 'string' ? cmd.name.trim() : '';
     // The raw name: a control character is refused wherever it is, trimmed or not.
@@ -79,8 +80,8 @@ export class TokenService {
     const expiresAt = now + seconds! * 1000;
     const secret = await signToken(this.#key, { tokenId: id, role: role!, customerId, expiresAt }, now);
     const token = await this.#db.transaction(async (m) => {
-      if (customerId !== undefined && !(await m.getRepository(CustomerEntity).exists({ where: { id: customerId } }))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
-      const row = m.getRepository(ApiTokenEntity).create({
+      if (customerId !== undefined && !(await customerExists(m, customerId))) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', customerId);
+      return insertToken(m, {
         id,
         name,
         role: role!,
@@ -91,14 +92,13 @@ export class TokenService {
         revokedAt: null,
         createdBy: createdBy(actor),
       });
-      return m.getRepository(ApiTokenEntity).save(row);
     });
     this.#log.info({ tokenId: id, role, customer: customerId, by: createdBy(actor) }, 'api token created');
     return { token, secret };
   }
 
   /** Tokens the actor may manage: all (admin), or its customer's (customer admin); newest first. */
-  async list(actor: Principal, customerId?: string | null): Promise<ApiTokenEntity[]> {
+  async list(actor: Principal, customerId?: string | null): Promise<ApiTokenRecord[]> {
     const scope = customerId ?? actor.customerId;
     if (scope !== undefined && !allows(actor, 'token.manage', scope)) {
       if (actor.customerId !== undefined && actor.customerId !== scope) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', scope);
@@ -107,23 +107,20 @@ export class TokenService {
     if (scope === undefined && actor.role !== 'admin') throw cdnError('CDN_ERR_AUTH_FORBIDDEN', 'list tokens');
     // No customer id holds control characters (ids are slugs): as for an unknown customer, no tokens.
     if (scope !== undefined && !isPlainText(scope)) return [];
-    return this.#db.read((m) =>
-      m.getRepository(ApiTokenEntity).find({ where: scope === undefined ? {} : { customerId: scope }, order: { createdAt: 'DESC', id: 'ASC' }, take: 1000 }),
-    );
+    return this.#db.read((m) => readTokens(m, scope));
   }
 
   /**
    * Revokes the token (idempotent) and tells every api process; from then on it is refused
    * everywhere. A token the actor may not manage is NOT_FOUND.
    */
-  async revoke(actor: Principal, id: string): Promise<ApiTokenEntity> {
+  async revoke(actor: Principal, id: string): Promise<ApiTokenRecord> {
     const token = await this.#db.transaction(async (m) => {
-      const repo = m.getRepository(ApiTokenEntity);
-      const row = isUuidLike(id) ? await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }) : null;
+      const row = isUuidLike(id) ? await lockToken(m, id) : null;
       if (row === null || !this.#mayManage(actor, row)) throw cdnError('CDN_ERR_TOKEN_NOT_FOUND', id);
       if (row.revokedAt === null) {
         row.revokedAt = new Date(this.#now());
-        await repo.update({ id }, { revokedAt: row.revokedAt });
+        await markTokenRevoked(m, id, row.revokedAt);
         this.#onRevoked();
       }
       return row;
@@ -141,13 +138,10 @@ export class TokenService {
 
   /** The verifier's database lookup. */
   async lookup(tokenId: string): Promise<TokenRow | undefined> {
-    const row = await this.#db.read((m) =>
-      m.getRepository(ApiTokenEntity).findOne({ where: { id: tokenId }, select: { id: true, name: true, tokenSha256: true, expiresAt: true, revokedAt: true } }),
-    );
-    return row === null ? undefined : { tokenSha256: row.tokenSha256, name: row.name, expiresAt: row.expiresAt, revokedAt: row.revokedAt };
+    return (await this.#db.read((m) => readTokenCheck(m, tokenId))) ?? undefined;
   }
 
-  #mayManage(actor: Principal, row: ApiTokenEntity): boolean {
+  #mayManage(actor: Principal, row: ApiTokenRecord): boolean {
     if (row.customerId === null) return actor.role === 'admin' && actor.customerId === undefined;
     return allows(actor, 'token.manage', row.customerId);
   }

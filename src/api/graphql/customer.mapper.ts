@@ -1,0 +1,44 @@
+/**
+ * Customer → GraphQL Customer: from the CustomerRecord services return, or from the
+ * CustomerConfig a bus event carries (with the creation time looked up). The GraphQL
+ * Customer has no password at all, only whether there is one.
+ */
+import type { CustomerConfig, QueryStringPolicy } from '../../core/customer.types';
+import type { CustomerRecord } from '../domain/customer.types';
+import { Customer } from './customer.type';
+import { QueryStringMode, QueryStringPolicy as GraphqlQueryStringPolicy } from './query-string.type';
+
+const GRAPHQL_MODE: Record<QueryStringPolicy['mode'], QueryStringMode> = {
+  keep: QueryStringMode.KEEP,
+  ignore: QueryStringMode.IGNORE,
+  allowlist: QueryStringMode.ALLOWLIST,
+};
+
+/** Absent in configs written before the option existed: that meant keep. */
+function toGraphqlQueryString(policy: QueryStringPolicy | undefined): GraphqlQueryStringPolicy {
+  const q = new GraphqlQueryStringPolicy();
+  q.mode = GRAPHQL_MODE[policy?.mode ?? 'keep'];
+  q.allow = [...(policy?.allow ?? [])];
+  return q;
+}
+
+export function toGraphqlCustomer(customer: CustomerRecord): Customer {
+  return configToGraphqlCustomer(customer, customer.createdAt);
+}
+
+/** For bus events, which carry a CustomerConfig but not the creation time. */
+export function configToGraphqlCustomer(config: CustomerConfig, createdAt: Date): Customer {
+  const c = new Customer();
+  c.id = config.id;
+  c.name = config.name;
+  c.originUrl = config.originUrl;
+  c.domains = [...config.domains].sort();
+  c.cacheTtl = config.cacheTtl;
+  c.hasBasicAuth = config.basicAuth !== null;
+  c.cacheQuotaBytes = config.cacheQuotaBytes ?? null;
+  c.staleIfErrorSeconds = config.staleIfErrorSeconds ?? null;
+  c.queryString = toGraphqlQueryString(config.queryString);
+  c.createdAt = createdAt;
+  c.updatedAt = new Date(config.updatedAt);
+  return c;
+}
