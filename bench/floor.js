@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The benchmark's "Node floor": the least a caching proxy written on node:http can do, to show
 // how much of the gap to nginx is the runtime's and how much is the edge's. A Map from URL to
-// { headers, body }, filled from the origin on a miss (no freshness, no tenants, no limits,
+// { headers, body }, filled from the origin on a miss (no freshness, no customers, no limits,
 // no disk); a hit is one Map lookup, one writeHead, one end. Not a product: a measuring stick.
 //
 // Usage: node bench/floor.js --origin-port N [--port N]  (prints `{"port":N}` when listening)

@@ -564,7 +564,7 @@ function buildReport(info, data, opts) {
   }
   if (data.hits.some((c) => c.floor !== undefined)) {
     L.push('');
-    L.push(`² The Node floor (bench/floor.js): a Map from URL to the origin's answer on bare node:http, same core, same client — no freshness, tenants, limits or disk. It is the most a cache whose hit path runs in Node can reach here: floor/nginx bounds edge/nginx (within run-to-run noise), and edge/floor is the share of that the edge keeps. When floor/nginx is near or above 1, the client (wrk, one core) is the limit, not the servers.`);
+    L.push(`² The Node floor (bench/floor.js): a Map from URL to the origin's answer on bare node:http, same core, same client — no freshness, customers, limits or disk. It is the most a cache whose hit path runs in Node can reach here: floor/nginx bounds edge/nginx (within run-to-run noise), and edge/floor is the share of that the edge keeps. When floor/nginx is near or above 1, the client (wrk, one core) is the limit, not the servers.`);
   }
   L.push('');
   L.push(`³ CPU time of all the server's processes per 1,000 requests (median of the runs; lower is better). Unlike req/s it does not depend on whether wrk keeps up: a server that waits for the client ("server busy" well below 100 % in the notes) spends no CPU waiting. CPU edge/floor is the edge's cost per hit over the least a Node cache can spend (target ≤ ${CPU_TARGET_VS_FLOOR}×); CPU floor/nginx is the runtime's share of the gap.`);

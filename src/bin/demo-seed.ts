@@ -3,7 +3,7 @@
  * path an operator uses). Each run starts fresh demo origins on free loopback ports,
  * so a demo customer left by an earlier run is pointed at this run's origin.
  */
-import type { TenantSource } from '../core/tenant.port';
+import type { CustomerSource } from '../core/customer-source.port';
 import { startDemoOrigin, type DemoOrigin } from '../demo/demo-origin';
 
 export const DEMO_CUSTOMERS = ['customer-a', 'customer-b', 'customer-c'] as const;
@@ -38,7 +38,7 @@ const UPDATE = `mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustome
  * Creates (or repoints) the demo customers, then waits until the edge has applied them, so
  * the curl printed in the banner works the moment it is printed.
  */
-export async function setUpDemo(apiUrl: string, token: string, edgeTenants: TenantSource): Promise<DemoSetup> {
+export async function setUpDemo(apiUrl: string, token: string, edgeCustomers: CustomerSource): Promise<DemoSetup> {
   const origins = new Map<string, DemoOrigin>();
   try {
     for (const id of DEMO_CUSTOMERS) {
@@ -54,7 +54,7 @@ export async function setUpDemo(apiUrl: string, token: string, edgeTenants: Tena
       }
     }
     await waitUntil(
-      () => [...origins].every(([id, origin]) => edgeTenants.byId(id)?.originUrl === origin.url),
+      () => [...origins].every(([id, origin]) => edgeCustomers.byId(id)?.originUrl === origin.url),
       10_000,
       'the edge did not receive the demo customers within 10 s',
     );

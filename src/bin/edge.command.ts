@@ -6,12 +6,12 @@ import { ClusterFillLocks } from '../edge/cluster/cluster-fill-locks';
 import { announceInvalidation, joinPrimary, reportToPrimary } from '../edge/cluster/edge.worker';
 import { loadEdgeConfig, type EdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
-import { createBusTenantFeed } from '../edge/sync/bus-sync';
-import { createStaticTenantFeed, loadCustomersFile } from '../edge/sync/static-feed';
+import { createBusCustomerFeed } from '../edge/sync/bus-sync';
+import { createStaticCustomerFeed, loadCustomersFile } from '../edge/sync/static-feed';
 import type { EdgeFleet } from '../core/fleet.port';
 import type { RedisTarget } from '../core/redis-target';
 import type { StatsChannel } from '../core/stats.port';
-import type { EdgeTenantFeed } from '../edge/tenant-feed.port';
+import type { EdgeCustomerFeed } from '../edge/customer-feed.port';
 import { createLogger, type Logger } from '../obs/logger.factory';
 import { closeOnSignals, type Closer } from './lifecycle';
 import { createBus, createFleet, createStatsChannel } from './wiring';
@@ -68,8 +68,8 @@ export async function runEdge(args: string[]): Promise<void> {
 
 async function runSingle(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger): Promise<void> {
   const closers: Closer[] = [];
-  const { tenants, fleet, stats } = await createTenantFeed(config, customersFile, logger, closers);
-  const edge = await startEdge(config, { tenants, fleet, stats, logger });
+  const { customers, fleet, stats } = await createCustomerFeed(config, customersFile, logger, closers);
+  const edge = await startEdge(config, { customers, fleet, stats, logger });
   closers.push({ name: 'edge', close: () => edge.close() });
   logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
   closeOnSignals(closers, (msg) => logger.info(msg));
@@ -86,12 +86,12 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const closers: Closer[] = [];
   closeOnSignals(closers, (msg) => logger.info(msg));
   joinPrimary(() => process.kill(process.pid, 'SIGTERM'));
-  const { tenants, fleet, stats } = await createTenantFeed(config, customersFile, logger, closers);
+  const { customers, fleet, stats } = await createCustomerFeed(config, customersFile, logger, closers);
   // Each worker follows the bus and applies purges itself, so each reports (heartbeats, stats) as its own edge.
   const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
   // One origin fetch per key for the whole machine, not per worker (the primary keeps the table).
   const fills = new ClusterFillLocks({ followTimeoutMs: 2 * config.originTimeoutMs + 5_000 });
-  const edge = await startEdge(config, { tenants, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills });
+  const edge = await startEdge(config, { customers, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',
@@ -107,14 +107,14 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
  * purge acks) and the stats channel (per-customer traffic). Closers run in reverse: the
  * edge stops (publishing its last stats, leaving the fleet) before the channels close.
  */
-async function createTenantFeed(
+async function createCustomerFeed(
   config: Readonly<EdgeConfig>,
   customersFile: string | undefined,
   logger: Logger,
   closers: Closer[],
-): Promise<{ tenants: EdgeTenantFeed; fleet: EdgeFleet | undefined; stats: StatsChannel | undefined }> {
+): Promise<{ customers: EdgeCustomerFeed; fleet: EdgeFleet | undefined; stats: StatsChannel | undefined }> {
   if (customersFile !== undefined) {
-    return { tenants: createStaticTenantFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined, stats: undefined };
+    return { customers: createStaticCustomerFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined, stats: undefined };
   }
   const redis = requireRedis(config);
   const bus = createBus({ redis, prefix: config.redisPrefix, logger });
@@ -123,7 +123,7 @@ async function createTenantFeed(
   closers.push({ name: 'fleet', close: () => fleet.close() });
   const stats = createStatsChannel({ redis, prefix: config.redisPrefix, logger });
   closers.push({ name: 'stats', close: () => stats.close() });
-  return { tenants: createBusTenantFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet, stats };
+  return { customers: createBusCustomerFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet, stats };
 }
 
 function requireRedis(config: Readonly<EdgeConfig>): RedisTarget {

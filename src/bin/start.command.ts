@@ -5,7 +5,7 @@ import { createDataSource, migrate } from '../api/db/data-source';
 import { startApi } from '../api/server';
 import { loadEdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
-import { createBusTenantFeed } from '../edge/sync/bus-sync';
+import { createBusCustomerFeed } from '../edge/sync/bus-sync';
 import { createLogger } from '../obs/logger.factory';
 import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
 import { ensureDir, readOrCreateSecret } from './data-dir';
@@ -71,11 +71,11 @@ export async function runStart(args: string[]): Promise<void> {
     closers.push({ name: 'token revocations', close: () => revocations.close() });
     const api = await startApi(apiConfig, { dataSource, bus, fleet, stats, rateLimiter, revocations, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
-    const tenants = createBusTenantFeed(bus, { dataDir, logger: edgeLogger, maxDetachedSeconds: edgeConfig.maxDetachedSeconds });
-    const edge = await startEdge(edgeConfig, { tenants, fleet, stats, logger: edgeLogger });
+    const customers = createBusCustomerFeed(bus, { dataDir, logger: edgeLogger, maxDetachedSeconds: edgeConfig.maxDetachedSeconds });
+    const edge = await startEdge(edgeConfig, { customers, fleet, stats, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
     if (values['no-demo'] !== true) {
-      const demo = await setUpDemo(api.url, token, tenants);
+      const demo = await setUpDemo(api.url, token, customers);
       closers.push({ name: 'demo origins', close: () => demo.close() });
     }
     process.stdout.write(

@@ -1,5 +1,5 @@
 /**
- * What every process knows about a customer (tenant). This is the shape that travels
+ * What every process knows about a customer (customer). This is the shape that travels
  * over the change bus and sits in the snapshot, so it is JSON-safe and versioned by the
  * events that carry it. The Basic Auth password stays encrypted (see secret-box.ts):
  * only a process holding CDN_SECRET_KEY can read it, so Redis never holds it in clear.

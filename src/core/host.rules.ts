@@ -1,5 +1,5 @@
 /**
- * How the edge reads the tenant out of a request's Host header. Only `Host` counts:
+ * How the edge reads the customer out of a request's Host header. Only `Host` counts:
  * `X-Forwarded-Host` is client-controlled and never trusted for routing.
  */
 import { normalizeHostname } from './customer.rules';

@@ -36,7 +36,7 @@ export interface EdgeConfig {
   /** Admin port: /healthz, /readyz, /metrics; never reachable through a customer domain. */
   adminHost: string;
   adminPort: number;
-  /** Where Redis is (one server, Sentinel or Cluster); absent means the caller wires another tenant feed. */
+  /** Where Redis is (one server, Sentinel or Cluster); absent means the caller wires another customer feed. */
   redis: RedisTarget | undefined;
   /** REDIS_URL as given; undefined under Sentinel or Cluster. Adapters connect by `redis`. */
   redisUrl: string | undefined;

@@ -1,7 +1,7 @@
 /**
  * Wires one edge: the public node:http server (every customer domain, through the
  * request pipeline), the admin Fastify instance, the disk cache, the origin pools, metrics and
- * the tenant feed it is given. It owns none of the feed's sources (the bus belongs to
+ * the customer feed it is given. It owns none of the feed's sources (the bus belongs to
  * the caller); close() drains and releases only what startEdge created.
  */
 import cluster from 'node:cluster';
@@ -35,10 +35,10 @@ import { meteredPurgeApplier } from './purge/purge.metered';
 import type { LurkerSettings } from './purge/purge.lurker';
 import { StatsReporter } from './stats/stats.reporter';
 import { FleetReporter } from './sync/fleet-reporter';
-import type { EdgeTenantFeed, TenantFeedEvent } from './tenant-feed.port';
+import type { EdgeCustomerFeed, CustomerFeedEvent } from './customer-feed.port';
 
 export interface EdgeDeps {
-  tenants: EdgeTenantFeed;
+  customers: EdgeCustomerFeed;
   logger: Logger;
   /** Freshness and Age; injectable for tests. */
   clock?: Clock;
@@ -85,16 +85,16 @@ export interface EdgeHandle {
 }
 
 export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): Promise<EdgeHandle> {
-  const { tenants, logger } = deps;
+  const { customers, logger } = deps;
   // Once per machine: the single process, or the first cluster worker (all share the limits).
   if (deps.serveAdmin !== false || cluster.worker?.id === 1) warnAboutConnectionLimits({ maxConnections: config.maxConnections, workers: config.workers }, logger);
   // Collect-time gauges read the store and the purge engine, created just below.
   let storeStats: (() => CacheStats | undefined) | undefined;
   let purgeEngine: PurgeEngine | undefined;
   const metrics = new EdgeMetrics({
-    appliedSeq: () => tenants.appliedSeq(),
-    customers: () => tenants.count(),
-    busLag: () => tenants.busLag?.() ?? 0,
+    appliedSeq: () => customers.appliedSeq(),
+    customers: () => customers.count(),
+    busLag: () => customers.busLag?.() ?? 0,
     lurkerBacklog: () => purgeEngine?.backlog().bans ?? 0,
     cacheStats: () => storeStats?.(),
   });
@@ -106,7 +106,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           maxBytes: config.cacheMaxBytes,
           memoryBytes: config.memoryBytes,
           memoryMaxObjectBytes: config.memoryMaxObjectBytes,
-          quotaOf: (id) => deps.tenants.byId(id)?.cacheQuotaBytes,
+          quotaOf: (id) => deps.customers.byId(id)?.cacheQuotaBytes,
           onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
           onEvict: (customerId) => metrics.evicted(customerId),
         })
@@ -115,12 +115,12 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   storeStats = store.stats === undefined ? undefined : () => store.stats!();
   const tiered = ownStore ?? (deps.store instanceof TieredStore ? deps.store : undefined);
   // Purges need a store that offers them (purge/purge-index.port.ts: the tiered store does); any other store runs without.
-  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => tenants.byId(id)?.queryString });
+  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => customers.byId(id)?.queryString });
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(new SecretBox(config.secretKey));
   purgeEngine = purges;
   const ctx: PipelineContext = {
-    tenants,
+    customers,
     store,
     pools,
     targets,
@@ -135,27 +135,27 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     cdnId: config.cdnId,
   };
 
-  const unsubscribe = tenants.subscribe((event) => {
+  const unsubscribe = customers.subscribe((event) => {
     if (event.kind === 'deleted') metrics.forgetCustomer(event.customer.id);
-    onTenantEvent(event, { store, pools, targets, tenants, logger });
+    onCustomerEvent(event, { store, pools, targets, customers, logger });
   });
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
     tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
   const publicServer = createPublicServer(ctx, config, lane, { acceptHandles: config.acceptHandles, maxConnections: config.maxConnections, logger });
   const edgeId = deps.edgeId ?? config.edgeId;
-  const readiness = (): Readiness => readinessOf(tenants, config.maxDetachedSeconds);
+  const readiness = (): Readiness => readinessOf(customers, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
   const adminApp =
     deps.serveAdmin === false
       ? undefined
-      : createAdminApp({ metrics, isReady, edgeId, appliedSeq: () => tenants.appliedSeq(), details: () => readiness().details });
+      : createAdminApp({ metrics, isReady, edgeId, appliedSeq: () => customers.appliedSeq(), details: () => readiness().details });
   const reporter =
     deps.fleet === undefined
       ? undefined
       : new FleetReporter({
           fleet: deps.fleet,
-          feed: tenants,
+          feed: customers,
           edgeId,
           host: os.hostname(),
           version: packageVersion(),
@@ -176,7 +176,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await statsReporter?.stop();
     await adminApp?.close();
     unsubscribe();
-    await tenants.stop();
+    await customers.stop();
     await reporter?.stop();
     await purges?.close();
     await pools.close();
@@ -187,11 +187,11 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     if (purges !== undefined) {
       // Bans persisted before this start are checked from the first request on.
       await purges.restore();
-      tenants.attachPurges?.(
+      customers.attachPurges?.(
         meteredPurgeApplier(purges, { applied: (s) => metrics.purgeApply.observe(s), lag: (s) => metrics.purgeLag.observe(s) }),
       );
     }
-    await tenants.start();
+    await customers.start();
     await publicServer.listen(config.host, config.port);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
     reporter?.start();
@@ -207,7 +207,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
     port,
     adminPort,
-    appliedSeq: () => tenants.appliedSeq(),
+    appliedSeq: () => customers.appliedSeq(),
     isReady,
     hitLaneServed: () => lane?.served ?? 0,
     forgetLocal: (keys) => {
@@ -230,9 +230,9 @@ interface Readiness {
  * serving what it knows; failing /readyz lets a load balancer drain it until it has caught
  * up (docs/ARCHITECTURE.md, "The change bus").
  */
-function readinessOf(tenants: EdgeTenantFeed, maxDetachedSeconds: number): Readiness {
-  if (!tenants.isReady()) return { ready: false, details: { reason: 'no configuration applied yet' } };
-  const contact = tenants.busContact?.();
+function readinessOf(customers: EdgeCustomerFeed, maxDetachedSeconds: number): Readiness {
+  if (!customers.isReady()) return { ready: false, details: { reason: 'no configuration applied yet' } };
+  const contact = customers.busContact?.();
   if (contact === undefined) return { ready: true, details: {} };
   const detachedSeconds = Math.floor(contact.detachedMs / 1000);
   if (contact.stalled) return { ready: false, details: { reason: 'this process was stalled: catching up with the change bus', detachedSeconds } };
@@ -374,11 +374,11 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
   );
 }
 
-function onTenantEvent(
-  event: TenantFeedEvent,
-  deps: { store: CacheStore; pools: OriginPools; targets: OriginTargets; tenants: EdgeTenantFeed; logger: Logger },
+function onCustomerEvent(
+  event: CustomerFeedEvent,
+  deps: { store: CacheStore; pools: OriginPools; targets: OriginTargets; customers: EdgeCustomerFeed; logger: Logger },
 ): void {
-  const { store, pools, targets, tenants, logger } = deps;
+  const { store, pools, targets, customers, logger } = deps;
   if (event.kind === 'deleted') {
     store.deleteCustomer(event.customer.id).catch((err: unknown) =>
       logger.warn({ customer: event.customer.id, err: err instanceof Error ? err.message : String(err) }, 'cannot remove the cache of a deleted customer'),
@@ -387,7 +387,7 @@ function onTenantEvent(
     return;
   }
   // An origin no customer uses any more keeps no sockets open.
-  pools.prune(new Set(tenants.all().map((c) => targets.of(c).poolKey)));
+  pools.prune(new Set(customers.all().map((c) => targets.of(c).poolKey)));
 }
 
 function urlHost(host: string): string {

@@ -10,7 +10,7 @@ import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { widenAccept, type AcceptFanout } from '../../src/edge/accept.fanout';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -149,7 +149,7 @@ test('an edge with CDN_EDGE_ACCEPT_HANDLES serves a burst of fresh connections, 
   const dir = await tempDir();
   cleanups.push(() => dir.remove());
   const edge: EdgeHandle = await startEdge(edgeConfig(dir.dir, { CDN_EDGE_ACCEPT_HANDLES: '6' }), {
-    tenants: createStaticTenantFeed([customer('accept-customer', origin.url, ['cdn.accept.test'])]),
+    customers: createStaticCustomerFeed([customer('accept-customer', origin.url, ['cdn.accept.test'])]),
     logger: silentLogger,
   });
   let closed = false;
@@ -169,7 +169,7 @@ for (const handles of ['1', '4']) {
   test(`a connected client that never sends a request does not hold close() up (${handles} accept handle(s))`, async () => {
     const dir = await tempDir();
     cleanups.push(() => dir.remove());
-    const edge = await startEdge(edgeConfig(dir.dir, { CDN_EDGE_ACCEPT_HANDLES: handles }), { tenants: createStaticTenantFeed([]), logger: silentLogger });
+    const edge = await startEdge(edgeConfig(dir.dir, { CDN_EDGE_ACCEPT_HANDLES: handles }), { customers: createStaticCustomerFeed([]), logger: silentLogger });
     const silent = Array.from({ length: 4 }, () => connect({ port: edge.port, host: '127.0.0.1' }));
     await Promise.all(silent.map((s) => new Promise<void>((resolve) => s.once('connect', () => resolve()))));
     await new Promise((r) => setTimeout(r, 50)); // accepted by the edge

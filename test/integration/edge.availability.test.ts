@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ORIGIN_UPLOAD_CONNECTIONS_DEFAULT } from '../../src/edge/origin/origin-pools';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, eventually, http, silentLogger, tempDir, type HttpResult } from './edge.harness';
 
 const BODY_TIMEOUT_MS = 2_000;
@@ -152,7 +152,7 @@ before(async () => {
   root = await tempDir();
   origin = await recordingOrigin();
   edge = await startEdge(edgeConfig(root.dir, { CDN_EDGE_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS), CDN_EDGE_MAX_BODY_BYTES: String(MAX_BODY_BYTES) }), {
-    tenants: createStaticTenantFeed([customer('cust-a', origin.url, ['a.test'])]),
+    customers: createStaticCustomerFeed([customer('cust-a', origin.url, ['a.test'])]),
     logger: silentLogger,
   });
 });

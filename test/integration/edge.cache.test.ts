@@ -12,7 +12,7 @@ import { startDemoOrigin } from '../../src/demo/demo-origin';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { closedPort, customer, edgeConfig, http, ManualClock, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
 
 interface Env {
@@ -24,7 +24,7 @@ interface Env {
 async function withEdge(customers: CustomerConfig[], options: { env?: Record<string, string>; clock?: ManualClock; dir?: string } = {}): Promise<Env> {
   const tmp = options.dir === undefined ? await tempDir() : undefined;
   const dir = options.dir ?? tmp!.dir;
-  const edge = await startEdge(edgeConfig(dir, options.env), { tenants: createStaticTenantFeed(customers), logger: silentLogger, clock: options.clock });
+  const edge = await startEdge(edgeConfig(dir, options.env), { customers: createStaticCustomerFeed(customers), logger: silentLogger, clock: options.clock });
   return {
     edge,
     dir,

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { Writable } from 'node:stream';
 import { connectionLimitProblems, IDLE_CONNECTION_BYTES, LISTEN_BACKLOG, NOFILE_MARGIN } from '../../src/edge/limits.check';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { createLogger } from '../../src/obs/logger.factory';
 import { customer, edgeConfig, eventually, startScriptedOrigin, tempDir } from './edge.harness';
 
@@ -57,7 +57,7 @@ async function startLoggedEdge(env: Record<string, string>): Promise<{ edge: Edg
   const origin = await startScriptedOrigin((_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end('hello'));
   const log = logCapture();
   const logger = createLogger({ name: 'edge', level: 'info', destination: log.stream });
-  const edge = await startEdge(edgeConfig(tmp.dir, env), { tenants: createStaticTenantFeed([customer('customer-a', origin.url, ['cdn.a.test'])]), logger });
+  const edge = await startEdge(edgeConfig(tmp.dir, env), { customers: createStaticCustomerFeed([customer('customer-a', origin.url, ['cdn.a.test'])]), logger });
   cleanups.push(() => tmp.remove(), () => origin.close(), () => edge.close());
   return { edge, lines: log.lines };
 }

@@ -14,7 +14,7 @@ import type { Change } from '../../src/core/bus.events';
 import type { PurgeAck } from '../../src/core/fleet.port';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
 import { startEdge } from '../../src/edge/server';
-import { createBusTenantFeed } from '../../src/edge/sync/bus-sync';
+import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { SnapshotFile } from '../../src/edge/sync/snapshot-file';
 import { customer, edgeConfig, eventually, http, silentLogger, tempDir } from './edge.harness';
 
@@ -38,8 +38,8 @@ test('an edge heartbeats its applied seq, acks each purge it applies, and leaves
   const fleet = new MemoryFleet();
   const a = customer('customer-a', origin.url, ['cdn.a.test'], { version: 1 });
   await bus.publish([change(1, { kind: 'customer.upserted', v: 1, customer: a })], { v: 1, seq: 1, takenAt: new Date().toISOString(), customers: [a] });
-  const tenants = createBusTenantFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
-  const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_HEARTBEAT_MS: '100', CDN_EDGE_ID: 'edge-under-test' }), { tenants, fleet, logger: silentLogger });
+  const customers = createBusCustomerFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
+  const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_HEARTBEAT_MS: '100', CDN_EDGE_ID: 'edge-under-test' }), { customers, fleet, logger: silentLogger });
   try {
     await eventually(async () => (await fleet.liveEdges()).some((e) => e.appliedSeq === 1 && e.ready), 5000, 'a heartbeat at seq 1');
     const [status] = await fleet.liveEdges();
@@ -98,8 +98,8 @@ test('/readyz fails once the change bus has been unreachable for longer than CDN
   await file.save(() => ({ v: 1, seq: 7, takenAt: new Date().toISOString(), customers: [a] }));
   await file.flush();
   const bus = createRedisBus({ url: `redis://127.0.0.1:${await deadPort()}`, prefix: `edgeplane-test-${randomUUID()}:` });
-  const tenants = createBusTenantFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
-  const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_MAX_DETACHED_SECONDS: '1' }), { tenants, logger: silentLogger });
+  const customers = createBusCustomerFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
+  const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_MAX_DETACHED_SECONDS: '1' }), { customers, logger: silentLogger });
   try {
     await eventually(async () => (await http(edge.adminUrl, '/readyz')).status === 200, 5000, 'ready from the snapshot on disk');
     await eventually(async () => (await http(edge.adminUrl, '/readyz')).status === 503, 10_000, 'not ready once detached for more than 1 s');

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, eventually, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
 
 interface RawResult {
@@ -89,7 +89,7 @@ before(async () => {
   });
   edge = await startEdge(
     edgeConfig(dataDir, { CDN_EDGE_MAX_BODY_BYTES: '1000', CDN_EDGE_MAX_HEADER_BYTES: '12288', CDN_EDGE_CLIENT_TIMEOUT_MS: '600', CDN_EDGE_KEEPALIVE_TIMEOUT_MS: '300' }),
-    { tenants: createStaticTenantFeed([customer('cust-a', origin.url, ['a.test'])]), logger: silentLogger },
+    { customers: createStaticCustomerFeed([customer('cust-a', origin.url, ['a.test'])]), logger: silentLogger },
   );
 });
 
@@ -225,7 +225,7 @@ test('an origin that never sends its headers gets a JSON 504 after CDN_ORIGIN_TI
   const stuck = await silentOrigin();
   const dir = await tempDir();
   const slowEdge = await startEdge(edgeConfig(dir.dir, { CDN_ORIGIN_TIMEOUT_MS: '400' }), {
-    tenants: createStaticTenantFeed([customer('stuck', stuck.url, ['stuck.test'])]),
+    customers: createStaticCustomerFeed([customer('stuck', stuck.url, ['stuck.test'])]),
     logger: silentLogger,
   });
   try {
@@ -244,7 +244,7 @@ test("one slow origin holding all its connections does not starve another custom
   const dir = await tempDir();
   const fast = await startScriptedOrigin((_req, res) => res.end('fast'));
   const shared = await startEdge(edgeConfig(dir.dir), {
-    tenants: createStaticTenantFeed([customer('slow', slow.url, ['slow.test']), customer('fast', fast.url, ['fast.test'])]),
+    customers: createStaticCustomerFeed([customer('slow', slow.url, ['slow.test']), customer('fast', fast.url, ['fast.test'])]),
     logger: silentLogger,
   });
   const clients: net.Socket[] = [];

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir, type HttpOptions, type ScriptedOrigin } from './edge.harness';
 
 let origin: ScriptedOrigin;
@@ -44,7 +44,7 @@ before(async () => {
   const start = async (hitLane: boolean): Promise<EdgeHandle> => {
     const dir = await tempDir();
     dirs.push(dir);
-    return startEdge(edgeConfig(dir.dir), { tenants: createStaticTenantFeed(customers), logger: silentLogger, hitLane });
+    return startEdge(edgeConfig(dir.dir), { customers: createStaticCustomerFeed(customers), logger: silentLogger, hitLane });
   };
   withLane = await start(true);
   withoutLane = await start(false);

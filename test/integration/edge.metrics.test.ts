@@ -14,8 +14,8 @@ import type { Change } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { loadEdgeConfig } from '../../src/edge/config';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createBusTenantFeed } from '../../src/edge/sync/bus-sync';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { createLogger } from '../../src/obs/logger.factory';
 import { closedPort, customer, edgeConfig, eventually, http, SECRET, silentLogger, startScriptedOrigin, tempDir, type HttpResult } from './edge.harness';
 
@@ -62,11 +62,11 @@ test('after real traffic, /metrics shows every series of the catalog with the ri
   const bus = new MemoryBus();
   const snapshot = (seq: number) => ({ v: 1 as const, seq, takenAt: new Date().toISOString(), customers: [a, b, d] });
   await bus.publish([change(1, { kind: 'customer.upserted', v: 1, customer: a })], snapshot(1));
-  const tenants = createBusTenantFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
+  const customers = createBusCustomerFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
   // The lurker is off, so the ban below stays in the backlog.
-  const edge = await startEdge(edgeConfig(tmp.dir, { CDN_ORIGIN_TIMEOUT_MS: '400' }), { tenants, logger: silentLogger, purge: { enabled: false } });
+  const edge = await startEdge(edgeConfig(tmp.dir, { CDN_ORIGIN_TIMEOUT_MS: '400' }), { customers, logger: silentLogger, purge: { enabled: false } });
   try {
-    await tenants.ready;
+    await customers.ready;
     const A = { host: 'cdn.a.test' };
     const answers: HttpResult[] = [];
     const get = async (path: string, options: Parameters<typeof http>[2] = A): Promise<HttpResult> => {
@@ -220,7 +220,7 @@ test('one JSON log line per request with the agreed fields, never a header, quer
   const a = customer('customer-a', origin.url, ['cdn.a.test'], { basicAuth: { username: 'origin-user', password: 'hunter2-origin-password' } });
   const log = logCapture();
   const logger = createLogger({ name: 'edge', level: 'info', destination: log.stream });
-  const edge = await startEdge(edgeConfig(tmp.dir), { tenants: createStaticTenantFeed([a]), logger });
+  const edge = await startEdge(edgeConfig(tmp.dir), { customers: createStaticCustomerFeed([a]), logger });
   try {
     const headers = { authorization: 'Bearer client-token-xyz', cookie: 'session=cookie-secret' };
     // With Authorization the answer is not stored (RFC 9111 §3.5); the next one is, the third is a hit.
@@ -267,7 +267,7 @@ test('CDN_EDGE_LOG_SAMPLE logs a share of the requests (metrics still count all)
     ] as const) {
       const log = logCapture();
       const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_LOG_SAMPLE: share }), {
-        tenants: createStaticTenantFeed([a]),
+        customers: createStaticCustomerFeed([a]),
         logger: createLogger({ name: 'edge', level: 'info', destination: log.stream }),
       });
       try {

@@ -23,8 +23,8 @@ import { MetadataIndex } from '../../src/edge/cache/metadata.index';
 import { TieredStore } from '../../src/edge/cache/tiered.store';
 import type { LurkerSettings } from '../../src/edge/purge/purge.lurker';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createBusTenantFeed } from '../../src/edge/sync/bus-sync';
-import type { PurgeAppliedAck } from '../../src/edge/tenant-feed.port';
+import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
+import type { PurgeAppliedAck } from '../../src/edge/customer-feed.port';
 import { customer, edgeConfig, eventually, http, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
 
 /** Plays the api's relay: customers, purges (with the snapshot's purgeSeqs), batches. */
@@ -110,11 +110,11 @@ interface Booted {
 }
 
 async function bootEdge(bus: ChangeBus, dir: string, purge: Partial<LurkerSettings> = {}, store?: TieredStore): Promise<Booted> {
-  const tenants = createBusTenantFeed(bus, { dataDir: dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
+  const customers = createBusCustomerFeed(bus, { dataDir: dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
   const acks: PurgeAppliedAck[] = [];
-  tenants.onPurgeApplied((ack) => acks.push(ack));
-  const edge = await startEdge(edgeConfig(dir), { tenants, logger: silentLogger, store, purge: { pollMs: 20, forgetGraceMs: 0, ...purge } });
-  await tenants.ready;
+  customers.onPurgeApplied((ack) => acks.push(ack));
+  const edge = await startEdge(edgeConfig(dir), { customers, logger: silentLogger, store, purge: { pollMs: 20, forgetGraceMs: 0, ...purge } });
+  await customers.ready;
   return { edge, acks };
 }
 

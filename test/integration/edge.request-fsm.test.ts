@@ -71,7 +71,7 @@ before(async () => {
   ctx = {
     ...base,
     targets,
-    tenants: {
+    customers: {
       byHost: (host) => (events.push(`resolve ${host}`), CUSTOMERS.get(host)),
       byId: (id) => [...CUSTOMERS.values()].find((c) => c.id === id),
       all: () => [...CUSTOMERS.values()],

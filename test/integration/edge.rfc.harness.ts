@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { QueryStringPolicy } from '../../src/core/customer.types';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, http, ManualClock, silentLogger, startScriptedOrigin, tempDir, type HttpOptions, type HttpResult, type ScriptedOrigin } from './edge.harness';
 
 export const HOST = 'cdn.a.test';
@@ -36,7 +36,7 @@ export async function rfcEdge(
   });
   const tmp = await tempDir();
   const c = { ...customer('customer-a', origin.url, [HOST], { cacheTtl: options.cacheTtl ?? 3600, basicAuth: options.basicAuth }), ...(options.queryString ? { queryString: options.queryString } : {}), ...(options.staleIfErrorSeconds !== undefined ? { staleIfErrorSeconds: options.staleIfErrorSeconds } : {}) };
-  const edge = await startEdge(edgeConfig(tmp.dir, options.env), { tenants: createStaticTenantFeed([c]), logger: silentLogger, clock });
+  const edge = await startEdge(edgeConfig(tmp.dir, options.env), { customers: createStaticCustomerFeed([c]), logger: silentLogger, clock });
   return {
     edge,
     origin,

@@ -19,7 +19,7 @@ import { createServer, type Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { createLogger } from '../../src/obs/logger.factory';
 import { customer, edgeConfig, http, silentLogger, tempDir } from './edge.harness';
 
@@ -93,7 +93,7 @@ before(async () => {
     },
   });
   edge = await startEdge(edgeConfig(root.dir, { CDN_ALLOW_PRIVATE_ORIGINS: 'false' }), {
-    tenants: createStaticTenantFeed(cases.map(([id, url]) => customer(id, url, [`${id}.ssrf.test`]))),
+    customers: createStaticCustomerFeed(cases.map(([id, url]) => customer(id, url, [`${id}.ssrf.test`]))),
     logger: createLogger({ name: 'edge', level: 'warn', destination }),
   });
 });
@@ -138,7 +138,7 @@ test('forbidden origins get a generic JSON 502 (GET and POST, again and again), 
 test('control: with private origins allowed, the same loopback spelling is connected to, and the tripwire sees it', async () => {
   const dir = await tempDir();
   const allowing = await startEdge(edgeConfig(dir.dir, { CDN_ALLOW_PRIVATE_ORIGINS: 'true' }), {
-    tenants: createStaticTenantFeed([customer('decimal', `http://2130706433:${originPort}/`, ['decimal.ssrf.test'])]),
+    customers: createStaticCustomerFeed([customer('decimal', `http://2130706433:${originPort}/`, ['decimal.ssrf.test'])]),
     logger: silentLogger,
   });
   try {

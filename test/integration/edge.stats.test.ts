@@ -12,7 +12,7 @@ import { MemoryStatsChannel } from '../../src/bus/memory-stats';
 import { createRedisStats } from '../../src/bus/redis-stats';
 import { ORIGIN_LATENCY_BUCKETS_MS, STATS_CACHE_RESULTS, type CustomerStatsDelta, type EdgeStatsReport, type StatsChannel } from '../../src/core/stats.port';
 import { startEdge } from '../../src/edge/server';
-import { createStaticTenantFeed } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { createLogger } from '../../src/obs/logger.factory';
 import { createTestRedisPrefix } from '../support/services';
 import { closedPort, customer, edgeConfig, eventually, http, silentLogger, startScriptedOrigin, tempDir, type HttpResult } from './edge.harness';
@@ -68,7 +68,7 @@ async function trafficAndCheck(channel: StatsChannel, edgeId: string): Promise<v
   const a = customer('customer-a', origin.url, ['cdn.a.test']);
   const b = customer('customer-b', `http://127.0.0.1:${await closedPort()}`, ['cdn.b.test']);
   const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_STATS_INTERVAL_MS: '100', CDN_EDGE_ID: edgeId }), {
-    tenants: createStaticTenantFeed([a, b]),
+    customers: createStaticCustomerFeed([a, b]),
     logger: silentLogger,
     stats: channel,
   });
@@ -146,7 +146,7 @@ test('close() publishes the traffic of the unfinished interval', async () => {
   const origin = await startScriptedOrigin((_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('hello'));
   const channel = new MemoryStatsChannel();
   const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_STATS_INTERVAL_MS: '60000' }), {
-    tenants: createStaticTenantFeed([customer('customer-a', origin.url, ['cdn.a.test'])]),
+    customers: createStaticCustomerFeed([customer('customer-a', origin.url, ['cdn.a.test'])]),
     logger: silentLogger,
     stats: channel,
     edgeId: 'edge-closing#2',
@@ -184,7 +184,7 @@ test('a channel that refuses reports costs one warning and those intervals; the 
   });
   const logger = createLogger({ name: 'edge', level: 'warn', destination: stream });
   const edge = await startEdge(edgeConfig(tmp.dir, { CDN_EDGE_STATS_INTERVAL_MS: '100' }), {
-    tenants: createStaticTenantFeed([customer('customer-a', origin.url, ['cdn.a.test'])]),
+    customers: createStaticCustomerFeed([customer('customer-a', origin.url, ['cdn.a.test'])]),
     logger,
     stats: channel,
   });

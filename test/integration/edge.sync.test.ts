@@ -13,7 +13,7 @@ import type { ChangeBus } from '../../src/core/bus.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
 import { startEdge } from '../../src/edge/server';
-import { createBusTenantFeed } from '../../src/edge/sync/bus-sync';
+import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { customer, edgeConfig, eventually, http, silentLogger, tempDir } from './edge.harness';
 
 /** Plays the api's relay: keeps the customer list and publishes changes with snapshots. */
@@ -54,9 +54,9 @@ async function exists(file: string): Promise<boolean> {
 }
 
 async function bootEdge(bus: ChangeBus, dir: string) {
-  const tenants = createBusTenantFeed(bus, { dataDir: dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
-  const edge = await startEdge(edgeConfig(dir), { tenants, logger: silentLogger });
-  return { edge, tenants };
+  const customers = createBusCustomerFeed(bus, { dataDir: dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
+  const edge = await startEdge(edgeConfig(dir), { customers, logger: silentLogger });
+  return { edge, customers };
 }
 
 test('boots from the bus snapshot, then applies upserts, origin changes and deletions live', async () => {
@@ -67,9 +67,9 @@ test('boots from the bus snapshot, then applies upserts, origin changes and dele
   const bus = new MemoryBus();
   const relay = new Relay(bus);
   await relay.upsert(customer('customer-a', a.url, ['cdn.a.test'], { version: 1 }));
-  const { edge, tenants } = await bootEdge(bus, tmp.dir);
+  const { edge, customers } = await bootEdge(bus, tmp.dir);
   try {
-    await tenants.ready;
+    await customers.ready;
     assert.equal(edge.appliedSeq(), 1);
     const first = await http(edge.url, '/x.json', { host: 'cdn.a.test' });
     assert.equal(JSON.parse(first.body).customer, 'customer-a');
@@ -116,9 +116,9 @@ test('a gap (trimmed history) reloads the snapshot and replaces every customer',
   const bus = new MemoryBus({ maxLength: 1 });
   const relay = new Relay(bus);
   await relay.upsert(customer('customer-a', origin.url, ['cdn.a.test']));
-  const { edge, tenants } = await bootEdge(bus, tmp.dir);
+  const { edge, customers } = await bootEdge(bus, tmp.dir);
   try {
-    await tenants.ready;
+    await customers.ready;
     // Three changes in one batch: the bus keeps only the last, so the edge at seq 1 sees a gap.
     relay.customers.delete('customer-a');
     await relay.upsert(customer('customer-b', origin.url, ['cdn.b.test']), customer('customer-c', origin.url, ['cdn.c.test']), customer('customer-d', origin.url, ['cdn.d.test']));
@@ -142,7 +142,7 @@ test('with the bus unreachable at boot, the edge serves from its last-known-good
   const relay = new Relay(bus);
   await relay.upsert(customer('customer-a', origin.url, ['cdn.a.test'], { basicAuth: { username: 'u', password: 'p' } }));
   const first = await bootEdge(bus, tmp.dir);
-  await first.tenants.ready;
+  await first.customers.ready;
   await first.edge.close();
   await bus.close();
   const snapshotText = await import('node:fs/promises').then((fs) => fs.readFile(path.join(tmp.dir, 'edge-snapshot.json'), 'utf8'));
@@ -158,7 +158,7 @@ test('with the bus unreachable at boot, the edge serves from its last-known-good
   };
   const second = await bootEdge(down, tmp.dir);
   try {
-    await second.tenants.ready;
+    await second.customers.ready;
     assert.equal(second.edge.appliedSeq(), 1);
     const res = await http(second.edge.url, '/x.json', { host: 'cdn.a.test' });
     assert.equal(res.status, 200);
@@ -189,7 +189,7 @@ test('/readyz is 503 until the first snapshot is applied; /healthz always 200; t
     read: (seq, o) => bus.read(seq, o),
     close: () => bus.close(),
   };
-  const { edge, tenants } = await bootEdge(gated, tmp.dir);
+  const { edge, customers } = await bootEdge(gated, tmp.dir);
   try {
     assert.equal((await http(edge.adminUrl, '/healthz')).status, 200);
     assert.deepEqual(JSON.parse((await http(edge.adminUrl, '/healthz')).body), { status: 'ok' });
@@ -197,7 +197,7 @@ test('/readyz is 503 until the first snapshot is applied; /healthz always 200; t
     const early = await http(edge.url, '/x', { host: 'cdn.a.test' });
     assert.equal(early.status, 503);
     open();
-    await tenants.ready;
+    await customers.ready;
     assert.equal((await http(edge.adminUrl, '/readyz')).status, 200);
     for (const p of ['/metrics', '/healthz', '/readyz']) {
       const res = await http(edge.url, p, { host: 'cdn.a.test' });
@@ -217,9 +217,9 @@ test('/metrics counts requests per customer and cache result, with unknown hosts
   const bus = new MemoryBus();
   const relay = new Relay(bus);
   await relay.upsert(customer('customer-a', origin.url, ['cdn.a.test']));
-  const { edge, tenants } = await bootEdge(bus, tmp.dir);
+  const { edge, customers } = await bootEdge(bus, tmp.dir);
   try {
-    await tenants.ready;
+    await customers.ready;
     await http(edge.url, '/m.json', { host: 'cdn.a.test' });
     await new Promise((r) => setTimeout(r, 50));
     await http(edge.url, '/m.json', { host: 'cdn.a.test' });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isCdnError } from '../../src/core/errors';
 import { SecretBox } from '../../src/core/secret-box';
-import { createStaticTenantFeed, loadCustomersFile } from '../../src/edge/sync/static-feed';
+import { createStaticCustomerFeed, loadCustomersFile } from '../../src/edge/sync/static-feed';
 
 const SECRET = 'customers-file-secret-0123456789abcdef';
 
@@ -37,7 +37,7 @@ test('a valid file becomes CustomerConfigs with the password sealed and hosts no
       assert.doesNotMatch(JSON.stringify(shop), /"pw"/);
       assert.equal(new SecretBox(SECRET).open(shop.basicAuth!.passwordCiphertext), 'pw');
       assert.equal(customers[1]!.cacheTtl, 60);
-      const feed = createStaticTenantFeed(customers);
+      const feed = createStaticCustomerFeed(customers);
       assert.equal(feed.byHost('cdn.shop.example')?.id, 'shop');
       assert.equal(feed.isReady(), true);
     },

@@ -1,6 +1,6 @@
 /**
  * The edge's cluster primary: forks one worker per slot, each running a whole edge
- * (tenant feed, memory tier, pipeline) on the shared public port (each worker accepts from
+ * (customer feed, memory tier, pipeline) on the shared public port (each worker accepts from
  * the shared socket itself: SCHED_NONE plus accept handles, see accept.fanout.ts), and
  * serves the admin port once for all of them:
  * /readyz is ready when every worker is, /metrics aggregates the workers' registries.

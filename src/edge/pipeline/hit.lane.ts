@@ -51,7 +51,7 @@ export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx:
   // resolve
   const host = requestHost(req.rawHeaders, headers.host);
   if (!host.ok) return false;
-  const customer = ctx.tenants.byHost(host.host);
+  const customer = ctx.customers.byHost(host.host);
   if (customer === undefined) return false;
   // lookup
   const { path, query } = splitTarget(target);

@@ -33,9 +33,9 @@ export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
     tx.query = url.search.slice(1);
   }
 
-  const customer = ctx.tenants.byHost(tx.host);
+  const customer = ctx.customers.byHost(tx.host);
   if (customer === undefined) {
-    if (!ctx.tenants.isReady()) return tx.synth(cdnError('CDN_ERR_EDGE_NOT_READY'));
+    if (!ctx.customers.isReady()) return tx.synth(cdnError('CDN_ERR_EDGE_NOT_READY'));
     return tx.synth(cdnError('CDN_ERR_EDGE_UNKNOWN_HOST', tx.host), { host: tx.host });
   }
   tx.customer = customer;

@@ -8,7 +8,7 @@ import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
 import type { CustomerConfig } from '../../core/customer.types';
 import { httpErrorBody, type CdnError } from '../../core/errors';
-import type { TenantSource } from '../../core/tenant.port';
+import type { CustomerSource } from '../../core/customer-source.port';
 import type { StoredHeaders, StoredObject } from '../cache/cache-store.port';
 import type { CacheResult } from '../edge.metrics';
 import type { Flights } from './fetch.flight';
@@ -21,7 +21,7 @@ export type { PurgeJudge, Synthetic } from './flight.context';
 export type StepName = 'resolve' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
 
 export interface PipelineContext extends FlightContext {
-  tenants: TenantSource & { isReady(): boolean };
+  customers: CustomerSource & { isReady(): boolean };
   /** Origin fetches in flight, by collapse key (request collapsing). */
   flights: Flights;
   /** CDN_EDGE_LOG_SAMPLE: the share of requests that get a log line (0..1). */

@@ -25,7 +25,7 @@ import type { QueryStringPolicy } from '../../core/customer.types';
 import type { PurgeRequest } from '../../core/purge.types';
 import type { Logger } from '../../obs/logger.factory';
 import type { ObjectMeta } from '../cache/cache-store.port';
-import type { PurgeApplied, PurgeApplier } from '../tenant-feed.port';
+import type { PurgeApplied, PurgeApplier } from '../customer-feed.port';
 import { covers, fetchedAtOf, isSoftMarked, purgeTarget, sweepDecision, type Verdict } from './ban.rules';
 import { BanTable } from './ban.table';
 import { purgeTargetOf, type PurgeTarget } from './purge-index.port';

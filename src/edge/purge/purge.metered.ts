@@ -5,7 +5,7 @@
  * applied (a repeat after a gap or a restart, or recorded by another worker of the edge)
  * adds no lag: it took effect earlier.
  */
-import type { PurgeApplied, PurgeApplier } from '../tenant-feed.port';
+import type { PurgeApplied, PurgeApplier } from '../customer-feed.port';
 
 export interface PurgeTimings {
   /** Seconds one applyMany (or apply) took. */

@@ -20,11 +20,11 @@ import { isKnownEvent } from '../../core/bus.events';
 import type { ChangeBus } from '../../core/bus.port';
 import type { PurgeRequest } from '../../core/purge.types';
 import type { Logger } from '../../obs/logger.factory';
-import type { EdgeTenantFeed, PurgeApplier, PurgeAppliedAck, PurgeAppliedListener, TenantFeedListener } from '../tenant-feed.port';
+import type { EdgeCustomerFeed, PurgeApplier, PurgeAppliedAck, PurgeAppliedListener, CustomerFeedListener } from '../customer-feed.port';
 import { SnapshotFile } from './snapshot-file';
-import { TenantIndex } from './tenant-index';
+import { CustomerIndex } from './customer-index';
 
-export interface BusTenantFeedOptions {
+export interface BusCustomerFeedOptions {
   /** Where the last-known-good snapshot lives (`<dataDir>/edge-snapshot.json`). */
   dataDir: string;
   logger: Logger;
@@ -43,14 +43,14 @@ export interface BusTenantFeedOptions {
 
 type Stop = { stopped: true };
 
-export function createBusTenantFeed(bus: ChangeBus, options: BusTenantFeedOptions): BusTenantFeed {
-  return new BusTenantFeed(bus, options);
+export function createBusCustomerFeed(bus: ChangeBus, options: BusCustomerFeedOptions): BusCustomerFeed {
+  return new BusCustomerFeed(bus, options);
 }
 
-export class BusTenantFeed implements EdgeTenantFeed {
+export class BusCustomerFeed implements EdgeCustomerFeed {
   readonly #bus: ChangeBus;
   readonly #log: Logger;
-  readonly #index = new TenantIndex();
+  readonly #index = new CustomerIndex();
   readonly #file: SnapshotFile;
   readonly #blockMs: number;
   readonly #retryMinMs: number;
@@ -77,7 +77,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
   #wakeStop!: (s: Stop) => void;
   readonly #stopSignal = new Promise<Stop>((resolve) => (this.#wakeStop = resolve));
 
-  constructor(bus: ChangeBus, options: BusTenantFeedOptions) {
+  constructor(bus: ChangeBus, options: BusCustomerFeedOptions) {
     this.#bus = bus;
     this.#log = options.logger;
     this.#file = new SnapshotFile(options.dataDir);
@@ -90,7 +90,7 @@ export class BusTenantFeed implements EdgeTenantFeed {
   byId = (id: string) => this.#index.byId(id);
   all = () => this.#index.all();
   count = () => this.#index.count();
-  subscribe = (listener: TenantFeedListener) => this.#index.subscribe(listener);
+  subscribe = (listener: CustomerFeedListener) => this.#index.subscribe(listener);
   isReady = () => this.#ready;
   /**
    * The seq applied here, as others may rely on it: while acks of applied purges wait for

@@ -11,14 +11,14 @@
  */
 import type { EdgeFleet, EdgeStatus, PurgeAck } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
-import type { EdgeTenantFeed, PurgeAppliedAck } from '../tenant-feed.port';
+import type { EdgeCustomerFeed, PurgeAppliedAck } from '../customer-feed.port';
 
 export const ACK_QUEUE_MAX = 100_000;
 const ACK_BATCH = 500;
 
 export interface FleetReporterOptions {
   fleet: EdgeFleet;
-  feed: EdgeTenantFeed;
+  feed: EdgeCustomerFeed;
   edgeId: string;
   host: string;
   version: string;

@@ -21,11 +21,11 @@ import {
 import { CACHE_TTL_DEFAULT, type CustomerConfig, type QueryStringMode, type QueryStringPolicy } from '../../core/customer.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import { SecretBox } from '../../core/secret-box';
-import type { EdgeTenantFeed } from '../tenant-feed.port';
-import { TenantIndex } from './tenant-index';
+import type { EdgeCustomerFeed } from '../customer-feed.port';
+import { CustomerIndex } from './customer-index';
 
-export function createStaticTenantFeed(customers: readonly CustomerConfig[]): EdgeTenantFeed {
-  const index = new TenantIndex();
+export function createStaticCustomerFeed(customers: readonly CustomerConfig[]): EdgeCustomerFeed {
+  const index = new CustomerIndex();
   for (const customer of customers) index.upsert(customer);
   return {
     start: async () => {},

@@ -4,7 +4,7 @@
  */
 import type { CustomerConfig } from './customer.types';
 
-export interface TenantSource {
+export interface CustomerSource {
   byHost(host: string): CustomerConfig | undefined;
   byId(id: string): CustomerConfig | undefined;
   all(): CustomerConfig[];

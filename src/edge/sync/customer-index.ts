@@ -5,13 +5,13 @@
  */
 import { normalizeHostname } from '../../core/customer.rules';
 import type { CustomerConfig } from '../../core/customer.types';
-import type { TenantSource } from '../../core/tenant.port';
-import type { TenantFeedEvent, TenantFeedListener } from '../tenant-feed.port';
+import type { CustomerSource } from '../../core/customer-source.port';
+import type { CustomerFeedEvent, CustomerFeedListener } from '../customer-feed.port';
 
-export class TenantIndex implements TenantSource {
+export class CustomerIndex implements CustomerSource {
   readonly #byId = new Map<string, CustomerConfig>();
   readonly #byHost = new Map<string, CustomerConfig>();
-  readonly #listeners = new Set<TenantFeedListener>();
+  readonly #listeners = new Set<CustomerFeedListener>();
 
   byHost(host: string): CustomerConfig | undefined {
     return this.#byHost.get(host);
@@ -29,7 +29,7 @@ export class TenantIndex implements TenantSource {
     return this.#byId.size;
   }
 
-  subscribe(listener: TenantFeedListener): () => void {
+  subscribe(listener: CustomerFeedListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -73,7 +73,7 @@ export class TenantIndex implements TenantSource {
     }
   }
 
-  #emit(event: TenantFeedEvent): void {
+  #emit(event: CustomerFeedEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * What the edge server needs from whoever keeps its customers current: a TenantSource
+ * What the edge server needs from whoever keeps its customers current: a CustomerSource
  * (lookups by host and id) plus a lifecycle, readiness, the applied change seq and a
  * way to hear about changes (to drop a deleted customer's cache, close unused origin
  * pools). Implementations: the bus sync (sync/bus-sync.ts) and a fixed list
@@ -8,15 +8,15 @@
 import type { CustomerConfig } from '../core/customer.types';
 import type { PurgeAck } from '../core/fleet.port';
 import type { PurgeRequest } from '../core/purge.types';
-import type { TenantSource } from '../core/tenant.port';
+import type { CustomerSource } from '../core/customer-source.port';
 
-export type TenantFeedEvent =
+export type CustomerFeedEvent =
   | { kind: 'upserted'; customer: CustomerConfig; previous: CustomerConfig | undefined }
   | { kind: 'deleted'; customer: CustomerConfig };
 
-export type TenantFeedListener = (event: TenantFeedEvent) => void;
+export type CustomerFeedListener = (event: CustomerFeedEvent) => void;
 
-export interface EdgeTenantFeed extends TenantSource {
+export interface EdgeCustomerFeed extends CustomerSource {
   /** Begins feeding; resolves once started (not once ready: see `ready`). */
   start(): Promise<void>;
   /** Stops feeding; does not close the bus. */
@@ -30,7 +30,7 @@ export interface EdgeTenantFeed extends TenantSource {
   /** Number of customers known, without building a list. */
   count(): number;
   /** Returns the unsubscribe function. */
-  subscribe(listener: TenantFeedListener): () => void;
+  subscribe(listener: CustomerFeedListener): () => void;
   /**
    * Feeds that carry purges (the bus) apply them through `applier`, in order, each durable
    * before the feed moves past its seq. startEdge attaches its purge engine before start().
