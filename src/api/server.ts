@@ -12,8 +12,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import { createPubSub } from '@graphql-yoga/subscription';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { GraphQLError } from 'graphql';
-import { In, type DataSource } from 'typeorm';
-import type { Change } from '../core/bus.events';
+import type { DataSource } from 'typeorm';
 import type { ChangeBus } from '../core/bus.port';
 import type { EdgeFleet } from '../core/fleet.port';
 import type { RateLimiter } from '../core/rate-limit.port';
@@ -22,11 +21,9 @@ import { isCdnError } from '../core/errors';
 import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
 import type { ApiConfig } from './config';
-import { configToGraphqlCustomer } from './graphql/customer.mapper';
-import { CustomerEntity } from './db/customer.entity';
 import { Database } from './db/database';
-import { CUSTOMER_CHANGED, type ApiContext, type ApiPubSub, type ApiServices } from './graphql/context.type';
-import { CustomerChange, CustomerChangeKind } from './graphql/customer-change.type';
+import type { ApiContext, ApiPubSub, ApiServices } from './graphql/context.type';
+import { publishCustomerChange } from './graphql/customer-change.publisher';
 import { formatApiError, toGraphQLError } from './graphql/error.format';
 import { buildApiSchema } from './graphql/schema.builder';
 import { attachSubscriptions } from './graphql/subscriptions.server';
@@ -100,6 +97,13 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onPublished: (seq) => metrics.setPublishedSeq(seq),
     onLag: (seqs) => metrics.setRelayLag(seqs),
   });
+  const customers = new CustomerService({
+    db,
+    secretBox: new SecretBox(config.secretKey),
+    originPolicy: { allowPrivateOrigins: config.allowPrivateOrigins },
+    logger: log,
+    onCommitted: () => relay.kick(),
+  });
   const signals = new PurgeSignals();
   const purgeTracker = new PurgeTracker({
     db,
@@ -114,7 +118,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     retentionSeconds: config.statsRetentionMinutes * 60,
     graceMs: config.statsGraceMs,
     maxCustomersPerSecond: config.statsMaxCustomersPerSecond,
-    customerNames: (ids) => customerNames(db, ids),
+    customerNames: (ids) => customers.names(ids),
     onReports: (count) => metrics.countStatsReports(count),
   });
   const acks = new PurgeAckCollector({ db, fleet: deps.fleet, tracker: purgeTracker, signals, logger: log });
@@ -128,13 +132,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const accessStats = new AccessStats({ db, thresholds: config.grants });
   metrics.collectGrants(() => accessStats.snapshot(), accessStats.thresholds, PLATFORM_ROLES);
   const services: ApiServices = {
-    customers: new CustomerService({
-      db,
-      secretBox: new SecretBox(config.secretKey),
-      originPolicy: { allowPrivateOrigins: config.allowPrivateOrigins },
-      logger: log,
-      onCommitted: () => relay.kick(),
-    }),
+    customers,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,
     fleet: new EdgeFleetService(deps.fleet),
@@ -145,7 +143,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   };
   const authenticator = new Authenticator(config.adminToken, verifier);
   const pubSub: ApiPubSub = createPubSub();
-  const feed = new ChangeFeed({ bus: deps.bus, logger: log, deliver: (c) => publishChange(c, pubSub, db) });
+  const feed = new ChangeFeed({ bus: deps.bus, logger: log, deliver: (c) => publishCustomerChange(c, pubSub, customers) });
   const schema = await buildApiSchema({ pubSub });
   const limits = new OperationLimits({ limits: config.limits, limiter: deps.rateLimiter, logger: log });
 
@@ -254,30 +252,4 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       return closing;
     },
   };
-}
-
-/** Names of the customers among `ids` that exist (for fleetStats' topCustomers). */
-async function customerNames(db: Database, ids: string[]): Promise<Map<string, string>> {
-  const rows = await db.read((m) => m.getRepository(CustomerEntity).find({ where: { id: In(ids) }, select: { id: true, name: true } }));
-  return new Map(rows.map((r) => [r.id, r.name]));
-}
-
-/** Turns one bus change into a `customerChanged` event for this replica's subscribers. */
-async function publishChange(change: Change, pubSub: ApiPubSub, db: Database): Promise<void> {
-  const event = change.event;
-  if (event.kind === 'purge.requested') return; // purges have their own subscription (purgeStatus)
-  const payload = new CustomerChange();
-  payload.seq = change.seq;
-  if (event.kind === 'customer.deleted') {
-    payload.kind = CustomerChangeKind.DELETED;
-    payload.customerId = event.customerId;
-    payload.customer = null;
-  } else {
-    payload.kind = event.customer.version === 1 ? CustomerChangeKind.CREATED : CustomerChangeKind.UPDATED;
-    payload.customerId = event.customer.id;
-    // The bus carries no creation time; the row has it (unless deleted since, then updatedAt stands in).
-    const row = await db.read((m) => m.getRepository(CustomerEntity).findOne({ where: { id: event.customer.id }, select: { id: true, createdAt: true } }));
-    payload.customer = configToGraphqlCustomer(event.customer, row?.createdAt ?? new Date(event.customer.updatedAt));
-  }
-  pubSub.publish(CUSTOMER_CHANGED, payload);
 }

@@ -84,6 +84,18 @@ export async function readCustomerConfigs(m: Tx): Promise<CustomerConfig[]> {
   return rows.map(toCustomerConfig);
 }
 
+/** Names of the customers among `ids` that exist. */
+export async function readCustomerNames(m: Tx, ids: readonly string[]): Promise<Map<string, string>> {
+  const rows = await m.getRepository(CustomerEntity).find({ where: { id: In([...ids]) }, select: { id: true, name: true } });
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/** When the customer was created; null when there is no such customer (any more). */
+export async function readCustomerCreatedAt(m: Tx, id: string): Promise<Date | null> {
+  const row = await m.getRepository(CustomerEntity).findOne({ where: { id }, select: { id: true, createdAt: true } });
+  return row?.createdAt ?? null;
+}
+
 export async function insertCustomer(m: Tx, customer: NewCustomer): Promise<void> {
   await m.insert(CustomerEntity, {
     id: customer.id,

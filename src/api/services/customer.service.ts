@@ -24,6 +24,8 @@ import {
   findCustomer,
   insertCustomer,
   lockCustomerForUpdate,
+  readCustomerCreatedAt,
+  readCustomerNames,
   readCustomerPage,
   removeDomains,
   updateCustomer,
@@ -107,6 +109,16 @@ export class CustomerService {
       const owner = await domainOwner(m, hostname);
       return owner !== null ? findCustomer(m, owner) : null;
     });
+  }
+
+  /** Names of the customers among `ids` that exist (for fleetStats' topCustomers). */
+  async names(ids: readonly string[]): Promise<Map<string, string>> {
+    return this.#db.read((m) => readCustomerNames(m, ids));
+  }
+
+  /** When the customer was created; null when it does not exist (any more). */
+  async createdAt(id: string): Promise<Date | null> {
+    return this.#db.read((m) => readCustomerCreatedAt(m, id));
   }
 
   async create(cmd: CreateCustomerCommand, audience: Audience = PLATFORM): Promise<CustomerRecord> {
