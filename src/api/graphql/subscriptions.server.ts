@@ -18,7 +18,6 @@ import { WebSocketServer } from 'ws';
 import { cdnError, isCdnError } from '../../core/errors';
 import type { Logger } from '../../obs/logger.factory';
 import { authorizationFromConnectionParams, type Authenticator, type Principal } from '../services/auth.service';
-import type { SubscribePayload } from '../plugins/operation-limits.plugin';
 import type { ApiContext, ApiServices } from './context.type';
 import { formatApiError } from './error.format';
 
@@ -36,6 +35,13 @@ type ConnectionExtra = { principal?: Principal };
 
 /** +1 when a subscription on root field `field` starts, -1 when it ends. */
 export type SubscriptionsChanged = (field: string, delta: 1 | -1) => void;
+
+/** What a graphql-ws subscribe message carries. */
+export type SubscribePayload = {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+};
 
 export interface SubscriptionServer {
   /**

@@ -23,19 +23,13 @@ import type { RateLimiter } from '../../core/rate-limit.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { ApiLimits } from '../config';
 import type { ApiContext } from '../graphql/context.type';
+import type { SubscribePayload } from '../graphql/subscriptions.server';
 import type { Principal } from '../../core/roles';
 import { introspectionOffRule } from './introspection-off.rule';
 import { maxAliasesRule } from './query-aliases.rule';
 import { operationCost } from './query-cost.rules';
 import { maxDepthRule } from './query-depth.rule';
 import { RateGuard } from './rate-limit.plugin';
-
-/** What a graphql-ws subscribe message carries. */
-export type SubscribePayload = {
-  query: string;
-  operationName?: string | null;
-  variables?: Record<string, unknown> | null;
-};
 
 export class OperationLimits {
   /** For Apollo's `validationRules`; also run over graphql-ws. */
