@@ -28,7 +28,8 @@ export async function runApi(): Promise<void> {
     );
   }
   const logger = createLogger({ name: 'api', level: config.logLevel });
-  const dataSource = createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // The pool warns through it when PostgreSQL closes an idle connection (a restart, a failover).
+  const dataSource = createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
   await dataSource.initialize();
   const applied = await migrate(dataSource);
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
