@@ -75,7 +75,7 @@ export const errorCatalog = {
   CDN_ERR_TOKEN_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
     `Token "${id}" does not exist. List tokens with the \`tokens\` query.`,
   ),
-  CDN_ERR_AUDIT_UNAVAILABLE: entry(503, 'INTERNAL_SERVER_ERROR', () =>
+  CDN_ERR_AUDIT_UNAVAILABLE: entry(503, 'SERVICE_UNAVAILABLE', () =>
     'The mutation was not run because the audit log could not record it (the database may be unavailable); nothing was changed. Retry shortly.',
   ),
   // Restarts and failovers of PostgreSQL (docs/OPERATIONS.md, "PostgreSQL high availability").

@@ -276,7 +276,7 @@ async function restartUnderLoad(t: TestContext, apis: Api[], run: string): Promi
   // Every request answered, within the bound; every failure the retryable database error, and only around a restart.
   const slow = outcomes.filter((o) => o.ms > ANSWER_BOUND_MS);
   assert.deepEqual(slow, [], `answered within ${ANSWER_BOUND_MS} ms: ${report(slow)}`);
-  const unexpected = failed.filter((o) => o.cdnCode === null || !RETRYABLE.has(o.cdnCode) || (o.cdnCode !== 'CDN_ERR_AUDIT_UNAVAILABLE' && o.code !== 'SERVICE_UNAVAILABLE'));
+  const unexpected = failed.filter((o) => o.cdnCode === null || !RETRYABLE.has(o.cdnCode) || o.code !== 'SERVICE_UNAVAILABLE');
   const apiErrors = (): string =>
     apis
       .flatMap((api) => api.proc.output().split('\n'))

@@ -341,6 +341,8 @@ describe('when the audit log cannot be written', () => {
       const res = await t.gql(CREATE, { input: customer('unaudited') });
       assert.equal(res.status, 503);
       assert.equal(res.errors?.[0]?.extensions.cdnCode, 'CDN_ERR_AUDIT_UNAVAILABLE');
+      // Retryable like the database's own errors: clients retry on SERVICE_UNAVAILABLE.
+      assert.equal(res.errors?.[0]?.extensions.code, 'SERVICE_UNAVAILABLE');
       assert.match(res.errors![0]!.message, /nothing was changed/);
       assert.equal(await countRows(t, 'customer'), customers);
       assert.equal(await countRows(t, 'change_log'), changes);
