@@ -147,6 +147,6 @@ test('a deleted customer answers 404 within a second; an unknown host never reac
   const before = originA.requests.length + originB.requests.length + originA2.requests.length;
   const unknown = await httpGet(`${edgeUrl}/image.json`, 'nobody.example.com');
   assert.equal(unknown.status, 404);
-  assert.deepEqual(JSON.parse(unknown.body), { error: 'unknown_host', host: 'nobody.example.com' });
+  assert.deepEqual(JSON.parse(unknown.body), { error: 'unknown_host', code: 'CDN_ERR_EDGE_UNKNOWN_HOST', message: 'No customer serves the host "nobody.example.com". Check the address, or add the domain to a customer.', host: 'nobody.example.com' });
   assert.equal(originA.requests.length + originB.requests.length + originA2.requests.length, before);
 });
