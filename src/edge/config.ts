@@ -71,7 +71,7 @@ export interface EdgeConfig {
   statsIntervalMs: number;
   /** Worker processes serving the public port (node:cluster); 1 serves in this process. */
   workers: number;
-  /** Listening handles on the public socket per edge process or cluster worker (edge/accept.fanout.ts); 1: just the server's own. */
+  /** Listening sockets on the public port per edge process or cluster worker (edge/accept.handles.ts); 1: just the server's own. */
   acceptHandles: number;
   /** Longer request targets get 414. */
   maxUrlBytes: number;

@@ -14,7 +14,7 @@ import type { StatsChannel } from '../core/stats.port';
 import { SecretBox } from '../core/secret-box';
 import { packageVersion } from '../core/version';
 import type { Logger } from '../obs/logger.factory';
-import { widenAccept, type AcceptFanout } from './accept.fanout';
+import { listenOnHandles, type AcceptHandles } from './accept.handles';
 import { createAdminApp } from './admin.routes';
 import type { CacheStats, CacheStore } from './cache/cache-store.port';
 import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
@@ -253,7 +253,7 @@ function createPublicServer(
   lane: HitLane | undefined,
   accept: { acceptHandles: number; maxConnections: number; logger: Logger },
 ): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
-  let fanout: AcceptFanout | undefined;
+  let fanout: AcceptHandles | undefined;
   const options = publicServerOptions(limits);
   let closing = false;
   // Connections that have not sent a request yet. close() ends them at once: Node's
@@ -300,20 +300,17 @@ function createPublicServer(
   });
   return {
     server,
-    listen: (host, port) =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        // A backlog above Node's default (511): a burst of new connections that finds the
-        // accept queue full has its handshake's last ACK dropped, and the client's request
-        // then waits for TCP retransmission (seconds of tail latency). Capped by somaxconn.
-        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      }).then(async () => {
-        // More accepts per event-loop turn, so a burst of new connections is not served one per turn.
-        fanout = await widenAccept(server, accept.acceptHandles, accept.logger);
-      }),
+    listen: async (host, port) => {
+      // A backlog above Node's default (511): a burst of new connections that finds the
+      // accept queue full has its handshake's last ACK dropped, and the client's request
+      // then waits for TCP retransmission (seconds of tail latency). Capped by somaxconn.
+      // Several sockets, so a burst of new connections is not admitted one per turn.
+      fanout = await listenOnHandles(
+        server,
+        { host, port, backlog: LISTEN_BACKLOG, handles: accept.acceptHandles, exclusive: cluster.isWorker, probe: !cluster.isWorker },
+        accept.logger,
+      );
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (!server.listening) return resolve();

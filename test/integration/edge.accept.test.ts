@@ -1,14 +1,14 @@
 /**
- * More accepts per event-loop turn (src/edge/accept.fanout.ts): Node 20 accepts one
- * connection per listening handle per turn, so a burst of connections waits one turn each.
- * With copies of the listening handle, one turn takes one connection per copy. Real
- * sockets on loopback; the helper process is real too.
+ * More accepts per event-loop turn (src/edge/accept.handles.ts): Node accepts one connection
+ * per listening socket per turn, so a burst of connections waits one turn each. With several
+ * sockets on the port (SO_REUSEPORT), one turn takes up to one connection per socket. Real
+ * sockets on loopback.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { widenAccept, type AcceptFanout } from '../../src/edge/accept.fanout';
+import { listenOnHandles, reusePortAvailable, type AcceptHandles } from '../../src/edge/accept.handles';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
@@ -18,11 +18,15 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function listeningServer(): Promise<Server> {
+/** An HTTP server listening on `handles` sockets of one loopback port (port 0: any). */
+async function listeningServer(handles = 1, port = 0): Promise<{ server: Server; accept: AcceptHandles }> {
   const server = createServer((req, res) => res.end(`hello ${req.url}`));
-  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return server;
+  const accept = await listenOnHandles(server, { host: '127.0.0.1', port, backlog: 4096, handles, exclusive: false, probe: true }, silentLogger);
+  cleanups.push(async () => {
+    await accept.close();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { server, accept };
 }
 
 function portOf(server: Server): number {
@@ -97,21 +101,21 @@ function refused(port: number): Promise<string> {
   });
 }
 
-test('one listening handle accepts one queued connection per event-loop turn (the Node 20 behaviour this works around)', async () => {
-  const server = await listeningServer();
+test('one listening socket accepts one queued connection per event-loop turn (the Node behaviour this works around)', async () => {
+  const { server } = await listeningServer(1);
   const { perTurn, sockets } = await burst(server, 24);
   for (const s of sockets) s.destroy();
   assert.equal(perTurn, 1);
 });
 
-test('with 8 handles, one turn accepts 8 queued connections, and every connection is served', async () => {
-  const server = await listeningServer();
-  const fanout = await widenAccept(server, 8, silentLogger);
-  cleanups.push(() => fanout.close());
-  assert.equal(fanout.handles, 8);
-  const { perTurn, sockets } = await burst(server, 24);
-  assert.equal(perTurn, 8, 'one connection per handle and turn');
-  // Connections accepted by the copies are the HTTP server's like any other: requests answered.
+test('with 8 sockets on the port, one turn accepts several queued connections, and every connection is served', async () => {
+  assert.ok(reusePortAvailable(), 'Linux with Node 22.12 or later has SO_REUSEPORT (the suite runs there)');
+  const { server, accept } = await listeningServer(8);
+  assert.equal(accept.handles, 8);
+  const { perTurn, sockets } = await burst(server, 48);
+  // The kernel spreads connections over the sockets by hash: most of the 8 get some of 48.
+  assert.ok(perTurn >= 4 && perTurn <= 8, `${perTurn} accepted in one turn`);
+  // Connections accepted by the other sockets are the HTTP server's like any other: requests answered.
   const answers = await Promise.all(sockets.map((s, i) => get(portOf(server), `/n${i}`, s)));
   assert.deepEqual(
     answers.map((a) => `${a.status} ${a.body}`),
@@ -121,23 +125,21 @@ test('with 8 handles, one turn accepts 8 queued connections, and every connectio
 });
 
 test('closing the copies and the server stops every accept: the port refuses connections', async () => {
-  const server = await listeningServer();
+  const { server, accept } = await listeningServer(4);
   const port = portOf(server);
-  const fanout: AcceptFanout = await widenAccept(server, 4, silentLogger);
-  assert.equal(fanout.handles, 4);
   assert.equal(await refused(port), 'connected');
-  await fanout.close();
+  await accept.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   assert.equal(await refused(port), 'ECONNREFUSED');
 });
 
-test('one handle asked for: no helper, nothing changes', async () => {
-  const server = await listeningServer();
-  const fanout = await widenAccept(server, 1, silentLogger);
-  assert.equal(fanout.handles, 1);
-  const { perTurn, sockets } = await burst(server, 4);
-  for (const s of sockets) s.destroy();
-  assert.equal(perTurn, 1);
+test('a port already in use is refused (EADDRINUSE), never silently shared through SO_REUSEPORT', async () => {
+  const { server } = await listeningServer(4);
+  const port = portOf(server);
+  await assert.rejects(listeningServer(4, port), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
+  // A plain listener is refused too, and a reusePort one that would share it is never made.
+  const plain = createServer();
+  await assert.rejects(new Promise<void>((resolve, reject) => plain.once('error', reject).listen(port, '127.0.0.1', resolve)), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
 });
 
 test('an edge with CDN_EDGE_ACCEPT_HANDLES serves a burst of fresh connections, then drains and releases the port on close', async () => {

@@ -12,6 +12,20 @@ export interface WorkerStatusMessage {
   appliedSeq: number;
 }
 
+/**
+ * Worker -> primary, once its public port listens. A worker binding sockets of its own
+ * (SO_REUSEPORT) is not seen by node:cluster's 'listening' event, which only reports handles
+ * the primary shares.
+ */
+export interface WorkerListeningMessage {
+  type: 'cdn-edge:listening';
+  port: number;
+}
+
+export function isWorkerListening(message: unknown): message is WorkerListeningMessage {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'cdn-edge:listening' && typeof (message as { port?: unknown }).port === 'number';
+}
+
 /** Primary -> worker: stop accepting, finish in-flight requests, exit 0. */
 export interface DrainMessage {
   type: 'cdn-edge:drain';

@@ -1,15 +1,16 @@
 /**
  * The edge's cluster primary: forks one worker per slot, each running a whole edge
  * (customer feed, memory tier, pipeline) on the shared public port (each worker accepts from
- * the shared socket itself: SCHED_NONE plus accept handles, see accept.fanout.ts), and
+ * sockets of its own, bound with SO_REUSEPORT: see accept.handles.ts), and
  * serves the admin port once for all of them:
  * /readyz is ready when every worker is, /metrics aggregates the workers' registries.
  *
- * Port 0: in a cluster every worker asking for port 0 shares one listening handle in the
- * primary, bound when the first one listens; the primary learns the port from the
- * `listening` event. A restarted worker asks for port 0 again to join that handle, unless
- * no worker listens any more (the handle is gone): then it asks for the learned port
- * explicitly, and so does every later worker, so a restart never moves the edge.
+ * Port 0: the first worker binds a free port and the primary learns it from the `listening`
+ * event; only then are the other workers forked, asking for that port explicitly, and so is
+ * every restarted one, so the edge never moves. A fixed port is checked free once, here,
+ * before any worker binds it (SO_REUSEPORT would otherwise share it with whoever holds it).
+ * Without SO_REUSEPORT (development platforms) workers share the primary's one handle, as
+ * node:cluster does by default.
  *
  * Restarts: a worker that dies after start-up is forked again after a backoff (100 ms,
  * doubling to 10 s; reset once a worker has lived 10 s). A worker that dies during
@@ -23,8 +24,9 @@ import { createAdminApp } from '../admin.routes';
 import type { EdgeConfig } from '../config';
 import { EDGE_METRICS, EdgePrimaryMetrics, type CustomerSeriesSnapshot } from '../edge.metrics';
 import { maxStored, renderCustomerFamilies, sumRows } from '../stats/customer.series';
+import { assertPortFree, reusePortAvailable } from '../accept.handles';
 import { FillCoordinator } from './fill-coordinator';
-import { DRAIN, isForget, isSeries, isWorkerStatus, type SeriesRequestMessage } from './cluster.messages';
+import { isWorkerListening, DRAIN, isForget, isSeries, isWorkerStatus, type SeriesRequestMessage } from './cluster.messages';
 
 export const RESTART_BACKOFF_MIN_MS = 100;
 export const RESTART_BACKOFF_MAX_MS = 10_000;
@@ -78,6 +80,8 @@ class EdgePrimary {
   #port: number | undefined;
   /** What workers are told to listen on (CDN_EDGE_PORT). */
   #listenPort: number;
+  /** Workers bind sockets of their own (SO_REUSEPORT), rather than share the primary's. */
+  #ownSockets = false;
   #started = false;
   #stopping: Promise<number> | undefined;
   #startupFailed: ((err: Error) => void) | undefined;
@@ -118,10 +122,13 @@ class EdgePrimary {
     await admin.listen({ host: config.adminHost, port: config.adminPort });
     this.#admin = admin;
 
-    // Workers accept from the shared socket themselves, each on CDN_EDGE_ACCEPT_HANDLES handles
-    // (edge/accept.fanout.ts). With round robin the primary accepts and hands a worker one
-    // acknowledged connection per worker turn, so a burst of 1,000 waited seconds.
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    // Workers accept on sockets of their own (edge/accept.handles.ts), so the kernel balances
+    // connections between them. Without SO_REUSEPORT they share one handle, and each accepts
+    // from it itself: with round robin the primary accepts and hands a worker one acknowledged
+    // connection per worker turn, so a burst of 1,000 waited seconds.
+    this.#ownSockets = reusePortAvailable() && config.acceptHandles > 1;
+    if (!this.#ownSockets) cluster.schedulingPolicy = cluster.SCHED_NONE;
+    else if (config.port !== 0) await assertPortFree(config.host, config.port);
     cluster.on('listening', (worker, address) => this.#onListening(worker, address));
     cluster.on('message', (worker, message) => this.#onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
@@ -129,7 +136,8 @@ class EdgePrimary {
       await new Promise<void>((resolve, reject) => {
         this.#allListening = resolve;
         this.#startupFailed = reject;
-        for (const slot of this.#slots) this.#fork(slot);
+        // With sockets of their own, workers asking for port 0 would each get another port.
+        for (const slot of this.#ownSockets && this.#listenPort === 0 ? this.#slots.slice(0, 1) : this.#slots) this.#fork(slot);
       });
     } catch (err) {
       await this.stop();
@@ -191,7 +199,8 @@ class EdgePrimary {
   }
 
   #fork(slot: Slot): void {
-    if (this.#listenPort === 0 && this.#port !== undefined && !this.#slots.some((s) => s.listening)) this.#listenPort = this.#port;
+    // A worker sharing the primary's handle asks for port 0 to join it while it exists.
+    if (this.#listenPort === 0 && this.#port !== undefined && (this.#ownSockets || !this.#slots.some((s) => s.listening))) this.#listenPort = this.#port;
     const env = { CDN_EDGE_ID: this.#config.edgeId, CDN_EDGE_PORT: String(this.#listenPort) };
     const worker = cluster.fork(env);
     slot.worker = worker;
@@ -208,15 +217,23 @@ class EdgePrimary {
 
   #onListening(worker: Worker, address: Address): void {
     const slot = this.#slotOf(worker);
-    if (slot === undefined) return;
+    // Each of a worker's sockets reports: the first one counts.
+    if (slot === undefined || slot.listening) return;
     this.#port ??= address.port;
     slot.listening = true;
     this.#logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, 'edge worker listening');
-    if (!this.#started && this.#slots.every((s) => s.listening)) this.#allListening?.();
+    if (!this.#started) {
+      for (const other of this.#slots) if (other.worker === undefined) this.#fork(other);
+      if (this.#slots.every((s) => s.listening)) this.#allListening?.();
+    }
   }
 
   #onMessage(worker: Worker, message: unknown): void {
     if (this.#fills.onMessage(worker, message)) return;
+    if (isWorkerListening(message)) {
+      this.#onListening(worker, { address: this.#config.host, port: message.port, addressType: 4 });
+      return;
+    }
     if (isSeries(message)) {
       this.#seriesWaits.get(message.id)?.settle(message);
       return;

@@ -6,7 +6,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import type { EdgeHandle } from '../server';
 import type { CustomerSeriesSnapshot } from '../edge.metrics';
-import { isDrain, isForget, isSeriesRequest, type ForgetMessage, type SeriesMessage, type WorkerStatusMessage } from './cluster.messages';
+import { isDrain, isForget, isSeriesRequest, type ForgetMessage, type SeriesMessage, type WorkerListeningMessage, type WorkerStatusMessage } from './cluster.messages';
 
 const STATUS_POLL_MS = 200;
 
@@ -55,6 +55,10 @@ export function announceInvalidation(keys: string[]): void {
  * and keys other workers deleted leave its memory tier.
  */
 export function reportToPrimary(edge: EdgeHandle): () => void {
+  if (process.connected && process.send !== undefined) {
+    const listening: WorkerListeningMessage = { type: 'cdn-edge:listening', port: edge.port };
+    process.send(listening);
+  }
   process.on('message', (message: unknown) => {
     if (isForget(message)) edge.forgetLocal(message.keys);
   });
