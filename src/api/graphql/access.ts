@@ -11,7 +11,7 @@
  */
 import { cdnError } from '../../core/errors';
 import { allows, capabilitiesOf, CAPABILITIES, type Capability } from '../../core/roles';
-import type { Principal } from '../services/auth.service';
+import type { Principal } from '../services/bearer.authenticator';
 import type { ApiContext } from './context.type';
 
 /** Throws CDN_ERR_AUTH_MISSING, CDN_ERR_AUTH_FORBIDDEN or (another customer) CDN_ERR_CUSTOMER_NOT_FOUND. */

@@ -5,7 +5,7 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { AccessStats } from '../services/access-stats.service';
 import type { AuditService } from '../services/audit.service';
-import type { Principal } from '../services/auth.service';
+import type { Principal } from '../services/bearer.authenticator';
 import type { CustomerService } from '../services/customer.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
 import type { PurgeTracker } from '../services/purge-tracker.service';

@@ -2,7 +2,7 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { cdnError } from '../../core/errors';
 import type { PurgeRecord } from '../domain/purge.types';
-import type { Principal } from '../services/auth.service';
+import type { Principal } from '../services/bearer.authenticator';
 import { PURGE_PAGE_SIZE_DEFAULT } from '../services/purge.service';
 import { mayAccess } from './access';
 import type { ApiContext } from './context.type';

@@ -17,7 +17,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { cdnError, isCdnError } from '../../core/errors';
 import type { Logger } from '../../obs/logger.factory';
-import { authorizationFromConnectionParams, type Authenticator, type Principal } from '../services/auth.service';
+import { authorizationFromConnectionParams, type Authenticator, type Principal } from '../services/bearer.authenticator';
 import type { ApiContext, ApiServices } from './context.type';
 import { formatApiError } from './error.format';
 

@@ -1,7 +1,7 @@
 /** Token queries and mutations. Thin: arguments in, the token service, mapper out. */
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { cdnError } from '../../core/errors';
-import type { Principal } from '../services/auth.service';
+import type { Principal } from '../services/bearer.authenticator';
 import type { ApiContext } from './context.type';
 import { CreateTokenInput } from './token.input';
 import { AccessStats, GrantLevel } from './access-stats.type';

@@ -15,7 +15,7 @@ import { customerExists } from '../db/customer.store';
 import type { Database } from '../db/database';
 import { insertToken, lockToken, markTokenRevoked, readTokenCheck, readTokens } from '../db/token.store';
 import type { ApiTokenRecord } from '../domain/token.types';
-import type { Principal } from './auth.service';
+import type { Principal } from './bearer.authenticator';
 import { signToken, tokenSha256 } from './token-signing';
 import type { TokenRow, TokenVerifier } from './token-verifier';
 
