@@ -3,7 +3,7 @@ import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { QueryStringPolicy } from './query-string.type';
 
-@ObjectType({ description: 'A tenant of the CDN: an origin and the domains served from it.' })
+@ObjectType({ description: 'A customer of the CDN: an origin and the domains served from it.' })
 export class Customer {
   @Field(() => ID, { description: 'Slug such as customer-a; starts every cache key.' })
   id!: string;
