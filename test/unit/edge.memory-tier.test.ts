@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cacheKey } from '../../src/edge/cache/cache-key';
+import type { ObjectMeta } from '../../src/edge/cache/cache-store.port';
 import { MemoryTier } from '../../src/edge/cache/memory.tier';
 import { body, meta, readAll } from '../support/cache-store.fixtures';
 
@@ -40,4 +41,23 @@ test('a hit hands out the body buffer itself and the stored metadata', async () 
   assert.equal(got.meta.size, 3);
   memory.forgetCustomer('customer-a');
   assert.equal(memory.hit(K('/m')), undefined);
+});
+
+test('peek() sees exactly what the LRU holds: replaced, evicted, deleted and forgotten entries are gone', () => {
+  const tier = new MemoryTier({ maxBytes: 4 * (100 + 256 + 40), maxObjectBytes: 1000 });
+  const metaOf = (key: string): ObjectMeta => ({ key, status: 200, headers: {}, storedAt: 0, ttl: 60, size: 100 });
+  const bodyOf = (c: string): Buffer => Buffer.alloc(100, c);
+  tier.set('c1\n/a', metaOf('c1\n/a'), bodyOf('a'));
+  tier.set('c1\n/a', metaOf('c1\n/a'), bodyOf('b'));
+  assert.equal(tier.peek('c1\n/a')?.body[0], 'b'.charCodeAt(0), 'a replaced entry shows its new body');
+  for (const k of ['/b', '/c', '/d', '/e', '/f']) tier.set(`c1\n${k}`, metaOf(`c1\n${k}`), bodyOf('x'));
+  assert.equal(tier.peek('c1\n/a'), undefined, 'the least recently used entry was evicted');
+  assert.equal(tier.has('c1\n/f'), true);
+  assert.ok(tier.peek('c1\n/f'));
+  tier.forget('c1\n/f');
+  assert.equal(tier.peek('c1\n/f'), undefined);
+  tier.forgetCustomer('c1');
+  for (const k of ['/b', '/c', '/d', '/e']) assert.equal(tier.peek(`c1\n${k}`), undefined, k);
+  assert.equal(tier.set('c1\n/big', metaOf('c1\n/big'), Buffer.alloc(2000)), false);
+  assert.equal(tier.peek('c1\n/big'), undefined, 'an object too large for memory is never held');
 });

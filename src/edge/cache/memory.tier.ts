@@ -16,7 +16,8 @@ export interface MemoryTierOptions {
   maxObjectBytes: number;
 }
 
-interface Held {
+/** What memory holds for a key. */
+export interface Held {
   meta: ObjectMeta;
   body: Buffer;
 }
@@ -27,6 +28,12 @@ const META_OVERHEAD_BYTES = 256;
 export class MemoryTier implements CacheStore {
   readonly maxObjectBytes: number;
   readonly #lru: LRUCache<string, Held>;
+  /**
+   * The same entries as #lru, for reads that must not cost a recency update: lru-cache's own
+   * peek() pays ~1 µs per call for its diagnostics channel and option objects, which the hit
+   * lane pays per request. Kept in step by set() and by #lru's dispose (delete, evict, replace).
+   */
+  readonly #held = new Map<string, Held>();
   #evictions = 0;
 
   constructor(options: MemoryTierOptions) {
@@ -34,8 +41,9 @@ export class MemoryTier implements CacheStore {
     this.#lru = new LRUCache<string, Held>({
       maxSize: Math.max(1, options.maxBytes),
       sizeCalculation: (held, key) => Math.max(1, held.body.length + key.length * 2 + META_OVERHEAD_BYTES),
-      dispose: (_held, _key, reason) => {
+      dispose: (held, key, reason) => {
         if (reason === 'evict') this.#evictions += 1;
+        if (this.#held.get(key) === held) this.#held.delete(key);
       },
     });
   }
@@ -46,14 +54,27 @@ export class MemoryTier implements CacheStore {
     return held === undefined ? undefined : new MemoryObject(held);
   }
 
+  /** The held object without marking it used and without allocating (the hit lane; see touch). */
+  peek(key: string): Held | undefined {
+    return this.#held.get(key);
+  }
+
+  /** Marks `key` most recently used (the hit lane does it at most once a second per object). */
+  touch(key: string): void {
+    this.#lru.get(key);
+  }
+
   /** Keeps `body` for `key` if it fits (replacing what was held); returns whether it does. */
   set(key: string, meta: ObjectMeta, body: Buffer): boolean {
     if (body.length > this.maxObjectBytes) {
       this.#lru.delete(key);
       return false;
     }
-    this.#lru.set(key, { meta, body });
-    return this.#lru.has(key);
+    const held = { meta, body };
+    this.#lru.set(key, held);
+    if (!this.#lru.has(key)) return false;
+    this.#held.set(key, held);
+    return true;
   }
 
   has(key: string): boolean {

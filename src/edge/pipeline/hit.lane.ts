@@ -1,22 +1,25 @@
 /**
  * The hit lane: the most common request a cache sees — a plain GET for a fresh object held
  * in this process's memory tier — answered synchronously inside the request callback,
- * through the same functions the pipeline's steps use (resolve: requestHost and the
+ * through the same functions the pipeline's steps use (resolve: requestHost's rules and the
  * customer index; lookup: the cache key, the purge judge, the freshness line; hit and
  * deliver: Age and the edge's own fields), so both give the same answer by construction.
  *
- * It exists for speed only: no transaction object, no promise per step, no header copy per
- * hit. It takes a request only when nothing the pipeline would do differently applies: any
- * doubt (another method, a conditional or Range header, a body, a percent-encoded or
+ * It exists for speed only: no transaction object, no promise per step, no header object
+ * (the raw header list is read once), no allocation per hit beyond the response itself, the
+ * memory tier's recency and the disk's LRU order noted at most once a second per object. It
+ * takes a request only when nothing the pipeline would do differently applies: any doubt
+ * (another method, a conditional or Range header, a body, CDN-Loop, a percent-encoded or
  * absolute target, a bad or second Host, a Vary marker, a purge verdict, a stale object, an
  * object not in memory) returns false before anything is written, and the pipeline takes the
  * request. test/integration/edge.hit-lane.test.ts holds both paths to the same answers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requestHost } from '../../core/host.rules';
+import type { CustomerConfig } from '../../core/customer.types';
+import { parseHostHeader, type HostParse } from '../../core/host.rules';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
 import { cacheKey, normalizeQuery, splitTarget } from '../cache/cache-key';
-import { ageAt, freshAt, freshnessLine } from '../cache/freshness.rules';
+import { ageAt, freshAt, freshnessLine, type FreshnessLine } from '../cache/freshness.rules';
 import type { MemoryTier } from '../cache/memory.tier';
 import { addEdgeFields } from './deliver.steps';
 import { sampled, type PipelineContext } from './transaction';
@@ -30,11 +33,19 @@ export interface HitLane {
   served: number;
 }
 
-/** Request headers that make the pipeline's answer differ from a plain hit. */
-const PIPELINE_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'content-length', 'transfer-encoding', 'expect'];
+/**
+ * Request fields that make the pipeline's answer differ from a plain hit (conditionals,
+ * ranges, a body, CDN-Loop), by length: the raw list is scanned once, and a name is
+ * lower-cased only when its length matches one of them.
+ */
+const PIPELINE_FIELDS = new Map<number, readonly string[]>();
+for (const name of ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'content-length', 'transfer-encoding', 'expect', 'cdn-loop']) {
+  PIPELINE_FIELDS.set(name.length, [...(PIPELINE_FIELDS.get(name.length) ?? []), name]);
+}
 
-/** What the lane keeps per stored object: the headers a hit sends (Age set per hit), and when the disk LRU last heard of it. */
+/** What the lane keeps per stored object: its freshness line, the headers a hit sends (Age set per hit), and when it last noted the access. */
 interface LaneEntry {
+  line: FreshnessLine;
   headers: StoredHeaders;
   touchedAt: number;
 }
@@ -42,50 +53,118 @@ interface LaneEntry {
 const entries = new WeakMap<ObjectMeta, LaneEntry>();
 const TOUCH_EVERY_MS = 1000;
 
+/** Host field values already parsed (the same few spellings arrive again and again); bounded. */
+const hosts = new Map<string, HostParse>();
+const HOSTS_MAX = 1024;
+
+/**
+ * Per customer version, request target -> cache key (split, query normalised, joined once).
+ * Bounded for the whole process: past KEYS_MAX entries it starts afresh.
+ */
+let keys = new Map<CustomerConfig, Map<string, string>>();
+let keysHeld = 0;
+const KEYS_MAX = 16_384;
+
 export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx: PipelineContext, lane: HitLane): boolean {
   if (req.method !== 'GET') return false;
   const target = req.url;
   if (target === undefined || target.charCodeAt(0) !== 0x2f /* / */ || target.length > lane.maxUrlBytes || target.includes('%')) return false;
-  const headers = req.headers;
-  for (const name of PIPELINE_HEADERS) if (headers[name] !== undefined) return false;
   // resolve
-  const host = requestHost(req.rawHeaders, headers.host);
+  const hostField = plainHost(req.rawHeaders);
+  if (hostField === undefined) return false;
+  const host = parsedHost(hostField);
   if (!host.ok) return false;
   const customer = ctx.customers.byHost(host.host);
   if (customer === undefined) return false;
   // lookup
-  const { path, query } = splitTarget(target);
-  const key = cacheKey(customer.id, path, normalizeQuery(query, customer.queryString));
-  const stored = lane.memory.hit(key);
-  if (stored === undefined) return false;
-  const meta = stored.meta;
-  const body = stored.body;
-  if (body === undefined || meta.vary !== undefined) return false;
+  const key = keyOf(customer, target);
+  const held = lane.memory.peek(key);
+  if (held === undefined) return false;
+  const meta = held.meta;
+  if (meta.vary !== undefined) return false;
   if (ctx.purges !== undefined && ctx.purges.judge(customer.id, meta) !== undefined) return false;
-  const line = freshnessLine(meta, ctx.clock);
-  if (line === undefined) return false;
-  const now = ctx.clock.now();
-  if (!freshAt(line, now)) return false;
-  // hit, deliver
   let entry = entries.get(meta);
   if (entry === undefined) {
-    entry = { headers: addEdgeFields({ ...meta.headers, age: '0' }, 'HIT'), touchedAt: 0 };
+    const line = freshnessLine(meta, ctx.clock);
+    if (line === undefined) return false;
+    entry = { line, headers: addEdgeFields({ ...meta.headers, age: '0' }, 'HIT'), touchedAt: 0 };
     entries.set(meta, entry);
   }
+  const now = ctx.clock.now();
+  if (!freshAt(entry.line, now)) return false;
+  // hit, deliver
   if (now - entry.touchedAt >= TOUCH_EVERY_MS) {
     entry.touchedAt = now;
+    lane.memory.touch(key);
     lane.touch(key);
   }
   const out = entry.headers;
+  const body = held.body;
   // Set just before writeHead reads it: nothing else runs in between.
-  out.age = String(Math.max(0, Math.floor(ageAt(line, now))));
+  out.age = String(Math.max(0, Math.floor(ageAt(entry.line, now))));
   res.writeHead(meta.status, out);
   res.end(body);
   lane.served += 1;
 
   ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length);
   if (sampled(ctx)) {
-    ctx.logger.info({ customer: customer.id, method: 'GET', path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
+    ctx.logger.info({ customer: customer.id, method: 'GET', path: splitTarget(target).path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
   }
   return true;
+}
+
+/**
+ * The Host field when it is the only one (RFC 9110 §7.2; resolve's requestHost refuses two)
+ * and no field asks for the pipeline; undefined otherwise.
+ */
+function plainHost(raw: readonly string[]): string | undefined {
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && isHost(name)) {
+      if (host !== undefined) return undefined;
+      host = raw[i + 1]!;
+      continue;
+    }
+    const candidates = PIPELINE_FIELDS.get(name.length);
+    if (candidates !== undefined && candidates.includes(name.toLowerCase())) return undefined;
+  }
+  return host;
+}
+
+/** `name` is "host" in any case, without lower-casing a copy. */
+function isHost(name: string): boolean {
+  return (name.charCodeAt(0) | 0x20) === 0x68 && (name.charCodeAt(1) | 0x20) === 0x6f && (name.charCodeAt(2) | 0x20) === 0x73 && (name.charCodeAt(3) | 0x20) === 0x74;
+}
+
+function parsedHost(field: string): HostParse {
+  let parsed = hosts.get(field);
+  if (parsed === undefined) {
+    parsed = parseHostHeader(field);
+    if (hosts.size >= HOSTS_MAX) hosts.clear();
+    hosts.set(field, parsed);
+  }
+  return parsed;
+}
+
+/** lookup's key for a target: cacheKey over resolve's split and normalised query. */
+function keyOf(customer: CustomerConfig, target: string): string {
+  let byTarget = keys.get(customer);
+  if (byTarget === undefined) {
+    byTarget = new Map();
+    keys.set(customer, byTarget);
+  }
+  let key = byTarget.get(target);
+  if (key === undefined) {
+    const { path, query } = splitTarget(target);
+    key = cacheKey(customer.id, path, normalizeQuery(query, customer.queryString));
+    if (keysHeld >= KEYS_MAX) {
+      keys = new Map([[customer, byTarget]]);
+      byTarget.clear();
+      keysHeld = 0;
+    }
+    byTarget.set(target, key);
+    keysHeld += 1;
+  }
+  return key;
 }
