@@ -4,6 +4,8 @@
  * events that carry it. The Basic Auth password stays encrypted (see secret-box.ts):
  * only a process holding CDN_SECRET_KEY can read it, so Redis never holds it in clear.
  */
+import type { CustomerTls } from './tls.types';
+
 export interface OriginBasicAuth {
   username: string;
   /** `secret-box` ciphertext of the password. */
@@ -34,6 +36,8 @@ export interface CustomerConfig {
   staleIfErrorSeconds?: number | null;
   /** How the query string enters the cache key. Absent: keep it as is. */
   queryString?: QueryStringPolicy;
+  /** HTTPS: certificates, redirect, HSTS, ACME challenges (tls.types.ts). Absent: plain HTTP only. */
+  tls?: CustomerTls;
   /** Bumped on every change; lets a consumer ignore an older copy. */
   version: number;
   updatedAt: string;
