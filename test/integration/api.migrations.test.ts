@@ -9,8 +9,18 @@ async function tables(query: (sql: string) => Promise<Array<{ table_name: string
   return rows.map((r) => r.table_name);
 }
 
-const ALL = ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000', 'ApiTokens1795560000000', 'AuditLog1795570000000'];
-const TABLES = ['api_token', 'audit_log', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'];
+const ALL = [
+  'InitialSchema1732400000000',
+  'CustomerCacheOptions1795530000000',
+  'CustomerStaleIfError1795540000000',
+  'Purges1795550000000',
+  'ApiTokens1795560000000',
+  'AuditLog1795570000000',
+  'Certificates1795580000000',
+];
+const TABLES = ['acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'];
+/** The tables of the certificates migration, newer than every other. */
+const TLS_TABLES = ['acme_challenge', 'certificate'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -148,8 +158,8 @@ test('the api tokens migration: a hash per token, customer roles carry their cus
     assert.deepEqual((await ds.query('SELECT role FROM api_token')) as unknown[], [{ role: 'admin' }], "a customer's tokens go with it");
 
     await undoThrough(ds, 'ApiTokens1795560000000');
-    // The audit log, newer, goes first.
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log'));
+    // The audit log and the certificates, newer, go first.
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t)));
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
   }));
 
@@ -168,7 +178,50 @@ test('the audit-log migration: entries outlive their customer, the paging and re
     assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
 
     await undoThrough(ds, 'AuditLog1795570000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log'));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the certificates migration: statuses and sources checked, served rows hold their material, both tables go with their customer; down restores the customer table', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    const indexes: Array<{ indexname: string; indexdef: string }> = await ds.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('certificate', 'acme_challenge') ORDER BY 1`,
+    );
+    assert.deepEqual(indexes.map((i) => i.indexname), [
+      'idx_acme_challenge_certificate',
+      'idx_acme_challenge_customer',
+      'idx_certificate_customer',
+      'idx_certificate_status_renew',
+      'pk_acme_challenge',
+      'pk_certificate',
+    ]);
+    assert.match(indexes[3]!.indexdef, /\(status, renew_at\)/);
+
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('m', 'M', 'https://m.example', 60)`);
+    assert.deepEqual(await ds.query(`SELECT https_redirect, hsts_max_age, hsts_include_subdomains, hsts_preload FROM customer`), [
+      { https_redirect: null, hsts_max_age: null, hsts_include_subdomains: false, hsts_preload: false },
+    ]);
+    await assert.rejects(ds.query(`UPDATE customer SET hsts_max_age = -1`), /chk_customer_hsts_max_age/);
+    const [{ id }] = (await ds.query(
+      `INSERT INTO certificate (customer_id, domains, source, status) VALUES ('m', '{m.example}', 'ACME', 'PENDING') RETURNING id`,
+    )) as Array<{ id: string }>;
+    assert.deepEqual(await ds.query(`SELECT domains, attempts, cert_pem, key_enc FROM certificate`), [{ domains: ['m.example'], attempts: 0, cert_pem: null, key_enc: null }]);
+    await assert.rejects(ds.query(`INSERT INTO certificate (customer_id, domains, source, status) VALUES ('m', '{}', 'MANUAL', 'PENDING')`), /chk_certificate_source/);
+    await assert.rejects(ds.query(`INSERT INTO certificate (customer_id, domains, source, status) VALUES ('m', '{}', 'ACME', 'VALID')`), /chk_certificate_status/);
+    await assert.rejects(ds.query(`UPDATE certificate SET status = 'ISSUED'`), /chk_certificate_material/);
+    await assert.rejects(ds.query(`INSERT INTO certificate (customer_id, domains, source, status) VALUES ('nobody', '{}', 'ACME', 'PENDING')`), /fk_certificate_customer/);
+    await ds.query(`INSERT INTO acme_challenge (token, customer_id, certificate_id, domain, key_authorization) VALUES ('t', 'm', $1, 'm.example', 't.k')`, [id]);
+    await ds.query(`DELETE FROM customer WHERE id = 'm'`);
+    assert.deepEqual(await ds.query('SELECT * FROM certificate'), []);
+    assert.deepEqual(await ds.query('SELECT * FROM acme_challenge'), []);
+
+    await undoThrough(ds, 'Certificates1795580000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t)));
+    const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
+    assert.deepEqual(columns, []);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

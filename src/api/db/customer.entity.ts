@@ -1,6 +1,8 @@
 /** Row of the `customer` table. Persistence only: see customer.mapper.ts for the other shapes. */
 import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
 import type { QueryStringMode } from '../../core/customer.types';
+import { AcmeChallengeEntity } from './acme-challenge.entity';
+import { CertificateEntity } from './certificate.entity';
 import { DomainEntity } from './domain.entity';
 
 @Entity({ name: 'customer' })
@@ -39,6 +41,20 @@ export class CustomerEntity {
   @Column({ name: 'query_string_allow', type: 'jsonb', default: () => "'[]'" })
   queryStringAllow!: string[];
 
+  /** Plain HTTP redirected to HTTPS: true always, false never, NULL: when a valid certificate covers the host (core/tls.types.ts). */
+  @Column({ name: 'https_redirect', type: 'boolean', nullable: true })
+  httpsRedirect!: boolean | null;
+
+  /** Strict-Transport-Security max-age in seconds; NULL: no HSTS (the two flags below are then ignored). */
+  @Column({ name: 'hsts_max_age', type: 'integer', nullable: true })
+  hstsMaxAge!: number | null;
+
+  @Column({ name: 'hsts_include_subdomains', type: 'boolean', default: false })
+  hstsIncludeSubdomains!: boolean;
+
+  @Column({ name: 'hsts_preload', type: 'boolean', default: false })
+  hstsPreload!: boolean;
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
@@ -51,4 +67,10 @@ export class CustomerEntity {
 
   @OneToMany(() => DomainEntity, (d) => d.customer)
   domains!: DomainEntity[];
+
+  @OneToMany(() => CertificateEntity, (c) => c.customer)
+  certificates?: CertificateEntity[];
+
+  @OneToMany(() => AcmeChallengeEntity, (c) => c.customer)
+  acmeChallenges?: AcmeChallengeEntity[];
 }

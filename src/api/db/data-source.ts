@@ -15,15 +15,28 @@ import { CustomerStaleIfError1795540000000 } from '../../../migrations/179554000
 import { Purges1795550000000 } from '../../../migrations/1795550000000-purges';
 import { ApiTokens1795560000000 } from '../../../migrations/1795560000000-api-tokens';
 import { AuditLog1795570000000 } from '../../../migrations/1795570000000-audit-log';
+import { Certificates1795580000000 } from '../../../migrations/1795580000000-certificates';
+import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
 import { AuditEntity } from './audit.entity';
+import { CertificateEntity } from './certificate.entity';
 import { ChangeLogEntity } from './change-log.entity';
 import { CustomerEntity } from './customer.entity';
 import { DomainEntity } from './domain.entity';
 import { PurgeEdgeEntity } from './purge-edge.entity';
 import { PurgeEntity } from './purge.entity';
 
-export const API_ENTITIES = [CustomerEntity, DomainEntity, ChangeLogEntity, PurgeEntity, PurgeEdgeEntity, ApiTokenEntity, AuditEntity];
+export const API_ENTITIES = [
+  CustomerEntity,
+  DomainEntity,
+  ChangeLogEntity,
+  PurgeEntity,
+  PurgeEdgeEntity,
+  ApiTokenEntity,
+  AuditEntity,
+  CertificateEntity,
+  AcmeChallengeEntity,
+];
 export const API_MIGRATIONS = [
   InitialSchema1732400000000,
   CustomerCacheOptions1795530000000,
@@ -31,6 +44,7 @@ export const API_MIGRATIONS = [
   Purges1795550000000,
   ApiTokens1795560000000,
   AuditLog1795570000000,
+  Certificates1795580000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */
