@@ -5,7 +5,9 @@
  * creation time). The GraphQL Customer is graphql/customer.mapper.ts's business.
  */
 import type { CustomerConfig, QueryStringPolicy } from '../../core/customer.types';
+import type { CustomerTls, HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
+import { toAcmeChallenges, toEdgeCertificates } from './certificate.mapper';
 import type { CustomerEntity } from './customer.entity';
 
 function sortedDomains(entity: CustomerEntity): string[] {
@@ -21,7 +23,29 @@ function queryStringOf(entity: CustomerEntity): QueryStringPolicy {
   return { mode: entity.queryStringMode, allow: [...(entity.queryStringAllow ?? [])] };
 }
 
-export function toCustomerConfig(entity: CustomerEntity): CustomerConfig {
+function hstsOf(entity: CustomerEntity): HstsPolicy | null {
+  if (entity.hstsMaxAge === null || entity.hstsMaxAge === undefined) return null;
+  return { maxAge: entity.hstsMaxAge, includeSubDomains: entity.hstsIncludeSubdomains, preload: entity.hstsPreload };
+}
+
+/**
+ * What the edges know of the customer's HTTPS. The certificates and challenges must have
+ * been loaded with the row (customer.store.ts loads them with every customer): a config
+ * built without them would withdraw every certificate from the edges.
+ */
+function tlsOf(entity: CustomerEntity, nowMs: number): CustomerTls {
+  if (entity.certificates === undefined || entity.acmeChallenges === undefined) {
+    throw new Error(`customer ${entity.id} was read without its certificates and ACME challenges`);
+  }
+  return {
+    certificates: toEdgeCertificates(entity.certificates, nowMs),
+    httpsRedirect: entity.httpsRedirect ?? null,
+    hsts: hstsOf(entity),
+    acmeChallenges: toAcmeChallenges(entity.acmeChallenges),
+  };
+}
+
+export function toCustomerConfig(entity: CustomerEntity, nowMs: number = Date.now()): CustomerConfig {
   return {
     id: entity.id,
     name: entity.name,
@@ -35,11 +59,12 @@ export function toCustomerConfig(entity: CustomerEntity): CustomerConfig {
     cacheQuotaBytes: quotaOf(entity),
     staleIfErrorSeconds: entity.staleIfErrorSeconds ?? null,
     queryString: queryStringOf(entity),
+    tls: tlsOf(entity, nowMs),
     version: entity.version,
     updatedAt: entity.updatedAt.toISOString(),
   };
 }
 
-export function toCustomerRecord(entity: CustomerEntity): CustomerRecord {
-  return { ...toCustomerConfig(entity), createdAt: entity.createdAt };
+export function toCustomerRecord(entity: CustomerEntity, nowMs: number = Date.now()): CustomerRecord {
+  return { ...toCustomerConfig(entity, nowMs), createdAt: entity.createdAt };
 }

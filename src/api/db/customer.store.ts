@@ -6,6 +6,7 @@
 import { In, MoreThan } from 'typeorm';
 import type { CustomerConfig, OriginBasicAuth, QueryStringPolicy } from '../../core/customer.types';
 import { isPlainText } from '../../core/text.rules';
+import type { HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
 import { CustomerEntity } from './customer.entity';
 import { toCustomerConfig, toCustomerRecord } from './customer.mapper';
@@ -22,7 +23,18 @@ export interface CustomerFields {
   cacheQuotaBytes: number | null;
   staleIfErrorSeconds: number | null;
   queryString: QueryStringPolicy;
+  /** null: redirect when a valid certificate covers the host. */
+  httpsRedirect: boolean | null;
+  /** null: no HSTS. */
+  hsts: HstsPolicy | null;
 }
+
+/**
+ * What every read of a customer loads with it: its config carries its domains, and its
+ * certificates and ACME challenges for the edges (customer.mapper.ts). One query per
+ * relation rather than one join of all three, which would multiply the rows.
+ */
+const CUSTOMER_RELATIONS = { domains: true, certificates: true, acmeChallenges: true } as const;
 
 export interface NewCustomer extends CustomerFields {
   id: string;
@@ -44,7 +56,7 @@ export type CustomerConflict = { on: 'domain'; hostname: string | undefined } | 
  */
 export async function findCustomer(m: Tx, id: string): Promise<CustomerRecord | null> {
   if (!isPlainText(id)) return null;
-  const row = await m.getRepository(CustomerEntity).findOne({ where: { id }, relations: { domains: true } });
+  const row = await m.getRepository(CustomerEntity).findOne({ where: { id }, relations: CUSTOMER_RELATIONS, relationLoadStrategy: 'query' });
   return row ? toCustomerRecord(row) : null;
 }
 
@@ -65,11 +77,12 @@ export async function lockCustomerForUpdate(m: Tx, id: string): Promise<{ versio
 export async function readCustomerPage(m: Tx, after: string | null, limit: number, only?: string): Promise<CustomerRecord[]> {
   const rows = await m.getRepository(CustomerEntity).find({
     where: only !== undefined ? (after && after >= only ? { id: In([]) } : { id: only }) : after ? { id: MoreThan(after) } : {},
-    relations: { domains: true },
+    relations: CUSTOMER_RELATIONS,
+    relationLoadStrategy: 'query',
     order: { id: 'ASC' },
     take: limit,
   });
-  return rows.map(toCustomerRecord);
+  return rows.map((row) => toCustomerRecord(row));
 }
 
 /** Every customer, or (`only`) whether that one exists as 0 or 1. */
@@ -80,8 +93,8 @@ export function countCustomers(m: Tx, only?: string): Promise<number> {
 
 /** Every customer with its domains, by id, as the bus carries them (the snapshot). */
 export async function readCustomerConfigs(m: Tx): Promise<CustomerConfig[]> {
-  const rows = await m.getRepository(CustomerEntity).find({ relations: { domains: true }, order: { id: 'ASC' } });
-  return rows.map(toCustomerConfig);
+  const rows = await m.getRepository(CustomerEntity).find({ relations: CUSTOMER_RELATIONS, relationLoadStrategy: 'query', order: { id: 'ASC' } });
+  return rows.map((row) => toCustomerConfig(row));
 }
 
 /** Names of the customers among `ids` that exist. */
@@ -108,6 +121,8 @@ export async function insertCustomer(m: Tx, customer: NewCustomer): Promise<void
     staleIfErrorSeconds: customer.staleIfErrorSeconds,
     queryStringMode: customer.queryString.mode,
     queryStringAllow: customer.queryString.allow,
+    httpsRedirect: customer.httpsRedirect,
+    ...hstsColumns(customer.hsts),
     createdAt: customer.createdAt,
     updatedAt: customer.createdAt,
     version: customer.version,
@@ -126,6 +141,8 @@ export async function updateCustomer(m: Tx, id: string, patch: CustomerPatch): P
     row.queryStringMode = patch.queryString.mode;
     row.queryStringAllow = patch.queryString.allow;
   }
+  if (patch.httpsRedirect !== undefined) row.httpsRedirect = patch.httpsRedirect;
+  if (patch.hsts !== undefined) Object.assign(row, hstsColumns(patch.hsts));
   if (patch.basicAuth === null) {
     row.basicAuthUsername = null;
     row.basicAuthPasswordEnc = null;
@@ -136,7 +153,11 @@ export async function updateCustomer(m: Tx, id: string, patch: CustomerPatch): P
   await m.update(CustomerEntity, { id }, row);
 }
 
-/** Deletes the customer (its domains and purges go with it); false when there was none. */
+function hstsColumns(hsts: HstsPolicy | null): Pick<CustomerEntity, 'hstsMaxAge' | 'hstsIncludeSubdomains' | 'hstsPreload'> {
+  return { hstsMaxAge: hsts?.maxAge ?? null, hstsIncludeSubdomains: hsts?.includeSubDomains ?? false, hstsPreload: hsts?.preload ?? false };
+}
+
+/** Deletes the customer (its domains, purges, certificates and challenges go with it); false when there was none. */
 export async function deleteCustomer(m: Tx, id: string): Promise<boolean> {
   const result = await m.delete(CustomerEntity, { id });
   return Boolean(result.affected);
@@ -150,6 +171,21 @@ export async function customerDomains(m: Tx, customerId: string): Promise<string
 /** Which customer holds each of `hostnames` that is taken. */
 export async function domainOwners(m: Tx, hostnames: readonly string[]): Promise<Array<{ hostname: string; customerId: string }>> {
   const rows = await m.getRepository(DomainEntity).findBy({ hostname: In([...hostnames]) });
+  return rows.map((d) => ({ hostname: d.hostname, customerId: d.customerId }));
+}
+
+/**
+ * Other customers' domains that the certificate names `names` could cover: the exact names
+ * themselves, and for a wildcard (`*.example.com`) every domain under `.example.com` (the
+ * caller applies RFC 6125's one-label rule, core/certificate.rules.ts).
+ */
+export async function othersDomainsUnder(m: Tx, names: readonly string[], exceptCustomerId: string): Promise<Array<{ hostname: string; customerId: string }>> {
+  if (names.length === 0) return [];
+  const qb = m.getRepository(DomainEntity).createQueryBuilder('d').where('d.customer_id <> :except', { except: exceptCustomerId });
+  const exact = names.filter((n) => !n.startsWith('*.'));
+  const suffixes = names.filter((n) => n.startsWith('*.')).map((n) => `%${n.slice(1).replace(/[\\%_]/g, (c) => `\\${c}`)}`);
+  qb.andWhere('(d.hostname IN (:...exact) OR d.hostname LIKE ANY(:suffixes))', { exact: exact.length > 0 ? exact : [''], suffixes });
+  const rows = await qb.orderBy('d.hostname', 'ASC').getMany();
   return rows.map((d) => ({ hostname: d.hostname, customerId: d.customerId }));
 }
 

@@ -6,6 +6,7 @@
 import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { CACHE_TTL_DEFAULT } from '../../core/customer.types';
+import { HstsInput } from './hsts.type';
 import { QueryStringPolicyInput } from './query-string.input';
 
 @InputType({ description: 'Credentials the edge sends to the origin. The password is stored encrypted and never returned.' })
@@ -45,10 +46,18 @@ export class CreateCustomerInput {
 
   @Field(() => QueryStringPolicyInput, { nullable: true, description: 'Absent: KEEP.' })
   queryString?: QueryStringPolicyInput | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: always redirect plain HTTP to HTTPS (308), false: never; null or absent: once a valid certificate covers the host.' })
+  httpsRedirect?: boolean | null;
+
+  @Field(() => HstsInput, { nullable: true, description: 'null or absent: no Strict-Transport-Security.' })
+  hsts?: HstsInput | null;
 }
 
 @InputType({
-  description: 'Only the fields given change. `basicAuth: null` removes Basic Auth and `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns stale-if-error off; leaving them out keeps them.',
+  description:
+    'Only the fields given change. `basicAuth: null` removes Basic Auth and `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns stale-if-error off, ' +
+    '`httpsRedirect: null` restores the default and `hsts: null` removes HSTS; leaving them out keeps them.',
 })
 export class UpdateCustomerInput {
   @Field(() => String, { nullable: true })
@@ -74,4 +83,10 @@ export class UpdateCustomerInput {
 
   @Field(() => QueryStringPolicyInput, { nullable: true, description: 'Replaces the whole policy.' })
   queryString?: QueryStringPolicyInput | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: always redirect plain HTTP to HTTPS, false: never; null: the default (once a valid certificate covers the host).' })
+  httpsRedirect?: boolean | null;
+
+  @Field(() => HstsInput, { nullable: true, description: 'Replaces the whole policy; null removes it.' })
+  hsts?: HstsInput | null;
 }

@@ -1,11 +1,13 @@
 /**
  * Customer → GraphQL Customer: from the CustomerRecord services return, or from the
  * CustomerConfig a bus event carries (with the creation time looked up). The GraphQL
- * Customer has no password at all, only whether there is one.
+ * Customer has no password at all, only whether there is one, and no certificate key.
  */
 import type { CustomerConfig, QueryStringPolicy } from '../../core/customer.types';
+import type { HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
 import { Customer } from './customer.type';
+import { Hsts } from './hsts.type';
 import { QueryStringMode, QueryStringPolicy as GraphqlQueryStringPolicy } from './query-string.type';
 
 const GRAPHQL_MODE: Record<QueryStringPolicy['mode'], QueryStringMode> = {
@@ -20,6 +22,10 @@ function toGraphqlQueryString(policy: QueryStringPolicy | undefined): GraphqlQue
   q.mode = GRAPHQL_MODE[policy?.mode ?? 'keep'];
   q.allow = [...(policy?.allow ?? [])];
   return q;
+}
+
+function toGraphqlHsts(policy: HstsPolicy | null | undefined): Hsts | null {
+  return policy ? Object.assign(new Hsts(), { maxAge: policy.maxAge, includeSubDomains: policy.includeSubDomains, preload: policy.preload }) : null;
 }
 
 export function toGraphqlCustomer(customer: CustomerRecord): Customer {
@@ -38,6 +44,9 @@ export function configToGraphqlCustomer(config: CustomerConfig, createdAt: Date)
   c.cacheQuotaBytes = config.cacheQuotaBytes ?? null;
   c.staleIfErrorSeconds = config.staleIfErrorSeconds ?? null;
   c.queryString = toGraphqlQueryString(config.queryString);
+  // Only the options: the certificates are the `certificates` query's, and never with their keys.
+  c.httpsRedirect = config.tls?.httpsRedirect ?? null;
+  c.hsts = toGraphqlHsts(config.tls?.hsts);
   c.createdAt = createdAt;
   c.updatedAt = new Date(config.updatedAt);
   return c;

@@ -1,18 +1,24 @@
 /** Customer queries and mutations. Thin: arguments in, service call, mapper out. */
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { toGraphqlCustomer } from './customer.mapper';
-import type { QueryStringCommand } from '../services/customer.commands';
+import type { HstsCommand, QueryStringCommand } from '../services/customer.commands';
 import { PAGE_SIZE_DEFAULT } from '../services/customer.service';
 import { mayAccess, requireAccess } from './access';
 import type { ApiContext } from './context.type';
 import { CustomerConnection, PageInfo } from './customer-connection.type';
 import { CreateCustomerInput, UpdateCustomerInput } from './customer.input';
 import { Customer } from './customer.type';
+import type { HstsInput } from './hsts.type';
 import type { QueryStringPolicyInput } from './query-string.input';
 
 // null and undefined must survive: on update, absent keeps the policy and null is reported.
 function queryStringCommand(input: QueryStringPolicyInput | null | undefined): QueryStringCommand | null | undefined {
   return input == null ? input : { mode: input.mode, allow: input.allow ?? null };
+}
+
+// Likewise: absent keeps HSTS, null removes it.
+function hstsCommand(input: HstsInput | null | undefined): HstsCommand | null | undefined {
+  return input == null ? input : { maxAge: input.maxAge, includeSubDomains: input.includeSubDomains, preload: input.preload };
 }
 
 @Resolver(() => Customer)
@@ -61,12 +67,18 @@ export class CustomerResolver {
       cacheQuotaBytes: input.cacheQuotaBytes ?? null,
       staleIfErrorSeconds: input.staleIfErrorSeconds ?? null,
       queryString: queryStringCommand(input.queryString) ?? null,
+      httpsRedirect: input.httpsRedirect ?? null,
+      hsts: hstsCommand(input.hsts) ?? null,
     }, requireAccess(ctx, 'customer.create'));
     return toGraphqlCustomer(entity);
   }
 
   @Authorized('customer.update@id')
-  @Mutation(() => Customer, { description: 'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off.' })
+  @Mutation(() => Customer, {
+    description:
+      'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off, ' +
+      '`httpsRedirect: null` restores the default, `hsts: null` removes HSTS.',
+  })
   async updateCustomer(
     @Ctx() ctx: ApiContext,
     @Arg('id', () => ID) id: string,
@@ -87,12 +99,14 @@ export class CustomerResolver {
       cacheQuotaBytes: input.cacheQuotaBytes,
       staleIfErrorSeconds: input.staleIfErrorSeconds,
       queryString: queryStringCommand(input.queryString),
+      httpsRedirect: input.httpsRedirect,
+      hsts: hstsCommand(input.hsts),
     }, caller);
     return toGraphqlCustomer(entity);
   }
 
   @Authorized('customer.delete@id')
-  @Mutation(() => Boolean, { description: 'Deletes the customer and its domains; edges stop serving them within a second.' })
+  @Mutation(() => Boolean, { description: 'Deletes the customer, its domains and its certificates; edges stop serving them within a second.' })
   async deleteCustomer(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<boolean> {
     await ctx.services.customers.delete(id);
     return true;

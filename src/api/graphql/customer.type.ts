@@ -1,6 +1,7 @@
 /** The GraphQL `Customer` object type. Never carries the Basic Auth password: only whether one is set. */
 import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Hsts } from './hsts.type';
 import { QueryStringPolicy } from './query-string.type';
 
 @ObjectType({ description: 'A customer of the CDN: an origin and the domains served from it.' })
@@ -35,6 +36,15 @@ export class Customer {
 
   @Field(() => QueryStringPolicy)
   queryString!: QueryStringPolicy;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Plain HTTP answered with a 308 redirect to HTTPS: true always, false never, null (the default) for a host a valid certificate covers.',
+  })
+  httpsRedirect!: boolean | null;
+
+  @Field(() => Hsts, { nullable: true, description: 'Strict-Transport-Security on HTTPS answers; null: none.' })
+  hsts!: Hsts | null;
 
   @Field({ description: 'Whether origin requests carry Basic Auth. The credentials themselves are never returned.' })
   hasBasicAuth!: boolean;

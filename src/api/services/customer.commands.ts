@@ -15,6 +15,16 @@ export interface QueryStringCommand {
   allow?: string[] | null;
 }
 
+/** Strict-Transport-Security for the customer's HTTPS answers. */
+export interface HstsCommand {
+  /** Seconds, 0 to HSTS_MAX_AGE_MAX (two years). */
+  maxAge: number;
+  /** Absent: false. */
+  includeSubDomains?: boolean | null;
+  /** Absent: false. Needs maxAge of one year or more and includeSubDomains. */
+  preload?: boolean | null;
+}
+
 export interface CreateCustomerCommand {
   id: string;
   name: string;
@@ -29,11 +39,16 @@ export interface CreateCustomerCommand {
   staleIfErrorSeconds?: number | null;
   /** null or absent: keep. */
   queryString?: QueryStringCommand | null;
+  /** true: always redirect plain HTTP to HTTPS, false: never; null or absent: once a valid certificate covers the host. */
+  httpsRedirect?: boolean | null;
+  /** null or absent: no HSTS. */
+  hsts?: HstsCommand | null;
 }
 
 /**
  * Absent (undefined) keeps a field. `basicAuth: null` removes Basic Auth and
- * `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off; null elsewhere is an error.
+ * `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off,
+ * `httpsRedirect: null` restores the default, `hsts: null` removes HSTS; null elsewhere is an error.
  */
 export interface UpdateCustomerCommand {
   name?: string | null;
@@ -46,6 +61,10 @@ export interface UpdateCustomerCommand {
   staleIfErrorSeconds?: number | null;
   /** Replaces the whole policy. */
   queryString?: QueryStringCommand | null;
+  /** null: the default (redirect once a valid certificate covers the host). */
+  httpsRedirect?: boolean | null;
+  /** Replaces the whole policy; null removes HSTS. */
+  hsts?: HstsCommand | null;
 }
 
 export interface PageRequest {

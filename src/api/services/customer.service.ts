@@ -138,6 +138,8 @@ export class CustomerService {
         cacheQuotaBytes: input.cacheQuotaBytes,
         staleIfErrorSeconds: input.staleIfErrorSeconds,
         queryString: input.queryString,
+        httpsRedirect: input.httpsRedirect,
+        hsts: input.hsts,
         createdAt: new Date(),
         version: 1,
       });
@@ -163,6 +165,8 @@ export class CustomerService {
       if (input.cacheQuotaBytes !== undefined) patch.cacheQuotaBytes = input.cacheQuotaBytes;
       if (input.staleIfErrorSeconds !== undefined) patch.staleIfErrorSeconds = input.staleIfErrorSeconds;
       if (input.queryString !== undefined) patch.queryString = input.queryString;
+      if (input.httpsRedirect !== undefined) patch.httpsRedirect = input.httpsRedirect;
+      if (input.hsts !== undefined) patch.hsts = input.hsts;
       if (input.basicAuth === null) {
         patch.basicAuth = null;
       } else if (input.basicAuth !== undefined) {

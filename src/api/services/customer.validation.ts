@@ -19,7 +19,8 @@ import {
 } from '../../core/customer.rules';
 import { CACHE_TTL_DEFAULT, type QueryStringPolicy } from '../../core/customer.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
-import type { CreateCustomerCommand, UpdateCustomerCommand, BasicAuthCommand } from './customer.commands';
+import { HSTS_MAX_AGE_MAX, type HstsPolicy } from '../../core/tls.types';
+import type { CreateCustomerCommand, UpdateCustomerCommand, BasicAuthCommand, HstsCommand } from './customer.commands';
 import { checkOriginAddress, type ResolveAll } from './origin-address.check';
 
 export interface OriginPolicy {
@@ -38,6 +39,8 @@ export interface ValidCreate {
   cacheQuotaBytes: number | null;
   staleIfErrorSeconds: number | null;
   queryString: QueryStringPolicy;
+  httpsRedirect: boolean | null;
+  hsts: HstsPolicy | null;
 }
 
 export interface ValidUpdate {
@@ -52,6 +55,33 @@ export interface ValidUpdate {
   /** undefined keeps, null turns off. */
   staleIfErrorSeconds?: number | null;
   queryString?: QueryStringPolicy;
+  /** undefined keeps, null restores the default. */
+  httpsRedirect?: boolean | null;
+  /** undefined keeps, null removes. */
+  hsts?: HstsPolicy | null;
+}
+
+/** One year: the least max-age the browsers' HSTS preload lists accept (hstspreload.org). */
+export const HSTS_PRELOAD_MIN_MAX_AGE = 365 * 24 * 3600;
+
+/** An HSTS policy's problems: max-age in range; preload only with what the preload lists require. */
+export function checkHsts(hsts: HstsCommand, field: string): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const maxAgeOk = Number.isInteger(hsts.maxAge) && hsts.maxAge >= 0 && hsts.maxAge <= HSTS_MAX_AGE_MAX;
+  if (!maxAgeOk) {
+    problems.push({ field: `${field}.maxAge`, message: `must be whole seconds from 0 to ${HSTS_MAX_AGE_MAX} (two years), got ${hsts.maxAge}; 0 tells browsers to forget the policy` });
+  }
+  if (hsts.preload === true && (hsts.maxAge < HSTS_PRELOAD_MIN_MAX_AGE || hsts.includeSubDomains !== true)) {
+    problems.push({
+      field: `${field}.preload`,
+      message: `needs maxAge of at least ${HSTS_PRELOAD_MIN_MAX_AGE} (one year) and includeSubDomains: true, as the browsers' preload lists require; set both, or leave preload false`,
+    });
+  }
+  return problems;
+}
+
+function hstsPolicy(hsts: HstsCommand): HstsPolicy {
+  return { maxAge: hsts.maxAge, includeSubDomains: hsts.includeSubDomains === true, preload: hsts.preload === true };
 }
 
 async function checkOrigin(value: string, field: string, policy: OriginPolicy): Promise<FieldProblem[]> {
@@ -77,6 +107,7 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     ...checkCacheQuota(cmd.cacheQuotaBytes ?? null, `${prefix}.cacheQuotaBytes`),
     ...checkStaleIfError(cmd.staleIfErrorSeconds ?? null, `${prefix}.staleIfErrorSeconds`),
     ...(cmd.queryString ? checkQueryString(cmd.queryString, `${prefix}.queryString`) : []),
+    ...(cmd.hsts ? checkHsts(cmd.hsts, `${prefix}.hsts`) : []),
   ];
   if (problems.length > 0) throw invalidInput(problems);
   return {
@@ -89,13 +120,15 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     cacheQuotaBytes: cmd.cacheQuotaBytes ?? null,
     staleIfErrorSeconds: cmd.staleIfErrorSeconds ?? null,
     queryString: normalizeQueryString(cmd.queryString ?? { mode: 'keep' }),
+    httpsRedirect: cmd.httpsRedirect ?? null,
+    hsts: cmd.hsts ? hstsPolicy(cmd.hsts) : null,
   };
 }
 
 export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginPolicy, prefix = 'input'): Promise<ValidUpdate> {
   const problems: FieldProblem[] = [];
   const valid: ValidUpdate = {};
-  // null means "remove" only for basicAuth, cacheQuotaBytes and staleIfErrorSeconds; elsewhere it is a mistake worth naming.
+  // null means "remove" only for basicAuth, cacheQuotaBytes, staleIfErrorSeconds and hsts (httpsRedirect: the default); elsewhere it is a mistake worth naming.
   const notNull = (name: keyof UpdateCustomerCommand): boolean => {
     if (cmd[name] !== null) return cmd[name] !== undefined;
     problems.push({ field: `${prefix}.${name}`, message: 'must not be null; leave the field out to keep the current value' });
@@ -134,6 +167,11 @@ export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginP
     const p = checkQueryString(cmd.queryString!, `${prefix}.queryString`);
     problems.push(...p);
     if (p.length === 0) valid.queryString = normalizeQueryString(cmd.queryString!);
+  }
+  if (cmd.httpsRedirect !== undefined) valid.httpsRedirect = cmd.httpsRedirect;
+  if (cmd.hsts !== undefined) {
+    if (cmd.hsts !== null) problems.push(...checkHsts(cmd.hsts, `${prefix}.hsts`));
+    valid.hsts = cmd.hsts === null ? null : hstsPolicy(cmd.hsts);
   }
   if (problems.length > 0) throw invalidInput(problems);
   return valid;
