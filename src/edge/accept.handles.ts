@@ -23,9 +23,16 @@
  * process to get more descriptors of one socket. Measured side by side on Node 24, reusePort
  * keeps the same tail latency without the helper, so the helper is gone.)
  */
-import type { Server as HttpServer } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from '../obs/logger.factory';
+
+/** A public port (plain HTTP, or TLS: edge/tls) as startEdge runs it. */
+export interface PublicListener {
+  server: NetServer;
+  listen(host: string, port: number): Promise<void>;
+  /** Stops accepting, lets requests in flight finish, closes idle connections. */
+  close(): Promise<void>;
+}
 
 export interface AcceptHandles {
   /** Listening sockets in all: the server's own plus the copies. */
@@ -44,6 +51,11 @@ export interface ListenOptions {
   exclusive: boolean;
   /** Check first that a fixed port is free (not in a cluster worker: its siblings hold it). */
   probe: boolean;
+  /**
+   * What the server does to the connections its own socket accepts, done to the copies' too.
+   * Default node:http's (no Nagle, half-open allowed); a TLS server's differ.
+   */
+  adopt?: { noDelay: boolean; allowHalfOpen: boolean };
 }
 
 /** Where SO_REUSEPORT gives each listening socket its own accept queue (Node 22.12+ `reusePort`). */
@@ -53,7 +65,7 @@ export function reusePortAvailable(): boolean {
 }
 
 /** Listens `server` on `options.handles` sockets of one address; resolves once all listen. */
-export async function listenOnHandles(server: HttpServer, options: ListenOptions, logger: Logger): Promise<AcceptHandles> {
+export async function listenOnHandles(server: NetServer, options: ListenOptions, logger: Logger): Promise<AcceptHandles> {
   const reuse = reusePortAvailable() && options.handles > 1;
   if (reuse && options.probe && options.port !== 0) await assertPortFree(options.host, options.port);
   await listen(server, { host: options.host, port: options.port, backlog: options.backlog, exclusive: options.exclusive && reuse, reusePort: reuse });
@@ -62,10 +74,11 @@ export async function listenOnHandles(server: HttpServer, options: ListenOptions
     return { handles: 1, close: async () => {} };
   }
   const port = (server.address() as { port: number }).port;
+  const { noDelay, allowHalfOpen } = options.adopt ?? { noDelay: true, allowHalfOpen: true };
   const adopt = (socket: Socket): void => {
-    // What node:http does for the sockets its own handle accepts.
-    socket.setNoDelay(true);
-    socket.allowHalfOpen = true;
+    // What the server does for the sockets its own handle accepts.
+    socket.setNoDelay(noDelay);
+    socket.allowHalfOpen = allowHalfOpen;
     server.emit('connection', socket);
   };
   const copies: NetServer[] = [];

@@ -6,8 +6,16 @@
  * are closed). `Expect: 100-continue` is answered here, and only for a request that is
  * accepted. Every refusal is the edge's usual JSON error, `{"error": "...", "code": "CDN_ERR_...", "message": "..."}`,
  * with a catalog message.
+ *
+ * The same limits hold for HTTP/2 (edge/tls): target length, Content-Length and the body as
+ * it streams, its pace. What differs is what a refusal closes: on HTTP/1 the connection (the
+ * rest of the request is never read), on h2 only the request's stream, never the connection
+ * that carries the client's other requests. h2 heads are bounded by the session settings
+ * (tls/tls.settings.ts: the same CDN_EDGE_MAX_HEADER_BYTES), which reset a stream whose
+ * head is too large.
  */
 import { STATUS_CODES, type ServerOptions } from 'node:http';
+import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import { cdnError, httpErrorBody, type CdnError } from '../core/errors';
 import type { EdgeConfig } from './config';
@@ -63,7 +71,7 @@ export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl =
     return refuse(tx, cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
   }
   if (expectsContinue) tx.res.writeContinue();
-  if (declared !== undefined || tx.req.headers['transfer-encoding'] !== undefined) guardBody(tx, limits);
+  if (tx.hasBody) guardBody(tx, limits);
   return true;
 }
 
@@ -81,11 +89,38 @@ export function loopsThrough(field: string | string[] | undefined, cdnId: string
 }
 
 function refuse(tx: EdgeTransaction, err: CdnError): false {
-  // The rest of the request (a body, a pipelined request) is never read: close after answering.
-  tx.res.shouldKeepAlive = false;
+  dropRestOfRequest(tx);
   tx.synth(err);
   synthStep(tx);
   return false;
+}
+
+/**
+ * The rest of the request (a body, a pipelined request) is never read. HTTP/1: the
+ * connection closes after the answer. h2: the stream is reset once the answer is sent
+ * (RST_STREAM NO_ERROR: "stop sending", RFC 9113 §8.1), the connection goes on.
+ */
+function dropRestOfRequest(tx: EdgeTransaction): void {
+  const res = tx.res;
+  if ('stream' in res) {
+    const stream = res.stream;
+    res.once('finish', () => {
+      if (!stream.closed) stream.close(h2.NGHTTP2_NO_ERROR);
+    });
+  } else {
+    res.shouldKeepAlive = false;
+  }
+}
+
+/** An answer already under way cannot be finished: HTTP/1 closes the connection, h2 cancels the stream. */
+function cutShort(tx: EdgeTransaction): void {
+  const res = tx.res;
+  if ('stream' in res) {
+    if (!res.stream.closed) res.stream.close(h2.NGHTTP2_CANCEL);
+  } else {
+    res.destroy();
+    res.socket?.destroy();
+  }
 }
 
 /**
@@ -118,13 +153,14 @@ function guardBody(tx: EdgeTransaction, limits: ClientLimits): void {
   const stop = (err: CdnError): void => {
     stopped = true;
     idle();
-    const socket = req.socket;
-    if (tx.res.headersSent || tx.res.destroyed) {
-      tx.res.destroy();
-      socket?.destroy();
+    if (tx.res.headersSent || tx.clientGone) {
+      cutShort(tx);
     } else {
+      // HTTP/1: the client may still be sending; h2's stream reset (refuse) stops it instead.
+      const res = tx.res;
+      const socket = 'stream' in res ? undefined : res.socket;
       refuse(tx, err);
-      tx.res.once('finish', () => socket?.destroy());
+      if (socket != null) res.once('finish', () => socket.destroy());
     }
     // After the answer is written: an aborted upload may take the client's socket down with it.
     tx.abort?.abort();

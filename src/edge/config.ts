@@ -28,11 +28,26 @@ export const MAX_DETACHED_SECONDS_DEFAULT = 30;
 export const STATS_INTERVAL_MS_DEFAULT = 1_000;
 /** Measured: 32 handles take a burst of 1,000 connections in well under a second on a busy edge (docs/BENCHMARKS.md). */
 export const ACCEPT_HANDLES_DEFAULT = 32;
+export const TLS_PORT_DEFAULT = 8443;
+/** HTTPS's own port: redirects to it name no port. */
+export const TLS_PUBLIC_PORT_DEFAULT = 443;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
   host: string;
   port: number;
+  /**
+   * HTTPS port (TLS 1.2/1.3, ALPN h2 and http/1.1): every customer domain with a certificate,
+   * chosen by SNI (edge/tls). undefined: no TLS listener (CDN_EDGE_TLS_PORT=off).
+   */
+  tlsHost: string;
+  tlsPort: number | undefined;
+  /**
+   * The port clients reach HTTPS on, for the redirects of plain HTTP (308 to https://host[:port]):
+   * 443 (the default) is left out of the URL. Set it when the TLS port is published as is,
+   * e.g. 8443 without a load balancer or NAT mapping 443 to it.
+   */
+  tlsPublicPort: number;
   /** Admin port: /healthz, /readyz, /metrics; never reachable through a customer domain. */
   adminHost: string;
   adminPort: number;
@@ -114,9 +129,13 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
   }
   const dataDir = path.resolve(cwd, r.string('CDN_DATA_DIR', './.data'));
   const cacheDirRaw = r.string('CDN_CACHE_DIR');
+  const host = r.string('CDN_EDGE_HOST', '127.0.0.1');
   const config: EdgeConfig = {
-    host: r.string('CDN_EDGE_HOST', '127.0.0.1'),
+    host,
     port: r.port('CDN_EDGE_PORT', 8080),
+    tlsHost: r.string('CDN_EDGE_TLS_HOST', host),
+    tlsPort: readTlsPort(r),
+    tlsPublicPort: r.int('CDN_EDGE_TLS_PUBLIC_PORT', TLS_PUBLIC_PORT_DEFAULT, 1, 65535),
     adminHost: r.string('CDN_EDGE_ADMIN_HOST', '127.0.0.1'),
     adminPort: r.port('CDN_EDGE_ADMIN_PORT', 8081),
     redis: redis.target,
@@ -159,7 +178,28 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
   if (ports[0] !== 0 && ports[0] === ports[1] && config.host === config.adminHost) {
     r.problem('CDN_EDGE_ADMIN_PORT', `must differ from CDN_EDGE_PORT (${config.port}): the admin endpoints must not be reachable through customer domains`);
   }
+  if (config.tlsPort !== undefined && config.tlsPort !== 0) {
+    if (config.tlsPort === config.port && config.tlsHost === config.host) {
+      r.problem('CDN_EDGE_TLS_PORT', `must differ from CDN_EDGE_PORT (${config.port}): plain HTTP and HTTPS need a port each`);
+    }
+    if (config.tlsPort === config.adminPort && config.tlsHost === config.adminHost) {
+      r.problem('CDN_EDGE_TLS_PORT', `must differ from CDN_EDGE_ADMIN_PORT (${config.adminPort}): the admin endpoints must not be reachable through customer domains`);
+    }
+  }
   return r.finish('edge', config);
+}
+
+/** CDN_EDGE_TLS_PORT: a port (0: a free one), or `off` for no TLS listener. */
+function readTlsPort(r: EnvReader): number | undefined {
+  const raw = r.string('CDN_EDGE_TLS_PORT');
+  if (raw === undefined) return TLS_PORT_DEFAULT;
+  if (raw.toLowerCase() === 'off') return undefined;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || n > 65535) {
+    r.problem('CDN_EDGE_TLS_PORT', `must be a port from 0 to 65535 (0: a free one) or "off" (no HTTPS listener), got "${raw}"`);
+    return TLS_PORT_DEFAULT;
+  }
+  return n;
 }
 
 /** A share from 0 to 1 (a decimal such as 0.05). */

@@ -13,7 +13,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from './cache/cache-store.port';
 import { CustomerMeter, StatsRecorder } from './stats/customer.meter';
-import { EDGE_METRICS, EDGE_PRIMARY_METRICS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind } from './metrics.catalog';
+import { EDGE_METRICS, EDGE_PRIMARY_METRICS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type TlsFailureReason } from './metrics.catalog';
 import { CustomerSeriesTable, renderCustomerFamilies, type RowSnapshot, type StoredByCustomer } from './stats/customer.series';
 
 export {
@@ -22,9 +22,13 @@ export {
   EDGE_PRIMARY_METRICS,
   ORIGIN_ERROR_KINDS,
   STATUS_CLASSES,
+  TLS_FAILURE_REASONS,
+  TRANSPORTS,
   UNKNOWN_CUSTOMER,
   type CacheResult,
   type OriginErrorKind,
+  type TlsFailureReason,
+  type Transport,
 } from './metrics.catalog';
 
 /** What the collect-time gauges read; absent sources report 0 (or no series). */
@@ -34,6 +38,8 @@ export interface EdgeMetricsSources {
   busLag?(): number;
   lurkerBacklog?(): number;
   cacheStats?(): CacheStats | undefined;
+  /** TLS contexts held (edge/tls/certificate-contexts.ts). */
+  tlsContexts?(): number;
 }
 
 /** What a cluster worker sends its primary for the per-customer families. */
@@ -60,6 +66,8 @@ export class EdgeMetrics {
   readonly registry: Registry;
   readonly purgeApply: Histogram;
   readonly purgeLag: Histogram;
+  readonly #tlsHandshakes: Counter<'version' | 'resumed'>;
+  readonly #tlsFailures: Counter<'reason'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
   readonly recorder = new StatsRecorder();
   readonly #series = new CustomerSeriesTable();
@@ -79,6 +87,19 @@ export class EdgeMetrics {
     new Gauge({ ...m.lurkerBacklog, registers, collect() { this.set(sources.lurkerBacklog?.() ?? 0); } });
     this.purgeApply = new Histogram({ ...m.purgeApply, buckets: [...m.purgeApply.buckets], registers });
     this.purgeLag = new Histogram({ ...m.purgeLag, buckets: [...m.purgeLag.buckets], registers });
+    this.#tlsHandshakes = new Counter({ ...m.tlsHandshakes, labelNames: [...m.tlsHandshakes.labelNames], registers });
+    this.#tlsFailures = new Counter({ ...m.tlsHandshakeFailures, labelNames: [...m.tlsHandshakeFailures.labelNames], registers });
+    new Gauge({ ...m.tlsContexts, registers, collect() { this.set(sources.tlsContexts?.() ?? 0); } });
+  }
+
+  /** A TLS handshake completed (`version` as the socket reports it: TLSv1.2 or TLSv1.3). */
+  tlsHandshake(version: string | null, resumed: boolean): void {
+    const v = version === 'TLSv1.2' || version === 'TLSv1.3' ? version : 'other';
+    this.#tlsHandshakes.inc({ version: v, resumed: resumed ? 'true' : 'false' });
+  }
+
+  tlsHandshakeFailed(reason: TlsFailureReason): void {
+    this.#tlsFailures.inc({ reason });
   }
 
   /** The customer's meter (UNKNOWN_CUSTOMER: counted in the metrics, never in stats). */

@@ -19,6 +19,25 @@ export const CACHE_RESULTS: readonly CacheResult[] = ['HIT', 'MISS', 'STALE', 'R
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export const ORIGIN_ERROR_KINDS: readonly OriginErrorKind[] = ['timeout', 'refused', 'reset', '5xx', 'forbidden_address', 'other'];
 
+/**
+ * How a request arrived: plain HTTP/1.x (`http`), HTTP/1.x over TLS (`https`), HTTP/2 (`h2`,
+ * over TLS only: the edge speaks no cleartext h2). Rendered as the `protocol` and `scheme`
+ * labels of cdn_edge_requests_by_protocol_total, in this order.
+ */
+export type Transport = 'http' | 'https' | 'h2';
+export const TRANSPORTS: readonly { transport: Transport; protocol: 'h1' | 'h2'; scheme: 'http' | 'https' }[] = [
+  { transport: 'http', protocol: 'h1', scheme: 'http' },
+  { transport: 'https', protocol: 'h1', scheme: 'https' },
+  { transport: 'h2', protocol: 'h2', scheme: 'https' },
+];
+
+/**
+ * Values of the `reason` label of TLS handshake failures (edge/tls/handshake-failures.ts):
+ * a fixed set, whatever the client sends (a server name it asked for is never a label).
+ */
+export const TLS_FAILURE_REASONS = ['unknown_sni', 'no_sni', 'protocol_version', 'no_shared_cipher', 'timeout', 'reset', 'other'] as const;
+export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
+
 /** Bounds (seconds) of cdn_edge_origin_request_duration_seconds. */
 export const ORIGIN_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -47,6 +66,22 @@ export const EDGE_METRICS = {
     help: 'Client requests that joined another request\'s origin fetch instead of asking the origin (request collapsing)',
     labelNames: ['customer'],
   },
+  protocolRequests: {
+    name: 'cdn_edge_requests_by_protocol_total',
+    help: 'Client requests answered, by customer, HTTP version (protocol: h1, h2) and scheme (http, https)',
+    labelNames: ['customer', 'protocol', 'scheme'],
+  },
+  tlsHandshakes: {
+    name: 'cdn_edge_tls_handshakes_total',
+    help: 'TLS handshakes completed on the HTTPS port, by version (TLSv1.2, TLSv1.3) and whether a session was resumed (true, false)',
+    labelNames: ['version', 'resumed'],
+  },
+  tlsHandshakeFailures: {
+    name: 'cdn_edge_tls_handshake_failures_total',
+    help: 'TLS handshakes that failed, by reason (unknown_sni: no customer certificate for the name asked, no_sni: no name asked, protocol_version: below TLS 1.2, no_shared_cipher, timeout, reset: closed by the client, other)',
+    labelNames: ['reason'],
+  },
+  tlsContexts: { name: 'cdn_edge_tls_contexts', help: 'Certificates held ready to present (one TLS context each, summed over the processes of this edge)' },
   appliedSeq: { name: 'cdn_edge_applied_seq', help: 'Seq of the last configuration change this edge applied', aggregator: 'min' },
   customers: { name: 'cdn_edge_customers', help: 'Customers this edge currently serves', aggregator: 'max' },
   busLag: { name: 'cdn_edge_bus_lag_seq', help: 'Changes the change bus holds beyond the last one this edge applied (as of the last read)', aggregator: 'max' },

@@ -1,27 +1,28 @@
 /**
- * Wires one edge: the public node:http server (every customer domain, through the
- * request pipeline), the admin Fastify instance, the disk cache, the origin pools, metrics and
+ * Wires one edge: the public node:http server and the HTTPS port (edge/tls: h2 and HTTP/1.1
+ * over TLS; every customer domain, through the request pipeline), the admin Fastify instance, the disk cache, the origin pools, metrics and
  * the customer feed it is given. It owns none of the feed's sources (the bus belongs to
  * the caller); close() drains and releases only what startEdge created.
  */
 import cluster from 'node:cluster';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.port';
 import type { EdgeFleet } from '../core/fleet.port';
 import type { StatsChannel } from '../core/stats.port';
 import { SecretBox } from '../core/secret-box';
 import { packageVersion } from '../core/version';
 import type { Logger } from '../obs/logger.factory';
-import { listenOnHandles, type AcceptHandles } from './accept.handles';
+import { listenOnHandles, type AcceptHandles, type PublicListener } from './accept.handles';
 import { createAdminApp } from './admin.routes';
 import type { CacheStats, CacheStore } from './cache/cache-store.port';
 import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
 import { TieredStore } from './cache/tiered.store';
 import type { EdgeConfig } from './config';
-import { EdgeMetrics, UNKNOWN_CUSTOMER } from './edge.metrics';
+import { ConnectionBudget } from './connection-budget';
+import { EdgeMetrics, UNKNOWN_CUSTOMER, type Transport } from './edge.metrics';
 import { LISTEN_BACKLOG, warnAboutConnectionLimits } from './limits.check';
 import { OriginPools } from './origin/origin-pools';
 import { OriginTargets } from './origin/origin-target';
@@ -29,13 +30,16 @@ import { runPipeline } from './pipeline/request.fsm';
 import { Flights } from './pipeline/fetch.flight';
 import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
-import { EdgeTransaction, sampled, type PipelineContext } from './pipeline/transaction';
+import { EdgeTransaction, sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
 import { meteredPurgeApplier } from './purge/purge.metered';
 import type { LurkerSettings } from './purge/purge.lurker';
 import { StatsReporter } from './stats/stats.reporter';
 import { FleetReporter } from './sync/fleet-reporter';
 import type { EdgeCustomerFeed, CustomerFeedEvent } from './customer-feed.port';
+import { CertificateContexts } from './tls/certificate-contexts';
+import { createTlsServer, type ServeRequest } from './tls/secure.server';
+import { tlsContextOptions } from './tls/tls.settings';
 
 export interface EdgeDeps {
   customers: EdgeCustomerFeed;
@@ -70,6 +74,9 @@ export interface EdgeHandle {
   adminUrl: string;
   port: number;
   adminPort: number;
+  /** The HTTPS port (`https://host:port`); undefined with CDN_EDGE_TLS_PORT=off. */
+  tlsUrl: string | undefined;
+  tlsPort: number | undefined;
   appliedSeq(): number;
   isReady(): boolean;
   /** This process's metrics (a cluster worker reports them to the primary). */
@@ -91,12 +98,14 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   // Collect-time gauges read the store and the purge engine, created just below.
   let storeStats: (() => CacheStats | undefined) | undefined;
   let purgeEngine: PurgeEngine | undefined;
+  let certificates: CertificateContexts | undefined;
   const metrics = new EdgeMetrics({
     appliedSeq: () => customers.appliedSeq(),
     customers: () => customers.count(),
     busLag: () => customers.busLag?.() ?? 0,
     lurkerBacklog: () => purgeEngine?.backlog().bans ?? 0,
     cacheStats: () => storeStats?.(),
+    tlsContexts: () => certificates?.size ?? 0,
   });
   const ownStore =
     deps.store === undefined
@@ -117,14 +126,17 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   // Purges need a store that offers them (purge/purge-index.port.ts: the tiered store does); any other store runs without.
   const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => customers.byId(id)?.queryString });
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
-  const targets = new OriginTargets(new SecretBox(config.secretKey));
+  const box = new SecretBox(config.secretKey);
+  const targets = new OriginTargets(box);
   purgeEngine = purges;
+  const clock = deps.clock ?? systemClock;
+  certificates = config.tlsPort === undefined ? undefined : new CertificateContexts({ customers, box, clock, logger, options: tlsContextOptions() });
   const ctx: PipelineContext = {
     customers,
     store,
     pools,
     targets,
-    clock: deps.clock ?? systemClock,
+    clock,
     metrics,
     logger,
     maxObjectBytes: config.maxObjectBytes,
@@ -133,16 +145,37 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     purges,
     logSample: config.logSample,
     cdnId: config.cdnId,
+    httpsPort: config.tlsPort === undefined ? undefined : config.tlsPublicPort,
   };
 
   const unsubscribe = customers.subscribe((event) => {
     if (event.kind === 'deleted') metrics.forgetCustomer(event.customer.id);
+    certificates?.onCustomerEvent(event);
     onCustomerEvent(event, { store, pools, targets, customers, logger });
   });
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
     tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
-  const publicServer = createPublicServer(ctx, config, lane, { acceptHandles: config.acceptHandles, maxConnections: config.maxConnections, logger });
+  const budget = new ConnectionBudget(config.maxConnections, logger);
+  const serve = requestHandler(ctx, config, lane);
+  const publicServer = createPublicServer(serve, config, { acceptHandles: config.acceptHandles, budget, logger });
+  const tlsServer =
+    certificates === undefined
+      ? undefined
+      : createTlsServer({
+          contexts: certificates,
+          secretKey: config.secretKey,
+          http1: http1Options(config),
+          http1ClientError: publicServerOptions(config).clientErrorHandler,
+          maxHeaderBytes: config.maxHeaderBytes,
+          handshakeTimeoutMs: config.clientTimeoutMs,
+          idleTimeoutMs: config.keepAliveTimeoutMs,
+          acceptHandles: config.acceptHandles,
+          budget,
+          metrics,
+          logger,
+          serve,
+        });
   const edgeId = deps.edgeId ?? config.edgeId;
   const readiness = (): Readiness => readinessOf(customers, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
@@ -171,7 +204,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     deps.stats === undefined ? undefined : new StatsReporter({ channel: deps.stats, recorder: metrics.recorder, edgeId, intervalMs: config.statsIntervalMs, logger });
 
   const close = async (): Promise<void> => {
-    await publicServer.close();
+    await Promise.all([publicServer.close(), tlsServer?.close()]);
     // After the last request: its traffic is in the final report.
     await statsReporter?.stop();
     await adminApp?.close();
@@ -193,6 +226,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     }
     await customers.start();
     await publicServer.listen(config.host, config.port);
+    await tlsServer?.listen(config.tlsHost, config.tlsPort!);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
     reporter?.start();
     statsReporter?.start();
@@ -202,11 +236,14 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   }
   const port = (publicServer.server.address() as AddressInfo).port;
   const adminPort = adminApp === undefined ? 0 : (adminApp.server.address() as AddressInfo).port;
+  const tlsPort = tlsServer === undefined ? undefined : (tlsServer.server.address() as AddressInfo).port;
   return {
     url: `http://${urlHost(config.host)}:${port}`,
     adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
     port,
     adminPort,
+    tlsUrl: tlsPort === undefined ? undefined : `https://${urlHost(config.tlsHost)}:${tlsPort}`,
+    tlsPort,
     appliedSeq: () => customers.appliedSeq(),
     isReady,
     hitLaneServed: () => lane?.served ?? 0,
@@ -242,17 +279,34 @@ function readinessOf(customers: EdgeCustomerFeed, maxDetachedSeconds: number): R
   return { ready: true, details: { detachedSeconds } };
 }
 
+/** What both public ports do with a request: the hit lane when it can, else the client limits and the pipeline. */
+function requestHandler(ctx: PipelineContext, limits: ClientLimits, lane: HitLane | undefined): ServeRequest {
+  return (req: ClientRequest, res: ClientResponse, expectsContinue: boolean, transport: Transport): void => {
+    // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN.
+    if (lane !== undefined && req.headers['cdn-loop'] === undefined && serveFromHitLane(req, res, ctx, lane, transport)) return;
+    const tx = new EdgeTransaction(req, res, transport);
+    res.once('close', () => finish(tx, ctx));
+    if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'), expectsContinue)) return;
+    void runPipeline(tx, ctx);
+  };
+}
+
+/** node:http's options of the public port, for the plain server and HTTP/1.1 over TLS alike. */
+function http1Options(limits: ClientLimits): ReturnType<typeof publicServerOptions>['http'] & { keepAliveTimeout: number; requestTimeout: number } {
+  const options = publicServerOptions(limits);
+  return { ...options.http, keepAliveTimeout: options.keepAliveTimeout, requestTimeout: options.requestTimeout };
+}
+
 /**
- * The public port: plain node:http, because every request goes to the pipeline, which
+ * The plain public port: node:http, because every request goes to the pipeline, which
  * writes to the raw response itself; a framework's routing and request/reply objects
  * would only add work to the hit path.
  */
 function createPublicServer(
-  ctx: PipelineContext,
+  handle: ServeRequest,
   limits: ClientLimits,
-  lane: HitLane | undefined,
-  accept: { acceptHandles: number; maxConnections: number; logger: Logger },
-): { server: Server; listen(host: string, port: number): Promise<void>; close(): Promise<void> } {
+  accept: { acceptHandles: number; budget: ConnectionBudget; logger: Logger },
+): PublicListener {
   let fanout: AcceptHandles | undefined;
   const options = publicServerOptions(limits);
   let closing = false;
@@ -263,40 +317,16 @@ function createPublicServer(
   const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     silent.delete(req.socket);
     if (closing) res.shouldKeepAlive = false;
-    // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN.
-    if (lane !== undefined && req.headers['cdn-loop'] === undefined && serveFromHitLane(req, res, ctx, lane)) return;
-    const tx = new EdgeTransaction(req, res);
-    res.once('close', () => finish(tx, ctx));
-    if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'), expectsContinue)) return;
-    void runPipeline(tx, ctx);
+    handle(req, res, expectsContinue, 'http');
   };
-  const server = createServer({ ...options.http, requestTimeout: options.requestTimeout }, (req, res) => serve(req, res, false));
+  const server = createServer(http1Options(limits), (req, res) => serve(req, res, false));
   // Expect: 100-continue: admitRequest sends `100 Continue` only to a request it accepts (Node would send it to every one).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
-  server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('clientError', options.clientErrorHandler);
-  // CDN_EDGE_MAX_CONNECTIONS counted here, where the connections of every accept handle
-  // arrive: Node's server.maxConnections would count only the server's own handle's.
-  let open = 0;
-  let refused = 0;
-  let refusedLoggedAt = -Infinity;
   server.on('connection', (socket: Socket) => {
-    if (open >= accept.maxConnections) {
-      socket.destroy();
-      refused += 1;
-      if (performance.now() - refusedLoggedAt >= 10_000) {
-        refusedLoggedAt = performance.now();
-        accept.logger.warn({ maxConnections: accept.maxConnections, refused }, 'new client connections closed at once: CDN_EDGE_MAX_CONNECTIONS connections are open');
-        refused = 0;
-      }
-      return;
-    }
-    open += 1;
+    if (!accept.budget.admit(socket)) return;
     silent.add(socket);
-    socket.once('close', () => {
-      open -= 1;
-      silent.delete(socket);
-    });
+    socket.once('close', () => silent.delete(socket));
   });
   return {
     server,
@@ -352,7 +382,7 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
     tx.body?.destroy();
   }
   const customer = tx.customer?.id ?? UNKNOWN_CUSTOMER;
-  ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes);
+  ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes, tx.transport);
   // Never headers or the query (tokens, credentials): the path, and what the edge did.
   if (!sampled(ctx)) return;
   ctx.logger.info(

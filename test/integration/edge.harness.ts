@@ -28,6 +28,8 @@ export function edgeConfig(dataDir: string, env: Record<string, string> = {}): R
     CDN_DATA_DIR: dataDir,
     CDN_EDGE_PORT: '0',
     CDN_EDGE_ADMIN_PORT: '0',
+    // A free HTTPS port too: tests run in parallel (8443 would be taken by the first).
+    CDN_EDGE_TLS_PORT: '0',
     CDN_ALLOW_PRIVATE_ORIGINS: 'true',
     CDN_LOG_LEVEL: 'silent',
     ...env,

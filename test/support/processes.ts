@@ -25,7 +25,9 @@ export interface CdnProcess {
 export function spawnCdn(args: string[], env: Record<string, string | undefined>, options: { command?: string[] } = {}): CdnProcess {
   const command = options.command ?? [process.execPath, path.join(ROOT, 'bin', 'cdn.js'), ...args];
   const cleanEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...env })) {
+  // Every edge a test starts takes a free HTTPS port unless the test names one: tests run in
+  // parallel, and the default (8443) would be taken by the first.
+  for (const [k, v] of Object.entries({ ...process.env, CDN_EDGE_TLS_PORT: '0', ...env })) {
     // The test runner's own variables would make a child `node` think it is a test too.
     if (v !== undefined && !k.startsWith('NODE_TEST') && k !== 'NODE_OPTIONS') cleanEnv[k] = v;
   }
@@ -182,6 +184,7 @@ export function stackEnv(
     CDN_API_PORT: '0',
     CDN_EDGE_PORT: '0',
     CDN_EDGE_ADMIN_PORT: '0',
+    CDN_EDGE_TLS_PORT: '0',
     CDN_LOG_LEVEL: 'info',
     ...extra,
   };

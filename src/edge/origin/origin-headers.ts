@@ -22,7 +22,8 @@ import type { OriginTarget } from './origin-target';
 
 export const VIA = '1.1 edgeplane';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization']);
+/** HTTP2-Settings too: connection-specific (RFC 9113 §8.2.2), and h2 answers may not carry it. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
 
 /**
  * Client fields forwarded on every origin request. An origin choosing content by one of
@@ -69,6 +70,8 @@ export interface OriginHeaderContext {
   validators?: Record<string, string>;
   /** This CDN's CDN-Loop name (RFC 8586), appended to the client's field. */
   cdnId: string;
+  /** The scheme the client used (X-Forwarded-Proto, Forwarded proto): https over the TLS port. Default http. */
+  proto?: 'http' | 'https';
 }
 
 export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHeaderContext): Record<string, string | string[]> {
@@ -93,8 +96,9 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
   // X-Forwarded-For or Forwarded is its own claim, so neither is passed on.
   if (ctx.clientIp !== undefined) out['x-forwarded-for'] = ctx.clientIp;
   out['x-forwarded-host'] = ctx.domain;
-  out['x-forwarded-proto'] = 'http';
-  out.forwarded = forwardedElement(ctx.clientIp, ctx.domain, 'http');
+  const proto = ctx.proto ?? 'http';
+  out['x-forwarded-proto'] = proto;
+  out.forwarded = forwardedElement(ctx.clientIp, ctx.domain, proto);
   const via = headers.via;
   out.via = via ? `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}` : VIA;
   // RFC 8586: an origin that leads back to an edge is caught there (508) instead of looping.

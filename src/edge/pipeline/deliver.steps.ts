@@ -10,7 +10,7 @@ import type { StoredHeaders } from '../cache/cache-store.port';
 import { VIA } from '../origin/origin-headers';
 import { evaluatePreconditions, ifRangeMatches, notModifiedHeaders } from './conditional.rules';
 import { contentRange, newBoundary, rangeSlicer, rangesLength, satisfiableRanges } from './range.rules';
-import type { EdgeTransaction, StepName } from './transaction';
+import type { ClientResponse, EdgeTransaction, StepName } from './transaction';
 
 export function synthStep(tx: EdgeTransaction): StepName {
   const synthetic = tx.synthetic!;
@@ -18,17 +18,41 @@ export function synthStep(tx: EdgeTransaction): StepName {
   tx.status = synthetic.status;
   tx.bytes = body.length;
   void releaseStored(tx);
-  if (tx.res.destroyed) return 'done';
-  const headers: Record<string, string | number> = {
+  if (tx.clientGone) return 'done';
+  const headers: StoredHeaders = {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': body.length,
+    'content-length': String(body.length),
     'cache-control': 'no-store',
   };
   // Origin errors of a customer's request still say how the cache took part.
   if (tx.customer !== undefined) headers['x-cache'] = tx.cacheable ? 'MISS' : 'BYPASS';
-  tx.res.writeHead(synthetic.status, headers);
+  if (tx.hsts !== undefined) headers['strict-transport-security'] = tx.hsts;
+  writeHead(tx.res, synthetic.status, headers);
   tx.res.end(body);
   return 'done';
+}
+
+/**
+ * Fields HTTP/2 forbids (RFC 9113 §8.2.2: connection-specific; node:http2 throws on them).
+ * Stored answers never hold them (origin-headers.ts drops hop-by-hop fields): this is the
+ * last guard, for objects stored by an older edge.
+ */
+const H2_FORBIDDEN = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te'] as const;
+
+/** writeHead on either kind of response; on h2 without the fields HTTP/2 forbids. */
+export function writeHead(res: ClientResponse, status: number, headers: StoredHeaders): void {
+  if ('stream' in res) res.writeHead(status, h2Fields(headers));
+  else res.writeHead(status, headers);
+}
+
+function h2Fields(headers: StoredHeaders): StoredHeaders {
+  let out = headers;
+  for (const name of H2_FORBIDDEN) {
+    if (out[name] === undefined) continue;
+    if (out === headers) out = { ...headers };
+    delete out[name];
+  }
+  return out;
 }
 
 /**
@@ -91,6 +115,7 @@ export function addEdgeFields(headers: StoredHeaders, cache: string): StoredHead
 
 export function deliverStep(tx: EdgeTransaction): StepName {
   const headers = addEdgeFields(tx.headers, tx.cache);
+  if (tx.hsts !== undefined) headers['strict-transport-security'] = tx.hsts;
   const res = tx.res;
   let body: Readable | undefined = tx.body;
   if (tx.fromStore && body === undefined) {
@@ -98,8 +123,8 @@ export function deliverStep(tx: EdgeTransaction): StepName {
     tx.stored = undefined;
     // A memory hit of a whole object: one write, no stream (the hot path).
     if (stored.body !== undefined && tx.ranges === undefined) {
-      if (res.destroyed) return 'done';
-      res.writeHead(tx.status, headers);
+      if (tx.clientGone) return 'done';
+      writeHead(res, tx.status, headers);
       res.end(stored.body);
       tx.bytes += stored.body.length;
       return 'done';
@@ -108,7 +133,7 @@ export function deliverStep(tx: EdgeTransaction): StepName {
   } else {
     void releaseStored(tx);
   }
-  if (res.destroyed) {
+  if (tx.clientGone) {
     body?.destroy();
     return 'done';
   }
@@ -117,7 +142,7 @@ export function deliverStep(tx: EdgeTransaction): StepName {
     body = pipeline(body, sliced, () => {});
   }
   tx.body = body;
-  res.writeHead(tx.status, headers);
+  writeHead(res, tx.status, headers);
   if (body === undefined) {
     res.end();
     return 'done';

@@ -61,6 +61,8 @@ export interface FlightRequest {
   /** The customer's domain the client asked for (normalised): the origin's X-Forwarded-Host. */
   domain: string;
   clientIp: string | undefined;
+  /** The leading client's scheme (the origin's X-Forwarded-Proto); default http. */
+  proto?: 'http' | 'https';
   /** A stale stored object to revalidate (RFC 9111 §4.3), and where it is stored. */
   stale?: { meta: ObjectMeta; policy: CachePolicy; objectKey: string };
   /** Background refresh (stale-while-revalidate): never abandoned. */
@@ -261,6 +263,7 @@ export class Flight {
       target,
       domain: this.req.domain,
       clientIp: this.req.clientIp,
+      proto: this.req.proto,
       cacheable: true,
       validators,
       cdnId: ctx.cdnId,

@@ -9,7 +9,6 @@
  *   and a non-error answer to an unsafe method invalidates the stored URL and same-host
  *   Location / Content-Location (RFC 9111 §4.4).
  */
-import type { IncomingMessage } from 'node:http';
 import { CdnError } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
 import { cacheKey, normalizeQuery, splitTarget, variantKey } from '../cache/cache-key';
@@ -21,7 +20,7 @@ import { planAnswer, releaseStored } from './deliver.steps';
 import { discardBody, type Flight, type Ticket } from './fetch.flight';
 import { flightRequest, originPath } from './flight-request';
 import { askOrigin } from './origin.request';
-import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
+import type { ClientRequest, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 /** How often one request may look up or join again before it goes to the origin alone. */
 const MAX_RETRIES = 2;
@@ -54,7 +53,7 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
   if (!leader) ctx.metrics.meter(tx.customer!.id).collapsedRequest();
   const result = await flight.result;
   if (leader) tx.originMs = flight.originMs;
-  if (gone.signal.aborted || tx.res.destroyed) {
+  if (gone.signal.aborted || tx.clientGone) {
     if (leader && flight.own !== undefined) discardBody(flight.own.body);
     void releaseStored(tx);
     return 'done';
@@ -173,7 +172,7 @@ export const PASS_BODY_BUFFER_BYTES = 64 * 1024;
 
 async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   // The client limits (client-limits.ts) may have refused the body already.
-  if (tx.res.headersSent || tx.res.destroyed) return 'done';
+  if (tx.res.headersSent || tx.clientGone) return 'done';
   const customer = tx.customer!;
   const target = ctx.targets.of(customer);
   const abort = new AbortController();
@@ -182,16 +181,17 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     target,
     domain: tx.host,
     clientIp: tx.req.socket.remoteAddress,
+    proto: tx.secure ? 'https' : 'http',
     cacheable: false,
     cdnId: ctx.cdnId,
   });
-  const hasBody = tx.req.headers['content-length'] !== undefined || tx.req.headers['transfer-encoding'] !== undefined;
+  const hasBody = tx.hasBody;
   // Slow request bodies must not take the origin connections cache fills need. A small body
   // is read whole first, so however slowly it comes it holds no origin connection, and the
   // request then goes out at once like a miss. A larger one streams, which holds a connection
   // while the client sends: OriginPools gives streamed bodies a pool of their own, so uploads
   // wait only for uploads, and the body timeout (client-limits.ts) aborts a stalled one.
-  let body: Buffer | IncomingMessage | null = null;
+  let body: Buffer | ClientRequest | null = null;
   if (hasBody) {
     const whole = await readSmallBody(tx.req, PASS_BODY_BUFFER_BYTES, abort.signal);
     if (whole === 'gone' || abort.signal.aborted) return 'done';
@@ -221,7 +221,7 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
  * front, and `req` is passed on paused, as it was); 'gone' if the client left or the
  * request was refused meanwhile (`signal`).
  */
-function readSmallBody(req: IncomingMessage, max: number, signal: AbortSignal): Promise<Buffer | 'larger' | 'gone'> {
+function readSmallBody(req: ClientRequest, max: number, signal: AbortSignal): Promise<Buffer | 'larger' | 'gone'> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && !(Number(declared) <= max)) return Promise.resolve('larger');
   if (signal.aborted) return Promise.resolve('gone');

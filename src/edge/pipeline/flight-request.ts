@@ -18,6 +18,7 @@ export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): Flight
     requestHeaders: tx.req.headers,
     domain: tx.host,
     clientIp: tx.req.socket.remoteAddress,
+    proto: tx.secure ? 'https' : 'http',
     stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
   };
 }

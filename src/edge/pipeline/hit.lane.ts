@@ -11,18 +11,23 @@
  * takes a request only when nothing the pipeline would do differently applies: any doubt
  * (another method, a conditional or Range header, a body, CDN-Loop, a percent-encoded or
  * absolute target, a bad or second Host, a Vary marker, a purge verdict, a stale object, an
- * object not in memory) returns false before anything is written, and the pipeline takes the
- * request. test/integration/edge.hit-lane.test.ts holds both paths to the same answers.
+ * object not in memory, a plain-HTTP request the customer's HTTPS rules answer themselves)
+ * returns false before anything is written, and the pipeline takes the request.
+ * test/integration/edge.hit-lane.test.ts holds both paths to the same answers.
+ *
+ * h2 requests take the lane too: their `:authority` stands for Host (resolve's rule), and
+ * over TLS the customer's Strict-Transport-Security is added as deliver adds it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CustomerConfig } from '../../core/customer.types';
 import { parseHostHeader, type HostParse } from '../../core/host.rules';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
 import { cacheKey, normalizeQuery, splitTarget } from '../cache/cache-key';
 import { ageAt, freshAt, freshnessLine, type FreshnessLine } from '../cache/freshness.rules';
 import type { MemoryTier } from '../cache/memory.tier';
-import { addEdgeFields } from './deliver.steps';
-import { sampled, type PipelineContext } from './transaction';
+import type { Transport } from '../metrics.catalog';
+import { addEdgeFields, writeHead } from './deliver.steps';
+import { hstsOf, plainNeedsPipeline } from './https.step';
+import { sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './transaction';
 
 export interface HitLane {
   memory: MemoryTier;
@@ -65,7 +70,7 @@ let keys = new Map<CustomerConfig, Map<string, string>>();
 let keysHeld = 0;
 const KEYS_MAX = 16_384;
 
-export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx: PipelineContext, lane: HitLane): boolean {
+export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: PipelineContext, lane: HitLane, transport: Transport): boolean {
   if (req.method !== 'GET') return false;
   const target = req.url;
   if (target === undefined || target.charCodeAt(0) !== 0x2f /* / */ || target.length > lane.maxUrlBytes || target.includes('%')) return false;
@@ -76,6 +81,8 @@ export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx:
   if (!host.ok) return false;
   const customer = ctx.customers.byHost(host.host);
   if (customer === undefined) return false;
+  // https
+  if (transport === 'http' && customer.tls !== undefined && plainNeedsPipeline(customer, host.host, target, ctx)) return false;
   // lookup
   const key = keyOf(customer, target);
   const held = lane.memory.peek(key);
@@ -98,15 +105,17 @@ export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx:
     lane.memory.touch(key);
     lane.touch(key);
   }
-  const out = entry.headers;
+  let out = entry.headers;
   const body = held.body;
   // Set just before writeHead reads it: nothing else runs in between.
   out.age = String(Math.max(0, Math.floor(ageAt(entry.line, now))));
-  res.writeHead(meta.status, out);
+  const hsts = transport === 'http' ? null : (customer.tls?.hsts ?? null);
+  if (hsts !== null) out = { ...out, 'strict-transport-security': hstsOf(hsts) };
+  writeHead(res, meta.status, out);
   res.end(body);
   lane.served += 1;
 
-  ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length);
+  ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport);
   if (sampled(ctx)) {
     ctx.logger.info({ customer: customer.id, method: 'GET', path: splitTarget(target).path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
   }
@@ -114,14 +123,21 @@ export function serveFromHitLane(req: IncomingMessage, res: ServerResponse, ctx:
 }
 
 /**
- * The Host field when it is the only one (RFC 9110 §7.2; resolve's requestHost refuses two)
- * and no field asks for the pipeline; undefined otherwise.
+ * The Host field when it is the only one (RFC 9110 §7.2; resolve's requestHost refuses two),
+ * or on h2 the `:authority` when there is no Host field (HTTP/1 never has a field of that
+ * name: `:` is not a token character), and no field asks for the pipeline; undefined otherwise.
  */
 function plainHost(raw: readonly string[]): string | undefined {
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 4 && isHost(name)) {
+      if (host !== undefined) return undefined;
+      host = raw[i + 1]!;
+      continue;
+    }
+    if (name.length === 10 && name.charCodeAt(0) === 0x3a /* : */ && name === ':authority') {
+      // Host and :authority together: resolve compares them.
       if (host !== undefined) return undefined;
       host = raw[i + 1]!;
       continue;

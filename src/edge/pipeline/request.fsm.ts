@@ -2,12 +2,13 @@
  * The request path as an explicit state machine (after Varnish's cache_req_fsm.c). Every
  * step is listed once, here; each returns the name of the next one:
  *
- *   resolve ─► lookup ─► hit ───────────────────────────────► deliver
- *      │          ├────► stale (serve, refresh in background) ► deliver
- *      │          └────► miss ─► fetch ─┬─ stream / own ─────► deliver
- *      │                   ▲            ├─ revalidated (304) ─► deliver
- *      │                   └─ lookup ◄──┴─ stale-if-error ────► deliver
- *      └───────────────► pass ─► fetch ─────────────────────► deliver
+ *   resolve ─► https ─► lookup ─► hit ───────────────────────────────► deliver
+ *                │         ├────► stale (serve, refresh in background) ► deliver
+ *                │         └────► miss ─► fetch ─┬─ stream / own ─────► deliver
+ *                │                  ▲            ├─ revalidated (304) ─► deliver
+ *                │                  └─ lookup ◄──┴─ stale-if-error ────► deliver
+ *                ├──────────────► pass ─► fetch ─────────────────────► deliver
+ *                └─ ACME challenge answer, redirect to https:// (done)
  *   (any step) ─► synth
  *
  * `fetch` for a cacheable request waits on the one origin fetch in flight for its key
@@ -17,6 +18,7 @@ import { cdnError } from '../../core/errors';
 import { hitStep, lookupStep, missStep, passStep, staleStep } from './cache.steps';
 import { deliverStep, synthStep } from './deliver.steps';
 import { fetchStep } from './fetch.step';
+import { httpsStep } from './https.step';
 import { resolveStep } from './resolve.step';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
@@ -25,8 +27,10 @@ export type { StepName } from './transaction';
 type Step = (tx: EdgeTransaction, ctx: PipelineContext) => StepName | Promise<StepName>;
 
 export const STEPS: Readonly<Record<Exclude<StepName, 'done'>, Step>> = Object.freeze({
-  /** Host -> customer; GET/HEAD go to lookup, other methods pass. */
+  /** Host (or h2 :authority) -> customer. */
   resolve: resolveStep,
+  /** The customer's HTTPS rules: ACME challenge answers and the redirect on plain HTTP, HSTS over TLS; then GET/HEAD go to lookup, other methods pass. */
+  https: httpsStep,
   /** Key (and Vary marker) -> stored object: fresh is a hit, stale within stale-while-revalidate is stale, else a miss. */
   lookup: lookupStep,
   /** Fresh stored object (X-Cache: HIT). */

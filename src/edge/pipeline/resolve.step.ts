@@ -1,16 +1,17 @@
 /**
  * Step `resolve`: which customer is this request for? Only the Host header counts
- * (RFC 9110 §7.2); X-Forwarded-Host is client-controlled and never used for routing.
- * An absolute-form target (RFC 9112 §3.2.2) must name the same host.
+ * (RFC 9110 §7.2), or on h2 the `:authority` pseudo-header that takes its place (RFC 9113
+ * §8.3.1); X-Forwarded-Host is client-controlled and never used for routing. An
+ * absolute-form target (RFC 9112 §3.2.2) must name the same host.
  */
 import { normalizeHostname } from '../../core/customer.rules';
 import { cdnError } from '../../core/errors';
-import { requestHost } from '../../core/host.rules';
+import { parseHostHeader, requestHost, type HostParse } from '../../core/host.rules';
 import { normalizeQuery, splitTarget } from '../cache/cache-key';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
-  const parsed = requestHost(tx.req.rawHeaders, tx.req.headers.host);
+  const parsed = tx.transport === 'h2' ? authorityOf(tx.req.rawHeaders) : requestHost(tx.req.rawHeaders, tx.req.headers.host);
   if (!parsed.ok) return badHost(tx, parsed.reason);
   tx.host = parsed.host;
 
@@ -39,10 +40,42 @@ export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
     return tx.synth(cdnError('CDN_ERR_EDGE_UNKNOWN_HOST', tx.host), { host: tx.host });
   }
   tx.customer = customer;
-  // The customer's query-string policy shapes both the cache key and the origin request.
-  tx.query = normalizeQuery(tx.query, customer.queryString);
   tx.cacheable = tx.req.method === 'GET' || tx.req.method === 'HEAD';
+  // The customer's HTTPS rules come first: an ACME challenge or a redirect is answered before
+  // the query is normalised (a redirect keeps the target as the client sent it).
+  return 'https';
+}
+
+/** After `https`: the customer's query-string policy shapes both the cache key and the origin request. */
+export function normalizeForCache(tx: EdgeTransaction): StepName {
+  tx.query = normalizeQuery(tx.query, tx.customer!.queryString);
   return tx.cacheable ? 'lookup' : 'pass';
+}
+
+/**
+ * The host of an h2 request: `:authority` (nghttp2 refuses a repeated pseudo-header), else a
+ * Host field as on HTTP/1 (RFC 9113 §8.3.1 allows either). Both present must name the same
+ * host; two Host fields are refused as on HTTP/1.
+ */
+function authorityOf(rawHeaders: readonly string[]): HostParse {
+  let authority: string | undefined;
+  let host: string | undefined;
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name === ':authority') authority = rawHeaders[i + 1];
+    else if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts += 1;
+      host = rawHeaders[i + 1];
+    }
+  }
+  if (hosts > 1) return { ok: false, reason: 'the request has more than one Host header' };
+  if (authority === undefined) return parseHostHeader(host);
+  const parsed = parseHostHeader(authority);
+  if (!parsed.ok || host === undefined) return parsed;
+  const other = parseHostHeader(host);
+  if (!other.ok || other.host !== parsed.host) return { ok: false, reason: `the :authority names "${authority}" but the Host header names "${host}"` };
+  return parsed;
 }
 
 function badHost(tx: EdgeTransaction, why: string): 'synth' {

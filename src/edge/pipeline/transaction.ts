@@ -3,6 +3,7 @@
  * `bereq`, `beresp` rolled into one object), and the long-lived things every step uses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
@@ -10,7 +11,7 @@ import type { CustomerConfig } from '../../core/customer.types';
 import { httpErrorBody, type CdnError } from '../../core/errors';
 import type { CustomerSource } from '../../core/customer-source.port';
 import type { StoredHeaders, StoredObject } from '../cache/cache-store.port';
-import type { CacheResult } from '../edge.metrics';
+import type { CacheResult, Transport } from '../edge.metrics';
 import type { Flights } from './fetch.flight';
 import type { FlightContext, Synthetic } from './flight.context';
 import type { ByteRange, Multipart } from './range.rules';
@@ -18,7 +19,7 @@ import type { ByteRange, Multipart } from './range.rules';
 export type { PurgeJudge, Synthetic } from './flight.context';
 
 /** The steps of the request path (request.fsm.ts lists them once), and `done`. */
-export type StepName = 'resolve' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
+export type StepName = 'resolve' | 'https' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
 
 export interface PipelineContext extends FlightContext {
   customers: CustomerSource & { isReady(): boolean };
@@ -26,7 +27,21 @@ export interface PipelineContext extends FlightContext {
   flights: Flights;
   /** CDN_EDGE_LOG_SAMPLE: the share of requests that get a log line (0..1). */
   logSample: number;
+  /**
+   * Where plain HTTP is redirected (https.step.ts): the port clients reach HTTPS on
+   * (CDN_EDGE_TLS_PUBLIC_PORT); undefined when this edge has no TLS listener, so it never
+   * redirects (a TLS terminator in front would otherwise be sent round in circles).
+   */
+  httpsPort?: number | undefined;
 }
+
+/**
+ * A client request as the public ports hand it over: node:http's on the plain port and for
+ * HTTP/1.1 over TLS, node:http2's compatibility objects for h2 (same API for everything the
+ * pipeline uses; what differs is handled where it differs: the host, the body, the socket).
+ */
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 /** Whether this request gets its `request` log line: info enabled, and picked by the sample rate. */
 export function sampled(ctx: PipelineContext): boolean {
@@ -34,8 +49,10 @@ export function sampled(ctx: PipelineContext): boolean {
 }
 
 export class EdgeTransaction {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ClientRequest;
+  readonly res: ClientResponse;
+  /** How the request arrived (plain HTTP/1.x, HTTP/1.x over TLS, h2). */
+  readonly transport: Transport;
   readonly startedAt = performance.now();
   /** The normalised Host (empty until resolved). */
   host = '';
@@ -77,13 +94,39 @@ export class EdgeTransaction {
   body: Readable | undefined;
   bytes = 0;
 
-  constructor(req: IncomingMessage, res: ServerResponse) {
+  /** Strict-Transport-Security sent with the answer (https.step.ts: TLS answers of a customer with HSTS). */
+  hsts: string | undefined;
+
+  constructor(req: ClientRequest, res: ClientResponse, transport: Transport = 'http') {
     this.req = req;
     this.res = res;
+    this.transport = transport;
+  }
+
+  /** Arrived over TLS. */
+  get secure(): boolean {
+    return this.transport !== 'http';
   }
 
   get isHead(): boolean {
     return this.req.method === 'HEAD';
+  }
+
+  /** The client's side is gone (connection, or h2 stream, closed or reset): nothing more can be sent. */
+  get clientGone(): boolean {
+    const res = this.res;
+    return 'stream' in res ? res.stream.destroyed || res.stream.closed : res.destroyed;
+  }
+
+  /**
+   * The request has a body to read: HTTP/1 frames one with Content-Length or
+   * Transfer-Encoding; h2 with DATA frames, Content-Length optional (RFC 9113 §8.1), so a
+   * request stream not ended with its headers has one.
+   */
+  get hasBody(): boolean {
+    const req = this.req;
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return true;
+    return 'stream' in req && !req.stream.endAfterHeaders;
   }
 
   /** Answers with the edge's JSON error for `err` (its catalog code, status and message). */

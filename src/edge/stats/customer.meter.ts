@@ -8,8 +8,8 @@
  * dirty list the first time it counts something in an interval; the reporter drains it.
  */
 import { ORIGIN_LATENCY_BUCKETS_MS, type CustomerStatsDelta, type StatsCacheResult } from '../../core/stats.port';
-import type { CacheResult, OriginErrorKind } from '../metrics.catalog';
-import { CACHE_INDEX, KIND_INDEX, ROW, STATUS_CLASS_COUNT, type CustomerRow } from './customer.series';
+import type { CacheResult, OriginErrorKind, Transport } from '../metrics.catalog';
+import { CACHE_INDEX, KIND_INDEX, ROW, STATUS_CLASS_COUNT, TRANSPORT_INDEX, type CustomerRow } from './customer.series';
 
 const CACHE_BY_INDEX: readonly CacheResult[] = ['HIT', 'MISS', 'STALE', 'REVALIDATED', 'BYPASS', 'ERROR', 'NONE'];
 /** The first five cache results are the stats channel's. */
@@ -46,13 +46,14 @@ export class CustomerMeter {
     this.#recorder = recorder;
   }
 
-  /** One client request answered: its cache result, the status sent and the body bytes sent. */
-  answered(cache: CacheResult, status: number, bytes: number): void {
+  /** One client request answered: its cache result, the status sent, the body bytes sent, and how it arrived. */
+  answered(cache: CacheResult, status: number, bytes: number, transport: Transport): void {
     const c = CACHE_INDEX[cache];
     const s = statusIndex(status);
     const v = this.#v;
     v[ROW.requests + c * STATUS_CLASS_COUNT + s]! += 1;
     v[ROW.bytes]! += bytes;
+    v[ROW.transports + TRANSPORT_INDEX[transport]]! += 1;
     if (this.#recorder === undefined) return;
     this.#touch();
     this.#requests += 1;

@@ -1,6 +1,6 @@
 /**
  * The per-customer families of the edge catalog (requests, bytes, origin latency histogram,
- * origin errors, collapsed requests, evictions, stored objects and bytes), kept as one
+ * origin errors, collapsed requests, evictions, requests by protocol, stored objects and bytes), kept as one
  * Float64Array row per customer and rendered to Prometheus text directly.
  *
  * Why not prom-client's labelled metrics: with 10,000 customers these families hold about
@@ -10,7 +10,17 @@
  * nothing), renders as plain string concatenation, and sums across cluster workers as
  * plain arrays. The rest of the catalog stays in prom-client.
  */
-import { CACHE_RESULTS, ORIGIN_DURATION_BUCKETS, ORIGIN_ERROR_KINDS, STATUS_CLASSES, type CacheResult, type EDGE_METRICS, type OriginErrorKind } from '../metrics.catalog';
+import {
+  CACHE_RESULTS,
+  ORIGIN_DURATION_BUCKETS,
+  ORIGIN_ERROR_KINDS,
+  STATUS_CLASSES,
+  TRANSPORTS,
+  type CacheResult,
+  type EDGE_METRICS,
+  type OriginErrorKind,
+  type Transport,
+} from '../metrics.catalog';
 
 const CACHES = CACHE_RESULTS;
 const STATUSES = STATUS_CLASSES;
@@ -29,12 +39,15 @@ export const ROW = {
   errors: CACHES.length * STATUSES.length + 4 + BUCKETS.length,
   collapsed: CACHES.length * STATUSES.length + 4 + BUCKETS.length + KINDS.length,
   evictions: CACHES.length * STATUSES.length + 5 + BUCKETS.length + KINDS.length,
-  size: CACHES.length * STATUSES.length + 6 + BUCKETS.length + KINDS.length,
+  /** requests_by_protocol{protocol, scheme}: TRANSPORTS' order. */
+  transports: CACHES.length * STATUSES.length + 6 + BUCKETS.length + KINDS.length,
+  size: CACHES.length * STATUSES.length + 6 + BUCKETS.length + KINDS.length + TRANSPORTS.length,
 } as const;
 
 export const STATUS_CLASS_COUNT = STATUSES.length;
 export const CACHE_INDEX: Readonly<Record<CacheResult, number>> = { HIT: 0, MISS: 1, STALE: 2, REVALIDATED: 3, BYPASS: 4, ERROR: 5, NONE: 6 };
 export const KIND_INDEX: Readonly<Record<OriginErrorKind, number>> = { timeout: 0, refused: 1, reset: 2, '5xx': 3, forbidden_address: 4, other: 5 };
+export const TRANSPORT_INDEX: Readonly<Record<Transport, number>> = { http: 0, https: 1, h2: 2 };
 
 export class CustomerRow {
   readonly customerId: string;
@@ -134,8 +147,10 @@ export async function renderCustomerFamilies(
   const errors = new Lines(header(m.originErrors.name, m.originErrors.help, 'counter'));
   const collapsed = new Lines(header(m.collapsed.name, m.collapsed.help, 'counter'));
   const evictions = new Lines(header(m.evictions.name, m.evictions.help, 'counter'));
+  const byProtocol = new Lines(header(m.protocolRequests.name, m.protocolRequests.help, 'counter'));
   const bucketLabels = BUCKETS.map((b) => `",le="${b}"} `);
-  const families = [requests, bytes, duration, errors, collapsed, evictions];
+  const transportLabels = TRANSPORTS.map((t) => `",protocol="${t.protocol}",scheme="${t.scheme}"} `);
+  const families = [requests, bytes, duration, errors, collapsed, evictions, byProtocol];
   let done = 0;
   for (const [customerId, v] of rows) {
     if (++done % CUSTOMERS_PER_TURN === 0) {
@@ -167,6 +182,10 @@ export async function renderCustomerFamilies(
     }
     if (v[ROW.collapsed]! > 0) collapsed.push(`${m.collapsed.name}${label}"} ${v[ROW.collapsed]}`);
     if (v[ROW.evictions]! > 0) evictions.push(`${m.evictions.name}${label}"} ${v[ROW.evictions]}`);
+    for (let t = 0; t < TRANSPORTS.length; t += 1) {
+      const n = v[ROW.transports + t]!;
+      if (n > 0) byProtocol.push(`${m.protocolRequests.name}${label}${transportLabels[t]}${n}`);
+    }
   }
   const objects = new Lines(header(m.cacheObjects.name, m.cacheObjects.help, 'gauge'));
   const storedBytes = new Lines(header(m.cacheBytes.name, m.cacheBytes.help, 'gauge'));
