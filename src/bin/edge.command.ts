@@ -18,18 +18,22 @@ import { createBus, createFleet, createStatsChannel } from './wiring';
 
 export const EDGE_HELP = `Usage: cdn edge [--config customers.json]
 
-Runs the data plane: serves every customer domain on CDN_EDGE_HOST:CDN_EDGE_PORT, with
-/healthz, /readyz and /metrics on the admin port CDN_EDGE_ADMIN_PORT only.
+Runs the data plane: serves every customer domain on CDN_EDGE_HOST:CDN_EDGE_PORT (HTTP) and
+CDN_EDGE_TLS_HOST:CDN_EDGE_TLS_PORT (HTTPS: h2 and HTTP/1.1, the certificate chosen by SNI;
+default 8443, "off" disables it), with /healthz, /readyz and /metrics on the admin port
+CDN_EDGE_ADMIN_PORT only.
 
 Runs CDN_EDGE_WORKERS worker processes (default: one per core) sharing the public port and
 the disk cache; the primary process serves the admin port for all of them and restarts a
 worker that dies. CDN_EDGE_WORKERS=1 serves from this one process.
 
 Follows the api's changes over Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES), or with --config serves a fixed list of
-customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?, "basicAuth"? }].
+customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?, "basicAuth"?,
+"tls"?: { "certificates": [{ "certPem", "keyPem" }], "httpsRedirect"?, "hsts"? } }].
 
 Required: CDN_SECRET_KEY (the same as the api's). Optional: CDN_EDGE_HOST (127.0.0.1),
-CDN_EDGE_PORT (8080), CDN_EDGE_ADMIN_PORT (8081), CDN_EDGE_WORKERS, CDN_EDGE_ACCEPT_HANDLES, CDN_CACHE_DIR
+CDN_EDGE_PORT (8080), CDN_EDGE_TLS_HOST (CDN_EDGE_HOST), CDN_EDGE_TLS_PORT (8443),
+CDN_EDGE_TLS_PUBLIC_PORT (443: the port redirects to HTTPS name), CDN_EDGE_ADMIN_PORT (8081), CDN_EDGE_WORKERS, CDN_EDGE_ACCEPT_HANDLES, CDN_CACHE_DIR
 (<CDN_DATA_DIR>/cache), CDN_DATA_DIR (./.data), CDN_EDGE_ID, CDN_REDIS_PREFIX,
 CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL, CDN_EDGE_LOG_SAMPLE, CDN_EDGE_STATS_INTERVAL_MS, and the client limits CDN_EDGE_MAX_URL_BYTES,
 CDN_EDGE_MAX_HEADER_BYTES, CDN_EDGE_MAX_BODY_BYTES, CDN_EDGE_CLIENT_TIMEOUT_MS, CDN_EDGE_BODY_TIMEOUT_MS,
@@ -50,7 +54,7 @@ export async function runEdge(args: string[]): Promise<void> {
   if (values.config !== undefined) await loadCustomersFile(values.config, config.secretKey);
   else requireRedis(config);
   const edge = await startEdgePrimary(config, { logger });
-  logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId, workers: edge.workers }, 'edge listening');
+  logger.info({ url: edge.url, tlsUrl: edge.tlsUrl, admin: edge.adminUrl, edgeId: config.edgeId, workers: edge.workers }, 'edge listening');
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -71,7 +75,7 @@ async function runSingle(config: Readonly<EdgeConfig>, customersFile: string | u
   const { customers, fleet, stats } = await createCustomerFeed(config, customersFile, logger, closers);
   const edge = await startEdge(config, { customers, fleet, stats, logger });
   closers.push({ name: 'edge', close: () => edge.close() });
-  logger.info({ url: edge.url, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
+  logger.info({ url: edge.url, tlsUrl: edge.tlsUrl, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
   closeOnSignals(closers, (msg) => logger.info(msg));
 }
 

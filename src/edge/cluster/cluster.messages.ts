@@ -13,13 +13,15 @@ export interface WorkerStatusMessage {
 }
 
 /**
- * Worker -> primary, once its public port listens. A worker binding sockets of its own
- * (SO_REUSEPORT) is not seen by node:cluster's 'listening' event, which only reports handles
- * the primary shares.
+ * Worker -> primary, once its public ports listen (plain, and HTTPS unless it is off). A
+ * worker binding sockets of its own (SO_REUSEPORT) is not seen by node:cluster's 'listening'
+ * event, which only reports handles the primary shares, and which could not tell the two
+ * ports apart.
  */
 export interface WorkerListeningMessage {
   type: 'cdn-edge:listening';
   port: number;
+  tlsPort?: number;
 }
 
 export function isWorkerListening(message: unknown): message is WorkerListeningMessage {

@@ -5,9 +5,9 @@
  * serves the admin port once for all of them:
  * /readyz is ready when every worker is, /metrics aggregates the workers' registries.
  *
- * Port 0: the first worker binds a free port and the primary learns it from the `listening`
- * event; only then are the other workers forked, asking for that port explicitly, and so is
- * every restarted one, so the edge never moves. A fixed port is checked free once, here,
+ * Port 0: the first worker binds a free port and the primary learns it from the worker's
+ * `listening` message (the HTTPS port too); only then are the other workers forked, asking
+ * for those ports explicitly, and so is every restarted one, so the edge never moves. A fixed port is checked free once, here,
  * before any worker binds it (SO_REUSEPORT would otherwise share it with whoever holds it).
  * Without SO_REUSEPORT (development platforms) workers share the primary's one handle, as
  * node:cluster does by default.
@@ -16,8 +16,8 @@
  * doubling to 10 s; reset once a worker has lived 10 s). A worker that dies during
  * start-up fails the whole edge: a bad port or file would only crash-loop.
  */
-import cluster, { type Address, type Worker } from 'node:cluster';
-import type { AddressInfo } from 'node:net';
+import cluster, { type Worker } from 'node:cluster';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../../obs/logger.factory';
 import { createAdminApp } from '../admin.routes';
@@ -46,6 +46,9 @@ export interface EdgePrimaryHandle {
   adminUrl: string;
   port: number;
   adminPort: number;
+  /** The HTTPS port; undefined with CDN_EDGE_TLS_PORT=off. */
+  tlsUrl: string | undefined;
+  tlsPort: number | undefined;
   workers: number;
   /** Drains every worker; resolves 0 when all exited cleanly, 1 when one had to be killed or failed. */
   stop(): Promise<number>;
@@ -80,6 +83,9 @@ class EdgePrimary {
   #port: number | undefined;
   /** What workers are told to listen on (CDN_EDGE_PORT). */
   #listenPort: number;
+  #tlsPort: number | undefined;
+  /** What workers are told to listen on for HTTPS (CDN_EDGE_TLS_PORT); undefined: off. */
+  #tlsListenPort: number | undefined;
   /** Workers bind sockets of their own (SO_REUSEPORT), rather than share the primary's. */
   #ownSockets = false;
   #started = false;
@@ -97,6 +103,7 @@ class EdgePrimary {
     this.#logger = options.logger;
     this.#graceMs = options.graceMs ?? 15_000;
     this.#listenPort = config.port;
+    this.#tlsListenPort = config.tlsPort;
     this.#slots = Array.from({ length: config.workers }, (_, index) => ({
       index,
       worker: undefined,
@@ -127,9 +134,15 @@ class EdgePrimary {
     // from it itself: with round robin the primary accepts and hands a worker one acknowledged
     // connection per worker turn, so a burst of 1,000 waited seconds.
     this.#ownSockets = reusePortAvailable() && config.acceptHandles > 1;
-    if (!this.#ownSockets) cluster.schedulingPolicy = cluster.SCHED_NONE;
-    else if (config.port !== 0) await assertPortFree(config.host, config.port);
-    cluster.on('listening', (worker, address) => this.#onListening(worker, address));
+    if (!this.#ownSockets) {
+      cluster.schedulingPolicy = cluster.SCHED_NONE;
+      // Shared handles are keyed by address and port: both ports asking for 0 on one address
+      // would get the same handle. The HTTPS port is then chosen here, once.
+      if (config.tlsPort === 0 && config.port === 0 && config.tlsHost === config.host) this.#tlsListenPort = await freePort(config.tlsHost);
+    } else {
+      if (config.port !== 0) await assertPortFree(config.host, config.port);
+      if (config.tlsPort !== undefined && config.tlsPort !== 0) await assertPortFree(config.tlsHost, config.tlsPort);
+    }
     cluster.on('message', (worker, message) => this.#onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     try {
@@ -146,11 +159,14 @@ class EdgePrimary {
     this.#started = true;
     const port = this.#port!;
     const adminPort = (admin.server.address() as AddressInfo).port;
+    const tlsPort = this.#tlsPort;
     return {
       url: `http://${urlHost(config.host)}:${port}`,
       adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
       port,
       adminPort,
+      tlsUrl: tlsPort === undefined ? undefined : `https://${urlHost(config.tlsHost)}:${tlsPort}`,
+      tlsPort,
       workers: this.#slots.length,
       stop: () => this.stop(),
     };
@@ -200,8 +216,11 @@ class EdgePrimary {
 
   #fork(slot: Slot): void {
     // A worker sharing the primary's handle asks for port 0 to join it while it exists.
-    if (this.#listenPort === 0 && this.#port !== undefined && (this.#ownSockets || !this.#slots.some((s) => s.listening))) this.#listenPort = this.#port;
-    const env = { CDN_EDGE_ID: this.#config.edgeId, CDN_EDGE_PORT: String(this.#listenPort) };
+    const learned = this.#ownSockets || !this.#slots.some((s) => s.listening);
+    if (this.#listenPort === 0 && this.#port !== undefined && learned) this.#listenPort = this.#port;
+    if (this.#tlsListenPort === 0 && this.#tlsPort !== undefined && learned) this.#tlsListenPort = this.#tlsPort;
+    const env: Record<string, string> = { CDN_EDGE_ID: this.#config.edgeId, CDN_EDGE_PORT: String(this.#listenPort) };
+    if (this.#tlsListenPort !== undefined) env.CDN_EDGE_TLS_PORT = String(this.#tlsListenPort);
     const worker = cluster.fork(env);
     slot.worker = worker;
     slot.startedAt = Date.now();
@@ -215,13 +234,13 @@ class EdgePrimary {
     return this.#slots.find((s) => s.worker === worker);
   }
 
-  #onListening(worker: Worker, address: Address): void {
+  #onListening(worker: Worker, port: number, tlsPort: number | undefined): void {
     const slot = this.#slotOf(worker);
-    // Each of a worker's sockets reports: the first one counts.
     if (slot === undefined || slot.listening) return;
-    this.#port ??= address.port;
+    this.#port ??= port;
+    this.#tlsPort ??= tlsPort;
     slot.listening = true;
-    this.#logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, 'edge worker listening');
+    this.#logger.info({ worker: worker.id, pid: worker.process.pid, port, tlsPort }, 'edge worker listening');
     if (!this.#started) {
       for (const other of this.#slots) if (other.worker === undefined) this.#fork(other);
       if (this.#slots.every((s) => s.listening)) this.#allListening?.();
@@ -231,7 +250,7 @@ class EdgePrimary {
   #onMessage(worker: Worker, message: unknown): void {
     if (this.#fills.onMessage(worker, message)) return;
     if (isWorkerListening(message)) {
-      this.#onListening(worker, { address: this.#config.host, port: message.port, addressType: 4 });
+      this.#onListening(worker, message.port, message.tlsPort);
       return;
     }
     if (isSeries(message)) {
@@ -334,6 +353,18 @@ class EdgePrimary {
       ),
     );
   }
+}
+
+/** A port free on `host` now (the OS's choice), for workers that must all be told the same one. */
+async function freePort(host: string): Promise<number> {
+  const probe = new NetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port: 0, exclusive: true }, () => resolve());
+  });
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 function urlHost(host: string): string {

@@ -56,7 +56,7 @@ export function announceInvalidation(keys: string[]): void {
  */
 export function reportToPrimary(edge: EdgeHandle): () => void {
   if (process.connected && process.send !== undefined) {
-    const listening: WorkerListeningMessage = { type: 'cdn-edge:listening', port: edge.port };
+    const listening: WorkerListeningMessage = { type: 'cdn-edge:listening', port: edge.port, ...(edge.tlsPort === undefined ? {} : { tlsPort: edge.tlsPort }) };
     process.send(listening);
   }
   process.on('message', (message: unknown) => {

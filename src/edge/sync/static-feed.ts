@@ -23,6 +23,7 @@ import { invalidInput, type FieldProblem } from '../../core/errors';
 import { SecretBox } from '../../core/secret-box';
 import type { EdgeCustomerFeed } from '../customer-feed.port';
 import { CustomerIndex } from './customer-index';
+import { parseFileTls } from './file-tls';
 
 export function createStaticCustomerFeed(customers: readonly CustomerConfig[]): EdgeCustomerFeed {
   const index = new CustomerIndex();
@@ -43,7 +44,8 @@ export function createStaticCustomerFeed(customers: readonly CustomerConfig[]): 
 
 /**
  * Reads `[{ id, name?, originUrl, domains, cacheTtl?, basicAuth?: {username, password},
- * cacheQuotaBytes?, staleIfErrorSeconds?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] } }]`.
+ * cacheQuotaBytes?, staleIfErrorSeconds?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] },
+ * tls?: { certificates: [{ certPem, keyPem }], httpsRedirect?, hsts? } }]` (file-tls.ts).
  * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`).
  */
 export async function loadCustomersFile(file: string, secretKey: string): Promise<CustomerConfig[]> {
@@ -144,6 +146,7 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
         if (p.length === 0) queryString = normalizeQueryString({ mode: raw.mode as QueryStringMode, allow: raw.allow ?? null });
       }
     }
+    const tls = domains === undefined ? undefined : parseFileTls(o.tls, `${at}.tls`, domains.map(normalizeHostname), box, problems);
     if (id !== undefined) {
       const first = ids.get(id);
       if (first !== undefined) problems.push({ field: `${at}.id`, message: `"${id}" repeats [${first}].id` });
@@ -166,6 +169,7 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
       cacheQuotaBytes,
       staleIfErrorSeconds,
       queryString,
+      ...(tls === undefined ? {} : { tls }),
       version: 1,
       updatedAt: now,
     });
