@@ -38,6 +38,7 @@ import { operationMetricsPlugin } from './plugins/operation-metrics.plugin';
 import { AccessStats } from './services/access-stats.service';
 import { AuditService } from './services/audit.service';
 import { Authenticator } from './services/bearer.authenticator';
+import { CertificateService } from './services/certificate.service';
 import { ChangeFeed } from './services/change-feed.service';
 import { ChangeRelay } from './services/change-relay.service';
 import { CustomerService } from './services/customer.service';
@@ -97,9 +98,10 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onPublished: (seq) => metrics.setPublishedSeq(seq),
     onLag: (seqs) => metrics.setRelayLag(seqs),
   });
+  const secretBox = new SecretBox(config.secretKey);
   const customers = new CustomerService({
     db,
-    secretBox: new SecretBox(config.secretKey),
+    secretBox,
     originPolicy: { allowPrivateOrigins: config.allowPrivateOrigins },
     logger: log,
     onCommitted: () => relay.kick(),
@@ -133,6 +135,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   metrics.collectGrants(() => accessStats.snapshot(), accessStats.thresholds, PLATFORM_ROLES);
   const services: ApiServices = {
     customers,
+    certificates: new CertificateService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,
     fleet: new EdgeFleetService(deps.fleet),

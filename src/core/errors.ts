@@ -57,6 +57,9 @@ export const errorCatalog = {
   CDN_ERR_PURGE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
     `Purge "${id}" does not exist. List a customer's purges with the \`purges\` query.`,
   ),
+  CDN_ERR_CERTIFICATE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Certificate "${id}" does not exist. List a customer's certificates with the \`certificates\` query.`,
+  ),
   CDN_ERR_AUTH_MISSING: entry(401, 'UNAUTHENTICATED', () =>
     'Missing credentials. Send the header `Authorization: Bearer <token>`.',
   ),

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadApiConfig } from '../../src/api/config';
 import { Database } from '../../src/api/db/database';
 import { buildApiSchema } from '../../src/api/server';
+import { createCertificateAuthority, type Leaf } from '../../src/bin/demo-pki';
 import { MAX_AUDITED_FIELDS } from '../../src/api/plugins/audit.plugin';
 import { AuditService } from '../../src/api/services/audit.service';
 import { TOKEN_EXPIRES_IN_DEFAULT } from '../../src/api/services/token.service';
@@ -26,6 +27,8 @@ const DELETE = `mutation Delete($id: ID!) { deleteCustomer(id: $id) }`;
 const PURGE = `mutation Purge($input: PurgeInput!) { purgeCache(input: $input) { id } }`;
 const CREATE_TOKEN = `mutation CreateToken($input: CreateTokenInput!) { createToken(input: $input) { token { id } secret } }`;
 const REVOKE_TOKEN = `mutation RevokeToken($id: ID!) { revokeToken(id: $id) { id customerId } }`;
+const UPLOAD_CERTIFICATE = `mutation UploadCertificate($c: ID!, $cert: String!, $key: String!) { uploadCertificate(customerId: $c, certificatePem: $cert, privateKeyPem: $key) { id } }`;
+const DELETE_CERTIFICATE = `mutation DeleteCertificate($id: ID!) { deleteCertificate(id: $id) }`;
 
 type Entry = {
   id: string;
@@ -75,7 +78,9 @@ describe('every mutation', () => {
   // One way to run each mutation the schema has; the first test fails when a new mutation is not here.
   let tokenId = '';
   let tokenSecret = '';
-  const RUNS: Record<string, { run: () => Promise<unknown>; customerId: string; args: Record<string, unknown> | (() => Record<string, unknown>) }> = {
+  let certificateId = '';
+  let leaf: Leaf | undefined;
+  const RUNS: Record<string, { run: () => Promise<unknown>; customerId: string | null; args: Record<string, unknown> | (() => Record<string, unknown>) }> = {
     createCustomer: {
       run: () => ok(CREATE, { input: customer('every') }),
       customerId: 'every',
@@ -102,6 +107,18 @@ describe('every mutation', () => {
       customerId: 'every',
       args: { input: { customerId: 'every', kind: 'PREFIX', value: '/img/', soft: false, waitForEdges: false, waitTimeoutMs: 10000 } },
     },
+    uploadCertificate: {
+      run: async () => {
+        leaf = await (await createCertificateAuthority('Audit CA')).issue(['cdn.every.example']);
+        const data = (await ok(UPLOAD_CERTIFICATE, { c: 'every', cert: leaf.certPem, key: leaf.keyPem })) as { uploadCertificate: { id: string } };
+        certificateId = data.uploadCertificate.id;
+      },
+      customerId: 'every',
+      // The key is a secret by its name.
+      args: () => ({ customerId: 'every', certificatePem: leaf!.certPem, privateKeyPem: '[REDACTED]' }),
+    },
+    // Only a certificate id: the customer is not known to the audit (an admin's entry has none).
+    deleteCertificate: { run: () => ok(DELETE_CERTIFICATE, { id: certificateId }), customerId: null, args: () => ({ id: certificateId }) },
     deleteCustomer: { run: () => ok(DELETE, { id: 'every' }), customerId: 'every', args: { id: 'every' } },
   };
 
@@ -123,7 +140,16 @@ describe('every mutation', () => {
       assert.equal(entry!.customerId, customerId, mutation);
       assert.equal(entry!.outcome, 'OK', mutation);
       assert.deepEqual(entry!.arguments, typeof args === 'function' ? args() : args, mutation);
-      assert.equal(entry!.operationName, { createCustomer: 'Create', updateCustomer: 'Update', createToken: 'CreateToken', revokeToken: 'RevokeToken', purgeCache: 'Purge', deleteCustomer: 'Delete' }[mutation]);
+      assert.equal(entry!.operationName, {
+        createCustomer: 'Create',
+        updateCustomer: 'Update',
+        createToken: 'CreateToken',
+        revokeToken: 'RevokeToken',
+        purgeCache: 'Purge',
+        uploadCertificate: 'UploadCertificate',
+        deleteCertificate: 'DeleteCertificate',
+        deleteCustomer: 'Delete',
+      }[mutation]);
       // Clocks: the database's and this process's are the same machine's; allow a second either way.
       const at = Date.parse(entry!.at);
       assert.ok(at >= startedAt - 1000 && at <= Date.now() + 1000, `${mutation}: at ${entry!.at}`);

@@ -8,6 +8,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth.checker';
+import { CertificateResolver } from './certificate.resolver';
 import type { ApiPubSub } from './context.type';
 import { CustomerChangeResolver } from './customer-change.resolver';
 import { CustomerResolver } from './customer.resolver';
@@ -19,7 +20,7 @@ import { TokenResolver } from './token.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,

@@ -11,7 +11,8 @@ export const REDACTED = '[REDACTED]';
 /**
  * Argument names (compared lower-case, without `_` and `-`) whose values are never kept.
  * A name containing one of these is a secret: `password`, `newPassword`, `clientSecret`,
- * `secretKey`, `authorization`, `proxyAuthorization`, `apiKey`, `cookie`...
+ * `secretKey`, `authorization`, `proxyAuthorization`, `privateKeyPem` (uploadCertificate),
+ * `apiKey`, `cookie`...
  */
 export const SECRET_NAME_PARTS: readonly string[] = [
   'password',
@@ -43,6 +44,8 @@ export const MAX_ARGUMENTS_JSON_CHARS = 64 * 1024;
 const JWT = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
 const BEARER_VALUE = /^bearer\s+[\w~+/.-]{16,}=*$/i;
 const BASIC_VALUE = /^basic\s+([A-Za-z0-9+/]+=*)$/i;
+// A PEM private key (PKCS#8, RSA, EC, encrypted or not), e.g. pasted into certificatePem by mistake.
+const PEM_PRIVATE_KEY = /BEGIN[ A-Z0-9]*PRIVATE KEY/i;
 // scheme://user:password@host
 const URL_WITH_USERINFO = /^(\s*[a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
 
@@ -87,7 +90,7 @@ function redactValue(value: unknown, depth: number): unknown {
 
 function redactString(value: string): string {
   const trimmed = value.trim();
-  if (JWT.test(trimmed) || BEARER_VALUE.test(trimmed) || isBasicCredentials(trimmed)) return REDACTED;
+  if (JWT.test(trimmed) || BEARER_VALUE.test(trimmed) || isBasicCredentials(trimmed) || PEM_PRIVATE_KEY.test(value)) return REDACTED;
   let text = value;
   const url = URL_WITH_USERINFO.exec(text);
   if (url) {

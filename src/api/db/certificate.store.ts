@@ -1,0 +1,128 @@
+/**
+ * The certificate queries, and those of the ACME challenges: rows in, CertificateRecord
+ * out (certificate.mapper.ts). The key goes in as ciphertext and never comes back out of
+ * these functions: the only way it leaves the database is inside a customer's config for
+ * the edges (customer.mapper.ts). Services call these inside their own unit of work, with
+ * the customer's version bump and outbox row (a certificate is part of what the edges know
+ * of its customer).
+ */
+import { In, LessThanOrEqual } from 'typeorm';
+import type { CertificateRecord, CertificateSource, CertificateStatus } from '../domain/certificate.types';
+import { AcmeChallengeEntity } from './acme-challenge.entity';
+import { CertificateEntity } from './certificate.entity';
+import { toCertificateRecord } from './certificate.mapper';
+import type { Tx } from './database';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface NewCertificate {
+  /** UUID, assigned by the caller. */
+  id: string;
+  customerId: string;
+  domains: readonly string[];
+  source: CertificateSource;
+  status: CertificateStatus;
+  certPem: string | null;
+  /** secret-box ciphertext; never the key itself. */
+  keyCiphertext: string | null;
+  notBefore: Date | null;
+  notAfter: Date | null;
+  issuer: string | null;
+  renewAt: Date | null;
+  /** Also its first updatedAt. */
+  createdAt: Date;
+}
+
+/** Absent (undefined) keeps a column. `keyCiphertext`: secret-box ciphertext only. */
+export type CertificatePatch = Partial<Omit<NewCertificate, 'id' | 'customerId' | 'source' | 'createdAt'>> & {
+  lastError?: string | null;
+  attempts?: number;
+  updatedAt: Date;
+};
+
+export async function insertCertificate(m: Tx, certificate: NewCertificate): Promise<CertificateRecord> {
+  const row = Object.assign(new CertificateEntity(), {
+    id: certificate.id,
+    customerId: certificate.customerId,
+    domains: [...certificate.domains],
+    source: certificate.source,
+    status: certificate.status,
+    certPem: certificate.certPem,
+    keyEnc: certificate.keyCiphertext,
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    issuer: certificate.issuer,
+    lastError: null,
+    renewAt: certificate.renewAt,
+    attempts: 0,
+    createdAt: certificate.createdAt,
+    updatedAt: certificate.createdAt,
+  });
+  await m.insert(CertificateEntity, row);
+  return toCertificateRecord(row);
+}
+
+/** Null for an id that is not a UUID (it names no certificate; PostgreSQL would refuse it with an error). */
+export async function findCertificate(m: Tx, id: string): Promise<CertificateRecord | null> {
+  if (!UUID.test(id)) return null;
+  const row = await m.getRepository(CertificateEntity).findOne({ where: { id } });
+  return row ? toCertificateRecord(row) : null;
+}
+
+/** The customer's certificates, newest first. */
+export async function listCertificates(m: Tx, customerId: string): Promise<CertificateRecord[]> {
+  const rows = await m.getRepository(CertificateEntity).find({ where: { customerId }, order: { createdAt: 'DESC', id: 'ASC' } });
+  return rows.map(toCertificateRecord);
+}
+
+export function countCertificates(m: Tx, customerId: string): Promise<number> {
+  return m.getRepository(CertificateEntity).countBy({ customerId });
+}
+
+export async function updateCertificate(m: Tx, id: string, patch: CertificatePatch): Promise<void> {
+  const { keyCiphertext, domains, ...rest } = patch;
+  const row: Partial<CertificateEntity> = { ...rest };
+  if (keyCiphertext !== undefined) row.keyEnc = keyCiphertext;
+  if (domains !== undefined) row.domains = [...domains];
+  await m.update(CertificateEntity, { id }, row);
+}
+
+/** Deletes the certificate (its challenges go with it); false when there was none. */
+export async function deleteCertificate(m: Tx, id: string): Promise<boolean> {
+  if (!UUID.test(id)) return false;
+  const result = await m.delete(CertificateEntity, { id });
+  return Boolean(result.affected);
+}
+
+/**
+ * Up to `limit` certificates in one of `statuses` whose renew_at is at or before `at`,
+ * earliest first: the renewal scheduler's work (the (status, renew_at) index serves it).
+ */
+export async function readCertificatesDue(m: Tx, statuses: readonly CertificateStatus[], at: Date, limit: number): Promise<CertificateRecord[]> {
+  const rows = await m.getRepository(CertificateEntity).find({
+    where: { status: In([...statuses]), renewAt: LessThanOrEqual(at) },
+    order: { renewAt: 'ASC', id: 'ASC' },
+    take: limit,
+  });
+  return rows.map(toCertificateRecord);
+}
+
+/** An HTTP-01 challenge the edges answer until it is removed (with its certificate at the latest). */
+export interface NewAcmeChallenge {
+  token: string;
+  customerId: string;
+  certificateId: string;
+  domain: string;
+  keyAuthorization: string;
+  createdAt: Date;
+}
+
+export async function insertAcmeChallenge(m: Tx, challenge: NewAcmeChallenge): Promise<void> {
+  await m.insert(AcmeChallengeEntity, { ...challenge });
+}
+
+/** Removes the challenges of a certificate; how many there were. */
+export async function deleteAcmeChallenges(m: Tx, certificateId: string): Promise<number> {
+  const result = await m.delete(AcmeChallengeEntity, { certificateId });
+  return result.affected ?? 0;
+}
