@@ -1,9 +1,14 @@
 /**
  * Helpers for the edge integration tests: a config on free ports in a temp dir, customers
  * with sealed Basic Auth, a raw HTTP client (duplicate Host, absolute-form targets),
- * scripted origins that record what they receive, and a settable clock.
+ * scripted origins that record what they receive, and a settable clock. For HTTPS:
+ * certificates of a test CA (src/bin/demo-pki.ts) as a customer's `tls`, a TLS handshake
+ * that reports what the edge presented, h2 requests, and curl/openssl runs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
+import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +16,8 @@ import path from 'node:path';
 import type { Clock } from '../../src/core/clock.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
+import type { CustomerTls, EdgeCertificate } from '../../src/core/tls.types';
+import type { Leaf } from '../../src/bin/demo-pki';
 import { loadEdgeConfig, type EdgeConfig } from '../../src/edge/config';
 import { createLogger } from '../../src/obs/logger.factory';
 
@@ -41,7 +48,7 @@ export function customer(
   id: string,
   originUrl: string,
   domains: string[],
-  extra: { cacheTtl?: number; basicAuth?: { username: string; password: string }; version?: number } = {},
+  extra: { cacheTtl?: number; basicAuth?: { username: string; password: string }; version?: number; tls?: CustomerTls } = {},
 ): CustomerConfig {
   version += 1;
   return {
@@ -51,9 +58,142 @@ export function customer(
     domains,
     cacheTtl: extra.cacheTtl ?? 3600,
     basicAuth: extra.basicAuth ? { username: extra.basicAuth.username, passwordCiphertext: new SecretBox(SECRET).seal(extra.basicAuth.password) } : null,
+    ...(extra.tls === undefined ? {} : { tls: extra.tls }),
     version: extra.version ?? version,
     updatedAt: new Date().toISOString(),
   };
+}
+
+let certificateIds = 0;
+/** A leaf of the test CA as the edge receives it: its key sealed with `secret` (default: the edges' SECRET). */
+export function edgeCertificate(leaf: Leaf, domains: string[], extra: { id?: string; notBefore?: Date; notAfter?: Date; secret?: string } = {}): EdgeCertificate {
+  certificateIds += 1;
+  return {
+    id: extra.id ?? `certificate-${certificateIds}`,
+    domains,
+    certPem: leaf.chainPem,
+    keyCiphertext: new SecretBox(extra.secret ?? SECRET).seal(leaf.keyPem),
+    notBefore: (extra.notBefore ?? new Date(Date.now() - 3600_000)).toISOString(),
+    notAfter: (extra.notAfter ?? new Date(Date.now() + 30 * 24 * 3600_000)).toISOString(),
+  };
+}
+
+/** A customer's `tls` (redirect: the default, null; no HSTS; no challenges) with `overrides`. */
+export function customerTls(certificates: EdgeCertificate[], overrides: Partial<CustomerTls> = {}): CustomerTls {
+  return { certificates, httpsRedirect: null, hsts: null, acmeChallenges: [], ...overrides };
+}
+
+export interface Handshake {
+  socket: TLSSocket;
+  certificate: PeerCertificate;
+  /** The leaf's subject alternative names, `DNS:` entries without the prefix. */
+  names: string[];
+  protocol: string | null;
+  alpn: string | false;
+  reused: boolean;
+  session: Buffer | undefined;
+}
+
+/**
+ * A TLS handshake with the edge on loopback, `servername` as SNI (undefined: none sent),
+ * trusting `ca`. Resolves once the handshake is done (and, on TLS 1.3, the session ticket
+ * arrived, for resumption tests), or rejects with the client's error. The caller ends the socket.
+ */
+export function handshake(port: number, servername: string | undefined, ca: string, options: ConnectionOptions = {}): Promise<Handshake> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca,
+      ...(servername === undefined ? { checkServerIdentity: () => undefined } : { servername }),
+      ...options,
+    });
+    let session: Buffer | undefined;
+    let secure = false;
+    let resolved = false;
+    const done = (): void => {
+      if (resolved) return;
+      resolved = true;
+      const certificate = socket.getPeerCertificate();
+      resolve({
+        socket,
+        certificate,
+        names: (certificate.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4)),
+        protocol: socket.getProtocol(),
+        alpn: socket.alpnProtocol ?? false,
+        reused: socket.isSessionReused(),
+        // TLS 1.2's session (its ticket inside) is there at once; TLS 1.3's ticket comes in 'session'.
+        session: session ?? socket.getSession(),
+      });
+    };
+    socket.on('session', (s: Buffer) => {
+      session = s;
+      if (secure) done();
+    });
+    socket.once('secureConnect', () => {
+      secure = true;
+      // TLS 1.2 hands its session at once; TLS 1.3 sends tickets just after the handshake.
+      if (session !== undefined || socket.getProtocol() !== 'TLSv1.3' || socket.isSessionReused()) done();
+      else setTimeout(done, 200);
+    });
+    socket.once('error', reject);
+  });
+}
+
+export interface H2Result {
+  status: number;
+  headers: H2Headers;
+  body: string;
+}
+
+/** An h2 connection to the edge's HTTPS port, `servername` as SNI, trusting `ca`. */
+export function h2Session(port: number, servername: string, ca: string): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = h2connect(`https://${servername}:${port}`, { ca, servername, createConnection: () => tlsConnect({ host: '127.0.0.1', port, servername, ca, ALPNProtocols: ['h2'] }) });
+    session.once('connect', () => {
+      session.off('error', reject);
+      resolve(session);
+    });
+    session.once('error', reject);
+  });
+}
+
+/** One request on an h2 session; `headers` may set `:method`, `:authority` and any field. */
+export function h2Request(session: ClientHttp2Session, path: string, headers: Record<string, string> = {}, body?: string): Promise<H2Result> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ...headers }, { endStream: body === undefined });
+    const chunks: Buffer[] = [];
+    let head: H2Headers = {};
+    stream.on('response', (h) => (head = h));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks).toString('utf8') }));
+    stream.on('error', reject);
+    if (body !== undefined) stream.end(body);
+  });
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command (curl, openssl) without blocking the event loop the edge under test runs on. */
+export function run(command: string, args: string[], input = ''): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = execFile(command, args, { timeout: 20_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1;
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(input);
+  });
+}
+
+/** Writes `pem` to a file in `dir` (curl and openssl read the CA from a file). */
+export async function pemFile(dir: string, name: string, pem: string): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, pem);
+  return file;
 }
 
 export interface HttpResult {
