@@ -6,6 +6,7 @@
  * that reports what the edge presented, h2 requests, and curl/openssl runs.
  */
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
@@ -73,8 +74,9 @@ export function edgeCertificate(leaf: Leaf, domains: string[], extra: { id?: str
     domains,
     certPem: leaf.chainPem,
     keyCiphertext: new SecretBox(extra.secret ?? SECRET).seal(leaf.keyPem),
-    notBefore: (extra.notBefore ?? new Date(Date.now() - 3600_000)).toISOString(),
-    notAfter: (extra.notAfter ?? new Date(Date.now() + 30 * 24 * 3600_000)).toISOString(),
+    // As the api reads them from the leaf, unless a test says otherwise.
+    notBefore: (extra.notBefore ?? new Date(new X509Certificate(leaf.certPem).validFrom)).toISOString(),
+    notAfter: (extra.notAfter ?? new Date(new X509Certificate(leaf.certPem).validTo)).toISOString(),
   };
 }
 
