@@ -38,6 +38,7 @@ import { operationMetricsPlugin } from './plugins/operation-metrics.plugin';
 import { AccessStats } from './services/access-stats.service';
 import { AuditService } from './services/audit.service';
 import { Authenticator } from './services/bearer.authenticator';
+import { CertificateWatch } from './services/certificate-watch.service';
 import { CertificateService } from './services/certificate.service';
 import { ChangeFeed } from './services/change-feed.service';
 import { ChangeRelay } from './services/change-relay.service';
@@ -133,9 +134,11 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   tokens = new TokenService({ db, key: signingKey, revocations, verifier, logger: log, onRevoked: () => metrics.countRevocation() });
   const accessStats = new AccessStats({ db, thresholds: config.grants });
   metrics.collectGrants(() => accessStats.snapshot(), accessStats.thresholds, PLATFORM_ROLES);
+  const certificateWatch = new CertificateWatch({ db });
   const services: ApiServices = {
     customers,
     certificates: new CertificateService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
+    certificateWatch,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,
     fleet: new EdgeFleetService(deps.fleet),
@@ -146,7 +149,14 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   };
   const authenticator = new Authenticator(config.adminToken, verifier);
   const pubSub: ApiPubSub = createPubSub();
-  const feed = new ChangeFeed({ bus: deps.bus, logger: log, deliver: (c) => publishCustomerChange(c, pubSub, customers) });
+  const feed = new ChangeFeed({
+    bus: deps.bus,
+    logger: log,
+    deliver: (c) => {
+      certificateWatch.notify(c);
+      return publishCustomerChange(c, pubSub, customers);
+    },
+  });
   const schema = await buildApiSchema({ pubSub });
   const limits = new OperationLimits({ limits: config.limits, limiter: deps.rateLimiter, logger: log });
 
@@ -241,6 +251,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         feed.stop();
         // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
         purgeTracker.close();
+        certificateWatch.close();
         await stats.stop();
         // An upgraded socket would otherwise keep the HTTP server from closing.
         await socketsClosed;

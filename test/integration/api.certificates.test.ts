@@ -17,7 +17,7 @@ import { createCertificateAuthority, type CertificateAuthority, type Leaf } from
 import type { BusEvent } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
-import { countRows, maxChangeSeq, SECRET_KEY, startTestApi, type TestApi } from './api.harness';
+import { countRows, maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, wsClient } from './api.harness';
 
 const DAY = 24 * 3600 * 1000;
 const FIELDS = 'id customer { id } domains source status notBefore notAfter issuer lastError certificatePem createdAt updatedAt';
@@ -411,9 +411,101 @@ describe('what the edges receive', () => {
   });
 });
 
+describe('certificateStatus subscription', () => {
+  type StatusEvent = { customerId: string; certificateId: string; certificate: { status: string; lastError: string | null; domains: string[] } | null };
+  const SUBSCRIBE = 'subscription($c: ID) { certificateStatus(customerId: $c) { customerId certificateId certificate { status lastError domains } } }';
+
+  test("one event per change of the customer's certificates: uploaded, failed, deleted; another customer's unseen", async () => {
+    const ws = wsClient(t.api.url, tokens.alphaViewer);
+    try {
+      const seen: StatusEvent[] = [];
+      const events = ws.iterate<{ certificateStatus: StatusEvent }>({ query: SUBSCRIBE });
+      let arrived = () => {};
+      const collect = (async () => {
+        for await (const r of events) {
+          assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+          seen.push(r.data!.certificateStatus);
+          arrived();
+        }
+      })();
+      /** Waits until `n` events have arrived (a watcher reports the state it reads, so each step waits for the last). */
+      const until = async (n: number): Promise<void> => {
+        const deadline = Date.now() + 5_000;
+        while (seen.length < n) {
+          if (Date.now() > deadline) throw new Error(`got ${JSON.stringify(seen)}`);
+          await new Promise<void>((r) => {
+            arrived = r;
+            setTimeout(r, 100);
+          });
+        }
+      };
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await upload('beta', await ca.issue(['cdn.beta.example']))).errors, undefined);
+      const id = (await upload('alpha', await ca.issue(['www.alpha.example']))).data!.uploadCertificate.id;
+      await until(1);
+      // A status change commits with its customer's change (as the ACME client's will).
+      await t.dataSource.query(`UPDATE certificate SET status = 'FAILED', last_error = 'renewal refused' WHERE id = $1`, [id]);
+      assert.equal((await gql(UPDATE_TLS, { id: 'alpha', input: { cacheTtl: 120 } })).errors, undefined);
+      await until(2);
+      assert.deepEqual((await gql(DELETE, { id })).data, { deleteCertificate: true });
+      await until(3);
+      // Nothing more comes: a change without a certificate change reports nothing.
+      assert.equal((await gql(UPDATE_TLS, { id: 'alpha', input: { cacheTtl: 121 } })).errors, undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      await events.return?.();
+      await collect;
+      assert.deepEqual(seen, [
+        { customerId: 'alpha', certificateId: id, certificate: { status: 'ISSUED', lastError: null, domains: ['www.alpha.example'] } },
+        { customerId: 'alpha', certificateId: id, certificate: { status: 'FAILED', lastError: 'renewal refused', domains: ['www.alpha.example'] } },
+        { customerId: 'alpha', certificateId: id, certificate: null },
+      ]);
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  test("a customer's deletion reports its certificates deleted to a platform subscriber", async () => {
+    await createCustomer('theta', ['cdn.theta.example']);
+    const id = (await upload('theta', await ca.issue(['cdn.theta.example']))).data!.uploadCertificate.id;
+    const ws = wsClient(t.api.url);
+    try {
+      const events = ws.iterate<{ certificateStatus: StatusEvent }>({ query: SUBSCRIBE, variables: { c: 'theta' } });
+      const first = events.next();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await gql('mutation { deleteCustomer(id: "theta") }')).errors, undefined);
+      const r = await Promise.race([first, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no event')), 5_000))]);
+      assert.deepEqual(r.value!.data!.certificateStatus, { customerId: 'theta', certificateId: id, certificate: null });
+      await events.return?.();
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  test("another customer's, or an unknown one, is NOT_FOUND", async () => {
+    const codeOf = async (token: string | undefined, customerId: string): Promise<string> => {
+      const ws = wsClient(t.api.url, token);
+      const it = ws.iterate({ query: SUBSCRIBE, variables: { c: customerId } });
+      try {
+        const r = await it.next();
+        const errors = (r.value as { errors?: Array<{ extensions?: { code?: string } }> } | undefined)?.errors;
+        return errors === undefined ? 'ok' : String(errors[0]!.extensions?.code);
+      } catch (err) {
+        const list = err as Array<{ extensions?: { code?: string } }>;
+        return Array.isArray(list) ? String(list[0]!.extensions?.code) : String(err);
+      } finally {
+        await it.return?.();
+        await ws.dispose();
+      }
+    };
+    assert.equal(await codeOf(tokens.alphaViewer, 'beta'), 'NOT_FOUND');
+    assert.equal(await codeOf(undefined, 'nobody'), 'NOT_FOUND');
+  });
+});
+
 describe('httpsRedirect and hsts', () => {
   test('default: null and no HSTS, in GraphQL and in the config', async () => {
     assert.deepEqual((await gql(CUSTOMER_TLS, { id: 'alpha' })).data, { customer: { httpsRedirect: null, hsts: null } });
+    assert.equal((await gql(UPDATE_TLS, { id: 'delta', input: { cacheTtl: 30 } })).errors, undefined);
     const config = await lastConfig('delta');
     assert.deepEqual([config.tls!.httpsRedirect, config.tls!.hsts, config.tls!.acmeChallenges], [null, null, []]);
   });

@@ -75,6 +75,23 @@ export async function listCertificates(m: Tx, customerId: string): Promise<Certi
   return rows.map(toCertificateRecord);
 }
 
+/** What tells one state of a certificate from the next: for the certificateStatus subscription's baseline. */
+export interface CertificateState {
+  id: string;
+  customerId: string;
+  status: CertificateStatus;
+  updatedAt: Date;
+}
+
+/** The state of every certificate of the customer, or (no customer) of every customer. */
+export async function readCertificateStates(m: Tx, customerId?: string): Promise<CertificateState[]> {
+  const rows = await m.getRepository(CertificateEntity).find({
+    where: customerId === undefined ? {} : { customerId },
+    select: { id: true, customerId: true, status: true, updatedAt: true },
+  });
+  return rows.map((r) => ({ id: r.id, customerId: r.customerId, status: r.status, updatedAt: r.updatedAt }));
+}
+
 export function countCertificates(m: Tx, customerId: string): Promise<number> {
   return m.getRepository(CertificateEntity).countBy({ customerId });
 }

@@ -6,6 +6,7 @@ import type { PubSub } from '@graphql-yoga/subscription';
 import type { AccessStats } from '../services/access-stats.service';
 import type { AuditService } from '../services/audit.service';
 import type { Principal } from '../services/bearer.authenticator';
+import type { CertificateWatch } from '../services/certificate-watch.service';
 import type { CertificateService } from '../services/certificate.service';
 import type { CustomerService } from '../services/customer.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
@@ -22,6 +23,7 @@ export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange] }>;
 export type ApiServices = {
   customers: CustomerService;
   certificates: CertificateService;
+  certificateWatch: CertificateWatch;
   purges: PurgeService;
   purgeTracker: PurgeTracker;
   fleet: EdgeFleetService;

@@ -8,6 +8,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth.checker';
+import { CertificateStatusResolver } from './certificate-status.resolver';
 import { CertificateResolver } from './certificate.resolver';
 import type { ApiPubSub } from './context.type';
 import { CustomerChangeResolver } from './customer-change.resolver';
@@ -20,7 +21,7 @@ import { TokenResolver } from './token.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,
