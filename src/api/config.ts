@@ -2,6 +2,7 @@
  * The api role's configuration: read once from the environment, every problem listed
  * in one error, returned frozen. Nothing else in src/api reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { EnvReader, type Env } from '../core/env.reader';
@@ -9,6 +10,7 @@ import { readRedisTarget, type RedisTarget, type RedisVariables } from '../core/
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
 import type { GrantThresholds } from './services/access-stats.service';
+import type { AcmeSettings } from './services/acme-orders.service';
 
 export const ADMIN_TOKEN_MIN_LENGTH = 16;
 
@@ -41,6 +43,34 @@ export interface ApiConfig {
   limits: Readonly<ApiLimits>;
   /** Grant monitoring thresholds (accessStats, cdn_api_tokens_threshold). */
   grants: Readonly<GrantThresholds>;
+  /** Certificates from an ACME CA (services/acme-orders.service.ts); undefined: CDN_ACME_DIRECTORY_URL unset, uploads only. */
+  acme: Readonly<AcmeSettings> | undefined;
+}
+
+
+function readAcme(r: EnvReader, cwd: string): AcmeSettings | undefined {
+  const directoryUrl = r.url('CDN_ACME_DIRECTORY_URL', ['https:', 'http:']);
+  const caFile = r.string('CDN_ACME_CA_FILE');
+  let caPem: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      caPem = readFileSync(path.resolve(cwd, caFile), 'utf8');
+      if (!caPem.includes('-----BEGIN CERTIFICATE-----')) r.problem('CDN_ACME_CA_FILE', `${caFile} holds no PEM certificate`);
+    } catch (err) {
+      r.problem('CDN_ACME_CA_FILE', `cannot read ${caFile}: ${(err as Error).message}`);
+    }
+  }
+  const settings: AcmeSettings = {
+    directoryUrl: directoryUrl ?? '',
+    email: r.string('CDN_ACME_EMAIL'),
+    caPem,
+    auto: r.bool('CDN_ACME_AUTO', true),
+    checkIntervalMs: r.int('CDN_ACME_CHECK_INTERVAL_MS', 60_000, 100, 24 * 3600_000),
+    renewBeforeDays: r.int('CDN_ACME_RENEW_BEFORE_DAYS', 30, 1, 60),
+    retryBaseMs: r.int('CDN_ACME_RETRY_BASE_MS', 60_000, 100, 24 * 3600_000),
+    propagationTimeoutMs: r.int('CDN_ACME_PROPAGATION_TIMEOUT_MS', 30_000, 0, 600_000),
+  };
+  return directoryUrl === undefined ? undefined : settings;
 }
 
 export interface ApiLimits {
@@ -125,6 +155,7 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
       }),
       customer: { warning: r.int('CDN_GRANTS_CUSTOMER_WARNING', 25, 1, 1_000_000), critical: r.int('CDN_GRANTS_CUSTOMER_CRITICAL', 100, 1, 1_000_000) },
     }),
+    acme: readAcme(r, cwd),
   };
   const g = config.grants;
   for (const [variable, t] of [

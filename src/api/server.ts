@@ -40,6 +40,7 @@ import { AuditService } from './services/audit.service';
 import { Authenticator } from './services/bearer.authenticator';
 import { CertificateWatch } from './services/certificate-watch.service';
 import { CertificateService } from './services/certificate.service';
+import { AcmeOrders } from './services/acme-orders.service';
 import { ChangeFeed } from './services/change-feed.service';
 import { ChangeRelay } from './services/change-relay.service';
 import { CustomerService } from './services/customer.service';
@@ -135,13 +136,16 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const accessStats = new AccessStats({ db, thresholds: config.grants });
   metrics.collectGrants(() => accessStats.snapshot(), accessStats.thresholds, PLATFORM_ROLES);
   const certificateWatch = new CertificateWatch({ db });
+  const fleet = new EdgeFleetService(deps.fleet);
+  const acme = new AcmeOrders({ db, secretBox, logger: log.child({ component: 'acme' }), settings: config.acme, liveEdges: () => fleet.liveEdges(), onCommitted: () => relay.kick() });
   const services: ApiServices = {
     customers,
     certificates: new CertificateService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
     certificateWatch,
+    acme,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,
-    fleet: new EdgeFleetService(deps.fleet),
+    fleet,
     stats,
     audit,
     tokens,
@@ -230,6 +234,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   feed.start();
   acks.start();
   audit.start();
+  acme.start();
   verifier.start();
 
   const address = app.server.address();
@@ -252,6 +257,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
         purgeTracker.close();
         certificateWatch.close();
+        await acme.stop();
         await stats.stop();
         // An upgraded socket would otherwise keep the HTTP server from closing.
         await socketsClosed;

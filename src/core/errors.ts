@@ -60,6 +60,9 @@ export const errorCatalog = {
   CDN_ERR_CERTIFICATE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
     `Certificate "${id}" does not exist. List a customer's certificates with the \`certificates\` query.`,
   ),
+  CDN_ERR_ACME_NOT_CONFIGURED: entry(503, 'SERVICE_UNAVAILABLE', () =>
+    'Certificates cannot be requested: this api has no ACME server configured. Set CDN_ACME_DIRECTORY_URL (and CDN_ACME_EMAIL) on the api, or upload a certificate with uploadCertificate.',
+  ),
   CDN_ERR_AUTH_MISSING: entry(401, 'UNAUTHENTICATED', () =>
     'Missing credentials. Send the header `Authorization: Bearer <token>`.',
   ),

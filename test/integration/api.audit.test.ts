@@ -28,6 +28,7 @@ const PURGE = `mutation Purge($input: PurgeInput!) { purgeCache(input: $input) {
 const CREATE_TOKEN = `mutation CreateToken($input: CreateTokenInput!) { createToken(input: $input) { token { id } secret } }`;
 const REVOKE_TOKEN = `mutation RevokeToken($id: ID!) { revokeToken(id: $id) { id customerId } }`;
 const UPLOAD_CERTIFICATE = `mutation UploadCertificate($c: ID!, $cert: String!, $key: String!) { uploadCertificate(customerId: $c, certificatePem: $cert, privateKeyPem: $key) { id } }`;
+const REQUEST_CERTIFICATE = `mutation RequestCertificate($c: ID!, $d: [String!]!) { requestCertificate(customerId: $c, domains: $d) { id } }`;
 const DELETE_CERTIFICATE = `mutation DeleteCertificate($id: ID!) { deleteCertificate(id: $id) }`;
 
 type Entry = {
@@ -53,7 +54,8 @@ let t: TestApi;
 
 before(async () => {
   // Room for the operation of more root fields than the audit takes, whatever the alias limit's default.
-  t = await startTestApi({ CDN_API_MAX_ALIASES: '100' });
+  // An ACME directory nothing answers (requestCertificate only records the request; its order fails in the background), no automatic requests.
+  t = await startTestApi({ CDN_API_MAX_ALIASES: '100', CDN_ACME_DIRECTORY_URL: 'http://127.0.0.1:9/directory', CDN_ACME_AUTO: 'false', CDN_ACME_CHECK_INTERVAL_MS: '3600000' });
 });
 
 after(async () => {
@@ -117,6 +119,11 @@ describe('every mutation', () => {
       // The key is a secret by its name.
       args: () => ({ customerId: 'every', certificatePem: leaf!.certPem, privateKeyPem: '[REDACTED]' }),
     },
+    requestCertificate: {
+      run: () => ok(REQUEST_CERTIFICATE, { c: 'every', d: ['cdn.every.example'] }),
+      customerId: 'every',
+      args: { customerId: 'every', domains: ['cdn.every.example'] },
+    },
     // Only a certificate id: the customer is not known to the audit (an admin's entry has none).
     deleteCertificate: { run: () => ok(DELETE_CERTIFICATE, { id: certificateId }), customerId: null, args: () => ({ id: certificateId }) },
     deleteCustomer: { run: () => ok(DELETE, { id: 'every' }), customerId: 'every', args: { id: 'every' } },
@@ -147,6 +154,7 @@ describe('every mutation', () => {
         revokeToken: 'RevokeToken',
         purgeCache: 'Purge',
         uploadCertificate: 'UploadCertificate',
+        requestCertificate: 'RequestCertificate',
         deleteCertificate: 'DeleteCertificate',
         deleteCustomer: 'Delete',
       }[mutation]);

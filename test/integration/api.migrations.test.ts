@@ -17,10 +17,11 @@ const ALL = [
   'ApiTokens1795560000000',
   'AuditLog1795570000000',
   'Certificates1795580000000',
+  'AcmeAccounts1795590000000',
 ];
-const TABLES = ['acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'];
-/** The tables of the certificates migration, newer than every other. */
-const TLS_TABLES = ['acme_challenge', 'certificate'];
+const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'];
+/** The tables of the certificates and ACME accounts migrations, newer than every other. */
+const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -179,7 +180,7 @@ test('the audit-log migration: entries outlive their customer, the paging and re
 
     await undoThrough(ds, 'AuditLog1795570000000');
     assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000']);
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -222,6 +223,18 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the ACME accounts migration: one key per directory; down drops the table alone', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.a.b.c')`);
+    await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
+    await undoThrough(ds, 'AcmeAccounts1795590000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account'));
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

@@ -143,3 +143,48 @@ export async function deleteAcmeChallenges(m: Tx, certificateId: string): Promis
   const result = await m.delete(AcmeChallengeEntity, { certificateId });
   return result.affected ?? 0;
 }
+
+/**
+ * Takes a due certificate for one attempt: moves its renew_at to `leaseUntil` (and its status
+ * to `status`) only if renew_at is still `renewAt`, so of several api replicas that read the
+ * same due row, one takes it; the others see false. The lease also covers a replica that dies
+ * mid-attempt: the row comes due again when the lease ends.
+ */
+export async function claimCertificate(m: Tx, id: string, renewAt: Date, leaseUntil: Date, status: CertificateStatus): Promise<boolean> {
+  const result = await m
+    .createQueryBuilder()
+    .update(CertificateEntity)
+    .set({ renewAt: leaseUntil, status, updatedAt: new Date() })
+    .where('id = :id AND renew_at = :renewAt', { id, renewAt })
+    .execute();
+  return result.affected === 1;
+}
+
+/** Marks served certificates past their notAfter EXPIRED; returns the customers concerned. */
+export async function expireCertificates(m: Tx, at: Date): Promise<string[]> {
+  const rows: Array<{ customer_id: string }> = await m.query(
+    `UPDATE "certificate" SET "status" = 'EXPIRED', "renew_at" = NULL, "updated_at" = $1
+      WHERE "status" IN ('ISSUED', 'RENEWING') AND "not_after" <= $1 RETURNING "customer_id"`,
+    [at],
+  );
+  return [...new Set(rows.map((r) => r.customer_id))];
+}
+
+/**
+ * Up to `limit` domains that no certificate of their customer covers or is being requested
+ * for (ISSUED, RENEWING, PENDING or FAILED: a failed one is retried by its own back-off), by
+ * exact name or by a wildcard one label up: what automatic ACME requests a certificate for.
+ */
+export async function readUncoveredDomains(m: Tx, limit: number): Promise<Array<{ customerId: string; domain: string }>> {
+  const rows: Array<{ customer_id: string; hostname: string }> = await m.query(
+    `SELECT d."customer_id", d."hostname" FROM "domain" d
+      WHERE NOT EXISTS (
+        SELECT 1 FROM "certificate" c
+         WHERE c."customer_id" = d."customer_id"
+           AND c."status" IN ('ISSUED', 'RENEWING', 'PENDING', 'FAILED')
+           AND (d."hostname" = ANY (c."domains") OR '*.' || substring(d."hostname" from position('.' in d."hostname") + 1) = ANY (c."domains")))
+      ORDER BY d."customer_id", d."hostname" LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ customerId: r.customer_id, domain: r.hostname }));
+}

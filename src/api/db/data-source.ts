@@ -16,6 +16,8 @@ import { Purges1795550000000 } from '../../../migrations/1795550000000-purges';
 import { ApiTokens1795560000000 } from '../../../migrations/1795560000000-api-tokens';
 import { AuditLog1795570000000 } from '../../../migrations/1795570000000-audit-log';
 import { Certificates1795580000000 } from '../../../migrations/1795580000000-certificates';
+import { AcmeAccounts1795590000000 } from '../../../migrations/1795590000000-acme-accounts';
+import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
 import { AuditEntity } from './audit.entity';
@@ -36,6 +38,7 @@ export const API_ENTITIES = [
   AuditEntity,
   CertificateEntity,
   AcmeChallengeEntity,
+  AcmeAccountEntity,
 ];
 export const API_MIGRATIONS = [
   InitialSchema1732400000000,
@@ -45,6 +48,7 @@ export const API_MIGRATIONS = [
   ApiTokens1795560000000,
   AuditLog1795570000000,
   Certificates1795580000000,
+  AcmeAccounts1795590000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */

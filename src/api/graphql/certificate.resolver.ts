@@ -46,6 +46,24 @@ export class CertificateResolver {
     return toGraphqlCertificate(record, await customerOf(ctx, customerId));
   }
 
+  @Authorized('customer.update@customerId')
+  @Mutation(() => Certificate, {
+    description:
+      "Asks the ACME CA (CDN_ACME_DIRECTORY_URL) for a certificate naming `domains`, each one of the customer's own domains " +
+      '(no wildcards: HTTP-01 cannot prove them). Answers at once with the PENDING certificate; its status follows (certificateStatus): ' +
+      'ISSUED once every edge has answered the challenge and the CA has signed, or FAILED with lastError, retried with a back-off. ' +
+      'With CDN_ACME_AUTO (the default) every new domain gets one without asking.',
+  })
+  async requestCertificate(
+    @Ctx() ctx: ApiContext,
+    @Arg('customerId', () => ID) customerId: string,
+    @Arg('domains', () => [String], { description: "The names the certificate is for: the customer's domains, at most 100." }) domains: string[],
+  ): Promise<Certificate> {
+    const caller = requireAccess(ctx, 'customer.update', customerId);
+    const record = await ctx.services.acme.request(customerId, domains, caller);
+    return toGraphqlCertificate(record, await customerOf(ctx, customerId));
+  }
+
   @Authorized('customer.update')
   @Mutation(() => Boolean, { description: 'Deletes a certificate; the edges stop presenting it within a second. NOT_FOUND for an unknown id (or another customer\'s).' })
   async deleteCertificate(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<boolean> {

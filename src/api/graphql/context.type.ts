@@ -7,6 +7,7 @@ import type { AccessStats } from '../services/access-stats.service';
 import type { AuditService } from '../services/audit.service';
 import type { Principal } from '../services/bearer.authenticator';
 import type { CertificateWatch } from '../services/certificate-watch.service';
+import type { AcmeOrders } from '../services/acme-orders.service';
 import type { CertificateService } from '../services/certificate.service';
 import type { CustomerService } from '../services/customer.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
@@ -23,6 +24,8 @@ export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange] }>;
 export type ApiServices = {
   customers: CustomerService;
   certificates: CertificateService;
+  /** ACME: requestCertificate, and the scheduler that issues, renews and expires. */
+  acme: AcmeOrders;
   certificateWatch: CertificateWatch;
   purges: PurgeService;
   purgeTracker: PurgeTracker;
