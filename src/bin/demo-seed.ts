@@ -5,6 +5,8 @@
  */
 import type { CustomerSource } from '../core/customer-source.port';
 import { startDemoOrigin, type DemoOrigin } from '../demo/demo-origin';
+import type { CertificateAuthority } from './demo-pki';
+import { ensureDemoCertificate } from './demo-tls';
 
 export const DEMO_CUSTOMERS = ['customer-a', 'customer-b', 'customer-c'] as const;
 
@@ -35,10 +37,12 @@ const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $
 const UPDATE = `mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { id } }`;
 
 /**
- * Creates (or repoints) the demo customers, then waits until the edge has applied them, so
- * the curl printed in the banner works the moment it is printed.
+ * Creates (or repoints) the demo customers, gives each a certificate of the demo CA (when
+ * `ca` is given), then waits until the edge has applied them, so the curl lines printed in
+ * the banner work the moment they are printed. The demo customers keep plain HTTP
+ * (`httpsRedirect: false`), so both the plain and the HTTPS curl line answer.
  */
-export async function setUpDemo(apiUrl: string, token: string, edgeCustomers: CustomerSource): Promise<DemoSetup> {
+export async function setUpDemo(apiUrl: string, token: string, edgeCustomers: CustomerSource, ca?: CertificateAuthority): Promise<DemoSetup> {
   const origins = new Map<string, DemoOrigin>();
   try {
     for (const id of DEMO_CUSTOMERS) {
@@ -47,14 +51,21 @@ export async function setUpDemo(apiUrl: string, token: string, edgeCustomers: Cu
       const found = await graphql<{ customer: { originUrl: string } | null }>(apiUrl, token, FIND, { id });
       if (found.customer === null) {
         await graphql(apiUrl, token, CREATE, {
-          input: { id, name: `Demo ${id.replace('customer-', 'customer ').toUpperCase()}`, originUrl: origin.url, domains: [demoDomain(id)], cacheTtl: 3600 },
+          input: { id, name: `Demo ${id.replace('customer-', 'customer ').toUpperCase()}`, originUrl: origin.url, domains: [demoDomain(id)], cacheTtl: 3600, httpsRedirect: false },
         });
       } else if (isLoopbackOrigin(found.customer.originUrl) && found.customer.originUrl !== origin.url) {
         await graphql(apiUrl, token, UPDATE, { id, input: { originUrl: origin.url } });
       }
     }
+    if (ca !== undefined) {
+      for (const id of DEMO_CUSTOMERS) await ensureDemoCertificate((query, variables) => graphql(apiUrl, token, query, variables), ca, id, demoDomain(id));
+    }
     await waitUntil(
-      () => [...origins].every(([id, origin]) => edgeCustomers.byId(id)?.originUrl === origin.url),
+      () =>
+        [...origins].every(([id, origin]) => {
+          const known = edgeCustomers.byId(id);
+          return known?.originUrl === origin.url && (ca === undefined || (known.tls?.certificates.length ?? 0) > 0);
+        }),
       10_000,
       'the edge did not receive the demo customers within 10 s',
     );

@@ -8,6 +8,7 @@ import { startEdge } from '../edge/server';
 import { createBusCustomerFeed } from '../edge/sync/bus-sync';
 import { createLogger } from '../obs/logger.factory';
 import { DEMO_CUSTOMERS, demoDomain, setUpDemo } from './demo-seed';
+import { ensureDemoCa } from './demo-tls';
 import { ensureDir, readOrCreateSecret } from './data-dir';
 import { lockDataDir } from './data-dir.lock';
 import { closeAll, closeOnSignals, type Closer } from './lifecycle';
@@ -16,9 +17,10 @@ import { createBus, createFleet, createRateLimiter, createRevocations, createSta
 export const START_HELP = `Usage: cdn start [--no-demo]
 
 Everything in one process for a first look: the api (GraphQL + IDE) on CDN_API_PORT (4000),
-an edge on CDN_EDGE_PORT (8080) with its admin port CDN_EDGE_ADMIN_PORT (8081), and three
-demo customers (customer-a, customer-b, customer-c on cdn.<id>.local), each with its own
-demo origin on loopback.
+an edge on CDN_EDGE_PORT (8080) and, for HTTPS and HTTP/2, CDN_EDGE_TLS_PORT (8443), with its
+admin port CDN_EDGE_ADMIN_PORT (8081), and three demo customers (customer-a, customer-b,
+customer-c on cdn.<id>.local), each with its own demo origin on loopback and a certificate
+signed by a demo CA made once in CDN_DATA_DIR/tls/ (trust it with curl --cacert).
 
 Storage: DATABASE_URL if set, otherwise an embedded PostgreSQL (PGlite) under CDN_DATA_DIR
 (./.data). Change bus: REDIS_URL if set, otherwise in-process.
@@ -74,14 +76,18 @@ export async function runStart(args: string[]): Promise<void> {
     const customers = createBusCustomerFeed(bus, { dataDir, logger: edgeLogger, maxDetachedSeconds: edgeConfig.maxDetachedSeconds });
     const edge = await startEdge(edgeConfig, { customers, fleet, stats, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
+    // The demo CA only where the edge has an HTTPS port to present its certificates on.
+    const demoCa = values['no-demo'] !== true && edge.tlsPort !== undefined ? await ensureDemoCa(dataDir) : undefined;
     if (values['no-demo'] !== true) {
-      const demo = await setUpDemo(api.url, token, customers);
+      const demo = await setUpDemo(api.url, token, customers, demoCa?.ca);
       closers.push({ name: 'demo origins', close: () => demo.close() });
     }
     process.stdout.write(
       banner({
         api: api.url,
         edge: edge.url,
+        tlsPort: edge.tlsPort,
+        caFile: demoCa?.certFile,
         admin: edge.adminUrl,
         token,
         tokenFromEnv: process.env.CDN_ADMIN_TOKEN !== undefined,
@@ -111,6 +117,8 @@ function usesEmbeddedDatabase(): boolean {
 function banner(o: {
   api: string;
   edge: string;
+  tlsPort: number | undefined;
+  caFile: string | undefined;
   admin: string;
   token: string;
   tokenFromEnv: boolean;
@@ -124,7 +132,7 @@ function banner(o: {
     '',
     `  GraphQL API + IDE  ${o.api}/graphql`,
     `  live dashboard     ${o.api}/dashboard  (paste the admin token)`,
-    `  edge (public)      ${o.edge}`,
+    `  edge (public)      ${o.edge}${o.tlsPort === undefined ? '' : `, HTTPS and HTTP/2 on port ${o.tlsPort}`}`,
     `  edge admin         ${o.admin}  (/healthz /readyz /metrics)`,
     `  database           ${o.database}`,
     `  change bus         ${o.bus}`,
@@ -137,6 +145,12 @@ function banner(o: {
       '',
       'Try it:',
       `  curl -i -H 'Host: ${demoDomain(DEMO_CUSTOMERS[0])}' ${o.edge}/test.json     # X-Cache: MISS, then HIT`,
+      ...(o.tlsPort === undefined || o.caFile === undefined
+        ? []
+        : [
+            `  curl -i --cacert ${o.caFile} --resolve ${demoDomain(DEMO_CUSTOMERS[0])}:${o.tlsPort}:127.0.0.1 \\`,
+            `       https://${demoDomain(DEMO_CUSTOMERS[0])}:${o.tlsPort}/test.json     # HTTP/2, X-Cache: HIT (certificate of the demo CA)`,
+          ]),
       `  curl -s -H 'Authorization: Bearer ${o.token}' -H 'content-type: application/json' \\`,
       `       -d '{"query":"{ customers { nodes { id domains originUrl } } }"}' ${o.api}/graphql`,
       '',
