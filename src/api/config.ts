@@ -11,6 +11,7 @@ import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
 import type { GrantThresholds } from './services/access-stats.service';
 import type { AcmeSettings } from './services/acme-orders.service';
+import type { CertificateExpiryThresholds } from './services/certificate-stats.service';
 
 export const ADMIN_TOKEN_MIN_LENGTH = 16;
 
@@ -43,6 +44,8 @@ export interface ApiConfig {
   limits: Readonly<ApiLimits>;
   /** Grant monitoring thresholds (accessStats, cdn_api_tokens_threshold). */
   grants: Readonly<GrantThresholds>;
+  /** Certificate monitoring thresholds, in days before notAfter (cdn_api_certificates_expiring, cdn_api_certificate_expiry_threshold_seconds). */
+  certificateExpiry: Readonly<CertificateExpiryThresholds>;
   /** Certificates from an ACME CA (services/acme-orders.service.ts); undefined: CDN_ACME_DIRECTORY_URL unset, uploads only. */
   acme: Readonly<AcmeSettings> | undefined;
 }
@@ -155,6 +158,10 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
       }),
       customer: { warning: r.int('CDN_GRANTS_CUSTOMER_WARNING', 25, 1, 1_000_000), critical: r.int('CDN_GRANTS_CUSTOMER_CRITICAL', 100, 1, 1_000_000) },
     }),
+    certificateExpiry: Object.freeze({
+      warningDays: r.int('CDN_CERTIFICATES_EXPIRY_WARNING_DAYS', 14, 1, 365),
+      criticalDays: r.int('CDN_CERTIFICATES_EXPIRY_CRITICAL_DAYS', 7, 1, 365),
+    }),
     acme: readAcme(r, cwd),
   };
   const g = config.grants;
@@ -165,6 +172,10 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     ['CDN_GRANTS_CUSTOMER_WARNING', g.customer],
   ] as const) {
     if (t.warning > t.critical) r.problem(variable, `must not be above the critical threshold (${t.critical})`);
+  }
+  const expiry = config.certificateExpiry;
+  if (expiry.criticalDays > expiry.warningDays) {
+    r.problem('CDN_CERTIFICATES_EXPIRY_CRITICAL_DAYS', `must not be above the warning window (${expiry.warningDays} days): a certificate is critical closer to its expiry than it is a warning`);
   }
   return r.finish('api', config);
 }

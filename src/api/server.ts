@@ -38,6 +38,7 @@ import { operationMetricsPlugin } from './plugins/operation-metrics.plugin';
 import { AccessStats } from './services/access-stats.service';
 import { AuditService } from './services/audit.service';
 import { Authenticator } from './services/bearer.authenticator';
+import { CertificateStats } from './services/certificate-stats.service';
 import { CertificateWatch } from './services/certificate-watch.service';
 import { CertificateService } from './services/certificate.service';
 import { AcmeOrders } from './services/acme-orders.service';
@@ -135,6 +136,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   tokens = new TokenService({ db, key: signingKey, revocations, verifier, logger: log, onRevoked: () => metrics.countRevocation() });
   const accessStats = new AccessStats({ db, thresholds: config.grants });
   metrics.collectGrants(() => accessStats.snapshot(), accessStats.thresholds, PLATFORM_ROLES);
+  const certificateStats = new CertificateStats({ db, thresholds: config.certificateExpiry });
+  metrics.collectCertificates(() => certificateStats.snapshot(), certificateStats.thresholds);
   const certificateWatch = new CertificateWatch({ db });
   const fleet = new EdgeFleetService(deps.fleet);
   const acme = new AcmeOrders({ db, secretBox, logger: log.child({ component: 'acme' }), settings: config.acme, liveEdges: () => fleet.liveEdges(), onCommitted: () => relay.kick() });

@@ -188,3 +188,40 @@ export async function readUncoveredDomains(m: Tx, limit: number): Promise<Array<
   );
   return rows.map((r) => ({ customerId: r.customer_id, domain: r.hostname }));
 }
+
+/** What the certificate gauges read at scrape time (readCertificateStats). */
+export interface CertificateStatsRows {
+  /** Certificates per status and source; a pair with none is absent. */
+  counts: Array<{ status: CertificateStatus; source: CertificateSource; count: number }>;
+  /** Served certificates (ISSUED or RENEWING, notAfter still ahead) expiring at or before each window's end. */
+  expiring: { warning: number; critical: number };
+  /** Per customer with a served certificate, its soonest notAfter: the `limit` soonest customers, soonest first. */
+  soonest: Array<{ customerId: string; notAfter: Date }>;
+}
+
+/**
+ * The certificate gauges' reads: two grouped queries, whatever the number of certificates
+ * (the first answers at most a row per status and source, the second `limit` rows). Served
+ * means what the edges are given (certificate.mapper.ts, toEdgeCertificates): ISSUED or
+ * RENEWING and not past notAfter, even before the sweep marks it EXPIRED.
+ */
+export async function readCertificateStats(m: Tx, now: Date, windowEnds: { warning: Date; critical: Date }, limit: number): Promise<CertificateStatsRows> {
+  const served = `"status" IN ('ISSUED', 'RENEWING') AND "not_after" > $1`;
+  const counts: Array<{ status: CertificateStatus; source: CertificateSource; n: number; warning: number; critical: number }> = await m.query(
+    `SELECT "status", "source", count(*)::int AS n,
+            count(*) FILTER (WHERE ${served} AND "not_after" <= $2)::int AS warning,
+            count(*) FILTER (WHERE ${served} AND "not_after" <= $3)::int AS critical
+       FROM "certificate" GROUP BY "status", "source"`,
+    [now, windowEnds.warning, windowEnds.critical],
+  );
+  const soonest: Array<{ customer_id: string; not_after: Date | string }> = await m.query(
+    `SELECT "customer_id", min("not_after") AS not_after FROM "certificate" WHERE ${served}
+      GROUP BY "customer_id" ORDER BY 2, 1 LIMIT $2`,
+    [now, limit],
+  );
+  return {
+    counts: counts.map((r) => ({ status: r.status, source: r.source, count: r.n })),
+    expiring: { warning: counts.reduce((sum, r) => sum + r.warning, 0), critical: counts.reduce((sum, r) => sum + r.critical, 0) },
+    soonest: soonest.map((r) => ({ customerId: r.customer_id, notAfter: new Date(r.not_after) })),
+  };
+}

@@ -90,6 +90,42 @@ export const apiMetricCatalog = {
     labelNames: ['role', 'level'] as const,
     unit: 'tokens',
   },
+  // Certificate monitoring (services/certificate-stats.service.ts), read from PostgreSQL at scrape time.
+  certificates: {
+    name: 'cdn_api_certificates',
+    help: 'Certificates by status (PENDING, ISSUED, RENEWING, FAILED, EXPIRED) and source (ACME, UPLOADED), every pair present (0 included); FAILED: the last order failed (lastError says why).',
+    labelNames: ['status', 'source'] as const,
+    unit: 'certificates',
+  },
+  /**
+   * A Unix timestamp rather than "seconds left", as Prometheus advises for points in time and
+   * as the blackbox exporter (probe_ssl_earliest_cert_expiry) and cert-manager
+   * (certmanager_certificate_expiration_timestamp_seconds) do: the value does not depend on
+   * when it was scraped, and the usual rule `(x - time()) / 86400 < days` works unchanged.
+   * Per customer, not per certificate (a series per certificate would follow every renewal),
+   * and only for the 100 customers whose certificates expire first: the series stay bounded
+   * whatever the fleet, the fleet's soonest is always among them (`min(...)`), and an alert
+   * names the customer. How many certificates are near expiry, beyond those 100, is
+   * cdn_api_certificates_expiring.
+   */
+  certificateExpiry: {
+    name: 'cdn_api_certificate_expiry_timestamp_seconds',
+    help: 'Per customer, the soonest notAfter (Unix time) among its served certificates (ISSUED or RENEWING, not past notAfter), for the 100 customers whose certificates expire first; min() is the fleet\'s soonest.',
+    labelNames: ['customer'] as const,
+    unit: 'seconds',
+  },
+  certificatesExpiring: {
+    name: 'cdn_api_certificates_expiring',
+    help: 'Served certificates (ISSUED or RENEWING, not past notAfter) whose notAfter falls within the warning or the critical window (cdn_api_certificate_expiry_threshold_seconds).',
+    labelNames: ['window'] as const,
+    unit: 'certificates',
+  },
+  certificateExpiryThreshold: {
+    name: 'cdn_api_certificate_expiry_threshold_seconds',
+    help: 'Certificate monitoring thresholds: how long before notAfter a served certificate enters the warning and the critical window (CDN_CERTIFICATES_EXPIRY_WARNING_DAYS, _CRITICAL_DAYS).',
+    labelNames: ['window'] as const,
+    unit: 'seconds',
+  },
 } as const;
 
 export type OperationOutcome = 'ok' | 'error' | 'unauthenticated';

@@ -78,6 +78,61 @@ export class ApiMetrics {
     limits.set({ role: 'customer', level: 'critical' }, thresholds.customer.critical);
   }
 
+  /**
+   * Certificate monitoring gauges, read at scrape time (one snapshot, which the caller caches,
+   * serves all three): certificates per status and source, the soonest expiry per customer,
+   * how many are within the warning and critical windows, and those windows as thresholds
+   * for dashboards and alert rules.
+   */
+  collectCertificates(
+    snapshot: () => Promise<{
+      counts: Array<{ status: string; source: string; count: number }>;
+      expiring: { warning: number; critical: number };
+      soonest: Array<{ customerId: string; notAfter: Date }>;
+    }>,
+    thresholds: { warningDays: number; criticalDays: number },
+  ): void {
+    const c = apiMetricCatalog;
+    const registers = [this.registry];
+    new Gauge({
+      name: c.certificates.name,
+      help: c.certificates.help,
+      labelNames: c.certificates.labelNames,
+      registers,
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const r of s.counts) this.set({ status: r.status, source: r.source }, r.count);
+      },
+    });
+    new Gauge({
+      name: c.certificateExpiry.name,
+      help: c.certificateExpiry.help,
+      labelNames: c.certificateExpiry.labelNames,
+      registers,
+      async collect() {
+        const s = await snapshot();
+        // A customer that left the soonest set (renewed, deleted) loses its series.
+        this.reset();
+        for (const r of s.soonest) this.set({ customer: r.customerId }, r.notAfter.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: c.certificatesExpiring.name,
+      help: c.certificatesExpiring.help,
+      labelNames: c.certificatesExpiring.labelNames,
+      registers,
+      async collect() {
+        const s = await snapshot();
+        this.set({ window: 'warning' }, s.expiring.warning);
+        this.set({ window: 'critical' }, s.expiring.critical);
+      },
+    });
+    const limits = new Gauge({ name: c.certificateExpiryThreshold.name, help: c.certificateExpiryThreshold.help, labelNames: c.certificateExpiryThreshold.labelNames, registers });
+    limits.set({ window: 'warning' }, thresholds.warningDays * 86_400);
+    limits.set({ window: 'critical' }, thresholds.criticalDays * 86_400);
+  }
+
   countRevocation(): void {
     this.#revocations.inc();
   }
