@@ -63,6 +63,7 @@ export function publicServerOptions(limits: ClientLimits): {
  */
 export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl = false, expectsContinue = false): boolean {
   const target = tx.req.url ?? '/';
+  if (tx.transport === 'h2' && !h2HeadWithinLimit(tx.req.rawHeaders, limits)) return refuse(tx, cdnError('CDN_ERR_EDGE_HEADERS_TOO_LARGE', limits.maxHeaderBytes));
   if (target.length > limits.maxUrlBytes) return refuse(tx, cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
   if (badUrl) return refuse(tx, cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
   if (loopsThrough(tx.req.headers['cdn-loop'], limits.cdnId)) return refuse(tx, cdnError('CDN_ERR_EDGE_LOOP_DETECTED', limits.cdnId));
@@ -73,6 +74,19 @@ export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl =
   if (expectsContinue) tx.res.writeContinue();
   if (tx.hasBody) guardBody(tx, limits);
   return true;
+}
+
+/**
+ * An h2 request head within CDN_EDGE_MAX_HEADER_BYTES, counted as HTTP/1 would send it (the
+ * pseudo-headers standing for the request line): `name: value` and a line end per field.
+ * nghttp2 enforces the same limit (tls/tls.settings.ts maxHeaderListSize) by resetting the
+ * stream, but only once the client has acknowledged the edge's SETTINGS: the requests of a
+ * connection's first flight are measured here, and get HTTP/1's 431.
+ */
+export function h2HeadWithinLimit(rawHeaders: readonly string[], limits: Pick<ClientLimits, 'maxHeaderBytes'>): boolean {
+  let bytes = 0;
+  for (let i = 0; i < rawHeaders.length; i += 1) bytes += rawHeaders[i]!.length + 2;
+  return bytes <= limits.maxHeaderBytes;
 }
 
 /** RFC 8586 §2: whether a CDN-Loop field already names this CDN (`cdn-id *( OWS ";" OWS parameter )`, comma-separated). */
@@ -103,8 +117,9 @@ function refuse(tx: EdgeTransaction, err: CdnError): false {
 function dropRestOfRequest(tx: EdgeTransaction): void {
   const res = tx.res;
   if ('stream' in res) {
+    // The stream's own 'finish' (the answer is written); the response's waits for the stream to close.
     const stream = res.stream;
-    res.once('finish', () => {
+    stream.once('finish', () => {
       if (!stream.closed) stream.close(h2.NGHTTP2_NO_ERROR);
     });
   } else {

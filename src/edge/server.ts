@@ -17,7 +17,7 @@ import type { Logger } from '../obs/logger.factory';
 import { listenOnHandles, type AcceptHandles, type PublicListener } from './accept.handles';
 import { createAdminApp } from './admin.routes';
 import type { CacheStats, CacheStore } from './cache/cache-store.port';
-import { admitRequest, publicServerOptions, type ClientLimits } from './client-limits';
+import { admitRequest, h2HeadWithinLimit, publicServerOptions, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
 import { TieredStore } from './cache/tiered.store';
 import type { EdgeConfig } from './config';
@@ -282,8 +282,16 @@ function readinessOf(customers: EdgeCustomerFeed, maxDetachedSeconds: number): R
 /** What both public ports do with a request: the hit lane when it can, else the client limits and the pipeline. */
 function requestHandler(ctx: PipelineContext, limits: ClientLimits, lane: HitLane | undefined): ServeRequest {
   return (req: ClientRequest, res: ClientResponse, expectsContinue: boolean, transport: Transport): void => {
-    // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN.
-    if (lane !== undefined && req.headers['cdn-loop'] === undefined && serveFromHitLane(req, res, ctx, lane, transport)) return;
+    // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN,
+    // and so does an h2 head too large (HTTP/1's parser refuses those before they get here).
+    if (
+      lane !== undefined &&
+      req.headers['cdn-loop'] === undefined &&
+      (transport !== 'h2' || h2HeadWithinLimit(req.rawHeaders, limits)) &&
+      serveFromHitLane(req, res, ctx, lane, transport)
+    ) {
+      return;
+    }
     const tx = new EdgeTransaction(req, res, transport);
     res.once('close', () => finish(tx, ctx));
     if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'), expectsContinue)) return;
