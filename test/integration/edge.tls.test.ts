@@ -8,7 +8,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
 import path from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/bin/demo-pki';
 import { nameMatches } from '../../src/core/certificate.rules';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
@@ -19,8 +21,7 @@ import {
   customerTls,
   edgeCertificate,
   edgeConfig,
-  h2Request,
-  h2Session,
+  eventually,
   handshake,
   http,
   pemFile,
@@ -332,4 +333,49 @@ test("HSTS: the customer's policy on every HTTPS answer (h2 and HTTP/1.1, miss, 
   assert.equal(plain.headers['strict-transport-security'], undefined);
   // Customers without a policy: none.
   assert.doesNotMatch((await curl('cdn.b.test', '/curl-h2', '--http2')).stdout, /strict-transport-security/i);
+});
+
+test("HTTP/1.1 over TLS keeps the plain port's client limits: a head too large gets 431, a head that does not arrive in time 408; a handshake that does not finish is closed", async () => {
+  const customers = createStaticCustomerFeed([customer('customer-a', origin.url, ['cdn.a.test'], { tls: customerTls([edgeCertificate(await ca.issue(['cdn.a.test']), ['cdn.a.test'])]) })]);
+  const strict = await startEdge(edgeConfig(path.join(root.dir, 'strict'), { CDN_EDGE_CLIENT_TIMEOUT_MS: '600', CDN_EDGE_MAX_HEADER_BYTES: '4096', CDN_EDGE_MAX_URL_BYTES: '1024' }), {
+    customers,
+    logger: silentLogger,
+  });
+  /** Writes `data` over TLS (HTTP/1.1 by ALPN) and reads until the edge closes: what came back and when. */
+  const exchange = (data: string): Promise<{ head: string; body: string; closedAfterMs: number }> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const socket = tlsConnect({ host: '127.0.0.1', port: strict.tlsPort!, servername: 'cdn.a.test', ca: ca.certPem, ALPNProtocols: ['http/1.1'] }, () => socket.write(data));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const split = text.indexOf('\r\n\r\n');
+        resolve({ head: text.slice(0, split), body: text.slice(split + 4), closedAfterMs: Date.now() - started });
+      });
+    });
+  try {
+    const large = await exchange(`GET /x HTTP/1.1\r\nHost: cdn.a.test\r\nX-Big: ${'b'.repeat(5000)}\r\n\r\n`);
+    assert.match(large.head, /^HTTP\/1\.1 431/);
+    assert.equal(JSON.parse(large.body).error, 'headers_too_large');
+    const slow = await exchange('GET /x HTTP/1.1\r\nHost: cdn.a.test\r\n');
+    assert.match(slow.head, /^HTTP\/1\.1 408/);
+    assert.ok(slow.closedAfterMs < 3_000, `closed after ${slow.closedAfterMs} ms`);
+    // A TCP connection that never starts its TLS handshake.
+    const before = Number(/reason="timeout"\} (\d+)/.exec(await strict.metrics.registry.metrics())?.[1] ?? 0);
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const raw = netConnect(strict.tlsPort!, '127.0.0.1');
+      raw.on('error', () => {});
+      raw.on('close', () => resolve());
+    });
+    assert.ok(Date.now() - started < 3_000, `closed after ${Date.now() - started} ms`);
+    await eventually(async () => Number(/reason="timeout"\} (\d+)/.exec(await strict.metrics.registry.metrics())?.[1] ?? 0) === before + 1, 2_000, 'counted as a handshake timeout');
+    // The clean request after.
+    const clean = await exchange('GET /clean HTTP/1.1\r\nHost: cdn.a.test\r\nConnection: close\r\n\r\n');
+    assert.match(clean.head, /^HTTP\/1\.1 200/);
+  } finally {
+    await strict.close();
+  }
 });
