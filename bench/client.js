@@ -7,15 +7,21 @@
 //     -> {"ms", "requests", "statuses": {...}, "xcache": {...}, "bytes", "errors"}
 //   node bench/client.js burst --port P --host H --count N --path /obj/x
 //     -> {"ms", "requests", "statuses": {...}, "xcache": {...}, "errors"}
+// With --tls --ca F, the same over HTTPS (HTTP/1.1, SNI = --host, the chain checked against F).
 // Only 127.0.0.1 is ever contacted.
 'use strict';
 const http = require('node:http');
+const https = require('node:https');
 const fs = require('node:fs');
 
 function parse(argv) {
-  const o = { mode: argv[0], port: 0, host: 'bench.local', concurrency: 32, count: 1000, path: '/', pathsFile: '', timeoutMs: 60_000 };
+  const o = { mode: argv[0], port: 0, host: 'bench.local', concurrency: 32, count: 1000, path: '/', pathsFile: '', timeoutMs: 60_000, tls: false, ca: '' };
   for (let i = 1; i < argv.length; i++) {
     const k = argv[i];
+    if (k === '--tls') {
+      o.tls = true;
+      continue;
+    }
     const v = argv[++i];
     if (k === '--port') o.port = Number(v);
     else if (k === '--host') o.host = v;
@@ -24,6 +30,7 @@ function parse(argv) {
     else if (k === '--path') o.path = v;
     else if (k === '--paths-file') o.pathsFile = v;
     else if (k === '--timeout-ms') o.timeoutMs = Number(v);
+    else if (k === '--ca') o.ca = fs.readFileSync(v);
     else throw new Error(`unknown option ${k}`);
   }
   return o;
@@ -31,8 +38,9 @@ function parse(argv) {
 
 function get(agent, o, path, stats) {
   return new Promise((resolve) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: o.port, path, method: 'GET', agent, headers: { host: o.host }, timeout: o.timeoutMs },
+    const tls = o.tls ? { servername: o.host, ca: o.ca } : {};
+    const req = (o.tls ? https : http).request(
+      { host: '127.0.0.1', port: o.port, path, method: 'GET', agent, headers: { host: o.host }, timeout: o.timeoutMs, ...tls },
       (res) => {
         stats.statuses[res.statusCode] = (stats.statuses[res.statusCode] || 0) + 1;
         const xc = String(res.headers['x-cache'] || res.headers['x-cache-status'] || '-').toUpperCase();
@@ -62,7 +70,7 @@ async function main() {
   const t0 = process.hrtime.bigint();
   if (o.mode === 'fetch-all') {
     const paths = fs.readFileSync(o.pathsFile, 'utf8').split('\n').filter(Boolean);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
+    const agent = new (o.tls ? https : http).Agent({ keepAlive: true, maxSockets: o.concurrency });
     let next = 0;
     const lane = async () => {
       while (next < paths.length) {
@@ -75,7 +83,7 @@ async function main() {
     agent.destroy();
   } else if (o.mode === 'burst') {
     // One connection per request, all opened at once: the "1,000 clients" case.
-    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const agent = new (o.tls ? https : http).Agent({ keepAlive: false, maxSockets: Infinity });
     await Promise.all(Array.from({ length: o.count }, () => get(agent, o, o.path, stats)));
     stats.requests = o.count;
     agent.destroy();

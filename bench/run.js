@@ -17,6 +17,7 @@ const crypto = require('node:crypto');
 const children = require('./children');
 const { CLK_TCK, treeCpuMs } = require('./proc');
 const { ensureBuild: ensureBuildShared, nodeNote } = require('./build');
+const tlsBench = require('./tls');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -28,7 +29,9 @@ const HELP = `Usage: npm run bench [-- options]
 
 Measures the edge against nginx (proxy_cache), interleaved, one server core each:
 cache hits on 1,000 random objects (1 KB and 100 KB) at 64 and 1,000 connections,
-cold misses, and request collapsing; then an extra row with CDN_EDGE_WORKERS=2.
+cold misses, and request collapsing; then the TLS rows (h2load: 1 KB hits over HTTP/1.1 and h2
+over TLS, and new TLS handshakes per second, against nginx with TLS on the same core and the
+same ECDSA P-256 certificate); then an extra row with CDN_EDGE_WORKERS=2.
 The hit cases also measure the "Node floor" (bench/floor.js: a Map-backed caching proxy on
 bare node:http, the least a Node cache can do) to show which part of the gap is the runtime's.
 Every measured run also records each server's CPU time (all its processes, /proc/<pid>/stat)
@@ -49,6 +52,13 @@ Options:
   --wrk-threads <n>   wrk threads (default 1: wrk has one core)
   --keep-tmp          keep the temporary folder (logs, configs, caches)
   --cold-only         only the collapsing and cold-miss measurements (never written)
+  --only tls          only the TLS rows (~10 min; --quick ~1.5 min); writes only their section
+  --only plain        everything but the TLS rows
+  --no-tls            the same as --only plain
+  --handshake-concurrency <n>
+                      handshakes in flight in the TLS handshake rows (default 16)
+The TLS rows need h2load (Debian: apt-get install -y nghttp2-client; installed by the bench
+when it runs as root).
 Environment: CDN_* variables you set are passed to the edge (e.g. CDN_EDGE_MEMORY_BYTES);
 the bench sets its own ports, folders, CDN_SECRET_KEY, CDN_EDGE_WORKERS and
 CDN_ALLOW_PRIVATE_ORIGINS=true, and CDN_LOG_LEVEL=warn unless you set it.
@@ -70,6 +80,8 @@ function parseOptions(argv) {
     clientCpu: 1,
     wrkThreads: 1,
     keepTmp: false,
+    only: undefined,
+    handshakeConcurrency: 16,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -91,6 +103,11 @@ function parseOptions(argv) {
     else if (a === '--wrk-threads') o.wrkThreads = Math.max(1, num());
     else if (a === '--keep-tmp') o.keepTmp = true;
     else if (a === '--cold-only') o.coldOnly = true;
+    else if (a === '--only') {
+      o.only = argv[++i];
+      if (o.only !== 'tls' && o.only !== 'plain') fail('--only takes "tls" or "plain"');
+    } else if (a === '--no-tls') o.only = 'plain';
+    else if (a === '--handshake-concurrency') o.handshakeConcurrency = Math.max(1, num());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP);
       process.exit(0);
@@ -111,6 +128,17 @@ function parseOptions(argv) {
   o.coldConcurrency = 32;
   o.burstCount = 1000;
   o.burstDelayMs = 500;
+  o.plain = o.only !== 'tls';
+  o.tls = o.only !== 'plain' && !o.coldOnly;
+  // The TLS rows (bench/tls.js): 1 KB hits through h2load, 64 requests in flight in each.
+  const tlsAll = [
+    { key: 'plain-h1', label: 'HTTP/1.1, no TLS (reference)', proto: 'h1', tls: false, conns: 64, streams: 1 },
+    { key: 'h1', label: 'HTTP/1.1 over TLS', proto: 'h1', tls: true, conns: 64, streams: 1 },
+    { key: 'h2', label: 'h2 over TLS, 64 conns × 1 stream', proto: 'h2', tls: true, conns: 64, streams: 1 },
+    { key: 'h2m', label: 'h2 over TLS, 8 conns × 8 streams', proto: 'h2', tls: true, conns: 8, streams: 8 },
+  ];
+  o.tlsCases = !o.tls ? [] : o.quick ? tlsAll.filter((c) => c.key === 'h1' || c.key === 'h2') : tlsAll;
+  o.tlsSize = KB;
   return o;
 }
 
@@ -171,11 +199,12 @@ function findNginx() {
   return which('nginx') ?? (fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
 }
 
-function ensureTools() {
+function ensureTools(opts) {
   const missing = [];
   if (findNginx() === null) missing.push('nginx-light');
   if (which('wrk') === null) missing.push('wrk');
   if (which('taskset') === null) missing.push('util-linux');
+  if (opts.tls && which('h2load') === null) missing.push('nghttp2-client');
   if (missing.length === 0) return;
   const cmd = `apt-get install -y ${missing.join(' ')}`;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -186,7 +215,7 @@ function ensureTools() {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const up = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
   const inst = spawnSync('apt-get', ['install', '-y', ...missing], { stdio: 'inherit', env });
-  if (up.status !== 0 || inst.status !== 0 || findNginx() === null || which('wrk') === null) {
+  if (up.status !== 0 || inst.status !== 0 || findNginx() === null || which('wrk') === null || (opts.tls && which('h2load') === null)) {
     fail(`could not install ${missing.join(', ')}; install them by hand: apt-get update && ${cmd}`);
   }
   // Debian's package may start a system nginx on port 80: it does not matter to us (own port).
@@ -210,11 +239,15 @@ async function startOrigin(opts, clientCpu) {
   };
 }
 
-/** The Node floor (bench/floor.js) on the server core, in front of the same origin. */
-async function startFloor(originPort, cpus) {
-  const [cmd, args] = pinned(cpus, process.execPath, [path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(originPort)]);
-  const { cp, port } = await startReportingPort('floor', cmd, args);
-  return { name: 'floor', cp, port, processes: 1 };
+/**
+ * The Node floor (bench/floor.js) on the server core, in front of the same origin; with `tls`
+ * (the certificate files and the edge's TLS settings) it also serves HTTPS as the edge does.
+ */
+async function startFloor(originPort, cpus, tls) {
+  const tlsArgs = tls === undefined ? [] : ['--tls-port', '0', '--tls-cert', tls.files.chain, '--tls-key', tls.files.key, '--tls-settings', JSON.stringify(tls.settings.options)];
+  const [cmd, args] = pinned(cpus, process.execPath, [path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(originPort), ...tlsArgs]);
+  const { cp, port, tlsPort } = await startReportingPort('floor', cmd, args);
+  return { name: 'floor', cp, port, tlsPort, processes: 1 };
 }
 
 /** Starts a helper that prints `{"port":N}` as its first line and exits when its stdin closes. */
@@ -229,7 +262,7 @@ async function startReportingPort(name, cmd, args) {
       if (nl >= 0) {
         clearTimeout(t);
         try {
-          resolve(JSON.parse(buf.slice(0, nl)).port);
+          resolve(JSON.parse(buf.slice(0, nl)));
         } catch (err) {
           reject(err);
         }
@@ -237,12 +270,15 @@ async function startReportingPort(name, cmd, args) {
     });
     cp.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
-  return { cp, port };
+  return { cp, port: port.port, tlsPort: port.tlsPort };
 }
 
-async function startEdge(env, workers, cpus, dirs) {
+async function startEdge(env, workers, cpus, dirs, tls) {
   const port = await freePort();
   const adminPort = await freePort();
+  // Always a port of its own (the default, 8443, may be anyone's); HTTPS is served when the
+  // customers file gives bench.local a certificate (the TLS rows).
+  const tlsPort = await freePort();
   const logFile = path.join(tmpDir, `edge-w${workers}.log`);
   const out = fs.openSync(logFile, 'a');
   const edgeEnv = {
@@ -251,6 +287,8 @@ async function startEdge(env, workers, cpus, dirs) {
     CDN_EDGE_PORT: String(port),
     CDN_EDGE_ADMIN_HOST: '127.0.0.1',
     CDN_EDGE_ADMIN_PORT: String(adminPort),
+    CDN_EDGE_TLS_HOST: '127.0.0.1',
+    CDN_EDGE_TLS_PORT: String(tlsPort),
     CDN_DATA_DIR: dirs.data,
     CDN_CACHE_DIR: dirs.cache,
     CDN_EDGE_WORKERS: String(workers),
@@ -261,28 +299,47 @@ async function startEdge(env, workers, cpus, dirs) {
   fs.closeSync(out);
   await waitFor(
     `the edge (CDN_EDGE_WORKERS=${workers})`,
-    async () => (await httpGet(adminPort, '/readyz')).status === 200 && (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status < 500,
+    async () =>
+      (await httpGet(adminPort, '/readyz')).status === 200 &&
+      (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status < 500 &&
+      (tls === undefined || (await tlsProbe(tlsPort, tls.files.ca))),
     cp,
     60_000,
     logFile,
   );
   await sleep(300);
   const seen = childPids(cp.pid).length;
-  return { name: 'edge', cp, port, logFile, workers, processes: seen === 0 ? 1 : seen };
+  return { name: 'edge', cp, port, tlsPort: tls === undefined ? undefined : tlsPort, logFile, workers, processes: seen === 0 ? 1 : seen };
 }
 
-async function startNginx(nginxBin, originPort, cpus) {
+/** True once `port` completes a TLS handshake for bench.local with a chain `caFile` vouches for. */
+function tlsProbe(port, caFile) {
+  return new Promise((resolve, reject) => {
+    const socket = require('node:tls').connect({ host: '127.0.0.1', port, servername: HOST_HEADER, ca: fs.readFileSync(caFile), timeout: 2000 });
+    socket.once('secureConnect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => socket.destroy(new Error('TLS handshake timed out')));
+    socket.once('error', reject);
+  });
+}
+
+async function startNginx(nginxBin, originPort, cpus, tls) {
   const dir = path.join(tmpDir, 'nginx');
   fs.mkdirSync(dir, { recursive: true });
   // As root, nginx's worker runs as nobody: it must be able to reach its folders.
   fs.chmodSync(tmpDir, 0o755);
   fs.chmodSync(dir, 0o755);
   const port = await freePort();
+  const tlsPort = tls === undefined ? undefined : await freePort();
+  const nginxVersion = (spawnSync(nginxBin, ['-v'], { encoding: 'utf8' }).stderr || '').trim();
   const conf = fs
     .readFileSync(path.join(__dirname, 'nginx.conf.template'), 'utf8')
     .replaceAll('{{TMP}}', dir)
     .replaceAll('{{PORT}}', String(port))
-    .replaceAll('{{ORIGIN_PORT}}', String(originPort));
+    .replaceAll('{{ORIGIN_PORT}}', String(originPort))
+    .replaceAll('{{TLS}}', tls === undefined ? '' : tlsBench.nginxTlsDirectives(tlsPort, tls.files, tls.settings, nginxVersion));
   const confFile = path.join(dir, 'nginx.conf');
   fs.writeFileSync(confFile, conf);
   const errLog = path.join(dir, 'nginx-error.log');
@@ -291,8 +348,8 @@ async function startNginx(nginxBin, originPort, cpus) {
   if (test.code !== 0) throw new Error(`nginx -t rejected ${confFile}:\n${test.stderr}`);
   const [cmd, args] = pinned(cpus, nginxBin, base);
   const cp = startProcess(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitFor('nginx', async () => (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status > 0, cp, 20_000, errLog);
-  return { name: 'nginx', cp, port, logFile: errLog, processes: 1 };
+  await waitFor('nginx', async () => (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status > 0 && (tls === undefined || (await tlsProbe(tlsPort, tls.files.ca))), cp, 20_000, errLog);
+  return { name: 'nginx', cp, port, tlsPort, logFile: errLog, processes: 1 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,12 +532,193 @@ async function collapse(opts, server, origin, stamp) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TLS rows (bench/tls.js)
+
+/** Runs a command like runToEnd, killing its process group if it is still running after `ms`. */
+async function runBounded(cmd, args, opts, ms) {
+  let timer;
+  const watchdog = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const run = runToEnd(cmd, args, opts);
+  const first = await Promise.race([run, watchdog]);
+  clearTimeout(timer);
+  if (first !== 'timeout') return first;
+  // The bench stops here; its cleanup stops this child with every other (bench/children.js).
+  throw new Error(`${cmd} ${args.join(' ')} still running after ${Math.round(ms / 1000)} s`);
+}
+
+/** Fetches the 1,000 objects of `size` over HTTPS (HTTP/1.1) through `server`, then checks a second pass is all hits. */
+async function warmTls(opts, server, size, caFile) {
+  const file = path.join(tmpDir, `paths-tls-${crypto.randomBytes(4).toString('hex')}.txt`);
+  fs.writeFileSync(file, Array.from({ length: OBJECTS }, (_, i) => objectPath(i, size)).join('\n') + '\n');
+  try {
+    const pass = () => client(opts, 'fetch-all', ['--tls', '--ca', caFile, '--port', String(server.tlsPort), '--host', HOST_HEADER, '--concurrency', '32', '--paths-file', file]);
+    await pass();
+    const check = await pass();
+    return { hits: check.xcache.HIT ?? 0, ok: check.statuses['200'] ?? 0, total: OBJECTS, errors: check.errors, errorSample: check.errorSample };
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** The 1,000 object URLs for h2load, shuffled once (the same order for every server and run). */
+function h2loadUrlsFile(scheme, size) {
+  const file = path.join(tmpDir, `h2load-${scheme}-${size}.txt`);
+  if (!fs.existsSync(file)) {
+    const idx = Array.from({ length: OBJECTS }, (_, i) => i);
+    let seed = 12345;
+    for (let i = idx.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const j = seed % (i + 1);
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    // The port in these URLs is only part of the authority h2load sends; --connect-to picks the server.
+    fs.writeFileSync(file, idx.map((i) => `${scheme}://${HOST_HEADER}${objectPath(i, size)}`).join('\n') + '\n');
+  }
+  return file;
+}
+
+/** One h2load run of case `c` against `server`: req/s, latency (from its per-request log), CPU. */
+async function h2loadRun(opts, server, c, origin) {
+  const port = c.tls ? server.tlsPort : server.port;
+  const logFile = path.join(tmpDir, `h2load-${server.name}-${c.key}.log`);
+  fs.rmSync(logFile, { force: true });
+  const before = (await origin.count()).total;
+  const [cmd, args] = pinned(opts.clientCpuOrNull, 'h2load', [
+    ...(c.proto === 'h1' ? ['--h1'] : []),
+    '-t', '1',
+    '-c', String(c.conns),
+    '-m', String(c.streams),
+    '-D', String(opts.duration),
+    '--connect-to', `127.0.0.1:${port}`,
+    '--log-file', logFile,
+    '-i', h2loadUrlsFile(c.tls ? 'https' : 'http', opts.tlsSize),
+  ]);
+  const cpu = cpuMeter(server);
+  const r = await runBounded(cmd, args, {}, (opts.duration + 60) * 1000);
+  const used = cpu.stop();
+  const h = tlsBench.parseH2load(r.stdout);
+  if (r.code !== 0 || !Number.isFinite(h.rps)) throw new Error(`h2load failed (${r.code}): ${r.stderr || r.stdout}`);
+  const lat = tlsBench.logPercentiles(logFile);
+  fs.rmSync(logFile, { force: true });
+  const after = (await origin.count()).total;
+  return {
+    requests: h.done,
+    cpuMs: used.cpuMs,
+    cpu1k: h.done > 0 ? (used.cpuMs / h.done) * 1000 : NaN,
+    busy: used.busy,
+    rps: h.rps,
+    p50: lat.p50,
+    p99: lat.p99,
+    errors: (h.errored || 0) + (h.timeout || 0),
+    non2xx: Number.isFinite(h.sOther) ? h.sOther : 0,
+    failed: h.failed || 0,
+    originRequests: after - before,
+    negotiated: [h.tls, h.alpn].filter(Boolean).join(', '),
+  };
+}
+
+/** One run of bench/handshakes.js against `server`'s TLS port: full handshakes per second, CPU per 1,000. */
+async function handshakeRun(opts, server, caFile) {
+  const [cmd, args] = pinned(opts.clientCpuOrNull, process.execPath, [
+    path.join(__dirname, 'handshakes.js'),
+    '--port', String(server.tlsPort),
+    '--servername', HOST_HEADER,
+    '--ca', caFile,
+    '--concurrency', String(opts.handshakeConcurrency),
+    '--duration', String(opts.duration),
+  ]);
+  const cpu = cpuMeter(server);
+  const r = await runBounded(cmd, args, {}, (opts.duration + 60) * 1000);
+  const used = cpu.stop();
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.code !== 0 || !line) throw new Error(`handshakes.js failed (${r.code}): ${r.stderr || r.stdout}`);
+  const j = JSON.parse(line);
+  return {
+    requests: j.handshakes,
+    cpuMs: used.cpuMs,
+    cpu1k: j.handshakes > 0 ? (used.cpuMs / j.handshakes) * 1000 : NaN,
+    busy: used.busy,
+    rps: j.rate,
+    p50: j.p50_ms,
+    p99: j.p99_ms,
+    errors: j.failed,
+    non2xx: 0,
+    failed: j.failed,
+    resumed: j.resumed,
+    closeErrors: j.closeErrors,
+    originRequests: 0,
+    negotiated: [Object.keys(j.protocols).join('/'), Object.keys(j.ciphers).join('/'), `ALPN ${Object.keys(j.alpn).join('/')}`].join(', '),
+    errorSample: j.errorSample,
+  };
+}
+
+function describeTlsRun(r, unit) {
+  const extra = [];
+  if (r.errors) extra.push(`${r.errors} errors`);
+  if (r.failed && r.failed !== r.errors) extra.push(`${r.failed} failed`);
+  if (r.non2xx) extra.push(`${r.non2xx} non-2xx`);
+  if (r.originRequests) extra.push(`${r.originRequests} origin requests`);
+  if (r.resumed) extra.push(`${r.resumed} RESUMED`);
+  if (r.errorSample && r.errorSample.length) extra.push(JSON.stringify(r.errorSample));
+  return `${fmtInt(r.rps).padStart(7)} ${unit}/s  p50 ${fmtMs(r.p50).padStart(6)} ms  p99 ${fmtMs(r.p99).padStart(6)} ms  CPU ${fmtCpu(r.cpu1k).padStart(5)} ms/1k (busy ${fmtPct(r.busy)})${extra.length ? `  [${extra.join(', ')}]` : ''}`;
+}
+
+/** Interleaved edge, nginx[, floor] runs of one TLS case (`c`, or the handshakes when c.key === 'handshakes'). */
+async function tlsCase(opts, servers, c, origin, caFile) {
+  const results = {};
+  const negotiated = {};
+  for (const s of servers) results[s.name] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    for (const server of servers) {
+      const r = c.key === 'handshakes' ? await handshakeRun(opts, server, caFile) : await h2loadRun(opts, server, c, origin);
+      results[server.name].push(r);
+      negotiated[server.name] = r.negotiated;
+      log(`  ${c.label.padEnd(40)} run ${i + 1}/${opts.runs} ${server.name.padEnd(5)} ${describeTlsRun(r, c.key === 'handshakes' ? 'hs' : 'req')}`);
+      await sleep(opts.quick ? 300 : 1000);
+    }
+  }
+  const out = { ...c, negotiated };
+  for (const s of servers) {
+    const xs = results[s.name];
+    out[s.name] = { ...summarise(xs), failed: xs.reduce((a, r) => a + (r.failed || 0), 0), resumed: xs.reduce((a, r) => a + (r.resumed || 0), 0), requests: xs.reduce((a, r) => a + r.requests, 0) };
+  }
+  return out;
+}
+
+async function tlsRows(opts, servers, origin, caFile) {
+  const out = { cases: [], warm: [] };
+  log(`\n== TLS (${opts.duration} s per run; h2load and bench/handshakes.js on core ${opts.clientCpu}; ${servers.map((s) => s.name).join(', ')} interleaved)`);
+  for (const s of servers) {
+    const w = await warm(opts, s, opts.tlsSize);
+    const wt = await warmTls(opts, s, opts.tlsSize, caFile);
+    log(`  warm ${fmtSize(opts.tlsSize)} ${s.name}: second pass ${w.hits}/${w.total} hits over HTTP, ${wt.hits}/${wt.total} over HTTPS${wt.errors ? ` (${wt.errors} errors: ${JSON.stringify(wt.errorSample)})` : ''}`);
+    if (w.hits < w.total || wt.hits < wt.total) out.warm.push(`${s.name} warm-up: ${w.hits}/${w.total} hits over HTTP, ${wt.hits}/${wt.total} over HTTPS on the check pass`);
+  }
+  for (const c of opts.tlsCases) {
+    const r = await tlsCase(opts, servers, c, origin, caFile);
+    out.cases.push(r);
+    log(`  => ${c.label}: ${servers.map((s) => `${s.name} ${fmtInt(r[s.name].rps)} req/s, CPU ${fmtCpu(r[s.name].cpu1k)} ms/1k`).join('; ')}`);
+  }
+  const hs = { key: 'handshakes', label: `new TLS handshakes, ${opts.handshakeConcurrency} in flight` };
+  const r = await tlsCase(opts, servers, hs, origin, caFile);
+  out.handshakes = r;
+  log(`  => ${hs.label}: ${servers.map((s) => `${s.name} ${fmtInt(r[s.name].rps)}/s, CPU ${fmtCpu(r[s.name].cpu1k)} ms/1k`).join('; ')}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // report
 
 function machineInfo(nginxBin, buildNote, opts) {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const model = (cpuinfo.match(/^model name\s*:\s*(.+)$/m) ?? [])[1] ?? 'unknown';
   const nginxV = spawnSync(nginxBin, ['-v'], { encoding: 'utf8' });
+  const nginxVV = spawnSync(nginxBin, ['-V'], { encoding: 'utf8' }).stderr || '';
+  const nginxSsl = nginxVV.match(/running with (OpenSSL [^\s)]+)/) ?? nginxVV.match(/built with (OpenSSL [^\s)]+)/);
+  const npmArgs = process.env.npm_lifecycle_event === 'bench';
+  const argv = process.argv.slice(2).join(' ');
   const wrkV = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
   const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
@@ -496,6 +734,8 @@ function machineInfo(nginxBin, buildNote, opts) {
     node: process.version,
     nodePath: process.execPath,
     nginx: (nginxV.stderr || nginxV.stdout).trim().replace(/^nginx version:\s*/, ''),
+    nginxOpenssl: nginxSsl ? `${nginxSsl[1]} at run time` : 'OpenSSL version unknown',
+    command: npmArgs ? `npm run bench${argv ? ` -- ${argv}` : ''}` : `node bench/run.js${argv ? ` ${argv}` : ''}`,
     wrk: (wrkV.stdout || wrkV.stderr).split('\n')[0].replace(/\s*Copyright.*$/, '').trim(),
     commit: `${(git.stdout || '?').trim()}${dirty.stdout && dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`,
     build: buildNote,
@@ -594,18 +834,92 @@ function buildReport(info, data, opts) {
   return L.join('\n');
 }
 
+function buildTlsReport(info, t, opts, servers) {
+  const names = servers.map((s) => s.name);
+  const hasFloor = names.includes('floor');
+  const L = [];
+  L.push(`Run ${info.date} — \`${info.command}\`: ${info.mode}.`);
+  L.push('');
+  L.push(`- machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average at start ${info.load}`);
+  L.push(`- node ${info.node} with OpenSSL ${process.versions.openssl} (${info.nodePath}: the edge, the floor and bench/handshakes.js), ${info.nginx} (${info.nginxOpenssl}), ${t.h2load} (system OpenSSL ${t.systemOpenssl})`);
+  L.push(`- edge: commit ${info.commit}; ${info.build}; CDN_EDGE_WORKERS=1${info.cdnEnv.length ? `; environment ${info.cdnEnv.join(' ')}` : ''}`);
+  L.push(`- servers on core ${opts.serverCpu}, the clients (h2load -t1, bench/handshakes.js) and the origin on core ${opts.clientCpu}; medians of ${opts.runs} interleaved runs per server`);
+  L.push(`- certificate: ECDSA P-256 leaf for bench.local + its CA (the chain sent: 2 certificates), the same files for all; TLS ${t.settings.minVersion}–${t.settings.maxVersion}, TLS 1.3 suites ${t.settings.tls13.join(', ')}, TLS 1.2 ciphers ${t.settings.tls12.join(', ')}, groups ${t.settings.groups}, server order (the edge's settings, given to nginx and the floor); session tickets on, no server-side session cache`);
+  for (const c of t.cases.filter((x) => x.tls)) {
+    const seen = [...new Set(names.map((n) => c.negotiated[n] ?? '?'))];
+    L.push(`- negotiated in "${c.label}" (h2load): ${seen.length === 1 ? `${seen[0]} (all)` : names.map((n) => `${n}: ${c.negotiated[n] ?? '?'}`).join('; ')}`);
+  }
+  L.push(`- CPU: utime + stime of all the server's processes (/proc/<pid>/stat, ${CLK_TCK} ticks/s) from right before to right after each run, per 1,000 requests (or handshakes) the client counted`);
+  L.push('');
+  L.push(`**1 KB hits over TLS**, h2load (nghttp2) over 1,000 cached objects, ${opts.duration} s runs:`);
+  L.push('');
+  L.push(`| case | edge req/s | nginx req/s | edge/nginx | ${hasFloor ? 'Node floor req/s | floor/nginx | edge/floor | ' : ''}CPU ms per 1,000 req: edge \\| nginx${hasFloor ? ' \\| floor' : ''} | CPU edge/nginx | ${hasFloor ? 'CPU edge/floor | CPU floor/nginx | ' : ''}p50 / p99 (ms): edge \\| nginx${hasFloor ? ' \\| floor' : ''} | runs req/s: edge \\| nginx${hasFloor ? ' \\| floor' : ''} | notes |`);
+  L.push(`| --- | ---: | ---: | ---: | ${hasFloor ? '---: | ---: | ---: | ' : ''}---: | ---: | ${hasFloor ? '---: | ---: | ' : ''}---: | --- | --- |`);
+  const row = (c) => {
+    const e = c.edge;
+    const n = c.nginx;
+    const f = c.floor;
+    const notes = [];
+    for (const name of names) {
+      const x = c[name];
+      if (x.failed) notes.push(`${name}: ${x.failed} failed`);
+      if (x.errors && x.errors !== x.failed) notes.push(`${name}: ${x.errors} errors`);
+      if (x.non2xx) notes.push(`${name}: ${x.non2xx} non-2xx`);
+      if (x.originRequests) notes.push(`${name}: ${x.originRequests} origin requests (misses)`);
+      if (x.resumed) notes.push(`${name}: ${x.resumed} resumed (expected 0)`);
+    }
+    notes.push(`server busy ${names.map((name) => `${name} ${fmtPct(c[name].busy)}`).join(', ')}`);
+    const cells = [
+      `${c.label}`,
+      fmtInt(e.rps),
+      fmtInt(n.rps),
+      `**${(e.rps / n.rps).toFixed(2)}×**`,
+      ...(hasFloor ? [fmtInt(f.rps), `${(f.rps / n.rps).toFixed(2)}×`, `${(e.rps / f.rps).toFixed(2)}×`] : []),
+      names.map((name) => fmtCpu(c[name].cpu1k)).join(' \\| '),
+      `**${fmtX(e.cpu1k, n.cpu1k)}**`,
+      ...(hasFloor ? [`**${fmtX(e.cpu1k, f.cpu1k)}**`, fmtX(f.cpu1k, n.cpu1k)] : []),
+      names.map((name) => `${fmtMs(c[name].p50)} / ${fmtMs(c[name].p99)}`).join(' \\| '),
+      names.map((name) => c[name].all.map(fmtK).join(' ')).join(' \\| '),
+      notes.join('; '),
+    ];
+    return `| ${cells.join(' | ')} |`;
+  };
+  for (const c of t.cases) L.push(row(c));
+  L.push('');
+  if (t.handshakes !== undefined) {
+    const h = t.handshakes;
+    L.push(`**New TLS handshakes** (bench/handshakes.js: ${opts.handshakeConcurrency} connections in flight, each opened, a full handshake — no session offered — then closed with close_notify; ALPN http/1.1; ${opts.duration} s runs):`);
+    L.push('');
+    L.push(`| case | edge handshakes/s | nginx handshakes/s | edge/nginx | ${hasFloor ? 'Node floor handshakes/s | floor/nginx | edge/floor | ' : ''}CPU ms per 1,000 handshakes: edge \\| nginx${hasFloor ? ' \\| floor' : ''} | CPU edge/nginx | ${hasFloor ? 'CPU edge/floor | CPU floor/nginx | ' : ''}handshake p50 / p99 (ms, client side): edge \\| nginx${hasFloor ? ' \\| floor' : ''} | runs handshakes/s: edge \\| nginx${hasFloor ? ' \\| floor' : ''} | notes |`);
+    L.push(`| --- | ---: | ---: | ---: | ${hasFloor ? '---: | ---: | ---: | ' : ''}---: | ---: | ${hasFloor ? '---: | ---: | ' : ''}---: | --- | --- |`);
+    L.push(row(h));
+    L.push('');
+    const seen = [...new Set(names.map((n) => h.negotiated[n] ?? '?'))];
+    L.push(`Negotiated (bench/handshakes.js): ${seen.length === 1 ? `${seen[0]} (all)` : names.map((n) => `${n}: ${h.negotiated[n] ?? '?'}`).join('; ')}.`);
+    L.push('');
+  }
+  if (t.warm.length) {
+    L.push(`Warm-up: ${t.warm.join('; ')}.`);
+    L.push('');
+  }
+  return L.join('\n');
+}
+
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
+const TLS_START = '<!-- bench:tls:start -->';
+const TLS_END = '<!-- bench:tls:end -->';
 
-function writeDocs(report) {
+/** Replaces what is between `start` and `end` in docs/BENCHMARKS.md (adding `heading` and the markers at the end when missing). */
+function writeDocs(report, start = START, end = END, heading = '## Latest results') {
   const file = path.join(ROOT, 'docs', 'BENCHMARKS.md');
-  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `# Benchmarks\n\n## Latest results\n\n${START}\n${END}\n`;
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < a) doc = `${doc.trimEnd()}\n\n## Latest results\n\n${START}\n${END}\n`;
-  const s = doc.indexOf(START);
-  const e = doc.indexOf(END);
-  doc = `${doc.slice(0, s + START.length)}\n${report}\n${doc.slice(e)}`;
+  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `# Benchmarks\n`;
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) doc = `${doc.trimEnd()}\n\n${heading}\n\n${start}\n${end}\n`;
+  const s = doc.indexOf(start);
+  const e = doc.indexOf(end);
+  doc = `${doc.slice(0, s + start.length)}\n${report}\n${doc.slice(e)}`;
   fs.writeFileSync(file, doc);
   return file;
 }
@@ -614,7 +928,7 @@ function writeDocs(report) {
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
-  ensureTools();
+  ensureTools(opts);
   const nginxBin = findNginx();
   const ncpu = os.availableParallelism();
   if (ncpu < 2) {
@@ -636,6 +950,15 @@ async function main() {
   if (Number(info.load.split(' ')[0]) > 0.5) log('bench: WARNING: the machine is not idle (load average above 0.5): numbers will be noisy');
   if (nodeNote() !== undefined) log(`bench: note: ${nodeNote()}`);
 
+  let tls;
+  if (opts.tls) {
+    const settings = tlsBench.edgeTlsSettings();
+    const certs = await tlsBench.makeCertificates(tmpDir, HOST_HEADER);
+    const sysSsl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+    tls = { settings, ...certs, h2load: tlsBench.h2loadVersion(which), systemOpenssl: (sysSsl.stdout || '?').trim().split(' ').slice(1, 2).join('') };
+    log(`bench: TLS rows: ECDSA P-256 certificate for ${HOST_HEADER}; ${tls.h2load}; edge TLS settings ${settings.minVersion}-${settings.maxVersion}, groups ${settings.groups}`);
+  }
+
   const origin = await startOrigin(opts, opts.clientCpuOrNull);
   const dirs = {
     data: path.join(tmpDir, 'edge-data'),
@@ -643,18 +966,32 @@ async function main() {
     customers: path.join(tmpDir, 'customers.json'),
   };
   fs.mkdirSync(dirs.data, { recursive: true });
-  fs.writeFileSync(dirs.customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${origin.port}`, domains: [HOST_HEADER], cacheTtl: 3600 }], null, 2));
+  // With the TLS rows, bench.local has a certificate: httpsRedirect false keeps plain HTTP
+  // answering (null, the default, would redirect it to HTTPS once the certificate is valid).
+  const customerTls = tls === undefined ? {} : { tls: { certificates: [{ certPem: tls.chainPem, keyPem: tls.keyPem }], httpsRedirect: false } };
+  fs.writeFileSync(dirs.customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${origin.port}`, domains: [HOST_HEADER], cacheTtl: 3600, ...customerTls }], null, 2));
   const edgeEnv = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: process.env.CDN_SECRET_KEY ?? crypto.randomBytes(32).toString('hex') };
   delete edgeEnv.REDIS_URL;
 
   log(`bench: origin on 127.0.0.1:${origin.port}; starting nginx and the edge (CDN_EDGE_WORKERS=1) on core ${opts.serverCpu}`);
-  const nginx = await startNginx(nginxBin, origin.port, opts.serverCpuOrNull);
-  const floor = opts.floor ? await startFloor(origin.port, opts.serverCpuOrNull) : undefined;
-  let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs);
-  log(`bench: nginx on 127.0.0.1:${nginx.port}, edge on 127.0.0.1:${edge.port} (${edge.processes} process)`);
+  const nginx = await startNginx(nginxBin, origin.port, opts.serverCpuOrNull, tls);
+  const floor = opts.floor ? await startFloor(origin.port, opts.serverCpuOrNull, tls) : undefined;
+  let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs, tls);
+  const tlsNote = (s) => (s.tlsPort === undefined ? '' : ` (HTTPS ${s.tlsPort})`);
+  log(`bench: nginx on 127.0.0.1:${nginx.port}${tlsNote(nginx)}, edge on 127.0.0.1:${edge.port}${tlsNote(edge)} (${edge.processes} process)${floor ? `, floor on 127.0.0.1:${floor.port}${tlsNote(floor)}` : ''}`);
 
   const data = { hits: [], hits2: [], cold: [], collapse: [] };
   const stamp = Date.now().toString(36);
+
+  if (!opts.plain) {
+    const servers = floor === undefined ? [edge, nginx] : [edge, nginx, floor];
+    const t = await tlsRows(opts, servers, origin, tls.files.ca);
+    const report = buildTlsReport(info, { ...t, settings: tls.settings, h2load: tls.h2load, systemOpenssl: tls.systemOpenssl }, opts, servers);
+    log(`\n${report}`);
+    if (opts.write) log(`bench: TLS results written to ${path.relative(process.cwd(), writeDocs(report, TLS_START, TLS_END, '## TLS'))}`);
+    else log('bench: docs/BENCHMARKS.md not changed (--quick or --no-write; --write to record)');
+    return;
+  }
 
   // Collapsing first, while both caches are empty and quiet.
   log('\n== request collapsing');
@@ -695,10 +1032,17 @@ async function main() {
     log(`  => ${label}: edge ${fmtInt(r.edge.rps)} req/s, nginx ${fmtInt(r.nginx.rps)} req/s, edge/nginx ${(r.edge.rps / r.nginx.rps).toFixed(2)}×; edge p99 ${fmtMs(r.edge.p99)} ms, nginx p99 ${fmtMs(r.nginx.p99)} ms${floorNote}${cpuNote}`);
   }
 
+  let tlsReport;
+  if (opts.tls) {
+    const servers = floor === undefined ? [edge, nginx] : [edge, nginx, floor];
+    const t = await tlsRows(opts, servers, origin, tls.files.ca);
+    tlsReport = buildTlsReport(info, { ...t, settings: tls.settings, h2load: tls.h2load, systemOpenssl: tls.systemOpenssl }, opts, servers);
+  }
+
   if (opts.workers2Cases.length) {
     log(`\n== extra: the edge with CDN_EDGE_WORKERS=2 on cores ${bothCpus ?? 'any'} (competes with wrk for the client core)`);
     await stopProcess(edge.cp);
-    edge = await startEdge(edgeEnv, 2, bothCpus, dirs);
+    edge = await startEdge(edgeEnv, 2, bothCpus, dirs, tls);
     log(`  edge restarted with CDN_EDGE_WORKERS=2: ${edge.processes} worker process(es) seen${edge.processes < 2 ? ' (this build does not run cluster workers yet)' : ''}`);
     const warmed2 = new Set();
     for (const c of opts.workers2Cases) {
@@ -718,7 +1062,9 @@ async function main() {
 
   const report = buildReport(info, data, opts);
   log(`\n${report}`);
+  if (tlsReport !== undefined) log(`\n${tlsReport}`);
   if (opts.write) log(`bench: results written to ${path.relative(process.cwd(), writeDocs(report))}`);
+  if (opts.write && tlsReport !== undefined) log(`bench: TLS results written to ${path.relative(process.cwd(), writeDocs(tlsReport, TLS_START, TLS_END, '## TLS'))}`);
   else log('bench: docs/BENCHMARKS.md not changed (--quick or --no-write; --write to record)');
 }
 
