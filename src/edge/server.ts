@@ -397,6 +397,7 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
     {
       customer,
       method: tx.req.method,
+      transport: tx.transport,
       path: tx.path,
       status: tx.res.statusCode,
       cache: tx.cache,

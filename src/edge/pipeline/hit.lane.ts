@@ -117,7 +117,7 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
 
   ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport);
   if (sampled(ctx)) {
-    ctx.logger.info({ customer: customer.id, method: 'GET', path: splitTarget(target).path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
+    ctx.logger.info({ customer: customer.id, method: 'GET', transport, path: splitTarget(target).path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
   }
   return true;
 }
