@@ -73,14 +73,14 @@ export function createTlsServer(deps: SecureServerDeps): PublicListener {
   /** TLS connections whose handshake completed (a clientError on any other is a TLS failure, not HTTP). */
   const established = new WeakSet<object>();
   /** HTTP/1 connections over TLS that have not sent a request yet. */
-  const silent = new Set<TLSSocket>();
+  const silent = new Set<Socket>();
 
   const serve = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, expectsContinue: boolean): void => {
     if ('stream' in req) {
       deps.serve(req, res, expectsContinue, 'h2');
       return;
     }
-    silent.delete(req.socket as TLSSocket);
+    silent.delete(req.socket);
     if (closing && !('stream' in res)) res.shouldKeepAlive = false;
     deps.serve(req, res, expectsContinue, 'https');
   };
