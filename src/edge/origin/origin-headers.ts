@@ -107,6 +107,30 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
   return out;
 }
 
+/**
+ * The request fields as the origin receives them, for choosing a variant (RFC 9111 §4.1: a
+ * response varies on the request fields its origin saw): the client's fields where they are
+ * forwarded, the forwarding fields as this edge sets them (X-Forwarded-Proto is `https` over
+ * the HTTPS port), nothing of what is never forwarded. So `Vary: X-Forwarded-Proto` keeps the
+ * http and https answers apart, and a client's own X-Forwarded-Proto (never forwarded) can
+ * never file an answer under the other scheme's variant.
+ */
+export function variantRequestHeaders(headers: IncomingHttpHeaders, ctx: Pick<OriginHeaderContext, 'domain' | 'clientIp' | 'proto'>): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  const named = connectionTokens(headers.connection);
+  for (const name of FORWARDED_ALWAYS) {
+    const value = headers[name];
+    if (value !== undefined && (named === undefined || !named.has(name))) out[name] = value;
+  }
+  if (headers.authorization !== undefined && (named === undefined || !named.has('authorization'))) out.authorization = headers.authorization;
+  if (ctx.clientIp !== undefined) out['x-forwarded-for'] = ctx.clientIp;
+  out['x-forwarded-host'] = ctx.domain;
+  const proto = ctx.proto ?? 'http';
+  out['x-forwarded-proto'] = proto;
+  out.forwarded = forwardedElement(ctx.clientIp, ctx.domain, proto);
+  return out;
+}
+
 /** RFC 7239 §4: `for` (IPv6 bracketed and quoted, §6), `host`, `proto`. */
 function forwardedElement(clientIp: string | undefined, host: string, proto: string): string {
   const parts: string[] = [];

@@ -7,7 +7,7 @@ import type { ObjectMeta, StoredObject } from '../cache/cache-store.port';
 import { ageAt, freshAt, freshnessLine, mayServeStaleWhileRevalidate, policyOf, type StoredPolicy } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
 import { planAnswer, releaseStored } from './deliver.steps';
-import { flightRequest } from './flight-request';
+import { flightRequest, variantHeadersOf } from './flight-request';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
@@ -20,7 +20,7 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
     const marker = stored;
     stored = undefined;
     const epoch = (marker.meta.policy as { epoch?: unknown } | undefined)?.epoch;
-    tx.variantKey = variantKey(tx.key, variantId(marker.meta.vary!, tx.req.headers));
+    tx.variantKey = variantKey(tx.key, variantId(marker.meta.vary!, variantHeadersOf(tx)));
     tx.markerVary = marker.meta.vary;
     void marker.release();
     const variant = await ctx.store.get(tx.variantKey);

@@ -37,7 +37,7 @@ import {
   type StoredPolicy,
 } from '../cache/freshness.rules';
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
-import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
+import { endToEndResponseHeaders, originRequestHeaders, variantRequestHeaders } from '../origin/origin-headers';
 import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
 import type { FlightContext, Synthetic } from './flight.context';
@@ -308,7 +308,7 @@ export class Flight {
     let variant: string | undefined;
     let epoch: string | undefined;
     if (names.length > 0) {
-      variant = variantId(names, requestHeaders);
+      variant = variantId(names, variantRequestHeaders(requestHeaders, this.req));
       objectKey = variantKey(this.req.key, variant);
       epoch = await this.#varyEpoch(names, responseTime, freshSeconds(policy), requestTime);
     }

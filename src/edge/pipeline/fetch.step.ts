@@ -18,7 +18,7 @@ import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-
 import { serveStored } from './cache.steps';
 import { planAnswer, releaseStored } from './deliver.steps';
 import { discardBody, type Flight, type Ticket } from './fetch.flight';
-import { flightRequest, originPath } from './flight-request';
+import { flightRequest, originPath, variantHeadersOf } from './flight-request';
 import { askOrigin } from './origin.request';
 import type { ClientRequest, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
@@ -64,10 +64,10 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       if (!leader) {
         // RFC 9111 §4: only a response that could be reused is shared.
         if (!result.shareable) return goSolo(tx, ticket);
-        if (result.variant !== undefined && variantId(result.names, tx.req.headers) !== result.variant) {
+        if (result.variant !== undefined && variantId(result.names, variantHeadersOf(tx)) !== result.variant) {
           // RFC 9111 §4.1: another variant; find or start the fetch for ours.
           ticket.leave(false);
-          tx.variantKey = variantKey(tx.key, variantId(result.names, tx.req.headers));
+          tx.variantKey = variantKey(tx.key, variantId(result.names, variantHeadersOf(tx)));
           return again(tx, 'fetch');
         }
       }

@@ -3,6 +3,8 @@
  * its key, the URL it has at the origin, its headers and client, and the stale object it may
  * revalidate. Shared by the `fetch` step and the background refresh of the `stale` step.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import { variantRequestHeaders } from '../origin/origin-headers';
 import type { FlightRequest } from './fetch.flight';
 import type { EdgeTransaction, PipelineContext } from './transaction';
 
@@ -21,6 +23,11 @@ export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): Flight
     proto: tx.secure ? 'https' : 'http',
     stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
   };
+}
+
+/** The request's fields as its origin request carries them: what its variant is chosen by (origin-headers.ts). */
+export function variantHeadersOf(tx: EdgeTransaction): IncomingHttpHeaders {
+  return variantRequestHeaders(tx.req.headers, { domain: tx.host, clientIp: tx.req.socket.remoteAddress, proto: tx.secure ? 'https' : 'http' });
 }
 
 /** The request's path and normalised query at the origin, under the origin URL's own path. */
