@@ -172,7 +172,7 @@ test('the api and the edges get what their commands require and listen where com
     assert.equal(config.adminPort, edgeDefaults.adminPort, `${name}: keep the default admin port (${edgeDefaults.adminPort}) that grafana/prometheus.yml scrapes`);
     edgeIds.add(config.edgeId);
     const ports = services[name]!.ports!.map(parsePort);
-    assert.deepEqual(ports.map((p) => p.container).sort(), [config.port, config.adminPort].sort(), `${name}: publishes its public and admin ports`);
+    assert.deepEqual(ports.map((p) => p.container).sort(), [config.port, config.tlsPort!, config.adminPort].sort(), `${name}: publishes its plain, HTTPS and admin ports`);
     assert.equal(ports.find((p) => p.container === config.adminPort)!.ip, '127.0.0.1', `${name}: the admin port is published on the host's loopback only`);
     assert.match(services[name]!.healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${config.adminPort}/readyz`), `${name}: health check on the admin port's /readyz`);
     assert.ok(config.cacheDir.startsWith(config.dataDir), `${name}: the cache lives in the data directory, which is the edge's volume`);
