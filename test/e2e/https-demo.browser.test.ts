@@ -54,7 +54,7 @@ interface Banner {
 async function readBanner(proc: CdnProcess): Promise<Banner> {
   const api = (await proc.waitForOutput(/GraphQL API \+ IDE\s+(http:\S+)\/graphql/, 90_000))[1]!;
   const token = (await proc.waitForOutput(/admin token\s+(\S+)/))[1]!;
-  const tlsPort = Number((await proc.waitForOutput(/HTTPS and HTTP\/2 on port (\d+)/))[1]);
+  const tlsPort = Number((await proc.waitForOutput(/edge \(HTTPS\)\s+port (\d+)/))[1]);
   const [, caFile, curl] = await proc.waitForOutput(/curl -i --cacert (\S+) (--resolve [^\n]*\\\n\s+https:\S+)/);
   return { api, token, tlsPort, caFile: caFile!, curl: curl!.replace(/\\\n\s+/, '') };
 }
