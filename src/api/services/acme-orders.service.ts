@@ -218,12 +218,20 @@ export class AcmeOrders {
     const uncovered = await this.#db.read((m) => readUncoveredDomains(m, AUTO_BATCH));
     for (const { customerId, domain } of uncovered) {
       try {
-        await this.#db.transaction(async (m) => {
+        const requested = await this.#db.transaction(async (m) => {
           const { version } = await lockCustomer(m, customerId);
-          if ((await countCertificates(m, customerId)) >= CERTIFICATES_PER_CUSTOMER_MAX) return;
+          if ((await countCertificates(m, customerId)) >= CERTIFICATES_PER_CUSTOMER_MAX) return false;
           await this.#insertPending(m, customerId, [domain]);
           await announceCustomer(m, customerId, version);
+          return true;
         });
+        if (!requested) {
+          this.#log.warn(
+            { customerId, domain, max: CERTIFICATES_PER_CUSTOMER_MAX },
+            'no certificate requested for a domain without one: the customer holds the most certificates it may; request one naming several domains (requestCertificate) or delete unused ones',
+          );
+          continue;
+        }
         this.#onCommitted();
         this.#log.info({ customerId, domain }, 'certificate requested automatically (ACME) for a domain without one');
       } catch (err) {
