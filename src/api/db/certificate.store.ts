@@ -174,8 +174,10 @@ export async function expireCertificates(m: Tx, at: Date): Promise<string[]> {
  * Up to `limit` domains that no certificate of their customer covers or is being requested
  * for (ISSUED, RENEWING, PENDING or FAILED: a failed one is retried by its own back-off), by
  * exact name or by a wildcard one label up: what automatic ACME requests a certificate for.
+ * Customers holding `perCustomerMax` certificates are left out (nothing could be requested for
+ * them), so they never fill the batch ahead of others.
  */
-export async function readUncoveredDomains(m: Tx, limit: number): Promise<Array<{ customerId: string; domain: string }>> {
+export async function readUncoveredDomains(m: Tx, limit: number, perCustomerMax: number): Promise<Array<{ customerId: string; domain: string }>> {
   const rows: Array<{ customer_id: string; hostname: string }> = await m.query(
     `SELECT d."customer_id", d."hostname" FROM "domain" d
       WHERE NOT EXISTS (
@@ -183,8 +185,9 @@ export async function readUncoveredDomains(m: Tx, limit: number): Promise<Array<
          WHERE c."customer_id" = d."customer_id"
            AND c."status" IN ('ISSUED', 'RENEWING', 'PENDING', 'FAILED')
            AND (d."hostname" = ANY (c."domains") OR '*.' || substring(d."hostname" from position('.' in d."hostname") + 1) = ANY (c."domains")))
+        AND (SELECT count(*) FROM "certificate" h WHERE h."customer_id" = d."customer_id") < $2
       ORDER BY d."customer_id", d."hostname" LIMIT $1`,
-    [limit],
+    [limit, perCustomerMax],
   );
   return rows.map((r) => ({ customerId: r.customer_id, domain: r.hostname }));
 }

@@ -215,7 +215,7 @@ export class AcmeOrders {
   }
 
   async #requestUncovered(): Promise<void> {
-    const uncovered = await this.#db.read((m) => readUncoveredDomains(m, AUTO_BATCH));
+    const uncovered = await this.#db.read((m) => readUncoveredDomains(m, AUTO_BATCH, CERTIFICATES_PER_CUSTOMER_MAX));
     for (const { customerId, domain } of uncovered) {
       try {
         const requested = await this.#db.transaction(async (m) => {
