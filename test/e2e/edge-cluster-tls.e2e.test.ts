@@ -14,24 +14,11 @@ import path from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { createCertificateAuthority } from '../../src/bin/demo-pki';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
-import { eventually, spawnCdn, type CdnProcess } from '../support/processes';
+import { eventually, logLines, spawnCdn, type CdnProcess } from '../support/processes';
 
 const SECRET = 'cluster-tls-secret-key-0123456789abcdef';
 const HOST = 'cdn.cluster-tls.test';
 
-function logLines(edge: CdnProcess, msg: string): Record<string, unknown>[] {
-  const lines: Record<string, unknown>[] = [];
-  for (const line of edge.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      if (parsed.msg === msg) lines.push(parsed);
-    } catch {
-      // a partial line
-    }
-  }
-  return lines;
-}
 
 /** A TLS handshake on a fresh connection: whether the session was resumed, the certificate's names and the session to resume next. */
 function handshake(port: number, ca: string, session?: Buffer): Promise<{ reused: boolean; names: string; session: Buffer | undefined }> {

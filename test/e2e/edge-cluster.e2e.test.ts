@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
-import { eventually, httpGet, spawnCdn, type CdnProcess, type HttpResult } from '../support/processes';
+import { eventually, httpGet, logLines, spawnCdn, type CdnProcess, type HttpResult } from '../support/processes';
 
 const SECRET = 'cluster-secret-key-0123456789abcdef';
 
@@ -18,19 +18,6 @@ function fresh(url: string, host: string, method = 'GET'): Promise<HttpResult> {
   return httpGet(url, host, { method, freshConnection: true });
 }
 
-function logLines(edge: CdnProcess, msg: string): Record<string, unknown>[] {
-  const lines: Record<string, unknown>[] = [];
-  for (const line of edge.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      if (parsed.msg === msg) lines.push(parsed);
-    } catch {
-      // a partial line
-    }
-  }
-  return lines;
-}
 
 function alive(pid: number): boolean {
   try {

@@ -165,6 +165,21 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
   }
 }
 
+/** The JSON log lines of `proc` whose msg is `msg` (partial and non-JSON lines skipped). */
+export function logLines(proc: CdnProcess, msg: string): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  for (const line of proc.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      if (parsed.msg === msg) lines.push(parsed);
+    } catch {
+      // a partial line
+    }
+  }
+  return lines;
+}
+
 /**
  * The environment of a `cdn api` / `cdn edge` process on a test's own database and Redis
  * prefix, every port free (0), private origins allowed (demo origins are on loopback).

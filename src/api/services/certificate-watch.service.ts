@@ -15,6 +15,7 @@ import type { Change } from '../../core/bus.events';
 import { listCertificates, readCertificateStates, type CertificateState } from '../db/certificate.store';
 import type { Database } from '../db/database';
 import type { CertificateRecord } from '../domain/certificate.types';
+import { abortableIterator } from './abortable.iterator';
 
 /** One certificate that changed: its state now, or null when it was deleted (with its customer, maybe). */
 export interface CertificateUpdate {
@@ -50,22 +51,7 @@ export class CertificateWatch {
    * on, until `return()` or close(). Throws nothing after it has started.
    */
   watch(customerId: string | undefined): AsyncIterableIterator<CertificateUpdate> {
-    const stop = new AbortController();
-    const updates = this.#updates(customerId, stop.signal);
-    return {
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-      next: () => updates.next(),
-      return: (value?: unknown) => {
-        stop.abort();
-        return updates.return(value as undefined);
-      },
-      throw: (err?: unknown) => {
-        stop.abort();
-        return updates.throw(err);
-      },
-    };
+    return abortableIterator((signal) => this.#updates(customerId, signal));
   }
 
   /** Ends every watch (the api is closing). */

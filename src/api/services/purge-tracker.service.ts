@@ -15,6 +15,7 @@ import { findPurge, markPurgeCompleted, readOpenPurges, readPurgeAcks } from '..
 import type { PurgeRecord } from '../domain/purge.types';
 import { purgeProgress, type PurgeEdgeProgress, type PurgeProgress } from './purge-progress';
 import type { PurgeSignals } from './purge-signals';
+import { abortableIterator } from './abortable.iterator';
 
 export const PURGE_RECHECK_MS_DEFAULT = 1000;
 
@@ -102,22 +103,7 @@ export class PurgeTracker {
    * its customer, or the tracker closes). Calling `return()` ends it at once.
    */
   watch(purge: PurgeRecord): AsyncIterableIterator<PurgeUpdate> {
-    const stop = new AbortController();
-    const updates = this.#updates(purge, stop.signal);
-    return {
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-      next: () => updates.next(),
-      return: (value?: unknown) => {
-        stop.abort();
-        return updates.return(value as undefined);
-      },
-      throw: (err?: unknown) => {
-        stop.abort();
-        return updates.throw(err);
-      },
-    };
+    return abortableIterator((signal) => this.#updates(purge, signal));
   }
 
   /** Waits until the purge is complete or `timeoutMs` passed, and returns its state then. */
