@@ -11,7 +11,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../../src
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { rotateTicketKeys, TICKET_KEY_EPOCH_MS, ticketEpochAt, ticketKeysFor } from '../../src/edge/tls/ticket-keys';
-import { customer, customerTls, edgeCertificate, edgeConfig, eventually, handshake, silentLogger, tempDir } from './edge.harness';
+import { customer, customerTls, edgeCertificate, edgeConfig, eventually, handshake, pemFile, run, silentLogger, tempDir } from './edge.harness';
 
 const OTHER_SECRET = 'another-edge-secret-0123456789abcdefghij';
 
@@ -64,6 +64,25 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     other.socket.end();
     assert.equal(other.reused, false);
     assert.deepEqual(other.names, ['cdn.a.test']);
+  });
+}
+
+for (const flag of ['-tls1_3', '-tls1_2'] as const) {
+  test(`openssl s_client ${flag}: a session saved from one edge is reused on the other (-sess_out, -sess_in)`, async () => {
+    const caFile = await pemFile(root.dir, 'resumption-ca.pem', ca.certPem);
+    const session = path.join(root.dir, `session${flag}.pem`);
+    // An HTTP/1.0 request, so the edge answers and closes: s_client reads the TLS 1.3 ticket,
+    // which comes after the handshake, before it exits.
+    const request = 'GET / HTTP/1.0\r\nHost: cdn.a.test\r\n\r\n';
+    const common = ['-servername', 'cdn.a.test', '-CAfile', caFile, '-verify_return_error', '-ign_eof', flag];
+    const issued = await run('openssl', ['s_client', '-connect', `127.0.0.1:${first.tlsPort}`, ...common, '-sess_out', session], request);
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.match(issued.stdout, /^New, TLSv1\.[23]/m);
+    const again = await run('openssl', ['s_client', '-connect', `127.0.0.1:${second.tlsPort}`, ...common, '-sess_in', session], request);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^Reused, TLSv1\.[23]/m, 'resumed on the other edge');
+    const other = await run('openssl', ['s_client', '-connect', `127.0.0.1:${stranger.tlsPort}`, ...common, '-sess_in', session], request);
+    assert.match(other.stdout, /^New, TLSv1\.[23]/m, 'not on an edge with another secret');
   });
 }
 
