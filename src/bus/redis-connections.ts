@@ -122,6 +122,8 @@ export class RedisConnections {
    * stream's entries (none when the time passed), or CLOSED when close() ended the wait.
    */
   async blockingRead(key: string, after: string, count: number, blockMs: number): Promise<StreamEntry[] | typeof CLOSED> {
+    // A reader that asks again after close() gets no new connection: nothing would end it.
+    if (this.#closed) return CLOSED;
     let connection = this.#idleBlocking.pop();
     while (connection !== undefined && connection.status === 'end') {
       this.#blocking.delete(connection);
@@ -138,7 +140,12 @@ export class RedisConnections {
       connection.disconnect();
       throw err;
     }
-    if (this.#closed) return CLOSED;
+    if (this.#closed) {
+      // Closed while this read was on its way to Redis (close() saw no connection yet): end it here.
+      this.#blocking.delete(connection);
+      connection.disconnect();
+      return CLOSED;
+    }
     if (this.#idleBlocking.length < IDLE_BLOCKING_CONNECTIONS_MAX) {
       this.#idleBlocking.push(connection);
     } else {
