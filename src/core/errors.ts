@@ -123,6 +123,9 @@ export const errorCatalog = {
     `Cannot collect metrics (${why}). Retry shortly.`,
   ),
   CDN_ERR_EDGE_BAD_HOST: entry(400, 'BAD_USER_INPUT', (why: string) => `Bad Host header: ${why}.`),
+  CDN_ERR_EDGE_MISDIRECTED: entry(421, 'BAD_USER_INPUT', (host: string) =>
+    `This connection was opened for another name and its certificate does not cover "${host}": open a new connection to ${host} (its TLS server name must be the host asked for).`,
+  ),
   CDN_ERR_ORIGIN_UNREACHABLE: entry(502, 'INTERNAL_SERVER_ERROR', (customerId: string, why: string) =>
     `The origin of customer "${customerId}" could not be reached: ${why}.`,
   ),

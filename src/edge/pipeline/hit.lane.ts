@@ -26,7 +26,7 @@ import { ageAt, freshAt, freshnessLine, type FreshnessLine } from '../cache/fres
 import type { MemoryTier } from '../cache/memory.tier';
 import type { Transport } from '../metrics.catalog';
 import { addEdgeFields, writeHead } from './deliver.steps';
-import { hstsOf, plainNeedsPipeline } from './https.step';
+import { hstsOf, plainNeedsPipeline, serverNameOf } from './https.step';
 import { sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './transaction';
 
 export interface HitLane {
@@ -83,6 +83,8 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   if (customer === undefined) return false;
   // https
   if (transport === 'http' && customer.tls !== undefined && plainNeedsPipeline(customer, host.host, target, ctx)) return false;
+  // Over TLS, a host other than the connection's server name is the https step's to judge (421 or not).
+  if (transport !== 'http' && serverNameOf(req) !== host.host) return false;
   // lookup
   const key = keyOf(customer, target);
   const held = lane.memory.peek(key);

@@ -16,16 +16,23 @@
  *
  * The hit lane asks `plainNeedsPipeline` and `hstsOf` so it gives the same answers.
  */
-import { hstsHeader, redirectsToHttps } from '../../core/certificate.rules';
+import type { TLSSocket } from 'node:tls';
+import { hstsHeader, nameMatches, pickCertificate, redirectsToHttps } from '../../core/certificate.rules';
+import { normalizeHostname } from '../../core/customer.rules';
+import { cdnError } from '../../core/errors';
 import type { CustomerConfig } from '../../core/customer.types';
 import { ACME_CHALLENGE_PREFIX, type HstsPolicy } from '../../core/tls.types';
 import type { StoredHeaders } from '../cache/cache-store.port';
 import { writeHead } from './deliver.steps';
 import { normalizeForCache } from './resolve.step';
-import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
+import type { ClientRequest, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function httpsStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
   const tls = tx.customer!.tls;
+  // RFC 9110 §15.5.20: a request on a TLS connection whose certificate does not cover its host
+  // (a client reusing an h2 connection for another name, or a Host unlike the SNI name) is
+  // misdirected: it never gets an answer under a certificate that is not the host's.
+  if (tx.secure && !connectionCovers(tx, ctx)) return tx.synth(cdnError('CDN_ERR_EDGE_MISDIRECTED', tx.host));
   if (tls !== undefined) {
     if (tx.secure) {
       if (tls.hsts !== null) tx.hsts = hstsOf(tls.hsts);
@@ -38,6 +45,28 @@ export function httpsStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
     }
   }
   return normalizeForCache(tx);
+}
+
+/** The TLS server name (SNI) of the connection a request came on, normalised; undefined on plain HTTP. */
+export function serverNameOf(req: ClientRequest): string | undefined {
+  // h2's req.socket is a proxy of the session's TLS socket: the property reads through.
+  const name = (req.socket as TLSSocket | undefined)?.servername;
+  return typeof name === 'string' ? normalizeHostname(name) : undefined;
+}
+
+/**
+ * Whether the certificate the connection presented covers the request's host: the same name
+ * (the common case, no lookup), or a certificate of the host's own customer, chosen for the
+ * SNI name, that also names the host (a client may reuse a connection for any name its
+ * certificate covers, RFC 9113 §9.1.1).
+ */
+function connectionCovers(tx: EdgeTransaction, ctx: PipelineContext): boolean {
+  const sni = serverNameOf(tx.req);
+  if (sni === undefined) return false;
+  if (sni === tx.host) return true;
+  if (ctx.customers.byHost(sni) !== tx.customer) return false;
+  const presented = pickCertificate(tx.customer!.tls, sni, ctx.clock.now());
+  return presented !== undefined && presented.domains.some((name) => nameMatches(name, tx.host));
 }
 
 /**
