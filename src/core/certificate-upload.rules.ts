@@ -354,7 +354,7 @@ function readPem(text: string, field: string, maxBytes: number): Array<PemBlock 
 }
 
 /** A distinguished name as Node writes it (one attribute per line) on one line, controls escaped. */
-function oneLine(dn: string): string {
+export function oneLine(dn: string): string {
   return dn
     .split('\n')
     .filter((part) => part !== '')

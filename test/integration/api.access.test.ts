@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestApi, type TestApi, wsClient } from './api.harness';
+import { firstSubscriptionCode, startTestApi, type TestApi, wsClient } from './api.harness';
 
 let t: TestApi;
 let globexPurgeId: string;
@@ -124,19 +124,7 @@ test('subscriptions are scoped: only its own customer\'s changes, stats and purg
     await iterator.return?.();
     assert.deepEqual(changes, ['acme'], "globex's change never reached acme's token");
 
-    const first = async (query: string, variables: Record<string, unknown> = {}): Promise<string> => {
-      const it = ws.iterate({ query, variables });
-      try {
-        const r = await it.next();
-        const errors = (r.value as { errors?: Array<{ extensions?: { code?: string } }> } | undefined)?.errors;
-        return errors === undefined ? 'ok' : String(errors[0]!.extensions?.code);
-      } catch (err) {
-        const list = err as Array<{ extensions?: { code?: string } }>;
-        return Array.isArray(list) ? String(list[0]!.extensions?.code) : String(err);
-      } finally {
-        await it.return?.();
-      }
-    };
+    const first = (query: string, variables: Record<string, unknown> = {}): Promise<string> => firstSubscriptionCode(ws, query, variables);
     assert.equal(await first('subscription { cacheStats(customerId: "globex") { requests } }'), 'NOT_FOUND');
     assert.equal(await first('subscription { cacheStats(customerId: "acme") { requests } }'), 'ok');
     assert.equal(await first('subscription { fleetStats { requests } }'), 'FORBIDDEN');

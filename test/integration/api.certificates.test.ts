@@ -17,7 +17,7 @@ import { createCertificateAuthority, type CertificateAuthority, type Leaf } from
 import type { BusEvent } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
-import { countRows, maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, wsClient } from './api.harness';
+import { countRows, firstSubscriptionCode, maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, wsClient } from './api.harness';
 
 const DAY = 24 * 3600 * 1000;
 const FIELDS = 'id customer { id } domains source status notBefore notAfter issuer lastError certificatePem createdAt updatedAt';
@@ -484,16 +484,9 @@ describe('certificateStatus subscription', () => {
   test("another customer's, or an unknown one, is NOT_FOUND", async () => {
     const codeOf = async (token: string | undefined, customerId: string): Promise<string> => {
       const ws = wsClient(t.api.url, token);
-      const it = ws.iterate({ query: SUBSCRIBE, variables: { c: customerId } });
       try {
-        const r = await it.next();
-        const errors = (r.value as { errors?: Array<{ extensions?: { code?: string } }> } | undefined)?.errors;
-        return errors === undefined ? 'ok' : String(errors[0]!.extensions?.code);
-      } catch (err) {
-        const list = err as Array<{ extensions?: { code?: string } }>;
-        return Array.isArray(list) ? String(list[0]!.extensions?.code) : String(err);
+        return await firstSubscriptionCode(ws, SUBSCRIBE, { c: customerId });
       } finally {
-        await it.return?.();
         await ws.dispose();
       }
     };

@@ -134,3 +134,21 @@ export function wsClient(apiUrl: string, token: string = TOKEN): Client {
     lazy: true,
   });
 }
+
+/**
+ * What a subscription's first answer says: `ok` for data, else the code of its first error
+ * (as an error event or a rejected iteration). Ends the subscription.
+ */
+export async function firstSubscriptionCode(ws: Client, query: string, variables: Record<string, unknown> = {}): Promise<string> {
+  const it = ws.iterate({ query, variables });
+  try {
+    const r = await it.next();
+    const errors = (r.value as { errors?: Array<{ extensions?: { code?: string } }> } | undefined)?.errors;
+    return errors === undefined ? 'ok' : String(errors[0]!.extensions?.code);
+  } catch (err) {
+    const list = err as Array<{ extensions?: { code?: string } }>;
+    return Array.isArray(list) ? String(list[0]!.extensions?.code) : String(err);
+  } finally {
+    await it.return?.();
+  }
+}

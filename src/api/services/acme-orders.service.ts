@@ -22,6 +22,7 @@
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { oneLine } from '../../core/certificate-upload.rules';
 import { normalizeHostname } from '../../core/customer.rules';
 import { cdnError, invalidInput, type FieldProblem } from '../../core/errors';
 import type { EdgeStatus } from '../../core/fleet.port';
@@ -428,8 +429,9 @@ export function backoffMs(baseMs: number, attempts: number): number {
 
 function issuerOf(certPem: string): string | null {
   try {
-    // X509Certificate reads the first certificate of the chain: the leaf.
-    return new X509Certificate(certPem).issuer.split('\n').join(', ');
+    // X509Certificate reads the first certificate of the chain: the leaf. Written as uploads are
+    // (controls escaped): the CA's words reach GraphQL clients.
+    return oneLine(new X509Certificate(certPem).issuer);
   } catch {
     return null;
   }
