@@ -4,6 +4,7 @@
  * events that carry it. The Basic Auth password stays encrypted (see secret-box.ts):
  * only a process holding CDN_SECRET_KEY can read it, so Redis never holds it in clear.
  */
+import type { DeliveryRule, SigningKeyConfig } from './delivery-rules.types';
 import type { CustomerTls } from './tls.types';
 
 export interface OriginBasicAuth {
@@ -38,6 +39,18 @@ export interface CustomerConfig {
   queryString?: QueryStringPolicy;
   /** HTTPS: certificates, redirect, HSTS, ACME challenges (tls.types.ts). Absent: plain HTTP only. */
   tls?: CustomerTls;
+  /**
+   * Delivery rules, in order (delivery-rules.types.ts), after the implicit `default` rule made
+   * of cacheTtl, queryString and staleIfErrorSeconds. Absent or empty: only that one.
+   */
+  rules?: DeliveryRule[];
+  /** Keys for signed URLs (at most two; secrets sealed with CDN_SECRET_KEY). Absent: none. */
+  signingKeys?: SigningKeyConfig[];
+  /**
+   * Media types (`type/subtype`, lower-case) the edge compresses in addition to its built-in
+   * list (text, JSON, JavaScript, CSS, SVG, ...). Absent or empty: the built-in list only.
+   */
+  compressTypes?: string[];
   /** Bumped on every change; lets a consumer ignore an older copy. */
   version: number;
   updatedAt: string;
