@@ -140,3 +140,42 @@ function isOutcome(value: unknown): value is FillOutcome {
   const kind = (value as { kind?: unknown } | null)?.kind;
   return kind === 'stored' || kind === 'unshared' || kind === 'retry' || (kind === 'failed' && typeof (value as { synthetic?: unknown }).synthetic === 'object');
 }
+
+/**
+ * Client rates (access/client-rates.ts): a worker asks the primary, which keeps every
+ * worker's budgets, to spend one request of `key` (`take`); the primary answers `verdict`.
+ */
+export interface RateTakeMessage {
+  type: 'cdn-edge:rate-take';
+  id: number;
+  key: string;
+  perSecond: number;
+  burst: number;
+}
+
+export interface RateVerdictMessage {
+  type: 'cdn-edge:rate-verdict';
+  id: number;
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
+export function isRateTake(message: unknown): message is RateTakeMessage {
+  const m = message as Partial<RateTakeMessage>;
+  return (
+    typed(message, 'cdn-edge:rate-take') &&
+    typeof m.id === 'number' &&
+    typeof m.key === 'string' &&
+    typeof m.perSecond === 'number' &&
+    m.perSecond > 0 &&
+    Number.isFinite(m.perSecond) &&
+    typeof m.burst === 'number' &&
+    m.burst >= 1 &&
+    Number.isFinite(m.burst)
+  );
+}
+
+export function isRateVerdict(message: unknown): message is RateVerdictMessage {
+  const m = message as Partial<RateVerdictMessage>;
+  return typed(message, 'cdn-edge:rate-verdict') && typeof m.id === 'number' && typeof m.allowed === 'boolean' && typeof m.retryAfterMs === 'number';
+}

@@ -26,6 +26,7 @@ import { EDGE_METRICS, EdgePrimaryMetrics, type CustomerSeriesSnapshot } from '.
 import { maxStored, renderCustomerFamilies, sumRows } from '../stats/customer.series';
 import { assertPortFree, reusePortAvailable } from '../accept.handles';
 import { FillCoordinator } from './fill-coordinator';
+import { RateCoordinator } from './rate-coordinator';
 import { isWorkerListening, DRAIN, isForget, isSeries, isWorkerStatus, type SeriesRequestMessage } from './cluster.messages';
 
 export const RESTART_BACKOFF_MIN_MS = 100;
@@ -79,6 +80,8 @@ class EdgePrimary {
   readonly #aggregator = new AggregatorRegistry();
   /** Which worker fetches which key: one origin request per key for the whole machine. */
   readonly #fills = new FillCoordinator();
+  /** Client rate budgets (delivery rules' rateLimit): one per key for every worker. */
+  readonly #rates = new RateCoordinator();
   #admin: { close(): Promise<unknown> } | undefined;
   #port: number | undefined;
   /** What workers are told to listen on (CDN_EDGE_PORT). */
@@ -249,6 +252,7 @@ class EdgePrimary {
 
   #onMessage(worker: Worker, message: unknown): void {
     if (this.#fills.onMessage(worker, message)) return;
+    if (this.#rates.onMessage(worker, message)) return;
     if (isWorkerListening(message)) {
       this.#onListening(worker, message.port, message.tlsPort);
       return;
