@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startEdgePrimary } from '../edge/cluster/edge.primary';
 import { ClusterFillLocks } from '../edge/cluster/cluster-fill-locks';
+import { ClusterClientRates } from '../edge/cluster/cluster-client-rates';
 import { announceInvalidation, joinPrimary, reportToPrimary } from '../edge/cluster/edge.worker';
 import { loadEdgeConfig, type EdgeConfig } from '../edge/config';
 import { startEdge } from '../edge/server';
@@ -95,7 +96,9 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
   // One origin fetch per key for the whole machine, not per worker (the primary keeps the table).
   const fills = new ClusterFillLocks({ followTimeoutMs: 2 * config.originTimeoutMs + 5_000 });
-  const edge = await startEdge(config, { customers, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills });
+  // One rate budget per client for the whole machine, kept by the primary (delivery rules' rateLimit).
+  const clientRates = new ClusterClientRates();
+  const edge = await startEdge(config, { customers, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills, clientRates });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',

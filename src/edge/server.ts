@@ -17,6 +17,7 @@ import type { Logger } from '../obs/logger.factory';
 import { listenOnHandles, type AcceptHandles, type PublicListener } from './accept.handles';
 import { createAdminApp } from './admin.routes';
 import type { CacheStats, CacheStore } from './cache/cache-store.port';
+import { LocalClientRates, type ClientRates } from './access/client-rates';
 import { admitRequest, h2HeadWithinLimit, publicServerOptions, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
 import { TieredStore } from './cache/tiered.store';
@@ -67,6 +68,8 @@ export interface EdgeDeps {
   hitLane?: boolean;
   /** Fill locks shared by the processes of this edge (a cluster worker's); default: this process alone. */
   fills?: FillLocks;
+  /** Per-client rate budgets (delivery rules' rateLimit) shared by the processes of this edge (a cluster worker's); default: this process alone. */
+  clientRates?: ClientRates;
 }
 
 export interface EdgeHandle {
@@ -87,6 +90,8 @@ export interface EdgeHandle {
   hitLaneServed(): number;
   /** The purge engine (bans, lurker, backlog); undefined with an injected store that cannot carry purges (no `purgeTarget`). */
   purges: PurgeEngine | undefined;
+  /** The per-client rate budgets this edge's requests spend (deps.clientRates, or this process's own). */
+  clientRates: ClientRates;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
 }
@@ -131,6 +136,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   purgeEngine = purges;
   const clock = deps.clock ?? systemClock;
   certificates = config.tlsPort === undefined ? undefined : new CertificateContexts({ customers, box, clock, logger, options: tlsContextOptions() });
+  // For the pipeline's rateLimit action (issue 14), to go into ctx once PipelineContext has a `clientRates`.
+  const clientRates: ClientRates = deps.clientRates ?? new LocalClientRates({ now: () => clock.now() });
   const ctx: PipelineContext = {
     customers,
     store,
@@ -252,6 +259,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     },
     metrics,
     purges,
+    clientRates,
     close,
   };
 }
