@@ -158,3 +158,54 @@ test('staleIfErrorSeconds: parsed with the api rule; absent or null means off; b
     });
   });
 });
+
+test('rules and compressTypes: checked by the rules validator and stored normalised; every problem named under its customer', async () => {
+  const base = (id: string, extra: Record<string, unknown>) => ({ id, originUrl: `https://${id}.example`, domains: [`cdn.${id}.example`], ...extra });
+  const rules = [
+    { name: 'images', match: { extensions: ['PNG'] }, actions: { cache: { edgeTtl: { seconds: 86400, mode: 'override' } }, responseHeaders: [{ op: 'set', name: 'X-Img', value: '1' }] } },
+    { name: 'tracking', actions: { cacheKey: { query: { mode: 'deny', names: ['utm_*'] } } } },
+  ];
+  await withFile([base('r0', { rules, compressTypes: ['Application/X-NDJSON', 'application/x-ndjson'] }), base('r1', { rules: null, compressTypes: [] }), base('r2', {})], async (file) => {
+    const [withRules, empty, absent] = await loadCustomersFile(file, SECRET);
+    assert.deepEqual(withRules!.rules, [
+      { name: 'images', match: { extensions: ['png'] }, actions: { cache: { edgeTtl: { seconds: 86400, mode: 'override' } }, responseHeaders: [{ op: 'set', name: 'x-img', value: '1' }] } },
+      { name: 'tracking', actions: { cacheKey: { query: { mode: 'deny', names: ['utm_*'] } } } },
+    ]);
+    assert.deepEqual(withRules!.compressTypes, ['application/x-ndjson']);
+    assert.equal(empty!.rules, undefined);
+    assert.deepEqual(empty!.compressTypes, []);
+    assert.equal(absent!.rules, undefined);
+    assert.equal(absent!.compressTypes, undefined);
+  });
+  await withFile(
+    [
+      base('b0', { rules: [{ name: 'ok', actions: { cache: { bypass: true } } }, { name: 'images', match: { globs: ['img/*'] }, actions: { cache: { bypass: true }, rewrite: {} } }] }),
+      base('b1', { rules: { name: 'x' } }),
+      base('b2', { compressTypes: ['text/*', 'application/json'] }),
+      base('b3', { compressTypes: Array.from({ length: 51 }, (_, i) => `text/x-${i}`) }),
+      base('b4', { rules: Array.from({ length: 101 }, (_, i) => ({ name: `r${i}`, actions: { cache: { bypass: true } } })) }),
+    ],
+    async (file) => {
+      await assert.rejects(loadCustomersFile(file, SECRET), (err: unknown) => {
+        assert.ok(isCdnError(err));
+        assert.equal(err.code, 'CDN_ERR_INPUT_INVALID');
+        const problems = err.details.fields as Array<{ field: string; message: string }>;
+        assert.deepEqual(problems.map((p) => p.field), [
+          '[0].rules[1] (images).match.globs[0]',
+          '[0].rules[1] (images).actions.rewrite',
+          '[1].rules',
+          '[2].compressTypes[0]',
+          '[3].compressTypes',
+          '[4].rules',
+        ]);
+        assert.match(problems[0]!.message, /must start with "\/"/);
+        assert.match(problems[1]!.message, /is not a known field/);
+        assert.match(problems[2]!.message, /must be a list of rules/);
+        assert.match(problems[3]!.message, /not a media type/);
+        assert.match(problems[4]!.message, /at most 50/);
+        assert.match(problems[5]!.message, /at most 100 rules/);
+        return true;
+      });
+    },
+  );
+});

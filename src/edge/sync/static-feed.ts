@@ -19,6 +19,8 @@ import {
   normalizeQueryString,
 } from '../../core/customer.rules';
 import { CACHE_TTL_DEFAULT, type CustomerConfig, type QueryStringMode, type QueryStringPolicy } from '../../core/customer.types';
+import { checkCompressTypes, normalizeCompressTypes, readRules } from '../../core/delivery-rules.rules';
+import { RULES_MAX_DEFAULT, type DeliveryRule } from '../../core/delivery-rules.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import { SecretBox } from '../../core/secret-box';
 import type { EdgeCustomerFeed } from '../customer-feed.port';
@@ -45,8 +47,11 @@ export function createStaticCustomerFeed(customers: readonly CustomerConfig[]): 
 /**
  * Reads `[{ id, name?, originUrl, domains, cacheTtl?, basicAuth?: {username, password},
  * cacheQuotaBytes?, staleIfErrorSeconds?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] },
- * tls?: { certificates: [{ certPem, keyPem }], httpsRedirect?, hsts? } }]` (file-tls.ts).
- * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`).
+ * tls?: { certificates: [{ certPem, keyPem }], httpsRedirect?, hsts? } (file-tls.ts),
+ * rules?: [delivery rules] (core/delivery-rules.types.ts; at most RULES_MAX_DEFAULT),
+ * compressTypes?: ["type/subtype"] }]`.
+ * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`,
+ * `[1].rules[0] (images).match.globs[0]: ...`).
  */
 export async function loadCustomersFile(file: string, secretKey: string): Promise<CustomerConfig[]> {
   let parsed: unknown;
@@ -146,6 +151,18 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
         if (p.length === 0) queryString = normalizeQueryString({ mode: raw.mode as QueryStringMode, allow: raw.allow ?? null });
       }
     }
+    let rules: DeliveryRule[] | undefined;
+    if (o.rules !== undefined && o.rules !== null) {
+      const read = readRules(o.rules, { field: `${at}.rules`, max: RULES_MAX_DEFAULT });
+      problems.push(...read.problems);
+      rules = read.rules;
+    }
+    let compressTypes: string[] | undefined;
+    if (o.compressTypes !== undefined && o.compressTypes !== null) {
+      const p = checkCompressTypes(o.compressTypes, `${at}.compressTypes`);
+      problems.push(...p);
+      if (p.length === 0) compressTypes = normalizeCompressTypes(o.compressTypes as string[]);
+    }
     const tls = domains === undefined ? undefined : parseFileTls(o.tls, `${at}.tls`, domains.map(normalizeHostname), box, problems);
     if (id !== undefined) {
       const first = ids.get(id);
@@ -170,6 +187,8 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
       staleIfErrorSeconds,
       queryString,
       ...(tls === undefined ? {} : { tls }),
+      ...(rules === undefined ? {} : { rules }),
+      ...(compressTypes === undefined ? {} : { compressTypes }),
       version: 1,
       updatedAt: now,
     });
