@@ -29,6 +29,22 @@ export const STATS_INTERVAL_MS_DEFAULT = 1_000;
 /** Measured: 32 handles take a burst of 1,000 connections in well under a second on a busy edge (docs/BENCHMARKS.md). */
 export const ACCEPT_HANDLES_DEFAULT = 32;
 export const TLS_PORT_DEFAULT = 8443;
+/**
+ * Compression (docs/EDGE.md, "Compression"). Below 256 bytes a coding's own header and the
+ * client's work outweigh what it saves. Above 8 MiB a body is sent as stored: each copy is made
+ * in one piece in memory, and brotli at quality 5 takes ~0.1 s of a thread-pool thread per 8 MiB.
+ */
+export const COMPRESS_MIN_BYTES_DEFAULT = 256;
+export const COMPRESS_MAX_BYTES_DEFAULT = 8 * 1024 * 1024;
+/**
+ * Brotli 5, measured on a CDN's kinds of text (bench/compression-levels.js; docs/BENCHMARKS.md,
+ * "Compression"): the knee of the curve. 34.3 % of the original at ~75 MiB/s, 14 % smaller
+ * than gzip -6 and faster; 6 and 7 gain 0.1–0.2 points for 10–35 % more CPU, 9 and 11 gain
+ * 0.4–1.7 points for 30–120 times the CPU. A copy is made once per stored object, but a cold
+ * cache makes many at once and every miss whose client wants it encodes one more while it streams.
+ */
+export const COMPRESS_BROTLI_QUALITY_DEFAULT = 5;
+export const COMPRESS_GZIP_LEVEL_DEFAULT = 6;
 /** HTTPS's own port: redirects to it name no port. */
 export const TLS_PUBLIC_PORT_DEFAULT = 443;
 
@@ -104,6 +120,17 @@ export interface EdgeConfig {
   maxConnections: number;
   /** This CDN's name in CDN-Loop (RFC 8586): sent to origins; a request already carrying it is refused (508). */
   cdnId: string;
+  /** Brotli and gzip at the edge (CDN_EDGE_COMPRESS and its limits; pipeline/compression.rules.ts). */
+  compression: CompressionConfig;
+}
+
+export interface CompressionConfig {
+  /** CDN_EDGE_COMPRESS: false, bodies are sent as stored (no encoding, no decoding). */
+  enabled: boolean;
+  minBytes: number;
+  maxBytes: number;
+  brotliQuality: number;
+  gzipLevel: number;
 }
 
 /** Where Redis is: the same variables as the api's (rules in core/redis-target.ts). */
@@ -166,7 +193,17 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     keepAliveTimeoutMs: r.int('CDN_EDGE_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_TIMEOUT_MS_DEFAULT, 100, 600_000),
     maxConnections: r.int('CDN_EDGE_MAX_CONNECTIONS', MAX_CONNECTIONS_DEFAULT, 1, 16_777_216),
     cdnId: r.string('CDN_EDGE_CDN_ID', 'edgeplane'),
+    compression: Object.freeze({
+      enabled: r.bool('CDN_EDGE_COMPRESS', true),
+      minBytes: r.int('CDN_EDGE_COMPRESS_MIN_BYTES', COMPRESS_MIN_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
+      maxBytes: r.int('CDN_EDGE_COMPRESS_MAX_BYTES', COMPRESS_MAX_BYTES_DEFAULT, 0, 1024 * 1024 * 1024),
+      brotliQuality: r.int('CDN_EDGE_COMPRESS_BROTLI_QUALITY', COMPRESS_BROTLI_QUALITY_DEFAULT, 0, 11),
+      gzipLevel: r.int('CDN_EDGE_COMPRESS_GZIP_LEVEL', COMPRESS_GZIP_LEVEL_DEFAULT, 1, 9),
+    }),
   };
+  if (config.compression.minBytes > config.compression.maxBytes) {
+    r.problem('CDN_EDGE_COMPRESS_MIN_BYTES', `must not be above CDN_EDGE_COMPRESS_MAX_BYTES (${config.compression.maxBytes}): no body could be compressed`);
+  }
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}(?::\d{1,5})?$/.test(config.cdnId)) {
     r.problem('CDN_EDGE_CDN_ID', 'must be a token (letters, digits, -._~ and the like; at most 64) or host:port, as CDN-Loop (RFC 8586) allows');
   }

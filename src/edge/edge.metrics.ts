@@ -13,13 +13,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from './cache/cache-store.port';
 import { CustomerMeter, StatsRecorder } from './stats/customer.meter';
-import { EDGE_METRICS, EDGE_PRIMARY_METRICS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type TlsFailureReason } from './metrics.catalog';
+import { EDGE_METRICS, EDGE_PRIMARY_METRICS, ENCODING_LABELS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type TlsFailureReason } from './metrics.catalog';
 import { CustomerSeriesTable, renderCustomerFamilies, type RowSnapshot, type StoredByCustomer } from './stats/customer.series';
 
 export {
   CACHE_RESULTS,
   EDGE_METRICS,
   EDGE_PRIMARY_METRICS,
+  ENCODING_LABELS,
   ORIGIN_ERROR_KINDS,
   STATUS_CLASSES,
   TLS_FAILURE_REASONS,
@@ -66,6 +67,8 @@ export class EdgeMetrics {
   readonly registry: Registry;
   readonly purgeApply: Histogram;
   readonly purgeLag: Histogram;
+  /** What compression sent and saved (plain numbers: counted on the hit lane without hashing labels). */
+  readonly compression = new CompressionMeter();
   readonly #tlsHandshakes: Counter<'version' | 'resumed'>;
   readonly #tlsFailures: Counter<'reason'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
@@ -90,6 +93,31 @@ export class EdgeMetrics {
     this.#tlsHandshakes = new Counter({ ...m.tlsHandshakes, labelNames: [...m.tlsHandshakes.labelNames], registers });
     this.#tlsFailures = new Counter({ ...m.tlsHandshakeFailures, labelNames: [...m.tlsHandshakeFailures.labelNames], registers });
     new Gauge({ ...m.tlsContexts, registers, collect() { this.set(sources.tlsContexts?.() ?? 0); } });
+    const compression = this.compression;
+    const perEncoding = (entry: { name: string; help: string; labelNames: readonly string[] }, slot: number): void => {
+      new Counter({
+        ...entry,
+        labelNames: [...entry.labelNames],
+        registers,
+        collect() {
+          this.reset();
+          for (const encoding of ENCODING_LABELS) this.inc({ encoding }, compression.value(encoding, slot));
+        },
+      });
+    };
+    perEncoding(m.compressedResponses, SLOT.responses);
+    perEncoding(m.compressedBytes, SLOT.bytes);
+    perEncoding(m.compressionSavedBytes, SLOT.saved);
+    perEncoding(m.compressions, SLOT.compressions);
+    perEncoding(m.compressionSeconds, SLOT.seconds);
+    new Counter({
+      ...m.decodedResponses,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(compression.decodedAnswers);
+      },
+    });
   }
 
   /** A TLS handshake completed (`version` as the socket reports it: TLSv1.2 or TLSv1.3). */
@@ -129,6 +157,43 @@ export class EdgeMetrics {
 
   #stored(): StoredByCustomer | undefined {
     return this.#sources.cacheStats?.()?.customers;
+  }
+}
+
+/** Offsets in a CompressionMeter row. */
+const SLOT = { responses: 0, bytes: 1, saved: 2, compressions: 3, seconds: 4 } as const;
+
+/**
+ * The compression counters of one process (cdn_edge_compressed_* and friends): one row of
+ * numbers per encoding, added to without allocating (the hit lane counts here), read by the
+ * prom-client counters at scrape time.
+ */
+export class CompressionMeter {
+  readonly #rows = { br: new Float64Array(5), gzip: new Float64Array(5) };
+  decodedAnswers = 0;
+
+  /** An answer sent with the edge's `coding`: `sent` body bytes, where the identity had `identity`. */
+  sent(coding: 'br' | 'gzip', sent: number, identity: number): void {
+    const row = this.#rows[coding];
+    row[SLOT.responses]! += 1;
+    row[SLOT.bytes]! += sent;
+    row[SLOT.saved]! += identity - sent;
+  }
+
+  /** An encoded copy made (or found useless) in `seconds` of thread-pool time. */
+  encoded(coding: 'br' | 'gzip', seconds: number): void {
+    const row = this.#rows[coding];
+    row[SLOT.compressions]! += 1;
+    row[SLOT.seconds]! += seconds;
+  }
+
+  /** An origin-encoded answer decoded for its client. */
+  decoded(): void {
+    this.decodedAnswers += 1;
+  }
+
+  value(coding: 'br' | 'gzip', slot: number): number {
+    return this.#rows[coding][slot]!;
   }
 }
 

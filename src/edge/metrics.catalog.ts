@@ -38,6 +38,9 @@ export const TRANSPORTS: readonly { transport: Transport; protocol: 'h1' | 'h2';
 export const TLS_FAILURE_REASONS = ['unknown_sni', 'no_sni', 'protocol_version', 'no_shared_cipher', 'timeout', 'reset', 'other'] as const;
 export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
 
+/** Values of the `encoding` label of the compression metrics (the codings the edge applies). */
+export const ENCODING_LABELS = ['br', 'gzip'] as const;
+
 /** Bounds (seconds) of cdn_edge_origin_request_duration_seconds. */
 export const ORIGIN_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -95,6 +98,20 @@ export const EDGE_METRICS = {
     help: 'Time from a purge\'s request at the api to its taking effect on this edge',
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   },
+  compressedResponses: {
+    name: 'cdn_edge_compressed_responses_total',
+    help: 'Answers sent with a content coding the edge applied, by encoding (br, gzip): from a stored encoded copy or encoded while streaming',
+    labelNames: ['encoding'],
+  },
+  compressedBytes: { name: 'cdn_edge_compressed_response_bytes_total', help: 'Body bytes of those answers as sent (encoded), by encoding', labelNames: ['encoding'] },
+  compressionSavedBytes: {
+    name: 'cdn_edge_compression_saved_bytes_total',
+    help: 'Body bytes those answers would have had without the coding, minus the bytes sent, by encoding',
+    labelNames: ['encoding'],
+  },
+  compressions: { name: 'cdn_edge_compressions_total', help: 'Encoded copies of stored bodies made (once per stored object and encoding), by encoding', labelNames: ['encoding'] },
+  compressionSeconds: { name: 'cdn_edge_compression_seconds_total', help: 'Thread-pool time spent making encoded copies of stored bodies, by encoding', labelNames: ['encoding'] },
+  decodedResponses: { name: 'cdn_edge_decoded_responses_total', help: 'Origin-encoded answers the edge decoded for clients that do not accept their coding' },
   lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
 } as const;
 

@@ -28,6 +28,7 @@ import { LISTEN_BACKLOG, warnAboutConnectionLimits } from './limits.check';
 import { OriginPools } from './origin/origin-pools';
 import { OriginTargets } from './origin/origin-target';
 import { runPipeline } from './pipeline/request.fsm';
+import { EncodedVariants } from './pipeline/encoded-variants';
 import { Flights } from './pipeline/fetch.flight';
 import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
@@ -153,6 +154,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     logSample: config.logSample,
     cdnId: config.cdnId,
     httpsPort: config.tlsPort === undefined ? undefined : config.tlsPublicPort,
+    compression: config.compression.enabled
+      ? new EncodedVariants({ store, fills: deps.fills ?? LOCAL_FILLS, settings: config.compression, meter: metrics.compression, logger, clock })
+      : undefined,
   };
 
   const unsubscribe = customers.subscribe((event) => {

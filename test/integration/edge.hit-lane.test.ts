@@ -2,11 +2,14 @@
  * The hit lane (src/edge/pipeline/hit.lane.ts) answers exactly as the pipeline does: two
  * edges in front of one origin, one with the lane and one without, get the same requests;
  * status, headers (Age within a second) and body must agree, and the lane must have taken
- * the plain fresh GETs and nothing else.
+ * the plain fresh GETs and nothing else. With compression: the lane serves a stored encoded
+ * copy it holds in memory, an origin-gzipped object to clients that accept gzip, and leaves
+ * to the pipeline what needs work (a body to decode, a copy not in memory).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir, type HttpOptions, type ScriptedOrigin } from './edge.harness';
@@ -34,8 +37,20 @@ before(async () => {
       res.end();
       return;
     }
+    const body = `body of ${url} (${String(req.headers['accept-language'] ?? '-')})`;
+    // Bodies long enough to compress (the edge leaves anything under 256 bytes as it is).
+    if (url.startsWith('/big')) {
+      res.writeHead(200, headers);
+      res.end(`${body}\n${'text to compress, line after line of it\n'.repeat(40)}`);
+      return;
+    }
+    if (url.startsWith('/gz')) {
+      res.writeHead(200, { ...headers, 'content-encoding': 'gzip' });
+      res.end(gzipSync(`${body}\n${'gzipped by the origin\n'.repeat(40)}`));
+      return;
+    }
     res.writeHead(200, headers);
-    res.end(`body of ${url} (${String(req.headers['accept-language'] ?? '-')})`);
+    res.end(body);
   });
   const customers = [
     customer('customer-a', origin.url, ['cdn.a.test']),
@@ -63,6 +78,8 @@ interface Case {
   options?: HttpOptions;
   /** Whether the lane answers it (on the edge that has one). */
   lane: boolean;
+  /** The Content-Encoding both must answer with (default none). */
+  encoding?: string;
 }
 
 const A = { host: 'cdn.a.test' };
@@ -81,6 +98,18 @@ const CASES: Case[] = [
   { name: 'unknown host', path: '/plain.txt', options: { host: 'nobody.test' }, lane: false },
   { name: 'two Host fields', path: '/plain.txt', options: { host: ['cdn.a.test', 'cdn.a.test'] }, lane: false },
   { name: 'POST passes through', path: '/post.txt', options: { ...A, method: 'POST', body: 'x' }, lane: false },
+  { name: 'compressible object, no Accept-Encoding (identity, Vary)', path: '/big.txt', options: A, lane: true },
+  { name: 'Accept-Encoding: br (stored copy in memory)', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'br' } }, lane: true, encoding: 'br' },
+  { name: 'Accept-Encoding: gzip, deflate, br', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'gzip, deflate, br' } }, lane: true, encoding: 'br' },
+  { name: 'Accept-Encoding: gzip (stored copy in memory)', path: '/big.txt', options: { ...A, headers: { 'Accept-Encoding': 'gzip' } }, lane: true, encoding: 'gzip' },
+  { name: 'Accept-Encoding: identity', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'identity' } }, lane: true },
+  { name: 'Accept-Encoding: br;q=0, *', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'br;q=0, *' } }, lane: true, encoding: 'gzip' },
+  { name: 'Range on a brotli copy', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'br', range: 'bytes=3-20' } }, lane: false, encoding: 'br' },
+  { name: 'If-None-Match of the brotli copy (304)', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'br', 'if-none-match': `"${Buffer.from('/big.txt').toString('hex').slice(0, 16)}-br"` } }, lane: false },
+  { name: 'copy of an object with a query', path: '/big.txt?b=2&a=1', options: { ...A, headers: { 'accept-encoding': 'br' } }, lane: true, encoding: 'br' },
+  { name: 'origin-gzipped, client accepts gzip', path: '/gz.txt', options: { ...A, headers: { 'accept-encoding': 'gzip' } }, lane: true, encoding: 'gzip' },
+  { name: 'origin-gzipped, client without gzip (decoded)', path: '/gz.txt', options: A, lane: false },
+  { name: 'origin-gzipped, client wants br only (decoded)', path: '/gz.txt', options: { ...A, headers: { 'accept-encoding': 'br' } }, lane: false },
 ];
 
 /** What must agree: status, body, and every header but Date/Age (Age: within a second). */
@@ -90,13 +119,14 @@ function comparable(headers: IncomingHttpHeaders): Record<string, unknown> {
 }
 
 test('the hit lane and the pipeline give the same answers, and the lane takes only plain fresh GETs from memory', async () => {
-  // Warm both edges: every path fetched twice, so whatever can be stored is stored.
+  // Warm both edges: every path fetched twice, so whatever can be stored is stored (encoded copies too).
   for (const c of CASES) {
     for (const edge of [withLane, withoutLane]) {
       await http(edge.url, c.path, c.options);
       await http(edge.url, c.path, c.options);
     }
   }
+  await new Promise((r) => setTimeout(r, 100));
   assert.equal(withoutLane.hitLaneServed(), 0, 'an edge without the lane never uses it');
   for (const c of CASES) {
     const before = withLane.hitLaneServed();
@@ -107,6 +137,7 @@ test('the hit lane and the pipeline give the same answers, and the lane takes on
     assert.equal(a.status, b.status, `${c.name}: status`);
     assert.equal(a.body, b.body, `${c.name}: body`);
     assert.deepEqual(comparable(a.headers), comparable(b.headers), `${c.name}: headers`);
+    assert.equal(a.headers['content-encoding'], c.encoding, `${c.name}: Content-Encoding`);
     if (a.headers.age !== undefined || b.headers.age !== undefined) {
       assert.ok(Math.abs(Number(a.headers.age) - Number(b.headers.age)) <= 1, `${c.name}: Age ${a.headers.age} vs ${b.headers.age}`);
     }

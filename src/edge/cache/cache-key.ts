@@ -29,6 +29,21 @@ export function variantKey(key: string, variantId: string): string {
 }
 
 /**
+ * The key of an encoded copy of a stored body (the edge's own brotli or gzip of it): the
+ * object's key (a URL's or a Vary variant's), then `~<coding>`. Like a Vary variant it sorts
+ * right after the object's key, so a URL purge (which removes `<key>` and `<key>\n…`), a prefix
+ * range and the lurker cover it; `~` never begins a variant id (base64url), so the two never meet.
+ */
+export function encodedKey(objectKey: string, coding: 'br' | 'gzip'): string {
+  return variantKey(objectKey, `~${coding}`);
+}
+
+/** Whether a key (or its `path?query…` rest) is an encoded copy's. */
+export function isEncodedRest(rest: string): boolean {
+  return rest.endsWith('\n~br') || rest.endsWith('\n~gzip');
+}
+
+/**
  * The query string as the customer's policy wants it in the key (and at the origin):
  * `keep` sorts parameters by name (stable, so repeated names keep their order),
  * `ignore` drops it, `allowlist` keeps only the named parameters, sorted.

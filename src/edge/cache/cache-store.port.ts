@@ -44,6 +44,23 @@ export interface ObjectMeta {
   vary?: string[];
   /** `Surrogate-Key` / `Cache-Tag` values, for tag purges. */
   tags?: string[];
+  /**
+   * Names the body stored by one fill (set when the origin's answer is stored; a 304
+   * revalidation keeps it, since the body is the same). Encoded copies name the body they
+   * were made from, so a copy of an older body is never served for a newer one.
+   */
+  bodyId?: string;
+  /** Set on an encoded copy (cache-key.ts encodedKey): its coding and the bodyId it was made from. */
+  encoded?: EncodedCopy;
+}
+
+/** What an encoded copy records of itself (pipeline/encoded-variants.ts makes them). */
+export interface EncodedCopy {
+  coding: 'br' | 'gzip';
+  /** The identity object's bodyId (or its stand-in for objects stored before bodyIds). */
+  from: string;
+  /** The coding did not make the body smaller: the copy is empty and the identity is sent. */
+  useless?: boolean;
 }
 
 export interface StoredObject {

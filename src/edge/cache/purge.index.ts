@@ -16,6 +16,7 @@
 import type { Database } from 'lmdb';
 import type { PurgeIndex } from '../purge/purge-index.port';
 import { banKey, type BanKey, type BanRecord, type PurgeEntry, type RecordedPurge, type SweepDecision, type SweepResult, type UrlSweep } from '../purge/purge.records';
+import { isEncodedRest } from './cache-key';
 import { isAlive } from './disk.recovery';
 import { hasBodyFile, type EntrySweep, type MetadataIndex } from './metadata.index';
 
@@ -49,8 +50,8 @@ export class IndexPurgeStore implements PurgeIndex {
       const rests = [url.rest, ...[...this.#index.scanPrefix(record.customerId, `${url.rest}\n`)].map((e) => e.rest)];
       this.#index.sweepWithin(record.customerId, rests, url.decide, swept);
     }
-    // Vary markers are bookkeeping, not objects.
-    const objects = swept.removed.filter((r) => r.entry.vary === undefined).length + swept.marked.length;
+    // Vary markers are bookkeeping, and encoded copies are the same objects in another coding: neither is counted.
+    const objects = swept.removed.filter((r) => r.entry.vary === undefined && r.entry.encoded === undefined).length + swept.marked.filter((rest) => !isEncodedRest(rest)).length;
     const stored: BanRecord = { ...record, objectsRemoved: objects };
     const key = banKey(stored);
     void (stored.retiredAt === undefined ? this.#bans : this.#retired).put(key, stored);

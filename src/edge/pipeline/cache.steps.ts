@@ -1,11 +1,11 @@
 /**
  * Steps `lookup`, `hit`, `stale`, `miss` and `pass`: the cache side of the request.
  */
-import type { Clock } from '../../core/clock.port';
 import { cacheKey, variantKey } from '../cache/cache-key';
 import type { ObjectMeta, StoredObject } from '../cache/cache-store.port';
 import { ageAt, freshAt, freshnessLine, mayServeStaleWhileRevalidate, policyOf, type StoredPolicy } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
+import { codeStoredAnswer } from './content-coding.choice';
 import { planAnswer, releaseStored } from './deliver.steps';
 import { flightRequest, variantHeadersOf } from './flight-request';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
@@ -50,14 +50,14 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
   return 'miss';
 }
 
-export function hitStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
+export async function hitStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   tx.cache = 'HIT';
-  serveStored(tx, tx.stored!.meta, ctx.clock);
+  await serveStored(tx, tx.stored!.meta, ctx);
   return 'deliver';
 }
 
 /** RFC 5861 §3: serve the stale object now and refresh it once, in the background. */
-export function staleStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
+export async function staleStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   tx.cache = 'STALE';
   const collapseKey = tx.variantKey ?? tx.key;
   if (ctx.flights.get(collapseKey) === undefined && ctx.targets.of(tx.customer!).authorization !== null) {
@@ -66,16 +66,21 @@ export function staleStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
       if (result.kind === 'failed') ctx.logger.debug({ customer: tx.customer!.id }, 'background revalidation failed');
     });
   }
-  serveStored(tx, tx.stored!.meta, ctx.clock);
+  await serveStored(tx, tx.stored!.meta, ctx);
   return 'deliver';
 }
 
-/** The stored object as the answer: its headers, Age (RFC 9111 §5.1), then preconditions and ranges. */
-export function serveStored(tx: EdgeTransaction, meta: ObjectMeta, clock: Clock): void {
+/**
+ * The stored object as the answer: its headers, Age (RFC 9111 §5.1), its content coding
+ * (the stored encoded copy in its place, content-coding.choice.ts), then preconditions and ranges.
+ */
+export async function serveStored(tx: EdgeTransaction, meta: ObjectMeta, ctx: PipelineContext): Promise<void> {
+  const clock = ctx.clock;
   const line = freshnessLine(meta, clock);
   tx.status = meta.status;
   tx.headers = { ...meta.headers, age: String(line === undefined ? 0 : Math.max(0, Math.floor(ageAt(line, clock.now())))) };
   tx.size = meta.size;
+  await codeStoredAnswer(tx, ctx, meta);
   tx.fromStore = planAnswer(tx);
   if (!tx.fromStore) void releaseStored(tx);
 }

@@ -9,8 +9,9 @@ import { pipeline, type Readable } from 'node:stream';
 import type { StoredHeaders } from '../cache/cache-store.port';
 import { VIA } from '../origin/origin-headers';
 import { evaluatePreconditions, ifRangeMatches, notModifiedHeaders } from './conditional.rules';
+import { meterRecoded, recoder } from './content-coding.choice';
 import { contentRange, newBoundary, rangeSlicer, rangesLength, satisfiableRanges } from './range.rules';
-import type { ClientResponse, EdgeTransaction, StepName } from './transaction';
+import type { ClientResponse, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function synthStep(tx: EdgeTransaction): StepName {
   const synthetic = tx.synthetic!;
@@ -113,7 +114,7 @@ export function addEdgeFields(headers: StoredHeaders, cache: string): StoredHead
   return headers;
 }
 
-export function deliverStep(tx: EdgeTransaction): StepName {
+export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
   const headers = addEdgeFields(tx.headers, tx.cache);
   if (tx.hsts !== undefined) headers['strict-transport-security'] = tx.hsts;
   const res = tx.res;
@@ -122,20 +123,32 @@ export function deliverStep(tx: EdgeTransaction): StepName {
     const stored = tx.stored!;
     tx.stored = undefined;
     // A memory hit of a whole object: one write, no stream (the hot path).
-    if (stored.body !== undefined && tx.ranges === undefined) {
+    if (stored.body !== undefined && tx.ranges === undefined && tx.recode === undefined) {
       if (tx.clientGone) return 'done';
       writeHead(res, tx.status, headers);
       res.end(stored.body);
       tx.bytes += stored.body.length;
+      if (tx.copyOf !== undefined) ctx.metrics.compression.sent(tx.copyOf.coding, stored.body.length, tx.copyOf.identitySize);
       return 'done';
     }
     body = stored.openBody();
+    // A whole stored encoded copy: counted as sent as it starts (its length is known).
+    if (tx.copyOf !== undefined && tx.ranges === undefined) ctx.metrics.compression.sent(tx.copyOf.coding, tx.size ?? 0, tx.copyOf.identitySize);
   } else {
     void releaseStored(tx);
   }
   if (tx.clientGone) {
     body?.destroy();
     return 'done';
+  }
+  const recode = tx.recode;
+  if (body !== undefined && recode !== undefined && ctx.compression !== undefined) {
+    const source = body;
+    const coded = recoder(recode, ctx.compression.settings);
+    if ('encode' in recode) meterRecoded(source, coded, recode.encode, (coding, sent, identity) => ctx.metrics.compression.sent(coding, sent, identity));
+    else ctx.metrics.compression.decoded();
+    // A body the decoder cannot read (an origin's broken gzip) cuts the answer short, as a broken origin body does.
+    body = pipeline(source, coded, () => {});
   }
   if (body !== undefined && tx.ranges !== undefined) {
     const sliced = rangeSlicer(tx.ranges, tx.size!, tx.multipart);

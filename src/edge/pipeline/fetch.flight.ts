@@ -38,6 +38,7 @@ import {
 } from '../cache/freshness.rules';
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders, variantRequestHeaders } from '../origin/origin-headers';
+import { newBodyId } from './compression.rules';
 import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
 import type { FlightContext, Synthetic } from './flight.context';
@@ -313,7 +314,8 @@ export class Flight {
       epoch = await this.#varyEpoch(names, responseTime, freshSeconds(policy), requestTime);
     }
     const policyObject: StoredPolicy = epoch === undefined ? policy.toObject() : { ...policy.toObject(), epoch };
-    const meta: Omit<ObjectMeta, 'size' | 'key'> = { status, headers: stored, storedAt: responseTime, fetchedAt: requestTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown> };
+    // bodyId: this body's name for its encoded copies (encoded-variants.ts); a 304 keeps it.
+    const meta: Omit<ObjectMeta, 'size' | 'key'> = { status, headers: stored, storedAt: responseTime, fetchedAt: requestTime, ttl: freshSeconds(policy), policy: policyObject as unknown as Record<string, unknown>, bodyId: newBodyId() };
     const tags = tagsOf(res.headers);
     if (tags !== undefined) meta.tags = tags;
     const length = declaredLength(res.headers['content-length']);

@@ -16,6 +16,7 @@ import { mayServeStaleIfError } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
 import { serveStored } from './cache.steps';
+import { codeStreamedAnswer } from './content-coding.choice';
 import { planAnswer, releaseStored } from './deliver.steps';
 import { discardBody, type Flight, type Ticket } from './fetch.flight';
 import { flightRequest, originPath, variantHeadersOf } from './flight-request';
@@ -78,6 +79,8 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       const age = Math.floor(result.policy.age());
       if (age > 0) tx.headers.age = String(age);
       tx.size = result.length;
+      codeStreamedAnswer(tx, ctx);
+      if (leader && tx.recode !== undefined && 'encode' in tx.recode) warmCopy(tx, ctx, flight, result.variant, tx.recode.encode);
       if (!planAnswer(tx)) {
         ticket.leave(false);
         return 'deliver';
@@ -96,7 +99,7 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       ticket.leave(false);
       if (tx.stored === undefined) return again(tx, 'lookup');
       tx.cache = 'REVALIDATED';
-      serveStored(tx, { ...result.meta, size: tx.stored.meta.size }, ctx.clock);
+      await serveStored(tx, { ...result.meta, size: tx.stored.meta.size }, ctx);
       return 'deliver';
     }
     case 'elsewhere': {
@@ -110,7 +113,7 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       return again(tx, 'fetch');
     }
     case 'unshared': {
-      if (leader && flight.own !== undefined) return takeOwn(tx, flight);
+      if (leader && flight.own !== undefined) return takeOwn(tx, flight, ctx);
       return goSolo(tx, ticket);
     }
     case 'failed': {
@@ -119,10 +122,10 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
         if (leader && flight.own !== undefined) discardBody(flight.own.body);
         ticket.leave(false);
         tx.cache = 'STALE';
-        serveStored(tx, tx.stored.meta, ctx.clock);
+        await serveStored(tx, tx.stored.meta, ctx);
         return 'deliver';
       }
-      if (leader && flight.own !== undefined) return takeOwn(tx, flight);
+      if (leader && flight.own !== undefined) return takeOwn(tx, flight, ctx);
       ticket.leave(false);
       if (result.synthetic !== undefined) {
         tx.cache = 'ERROR';
@@ -149,8 +152,19 @@ function goSolo(tx: EdgeTransaction, ticket: Ticket): StepName {
   return 'fetch';
 }
 
+/**
+ * After a miss whose client wanted `coding`, the encoded copy is made as soon as the identity
+ * is stored (encoded-variants.ts): the next client that wants it gets a hit, not a compression.
+ */
+function warmCopy(tx: EdgeTransaction, ctx: PipelineContext, flight: Flight, variant: string | undefined, coding: 'br' | 'gzip'): void {
+  const variants = ctx.compression;
+  if (variants === undefined) return;
+  const objectKey = variant === undefined ? tx.key : variantKey(tx.key, variant);
+  void flight.stored.then((outcome) => (outcome === 'stored' ? variants.warm(objectKey, coding) : undefined)).catch(() => {});
+}
+
 /** The origin's answer meant for the leader alone, streamed straight through. */
-function takeOwn(tx: EdgeTransaction, flight: Flight): StepName {
+function takeOwn(tx: EdgeTransaction, flight: Flight, ctx: PipelineContext): StepName {
   const own = flight.own!;
   void releaseStored(tx);
   tx.origin = own;
@@ -158,6 +172,7 @@ function takeOwn(tx: EdgeTransaction, flight: Flight): StepName {
   tx.headers = endToEndResponseHeaders(own.headers);
   const length = Number(own.headers['content-length']);
   tx.size = typeof own.headers['content-length'] === 'string' && Number.isSafeInteger(length) ? length : undefined;
+  codeStreamedAnswer(tx, ctx);
   if (planAnswer(tx)) tx.body = own.body;
   else discardBody(own.body);
   return 'deliver';
@@ -212,6 +227,7 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
   tx.status = origin.statusCode;
   tx.headers = endToEndResponseHeaders(origin.headers);
   tx.body = origin.body;
+  codeStreamedAnswer(tx, ctx);
   return 'deliver';
 }
 

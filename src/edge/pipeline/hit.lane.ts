@@ -17,14 +17,23 @@
  *
  * h2 requests take the lane too: their `:authority` stands for Host (resolve's rule), and
  * over TLS the customer's Strict-Transport-Security is added as deliver adds it.
+ *
+ * Compression (content-coding.choice.ts, the same rules): a client whose Accept-Encoding comes
+ * out as br or gzip gets the object's stored encoded copy when this process holds it in memory
+ * (the answer's fields built once per copy); with no such copy in memory (not made yet, on
+ * disk only, made from an older body) the pipeline takes the request and makes or reads it. An
+ * origin-encoded object goes to the lane only for clients that accept its coding (the others
+ * need it decoded). Accept-Encoding values are negotiated once per distinct value (bounded map).
  */
+import { acceptsCoding, negotiateCoding } from '../../core/content-coding.rules';
 import type { CustomerConfig } from '../../core/customer.types';
 import { parseHostHeader, type HostParse } from '../../core/host.rules';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
-import { cacheKey, normalizeQuery, splitTarget } from '../cache/cache-key';
+import { cacheKey, encodedKey, normalizeQuery, splitTarget } from '../cache/cache-key';
 import { ageAt, freshAt, freshnessLine, type FreshnessLine } from '../cache/freshness.rules';
-import type { MemoryTier } from '../cache/memory.tier';
+import type { Held, MemoryTier } from '../cache/memory.tier';
 import type { Transport } from '../metrics.catalog';
+import { bodySourceOf, encodedHeaders, mayDecode, mayEncodeStored, varyWithAcceptEncoding, type CompressionSettings } from './compression.rules';
 import { addEdgeFields, writeHead } from './deliver.steps';
 import { hstsOf, plainNeedsPipeline, serverNameOf } from './https.step';
 import { sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './transaction';
@@ -48,15 +57,58 @@ for (const name of ['range', 'if-none-match', 'if-modified-since', 'if-match', '
   PIPELINE_FIELDS.set(name.length, [...(PIPELINE_FIELDS.get(name.length) ?? []), name]);
 }
 
-/** What the lane keeps per stored object: its freshness line, the headers a hit sends (Age set per hit), and when it last noted the access. */
+/** How an object's answer depends on Accept-Encoding. */
+const AS_STORED = 0;
+/** The edge may compress it: identity, or a stored encoded copy. */
+const ENCODABLE = 1;
+/** Origin-encoded: as stored for clients accepting the coding, decoded (pipeline) for the others. */
+const ORIGIN_CODED = 2;
+
+/** An encoded copy's answer as the lane sends it, built once per copy held in memory. */
+interface LaneCopy {
+  held: Held;
+  headers: StoredHeaders;
+}
+
+/**
+ * What the lane keeps per stored object: its freshness line, the headers a hit sends (Age set
+ * per hit), when it last noted the access, and how its coding is chosen (for the customer
+ * version it was judged for: a change of `compressTypes` is a new customer object).
+ */
 interface LaneEntry {
   line: FreshnessLine;
   headers: StoredHeaders;
   touchedAt: number;
+  customer: CustomerConfig;
+  coding: typeof AS_STORED | typeof ENCODABLE | typeof ORIGIN_CODED;
+  /** ORIGIN_CODED: the accept bit of its coding; ENCODABLE: its body's name for the copies. */
+  acceptBit: number;
+  from: string;
+  /** ENCODABLE: where its copies are, and the last copy answers built. */
+  brKey: string;
+  gzipKey: string;
+  br: LaneCopy | undefined;
+  gzip: LaneCopy | undefined;
 }
 
 const entries = new WeakMap<ObjectMeta, LaneEntry>();
 const TOUCH_EVERY_MS = 1000;
+
+/**
+ * Accept-Encoding values already negotiated (browsers send a handful of spellings), bounded:
+ * the negotiated coding in the low bits (CODING_*), and which codings are acceptable above.
+ */
+const codings = new Map<string, number>();
+const CODINGS_MAX = 1024;
+const CODING_IDENTITY = 0;
+const CODING_BR = 1;
+const CODING_GZIP = 2;
+const CODING_MASK = 3;
+const ACCEPTS_GZIP = 4;
+const ACCEPTS_BR = 8;
+const ACCEPTS_DEFLATE = 16;
+/** No Accept-Encoding field: identity, nothing accepted. */
+const NO_FIELD = CODING_IDENTITY;
 
 /** Host field values already parsed (the same few spellings arrive again and again); bounded. */
 const hosts = new Map<string, HostParse>();
@@ -75,6 +127,7 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   const target = req.url;
   if (target === undefined || target.charCodeAt(0) !== 0x2f /* / */ || target.length > lane.maxUrlBytes || target.includes('%')) return false;
   // resolve
+  scannedAcceptEncoding = undefined;
   const hostField = plainHost(req.rawHeaders);
   if (hostField === undefined) return false;
   const host = parsedHost(hostField);
@@ -93,22 +146,37 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   if (meta.vary !== undefined) return false;
   if (ctx.purges !== undefined && ctx.purges.judge(customer.id, meta) !== undefined) return false;
   let entry = entries.get(meta);
-  if (entry === undefined) {
-    const line = freshnessLine(meta, ctx.clock);
-    if (line === undefined) return false;
-    entry = { line, headers: addEdgeFields({ ...meta.headers, age: '0' }, 'HIT'), touchedAt: 0 };
+  if (entry === undefined || entry.customer !== customer) {
+    entry = laneEntry(meta, customer, ctx);
+    if (entry === undefined) return false;
     entries.set(meta, entry);
   }
   const now = ctx.clock.now();
   if (!freshAt(entry.line, now)) return false;
+  // content coding: the answer is this object's identity, its stored copy, or the pipeline's to make
+  let out = entry.headers;
+  let body = held.body;
+  let copyCoding: 'br' | 'gzip' | undefined;
+  if (entry.coding !== AS_STORED) {
+    const negotiated = scannedAcceptEncoding === undefined ? NO_FIELD : codingOf(scannedAcceptEncoding);
+    if (entry.coding === ORIGIN_CODED) {
+      if ((negotiated & entry.acceptBit) === 0) return false;
+    } else if ((negotiated & CODING_MASK) !== CODING_IDENTITY) {
+      copyCoding = (negotiated & CODING_MASK) === CODING_BR ? 'br' : 'gzip';
+      const copy = laneCopy(entry, copyCoding, lane.memory);
+      if (copy === undefined) return false;
+      if (copy !== USELESS) {
+        out = copy.headers;
+        body = copy.held.body;
+      } else copyCoding = undefined;
+    }
+  }
   // hit, deliver
   if (now - entry.touchedAt >= TOUCH_EVERY_MS) {
     entry.touchedAt = now;
     lane.memory.touch(key);
     lane.touch(key);
   }
-  let out = entry.headers;
-  const body = held.body;
   // Set just before writeHead reads it: nothing else runs in between.
   out.age = String(Math.max(0, Math.floor(ageAt(entry.line, now))));
   const hsts = transport === 'http' ? null : (customer.tls?.hsts ?? null);
@@ -118,11 +186,76 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   lane.served += 1;
 
   ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport);
+  if (copyCoding !== undefined) ctx.metrics.compression.sent(copyCoding, body.length, held.body.length);
   if (sampled(ctx)) {
     ctx.logger.info({ customer: customer.id, method: 'GET', transport, path: splitTarget(target).path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');
   }
   return true;
 }
+
+/** What the lane keeps for a stored object (undefined: no freshness line, the pipeline decides). */
+function laneEntry(meta: ObjectMeta, customer: CustomerConfig, ctx: PipelineContext): LaneEntry | undefined {
+  const line = freshnessLine(meta, ctx.clock);
+  if (line === undefined) return undefined;
+  const settings: CompressionSettings | undefined = ctx.compression?.settings;
+  const headers: StoredHeaders = { ...meta.headers, age: '0' };
+  const entry: LaneEntry = { line, headers, touchedAt: 0, customer, coding: AS_STORED, acceptBit: 0, from: '', brKey: '', gzipKey: '', br: undefined, gzip: undefined };
+  if (settings !== undefined && settings.enabled) {
+    const decodable = mayDecode(meta.status, meta.headers, settings);
+    if (decodable !== undefined) {
+      entry.coding = ORIGIN_CODED;
+      entry.acceptBit = decodable === 'gzip' ? ACCEPTS_GZIP : decodable === 'br' ? ACCEPTS_BR : ACCEPTS_DEFLATE;
+    } else if (mayEncodeStored(meta, customer, settings)) {
+      entry.coding = ENCODABLE;
+      entry.from = bodySourceOf(meta);
+      entry.brKey = encodedKey(meta.key, 'br');
+      entry.gzipKey = encodedKey(meta.key, 'gzip');
+    }
+    if (entry.coding !== AS_STORED) headers.vary = varyWithAcceptEncoding(headers.vary);
+  }
+  addEdgeFields(headers, 'HIT');
+  return entry;
+}
+
+const USELESS = 'useless';
+
+/**
+ * The `coding` copy of an ENCODABLE entry's body, as held in this process's memory (its
+ * answer built on first use); USELESS when the coding gains nothing for this body (the
+ * identity is sent); undefined when memory holds no copy of this body.
+ */
+function laneCopy(entry: LaneEntry, coding: 'br' | 'gzip', memory: MemoryTier): LaneCopy | typeof USELESS | undefined {
+  const held = memory.peek(coding === 'br' ? entry.brKey : entry.gzipKey);
+  if (held === undefined) return undefined;
+  const encoded = held.meta.encoded;
+  if (encoded === undefined || encoded.from !== entry.from || encoded.coding !== coding) return undefined;
+  if (encoded.useless === true) return USELESS;
+  const known = coding === 'br' ? entry.br : entry.gzip;
+  if (known !== undefined && known.held === held) return known;
+  // entry.headers: the identity's answer (Vary, X-Cache, Via added): the copy's differs in coding, length and ETag.
+  const copy: LaneCopy = { held, headers: encodedHeaders(entry.headers, coding, held.body.length) };
+  if (coding === 'br') entry.br = copy;
+  else entry.gzip = copy;
+  return copy;
+}
+
+/** The negotiated coding and accepted codings of an Accept-Encoding value (negotiated once per value). */
+function codingOf(field: string): number {
+  let bits = codings.get(field);
+  if (bits === undefined) {
+    const chosen = negotiateCoding(field);
+    bits = chosen === 'br' ? CODING_BR : chosen === 'gzip' ? CODING_GZIP : CODING_IDENTITY;
+    if (acceptsCoding(field, 'gzip')) bits |= ACCEPTS_GZIP;
+    if (acceptsCoding(field, 'br')) bits |= ACCEPTS_BR;
+    if (acceptsCoding(field, 'deflate')) bits |= ACCEPTS_DEFLATE;
+    if (codings.size >= CODINGS_MAX) codings.clear();
+    codings.set(field, bits);
+  }
+  return bits;
+}
+
+/** The Accept-Encoding value plainHost saw in the request it scanned last (one field; several: joined). */
+let scannedAcceptEncoding: string | undefined;
 
 /**
  * The Host field when it is the only one (RFC 9110 §7.2; resolve's requestHost refuses two),
@@ -144,10 +277,25 @@ function plainHost(raw: readonly string[]): string | undefined {
       host = raw[i + 1]!;
       continue;
     }
+    if (name.length === 15 && isAcceptEncoding(name)) {
+      const value = raw[i + 1]!;
+      scannedAcceptEncoding = scannedAcceptEncoding === undefined ? value : `${scannedAcceptEncoding}, ${value}`;
+      continue;
+    }
     const candidates = PIPELINE_FIELDS.get(name.length);
     if (candidates !== undefined && candidates.includes(name.toLowerCase())) return undefined;
   }
   return host;
+}
+
+const ACCEPT_ENCODING = 'accept-encoding';
+
+/** `name` (15 characters) is "accept-encoding" in any case, without lower-casing a copy. */
+function isAcceptEncoding(name: string): boolean {
+  for (let i = 0; i < 15; i += 1) {
+    if ((name.charCodeAt(i) | 0x20) !== ACCEPT_ENCODING.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** `name` is "host" in any case, without lower-casing a copy. */

@@ -12,6 +12,8 @@ import { httpErrorBody, type CdnError } from '../../core/errors';
 import type { CustomerSource } from '../../core/customer-source.port';
 import type { StoredHeaders, StoredObject } from '../cache/cache-store.port';
 import type { CacheResult, Transport } from '../edge.metrics';
+import type { Recode } from './compression.rules';
+import type { EncodedVariants } from './encoded-variants';
 import type { Flights } from './fetch.flight';
 import type { FlightContext, Synthetic } from './flight.context';
 import type { ByteRange, Multipart } from './range.rules';
@@ -33,6 +35,8 @@ export interface PipelineContext extends FlightContext {
    * redirects (a TLS terminator in front would otherwise be sent round in circles).
    */
   httpsPort?: number | undefined;
+  /** Brotli and gzip (CDN_EDGE_COMPRESS_*): the stored encoded copies and the settings; absent: bodies go as stored. */
+  compression?: EncodedVariants | undefined;
 }
 
 /**
@@ -83,6 +87,10 @@ export class EdgeTransaction {
   /** Set by planAnswer: the byte ranges to cut out of the full body (206). */
   ranges: readonly ByteRange[] | undefined;
   multipart: Multipart | undefined;
+  /** The body is encoded or decoded by the edge while it streams (content-coding.choice.ts). */
+  recode: Recode | undefined;
+  /** The answer is a stored encoded copy: its coding and the identity's length (compression metrics). */
+  copyOf: { coding: 'br' | 'gzip'; identitySize: number } | undefined;
   origin: Dispatcher.ResponseData | undefined;
   originMs: number | undefined;
   /** Aborts the origin request when the client goes away first. */
