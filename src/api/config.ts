@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
+import { RULES_MAX_DEFAULT } from '../core/delivery-rules.types';
 import { EnvReader, type Env } from '../core/env.reader';
 import { readRedisTarget, type RedisTarget, type RedisVariables } from '../core/redis-target';
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
@@ -32,6 +33,8 @@ export interface ApiConfig {
   /** Lets origins resolve to loopback/private addresses (local demos and tests). */
   allowPrivateOrigins: boolean;
   logLevel: LevelWithSilent;
+  /** Most delivery rules one customer may have (CDN_RULES_MAX). */
+  rulesMax: number;
   /** Live stats (stats-aggregator.service.ts): how long per-second stats are kept, and so how far back cacheStatsHistory reaches. */
   statsRetentionMinutes: number;
   /** How long after a second ends its stats are final and shown (late edge reports still count). */
@@ -136,6 +139,7 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     dataDir: path.resolve(cwd, r.string('CDN_DATA_DIR', './.data')),
     allowPrivateOrigins: r.bool('CDN_ALLOW_PRIVATE_ORIGINS', false),
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
+    rulesMax: r.int('CDN_RULES_MAX', RULES_MAX_DEFAULT, 1, 1000),
     statsRetentionMinutes: r.int('CDN_STATS_RETENTION_MINUTES', 15, 1, 1440),
     statsGraceMs: r.int('CDN_STATS_GRACE_MS', 1500, 0, 10_000),
     statsMaxCustomersPerSecond: r.int('CDN_STATS_MAX_CUSTOMERS', 1000, 1, 100_000),

@@ -41,6 +41,8 @@ import { Authenticator } from './services/bearer.authenticator';
 import { CertificateStats } from './services/certificate-stats.service';
 import { CertificateWatch } from './services/certificate-watch.service';
 import { CertificateService } from './services/certificate.service';
+import { DeliveryRulesService } from './services/delivery-rules.service';
+import { SigningKeyService } from './services/signing-key.service';
 import { AcmeOrders } from './services/acme-orders.service';
 import { ChangeFeed } from './services/change-feed.service';
 import { ChangeRelay } from './services/change-relay.service';
@@ -145,6 +147,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     customers,
     certificates: new CertificateService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
     certificateWatch,
+    deliveryRules: new DeliveryRulesService({ db, secretBox, logger: log, rulesMax: config.rulesMax, onCommitted: () => relay.kick() }),
+    signingKeys: new SigningKeyService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
     acme,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,

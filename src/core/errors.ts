@@ -63,6 +63,15 @@ export const errorCatalog = {
   CDN_ERR_ACME_NOT_CONFIGURED: entry(503, 'SERVICE_UNAVAILABLE', () =>
     'Certificates cannot be requested: this api has no ACME server configured. Set CDN_ACME_DIRECTORY_URL (and CDN_ACME_EMAIL) on the api, or upload a certificate with uploadCertificate.',
   ),
+  CDN_ERR_SIGNING_KEY_NOT_FOUND: entry(404, 'NOT_FOUND', (customerId: string, id: string) =>
+    `Customer "${customerId}" has no signing key "${id}". List its keys with the customer's \`signingKeys\` field.`,
+  ),
+  CDN_ERR_SIGNING_KEYS_FULL: entry(409, 'CONFLICT', (customerId: string, max: number) =>
+    `Customer "${customerId}" already has ${max} signing keys, the most it may hold. Delete the older one (once the links it signed have expired), then create a new one.`,
+  ),
+  CDN_ERR_SIGNING_KEY_NONE: entry(409, 'CONFLICT', (customerId: string) =>
+    `Customer "${customerId}" has no signing key to sign with. Create one with createSigningKey first.`,
+  ),
   CDN_ERR_AUTH_MISSING: entry(401, 'UNAUTHENTICATED', () =>
     'Missing credentials. Send the header `Authorization: Bearer <token>`.',
   ),
@@ -161,6 +170,15 @@ export const errorCatalog = {
     `The request body stopped arriving: nothing came for ${ms} ms. Send the body without pauses, then retry.`,
   ),
   CDN_ERR_EDGE_BAD_REQUEST: entry(400, 'BAD_USER_INPUT', (why: string) => `Malformed HTTP request: ${why}.`),
+  CDN_ERR_EDGE_ACCESS_DENIED: entry(403, 'FORBIDDEN', (why: string) =>
+    `Access denied: ${why}.`,
+  ),
+  CDN_ERR_EDGE_SIGNATURE_INVALID: entry(403, 'FORBIDDEN', (why: string) =>
+    `This URL must be signed and its signature is not valid: ${why}. Ask the site for a new link.`,
+  ),
+  CDN_ERR_EDGE_TOO_MANY_REQUESTS: entry(429, 'RATE_LIMITED', (perSecond: number, retryAfterSeconds: number) =>
+    `Too many requests from your address: at most ${perSecond} per second here. Retry in ${retryAfterSeconds} s.`,
+  ),
   CDN_ERR_EDGE_LOOP_DETECTED: entry(508, 'BAD_USER_INPUT', (cdnId: string) =>
     `This request already went through this CDN (CDN-Loop: ${cdnId}): the customer's origin leads back to the edge. Point the customer's originUrl at the real origin server.`,
   ),

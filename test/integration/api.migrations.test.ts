@@ -18,10 +18,13 @@ const ALL = [
   'AuditLog1795570000000',
   'Certificates1795580000000',
   'AcmeAccounts1795590000000',
+  'DeliveryRules1795600000000',
 ];
-const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'];
+const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge', 'signing_key'];
 /** The tables of the certificates and ACME accounts migrations, newer than every other. */
 const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
+/** The table of the delivery-rules migration, the newest. */
+const RULES_TABLES = ['signing_key'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -160,7 +163,7 @@ test('the api tokens migration: a hash per token, customer roles carry their cus
 
     await undoThrough(ds, 'ApiTokens1795560000000');
     // The audit log and the certificates, newer, go first.
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t)));
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
   }));
 
@@ -179,8 +182,8 @@ test('the audit-log migration: entries outlive their customer, the paging and re
     assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
 
     await undoThrough(ds, 'AuditLog1795570000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -220,10 +223,10 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await ds.query('SELECT * FROM acme_challenge'), []);
 
     await undoThrough(ds, 'Certificates1795580000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -234,7 +237,31 @@ test('the ACME accounts migration: one key per directory; down drops the table a
     await ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.a.b.c')`);
     await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
     await undoThrough(ds, 'AcmeAccounts1795590000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account'));
-    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the delivery-rules migration: existing customers keep their behaviour (no rules, their fields are the default rule), keys go with their customer; down restores the customer table', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await undoThrough(ds, 'DeliveryRules1795600000000');
+    // A customer from before the migration, with its cache options.
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow) VALUES ('m', 'M', 'https://m.example', 60, 30, 'allowlist', '["v"]')`);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000']);
+    assert.deepEqual(await ds.query(`SELECT cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow, delivery_rules, compress_types FROM customer`), [
+      { cache_ttl: 60, stale_if_error_seconds: 30, query_string_mode: 'allowlist', query_string_allow: ['v'], delivery_rules: [], compress_types: [] },
+    ]);
+    await ds.query(`INSERT INTO signing_key (customer_id, id, secret_enc) VALUES ('m', 'abcd0123', 'v1.a.b.c')`);
+    await assert.rejects(ds.query(`INSERT INTO signing_key (customer_id, id, secret_enc) VALUES ('m', 'abcd0123', 'v1.d.e.f')`), /pk_signing_key/);
+    await assert.rejects(ds.query(`INSERT INTO signing_key (customer_id, id, secret_enc) VALUES ('nobody', 'abcd0124', 'v1.d.e.f')`), /fk_signing_key_customer/);
+    await ds.query(`DELETE FROM customer WHERE id = 'm'`);
+    assert.deepEqual(await ds.query('SELECT * FROM signing_key'), []);
+    await undoThrough(ds, 'DeliveryRules1795600000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t)));
+    const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name IN ('delivery_rules', 'compress_types')`);
+    assert.deepEqual(columns, []);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

@@ -1,9 +1,11 @@
 /** Row of the `customer` table. Persistence only: see customer.mapper.ts for the other shapes. */
 import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
 import type { QueryStringMode } from '../../core/customer.types';
+import type { DeliveryRule } from '../../core/delivery-rules.types';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { CertificateEntity } from './certificate.entity';
 import { DomainEntity } from './domain.entity';
+import { SigningKeyEntity } from './signing-key.entity';
 
 @Entity({ name: 'customer' })
 export class CustomerEntity {
@@ -55,6 +57,14 @@ export class CustomerEntity {
   @Column({ name: 'hsts_preload', type: 'boolean', default: false })
   hstsPreload!: boolean;
 
+  /** The customer's delivery rules in order, as validated and normalised (core/delivery-rules.rules.ts). */
+  @Column({ name: 'delivery_rules', type: 'jsonb', default: () => "'[]'" })
+  deliveryRules!: DeliveryRule[];
+
+  /** Media types compressed in addition to the edge's built-in list. */
+  @Column({ name: 'compress_types', type: 'jsonb', default: () => "'[]'" })
+  compressTypes!: string[];
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
@@ -73,4 +83,7 @@ export class CustomerEntity {
 
   @OneToMany(() => AcmeChallengeEntity, (c) => c.customer)
   acmeChallenges?: AcmeChallengeEntity[];
+
+  @OneToMany(() => SigningKeyEntity, (k) => k.customer)
+  signingKeys?: SigningKeyEntity[];
 }

@@ -5,6 +5,7 @@
  * creation time). The GraphQL Customer is graphql/customer.mapper.ts's business.
  */
 import type { CustomerConfig, QueryStringPolicy } from '../../core/customer.types';
+import type { SigningKeyConfig } from '../../core/delivery-rules.types';
 import type { CustomerTls, HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
 import { toAcmeChallenges, toEdgeCertificates } from './certificate.mapper';
@@ -45,6 +46,14 @@ function tlsOf(entity: CustomerEntity, nowMs: number): CustomerTls {
   };
 }
 
+/** The customer's signing keys, oldest first; like the certificates, they must have been loaded with the row. */
+function signingKeysOf(entity: CustomerEntity): SigningKeyConfig[] {
+  if (entity.signingKeys === undefined) throw new Error(`customer ${entity.id} was read without its signing keys`);
+  return [...entity.signingKeys]
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
+    .map((k) => ({ id: k.id, secretCiphertext: k.secretEnc, createdAt: k.createdAt.toISOString() }));
+}
+
 export function toCustomerConfig(entity: CustomerEntity, nowMs: number = Date.now()): CustomerConfig {
   return {
     id: entity.id,
@@ -60,6 +69,9 @@ export function toCustomerConfig(entity: CustomerEntity, nowMs: number = Date.no
     staleIfErrorSeconds: entity.staleIfErrorSeconds ?? null,
     queryString: queryStringOf(entity),
     tls: tlsOf(entity, nowMs),
+    rules: [...(entity.deliveryRules ?? [])],
+    signingKeys: signingKeysOf(entity),
+    compressTypes: [...(entity.compressTypes ?? [])],
     version: entity.version,
     updatedAt: entity.updatedAt.toISOString(),
   };

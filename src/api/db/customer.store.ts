@@ -5,6 +5,7 @@
  */
 import { In, MoreThan } from 'typeorm';
 import type { CustomerConfig, OriginBasicAuth, QueryStringPolicy } from '../../core/customer.types';
+import type { DeliveryRule } from '../../core/delivery-rules.types';
 import { isPlainText } from '../../core/text.rules';
 import type { HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
@@ -27,6 +28,9 @@ export interface CustomerFields {
   httpsRedirect: boolean | null;
   /** null: no HSTS. */
   hsts: HstsPolicy | null;
+  /** Validated and normalised (core/delivery-rules.rules.ts). */
+  deliveryRules: DeliveryRule[];
+  compressTypes: string[];
 }
 
 /**
@@ -34,7 +38,7 @@ export interface CustomerFields {
  * certificates and ACME challenges for the edges (customer.mapper.ts). One query per
  * relation rather than one join of all three, which would multiply the rows.
  */
-const CUSTOMER_RELATIONS = { domains: true, certificates: true, acmeChallenges: true } as const;
+const CUSTOMER_RELATIONS = { domains: true, certificates: true, acmeChallenges: true, signingKeys: true } as const;
 
 export interface NewCustomer extends CustomerFields {
   id: string;
@@ -123,6 +127,8 @@ export async function insertCustomer(m: Tx, customer: NewCustomer): Promise<void
     queryStringAllow: customer.queryString.allow,
     httpsRedirect: customer.httpsRedirect,
     ...hstsColumns(customer.hsts),
+    deliveryRules: customer.deliveryRules,
+    compressTypes: customer.compressTypes,
     createdAt: customer.createdAt,
     updatedAt: customer.createdAt,
     version: customer.version,
@@ -143,6 +149,8 @@ export async function updateCustomer(m: Tx, id: string, patch: CustomerPatch): P
   }
   if (patch.httpsRedirect !== undefined) row.httpsRedirect = patch.httpsRedirect;
   if (patch.hsts !== undefined) Object.assign(row, hstsColumns(patch.hsts));
+  if (patch.deliveryRules !== undefined) row.deliveryRules = patch.deliveryRules;
+  if (patch.compressTypes !== undefined) row.compressTypes = patch.compressTypes;
   if (patch.basicAuth === null) {
     row.basicAuthUsername = null;
     row.basicAuthPasswordEnc = null;

@@ -17,6 +17,7 @@ import { ApiTokens1795560000000 } from '../../../migrations/1795560000000-api-to
 import { AuditLog1795570000000 } from '../../../migrations/1795570000000-audit-log';
 import { Certificates1795580000000 } from '../../../migrations/1795580000000-certificates';
 import { AcmeAccounts1795590000000 } from '../../../migrations/1795590000000-acme-accounts';
+import { DeliveryRules1795600000000 } from '../../../migrations/1795600000000-delivery-rules';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
@@ -27,6 +28,7 @@ import { CustomerEntity } from './customer.entity';
 import { DomainEntity } from './domain.entity';
 import { PurgeEdgeEntity } from './purge-edge.entity';
 import { PurgeEntity } from './purge.entity';
+import { SigningKeyEntity } from './signing-key.entity';
 
 export const API_ENTITIES = [
   CustomerEntity,
@@ -39,6 +41,7 @@ export const API_ENTITIES = [
   CertificateEntity,
   AcmeChallengeEntity,
   AcmeAccountEntity,
+  SigningKeyEntity,
 ];
 export const API_MIGRATIONS = [
   InitialSchema1732400000000,
@@ -49,6 +52,7 @@ export const API_MIGRATIONS = [
   AuditLog1795570000000,
   Certificates1795580000000,
   AcmeAccounts1795590000000,
+  DeliveryRules1795600000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */

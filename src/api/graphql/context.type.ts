@@ -10,9 +10,11 @@ import type { CertificateWatch } from '../services/certificate-watch.service';
 import type { AcmeOrders } from '../services/acme-orders.service';
 import type { CertificateService } from '../services/certificate.service';
 import type { CustomerService } from '../services/customer.service';
+import type { DeliveryRulesService } from '../services/delivery-rules.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
 import type { PurgeTracker } from '../services/purge-tracker.service';
 import type { PurgeService } from '../services/purge.service';
+import type { SigningKeyService } from '../services/signing-key.service';
 import type { StatsAggregator } from '../services/stats-aggregator.service';
 import type { TokenService } from '../services/token.service';
 import type { CustomerChange } from './customer-change.type';
@@ -27,6 +29,8 @@ export type ApiServices = {
   /** ACME: requestCertificate, and the scheduler that issues, renews and expires. */
   acme: AcmeOrders;
   certificateWatch: CertificateWatch;
+  deliveryRules: DeliveryRulesService;
+  signingKeys: SigningKeyService;
   purges: PurgeService;
   purgeTracker: PurgeTracker;
   fleet: EdgeFleetService;

@@ -52,6 +52,9 @@ export class CreateCustomerInput {
 
   @Field(() => HstsInput, { nullable: true, description: 'null or absent: no Strict-Transport-Security.' })
   hsts?: HstsInput | null;
+
+  @Field(() => [String], { nullable: true, description: 'Media types (type/subtype) the edges compress beyond their built-in list; at most 50.' })
+  compressTypes?: string[] | null;
 }
 
 @InputType({
@@ -89,4 +92,7 @@ export class UpdateCustomerInput {
 
   @Field(() => HstsInput, { nullable: true, description: 'Replaces the whole policy; null removes it.' })
   hsts?: HstsInput | null;
+
+  @Field(() => [String], { nullable: true, description: 'Replaces the whole list.' })
+  compressTypes?: string[] | null;
 }

@@ -6,7 +6,10 @@
 import type { CustomerConfig, QueryStringPolicy } from '../../core/customer.types';
 import type { HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
+import { defaultRule } from '../../core/delivery-rules.compile';
 import { Customer } from './customer.type';
+import { toGraphqlRules } from './delivery-rule.type';
+import { SigningKey } from './signing-key.type';
 import { Hsts } from './hsts.type';
 import { QueryStringMode, QueryStringPolicy as GraphqlQueryStringPolicy } from './query-string.type';
 
@@ -47,6 +50,10 @@ export function configToGraphqlCustomer(config: CustomerConfig, createdAt: Date)
   // Only the options: the certificates are the `certificates` query's, and never with their keys.
   c.httpsRedirect = config.tls?.httpsRedirect ?? null;
   c.hsts = toGraphqlHsts(config.tls?.hsts);
+  c.rules = toGraphqlRules(config.rules ?? []);
+  c.defaultRule = toGraphqlRules([defaultRule(config)])[0]!;
+  c.compressTypes = [...(config.compressTypes ?? [])];
+  c.signingKeys = (config.signingKeys ?? []).map((k) => Object.assign(new SigningKey(), { id: k.id, createdAt: new Date(k.createdAt) }));
   c.createdAt = createdAt;
   c.updatedAt = new Date(config.updatedAt);
   return c;

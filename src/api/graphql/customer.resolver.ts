@@ -69,6 +69,7 @@ export class CustomerResolver {
       queryString: queryStringCommand(input.queryString) ?? null,
       httpsRedirect: input.httpsRedirect ?? null,
       hsts: hstsCommand(input.hsts) ?? null,
+      compressTypes: input.compressTypes ?? null,
     }, requireAccess(ctx, 'customer.create'));
     return toGraphqlCustomer(entity);
   }
@@ -101,6 +102,7 @@ export class CustomerResolver {
       queryString: queryStringCommand(input.queryString),
       httpsRedirect: input.httpsRedirect,
       hsts: hstsCommand(input.hsts),
+      compressTypes: input.compressTypes,
     }, caller);
     return toGraphqlCustomer(entity);
   }

@@ -1,7 +1,9 @@
 /** The GraphQL `Customer` object type. Never carries the Basic Auth password: only whether one is set. */
 import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { DeliveryRuleGql } from './delivery-rule.type';
 import { Hsts } from './hsts.type';
+import { SigningKey } from './signing-key.type';
 import { QueryStringPolicy } from './query-string.type';
 
 @ObjectType({ description: 'A customer of the CDN: an origin and the domains served from it.' })
@@ -45,6 +47,20 @@ export class Customer {
 
   @Field(() => Hsts, { nullable: true, description: 'Strict-Transport-Security on HTTPS answers; null: none.' })
   hsts!: Hsts | null;
+
+  @Field(() => [DeliveryRuleGql], { description: 'Delivery rules in the order they apply, after defaultRule (setDeliveryRules replaces them).' })
+  rules!: DeliveryRuleGql[];
+
+  @Field(() => DeliveryRuleGql, {
+    description: 'The implicit first rule, `default`, made of cacheTtl, queryString and staleIfErrorSeconds (change it with updateCustomer); every request matches it.',
+  })
+  defaultRule!: DeliveryRuleGql;
+
+  @Field(() => [String], { description: "Media types the edges compress beyond their built-in list (text, JSON, JavaScript, CSS, SVG, XML...)." })
+  compressTypes!: string[];
+
+  @Field(() => [SigningKey], { description: 'Keys of signed URLs, oldest first (at most two); secrets are never returned.' })
+  signingKeys!: SigningKey[];
 
   @Field({ description: 'Whether origin requests carry Basic Auth. The credentials themselves are never returned.' })
   hasBasicAuth!: boolean;

@@ -13,6 +13,7 @@ import { CertificateResolver } from './certificate.resolver';
 import type { ApiPubSub } from './context.type';
 import { CustomerChangeResolver } from './customer-change.resolver';
 import { CustomerResolver } from './customer.resolver';
+import { DeliveryResolver } from './delivery.resolver';
 import { EdgeResolver } from './edge.resolver';
 import { PurgeStatusResolver } from './purge-status.resolver';
 import { PurgeResolver } from './purge.resolver';
@@ -21,7 +22,7 @@ import { TokenResolver } from './token.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,

@@ -43,6 +43,8 @@ export interface CreateCustomerCommand {
   httpsRedirect?: boolean | null;
   /** null or absent: no HSTS. */
   hsts?: HstsCommand | null;
+  /** Media types compressed beyond the edge's built-in list; absent: none. */
+  compressTypes?: string[] | null;
 }
 
 /**
@@ -65,6 +67,8 @@ export interface UpdateCustomerCommand {
   httpsRedirect?: boolean | null;
   /** Replaces the whole policy; null removes HSTS. */
   hsts?: HstsCommand | null;
+  /** Replaces the whole list. */
+  compressTypes?: string[] | null;
 }
 
 export interface PageRequest {

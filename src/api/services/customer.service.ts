@@ -140,6 +140,8 @@ export class CustomerService {
         queryString: input.queryString,
         httpsRedirect: input.httpsRedirect,
         hsts: input.hsts,
+        deliveryRules: [],
+        compressTypes: input.compressTypes,
         createdAt: new Date(),
         version: 1,
       });
@@ -167,6 +169,7 @@ export class CustomerService {
       if (input.queryString !== undefined) patch.queryString = input.queryString;
       if (input.httpsRedirect !== undefined) patch.httpsRedirect = input.httpsRedirect;
       if (input.hsts !== undefined) patch.hsts = input.hsts;
+      if (input.compressTypes !== undefined) patch.compressTypes = input.compressTypes;
       if (input.basicAuth === null) {
         patch.basicAuth = null;
       } else if (input.basicAuth !== undefined) {

@@ -17,6 +17,7 @@ import {
   normalizeOriginUrl,
   normalizeQueryString,
 } from '../../core/customer.rules';
+import { checkCompressTypes, normalizeCompressTypes } from '../../core/delivery-rules.rules';
 import { CACHE_TTL_DEFAULT, type QueryStringPolicy } from '../../core/customer.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
 import { HSTS_MAX_AGE_MAX, type HstsPolicy } from '../../core/tls.types';
@@ -41,6 +42,7 @@ export interface ValidCreate {
   queryString: QueryStringPolicy;
   httpsRedirect: boolean | null;
   hsts: HstsPolicy | null;
+  compressTypes: string[];
 }
 
 export interface ValidUpdate {
@@ -59,6 +61,7 @@ export interface ValidUpdate {
   httpsRedirect?: boolean | null;
   /** undefined keeps, null removes. */
   hsts?: HstsPolicy | null;
+  compressTypes?: string[];
 }
 
 /** One year: the least max-age the browsers' HSTS preload lists accept (hstspreload.org). */
@@ -108,6 +111,7 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     ...checkStaleIfError(cmd.staleIfErrorSeconds ?? null, `${prefix}.staleIfErrorSeconds`),
     ...(cmd.queryString ? checkQueryString(cmd.queryString, `${prefix}.queryString`) : []),
     ...(cmd.hsts ? checkHsts(cmd.hsts, `${prefix}.hsts`) : []),
+    ...checkCompressTypes(cmd.compressTypes ?? [], `${prefix}.compressTypes`),
   ];
   if (problems.length > 0) throw invalidInput(problems);
   return {
@@ -122,6 +126,7 @@ export async function validateCreate(cmd: CreateCustomerCommand, policy: OriginP
     queryString: normalizeQueryString(cmd.queryString ?? { mode: 'keep' }),
     httpsRedirect: cmd.httpsRedirect ?? null,
     hsts: cmd.hsts ? hstsPolicy(cmd.hsts) : null,
+    compressTypes: normalizeCompressTypes(cmd.compressTypes ?? []),
   };
 }
 
@@ -172,6 +177,10 @@ export async function validateUpdate(cmd: UpdateCustomerCommand, policy: OriginP
   if (cmd.hsts !== undefined) {
     if (cmd.hsts !== null) problems.push(...checkHsts(cmd.hsts, `${prefix}.hsts`));
     valid.hsts = cmd.hsts === null ? null : hstsPolicy(cmd.hsts);
+  }
+  if (notNull('compressTypes')) {
+    problems.push(...checkCompressTypes(cmd.compressTypes!, `${prefix}.compressTypes`));
+    valid.compressTypes = normalizeCompressTypes(cmd.compressTypes!);
   }
   if (problems.length > 0) throw invalidInput(problems);
   return valid;

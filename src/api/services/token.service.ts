@@ -5,6 +5,7 @@
  * its own role. Revocation is recorded in PostgreSQL (the truth) and then on the
  * revocation channel, which tells every api process. Throws CdnError only.
  */
+import { parseDuration } from '../../core/duration.rules';
 import { randomUUID } from 'node:crypto';
 import { cdnError, invalidInput, type FieldProblem } from '../../core/errors';
 import type { RevocationChannel } from '../../core/revocation.port';
@@ -145,14 +146,6 @@ export class TokenService {
     if (row.customerId === null) return actor.role === 'admin' && actor.customerId === undefined;
     return allows(actor, 'token.manage', row.customerId);
   }
-}
-
-/** `90d`, `12h`, `30m`, `45s` or plain seconds; undefined when unreadable. */
-export function parseDuration(value: string): number | undefined {
-  const m = /^\s*(\d{1,9})\s*([smhd]?)\s*$/i.exec(value);
-  if (!m) return undefined;
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]!.toLowerCase() as '' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }
 
 function createdBy(actor: Principal | 'cli'): string {
