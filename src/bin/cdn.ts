@@ -16,6 +16,7 @@ Commands:
   edge      the data plane: serves customer domains on CDN_EDGE_PORT (needs REDIS_URL, or --config)
   migrate   apply pending database migrations and exit
   token     create, list or revoke API tokens (cdn token create --role admin)
+  sign-url  sign a link for a customer's signed-URL rules, offline (key id and secret)
 
 Run \`cdn <command> --help\` for a command's options. Configuration comes from the
 environment; see the README for every variable.
@@ -52,6 +53,10 @@ const commands: Record<string, () => Command> = {
   token: () => {
     const m = require('./token.command') as typeof import('./token.command');
     return { help: m.TOKEN_HELP, run: m.runToken };
+  },
+  'sign-url': () => {
+    const m = require('./sign-url.command') as typeof import('./sign-url.command');
+    return { help: m.SIGN_URL_HELP, run: (args) => m.runSignUrl(args) };
   },
 };
 

@@ -20,7 +20,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
       );
       assert.deepEqual(
         rows.map((r) => r.table_name).filter((t) => t !== 'migrations'),
-        ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge'],
+        ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge', 'signing_key'],
       );
     } finally {
       await client.end();
