@@ -30,6 +30,7 @@ import { attachSubscriptions } from './graphql/subscriptions.server';
 import { registerDashboardPage } from './plugins/dashboard.page';
 import { registerHealthRoutes } from './plugins/health.routes';
 import { bodyLimitErrorHandler, refuseBatches } from './plugins/http-limits.hooks';
+import { CompressedPage } from './plugins/compressed.page';
 import { ideOffText, idePageHtml, wantsIde } from './plugins/ide.page';
 import { auditPlugin } from './plugins/audit.plugin';
 import { ApiMetrics } from './plugins/metrics.registry';
@@ -200,6 +201,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       }
     },
   });
+  // The IDE page (about 9 MB), rendered and compressed once, when first asked for.
+  const ide = new CompressedPage('text/html; charset=utf-8', idePageHtml);
   app.route({
     method: ['GET', 'POST', 'OPTIONS'],
     url: GRAPHQL_PATH,
@@ -210,7 +213,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onRequest: async (request, reply) => {
       if (wantsIde(request.method, request.headers.accept)) {
         if (!config.limits.ide) return reply.code(404).type('text/plain; charset=utf-8').send(ideOffText());
-        return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(idePageHtml());
+        return ide.send(request, reply.header('cache-control', 'no-cache'));
       }
       return undefined;
     },
