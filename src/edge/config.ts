@@ -2,6 +2,7 @@
  * The edge role's configuration: read once from the environment, every problem listed
  * in one error, returned frozen. Nothing else in src/edge reads process.env.
  */
+import { SIGNED_URL_LEEWAY_SECONDS_DEFAULT } from '../core/signed-url';
 import os from 'node:os';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
@@ -122,6 +123,8 @@ export interface EdgeConfig {
   cdnId: string;
   /** Brotli and gzip at the edge (CDN_EDGE_COMPRESS and its limits; pipeline/compression.rules.ts). */
   compression: CompressionConfig;
+  /** Seconds a signed URL is still accepted past its expiry: the signer's and the edge's clocks may differ. */
+  signedUrlLeewaySeconds: number;
 }
 
 export interface CompressionConfig {
@@ -193,6 +196,7 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     keepAliveTimeoutMs: r.int('CDN_EDGE_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_TIMEOUT_MS_DEFAULT, 100, 600_000),
     maxConnections: r.int('CDN_EDGE_MAX_CONNECTIONS', MAX_CONNECTIONS_DEFAULT, 1, 16_777_216),
     cdnId: r.string('CDN_EDGE_CDN_ID', 'edgeplane'),
+    signedUrlLeewaySeconds: r.int('CDN_EDGE_SIGNED_URL_LEEWAY_SECONDS', SIGNED_URL_LEEWAY_SECONDS_DEFAULT, 0, 3600),
     compression: Object.freeze({
       enabled: r.bool('CDN_EDGE_COMPRESS', true),
       minBytes: r.int('CDN_EDGE_COMPRESS_MIN_BYTES', COMPRESS_MIN_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),

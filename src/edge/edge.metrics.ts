@@ -13,7 +13,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from './cache/cache-store.port';
 import { CustomerMeter, StatsRecorder } from './stats/customer.meter';
-import { EDGE_METRICS, EDGE_PRIMARY_METRICS, ENCODING_LABELS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type TlsFailureReason } from './metrics.catalog';
+import { EDGE_METRICS, EDGE_PRIMARY_METRICS, ENCODING_LABELS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type RuleRefusalReason, type TlsFailureReason, RULE_REFUSAL_REASONS } from './metrics.catalog';
 import { CustomerSeriesTable, renderCustomerFamilies, type RowSnapshot, type StoredByCustomer } from './stats/customer.series';
 
 export {
@@ -71,6 +71,7 @@ export class EdgeMetrics {
   readonly compression = new CompressionMeter();
   readonly #tlsHandshakes: Counter<'version' | 'resumed'>;
   readonly #tlsFailures: Counter<'reason'>;
+  readonly #ruleRefusals: Counter<'customer' | 'reason'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
   readonly recorder = new StatsRecorder();
   readonly #series = new CustomerSeriesTable();
@@ -92,6 +93,7 @@ export class EdgeMetrics {
     this.purgeLag = new Histogram({ ...m.purgeLag, buckets: [...m.purgeLag.buckets], registers });
     this.#tlsHandshakes = new Counter({ ...m.tlsHandshakes, labelNames: [...m.tlsHandshakes.labelNames], registers });
     this.#tlsFailures = new Counter({ ...m.tlsHandshakeFailures, labelNames: [...m.tlsHandshakeFailures.labelNames], registers });
+    this.#ruleRefusals = new Counter({ ...m.ruleRefusals, labelNames: [...m.ruleRefusals.labelNames], registers });
     new Gauge({ ...m.tlsContexts, registers, collect() { this.set(sources.tlsContexts?.() ?? 0); } });
     const compression = this.compression;
     const perEncoding = (entry: { name: string; help: string; labelNames: readonly string[] }, slot: number): void => {
@@ -130,6 +132,11 @@ export class EdgeMetrics {
     this.#tlsFailures.inc({ reason });
   }
 
+  /** A request the customer's delivery rules refused (not the hot path: a labelled counter). */
+  ruleRefused(customerId: string, reason: RuleRefusalReason): void {
+    this.#ruleRefusals.inc({ customer: customerId, reason });
+  }
+
   /** The customer's meter (UNKNOWN_CUSTOMER: counted in the metrics, never in stats). */
   meter(customerId: string): CustomerMeter {
     let meter = this.#meters.get(customerId);
@@ -148,6 +155,7 @@ export class EdgeMetrics {
   forgetCustomer(customerId: string): void {
     this.#meters.delete(customerId);
     this.#series.remove(customerId);
+    for (const reason of RULE_REFUSAL_REASONS) this.#ruleRefusals.remove({ customer: customerId, reason });
   }
 
   /** The per-customer families as plain numbers (a cluster worker's answer to its primary). */

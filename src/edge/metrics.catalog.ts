@@ -38,6 +38,10 @@ export const TRANSPORTS: readonly { transport: Transport; protocol: 'h1' | 'h2';
 export const TLS_FAILURE_REASONS = ['unknown_sni', 'no_sni', 'protocol_version', 'no_shared_cipher', 'timeout', 'reset', 'other'] as const;
 export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
 
+/** Values of the `reason` label of delivery-rule refusals (pipeline/rules.step.ts). */
+export const RULE_REFUSAL_REASONS = ['access', 'signature', 'rate'] as const;
+export type RuleRefusalReason = (typeof RULE_REFUSAL_REASONS)[number];
+
 /** Values of the `encoding` label of the compression metrics (the codings the edge applies). */
 export const ENCODING_LABELS = ['br', 'gzip'] as const;
 
@@ -112,6 +116,11 @@ export const EDGE_METRICS = {
   compressions: { name: 'cdn_edge_compressions_total', help: 'Encoded copies of stored bodies made (once per stored object and encoding), by encoding', labelNames: ['encoding'] },
   compressionSeconds: { name: 'cdn_edge_compression_seconds_total', help: 'Thread-pool time spent making encoded copies of stored bodies, by encoding', labelNames: ['encoding'] },
   decodedResponses: { name: 'cdn_edge_decoded_responses_total', help: 'Origin-encoded answers the edge decoded for clients that do not accept their coding' },
+  ruleRefusals: {
+    name: 'cdn_edge_rule_refusals_total',
+    help: "Requests the customer's delivery rules refused, by customer and reason (access: denied, client address or Referer, 403; signature: signed URL missing or invalid, 403; rate: rate limit per client address, 429)",
+    labelNames: ['customer', 'reason'],
+  },
   lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
 } as const;
 

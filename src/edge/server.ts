@@ -31,6 +31,7 @@ import { runPipeline } from './pipeline/request.fsm';
 import { EncodedVariants } from './pipeline/encoded-variants';
 import { Flights } from './pipeline/fetch.flight';
 import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
+import { rulesOf, urlQueryOf } from './pipeline/customer-rules';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
 import { EdgeTransaction, sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
@@ -130,14 +131,14 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   storeStats = store.stats === undefined ? undefined : () => store.stats!();
   const tiered = ownStore ?? (deps.store instanceof TieredStore ? deps.store : undefined);
   // Purges need a store that offers them (purge/purge-index.port.ts: the tiered store does); any other store runs without.
-  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryStringOf: (id) => customers.byId(id)?.queryString });
+  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryOf: (id, path, query) => urlQueryOf(customers.byId(id), path, query, box, (message) => logger.error({ customer: id }, message)) });
   const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const box = new SecretBox(config.secretKey);
   const targets = new OriginTargets(box);
   purgeEngine = purges;
   const clock = deps.clock ?? systemClock;
   certificates = config.tlsPort === undefined ? undefined : new CertificateContexts({ customers, box, clock, logger, options: tlsContextOptions() });
-  // For the pipeline's rateLimit action (issue 14), to go into ctx once PipelineContext has a `clientRates`.
+  // The delivery rules' rateLimit: this process's own budgets, or the cluster primary's (shared by the workers).
   const clientRates: ClientRates = deps.clientRates ?? new LocalClientRates({ now: () => clock.now() });
   const ctx: PipelineContext = {
     customers,
@@ -154,6 +155,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     logSample: config.logSample,
     cdnId: config.cdnId,
     httpsPort: config.tlsPort === undefined ? undefined : config.tlsPublicPort,
+    rules: (customer) => rulesOf(customer, box, (message) => logger.error({ customer: customer.id }, message)),
+    clientRates,
+    signedUrlLeewaySeconds: config.signedUrlLeewaySeconds,
     compression: config.compression.enabled
       ? new EncodedVariants({ store, fills: deps.fills ?? LOCAL_FILLS, settings: config.compression, meter: metrics.compression, logger, clock })
       : undefined,

@@ -8,6 +8,8 @@
  * itself never rejects. The steps' own rules are tested through the edge in the other
  * test/integration/edge.*.test.ts files.
  */
+import { LocalClientRates } from '../../src/edge/access/client-rates';
+import { rulesOf } from '../../src/edge/pipeline/customer-rules';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -79,6 +81,9 @@ before(async () => {
     },
     flights: new Flights(),
     logSample: 0,
+    rules: (customer) => rulesOf(customer, undefined, (message) => events.push(`rules problem ${message}`)),
+    clientRates: new LocalClientRates(),
+    signedUrlLeewaySeconds: 0,
   };
   server = createServer((req, res) => {
     res.once('finish', () => events.push(`sent ${res.statusCode}`));

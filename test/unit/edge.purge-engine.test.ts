@@ -11,7 +11,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import type { QueryStringPolicy } from '../../src/core/customer.types';
+import { applyQueryPolicy } from '../../src/core/delivery-rules.apply';
+import type { QueryKeyPolicy } from '../../src/core/delivery-rules.types';
 import type { PurgeKind, PurgeRequest } from '../../src/core/purge.types';
 import { cacheKey, variantKey } from '../../src/edge/cache/cache-key';
 import type { ObjectMeta } from '../../src/edge/cache/cache-store.port';
@@ -49,8 +50,9 @@ async function withEdge(run: (edge: Edge) => Promise<void>): Promise<void> {
   const clock = new ManualClock();
   const disks: DiskTier[] = [];
   const engines: PurgeEngine[] = [];
-  const policies = new Map<string, QueryStringPolicy>([[A, { mode: 'allowlist', allow: ['v'] }]]);
-  const options = { clock, logger: createLogger({ name: 'test', level: 'silent' }), queryStringOf: (id: string) => policies.get(id), enabled: false, forgetGraceMs: GRACE_MS };
+  const policies = new Map<string, QueryKeyPolicy>([[A, { mode: 'allow', names: ['v'] }]]);
+  const queryOf = (id: string, _path: string, query: string) => applyQueryPolicy(query, policies.get(id) ?? { mode: 'all' });
+  const options = { clock, logger: createLogger({ name: 'test', level: 'silent' }), queryOf, enabled: false, forgetGraceMs: GRACE_MS };
   const open = (): { store: TieredStore; engine: PurgeEngine } => {
     const disk = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1 << 20, recover: false });
     disks.push(disk);

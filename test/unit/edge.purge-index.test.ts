@@ -47,7 +47,7 @@ test('only a store that offers purgeTarget carries purges: the tiered store does
     assert.notEqual(purgeTargetOf(one)!.memory, purgeTargetOf(two)!.memory, 'each has its own memory tier');
     assert.equal(purgeTargetOf(disk), undefined);
     assert.equal(purgeTargetOf(memory()), undefined);
-    const options = { clock: systemClock, logger: createLogger({ name: 'test', level: 'silent' }), queryStringOf: () => undefined, enabled: false };
+    const options = { clock: systemClock, logger: createLogger({ name: 'test', level: 'silent' }), queryOf: (_id: string, _path: string, query: string) => query, enabled: false };
     assert.equal(createPurgeEngine(memory(), options), undefined, 'no engine for a store without purges');
     const engine = createPurgeEngine(one, options);
     assert.ok(engine);

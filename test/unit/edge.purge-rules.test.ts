@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheKey, normalizeQuery, variantKey } from '../../src/edge/cache/cache-key';
+import { applyQueryPolicy } from '../../src/core/delivery-rules.apply';
+import type { QueryKeyPolicy } from '../../src/core/delivery-rules.types';
+import { cacheKey, variantKey } from '../../src/edge/cache/cache-key';
 import {
   CustomerBans,
   HARD,
@@ -26,28 +28,33 @@ function ban(kind: Ban['kind'], value: string | null, at: number, soft = false, 
   return { purgeId: `p${n}`, customerId, kind, value, soft, at };
 }
 
-test('a URL purge is keyed exactly as lookups key objects: query normalised by the customer policy', () => {
-  const keep = { mode: 'keep' as const, allow: [] };
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?b=2&a=1' }, keep), { kind: 'URL', value: `/a.png?${normalizeQuery('b=2&a=1', keep)}` });
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?b=2&a=1' }, undefined), { kind: 'URL', value: '/a.png?a=1&b=2' });
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?b=2&a=1' }, { mode: 'ignore', allow: [] }), { kind: 'URL', value: '/a.png?' });
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?utm=x&v=3&w=1' }, { mode: 'allowlist', allow: ['w', 'v'] }), { kind: 'URL', value: '/a.png?v=3&w=1' });
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png' }, undefined), { kind: 'URL', value: '/a.png?' });
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: 'https://cdn.a.test/a.png?x=1#top' }, undefined), { kind: 'URL', value: '/a.png?x=1' });
+test('a URL purge is keyed exactly as lookups key objects: query shaped by the customer\'s rules for that path', () => {
+  const policy = (p: QueryKeyPolicy) => (_path: string, query: string) => applyQueryPolicy(query, p);
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?b=2&a=1' }, policy({ mode: 'all' })), { kind: 'URL', value: '/a.png?a=1&b=2' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?b=2&a=1' }), { kind: 'URL', value: '/a.png?a=1&b=2' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?b=2&a=1' }, policy({ mode: 'none' })), { kind: 'URL', value: '/a.png?' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?utm=x&v=3&w=1' }, policy({ mode: 'allow', names: ['w', 'v'] })), { kind: 'URL', value: '/a.png?v=3&w=1' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png?utm_source=x&v=3&ep_sig=s' }, policy({ mode: 'deny', names: ['utm_*'] })), { kind: 'URL', value: '/a.png?v=3' });
+  // The path reaches the rules: a rule may shape one path's query and not another's.
+  const byPath = (path: string, query: string) => applyQueryPolicy(query, path.startsWith('/static/') ? { mode: 'none' } : { mode: 'all' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/static/a.css?v=1' }, byPath), { kind: 'URL', value: '/static/a.css?' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/page?v=1' }, byPath), { kind: 'URL', value: '/page?v=1' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: '/a.png' }), { kind: 'URL', value: '/a.png?' });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: 'https://cdn.a.test/a.png?x=1#top' }), { kind: 'URL', value: '/a.png?x=1' });
   // The rest of a cache key, so the engine deletes exactly what lookups would find.
-  assert.equal(`customer-a\n${purgeTarget({ kind: 'URL', value: '/p?z=1&a=2' }, undefined).value}`, cacheKey('customer-a', '/p', 'a=2&z=1'));
+  assert.equal(`customer-a\n${purgeTarget({ kind: 'URL', value: '/p?z=1&a=2' }).value}`, cacheKey('customer-a', '/p', 'a=2&z=1'));
 });
 
 test('a purge that would cover nothing by mistake covers everything instead (when in doubt, purge more)', () => {
-  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: '' }, undefined), { kind: 'ALL', value: null });
-  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: null }, undefined), { kind: 'ALL', value: null });
-  assert.deepEqual(purgeTarget({ kind: 'TAG', value: '  ' }, undefined), { kind: 'ALL', value: null });
-  assert.deepEqual(purgeTarget({ kind: 'URL', value: 'not-a-path' }, undefined), { kind: 'ALL', value: null });
-  assert.deepEqual(purgeTarget({ kind: 'ALL', value: 'ignored' }, undefined), { kind: 'ALL', value: null });
-  assert.deepEqual(purgeTarget({ kind: 'TAG', value: ' product-7 ' }, undefined), { kind: 'TAG', value: 'product-7' });
-  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: '/img/' }, undefined), { kind: 'PREFIX', value: '/img/' });
-  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: 'https://cdn.a.test/img/' }, undefined), { kind: 'PREFIX', value: '/img/' });
-  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: 'img/' }, undefined), { kind: 'ALL', value: null }, 'no key can start without a slash');
+  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: '' }), { kind: 'ALL', value: null });
+  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: null }), { kind: 'ALL', value: null });
+  assert.deepEqual(purgeTarget({ kind: 'TAG', value: '  ' }), { kind: 'ALL', value: null });
+  assert.deepEqual(purgeTarget({ kind: 'URL', value: 'not-a-path' }), { kind: 'ALL', value: null });
+  assert.deepEqual(purgeTarget({ kind: 'ALL', value: 'ignored' }), { kind: 'ALL', value: null });
+  assert.deepEqual(purgeTarget({ kind: 'TAG', value: ' product-7 ' }), { kind: 'TAG', value: 'product-7' });
+  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: '/img/' }), { kind: 'PREFIX', value: '/img/' });
+  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: 'https://cdn.a.test/img/' }), { kind: 'PREFIX', value: '/img/' });
+  assert.deepEqual(purgeTarget({ kind: 'PREFIX', value: 'img/' }), { kind: 'ALL', value: null }, 'no key can start without a slash');
 });
 
 test('covers: a URL and its Vary variants only; prefixes as strings; tags by name; ALL everything', () => {

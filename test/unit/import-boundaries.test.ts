@@ -185,8 +185,8 @@ const EDGE_RULES: FolderRule[] = [
   },
   {
     unit: 'pipeline',
-    may: "cache, origin, purge's ports and records, edge.metrics.ts and metrics.catalog.ts (never sync, stats, cluster or server.ts)",
-    allows: only(/^cache\//, /^origin\//, /^purge\/[^/]+\.port\.ts$/, /^purge\/purge\.records\.ts$/, /^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/),
+    may: "cache, origin, access (per-client rate budgets), purge's ports and records, edge.metrics.ts and metrics.catalog.ts (never sync, stats, cluster or server.ts)",
+    allows: only(/^cache\//, /^origin\//, /^access\//, /^purge\/[^/]+\.port\.ts$/, /^purge\/purge\.records\.ts$/, /^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/),
   },
   { unit: 'stats', may: 'edge.metrics.ts and metrics.catalog.ts', allows: only(/^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/) },
   { unit: 'sync', may: 'the feed port it implements (never pipeline, cache or purge)', allows: only(FEED_PORT) },

@@ -2,11 +2,10 @@ import type { QueryStringPolicy } from '../../core/customer.types';
 
 /**
  * The cache key: customer id first, so no customer can ever address another's object
- * (ids are slugs and never contain "\n"). Callers pass the query through normalizeQuery.
+ * (ids are slugs and never contain "\n"); one definition with the api's explainRequest
+ * (core/delivery-key.ts). Callers pass the query through the delivery rules' query policy.
  */
-export function cacheKey(customerId: string, path: string, query: string): string {
-  return `${customerId}\n${path}?${query}`;
-}
+export { cacheKey } from '../../core/delivery-key';
 
 /** Splits a request target (`/a/b?x=1`) into path and query without a URL parser. */
 export function splitTarget(target: string): { path: string; query: string } {

@@ -38,8 +38,16 @@ export interface FreshnessInput {
   headers: Headers;
   /** The client's request headers: Authorization and request no-store decide storing. */
   requestHeaders: Headers;
-  /** Seconds of heuristic freshness (the customer's cacheTtl). */
+  /** Seconds of heuristic freshness (the customer's cacheTtl, or a delivery rule's edge TTL in `default` mode). */
   heuristicTtl: number;
+  /**
+   * A delivery rule's edge TTL in `override` mode: this many seconds whatever the origin says
+   * about freshness (max-age, s-maxage, Expires, no-cache). Never over no-store or private: a
+   * rule does not make a personal answer shareable (Set-Cookie is refused at storing anyway).
+   */
+  ttlOverride?: number;
+  /** A delivery rule's stale-while-revalidate window, replacing the origin's (RFC 5861 §3). */
+  staleWhileRevalidate?: number;
   /**
    * A 304 refreshing an object already stored (RFC 9111 §4.3.4): the object's content was
    * judged shareable when it was stored, so the personal-request rule does not apply again.
@@ -176,6 +184,14 @@ function policyView(input: FreshnessInput): PolicyView {
   for (const name of ['max-age', 's-maxage']) {
     if (cc.has(name) && deltaSeconds(cc.get(name)) === undefined) cc.set(name, '0');
   }
+  if (input.ttlOverride !== undefined && !cc.has('no-store') && !cc.has('private')) {
+    // An operator's explicit freshness, as if the origin had sent it.
+    for (const name of ['max-age', 's-maxage', 'no-cache']) cc.delete(name);
+    delete view.expires;
+    delete view.pragma;
+    cc.set('max-age', String(input.ttlOverride));
+  }
+  if (input.staleWhileRevalidate !== undefined) cc.set('stale-while-revalidate', String(input.staleWhileRevalidate));
   if (!hasExplicitExpiration(cc, view.expires)) {
     if (isPersonalRequest(input.requestHeaders) && input.refreshesStored !== true) {
       // Web cache deception: /account/x.css asked with a session cookie answers the user's

@@ -17,6 +17,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
+import { applyHeaderOps } from '../../core/delivery-rules.apply';
+import type { HeaderOp } from '../../core/delivery-rules.types';
 import type { StoredHeaders } from '../cache/cache-store.port';
 import type { OriginTarget } from './origin-target';
 
@@ -72,6 +74,8 @@ export interface OriginHeaderContext {
   cdnId: string;
   /** The scheme the client used (X-Forwarded-Proto, Forwarded proto): https over the TLS port. Default http. */
   proto?: 'http' | 'https';
+  /** The customer's delivery rules' origin field operations, applied last (Host, CDN-Loop and hop-by-hop fields are refused by their validation). */
+  originOps?: readonly HeaderOp[] | undefined;
 }
 
 export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHeaderContext): Record<string, string | string[]> {
@@ -104,7 +108,7 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
   // RFC 8586: an origin that leads back to an edge is caught there (508) instead of looping.
   const loop = headers['cdn-loop'];
   out['cdn-loop'] = loop ? `${Array.isArray(loop) ? loop.join(', ') : loop}, ${ctx.cdnId}` : ctx.cdnId;
-  return out;
+  return ctx.originOps === undefined || ctx.originOps.length === 0 ? out : applyHeaderOps(out, ctx.originOps);
 }
 
 /**

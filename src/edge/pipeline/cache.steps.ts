@@ -1,6 +1,7 @@
 /**
  * Steps `lookup`, `hit`, `stale`, `miss` and `pass`: the cache side of the request.
  */
+import { keyWithParts } from '../../core/delivery-key';
 import { cacheKey, variantKey } from '../cache/cache-key';
 import type { ObjectMeta, StoredObject } from '../cache/cache-store.port';
 import { ageAt, freshAt, freshnessLine, mayServeStaleWhileRevalidate, policyOf, type StoredPolicy } from '../cache/freshness.rules';
@@ -11,7 +12,7 @@ import { flightRequest, variantHeadersOf } from './flight-request';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
-  tx.key = cacheKey(tx.customer!.id, tx.path, tx.query);
+  tx.key = keyWithParts(cacheKey(tx.customer!.id, tx.path, tx.query), tx.keyParts);
   tx.variantKey = undefined;
   tx.markerVary = undefined;
   let stored: StoredObject | undefined = await ctx.store.get(tx.key);

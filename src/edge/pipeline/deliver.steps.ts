@@ -10,6 +10,7 @@ import type { StoredHeaders } from '../cache/cache-store.port';
 import { VIA } from '../origin/origin-headers';
 import { evaluatePreconditions, ifRangeMatches, notModifiedHeaders } from './conditional.rules';
 import { meterRecoded, recoder } from './content-coding.choice';
+import { ruledResponseHeaders } from './customer-rules';
 import { contentRange, newBoundary, rangeSlicer, rangesLength, satisfiableRanges } from './range.rules';
 import type { ClientResponse, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
@@ -28,6 +29,7 @@ export function synthStep(tx: EdgeTransaction): StepName {
   // Origin errors of a customer's request still say how the cache took part.
   if (tx.customer !== undefined) headers['x-cache'] = tx.cacheable ? 'MISS' : 'BYPASS';
   if (tx.hsts !== undefined) headers['strict-transport-security'] = tx.hsts;
+  if (tx.synthHeaders !== undefined) Object.assign(headers, tx.synthHeaders);
   writeHead(tx.res, synthetic.status, headers);
   tx.res.end(body);
   return 'done';
@@ -115,8 +117,10 @@ export function addEdgeFields(headers: StoredHeaders, cache: string): StoredHead
 }
 
 export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
-  const headers = addEdgeFields(tx.headers, tx.cache);
+  let headers = addEdgeFields(tx.headers, tx.cache);
   if (tx.hsts !== undefined) headers['strict-transport-security'] = tx.hsts;
+  // The customer's rules: browser TTL and response fields, last (the edge's own fields are protected from them).
+  if (tx.decision !== undefined) headers = ruledResponseHeaders(headers, tx.decision);
   const res = tx.res;
   let body: Readable | undefined = tx.body;
   if (tx.fromStore && body === undefined) {

@@ -21,6 +21,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
 import type { CustomerConfig } from '../../core/customer.types';
+import type { Decision } from '../../core/delivery-rules.compile';
 import { cdnError, httpErrorBody, type CdnError } from '../../core/errors';
 import { variantKey } from '../cache/cache-key';
 import type { ObjectMeta, PutOutcome, StoredHeaders } from '../cache/cache-store.port';
@@ -34,6 +35,7 @@ import {
   tagsOf,
   updatedHeaders,
   validatorHeaders,
+  type FreshnessInput,
   type StoredPolicy,
 } from '../cache/freshness.rules';
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
@@ -68,6 +70,8 @@ export interface FlightRequest {
   stale?: { meta: ObjectMeta; policy: CachePolicy; objectKey: string };
   /** Background refresh (stale-while-revalidate): never abandoned. */
   background?: boolean;
+  /** The leading request's delivery-rule decision: TTLs when storing, fields added to the origin request. */
+  decision?: Decision | undefined;
 }
 
 export type FlightResult =
@@ -268,6 +272,7 @@ export class Flight {
       cacheable: true,
       validators,
       cdnId: ctx.cdnId,
+      originOps: this.req.decision?.originHeaders,
     });
     const requestTime = ctx.clock.now();
     // GET even for HEAD: the stored object must be whole.
@@ -293,7 +298,7 @@ export class Flight {
       this.#own(res);
       return { kind: 'failed' };
     }
-    const policy = createPolicy({ status, headers: res.headers, requestHeaders, heuristicTtl: customer.cacheTtl, requestTime, responseTime }, ctx.clock);
+    const policy = createPolicy({ status, headers: res.headers, requestHeaders, ...ttlsOf(customer, this.req.decision), requestTime, responseTime }, ctx.clock);
     if (!isStorable(policy, status, res.headers)) {
       this.#own(res);
       return { kind: 'unshared' };
@@ -332,7 +337,7 @@ export class Flight {
     const targeted = headers304['cdn-cache-control'] ?? (previous.resh['cdn-cache-control'] as string | undefined);
     const policyInput = { ...headers, age: headers304.age, date: headers304.date ?? headers.date, ...(targeted === undefined ? {} : { 'cdn-cache-control': targeted }) };
     const policy = createPolicy(
-      { status: stale.meta.status, headers: policyInput, requestHeaders: this.req.requestHeaders, heuristicTtl: this.req.customer.cacheTtl, refreshesStored: true, requestTime, responseTime },
+      { status: stale.meta.status, headers: policyInput, requestHeaders: this.req.requestHeaders, ...ttlsOf(this.req.customer, this.req.decision), refreshesStored: true, requestTime, responseTime },
       ctx.clock,
     );
     delete headers.age;
@@ -484,4 +489,15 @@ function declaredLength(value: string | string[] | undefined): number | undefine
 
 function sameNames(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** The freshness inputs of the delivery rules' decision (the customer's cacheTtl without one). */
+function ttlsOf(customer: CustomerConfig, decision: Decision | undefined): Pick<FreshnessInput, 'heuristicTtl' | 'ttlOverride' | 'staleWhileRevalidate'> {
+  if (decision === undefined) return { heuristicTtl: customer.cacheTtl };
+  const ttl = decision.edgeTtl;
+  return {
+    heuristicTtl: ttl.mode === 'default' ? ttl.seconds : customer.cacheTtl,
+    ...(ttl.mode === 'override' ? { ttlOverride: ttl.seconds } : {}),
+    ...(decision.staleWhileRevalidate !== undefined ? { staleWhileRevalidate: decision.staleWhileRevalidate } : {}),
+  };
 }

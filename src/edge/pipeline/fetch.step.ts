@@ -118,7 +118,7 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
     }
     case 'failed': {
       // RFC 5861 §4: within stale-if-error (the origin's, or the customer's opt-in) a stale object answers for a failing origin.
-      if (tx.stored !== undefined && tx.policy !== undefined && mayServeStaleIfError(tx.policy, tx.customer!.staleIfErrorSeconds)) {
+      if (tx.stored !== undefined && tx.policy !== undefined && mayServeStaleIfError(tx.policy, staleIfErrorOf(tx))) {
         if (leader && flight.own !== undefined) discardBody(flight.own.body);
         ticket.leave(false);
         tx.cache = 'STALE';
@@ -136,6 +136,11 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       return 'done';
     }
   }
+}
+
+/** The stale-if-error window the rules grant (the default rule's is the customer's staleIfErrorSeconds). */
+function staleIfErrorOf(tx: EdgeTransaction): number | null | undefined {
+  return tx.decision === undefined ? tx.customer!.staleIfErrorSeconds : (tx.decision.staleIfError ?? null);
 }
 
 function again(tx: EdgeTransaction, step: 'lookup' | 'fetch'): StepName {
@@ -199,6 +204,7 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     proto: tx.secure ? 'https' : 'http',
     cacheable: false,
     cdnId: ctx.cdnId,
+    originOps: tx.decision?.originHeaders,
   });
   const hasBody = tx.hasBody;
   // Slow request bodies must not take the origin connections cache fills need. A small body

@@ -21,6 +21,7 @@ export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): Flight
     domain: tx.host,
     clientIp: tx.req.socket.remoteAddress,
     proto: tx.secure ? 'https' : 'http',
+    decision: tx.decision,
     stale: tx.stored !== undefined && tx.policy !== undefined ? { meta: tx.stored.meta, policy: tx.policy, objectKey: tx.variantKey ?? tx.key } : undefined,
   };
 }

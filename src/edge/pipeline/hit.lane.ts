@@ -27,13 +27,15 @@
  */
 import { acceptsCoding, negotiateCoding } from '../../core/content-coding.rules';
 import type { CustomerConfig } from '../../core/customer.types';
+import { applyQueryPolicy, requestFacts, type CompiledRules, type Decision } from '../../core/delivery-rules.compile';
 import { parseHostHeader, type HostParse } from '../../core/host.rules';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
-import { cacheKey, encodedKey, normalizeQuery, splitTarget } from '../cache/cache-key';
+import { cacheKey, encodedKey, splitTarget } from '../cache/cache-key';
 import { ageAt, freshAt, freshnessLine, type FreshnessLine } from '../cache/freshness.rules';
 import type { Held, MemoryTier } from '../cache/memory.tier';
 import type { Transport } from '../metrics.catalog';
 import { bodySourceOf, encodedHeaders, mayDecode, mayEncodeStored, varyWithAcceptEncoding, type CompressionSettings } from './compression.rules';
+import { changesNoFields, ruledResponseHeaders } from './customer-rules';
 import { addEdgeFields, writeHead } from './deliver.steps';
 import { hstsOf, plainNeedsPipeline, serverNameOf } from './https.step';
 import { sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './transaction';
@@ -115,10 +117,21 @@ const hosts = new Map<string, HostParse>();
 const HOSTS_MAX = 1024;
 
 /**
- * Per customer version, request target -> cache key (split, query normalised, joined once).
- * Bounded for the whole process: past KEYS_MAX entries it starts afresh.
+ * What the lane knows of a request target for one customer version: its key and the delivery
+ * rules' decision, worked out once (the rules are path-only, or the lane is not used for the
+ * customer); `key` undefined: the decision asks for something only the pipeline does (access
+ * checks, a redirect, a bypass, header or cookie values in the key).
  */
-let keys = new Map<CustomerConfig, Map<string, string>>();
+interface LaneTarget {
+  key: string | undefined;
+  decision: Decision;
+}
+
+/**
+ * Per customer version, request target -> LaneTarget (split, query shaped by the rules,
+ * joined once). Bounded for the whole process: past KEYS_MAX entries it starts afresh.
+ */
+let keys = new Map<CustomerConfig, Map<string, LaneTarget>>();
 let keysHeld = 0;
 const KEYS_MAX = 16_384;
 
@@ -138,8 +151,14 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   if (transport === 'http' && customer.tls !== undefined && plainNeedsPipeline(customer, host.host, target, ctx)) return false;
   // Over TLS, a host other than the connection's server name is the https step's to judge (421 or not).
   if (transport !== 'http' && serverNameOf(req) !== host.host) return false;
+  // rules: only path-only rules are judged here (once per target); anything else is the pipeline's
+  const rules = ctx.rules(customer);
+  if ('failed' in rules || !rules.compiled.pathOnly) return false;
+  const laneTarget = targetOf(customer, target, rules.compiled);
+  const key = laneTarget.key;
+  if (key === undefined) return false;
+  const decision = laneTarget.decision;
   // lookup
-  const key = keyOf(customer, target);
   const held = lane.memory.peek(key);
   if (held === undefined) return false;
   const meta = held.meta;
@@ -177,9 +196,14 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
     lane.memory.touch(key);
     lane.touch(key);
   }
+  const hsts = transport === 'http' ? null : (customer.tls?.hsts ?? null);
+  if (!changesNoFields(decision)) {
+    // deliver applies the rules after HSTS: a rule about that field is the pipeline's.
+    if (hsts !== null && touchesHsts(decision)) return false;
+    out = ruledHeadersOf(out, decision);
+  }
   // Set just before writeHead reads it: nothing else runs in between.
   out.age = String(Math.max(0, Math.floor(ageAt(entry.line, now))));
-  const hsts = transport === 'http' ? null : (customer.tls?.hsts ?? null);
   if (hsts !== null) out = { ...out, 'strict-transport-security': hstsOf(hsts) };
   writeHead(res, meta.status, out);
   res.end(body);
@@ -313,24 +337,44 @@ function parsedHost(field: string): HostParse {
   return parsed;
 }
 
-/** lookup's key for a target: cacheKey over resolve's split and normalised query. */
-function keyOf(customer: CustomerConfig, target: string): string {
+/** The lane's view of a target: lookup's key (the rules' query policy) and the decision, once per customer version and target. */
+function targetOf(customer: CustomerConfig, target: string, rules: CompiledRules): LaneTarget {
   let byTarget = keys.get(customer);
   if (byTarget === undefined) {
     byTarget = new Map();
     keys.set(customer, byTarget);
   }
-  let key = byTarget.get(target);
-  if (key === undefined) {
+  let known = byTarget.get(target);
+  if (known === undefined) {
     const { path, query } = splitTarget(target);
-    key = cacheKey(customer.id, path, normalizeQuery(query, customer.queryString));
+    // Path-only rules: the method, headers and cookies are never looked at.
+    const decision = rules.decide(requestFacts({ method: 'GET', path, headers: NO_HEADERS }));
+    const servable = decision.access === undefined && decision.redirect === undefined && !decision.bypass && decision.keyHeaders.length === 0 && decision.keyCookies.length === 0;
+    known = { key: servable ? cacheKey(customer.id, path, applyQueryPolicy(query, decision.query)) : undefined, decision };
     if (keysHeld >= KEYS_MAX) {
       keys = new Map([[customer, byTarget]]);
       byTarget.clear();
       keysHeld = 0;
     }
-    byTarget.set(target, key);
+    byTarget.set(target, known);
     keysHeld += 1;
   }
-  return key;
+  return known;
+}
+
+const NO_HEADERS = Object.freeze({});
+
+/** Answer fields with the rules applied, made once per fields object and decision (the lane's fields objects live as long as their entries). */
+const ruled = new WeakMap<StoredHeaders, { decision: Decision; headers: StoredHeaders }>();
+
+function ruledHeadersOf(headers: StoredHeaders, decision: Decision): StoredHeaders {
+  const known = ruled.get(headers);
+  if (known !== undefined && known.decision === decision) return known.headers;
+  const made = ruledResponseHeaders(headers, decision);
+  ruled.set(headers, { decision, headers: made === headers ? { ...made } : made });
+  return ruled.get(headers)!.headers;
+}
+
+function touchesHsts(decision: Decision): boolean {
+  return decision.responseHeaders.some((op) => op.name === 'strict-transport-security');
 }

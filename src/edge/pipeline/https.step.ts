@@ -24,7 +24,6 @@ import type { CustomerConfig } from '../../core/customer.types';
 import { ACME_CHALLENGE_PREFIX, type HstsPolicy } from '../../core/tls.types';
 import type { StoredHeaders } from '../cache/cache-store.port';
 import { writeHead } from './deliver.steps';
-import { normalizeForCache } from './resolve.step';
 import type { ClientRequest, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function httpsStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
@@ -44,7 +43,7 @@ export function httpsStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
       }
     }
   }
-  return normalizeForCache(tx);
+  return 'rules';
 }
 
 /** The TLS server name (SNI) of the connection a request came on, normalised; undefined on plain HTTP. */
@@ -106,8 +105,8 @@ function clientTarget(tx: EdgeTransaction): string {
   return url.pathname + url.search;
 }
 
-/** An answer of the edge's own: never stored, never counted as a cache result. */
-function answer(tx: EdgeTransaction, status: number, fields: StoredHeaders, text: string): 'done' {
+/** An answer of the edge's own: never stored, never counted as a cache result (also the rules' redirects). */
+export function answer(tx: EdgeTransaction, status: number, fields: StoredHeaders, text: string): 'done' {
   const body = Buffer.from(tx.isHead ? '' : text);
   tx.status = status;
   tx.bytes = body.length;

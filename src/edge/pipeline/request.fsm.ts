@@ -2,12 +2,13 @@
  * The request path as an explicit state machine (after Varnish's cache_req_fsm.c). Every
  * step is listed once, here; each returns the name of the next one:
  *
- *   resolve ─► https ─► lookup ─► hit ───────────────────────────────► deliver
- *                │         ├────► stale (serve, refresh in background) ► deliver
- *                │         └────► miss ─► fetch ─┬─ stream / own ─────► deliver
- *                │                  ▲            ├─ revalidated (304) ─► deliver
- *                │                  └─ lookup ◄──┴─ stale-if-error ────► deliver
- *                ├──────────────► pass ─► fetch ─────────────────────► deliver
+ *   resolve ─► https ─► rules ─► lookup ─► hit ──────────────────────────────► deliver
+ *                │        │         ├────► stale (serve, refresh in background) ► deliver
+ *                │        │         └────► miss ─► fetch ─┬─ stream / own ──────► deliver
+ *                │        │                  ▲            ├─ revalidated (304) ──► deliver
+ *                │        │                  └─ lookup ◄──┴─ stale-if-error ─────► deliver
+ *                │        ├───────────────► pass ─► fetch ──────────────────────► deliver
+ *                │        └─ the rules' redirect (done); their 403 / 429 (synth)
  *                └─ ACME challenge answer, redirect to https:// (done)
  *   (any step) ─► synth
  *
@@ -20,6 +21,7 @@ import { deliverStep, synthStep } from './deliver.steps';
 import { fetchStep } from './fetch.step';
 import { httpsStep } from './https.step';
 import { resolveStep } from './resolve.step';
+import { rulesStep } from './rules.step';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export type { StepName } from './transaction';
@@ -31,6 +33,8 @@ export const STEPS: Readonly<Record<Exclude<StepName, 'done'>, Step>> = Object.f
   resolve: resolveStep,
   /** The customer's HTTPS rules: ACME challenge answers and the redirect on plain HTTP, HSTS over TLS; then GET/HEAD go to lookup, other methods pass. */
   https: httpsStep,
+  /** The customer's delivery rules: access (403, 429), redirects, the key's query and extra fields, bypass; then lookup or pass. */
+  rules: rulesStep,
   /** Key (and Vary marker) -> stored object: fresh is a hit, stale within stale-while-revalidate is stale, else a miss. */
   lookup: lookupStep,
   /** Fresh stored object (X-Cache: HIT). */

@@ -7,7 +7,7 @@
 import { normalizeHostname } from '../../core/customer.rules';
 import { cdnError } from '../../core/errors';
 import { parseHostHeader, requestHost, type HostParse } from '../../core/host.rules';
-import { normalizeQuery, splitTarget } from '../cache/cache-key';
+import { splitTarget } from '../cache/cache-key';
 import type { EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
@@ -42,15 +42,10 @@ export function resolveStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
   tx.customer = customer;
   tx.cacheable = tx.req.method === 'GET' || tx.req.method === 'HEAD';
   // The customer's HTTPS rules come first: an ACME challenge or a redirect is answered before
-  // the query is normalised (a redirect keeps the target as the client sent it).
+  // the delivery rules shape the query (a redirect keeps the target as the client sent it).
   return 'https';
 }
 
-/** After `https`: the customer's query-string policy shapes both the cache key and the origin request. */
-export function normalizeForCache(tx: EdgeTransaction): StepName {
-  tx.query = normalizeQuery(tx.query, tx.customer!.queryString);
-  return tx.cacheable ? 'lookup' : 'pass';
-}
 
 /**
  * The host of an h2 request: `:authority` (nghttp2 refuses a repeated pseudo-header), else a

@@ -8,6 +8,9 @@ import type { Readable } from 'node:stream';
 import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
 import type { CustomerConfig } from '../../core/customer.types';
+import type { Decision } from '../../core/delivery-rules.compile';
+import type { ClientRates } from '../access/client-rates';
+import type { RulesOrFailure } from './customer-rules';
 import { httpErrorBody, type CdnError } from '../../core/errors';
 import type { CustomerSource } from '../../core/customer-source.port';
 import type { StoredHeaders, StoredObject } from '../cache/cache-store.port';
@@ -21,7 +24,7 @@ import type { ByteRange, Multipart } from './range.rules';
 export type { PurgeJudge, Synthetic } from './flight.context';
 
 /** The steps of the request path (request.fsm.ts lists them once), and `done`. */
-export type StepName = 'resolve' | 'https' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
+export type StepName = 'resolve' | 'https' | 'rules' | 'lookup' | 'hit' | 'stale' | 'miss' | 'pass' | 'fetch' | 'synth' | 'deliver' | 'done';
 
 export interface PipelineContext extends FlightContext {
   customers: CustomerSource & { isReady(): boolean };
@@ -35,6 +38,12 @@ export interface PipelineContext extends FlightContext {
    * redirects (a TLS terminator in front would otherwise be sent round in circles).
    */
   httpsPort?: number | undefined;
+  /** A customer's delivery rules, compiled once per customer version (customer-rules.ts). */
+  rules(customer: CustomerConfig): RulesOrFailure;
+  /** Per-client rate budgets for the rules' rateLimit (shared by the workers of an edge). */
+  clientRates: ClientRates;
+  /** CDN_EDGE_SIGNED_URL_LEEWAY_SECONDS: how long past its expiry a signed URL is still accepted (clock skew). */
+  signedUrlLeewaySeconds: number;
   /** Brotli and gzip (CDN_EDGE_COMPRESS_*): the stored encoded copies and the settings; absent: bodies go as stored. */
   compression?: EncodedVariants | undefined;
 }
@@ -63,7 +72,11 @@ export class EdgeTransaction {
   path = '';
   query = '';
   customer: CustomerConfig | undefined;
-  /** The URL's key (customer, path, normalised query). */
+  /** The delivery rules' decision for this request (rules.step.ts); undefined before that step. */
+  decision: Decision | undefined;
+  /** Header and cookie values the rules add to the key (`h:name=value`, `c:name=value`); empty for most. */
+  keyParts: readonly string[] = [];
+  /** The object's key: customer, path, normalised query, and a digest of keyParts when there are some (core/delivery-key.ts). */
   key = '';
   /** Set when the URL varies (a Vary marker was found): the key of this request's variant. */
   variantKey: string | undefined;
@@ -96,6 +109,8 @@ export class EdgeTransaction {
   /** Aborts the origin request when the client goes away first. */
   abort: AbortController | undefined;
   synthetic: Synthetic | undefined;
+  /** Fields a synthetic answer carries besides its own (Retry-After of a 429). */
+  synthHeaders: StoredHeaders | undefined;
   /** What deliver sends. */
   status = 200;
   headers: StoredHeaders = {};

@@ -7,9 +7,9 @@
  * (`fetchedAt <= at`) and its key or tags match. Fetch start, not arrival: a fetch that
  * began before the purge and completed after it must not survive it.
  */
-import type { QueryStringPolicy } from '../../core/customer.types';
+import { applyQueryPolicy } from '../../core/delivery-rules.apply';
 import type { PurgeKind, PurgeRequest } from '../../core/purge.types';
-import { normalizeQuery, splitTarget } from '../cache/cache-key';
+import { splitTarget } from '../cache/cache-key';
 import type { ObjectMeta } from '../cache/cache-store.port';
 
 /** A purge as the rules see it (BanRecord in the index carries more). */
@@ -47,11 +47,19 @@ export function isSoftMarked(meta: Pick<ObjectMeta, 'fetchedAt' | 'storedAt' | '
  * absolute URL is reduced to its path and query. Input that would cover nothing by
  * mistake (an empty prefix, tag or URL) becomes ALL: when in doubt, purge more.
  */
-export function purgeTarget(purge: Pick<PurgeRequest, 'kind' | 'value'>, policy: QueryStringPolicy | undefined): { kind: PurgeKind; value: string | null } {
+/**
+ * How a URL's query enters its key: the customer's delivery rules for that path
+ * (edge/pipeline/customer-rules.ts urlQueryOf); absent, every parameter, sorted.
+ */
+export type QueryOf = (path: string, query: string) => string;
+
+const ALL_PARAMETERS: QueryOf = (_path, query) => applyQueryPolicy(query, { mode: 'all' });
+
+export function purgeTarget(purge: Pick<PurgeRequest, 'kind' | 'value'>, queryOf: QueryOf = ALL_PARAMETERS): { kind: PurgeKind; value: string | null } {
   const value = purge.value ?? '';
   switch (purge.kind) {
     case 'URL': {
-      const rest = urlRest(value, policy);
+      const rest = urlRest(value, queryOf);
       return rest === undefined ? { kind: 'ALL', value: null } : { kind: 'URL', value: rest };
     }
     case 'PREFIX': {
@@ -66,11 +74,11 @@ export function purgeTarget(purge: Pick<PurgeRequest, 'kind' | 'value'>, policy:
 }
 
 /** `path?query` (the cache key after the customer id) of a URL purge's value. */
-export function urlRest(value: string, policy: QueryStringPolicy | undefined): string | undefined {
+export function urlRest(value: string, queryOf: QueryOf = ALL_PARAMETERS): string | undefined {
   const target = pathOf(value);
   if (target === undefined) return undefined;
   const { path, query } = splitTarget(target);
-  return `${path}?${normalizeQuery(query, policy)}`;
+  return `${path}?${queryOf(path, query)}`;
 }
 
 /** A path (with its query, if any) as sent in a request target: absolute URLs reduced, fragments dropped; undefined when not a path. */

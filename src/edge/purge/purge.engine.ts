@@ -21,7 +21,6 @@
  * at a time (a lease in the index).
  */
 import type { Clock } from '../../core/clock.port';
-import type { QueryStringPolicy } from '../../core/customer.types';
 import type { PurgeRequest } from '../../core/purge.types';
 import type { Logger } from '../../obs/logger.factory';
 import type { ObjectMeta } from '../cache/cache-store.port';
@@ -35,8 +34,8 @@ import type { BanRecord, PurgeEntry, UrlSweep } from './purge.records';
 export interface PurgeEngineOptions extends Partial<LurkerSettings> {
   clock: Clock;
   logger: Logger;
-  /** The customer's query-string policy, to key URL purges as lookups do. */
-  queryStringOf(customerId: string): QueryStringPolicy | undefined;
+  /** A URL's query as the customer's delivery rules put it in the key, so URL purges are keyed as lookups are. */
+  queryOf(customerId: string, path: string, query: string): string;
 }
 
 /** Purges recorded per index write transaction by applyMany (a bus read brings at most 500). */
@@ -78,7 +77,7 @@ export class PurgeEngine implements PurgeApplier {
   readonly #target: PurgeTarget;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #queryStringOf: (customerId: string) => QueryStringPolicy | undefined;
+  readonly #queryOf: (customerId: string, path: string, query: string) => string;
   readonly #table = new BanTable();
   readonly #lurker: PurgeLurker;
   /** customerId -> time of the latest purge this process applied for it (any kind). */
@@ -93,7 +92,7 @@ export class PurgeEngine implements PurgeApplier {
     this.#target = target;
     this.#clock = options.clock;
     this.#log = options.logger;
-    this.#queryStringOf = options.queryStringOf;
+    this.#queryOf = options.queryOf;
     const settings: LurkerSettings = {
       batchSize: options.batchSize ?? PURGE_DEFAULTS.batchSize,
       pollMs: options.pollMs ?? PURGE_DEFAULTS.pollMs,
@@ -228,7 +227,7 @@ export class PurgeEngine implements PurgeApplier {
     const index = this.#target.index;
     const drafts = batch.map(({ purge, seq }) => {
       const { customerId } = purge;
-      const target = purgeTarget(purge, this.#queryStringOf(customerId));
+      const target = purgeTarget(purge, (path, query) => this.#queryOf(customerId, path, query));
       const at = this.#clock.now();
       const record: BanRecord = { purgeId: purge.id, customerId, kind: target.kind, value: target.value, soft: purge.soft, at, seq, objectsRemoved: 0 };
       if (target.kind === 'URL') record.retiredAt = at;
