@@ -35,6 +35,19 @@ async function graphql<T>(apiUrl: string, token: string, query: string, variable
 const FIND = `query($id: ID!) { customer(id: $id) { id originUrl } }`;
 const CREATE = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`;
 const UPDATE = `mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { id } }`;
+const RULES = `mutation($id: ID!, $rules: [DeliveryRuleInput!]!) { setDeliveryRules(customerId: $id, rules: $rules) { id } }`;
+
+/**
+ * customer-a starts with two everyday delivery rules, so explainRequest and the edge's answers
+ * show rules at work: campaign parameters do not split the cache, and a security header on
+ * every answer.
+ */
+const DEMO_RULES: Record<string, unknown[]> = {
+  'customer-a': [
+    { name: 'tracking', actions: { cacheKey: { query: { mode: 'DENY', names: ['utm_*', 'fbclid', 'gclid'] } } } },
+    { name: 'security-headers', actions: { responseHeaders: [{ op: 'SET', name: 'x-content-type-options', value: 'nosniff' }] } },
+  ],
+};
 
 /**
  * Creates (or repoints) the demo customers, gives each a certificate of the demo CA (when
@@ -53,6 +66,7 @@ export async function setUpDemo(apiUrl: string, token: string, edgeCustomers: Cu
         await graphql(apiUrl, token, CREATE, {
           input: { id, name: `Demo ${id.replace('customer-', 'customer ').toUpperCase()}`, originUrl: origin.url, domains: [demoDomain(id)], cacheTtl: 3600, httpsRedirect: false },
         });
+        if (DEMO_RULES[id] !== undefined) await graphql(apiUrl, token, RULES, { id, rules: DEMO_RULES[id] });
       } else if (isLoopbackOrigin(found.customer.originUrl) && found.customer.originUrl !== origin.url) {
         await graphql(apiUrl, token, UPDATE, { id, input: { originUrl: origin.url } });
       }

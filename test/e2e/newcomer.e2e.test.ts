@@ -60,6 +60,10 @@ test('npm start serves the demo customers: MISS then HIT, and restarts on the sa
     const hit = await httpGet(`${banner.edge}/test.json`, 'cdn.customer-a.local');
     assert.equal(hit.headers['x-cache'], 'HIT');
     assert.equal(hit.body, miss.body);
+    // customer-a's demo delivery rules: a campaign link is the same object, with the security header.
+    const campaign = await httpGet(`${banner.edge}/test.json?utm_source=newsletter`, 'cdn.customer-a.local');
+    assert.equal(campaign.headers['x-cache'], 'HIT');
+    assert.equal(campaign.headers['x-content-type-options'], 'nosniff');
 
     for (const id of ['customer-b', 'customer-c']) {
       const res = await httpGet(`${banner.edge}/test.json`, `cdn.${id}.local`);
