@@ -213,6 +213,8 @@ export interface HttpOptions {
   body?: string;
   /** Sent verbatim as the request target (absolute-form tests). */
   target?: string;
+  /** The loopback address to connect from (another client, as the edge sees it). */
+  localAddress?: string;
 }
 
 export function http(base: string, pathname: string, options: HttpOptions = {}): Promise<HttpResult> {
@@ -223,7 +225,16 @@ export function http(base: string, pathname: string, options: HttpOptions = {}):
   if (options.body !== undefined) raw.push('Content-Length', String(Buffer.byteLength(options.body)));
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.target ?? pathname, headers: raw as unknown as OutgoingHttpHeaders, setHost: false, agent: false },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: options.method ?? 'GET',
+        path: options.target ?? pathname,
+        headers: raw as unknown as OutgoingHttpHeaders,
+        setHost: false,
+        agent: false,
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

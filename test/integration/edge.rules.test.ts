@@ -11,7 +11,6 @@
  * list this edge cannot compile failing closed.
  */
 import assert from 'node:assert/strict';
-import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { MemoryBus } from '../../src/bus/memory-bus';
 import type { CustomerConfig } from '../../src/core/customer.types';
@@ -23,7 +22,7 @@ import type { TieredStore } from '../../src/edge/cache/tiered.store';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { Relay } from '../support/bus-relay';
-import { customer, edgeConfig, eventually, SECRET, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
+import { customer, edgeConfig, eventually, http, SECRET, silentLogger, startScriptedOrigin, tempDir, type HttpResult, type ScriptedOrigin } from './edge.harness';
 
 const HOST = 'cdn.r.test';
 const OTHER = 'cdn.o.test';
@@ -67,30 +66,11 @@ function ruled(rules: DeliveryRule[] = RULES, extra: Partial<CustomerConfig> = {
   };
 }
 
-interface Raw {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Raw = HttpResult;
 
 /** One request with exactly these fields (Host first), optionally from another loopback address. */
 function get(path: string, headers: Record<string, string> = {}, options: { method?: string; host?: string; localAddress?: string } = {}): Promise<Raw> {
-  const url = new URL(edge.url);
-  const fields: string[] = ['Host', options.host ?? HOST];
-  for (const [k, v] of Object.entries(headers)) fields.push(k, v);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path, headers: fields as unknown as OutgoingHttpHeaders, setHost: false, agent: false, ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return http(edge.url, path, { host: options.host ?? HOST, headers, ...options });
 }
 
 let origin: ScriptedOrigin;
