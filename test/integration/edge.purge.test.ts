@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MemoryBus } from '../../src/bus/memory-bus';
-import type { Change, Snapshot } from '../../src/core/bus.events';
+import type { Change } from '../../src/core/bus.events';
 import type { ChangeBus } from '../../src/core/bus.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import type { PurgeRequest } from '../../src/core/purge.types';
@@ -26,40 +26,7 @@ import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import type { PurgeAppliedAck } from '../../src/edge/customer-feed.port';
 import { customer, edgeConfig, eventually, http, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
-
-/** Plays the api's relay: customers, purges (with the snapshot's purgeSeqs), batches. */
-class Relay {
-  seq = 0;
-  readonly customers = new Map<string, CustomerConfig>();
-  readonly purgeSeqs: Record<string, number> = {};
-  constructor(readonly bus: ChangeBus) {}
-
-  snapshot(): Snapshot {
-    return { v: 1, seq: this.seq, takenAt: new Date().toISOString(), customers: [...this.customers.values()], purgeSeqs: { ...this.purgeSeqs } };
-  }
-
-  async upsert(...customers: CustomerConfig[]): Promise<void> {
-    await this.publish(customers.map((c) => ({ kind: 'customer.upserted', v: 1, customer: c })));
-  }
-
-  /** Publishes a purge (a new id unless given) and returns it. */
-  async purge(p: Pick<PurgeRequest, 'customerId' | 'kind'> & Partial<PurgeRequest>): Promise<PurgeRequest> {
-    const purge: PurgeRequest = { id: randomUUID(), value: null, soft: false, requestedAt: new Date().toISOString(), ...p };
-    await this.publish([{ kind: 'purge.requested', v: 1, purge }]);
-    return purge;
-  }
-
-  async publish(events: Change['event'][]): Promise<void> {
-    const changes: Change[] = events.map((event) => {
-      if (event.kind === 'customer.upserted') this.customers.set(event.customer.id, event.customer);
-      const prevSeq = this.seq;
-      this.seq += 1;
-      if (event.kind === 'purge.requested') this.purgeSeqs[event.purge.customerId] = this.seq;
-      return { seq: this.seq, prevSeq, at: new Date().toISOString(), event };
-    });
-    await this.bus.publish(changes, this.snapshot());
-  }
-}
+import { Relay } from '../support/bus-relay';
 
 interface TestOrigin extends ScriptedOrigin {
   /** Requests received for this exact origin target (path?query). */

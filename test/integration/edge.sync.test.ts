@@ -8,43 +8,13 @@ import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { MemoryBus } from '../../src/bus/memory-bus';
-import type { Change, Snapshot } from '../../src/core/bus.events';
 import type { ChangeBus } from '../../src/core/bus.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
 import { startEdge } from '../../src/edge/server';
 import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { customer, edgeConfig, eventually, http, silentLogger, tempDir } from './edge.harness';
-
-/** Plays the api's relay: keeps the customer list and publishes changes with snapshots. */
-class Relay {
-  seq = 0;
-  readonly customers = new Map<string, CustomerConfig>();
-  constructor(readonly bus: ChangeBus) {}
-
-  snapshot(): Snapshot {
-    return { v: 1, seq: this.seq, takenAt: new Date().toISOString(), customers: [...this.customers.values()] };
-  }
-
-  async upsert(...customers: CustomerConfig[]): Promise<void> {
-    const changes: Change[] = customers.map((c) => {
-      this.customers.set(c.id, c);
-      return this.#change({ kind: 'customer.upserted', v: 1, customer: c });
-    });
-    await this.bus.publish(changes, this.snapshot());
-  }
-
-  async delete(id: string): Promise<void> {
-    this.customers.delete(id);
-    await this.bus.publish([this.#change({ kind: 'customer.deleted', v: 1, customerId: id })], this.snapshot());
-  }
-
-  #change(event: Change['event']): Change {
-    const prevSeq = this.seq;
-    this.seq += 1;
-    return { seq: this.seq, prevSeq, at: new Date().toISOString(), event };
-  }
-}
+import { Relay } from '../support/bus-relay';
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(

@@ -11,30 +11,13 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { MemoryBus } from '../../src/bus/memory-bus';
-import type { Change, Snapshot } from '../../src/core/bus.events';
-import type { ChangeBus } from '../../src/core/bus.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { createCertificateAuthority, type CertificateAuthority, type Leaf } from '../../src/bin/demo-pki';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { createLogger } from '../../src/obs/logger.factory';
 import { customer, customerTls, edgeCertificate, edgeConfig, eventually, h2Request, h2Session, handshake, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
-
-/** Plays the api's relay: keeps the customer list and publishes changes with snapshots. */
-class Relay {
-  seq = 0;
-  readonly customers = new Map<string, CustomerConfig>();
-  constructor(readonly bus: ChangeBus) {}
-
-  async upsert(c: CustomerConfig): Promise<void> {
-    this.customers.set(c.id, c);
-    const prevSeq = this.seq;
-    this.seq += 1;
-    const change: Change = { seq: this.seq, prevSeq, at: new Date().toISOString(), event: { kind: 'customer.upserted', v: 1, customer: c } };
-    const snapshot: Snapshot = { v: 1, seq: this.seq, takenAt: new Date().toISOString(), customers: [...this.customers.values()] };
-    await this.bus.publish([change], snapshot);
-  }
-}
+import { Relay } from '../support/bus-relay';
 
 let root: Awaited<ReturnType<typeof tempDir>>;
 let ca: CertificateAuthority;
