@@ -4,10 +4,11 @@
 // The runner starts it pinned to the client core and reads one JSON line from stdout.
 //
 //   node bench/client.js fetch-all --port P --host H --concurrency C --paths-file F
-//     -> {"ms", "requests", "statuses": {...}, "xcache": {...}, "bytes", "errors"}
+//     -> {"ms", "requests", "statuses": {...}, "xcache": {...}, "encodings": {...}, "bytes", "errors"}
 //   node bench/client.js burst --port P --host H --count N --path /obj/x
 //     -> {"ms", "requests", "statuses": {...}, "xcache": {...}, "errors"}
-// With --tls --ca F, the same over HTTPS (HTTP/1.1, SNI = --host, the chain checked against F).
+// With --tls --ca F, the same over HTTPS (HTTP/1.1, SNI = --host, the chain checked against F);
+// --header 'Name: value' (repeatable) adds a request field (Accept-Encoding for the compression rows).
 // Only 127.0.0.1 is ever contacted.
 'use strict';
 const http = require('node:http');
@@ -15,7 +16,7 @@ const https = require('node:https');
 const fs = require('node:fs');
 
 function parse(argv) {
-  const o = { mode: argv[0], port: 0, host: 'bench.local', concurrency: 32, count: 1000, path: '/', pathsFile: '', timeoutMs: 60_000, tls: false, ca: '' };
+  const o = { mode: argv[0], port: 0, host: 'bench.local', concurrency: 32, count: 1000, path: '/', pathsFile: '', timeoutMs: 60_000, tls: false, ca: '', headers: {} };
   for (let i = 1; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--tls') {
@@ -31,6 +32,10 @@ function parse(argv) {
     else if (k === '--paths-file') o.pathsFile = v;
     else if (k === '--timeout-ms') o.timeoutMs = Number(v);
     else if (k === '--ca') o.ca = fs.readFileSync(v);
+    else if (k === '--header') {
+      const colon = v.indexOf(':');
+      o.headers[v.slice(0, colon).trim().toLowerCase()] = v.slice(colon + 1).trim();
+    }
     else throw new Error(`unknown option ${k}`);
   }
   return o;
@@ -40,11 +45,13 @@ function get(agent, o, path, stats) {
   return new Promise((resolve) => {
     const tls = o.tls ? { servername: o.host, ca: o.ca } : {};
     const req = (o.tls ? https : http).request(
-      { host: '127.0.0.1', port: o.port, path, method: 'GET', agent, headers: { host: o.host }, timeout: o.timeoutMs, ...tls },
+      { host: '127.0.0.1', port: o.port, path, method: 'GET', agent, headers: { ...o.headers, host: o.host }, timeout: o.timeoutMs, ...tls },
       (res) => {
         stats.statuses[res.statusCode] = (stats.statuses[res.statusCode] || 0) + 1;
         const xc = String(res.headers['x-cache'] || res.headers['x-cache-status'] || '-').toUpperCase();
         stats.xcache[xc] = (stats.xcache[xc] || 0) + 1;
+        const enc = String(res.headers['content-encoding'] || 'identity');
+        stats.encodings[enc] = (stats.encodings[enc] || 0) + 1;
         res.on('data', (chunk) => {
           stats.bytes += chunk.length;
         });
@@ -66,7 +73,7 @@ function get(agent, o, path, stats) {
 
 async function main() {
   const o = parse(process.argv.slice(2));
-  const stats = { ms: 0, requests: 0, statuses: {}, xcache: {}, bytes: 0, errors: [] };
+  const stats = { ms: 0, requests: 0, statuses: {}, xcache: {}, encodings: {}, bytes: 0, errors: [] };
   const t0 = process.hrtime.bigint();
   if (o.mode === 'fetch-all') {
     const paths = fs.readFileSync(o.pathsFile, 'utf8').split('\n').filter(Boolean);

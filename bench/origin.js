@@ -2,10 +2,13 @@
 // The benchmark's origin: a small node:http server on 127.0.0.1 that both the edge and nginx
 // fetch from. Plain JavaScript so it runs without a build.
 //
-//   GET /obj/<name>[?size=<bytes>][&delay=<ms>]
+//   GET /obj/<name>[?size=<bytes>][&delay=<ms>][&type=text]
 //     200, a deterministic body of <size> bytes (default 1024) derived from the path,
 //     Cache-Control: public, max-age=3600, a strong ETag. <delay> holds the answer back
 //     (used to make one missing key stay "in flight" while 1,000 clients ask for it).
+//     type=text: text/javascript, a slice of real HTML and JavaScript (the api's GraphiQL
+//     page), which compresses as a site's text does, for the compression rows; otherwise
+//     application/octet-stream.
 //   GET /__count[?path=<path>]   how many /obj requests arrived (all, or for one path; the
 //                                query is ignored: proxies may reorder or normalise it)
 //   GET /__reset                       forget the counts
@@ -36,6 +39,27 @@ function bodyFor(path, size) {
   const body = Buffer.from(PATTERN.subarray(offset, offset + size));
   if (size > 0) body[size - 1] = 0x0a;
   return body;
+}
+
+/**
+ * Real text: the api's GraphiQL page (about 9 MB of HTML and JavaScript, rendered by the
+ * package the api uses), made once per process. Objects are slices of it.
+ */
+let corpus;
+function textCorpus() {
+  if (corpus === undefined) {
+    const { renderGraphiQL } = require('@graphql-yoga/render-graphiql');
+    corpus = Buffer.from(renderGraphiQL({ title: 'Edgeplane bench', endpoint: '/graphql' }));
+  }
+  return corpus;
+}
+
+/** Text of exactly <size> bytes, the same for the same path and size: a slice of the corpus at an offset the path picks. */
+function textFor(path, size) {
+  const text = textCorpus();
+  if (size > text.length) return Buffer.concat(Array.from({ length: Math.ceil(size / text.length) }, () => text)).subarray(0, size);
+  const offset = hash(path) % (text.length - size + 1);
+  return Buffer.from(text.subarray(offset, offset + size));
 }
 
 function parseArgs(argv) {
@@ -76,10 +100,11 @@ function startOrigin(port = 0) {
     counts.set(key, (counts.get(key) || 0) + 1);
     const size = Math.min(MAX_SIZE, Math.max(0, Number(url.searchParams.get('size') ?? 1024) | 0));
     const delay = Math.min(60_000, Math.max(0, Number(url.searchParams.get('delay') ?? 0) | 0));
-    const body = bodyFor(url.pathname, size);
+    const text = url.searchParams.get('type') === 'text';
+    const body = text ? textFor(url.pathname, size) : bodyFor(url.pathname, size);
     const send = () => {
       res.writeHead(200, {
-        'content-type': 'application/octet-stream',
+        'content-type': text ? 'text/javascript; charset=utf-8' : 'application/octet-stream',
         'cache-control': 'public, max-age=3600',
         etag: `"${hash(url.pathname).toString(16)}-${size}"`,
         'last-modified': 'Mon, 02 Nov 2026 00:00:00 GMT',
@@ -98,7 +123,7 @@ function startOrigin(port = 0) {
   });
 }
 
-module.exports = { startOrigin, bodyFor };
+module.exports = { startOrigin, bodyFor, textFor };
 
 if (require.main === module) {
   const { port } = parseArgs(process.argv.slice(2));

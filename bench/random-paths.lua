@@ -10,8 +10,10 @@ function init(args)
   count = tonumber(os.getenv("BENCH_OBJECTS") or "1000")
   local size = os.getenv("BENCH_SIZE") or "1024"
   local prefix = os.getenv("BENCH_PREFIX") or "/obj/"
+  -- BENCH_QUERY: more of the query (the compression rows ask for "&type=text").
+  local query = os.getenv("BENCH_QUERY") or ""
   for i = 1, count do
-    requests[i] = wrk.format("GET", prefix .. (i - 1) .. "?size=" .. size)
+    requests[i] = wrk.format("GET", prefix .. (i - 1) .. "?size=" .. size .. query)
   end
   local seed = tonumber(os.getenv("BENCH_SEED") or "1")
   -- Each wrk thread has its own Lua state: mix the thread's address in so threads differ.

@@ -18,6 +18,7 @@ const children = require('./children');
 const { CLK_TCK, treeCpuMs } = require('./proc');
 const { ensureBuild: ensureBuildShared, nodeNote } = require('./build');
 const tlsBench = require('./tls');
+const compressionBench = require('./compression');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -53,8 +54,13 @@ Options:
   --keep-tmp          keep the temporary folder (logs, configs, caches)
   --cold-only         only the collapsing and cold-miss measurements (never written)
   --only tls          only the TLS rows (~10 min; --quick ~1.5 min); writes only their section
-  --only plain        everything but the TLS rows
-  --no-tls            the same as --only plain
+  --only plain        the plain hit, miss and collapsing rows (no TLS, no compression)
+  --only compression  only the compression rows: compressed hits (text, 10 KB and 100 KB; gzip,
+                      br, and identity for reference) against nginx serving the same bodies
+                      pre-compressed (gzip_static, brotli_static with Debian's
+                      libnginx-mod-http-brotli-static); ~6 min; writes only their section
+  --no-tls            skip the TLS rows
+  --no-compression    skip the compression rows
   --handshake-concurrency <n>
                       handshakes in flight in the TLS handshake rows (default 16)
 The TLS rows need h2load (Debian: apt-get install -y nghttp2-client; installed by the bench
@@ -105,8 +111,9 @@ function parseOptions(argv) {
     else if (a === '--cold-only') o.coldOnly = true;
     else if (a === '--only') {
       o.only = argv[++i];
-      if (o.only !== 'tls' && o.only !== 'plain') fail('--only takes "tls" or "plain"');
-    } else if (a === '--no-tls') o.only = 'plain';
+      if (o.only !== 'tls' && o.only !== 'plain' && o.only !== 'compression') fail('--only takes "tls", "plain" or "compression"');
+    } else if (a === '--no-tls') o.noTls = true;
+    else if (a === '--no-compression') o.noCompression = true;
     else if (a === '--handshake-concurrency') o.handshakeConcurrency = Math.max(1, num());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP);
@@ -128,8 +135,9 @@ function parseOptions(argv) {
   o.coldConcurrency = 32;
   o.burstCount = 1000;
   o.burstDelayMs = 500;
-  o.plain = o.only !== 'tls';
-  o.tls = o.only !== 'plain' && !o.coldOnly;
+  o.plain = o.only === undefined || o.only === 'plain';
+  o.tls = (o.only === undefined || o.only === 'tls') && !o.noTls && !o.coldOnly;
+  o.compression = (o.only === undefined || o.only === 'compression') && !o.noCompression && !o.coldOnly;
   // The TLS rows (bench/tls.js): 1 KB hits through h2load, 64 requests in flight in each.
   const tlsAll = [
     { key: 'plain-h1', label: 'HTTP/1.1, no TLS (reference)', proto: 'h1', tls: false, conns: 64, streams: 1 },
@@ -309,7 +317,7 @@ async function startEdge(env, workers, cpus, dirs, tls) {
   );
   await sleep(300);
   const seen = childPids(cp.pid).length;
-  return { name: 'edge', cp, port, tlsPort: tls === undefined ? undefined : tlsPort, logFile, workers, processes: seen === 0 ? 1 : seen };
+  return { name: 'edge', cp, port, adminPort, tlsPort: tls === undefined ? undefined : tlsPort, logFile, workers, processes: seen === 0 ? 1 : seen };
 }
 
 /** True once `port` completes a TLS handshake for bench.local with a chain `caFile` vouches for. */
@@ -366,11 +374,11 @@ async function client(opts, mode, args) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-async function fetchAll(opts, server, paths, concurrency) {
+async function fetchAll(opts, server, paths, concurrency, headers = []) {
   const file = path.join(tmpDir, `paths-${crypto.randomBytes(4).toString('hex')}.txt`);
   fs.writeFileSync(file, paths.join('\n') + '\n');
   try {
-    return await client(opts, 'fetch-all', ['--port', String(server.port), '--host', HOST_HEADER, '--concurrency', String(concurrency), '--paths-file', file]);
+    return await client(opts, 'fetch-all', ['--port', String(server.port), '--host', HOST_HEADER, '--concurrency', String(concurrency), '--paths-file', file, ...headers.flatMap((h) => ['--header', h])]);
   } finally {
     fs.rmSync(file, { force: true });
   }
@@ -386,7 +394,8 @@ async function warm(opts, server, size) {
   return { hits, ok, total: OBJECTS, detail: check };
 }
 
-async function wrkRun(opts, server, size, conns, origin) {
+/** `extra`: more request fields for wrk (`headers`: ['Accept-Encoding: br']) and variables for random-paths.lua (`env`). */
+async function wrkRun(opts, server, size, conns, origin, extra = {}) {
   const before = (await origin.count()).total;
   const [cmd, args] = pinned(opts.clientCpuOrNull, 'wrk', [
     '-t', String(Math.min(opts.wrkThreads, conns)),
@@ -395,12 +404,13 @@ async function wrkRun(opts, server, size, conns, origin) {
     '--timeout', '10s',
     '-s', path.join(__dirname, 'random-paths.lua'),
     '-H', `Host: ${HOST_HEADER}`,
+    ...(extra.headers ?? []).flatMap((h) => ['-H', h]),
     `http://127.0.0.1:${server.port}/`,
   ]);
   // The server's CPU time (all its processes) right before and right after wrk: per request,
   // it tells servers apart even when wrk, not the server, limits the req/s.
   const cpu = cpuMeter(server);
-  const r = await runToEnd(cmd, args, { env: { ...process.env, BENCH_SIZE: String(size), BENCH_OBJECTS: String(OBJECTS), BENCH_SEED: String(Date.now() % 100000) } });
+  const r = await runToEnd(cmd, args, { env: { ...process.env, BENCH_SIZE: String(size), BENCH_OBJECTS: String(OBJECTS), BENCH_SEED: String(Date.now() % 100000), ...extra.env } });
   const used = cpu.stop();
   const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (r.code !== 0 || line === undefined) throw new Error(`wrk failed (${r.code}): ${r.stderr || r.stdout}`);
@@ -417,6 +427,7 @@ async function wrkRun(opts, server, size, conns, origin) {
     p99: j.p99_us / 1000,
     max: j.max_us / 1000,
     mbps: j.bytes / (j.duration_us / 1e6) / 1e6,
+    bytesPerResponse: j.requests > 0 ? j.bytes / j.requests : NaN,
     errors,
     timeouts: j.err_timeout,
     non2xx: j.err_status,
@@ -719,6 +730,131 @@ async function tlsRows(opts, servers, origin, caFile) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// compression rows (bench/compression.js)
+
+/** nginx serving the compression rows' pre-compressed files (gzip_static, brotli_static when installed). */
+async function startNginxStatic(nginxBin, cpus, root, brotli) {
+  const dir = path.join(tmpDir, 'nginx-static');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.chmodSync(tmpDir, 0o755);
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const confFile = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(confFile, compressionBench.nginxStaticConf({ dir, port, root, brotli }));
+  const errLog = path.join(dir, 'nginx-error.log');
+  const base = ['-p', `${dir}/`, '-c', confFile, '-e', errLog];
+  const test = await runToEnd(nginxBin, ['-t', '-q', ...base]);
+  if (test.code !== 0) throw new Error(`nginx -t rejected ${confFile}:\n${test.stderr}`);
+  const [cmd, args] = pinned(cpus, nginxBin, base);
+  const cp = startProcess(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor('nginx (static)', async () => (await httpGet(port, '/__bench_probe', { host: HOST_HEADER })).status > 0, cp, 20_000, errLog);
+  return { name: 'nginx', cp, port, logFile: errLog, processes: 1 };
+}
+
+/** The edge's counters of encoded copies made (cdn_edge_compressions_total), by encoding. */
+async function edgeCompressions(edge) {
+  const text = (await httpGet(edge.adminPort, '/metrics')).body;
+  const out = {};
+  for (const m of text.matchAll(/^cdn_edge_compressions_total\{encoding="(\w+)"\} (\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+async function compressionSection(opts, info, nginxBin, edge, origin) {
+  const brotli = compressionBench.brotliModule();
+  const cases = compressionBench.compressionCases(opts, brotli);
+  const root = path.join(tmpDir, 'static');
+  const sizes = {};
+  for (const size of [...new Set(cases.map((c) => c.size))]) sizes[size] = compressionBench.writeStaticFiles(root, size, OBJECTS);
+  fs.chmodSync(root, 0o755);
+  fs.chmodSync(path.join(root, 'obj'), 0o755);
+  const nginx = await startNginxStatic(nginxBin, opts.serverCpuOrNull, root, brotli);
+  log(`\n== compression (${opts.duration} s per run; text objects; nginx on 127.0.0.1:${nginx.port} serving pre-compressed files: gzip_static${brotli === undefined ? ', no brotli_static (apt-get install libnginx-mod-http-brotli-static)' : ', brotli_static'})`);
+  const field = (coding) => (coding === 'identity' ? [] : [`Accept-Encoding: ${coding === 'br' ? 'gzip, deflate, br' : 'gzip'}`]);
+  const query = '&type=text';
+  const rows = [];
+  try {
+    const warmed = new Set();
+    for (const c of cases) {
+      const paths = Array.from({ length: OBJECTS }, (_, i) => `${compressionBench.prefixFor(c.size)}${i}?size=${c.size}${query}`);
+      const servers = c.nginxHas ? [edge, nginx] : [edge];
+      const warmNotes = [];
+      for (const s of servers) {
+        const key = `${s.name}-${c.size}-${c.coding}`;
+        if (warmed.has(key)) continue;
+        warmed.add(key);
+        // Twice, then a check pass: the first makes the edge's copies (a miss, then the copy in the background).
+        await fetchAll(opts, s, paths, 32, field(c.coding));
+        await fetchAll(opts, s, paths, 32, field(c.coding));
+        const check = await fetchAll(opts, s, paths, 32, field(c.coding));
+        log(`  warm ${fmtSize(c.size)} ${c.coding} ${s.name}: ${check.xcache.HIT ?? 0}/${OBJECTS} hits, codings ${JSON.stringify(check.encodings)}`);
+        if ((check.xcache.HIT ?? 0) < OBJECTS || (check.encodings[c.coding] ?? 0) < OBJECTS) warmNotes.push(`${s.name} warm-up: ${check.xcache.HIT ?? 0}/${OBJECTS} hits, ${JSON.stringify(check.encodings)}`);
+      }
+      const results = { edge: [], nginx: [] };
+      const extra = { headers: field(c.coding), env: { BENCH_PREFIX: compressionBench.prefixFor(c.size), BENCH_QUERY: query } };
+      const label = `${fmtSize(c.size)} text, ${c.coding === 'identity' ? 'identity' : c.coding}, ${c.conns} conns`;
+      for (let i = 0; i < opts.runs; i++) {
+        for (const s of servers) {
+          const r = await wrkRun(opts, s, c.size, c.conns, origin, extra);
+          results[s.name].push(r);
+          log(`  ${label.padEnd(34)} run ${i + 1}/${opts.runs} ${s.name.padEnd(5)} ${describeRun(r)}  ${r.bytesPerResponse.toFixed(0)} B/response`);
+          await sleep(opts.quick ? 300 : 1000);
+        }
+      }
+      const summary = (xs) => (xs.length === 0 ? undefined : { ...summarise(xs), bytesPerResponse: median(xs.map((x) => x.bytesPerResponse)) });
+      rows.push({ ...c, label, body: sizes[c.size], edge: summary(results.edge), nginx: summary(results.nginx), warm: warmNotes });
+    }
+  } finally {
+    await stopProcess(nginx.cp);
+  }
+  const made = await edgeCompressions(edge);
+  return buildCompressionReport(info, opts, rows, { brotli, made, nginxVersion: info.nginx });
+}
+
+function buildCompressionReport(info, opts, rows, extra) {
+  const L = [];
+  L.push(`Run ${info.date} — \`${info.command}\`: ${info.mode}.`);
+  L.push('');
+  L.push(`- machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average at start ${info.load}`);
+  L.push(`- node ${info.node} (${info.nodePath}), ${info.nginx}, ${info.wrk}; edge: commit ${info.commit}; ${info.build}; CDN_EDGE_WORKERS=1${info.cdnEnv.length ? `; environment ${info.cdnEnv.join(' ')}` : ''}`);
+  L.push(`- servers on core ${opts.serverCpu}, wrk and the origin on core ${opts.clientCpu}; medians of ${opts.runs} interleaved runs per server; 1,000 text objects (text/javascript) per size, random paths, 64 connections`);
+  L.push(`- nginx: static files pre-compressed by the bench (gzip level ${compressionBench.GZIP_LEVEL}, brotli quality ${compressionBench.BROTLI_QUALITY}: the edge's defaults, so both send the same encoded bytes), \`gzip_static on\`${extra.brotli === undefined ? ' (no brotli_static: the br rows have the edge alone)' : ', `brotli_static on` (libnginx-mod-http-brotli-static)'}, \`gzip_vary on\`, sendfile, open_file_cache; the edge: its memory tier, the copies it made (one per object and coding: \`cdn_edge_compressions_total\` after the run: ${Object.entries(extra.made).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`);
+  L.push(`- Accept-Encoding sent: \`gzip\` (gzip rows), \`gzip, deflate, br\` (br rows), none (identity rows)`);
+  L.push('');
+  L.push('| case | edge req/s | nginx req/s | edge/nginx | CPU ms per 1,000 req: edge \\| nginx | CPU edge/nginx | bytes per response on the wire (headers + body): edge \\| nginx | body: identity → gzip → br (one object) | p50 / p99 (ms): edge \\| nginx | runs req/s: edge \\| nginx | notes |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const e = r.edge;
+    const n = r.nginx;
+    const notes = [];
+    for (const [name, x] of [['edge', e], ['nginx', n]]) {
+      if (x === undefined) continue;
+      if (x.errors) notes.push(`${name}: ${x.errors} socket errors/timeouts`);
+      if (x.non2xx) notes.push(`${name}: ${x.non2xx} non-2xx`);
+      if (x.originRequests) notes.push(`${name}: ${x.originRequests} origin requests`);
+    }
+    notes.push(`server busy edge ${fmtPct(e.busy)}${n === undefined ? '' : `, nginx ${fmtPct(n.busy)}`}`);
+    if (n === undefined) notes.push('nginx has no brotli here');
+    notes.push(...r.warm);
+    const cells = [
+      r.label,
+      fmtInt(e.rps),
+      n === undefined ? '—' : fmtInt(n.rps),
+      n === undefined ? '—' : `**${(e.rps / n.rps).toFixed(2)}×**`,
+      `${fmtCpu(e.cpu1k)} \\| ${n === undefined ? '—' : fmtCpu(n.cpu1k)}`,
+      n === undefined ? '—' : `**${fmtX(e.cpu1k, n.cpu1k)}**`,
+      `${fmtInt(e.bytesPerResponse)} \\| ${n === undefined ? '—' : fmtInt(n.bytesPerResponse)}`,
+      `${fmtInt(r.body.identity)} → ${fmtInt(r.body.gzip)} → ${fmtInt(r.body.br)}`,
+      `${fmtMs(e.p50)} / ${fmtMs(e.p99)} \\| ${n === undefined ? '—' : `${fmtMs(n.p50)} / ${fmtMs(n.p99)}`}`,
+      `${e.all.map(fmtK).join(' ')} \\| ${n === undefined ? '—' : n.all.map(fmtK).join(' ')}`,
+      notes.join('; '),
+    ];
+    L.push(`| ${cells.join(' | ')} |`);
+  }
+  L.push('');
+  return L.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
 // report
 
 function machineInfo(nginxBin, buildNote, opts) {
@@ -920,6 +1056,8 @@ const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 const TLS_START = '<!-- bench:tls:start -->';
 const TLS_END = '<!-- bench:tls:end -->';
+const COMPRESSION_START = '<!-- bench:compression:start -->';
+const COMPRESSION_END = '<!-- bench:compression:end -->';
 
 /** Replaces what is between `start` and `end` in docs/BENCHMARKS.md (adding `heading` and the markers at the end when missing). */
 function writeDocs(report, start = START, end = END, heading = '## Latest results') {
@@ -985,14 +1123,23 @@ async function main() {
   delete edgeEnv.REDIS_URL;
 
   log(`bench: origin on 127.0.0.1:${origin.port}; starting nginx and the edge (CDN_EDGE_WORKERS=1) on core ${opts.serverCpu}`);
-  const nginx = await startNginx(nginxBin, origin.port, opts.serverCpuOrNull, tls);
-  const floor = opts.floor ? await startFloor(origin.port, opts.serverCpuOrNull, tls) : undefined;
+  // The compression rows compare with an nginx of their own (static files), started with them.
+  const nginx = opts.only === 'compression' ? { port: 0, tlsPort: undefined } : await startNginx(nginxBin, origin.port, opts.serverCpuOrNull, tls);
+  const floor = opts.floor && opts.only !== 'compression' ? await startFloor(origin.port, opts.serverCpuOrNull, tls) : undefined;
   let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs, tls);
   const tlsNote = (s) => (s.tlsPort === undefined ? '' : ` (HTTPS ${s.tlsPort})`);
-  log(`bench: nginx on 127.0.0.1:${nginx.port}${tlsNote(nginx)}, edge on 127.0.0.1:${edge.port}${tlsNote(edge)} (${edge.processes} process)${floor ? `, floor on 127.0.0.1:${floor.port}${tlsNote(floor)}` : ''}`);
+  log(`bench: ${opts.only === 'compression' ? '' : `nginx on 127.0.0.1:${nginx.port}${tlsNote(nginx)}, `}edge on 127.0.0.1:${edge.port}${tlsNote(edge)} (${edge.processes} process)${floor ? `, floor on 127.0.0.1:${floor.port}${tlsNote(floor)}` : ''}`);
 
   const data = { hits: [], hits2: [], cold: [], collapse: [] };
   const stamp = Date.now().toString(36);
+
+  if (opts.only === 'compression') {
+    const report = await compressionSection(opts, info, nginxBin, edge, origin);
+    log(`\n${report}`);
+    if (opts.write) log(`bench: compression results written to ${path.relative(process.cwd(), writeDocs(report, COMPRESSION_START, COMPRESSION_END, '## Compression'))}`);
+    else log('bench: docs/BENCHMARKS.md not changed (--quick or --no-write; --write to record)');
+    return;
+  }
 
   if (!opts.plain) {
     const servers = floor === undefined ? [edge, nginx] : [edge, nginx, floor];
@@ -1050,6 +1197,9 @@ async function main() {
     tlsReport = buildTlsReport(info, { ...t, settings: tls.settings, h2load: tls.h2load, systemOpenssl: tls.systemOpenssl }, opts, servers);
   }
 
+  let compressionReport;
+  if (opts.compression) compressionReport = await compressionSection(opts, info, nginxBin, edge, origin);
+
   if (opts.workers2Cases.length) {
     log(`\n== extra: the edge with CDN_EDGE_WORKERS=2 on cores ${bothCpus ?? 'any'} (competes with wrk for the client core)`);
     await stopProcess(edge.cp);
@@ -1074,6 +1224,8 @@ async function main() {
   const report = buildReport(info, data, opts);
   log(`\n${report}`);
   if (tlsReport !== undefined) log(`\n${tlsReport}`);
+  if (compressionReport !== undefined) log(`\n${compressionReport}`);
+  if (opts.write && compressionReport !== undefined) log(`bench: compression results written to ${path.relative(process.cwd(), writeDocs(compressionReport, COMPRESSION_START, COMPRESSION_END, '## Compression'))}`);
   if (opts.write) log(`bench: results written to ${path.relative(process.cwd(), writeDocs(report))}`);
   if (opts.write && tlsReport !== undefined) log(`bench: TLS results written to ${path.relative(process.cwd(), writeDocs(tlsReport, TLS_START, TLS_END, '## TLS'))}`);
   else log('bench: docs/BENCHMARKS.md not changed (--quick or --no-write; --write to record)');
