@@ -10,7 +10,9 @@
  * The checks at the bottom are shared with redis-fleet.ts (which imports them from here
  * rather than this file importing ioredis).
  */
-import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
+import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck, WarmReport } from '../core/fleet.port';
+import { WARM_REPORT_STATES } from '../core/warm.types';
+import { CursorLog } from './cursor-log';
 import { Signal, wokenOrTimeout } from './signal';
 
 export const MEMORY_FLEET_MAX_ACKS_DEFAULT = 100_000;
@@ -19,6 +21,8 @@ export const ACK_READ_COUNT_DEFAULT = 500;
 export interface MemoryFleetOptions {
   /** Acks kept; a cursor older than the oldest kept continues from the oldest kept. */
   maxAcks?: number;
+  /** Warm reports kept (default: as many as acks), read like acks. */
+  maxWarmReports?: number;
   /** Milliseconds since the epoch; heartbeats expire by this clock. */
   now?: () => number;
 }
@@ -38,6 +42,7 @@ export class MemoryFleet implements EdgeFleet {
   /** Blocked reads wait on this; ack and close resolve it and start a new one. */
   #wake = new Signal();
   #closed = false;
+  readonly #warmReports: CursorLog<WarmReport>;
 
   constructor(options: MemoryFleetOptions = {}) {
     const maxAcks = options.maxAcks ?? MEMORY_FLEET_MAX_ACKS_DEFAULT;
@@ -46,6 +51,7 @@ export class MemoryFleet implements EdgeFleet {
     }
     this.#maxAcks = maxAcks;
     this.#now = options.now ?? Date.now;
+    this.#warmReports = new CursorLog(options.maxWarmReports ?? maxAcks);
   }
 
   async heartbeat(status: EdgeStatus, ttlMs: number): Promise<void> {
@@ -98,8 +104,20 @@ export class MemoryFleet implements EdgeFleet {
     return this.#peek(after, count);
   }
 
+  async reportWarms(reports: WarmReport[]): Promise<void> {
+    this.#assertOpen();
+    this.#warmReports.append(checkedWarmReportJsons(reports));
+  }
+
+  async readWarmReports(cursor: string, options: AckReadOptions): Promise<{ cursor: string; reports: WarmReport[] }> {
+    this.#assertOpen();
+    const { cursor: next, entries } = await this.#warmReports.read(cursor, checkCount(options.count), options.blockMs);
+    return { cursor: next, reports: entries };
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    this.#warmReports.close();
     this.#wakeReaders();
   }
 
@@ -169,6 +187,31 @@ export function checkedAckJsons(acks: readonly PurgeAck[]): string[] {
 export function checkPurgeAck(ack: PurgeAck): void {
   const problem = purgeAckProblem(ack);
   if (problem !== null) throw new TypeError(`invalid purge ack: ${problem}`);
+}
+
+/** The reports as JSON, every one checked first, so a bad report leaves nothing of its batch appended. */
+export function checkedWarmReportJsons(reports: readonly WarmReport[]): string[] {
+  for (const report of reports) {
+    const problem = warmReportProblem(report);
+    if (problem !== null) throw new TypeError(`invalid warm report: ${problem}`);
+  }
+  return reports.map((report) => JSON.stringify(report));
+}
+
+/** Why `value` is not a WarmReport, or null when it is one. */
+export function warmReportProblem(value: unknown): string | null {
+  if (!isRecord(value)) return 'not an object';
+  return firstProblem(value, [
+    ['warmId', NON_EMPTY_STRING],
+    ['edgeId', NON_EMPTY_STRING],
+    ['process', NON_EMPTY_STRING],
+    ['processStartedAt', STRING],
+    ['state', { test: (v) => WARM_REPORT_STATES.includes(v as WarmReport['state']), expected: `one of ${WARM_REPORT_STATES.join(', ')}` }],
+    ['total', COUNT],
+    ['done', COUNT],
+    ['failed', COUNT],
+    ['at', STRING],
+  ]);
 }
 
 /** Why `value` is not an EdgeStatus, or null when it is one. */

@@ -5,6 +5,7 @@
  *   `${prefix}edges`           sorted set of edgeIds scored by their expiry (ms), an index
  *                              so liveEdges need not SCAN; the string keys' TTL is the truth
  *   `${prefix}purge-acks`      stream, one field `a` = the PurgeAck as JSON, `MAXLEN ~` bounded
+ *   `${prefix}warm-reports`    stream, one field `w` = the WarmReport as JSON, bounded like the acks
  *
  * Expiry is reckoned by Redis' own clock (TIME inside the scripts), not by the caller's:
  * edges and the api run on different hosts, and a reader whose clock ran ahead would
@@ -19,10 +20,10 @@
  * seconds; callers retry with backoff. A blocking read runs on a connection of its own,
  * so it never delays heartbeats or acks.
  */
-import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck } from '../core/fleet.port';
+import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck, WarmReport } from '../core/fleet.port';
 import type { Logger } from '../obs/logger.factory';
 import { CLOSED, RedisConnections, type RedisWhere, type StreamEntry, where } from './redis-connections';
-import { byEdgeId, checkCount, checkEdgeStatus, checkedAckJsons, checkTtl, edgeStatusProblem, purgeAckProblem } from './memory-fleet';
+import { byEdgeId, checkCount, checkEdgeStatus, checkedAckJsons, checkedWarmReportJsons, checkTtl, edgeStatusProblem, purgeAckProblem, warmReportProblem } from './memory-fleet';
 
 export const REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT = 100_000;
 
@@ -63,7 +64,7 @@ const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
 export class RedisFleet implements EdgeFleet {
   readonly #maxLength: number;
   readonly #logger: Logger | undefined;
-  readonly #keys: { edgePrefix: string; index: string; acks: string };
+  readonly #keys: { edgePrefix: string; index: string; acks: string; warms: string };
   readonly #redis: RedisConnections;
 
   constructor(options: RedisFleetOptions) {
@@ -77,6 +78,7 @@ export class RedisFleet implements EdgeFleet {
       edgePrefix: `${options.prefix}edge:`,
       index: `${options.prefix}edges`,
       acks: `${options.prefix}purge-acks`,
+      warms: `${options.prefix}warm-reports`,
     };
     this.#redis = new RedisConnections({ ...where(options), name: 'fleet', what: 'fleet', logger: options.logger });
   }
@@ -139,6 +141,27 @@ export class RedisFleet implements EdgeFleet {
     return this.#decode(after, entries === CLOSED ? [] : entries);
   }
 
+  async reportWarms(reports: WarmReport[]): Promise<void> {
+    this.#assertOpen();
+    const jsons = checkedWarmReportJsons(reports);
+    if (jsons.length === 0) return;
+    const transaction = this.#redis.command.multi();
+    for (const json of jsons) transaction.xadd(this.#keys.warms, 'MAXLEN', '~', this.#maxLength, '*', 'w', json);
+    await exec(transaction);
+  }
+
+  async readWarmReports(cursor: string, options: AckReadOptions): Promise<{ cursor: string; reports: WarmReport[] }> {
+    this.#assertOpen();
+    const count = checkCount(options.count);
+    const after = cursor === '$' ? await this.#lastId(this.#keys.warms) : parseRedisCursor(cursor);
+    const entries =
+      options.blockMs <= 0
+        ? ((await this.#redis.command.xread('COUNT', count, 'STREAMS', this.#keys.warms, after))?.[0]?.[1] ?? [])
+        : await this.#redis.blockingRead(this.#keys.warms, after, count, Math.ceil(options.blockMs));
+    const { cursor: next, values } = this.#decodeEntries(this.#keys.warms, 'w', after, entries === CLOSED ? [] : entries, warmReportProblem, 'a malformed warm report');
+    return { cursor: next, reports: values as WarmReport[] };
+  }
+
   async close(): Promise<void> {
     await this.#redis.close();
   }
@@ -148,9 +171,23 @@ export class RedisFleet implements EdgeFleet {
   }
 
   /** The id of the newest entry, or '0-0' for an empty stream (every later entry is after it). */
-  async #lastId(): Promise<string> {
-    const newest = (await this.#redis.command.xrevrange(this.#keys.acks, '+', '-', 'COUNT', 1)) as StreamEntry[];
+  async #lastId(stream: string = this.#keys.acks): Promise<string> {
+    const newest = (await this.#redis.command.xrevrange(stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
     return newest[0]?.[0] ?? '0-0';
+  }
+
+  /** The values in `field` of `entries` that pass `problemOf` (others logged and skipped, as #decode does), and the cursor past them all. */
+  #decodeEntries(stream: string, field: string, after: string, entries: StreamEntry[], problemOf: (value: unknown) => string | null, what: string): { cursor: string; values: unknown[] } {
+    const values: unknown[] = [];
+    for (const [id, fields] of entries) {
+      const at = fields.indexOf(field);
+      const json = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+      const parsed = json === undefined ? { problem: `no "${field}" field` } : this.#parse<unknown>(json, problemOf);
+      if (parsed.problem === null) values.push(parsed.value);
+      else this.#logger?.warn({ stream, entryId: id, problem: parsed.problem }, `fleet: skipping ${what}`);
+    }
+    const last = entries[entries.length - 1];
+    return { cursor: last === undefined ? after : last[0], values };
   }
 
   /**

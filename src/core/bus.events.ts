@@ -5,11 +5,14 @@
  */
 import type { CustomerConfig } from './customer.types';
 import type { PurgeRequest } from './purge.types';
+import type { WarmRequest } from './warm.types';
 
 export interface BusEventMap {
   'customer.upserted': { v: 1; customer: CustomerConfig };
   'customer.deleted': { v: 1; customerId: string };
   'purge.requested': { v: 1; purge: PurgeRequest };
+  /** Not part of the snapshot: an edge that reloads it after the warm was published never warms it. */
+  'warm.requested': { v: 1; warm: WarmRequest };
 }
 
 export type BusEventKind = keyof BusEventMap;
@@ -46,7 +49,7 @@ export interface Snapshot {
   purgeSeqs?: Record<string, number>;
 }
 
-export const BUS_EVENT_KINDS: readonly BusEventKind[] = ['customer.upserted', 'customer.deleted', 'purge.requested'];
+export const BUS_EVENT_KINDS: readonly BusEventKind[] = ['customer.upserted', 'customer.deleted', 'purge.requested', 'warm.requested'];
 
 /** The customer an event is about. */
 export function eventCustomerId(event: BusEvent): string {
@@ -57,6 +60,8 @@ export function eventCustomerId(event: BusEvent): string {
       return event.customerId;
     case 'purge.requested':
       return event.purge.customerId;
+    case 'warm.requested':
+      return event.warm.customerId;
   }
 }
 

@@ -5,10 +5,15 @@
  *   few seconds with a time to live; an edge whose heartbeat expired is no longer live.
  * - Purge acks: each edge process reports every purge it applied (after it took effect
  *   there), with how many objects it removed so far.
+ * - Warm reports: the edge warming a warm (core/warm.types.ts) reports how far it got, about
+ *   once a second while it works and once when it ends. Reports are cumulative, so a reader
+ *   keeps the furthest one and a repeated or reordered report changes nothing.
  *
  * One contract, two implementations (Redis, and in-process for `cdn start` without
- * REDIS_URL); one contract suite runs against both (test/integration/fleet.contract.test.ts).
+ * REDIS_URL); one contract suite runs against both (test/integration/fleet.contract.test.ts,
+ * and for warm reports test/integration/fleet-warm.contract.test.ts).
  */
+import type { WarmReportState } from './warm.types';
 
 /** One edge process as it last reported itself. */
 export interface EdgeStatus {
@@ -39,6 +44,26 @@ export interface PurgeAck {
   objectsRemoved: number;
 }
 
+/** How far one edge got with one warm (cumulative counts). */
+export interface WarmReport {
+  warmId: string;
+  /** The machine: CDN_EDGE_ID (one cluster worker warms for every worker of its edge). */
+  edgeId: string;
+  /** The fleet id of the process doing it (`<CDN_EDGE_ID>#<n>` in a cluster): the api sees it restart or go. */
+  process: string;
+  /** ISO start time of that process, as its heartbeat says (a restarted process under the same id differs). */
+  processStartedAt: string;
+  state: WarmReportState;
+  /** URLs in the warm. */
+  total: number;
+  /** URLs fetched with an answer below 400. */
+  done: number;
+  /** URLs that got a 4xx or 5xx answer, or none. */
+  failed: number;
+  /** ISO time of this report (the edge's clock). */
+  at: string;
+}
+
 export interface AckReadOptions {
   blockMs: number;
   count?: number;
@@ -58,6 +83,10 @@ export interface EdgeFleet {
    * ones), waiting up to blockMs for the first. Returns the cursor to pass next.
    */
   readAcks(cursor: string, options: AckReadOptions): Promise<{ cursor: string; acks: PurgeAck[] }>;
+  /** Appends warm reports; never loses one that resolved. */
+  reportWarms(reports: WarmReport[]): Promise<void>;
+  /** Warm reports appended after `cursor`, as readAcks reads acks (its own cursor: never mix the two). */
+  readWarmReports(cursor: string, options: AckReadOptions): Promise<{ cursor: string; reports: WarmReport[] }>;
   /** Stops pending reads (they answer with no acks) and releases connections. */
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
   try {
     const first = spawnCdn(['migrate'], { DATABASE_URL: db.url });
     assert.equal(await first.exited(), 0, first.output());
-    assert.match(first.output(), /Applied 9 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog\S+\s+Certificates\S+\s+AcmeAccounts\S+\s+DeliveryRules/);
+    assert.match(first.output(), /Applied 10 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog\S+\s+Certificates\S+\s+AcmeAccounts\S+\s+DeliveryRules\S+\s+CacheWarming/);
 
     const client = new Client({ connectionString: db.url });
     await client.connect();

@@ -19,12 +19,15 @@ const ALL = [
   'Certificates1795580000000',
   'AcmeAccounts1795590000000',
   'DeliveryRules1795600000000',
+  'CacheWarming1795610000000',
 ];
-const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge', 'signing_key'];
+const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'];
 /** The tables of the certificates and ACME accounts migrations, newer than every other. */
 const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
-/** The table of the delivery-rules migration, the newest. */
+/** The table of the delivery-rules migration. */
 const RULES_TABLES = ['signing_key'];
+/** The tables of the cache-warming migration, the newest. */
+const WARM_TABLES = ['warm', 'warm_edge'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -163,7 +166,7 @@ test('the api tokens migration: a hash per token, customer roles carry their cus
 
     await undoThrough(ds, 'ApiTokens1795560000000');
     // The audit log and the certificates, newer, go first.
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
   }));
 
@@ -182,8 +185,8 @@ test('the audit-log migration: entries outlive their customer, the paging and re
     assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
 
     await undoThrough(ds, 'AuditLog1795570000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -223,10 +226,10 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await ds.query('SELECT * FROM acme_challenge'), []);
 
     await undoThrough(ds, 'Certificates1795580000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -237,8 +240,8 @@ test('the ACME accounts migration: one key per directory; down drops the table a
     await ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.a.b.c')`);
     await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
     await undoThrough(ds, 'AcmeAccounts1795590000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -249,7 +252,7 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await undoThrough(ds, 'DeliveryRules1795600000000');
     // A customer from before the migration, with its cache options.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow) VALUES ('m', 'M', 'https://m.example', 60, 30, 'allowlist', '["v"]')`);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000']);
     assert.deepEqual(await ds.query(`SELECT cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow, delivery_rules, compress_types FROM customer`), [
       { cache_ttl: 60, stale_if_error_seconds: 30, query_string_mode: 'allowlist', query_string_allow: ['v'], delivery_rules: [], compress_types: [] },
     ]);
@@ -259,9 +262,33 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await ds.query(`DELETE FROM customer WHERE id = 'm'`);
     assert.deepEqual(await ds.query('SELECT * FROM signing_key'), []);
     await undoThrough(ds, 'DeliveryRules1795600000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name IN ('delivery_rules', 'compress_types')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the cache-warming migration: edge rows go with their warm, warms with their customer, states and counts checked; down drops both tables alone', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    const indexes: Array<{ indexname: string; indexdef: string }> = await ds.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('warm', 'warm_edge') ORDER BY 1`);
+    assert.deepEqual(indexes.map((i) => i.indexname), ['idx_warm_customer_requested', 'pk_warm', 'pk_warm_edge']);
+    assert.match(indexes[0]!.indexdef, /\(customer_id, requested_at DESC, id\)/);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('m', 'M', 'https://m.example', 60)`);
+    const [{ id }] = (await ds.query(`INSERT INTO warm (customer_id, urls, url_count, seq) VALUES ('m', '[{"host":"m.example","path":"/a"}]', 1, 7) RETURNING id`)) as Array<{ id: string }>;
+    await assert.rejects(ds.query(`INSERT INTO warm (customer_id, urls, url_count, seq) VALUES ('m', '[]', 0, 8)`), /chk_warm_url_count/);
+    await assert.rejects(ds.query(`INSERT INTO warm (customer_id, urls, url_count, seq) VALUES ('nobody', '[]', 1, 8)`), /fk_warm_customer/);
+    await ds.query(`INSERT INTO warm_edge (warm_id, edge_id) VALUES ($1, 'edge-1')`, [id]);
+    assert.deepEqual(await ds.query(`SELECT state, urls_done, urls_failed, process_id, reported_at FROM warm_edge`), [{ state: 'pending', urls_done: 0, urls_failed: 0, process_id: null, reported_at: null }]);
+    await assert.rejects(ds.query(`UPDATE warm_edge SET state = 'lost'`), /chk_warm_edge_state/);
+    await assert.rejects(ds.query(`INSERT INTO warm_edge (warm_id, edge_id) VALUES ('00000000-0000-4000-8000-000000000000', 'edge-1')`), /fk_warm_edge_warm/);
+    await ds.query(`DELETE FROM customer WHERE id = 'm'`);
+    assert.deepEqual(await ds.query('SELECT * FROM warm'), []);
+    assert.deepEqual(await ds.query('SELECT * FROM warm_edge'), []);
+    await undoThrough(ds, 'CacheWarming1795610000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

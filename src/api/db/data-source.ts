@@ -18,6 +18,7 @@ import { AuditLog1795570000000 } from '../../../migrations/1795570000000-audit-l
 import { Certificates1795580000000 } from '../../../migrations/1795580000000-certificates';
 import { AcmeAccounts1795590000000 } from '../../../migrations/1795590000000-acme-accounts';
 import { DeliveryRules1795600000000 } from '../../../migrations/1795600000000-delivery-rules';
+import { CacheWarming1795610000000 } from '../../../migrations/1795610000000-cache-warming';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
@@ -29,6 +30,8 @@ import { DomainEntity } from './domain.entity';
 import { PurgeEdgeEntity } from './purge-edge.entity';
 import { PurgeEntity } from './purge.entity';
 import { SigningKeyEntity } from './signing-key.entity';
+import { WarmEdgeEntity } from './warm-edge.entity';
+import { WarmEntity } from './warm.entity';
 
 export const API_ENTITIES = [
   CustomerEntity,
@@ -42,6 +45,8 @@ export const API_ENTITIES = [
   AcmeChallengeEntity,
   AcmeAccountEntity,
   SigningKeyEntity,
+  WarmEntity,
+  WarmEdgeEntity,
 ];
 export const API_MIGRATIONS = [
   InitialSchema1732400000000,
@@ -53,6 +58,7 @@ export const API_MIGRATIONS = [
   Certificates1795580000000,
   AcmeAccounts1795590000000,
   DeliveryRules1795600000000,
+  CacheWarming1795610000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */

@@ -11,6 +11,7 @@ import { configToGraphqlCustomer } from './customer.mapper';
 export async function publishCustomerChange(change: Change, pubSub: ApiPubSub, customers: Pick<CustomerService, 'createdAt'>): Promise<void> {
   const event = change.event;
   if (event.kind === 'purge.requested') return; // purges have their own subscription (purgeStatus)
+  if (event.kind === 'warm.requested') return; // and warms theirs (warmStatus)
   const payload = new CustomerChange();
   payload.seq = change.seq;
   if (event.kind === 'customer.deleted') {
