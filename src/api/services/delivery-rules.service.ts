@@ -8,7 +8,7 @@
  */
 import { normalizeHostname } from '../../core/customer.rules';
 import { cacheKey, keyParts, keyWithParts } from '../../core/delivery-key';
-import { applyQueryPolicy, checkAccess, compileRules, parseCookies, renderRedirect, type Decision } from '../../core/delivery-rules.compile';
+import { applyQueryPolicy, checkAccess, compileRules, renderRedirect, requestFacts, type Decision } from '../../core/delivery-rules.compile';
 import { readRules } from '../../core/delivery-rules.rules';
 import { cdnError, invalidInput, type FieldProblem } from '../../core/errors';
 import type { SecretBox } from '../../core/secret-box';
@@ -91,8 +91,8 @@ export class DeliveryRulesService {
     if (customer === null) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', cmd.customerId);
     const request = readRequest(cmd, customer.domains);
     const compiled = compileRules(customer);
-    const cookies = parseCookies(request.headers.get('cookie'));
-    const facts = { method: request.method, path: request.path, header: (name: string) => request.headers.get(name), cookie: (name: string) => cookies.get(name) };
+    // The edges' own view of a request (cookies parsed as they parse them).
+    const facts = requestFacts({ method: request.method, path: request.path, headers: Object.fromEntries(request.headers) });
     const decision = compiled.decide(facts);
     const query = applyQueryPolicy(request.query, decision.query);
     const originTarget = request.path + (query === '' ? '' : `?${query}`);
