@@ -131,9 +131,11 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   storeStats = store.stats === undefined ? undefined : () => store.stats!();
   const tiered = ownStore ?? (deps.store instanceof TieredStore ? deps.store : undefined);
   // Purges need a store that offers them (purge/purge-index.port.ts: the tiered store does); any other store runs without.
-  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryOf: (id, path, query) => urlQueryOf(customers.byId(id), path, query, box, (message) => logger.error({ customer: id }, message)) });
-  const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const box = new SecretBox(config.secretKey);
+  // Delivery rules that do not compile here, or signing keys this CDN_SECRET_KEY cannot open (once per customer version).
+  const onRulesProblem = (customerId: string, message: string): void => logger.error({ customer: customerId }, message);
+  const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryOf: (id, path, query) => urlQueryOf(customers.byId(id), path, query, box, onRulesProblem) });
+  const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
   const targets = new OriginTargets(box);
   purgeEngine = purges;
   const clock = deps.clock ?? systemClock;
@@ -155,7 +157,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     logSample: config.logSample,
     cdnId: config.cdnId,
     httpsPort: config.tlsPort === undefined ? undefined : config.tlsPublicPort,
-    rules: (customer) => rulesOf(customer, box, (message) => logger.error({ customer: customer.id }, message)),
+    rules: (customer) => rulesOf(customer, box, onRulesProblem),
     clientRates,
     signedUrlLeewaySeconds: config.signedUrlLeewaySeconds,
     compression: config.compression.enabled

@@ -81,7 +81,7 @@ before(async () => {
     },
     flights: new Flights(),
     logSample: 0,
-    rules: (customer) => rulesOf(customer, undefined, (message) => events.push(`rules problem ${message}`)),
+    rules: (customer) => rulesOf(customer, undefined, (_id, message) => events.push(`rules problem ${message}`)),
     clientRates: new LocalClientRates(),
     signedUrlLeewaySeconds: 0,
   };

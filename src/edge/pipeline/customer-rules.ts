@@ -26,7 +26,10 @@ export type RulesOrFailure = CustomerRules | { failed: string };
 
 const compiled = new WeakMap<CustomerConfig, RulesOrFailure>();
 
-export function rulesOf(customer: CustomerConfig, box: SecretBox | undefined, onProblem: (message: string) => void): RulesOrFailure {
+/** `onProblem(customerId, message)`: a list that does not compile, a key that cannot be opened (logged once per customer version). */
+export type RulesProblem = (customerId: string, message: string) => void;
+
+export function rulesOf(customer: CustomerConfig, box: SecretBox | undefined, onProblem: RulesProblem): RulesOrFailure {
   let rules = compiled.get(customer);
   if (rules === undefined) {
     rules = compile(customer, box, onProblem);
@@ -35,19 +38,19 @@ export function rulesOf(customer: CustomerConfig, box: SecretBox | undefined, on
   return rules;
 }
 
-function compile(customer: CustomerConfig, box: SecretBox | undefined, onProblem: (message: string) => void): RulesOrFailure {
+function compile(customer: CustomerConfig, box: SecretBox | undefined, onProblem: RulesProblem): RulesOrFailure {
   let rules: CompiledRules;
   try {
     rules = compileRules(customer);
   } catch (err) {
     const message = `the delivery rules of customer "${customer.id}" (version ${customer.version}) do not compile on this edge, so its requests are refused: ${(err as Error).message}. Upgrade this edge to the api's version.`;
-    onProblem(message);
+    onProblem(customer.id, message);
     return { failed: message };
   }
   const keys: Array<{ id: string; secret: string }> = [];
   for (const key of customer.signingKeys ?? []) {
     const secret = box?.open(key.secretCiphertext) ?? null;
-    if (secret === null) onProblem(`signing key ${key.id} of customer "${customer.id}" cannot be opened: CDN_SECRET_KEY differs from the api's; links it signed are refused`);
+    if (secret === null) onProblem(customer.id, `signing key ${key.id} of customer "${customer.id}" cannot be opened: CDN_SECRET_KEY differs from the api's; links it signed are refused`);
     else keys.push({ id: key.id, secret });
   }
   return { compiled: rules, plain: rules.count <= 1, keys };
@@ -85,7 +88,7 @@ function browserCacheControl(origin: string | string[] | undefined, seconds: num
  * Objects the rules split by header or cookie values sort under the URL's key, so the purge
  * covers them all.
  */
-export function urlQueryOf(customer: CustomerConfig | undefined, path: string, query: string, box: SecretBox | undefined, onProblem: (message: string) => void): string {
+export function urlQueryOf(customer: CustomerConfig | undefined, path: string, query: string, box: SecretBox | undefined, onProblem: RulesProblem): string {
   const rules = customer === undefined ? undefined : rulesOf(customer, box, onProblem);
   if (rules === undefined || 'failed' in rules) return applyQueryPolicy(query, ALL);
   return applyQueryPolicy(query, rules.compiled.decide(requestFacts({ method: 'GET', path, headers: {} })).query);
