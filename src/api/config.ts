@@ -9,6 +9,7 @@ import { RULES_MAX_DEFAULT } from '../core/delivery-rules.types';
 import { EnvReader, type Env } from '../core/env.reader';
 import { readRedisTarget, type RedisTarget, type RedisVariables } from '../core/redis-target';
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
+import { WARM_MAX_URLS_CAP, WARM_MAX_URLS_DEFAULT } from '../core/warm.types';
 import { LOG_LEVELS } from '../obs/logger.factory';
 import type { GrantThresholds } from './services/access-stats.service';
 import type { AcmeSettings } from './services/acme-orders.service';
@@ -35,6 +36,8 @@ export interface ApiConfig {
   logLevel: LevelWithSilent;
   /** Most delivery rules one customer may have (CDN_RULES_MAX). */
   rulesMax: number;
+  /** Most URLs one warmCache may name (CDN_WARM_MAX_URLS). */
+  warmMaxUrls: number;
   /** Live stats (stats-aggregator.service.ts): how long per-second stats are kept, and so how far back cacheStatsHistory reaches. */
   statsRetentionMinutes: number;
   /** How long after a second ends its stats are final and shown (late edge reports still count). */
@@ -140,6 +143,7 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     allowPrivateOrigins: r.bool('CDN_ALLOW_PRIVATE_ORIGINS', false),
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
     rulesMax: r.int('CDN_RULES_MAX', RULES_MAX_DEFAULT, 1, 1000),
+    warmMaxUrls: r.int('CDN_WARM_MAX_URLS', WARM_MAX_URLS_DEFAULT, 1, WARM_MAX_URLS_CAP),
     statsRetentionMinutes: r.int('CDN_STATS_RETENTION_MINUTES', 15, 1, 1440),
     statsGraceMs: r.int('CDN_STATS_GRACE_MS', 1500, 0, 10_000),
     statsMaxCustomersPerSecond: r.int('CDN_STATS_MAX_CUSTOMERS', 1000, 1, 100_000),

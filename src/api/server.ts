@@ -57,6 +57,9 @@ import { StatsAggregator } from './services/stats-aggregator.service';
 import { tokenSigningKey } from './services/token-signing';
 import { TokenService } from './services/token.service';
 import { TokenVerifier } from './services/token-verifier';
+import { WarmReportCollector } from './services/warm-report.collector';
+import { WarmTracker } from './services/warm-tracker.service';
+import { WarmService } from './services/warm.service';
 import type { RevocationChannel } from '../core/revocation.port';
 import { PLATFORM_ROLES } from '../core/roles';
 
@@ -69,7 +72,7 @@ export interface ApiDeps {
   dataSource: DataSource;
   /** Owned (and closed) by the caller. */
   bus: ChangeBus;
-  /** Edges' heartbeats and purge acks. Owned (and closed) by the caller, after close(). */
+  /** Edges' heartbeats, purge acks and warm reports. Owned (and closed) by the caller, after close(). */
   fleet: EdgeFleet;
   /** Edges' per-second stats reports. Owned (and closed) by the caller, after close(). */
   stats: StatsChannel;
@@ -86,7 +89,7 @@ export interface ApiHandle {
   port: number;
   /**
    * Drains: stops accepting, lets in-flight requests finish, closes websockets, stops
-   * the relay, the change feed, the ack collector and the stats aggregator (ending stats
+   * the relay, the change feed, the ack and warm report collectors and the stats aggregator (ending stats
    * subscriptions); mutations waiting for edges answer with the purge's state at that
    * moment. Leaves the DataSource, the bus, the fleet and the stats channel to the caller.
    */
@@ -130,6 +133,10 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onReports: (count) => metrics.countStatsReports(count),
   });
   const acks = new PurgeAckCollector({ db, fleet: deps.fleet, tracker: purgeTracker, signals, logger: log });
+  // Warms follow the purges' path back: edge reports on the fleet channel, a collector, in-process signals, a tracker.
+  const warmSignals = new PurgeSignals();
+  const warmTracker = new WarmTracker({ db, fleet: deps.fleet, signals: warmSignals, logger: log });
+  const warmReports = new WarmReportCollector({ db, fleet: deps.fleet, tracker: warmTracker, signals: warmSignals, logger: log });
   const audit = new AuditService({ db, logger: log, retentionDays: config.auditRetentionDays });
   const revocations = deps.revocations;
   const signingKey = tokenSigningKey(config.secretKey);
@@ -153,6 +160,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     acme,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,
+    warms: new WarmService({ db, fleet: deps.fleet, logger: log, maxUrls: config.warmMaxUrls, onCommitted: () => relay.kick() }),
+    warmTracker,
     fleet,
     stats,
     audit,
@@ -243,6 +252,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   stats.start();
   feed.start();
   acks.start();
+  warmReports.start();
   audit.start();
   acme.start();
   verifier.start();
@@ -266,6 +276,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         feed.stop();
         // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
         purgeTracker.close();
+        warmTracker.close();
         certificateWatch.close();
         await acme.stop();
         await stats.stop();
@@ -274,6 +285,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         // Apollo's drain plugin closes Fastify, which stops accepting and waits for in-flight requests.
         await apollo.stop();
         await acks.stop();
+        await warmReports.stop();
         await audit.stop();
         verifier.close();
         await relay.stop();

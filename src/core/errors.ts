@@ -57,6 +57,13 @@ export const errorCatalog = {
   CDN_ERR_PURGE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
     `Purge "${id}" does not exist. List a customer's purges with the \`purges\` query.`,
   ),
+  CDN_ERR_WARM_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Warm "${id}" does not exist. List a customer's warms with the \`warms\` query.`,
+  ),
+  CDN_ERR_WARM_NO_EDGES: entry(409, 'CONFLICT', (customerId: string) =>
+    `No edge is live right now, so nothing would warm the cache of customer "${customerId}" and nothing was recorded. ` +
+    'Start an edge, or wait until the edges report again (the `edges` query lists the live ones), then warm again.',
+  ),
   CDN_ERR_CERTIFICATE_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
     `Certificate "${id}" does not exist. List a customer's certificates with the \`certificates\` query.`,
   ),

@@ -10,6 +10,14 @@
 /** Longest URL (or path) a warm accepts, in characters: the limit of a purge value. */
 export const WARM_URL_MAX_CHARS = 2048;
 
+/** URLs one warm may name unless the api's CDN_WARM_MAX_URLS says otherwise. */
+export const WARM_MAX_URLS_DEFAULT = 1000;
+/**
+ * The most CDN_WARM_MAX_URLS may allow: a warm's URLs travel in one bus change, read by every
+ * edge and api, so 10,000 URLs of 2 KiB at most keep one change near 20 MiB at worst.
+ */
+export const WARM_MAX_URLS_CAP = 10_000;
+
 /** One URL to warm: the Host to send and the request target (path with its query) as a client would send it. */
 export interface WarmTarget {
   /** One of the customer's domains, lower-cased. */

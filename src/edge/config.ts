@@ -48,6 +48,13 @@ export const COMPRESS_BROTLI_QUALITY_DEFAULT = 5;
 export const COMPRESS_GZIP_LEVEL_DEFAULT = 6;
 /** HTTPS's own port: redirects to it name no port. */
 export const TLS_PUBLIC_PORT_DEFAULT = 443;
+/**
+ * Cache warming (docs/EDGE.md, "Cache warming"): 4 requests in flight take at most 4 of the
+ * 64 connections an origin's pool has for fills, and 20 a second per origin is a fraction of
+ * what an origin that a CDN fronts already serves, so a warm never crowds out clients.
+ */
+export const WARM_CONCURRENCY_DEFAULT = 4;
+export const WARM_RATE_PER_SECOND_DEFAULT = 20;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -125,6 +132,13 @@ export interface EdgeConfig {
   compression: CompressionConfig;
   /** Seconds a signed URL is still accepted past its expiry: the signer's and the edge's clocks may differ. */
   signedUrlLeewaySeconds: number;
+  /** Cache warming: requests in flight at once (all warms) and started per second per origin (edge/warm). */
+  warm: WarmConfig;
+}
+
+export interface WarmConfig {
+  concurrency: number;
+  ratePerSecond: number;
 }
 
 export interface CompressionConfig {
@@ -197,6 +211,10 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     maxConnections: r.int('CDN_EDGE_MAX_CONNECTIONS', MAX_CONNECTIONS_DEFAULT, 1, 16_777_216),
     cdnId: r.string('CDN_EDGE_CDN_ID', 'edgeplane'),
     signedUrlLeewaySeconds: r.int('CDN_EDGE_SIGNED_URL_LEEWAY_SECONDS', SIGNED_URL_LEEWAY_SECONDS_DEFAULT, 0, 3600),
+    warm: Object.freeze({
+      concurrency: r.int('CDN_EDGE_WARM_CONCURRENCY', WARM_CONCURRENCY_DEFAULT, 1, 64),
+      ratePerSecond: r.int('CDN_EDGE_WARM_RATE_PER_SECOND', WARM_RATE_PER_SECOND_DEFAULT, 1, 1000),
+    }),
     compression: Object.freeze({
       enabled: r.bool('CDN_EDGE_COMPRESS', true),
       minBytes: r.int('CDN_EDGE_COMPRESS_MIN_BYTES', COMPRESS_MIN_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),

@@ -17,6 +17,8 @@ import type { PurgeService } from '../services/purge.service';
 import type { SigningKeyService } from '../services/signing-key.service';
 import type { StatsAggregator } from '../services/stats-aggregator.service';
 import type { TokenService } from '../services/token.service';
+import type { WarmTracker } from '../services/warm-tracker.service';
+import type { WarmService } from '../services/warm.service';
 import type { CustomerChange } from './customer-change.type';
 
 export const CUSTOMER_CHANGED = 'customerChanged';
@@ -33,6 +35,8 @@ export type ApiServices = {
   signingKeys: SigningKeyService;
   purges: PurgeService;
   purgeTracker: PurgeTracker;
+  warms: WarmService;
+  warmTracker: WarmTracker;
   fleet: EdgeFleetService;
   stats: StatsAggregator;
   audit: AuditService;

@@ -14,14 +14,14 @@ import { PurgeInput } from './purge.input';
 import { toGraphqlPurge } from './purge.mapper';
 import { Purge } from './purge.type';
 
-/** Who asked, for the purge's record. */
-function requestedBy(principal: Principal | null): string | null {
+/** Who asked, for the purge's (or warm's) record. */
+export function requestedBy(principal: Principal | null): string | null {
   if (!principal) return null;
   return principal.tokenId ? `${principal.kind}:${principal.tokenId}` : principal.kind;
 }
 
-/** The GraphQL customer of these purges (they belong to one customer, or to few). */
-export async function customersOf(ctx: ApiContext, purges: readonly PurgeRecord[]): Promise<Map<string, Customer>> {
+/** The GraphQL customer of these purges or warms (they belong to one customer, or to few). */
+export async function customersOf(ctx: ApiContext, purges: readonly Pick<PurgeRecord, 'customerId'>[]): Promise<Map<string, Customer>> {
   const out = new Map<string, Customer>();
   for (const id of new Set(purges.map((p) => p.customerId))) {
     const entity = await ctx.services.customers.get(id);

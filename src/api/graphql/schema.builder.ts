@@ -19,10 +19,12 @@ import { PurgeStatusResolver } from './purge-status.resolver';
 import { PurgeResolver } from './purge.resolver';
 import { StatsResolver } from './stats.resolver';
 import { TokenResolver } from './token.resolver';
+import { WarmStatusResolver } from './warm-status.resolver';
+import { WarmResolver } from './warm.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, PurgeResolver, PurgeStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,
