@@ -10,12 +10,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { MemoryBus } from '../../src/bus/memory-bus';
-import type { Change, Snapshot } from '../../src/core/bus.events';
-import type { CustomerConfig } from '../../src/core/customer.types';
 import type { PurgeRequest } from '../../src/core/purge.types';
 import { cacheKey, encodedKey } from '../../src/edge/cache/cache-key';
 import { createCacheStore } from '../../src/edge/cache/cache-store.factory';
@@ -23,6 +20,7 @@ import type { TieredStore } from '../../src/edge/cache/tiered.store';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
+import { Relay } from '../support/bus-relay';
 import { customer, edgeConfig, eventually, run, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
 
 const HOST = 'cdn.a.test';
@@ -86,33 +84,6 @@ function varyNames(res: Raw): string[] {
     .filter((s) => s !== '');
 }
 
-/** Plays the api's relay for customers and purges (as edge.purge.test.ts does). */
-class Relay {
-  seq = 0;
-  readonly customers = new Map<string, CustomerConfig>();
-  readonly purgeSeqs: Record<string, number> = {};
-  constructor(readonly bus: MemoryBus) {}
-
-  snapshot(): Snapshot {
-    return { v: 1, seq: this.seq, takenAt: new Date().toISOString(), customers: [...this.customers.values()], purgeSeqs: { ...this.purgeSeqs } };
-  }
-
-  async publish(events: Change['event'][]): Promise<void> {
-    const changes: Change[] = events.map((event) => {
-      if (event.kind === 'customer.upserted') this.customers.set(event.customer.id, event.customer);
-      const prevSeq = this.seq;
-      this.seq += 1;
-      if (event.kind === 'purge.requested') this.purgeSeqs[event.purge.customerId] = this.seq;
-      return { seq: this.seq, prevSeq, at: new Date().toISOString(), event };
-    });
-    await this.bus.publish(changes, this.snapshot());
-  }
-
-  async purge(p: Pick<PurgeRequest, 'kind'> & Partial<PurgeRequest>): Promise<void> {
-    await this.publish([{ kind: 'purge.requested', v: 1, purge: { id: randomUUID(), customerId: 'customer-a', value: null, soft: false, requestedAt: new Date().toISOString(), ...p } }]);
-  }
-}
-
 let origin: ScriptedOrigin;
 let edge: EdgeHandle;
 let store: TieredStore;
@@ -163,10 +134,7 @@ before(async () => {
   dirs.push(tmp);
   bus = new MemoryBus();
   relay = new Relay(bus);
-  await relay.publish([
-    { kind: 'customer.upserted', v: 1, customer: { ...customer('customer-a', origin.url, [HOST]), compressTypes: ['application/x-custom'] } },
-    { kind: 'customer.upserted', v: 1, customer: customer('customer-o', origin.url, [OTHER]) },
-  ]);
+  await relay.upsert({ ...customer('customer-a', origin.url, [HOST]), compressTypes: ['application/x-custom'] }, customer('customer-o', origin.url, [OTHER]));
   const config = edgeConfig(tmp.dir);
   store = createCacheStore({ dir: config.cacheDir, maxObjectBytes: config.maxObjectBytes, maxBytes: config.cacheMaxBytes, memoryBytes: config.memoryBytes, memoryMaxObjectBytes: config.memoryMaxObjectBytes });
   const customers = createBusCustomerFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
@@ -481,7 +449,7 @@ test('purges remove every encoded copy: URL, prefix, tag, all; the next client g
   ];
   for (const { path, purge } of kinds) {
     await warmCopies(path);
-    await relay.purge(purge);
+    await relay.purge({ customerId: 'customer-a', ...purge });
     await applied();
     // URL purges remove at once; bans are removed by the lurker (and never served meanwhile).
     await eventually(async () => (await copiesOf(path)).length === 0, 5000, `${purge.kind} purge removed the copies of ${path}`);
