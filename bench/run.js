@@ -19,6 +19,7 @@ const { CLK_TCK, treeCpuMs } = require('./proc');
 const { ensureBuild: ensureBuildShared, nodeNote } = require('./build');
 const tlsBench = require('./tls');
 const compressionBench = require('./compression');
+const rulesBench = require('./rules');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -59,6 +60,9 @@ Options:
                       br, and identity for reference) against nginx serving the same bodies
                       pre-compressed (gzip_static, brotli_static with Debian's
                       libnginx-mod-http-brotli-static); ~6 min; writes only their section
+  --only rules        only the delivery-rules rows: 1 KB hits of a customer with 50 rules
+                      against one with none, on the same edge (path-only rules, and rules
+                      three of which read headers); ~3 min; writes only their section
   --no-tls            skip the TLS rows
   --no-compression    skip the compression rows
   --handshake-concurrency <n>
@@ -111,7 +115,7 @@ function parseOptions(argv) {
     else if (a === '--cold-only') o.coldOnly = true;
     else if (a === '--only') {
       o.only = argv[++i];
-      if (o.only !== 'tls' && o.only !== 'plain' && o.only !== 'compression') fail('--only takes "tls", "plain" or "compression"');
+      if (o.only !== 'tls' && o.only !== 'plain' && o.only !== 'compression' && o.only !== 'rules') fail('--only takes "tls", "plain", "compression" or "rules"');
     } else if (a === '--no-tls') o.noTls = true;
     else if (a === '--no-compression') o.noCompression = true;
     else if (a === '--handshake-concurrency') o.handshakeConcurrency = Math.max(1, num());
@@ -374,11 +378,11 @@ async function client(opts, mode, args) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-async function fetchAll(opts, server, paths, concurrency, headers = []) {
+async function fetchAll(opts, server, paths, concurrency, headers = [], host = HOST_HEADER) {
   const file = path.join(tmpDir, `paths-${crypto.randomBytes(4).toString('hex')}.txt`);
   fs.writeFileSync(file, paths.join('\n') + '\n');
   try {
-    return await client(opts, 'fetch-all', ['--port', String(server.port), '--host', HOST_HEADER, '--concurrency', String(concurrency), '--paths-file', file, ...headers.flatMap((h) => ['--header', h])]);
+    return await client(opts, 'fetch-all', ['--port', String(server.port), '--host', host, '--concurrency', String(concurrency), '--paths-file', file, ...headers.flatMap((h) => ['--header', h])]);
   } finally {
     fs.rmSync(file, { force: true });
   }
@@ -394,7 +398,7 @@ async function warm(opts, server, size) {
   return { hits, ok, total: OBJECTS, detail: check };
 }
 
-/** `extra`: more request fields for wrk (`headers`: ['Accept-Encoding: br']) and variables for random-paths.lua (`env`). */
+/** `extra`: more request fields for wrk (`headers`: ['Accept-Encoding: br']), another Host (`host`) and variables for random-paths.lua (`env`). */
 async function wrkRun(opts, server, size, conns, origin, extra = {}) {
   const before = (await origin.count()).total;
   const [cmd, args] = pinned(opts.clientCpuOrNull, 'wrk', [
@@ -403,7 +407,7 @@ async function wrkRun(opts, server, size, conns, origin, extra = {}) {
     '-d', `${opts.duration}s`,
     '--timeout', '10s',
     '-s', path.join(__dirname, 'random-paths.lua'),
-    '-H', `Host: ${HOST_HEADER}`,
+    '-H', `Host: ${extra.host ?? HOST_HEADER}`,
     ...(extra.headers ?? []).flatMap((h) => ['-H', h]),
     `http://127.0.0.1:${server.port}/`,
   ]);
@@ -759,6 +763,54 @@ async function edgeCompressions(edge) {
   return out;
 }
 
+/**
+ * The delivery-rules rows: 1 KB hits (64 connections) of the customer without rules, of the one
+ * with 50 path-only rules and of the one with 50 rules three of which read headers, interleaved
+ * on one edge; req/s and CPU per 1,000 hits, and each rules customer as a ratio of the one without.
+ */
+async function rulesSection(opts, info, edge, origin) {
+  const hosts = [
+    { host: HOST_HEADER, label: 'no rules' },
+    { host: rulesBench.RULES_HOST, label: '50 rules, path only' },
+    { host: rulesBench.RULES_HEADERS_HOST, label: '50 rules, 3 read headers' },
+  ];
+  const size = KB;
+  const conns = opts.quick ? 16 : 64;
+  log(`\n== delivery rules: ${fmtSize(size)} hits, ${conns} conns (${opts.duration} s per run, interleaved)`);
+  const paths = Array.from({ length: OBJECTS }, (_, i) => objectPath(i, size));
+  for (const h of hosts) {
+    await fetchAll(opts, edge, paths, 32, [], h.host);
+    const check = await fetchAll(opts, edge, paths, 32, [], h.host);
+    log(`  warm ${h.label}: second pass ${check.xcache.HIT ?? 0}/${OBJECTS} hits`);
+  }
+  const results = new Map(hosts.map((h) => [h.host, []]));
+  for (let i = 0; i < opts.runs; i++) {
+    for (const h of hosts) {
+      const r = await wrkRun(opts, edge, size, conns, origin, { host: h.host });
+      results.get(h.host).push(r);
+      log(`  ${h.label.padEnd(28)} run ${i + 1}/${opts.runs} ${describeRun(r)}`);
+      await sleep(opts.quick ? 300 : 1000);
+    }
+  }
+  const rows = hosts.map((h) => ({ ...h, s: summarise(results.get(h.host)) }));
+  const base = rows[0].s;
+  const L = [];
+  L.push(RULES_START);
+  L.push('');
+  L.push(`Run ${info.date} on ${info.cpu} (${info.node}); ${opts.runs} runs of ${opts.duration} s per customer, interleaved; edge alone on core ${opts.serverCpu}, wrk on core ${opts.clientCpu}.`);
+  L.push('');
+  L.push('| customer | req/s (median) | vs no rules | CPU ms per 1,000 hits | vs no rules | p99 ms | errors |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    L.push(`| ${r.label} | ${fmtInt(r.s.rps)} | ${(r.s.rps / base.rps).toFixed(2)}× | ${fmtCpu(r.s.cpu1k)} | ${fmtX(r.s.cpu1k, base.cpu1k)} | ${fmtMs(r.s.p99)} | ${r.s.errors + r.s.non2xx} |`);
+  }
+  L.push('');
+  L.push(`Target (issue 14): a customer with 50 rules keeps at least 0.9× the hit throughput of one with none. The rules: bench/rules.js (tracking parameters out of the key, three security headers on every answer, TTLs by type and section, redirects, address and Referer rules, a signed area, private paths; every answer here passes through \`tracking\`, \`security-headers\` and \`objects\`). Command: \`npm run bench -- --only rules\`.`);
+  L.push('');
+  L.push(RULES_END);
+  return L.join('\n');
+}
+
 async function compressionSection(opts, info, nginxBin, edge, origin) {
   const brotli = compressionBench.brotliModule();
   const cases = compressionBench.compressionCases(opts, brotli);
@@ -1056,6 +1108,8 @@ const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 const TLS_START = '<!-- bench:tls:start -->';
 const TLS_END = '<!-- bench:tls:end -->';
+const RULES_START = '<!-- bench:rules:start -->';
+const RULES_END = '<!-- bench:rules:end -->';
 const COMPRESSION_START = '<!-- bench:compression:start -->';
 const COMPRESSION_END = '<!-- bench:compression:end -->';
 
@@ -1118,20 +1172,31 @@ async function main() {
   // With the TLS rows, bench.local has a certificate: httpsRedirect false keeps plain HTTP
   // answering (null, the default, would redirect it to HTTPS once the certificate is valid).
   const customerTls = tls === undefined ? {} : { tls: { certificates: [{ certPem: tls.chainPem, keyPem: tls.keyPem }], httpsRedirect: false } };
-  fs.writeFileSync(dirs.customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${origin.port}`, domains: [HOST_HEADER], cacheTtl: 3600, ...customerTls }], null, 2));
+  // `bench` has no delivery rules; the rules rows compare it with customers that have 50 (bench/rules.js).
+  const customers = [{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${origin.port}`, domains: [HOST_HEADER], cacheTtl: 3600, ...customerTls }, ...rulesBench.rulesCustomers(`http://127.0.0.1:${origin.port}`)];
+  fs.writeFileSync(dirs.customers, JSON.stringify(customers, null, 2));
   const edgeEnv = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: process.env.CDN_SECRET_KEY ?? crypto.randomBytes(32).toString('hex') };
   delete edgeEnv.REDIS_URL;
 
   log(`bench: origin on 127.0.0.1:${origin.port}; starting nginx and the edge (CDN_EDGE_WORKERS=1) on core ${opts.serverCpu}`);
   // The compression rows compare with an nginx of their own (static files), started with them.
-  const nginx = opts.only === 'compression' ? { port: 0, tlsPort: undefined } : await startNginx(nginxBin, origin.port, opts.serverCpuOrNull, tls);
-  const floor = opts.floor && opts.only !== 'compression' ? await startFloor(origin.port, opts.serverCpuOrNull, tls) : undefined;
+  const edgeOnly = opts.only === 'compression' || opts.only === 'rules';
+  const nginx = edgeOnly ? { port: 0, tlsPort: undefined } : await startNginx(nginxBin, origin.port, opts.serverCpuOrNull, tls);
+  const floor = opts.floor && !edgeOnly ? await startFloor(origin.port, opts.serverCpuOrNull, tls) : undefined;
   let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs, tls);
   const tlsNote = (s) => (s.tlsPort === undefined ? '' : ` (HTTPS ${s.tlsPort})`);
-  log(`bench: ${opts.only === 'compression' ? '' : `nginx on 127.0.0.1:${nginx.port}${tlsNote(nginx)}, `}edge on 127.0.0.1:${edge.port}${tlsNote(edge)} (${edge.processes} process)${floor ? `, floor on 127.0.0.1:${floor.port}${tlsNote(floor)}` : ''}`);
+  log(`bench: ${edgeOnly ? '' : `nginx on 127.0.0.1:${nginx.port}${tlsNote(nginx)}, `}edge on 127.0.0.1:${edge.port}${tlsNote(edge)} (${edge.processes} process)${floor ? `, floor on 127.0.0.1:${floor.port}${tlsNote(floor)}` : ''}`);
 
   const data = { hits: [], hits2: [], cold: [], collapse: [] };
   const stamp = Date.now().toString(36);
+
+  if (opts.only === 'rules') {
+    const report = await rulesSection(opts, info, edge, origin);
+    log(`\n${report}`);
+    if (opts.write) log(`bench: delivery-rules results written to ${path.relative(process.cwd(), writeDocs(report, RULES_START, RULES_END, '## Delivery rules'))}`);
+    else log('bench: docs/BENCHMARKS.md not changed (--quick or --no-write; --write to record)');
+    return;
+  }
 
   if (opts.only === 'compression') {
     const report = await compressionSection(opts, info, nginxBin, edge, origin);

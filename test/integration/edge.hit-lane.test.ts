@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import type { DeliveryRule } from '../../src/core/delivery-rules.types';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir, type HttpOptions, type ScriptedOrigin } from './edge.harness';
@@ -55,6 +56,9 @@ before(async () => {
   const customers = [
     customer('customer-a', origin.url, ['cdn.a.test']),
     { ...customer('customer-q', origin.url, ['cdn.q.test']), queryString: { mode: 'allowlist' as const, allow: ['v'] } },
+    // Delivery rules the lane judges itself: path-only ones (once per URL), and ones reading headers and cookies (per request).
+    { ...customer('customer-r', origin.url, ['cdn.r.test']), rules: PATH_RULES },
+    { ...customer('customer-h', origin.url, ['cdn.h.test']), rules: [...PATH_RULES, ...HEADER_RULES] },
   ];
   const start = async (hitLane: boolean): Promise<EdgeHandle> => {
     const dir = await tempDir();
@@ -82,7 +86,22 @@ interface Case {
   encoding?: string;
 }
 
+const PATH_RULES: DeliveryRule[] = [
+  { name: 'tracking', actions: { cacheKey: { query: { mode: 'deny', names: ['utm_*'] } } } },
+  { name: 'security', actions: { responseHeaders: [{ op: 'set', name: 'x-content-type-options', value: 'nosniff' }, { op: 'remove', name: 'x-origin' }] } },
+  { name: 'text', match: { extensions: ['txt'] }, actions: { cache: { browserTtl: 120 } } },
+  { name: 'closed', match: { pathPrefixes: ['/closed/'] }, actions: { access: { deny: true } } },
+  { name: 'lang', match: { pathPrefixes: ['/i18n/'] }, actions: { cacheKey: { headers: ['accept-language'] } } },
+];
+const HEADER_RULES: DeliveryRule[] = [
+  { name: 'cors', match: { headers: [{ name: 'origin' }] }, actions: { responseHeaders: [{ op: 'set', name: 'access-control-allow-origin', value: '*' }] } },
+  { name: 'debug', match: { headers: [{ name: 'x-debug', values: ['1'] }] }, actions: { responseHeaders: [{ op: 'set', name: 'x-debug-edge', value: 'on' }] } },
+  { name: 'preview', match: { cookies: [{ name: 'preview', values: ['1'] }] }, actions: { cache: { bypass: true } } },
+  { name: 'agent', match: { headers: [{ name: 'user-agent', values: ['bot'] }] }, actions: { responseHeaders: [{ op: 'set', name: 'x-agent', value: 'bot' }] } },
+];
 const A = { host: 'cdn.a.test' };
+const R = { host: 'cdn.r.test' };
+const H = { host: 'cdn.h.test' };
 const CASES: Case[] = [
   { name: 'plain GET of a fresh object', path: '/plain.txt', options: A, lane: true },
   { name: 'query kept as part of the key', path: '/q.txt?b=2&a=1', options: A, lane: true },
@@ -110,6 +129,18 @@ const CASES: Case[] = [
   { name: 'origin-gzipped, client accepts gzip', path: '/gz.txt', options: { ...A, headers: { 'accept-encoding': 'gzip' } }, lane: true, encoding: 'gzip' },
   { name: 'origin-gzipped, client without gzip (decoded)', path: '/gz.txt', options: A, lane: false },
   { name: 'origin-gzipped, client wants br only (decoded)', path: '/gz.txt', options: { ...A, headers: { 'accept-encoding': 'br' } }, lane: false },
+  { name: 'path-only rules: fields and browser TTL', path: '/ruled.txt', options: R, lane: true },
+  { name: 'path-only rules: a tracking parameter out of the key', path: '/ruled.txt?utm_source=x', options: R, lane: true },
+  { name: 'path-only rules: with a copy', path: '/big.txt', options: { ...R, headers: { 'accept-encoding': 'br' } }, lane: true, encoding: 'br' },
+  { name: 'path-only rules: deny is the pipeline\'s', path: '/closed/x.txt', options: R, lane: false },
+  { name: 'path-only rules: a header in the key is the pipeline\'s', path: '/i18n/s.txt', options: { ...R, headers: { 'accept-language': 'fr' } }, lane: false },
+  { name: 'header rules, none matching', path: '/ruled.txt', options: H, lane: true },
+  { name: 'header rules: Origin present', path: '/ruled.txt', options: { ...H, headers: { origin: 'https://site.test' } }, lane: true },
+  { name: 'header rules: X-Debug: 1 in any case', path: '/ruled.txt', options: { ...H, headers: { 'X-DEBUG': '1' } }, lane: true },
+  { name: 'header rules: X-Debug other value', path: '/ruled.txt', options: { ...H, headers: { 'x-debug': '2' } }, lane: true },
+  { name: 'header rules: a repeated User-Agent counts once (node:http keeps the first)', path: '/ruled.txt', options: { ...H, headers: { 'user-agent': 'bot', 'User-Agent': 'human' } }, lane: true },
+  { name: 'header rules: a bypass cookie is the pipeline\'s', path: '/ruled.txt', options: { ...H, headers: { cookie: 'a=b; preview=1' } }, lane: false },
+  { name: 'header rules: another cookie', path: '/ruled.txt', options: { ...H, headers: { cookie: 'preview=0' } }, lane: true },
 ];
 
 /** What must agree: status, body, and every header but Date/Age (Age: within a second). */

@@ -27,7 +27,7 @@
  */
 import { acceptsCoding, negotiateCoding } from '../../core/content-coding.rules';
 import type { CustomerConfig } from '../../core/customer.types';
-import { applyQueryPolicy, requestFacts, type CompiledRules, type Decision } from '../../core/delivery-rules.compile';
+import { applyQueryPolicy, parseCookies, requestFacts, type CompiledRules, type Decision, type RequestFacts } from '../../core/delivery-rules.compile';
 import { parseHostHeader, type HostParse } from '../../core/host.rules';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
 import { cacheKey, encodedKey, splitTarget } from '../cache/cache-key';
@@ -117,14 +117,19 @@ const hosts = new Map<string, HostParse>();
 const HOSTS_MAX = 1024;
 
 /**
- * What the lane knows of a request target for one customer version: its key and the delivery
- * rules' decision, worked out once (the rules are path-only, or the lane is not used for the
- * customer); `key` undefined: the decision asks for something only the pipeline does (access
- * checks, a redirect, a bypass, header or cookie values in the key).
+ * What the lane knows of a request target for one customer version: its path and query, and
+ * with path-only rules its decision and key, worked out once; with rules that read headers or
+ * cookies, the key of each decision met so far (`keys`). A key undefined: the decision asks for
+ * something only the pipeline does (access checks, a redirect, a bypass, header or cookie values
+ * in the key).
  */
 interface LaneTarget {
+  path: string;
+  query: string;
+  /** Path-only rules: the decision (undefined: decided per request). */
+  decision: Decision | undefined;
   key: string | undefined;
-  decision: Decision;
+  keys: Map<Decision, string | undefined> | undefined;
 }
 
 /**
@@ -151,13 +156,18 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   if (transport === 'http' && customer.tls !== undefined && plainNeedsPipeline(customer, host.host, target, ctx)) return false;
   // Over TLS, a host other than the connection's server name is the https step's to judge (421 or not).
   if (transport !== 'http' && serverNameOf(req) !== host.host) return false;
-  // rules: only path-only rules are judged here (once per target); anything else is the pipeline's
+  // rules: path-only rules are judged once per target; rules reading headers or cookies per
+  // request, from the raw header list; a decision the lane cannot carry out is the pipeline's
   const rules = ctx.rules(customer);
-  if ('failed' in rules || !rules.compiled.pathOnly) return false;
+  if ('failed' in rules) return false;
   const laneTarget = targetOf(customer, target, rules.compiled);
-  const key = laneTarget.key;
+  let decision = laneTarget.decision;
+  let key = laneTarget.key;
+  if (decision === undefined) {
+    decision = rules.compiled.decide(rawFacts(req.rawHeaders, laneTarget.path));
+    key = keyFor(laneTarget, decision, customer);
+  }
   if (key === undefined) return false;
-  const decision = laneTarget.decision;
   // lookup
   const held = lane.memory.peek(key);
   if (held === undefined) return false;
@@ -347,10 +357,13 @@ function targetOf(customer: CustomerConfig, target: string, rules: CompiledRules
   let known = byTarget.get(target);
   if (known === undefined) {
     const { path, query } = splitTarget(target);
-    // Path-only rules: the method, headers and cookies are never looked at.
-    const decision = rules.decide(requestFacts({ method: 'GET', path, headers: NO_HEADERS }));
-    const servable = decision.access === undefined && decision.redirect === undefined && !decision.bypass && decision.keyHeaders.length === 0 && decision.keyCookies.length === 0;
-    known = { key: servable ? cacheKey(customer.id, path, applyQueryPolicy(query, decision.query)) : undefined, decision };
+    known = { path, query, decision: undefined, key: undefined, keys: undefined };
+    if (rules.pathOnly) {
+      // Path-only rules: the method, headers and cookies are never looked at.
+      const decision = rules.decide(requestFacts({ method: 'GET', path, headers: NO_HEADERS }));
+      known.decision = decision;
+      known.key = laneKey(customer, path, query, decision);
+    } else known.keys = new Map();
     if (keysHeld >= KEYS_MAX) {
       keys = new Map([[customer, byTarget]]);
       byTarget.clear();
@@ -363,6 +376,55 @@ function targetOf(customer: CustomerConfig, target: string, rules: CompiledRules
 }
 
 const NO_HEADERS = Object.freeze({});
+/** Decisions kept per target for rules that read headers (a target meets a few combinations). */
+const DECISIONS_PER_TARGET_MAX = 16;
+
+/** lookup's key for a decision the lane can carry out, else undefined. */
+function laneKey(customer: CustomerConfig, path: string, query: string, decision: Decision): string | undefined {
+  const servable = decision.access === undefined && decision.redirect === undefined && !decision.bypass && decision.keyHeaders.length === 0 && decision.keyCookies.length === 0;
+  return servable ? cacheKey(customer.id, path, applyQueryPolicy(query, decision.query)) : undefined;
+}
+
+function keyFor(target: LaneTarget, decision: Decision, customer: CustomerConfig): string | undefined {
+  const keys = target.keys!;
+  if (keys.has(decision)) return keys.get(decision);
+  const key = laneKey(customer, target.path, target.query, decision);
+  if (keys.size >= DECISIONS_PER_TARGET_MAX) keys.clear();
+  keys.set(decision, key);
+  return key;
+}
+
+/** Fields of which node:http keeps the first and drops repeats (IncomingMessage#headers): the lane reads them the same way. */
+const FIRST_ONLY = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since',
+  'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
+
+/**
+ * RequestFacts over the raw header list (no header object is built): a GET of `path`, a field
+ * found by a case-insensitive scan (repeated fields joined as Node joins them), cookies parsed
+ * on the first one asked for.
+ */
+function rawFacts(raw: readonly string[], path: string): RequestFacts {
+  let cookies: Map<string, string> | undefined;
+  const header = (name: string): string | undefined => {
+    let value: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const field = raw[i]!;
+      if (field.length !== name.length || field.toLowerCase() !== name) continue;
+      if (value === undefined) value = raw[i + 1]!;
+      else if (FIRST_ONLY.has(name)) break;
+      else value = `${value}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]!}`;
+    }
+    return value;
+  };
+  return {
+    method: 'GET',
+    path,
+    header,
+    cookie: (name) => (cookies ??= parseCookies(header('cookie'))).get(name),
+  };
+}
 
 /** Answer fields with the rules applied, made once per fields object and decision (the lane's fields objects live as long as their entries). */
 const ruled = new WeakMap<StoredHeaders, { decision: Decision; headers: StoredHeaders }>();
