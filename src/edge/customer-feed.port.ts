@@ -9,6 +9,7 @@ import type { CustomerConfig } from '../core/customer.types';
 import type { PurgeAck } from '../core/fleet.port';
 import type { PurgeRequest } from '../core/purge.types';
 import type { CustomerSource } from '../core/customer-source.port';
+import type { WarmRequest } from '../core/warm.types';
 
 export type CustomerFeedEvent =
   | { kind: 'upserted'; customer: CustomerConfig; previous: CustomerConfig | undefined }
@@ -45,6 +46,13 @@ export interface EdgeCustomerFeed extends CustomerSource {
   busLag?(): number;
   /** Hears every purge this process applied (for acks over the fleet channel). Returns the unsubscribe function. */
   onPurgeApplied?(listener: PurgeAppliedListener): () => void;
+  /**
+   * Feeds that follow a bus: hears every `warm.requested` this process reads, in its place
+   * among the changes (edge/warm decides whether it is this edge's to warm). Warms are not in
+   * the snapshot: one published before the snapshot a feed loads is never heard. Returns the
+   * unsubscribe function.
+   */
+  onWarmRequested?(listener: (warm: WarmRequest) => void): () => void;
 }
 
 /** A purge as this edge process applied it. */

@@ -13,7 +13,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from './cache/cache-store.port';
 import { CustomerMeter, StatsRecorder } from './stats/customer.meter';
-import { EDGE_METRICS, EDGE_PRIMARY_METRICS, ENCODING_LABELS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type RuleRefusalReason, type TlsFailureReason, RULE_REFUSAL_REASONS } from './metrics.catalog';
+import { EDGE_METRICS, EDGE_PRIMARY_METRICS, ENCODING_LABELS, UNKNOWN_CUSTOMER, type CacheResult, type OriginErrorKind, type RuleRefusalReason, type TlsFailureReason, RULE_REFUSAL_REASONS, WARM_OUTCOMES, type WarmOutcome } from './metrics.catalog';
 import { CustomerSeriesTable, renderCustomerFamilies, type RowSnapshot, type StoredByCustomer } from './stats/customer.series';
 
 export {
@@ -72,6 +72,7 @@ export class EdgeMetrics {
   readonly #tlsHandshakes: Counter<'version' | 'resumed'>;
   readonly #tlsFailures: Counter<'reason'>;
   readonly #ruleRefusals: Counter<'customer' | 'reason'>;
+  readonly #warmRequests: Counter<'customer' | 'outcome'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
   readonly recorder = new StatsRecorder();
   readonly #series = new CustomerSeriesTable();
@@ -94,6 +95,7 @@ export class EdgeMetrics {
     this.#tlsHandshakes = new Counter({ ...m.tlsHandshakes, labelNames: [...m.tlsHandshakes.labelNames], registers });
     this.#tlsFailures = new Counter({ ...m.tlsHandshakeFailures, labelNames: [...m.tlsHandshakeFailures.labelNames], registers });
     this.#ruleRefusals = new Counter({ ...m.ruleRefusals, labelNames: [...m.ruleRefusals.labelNames], registers });
+    this.#warmRequests = new Counter({ ...m.warmRequests, labelNames: [...m.warmRequests.labelNames], registers });
     new Gauge({ ...m.tlsContexts, registers, collect() { this.set(sources.tlsContexts?.() ?? 0); } });
     const compression = this.compression;
     const perEncoding = (entry: { name: string; help: string; labelNames: readonly string[] }, slot: number): void => {
@@ -137,6 +139,11 @@ export class EdgeMetrics {
     this.#ruleRefusals.inc({ customer: customerId, reason });
   }
 
+  /** A cache warming request ended (edge/warm; a labelled counter: warms are few). */
+  warmRequest(customerId: string, outcome: WarmOutcome): void {
+    this.#warmRequests.inc({ customer: customerId, outcome });
+  }
+
   /** The customer's meter (UNKNOWN_CUSTOMER: counted in the metrics, never in stats). */
   meter(customerId: string): CustomerMeter {
     let meter = this.#meters.get(customerId);
@@ -156,6 +163,7 @@ export class EdgeMetrics {
     this.#meters.delete(customerId);
     this.#series.remove(customerId);
     for (const reason of RULE_REFUSAL_REASONS) this.#ruleRefusals.remove({ customer: customerId, reason });
+    for (const outcome of WARM_OUTCOMES) this.#warmRequests.remove({ customer: customerId, outcome });
   }
 
   /** The per-customer families as plain numbers (a cluster worker's answer to its primary). */

@@ -42,6 +42,14 @@ export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
 export const RULE_REFUSAL_REASONS = ['access', 'signature', 'rate'] as const;
 export type RuleRefusalReason = (typeof RULE_REFUSAL_REASONS)[number];
 
+/**
+ * Values of the `outcome` label of cache warming requests (edge/warm): `hit` already cached,
+ * `miss` fetched from the origin, `bypass` fetched but the rules keep it out of the cache,
+ * `failed` a 4xx or 5xx answer, or none.
+ */
+export const WARM_OUTCOMES = ['hit', 'miss', 'bypass', 'failed'] as const;
+export type WarmOutcome = (typeof WARM_OUTCOMES)[number];
+
 /** Values of the `encoding` label of the compression metrics (the codings the edge applies). */
 export const ENCODING_LABELS = ['br', 'gzip'] as const;
 
@@ -120,6 +128,11 @@ export const EDGE_METRICS = {
     name: 'cdn_edge_rule_refusals_total',
     help: "Requests the customer's delivery rules refused, by customer and reason (access: denied, client address or Referer, 403; signature: signed URL missing or invalid, 403; rate: rate limit per client address, 429)",
     labelNames: ['customer', 'reason'],
+  },
+  warmRequests: {
+    name: 'cdn_edge_warm_requests_total',
+    help: 'Cache warming requests this edge made through its own request path, by customer and outcome (hit: already cached; miss: fetched from the origin; bypass: fetched, kept out of the cache by the rules; failed: 4xx, 5xx or no answer)',
+    labelNames: ['customer', 'outcome'],
   },
   lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
 } as const;

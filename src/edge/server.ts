@@ -35,6 +35,7 @@ import { rulesOf, urlQueryOf } from './pipeline/customer-rules';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
 import { EdgeTransaction, sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
+import { purgeTargetOf } from './purge/purge-index.port';
 import { meteredPurgeApplier } from './purge/purge.metered';
 import type { LurkerSettings } from './purge/purge.lurker';
 import { StatsReporter } from './stats/stats.reporter';
@@ -43,6 +44,9 @@ import type { EdgeCustomerFeed, CustomerFeedEvent } from './customer-feed.port';
 import { CertificateContexts } from './tls/certificate-contexts';
 import { createTlsServer, type ServeRequest } from './tls/secure.server';
 import { tlsContextOptions } from './tls/tls.settings';
+import { LoopbackFetcher } from './warm/loopback.fetcher';
+import { WarmReporter } from './warm/warm.reporter';
+import { WarmRunner } from './warm/warm.runner';
 
 export interface EdgeDeps {
   customers: EdgeCustomerFeed;
@@ -194,6 +198,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           serve,
         });
   const edgeId = deps.edgeId ?? config.edgeId;
+  // One start time for the heartbeat and the warm reports: the api tells a restarted process by it.
+  const startedAt = new Date().toISOString();
+  const warm = startWarming(config, deps, { edgeId, startedAt, metrics, store: deps.store ?? ownStore!, clock, logger });
   const readiness = (): Readiness => readinessOf(customers, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
   const adminApp =
@@ -211,6 +218,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           version: packageVersion(),
           intervalMs: config.heartbeatMs,
           isReady,
+          startedAt,
           cacheSize: () => {
             const stats = store.stats?.();
             return { objects: stats?.objects ?? 0, bytes: stats?.bytes ?? 0 };
@@ -221,6 +229,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     deps.stats === undefined ? undefined : new StatsReporter({ channel: deps.stats, recorder: metrics.recorder, edgeId, intervalMs: config.statsIntervalMs, logger });
 
   const close = async (): Promise<void> => {
+    // First: its requests in flight are this edge's own, and its last reports go before the edge leaves the fleet.
+    await warm?.close();
     await Promise.all([publicServer.close(), tlsServer?.close()]);
     // After the last request: its traffic is in the final report.
     await statsReporter?.stop();
@@ -254,6 +264,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   const port = (publicServer.server.address() as AddressInfo).port;
   const adminPort = adminApp === undefined ? 0 : (adminApp.server.address() as AddressInfo).port;
   const tlsPort = tlsServer === undefined ? undefined : (tlsServer.server.address() as AddressInfo).port;
+  warm?.listening(`http://${urlHost(config.host)}:${port}`, tlsPort === undefined ? undefined : `https://${urlHost(config.tlsHost)}:${tlsPort}`);
   return {
     url: `http://${urlHost(config.host)}:${port}`,
     adminUrl: `http://${urlHost(config.adminHost)}:${adminPort}`,
@@ -271,6 +282,74 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     purges,
     clientRates,
     close,
+  };
+}
+
+/**
+ * Cache warming (edge/warm), when the feed carries warms (the bus): the runner hears them from
+ * the feed at once, so none read during start-up is missed, and fetches once the public port
+ * listens (`listening`). Reports go over the fleet channel; the warmer lease is the index's,
+ * shared by the processes of this edge (a store without one: this process warms alone).
+ */
+function startWarming(
+  config: Readonly<EdgeConfig>,
+  deps: EdgeDeps,
+  o: { edgeId: string; startedAt: string; metrics: EdgeMetrics; store: CacheStore; clock: Clock; logger: Logger },
+): { listening(plainUrl: string, tlsUrl: string | undefined): void; close(): Promise<void> } | undefined {
+  const feed = deps.customers;
+  if (feed.onWarmRequested === undefined) return undefined;
+  let fetcher: LoopbackFetcher | undefined;
+  let markListening!: (f: LoopbackFetcher) => void;
+  const ready = new Promise<LoopbackFetcher>((resolve) => (markListening = resolve));
+  const untilListening = (signal: AbortSignal): Promise<LoopbackFetcher | undefined> =>
+    new Promise((resolve) => {
+      const onAbort = (): void => resolve(undefined);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void ready.then((f) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(f);
+      });
+    });
+  const lease = purgeTargetOf(o.store)?.index;
+  const fleet = deps.fleet;
+  const runner = new WarmRunner({
+    edgeId: config.edgeId,
+    process: o.edgeId,
+    processStartedAt: o.startedAt,
+    concurrency: config.warm.concurrency,
+    ratePerSecond: config.warm.ratePerSecond,
+    customers: feed,
+    fetch: async (target, options) => {
+      const listening = fetcher ?? (await untilListening(options.signal));
+      // Closed before the port ever listened: no answer, and nothing waits forever.
+      return listening === undefined ? { status: null, cache: null, retryAfterSeconds: null, error: 'the edge closed' } : listening.fetch(target, options);
+    },
+    tls: config.tlsPort !== undefined,
+    claim: (ttlMs) => (lease === undefined ? Promise.resolve(true) : lease.lease('warmer', ttlMs)),
+    reporter: new WarmReporter({ send: (reports) => (fleet === undefined ? Promise.resolve() : fleet.reportWarms(reports)), logger: o.logger }),
+    counted: (customerId, outcome) => o.metrics.warmRequest(customerId, outcome),
+    onIdle: () => fetcher?.idle(),
+    logger: o.logger,
+    now: () => o.clock.now(),
+  });
+  const unsubscribe = feed.onWarmRequested((warm) => runner.requested(warm));
+  return {
+    listening(plainUrl, tlsUrl) {
+      fetcher = new LoopbackFetcher({
+        plainUrl,
+        tlsUrl,
+        connections: config.warm.concurrency,
+        // Beyond the edge's own wait for the origin: the edge answers (504) before this gives up.
+        timeoutMs: config.originTimeoutMs + 5_000,
+        userAgent: `Edgeplane-warm/${packageVersion()} (${o.edgeId})`,
+      });
+      markListening(fetcher);
+    },
+    async close() {
+      unsubscribe();
+      await runner.close();
+      await fetcher?.close();
+    },
   };
 }
 

@@ -5,6 +5,9 @@
  * history, restarted Redis) reloads the snapshot. Bus errors are retried with backoff
  * while the edge keeps serving what it knows. The bus belongs to the caller.
  *
+ * Warms (`warm.requested`) are handed to `onWarmRequested` listeners in their place (edge/warm
+ * runs them in the background); they are not in the snapshot, so a reload skips those before it.
+ *
  * Purges (`purge.requested`) go to the attached PurgeApplier in seq order, each run of
  * consecutive purges of one read together (applyMany: few index write transactions);
  * the applied seq moves past a purge only once it is in effect on this edge, and is saved
@@ -19,6 +22,7 @@ import type { Change, Snapshot } from '../../core/bus.events';
 import { isKnownEvent } from '../../core/bus.events';
 import type { ChangeBus } from '../../core/bus.port';
 import type { PurgeRequest } from '../../core/purge.types';
+import type { WarmRequest } from '../../core/warm.types';
 import type { Logger } from '../../obs/logger.factory';
 import type { EdgeCustomerFeed, PurgeApplier, PurgeAppliedAck, PurgeAppliedListener, CustomerFeedListener } from '../customer-feed.port';
 import { SnapshotFile } from './snapshot-file';
@@ -62,6 +66,7 @@ export class BusCustomerFeed implements EdgeCustomerFeed {
   #bootSeq = 0;
   #purges: PurgeApplier | undefined;
   readonly #purgeListeners = new Set<PurgeAppliedListener>();
+  readonly #warmListeners = new Set<(warm: WarmRequest) => void>();
   /** Acks of purges applied but not yet known flushed; told once they are. */
   #pendingAcks: PurgeAppliedAck[] = [];
   #unflushed = false;
@@ -124,6 +129,11 @@ export class BusCustomerFeed implements EdgeCustomerFeed {
   onPurgeApplied(listener: PurgeAppliedListener): () => void {
     this.#purgeListeners.add(listener);
     return () => this.#purgeListeners.delete(listener);
+  }
+
+  onWarmRequested(listener: (warm: WarmRequest) => void): () => void {
+    this.#warmListeners.add(listener);
+    return () => this.#warmListeners.delete(listener);
   }
 
   async start(): Promise<void> {
@@ -298,6 +308,15 @@ export class BusCustomerFeed implements EdgeCustomerFeed {
         }
       } else if (event.kind === 'customer.deleted') {
         this.#index.delete(event.customerId);
+      } else if (event.kind === 'warm.requested') {
+        // After the customer changes before it, so a warm finds its customer as the api saw it.
+        for (const listener of this.#warmListeners) {
+          try {
+            listener(event.warm);
+          } catch (err) {
+            this.#log.warn({ err: errorMessage(err), warm: event.warm.id }, 'a warm listener failed');
+          }
+        }
       }
       this.#seq = change.seq;
     }

@@ -27,12 +27,14 @@ export interface FleetReporterOptions {
   isReady(): boolean;
   cacheSize(): { objects: number; bytes: number };
   logger: Logger;
+  /** ISO start time the heartbeat reports (default: now); edge/warm's reports name the same one. */
+  startedAt?: string;
 }
 
 export class FleetReporter {
   readonly #o: FleetReporterOptions;
   readonly #log: Logger;
-  readonly #startedAt = new Date().toISOString();
+  readonly #startedAt: string;
   #queue: PurgeAck[] = [];
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -42,6 +44,7 @@ export class FleetReporter {
 
   constructor(options: FleetReporterOptions) {
     this.#o = options;
+    this.#startedAt = options.startedAt ?? new Date().toISOString();
     this.#log = options.logger.child({ component: 'fleet-reporter' });
   }
 
