@@ -5,6 +5,7 @@
  * only a process holding CDN_SECRET_KEY can read it, so Redis never holds it in clear.
  */
 import type { DeliveryRule, SigningKeyConfig } from './delivery-rules.types';
+import type { OriginConfig, OriginPolicy } from './origin.types';
 import type { CustomerTls } from './tls.types';
 
 export interface OriginBasicAuth {
@@ -17,7 +18,10 @@ export interface CustomerConfig {
   /** Slug, `[a-z0-9][a-z0-9-]*`, at most 63 characters. Starts every cache key. */
   id: string;
   name: string;
-  /** http(s) URL without credentials; a path, if any, prefixes every origin request. */
+  /**
+   * http(s) URL without credentials; a path, if any, prefixes every origin request. With
+   * `origins`, the preferred one's (the first of `origins`), kept for readers that know one.
+   */
   originUrl: string;
   /** Lower-cased hostnames, unique across all customers. */
   domains: string[];
@@ -51,6 +55,13 @@ export interface CustomerConfig {
    * list (text, JSON, JavaScript, CSS, SVG, ...). Absent or empty: the built-in list only.
    */
   compressTypes?: string[];
+  /**
+   * Every origin, in preference order (origin.types.ts): priority, then name. Absent: one
+   * origin, `originUrl` with `basicAuth` (a configuration from before several were possible).
+   */
+  origins?: OriginConfig[];
+  /** How the origins are used (connection cap, queue, retry budget, stale when all are down). Absent: the edge's defaults. */
+  originPolicy?: OriginPolicy;
   /** Bumped on every change; lets a consumer ignore an older copy. */
   version: number;
   updatedAt: string;
