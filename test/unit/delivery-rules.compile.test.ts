@@ -23,7 +23,7 @@ import {
 import { compileGlob } from '../../src/core/delivery-rules.glob';
 import type { DeliveryRule, QueryKeyPolicy, RuleMatch } from '../../src/core/delivery-rules.types';
 import { isCdnError } from '../../src/core/errors';
-import { normalizeQuery } from '../../src/edge/cache/cache-key';
+import { normalizeQuery } from '../support/legacy-query';
 import { rng } from '../support/random';
 
 type Customer = Pick<CustomerConfig, 'cacheTtl' | 'queryString' | 'staleIfErrorSeconds' | 'rules'>;

@@ -1,4 +1,3 @@
-import type { QueryStringPolicy } from '../../core/customer.types';
 
 /**
  * The cache key: customer id first, so no customer can ever address another's object
@@ -40,33 +39,4 @@ export function encodedKey(objectKey: string, coding: 'br' | 'gzip'): string {
 /** Whether a key (or its `path?query…` rest) is an encoded copy's. */
 export function isEncodedRest(rest: string): boolean {
   return rest.endsWith('\n~br') || rest.endsWith('\n~gzip');
-}
-
-/**
- * The query string as the customer's policy wants it in the key (and at the origin):
- * `keep` sorts parameters by name (stable, so repeated names keep their order),
- * `ignore` drops it, `allowlist` keeps only the named parameters, sorted.
- */
-export function normalizeQuery(query: string, policy: QueryStringPolicy | undefined): string {
-  const mode = policy?.mode ?? 'keep';
-  if (mode === 'ignore' || query === '') return '';
-  // One parameter kept as it is: nothing to drop or sort (the hit path's common case).
-  if (mode === 'keep' && !query.includes('&')) return query;
-  const params = query.split('&').filter((p) => p !== '');
-  const kept = mode === 'allowlist' ? params.filter((p) => policy!.allow.includes(paramName(p))) : params;
-  return kept
-    .map((p, i) => ({ p, i, name: paramName(p) }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.i - b.i))
-    .map((x) => x.p)
-    .join('&');
-}
-
-function paramName(param: string): string {
-  const eq = param.indexOf('=');
-  const raw = (eq < 0 ? param : param.slice(0, eq)).replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
 }

@@ -11,7 +11,8 @@
  */
 import { CdnError } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
-import { cacheKey, normalizeQuery, splitTarget, variantKey } from '../cache/cache-key';
+import { applyQueryPolicy, requestFacts } from '../../core/delivery-rules.compile';
+import { cacheKey, splitTarget, variantKey } from '../cache/cache-key';
 import { mayServeStaleIfError } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
@@ -270,6 +271,13 @@ function readSmallBody(req: ClientRequest, max: number, signal: AbortSignal): Pr
   });
 }
 
+/** Another URL's query as the customer's rules key it, judged for this request's headers (a Location the origin names). */
+function queryOf(ctx: PipelineContext, tx: EdgeTransaction, path: string, query: string): string {
+  const rules = ctx.rules(tx.customer!);
+  if ('failed' in rules) return applyQueryPolicy(query, { mode: 'all' });
+  return applyQueryPolicy(query, rules.compiled.decide(requestFacts({ method: 'GET', path, headers: tx.req.headers })).query);
+}
+
 /**
  * RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and the
  * Location / Content-Location URIs on the same host. Deleting a URL's key also retires
@@ -290,7 +298,7 @@ async function invalidate(tx: EdgeTransaction, ctx: PipelineContext): Promise<vo
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || normalizeHostname(url.hostname) !== tx.host) continue;
     const { path, query } = splitTarget(url.pathname + url.search);
-    keys.add(cacheKey(customer.id, path, normalizeQuery(query, customer.queryString)));
+    keys.add(cacheKey(customer.id, path, queryOf(ctx, tx, path, query)));
   }
   await Promise.all(
     [...keys].map((key) =>
