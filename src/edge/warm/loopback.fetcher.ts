@@ -51,10 +51,6 @@ export class LoopbackFetcher {
     this.#plain = new Pool(options.plainUrl, { connections: options.connections });
   }
 
-  get canUseTls(): boolean {
-    return this.#o.tlsUrl !== undefined;
-  }
-
   fetch: WarmFetch = async (target, { secure, signal }) => {
     const pool = secure && this.#o.tlsUrl !== undefined ? this.#tlsPool(target.host) : this.#plain;
     try {

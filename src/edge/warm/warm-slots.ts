@@ -12,10 +12,6 @@ export class WarmSlots {
     this.#size = size;
   }
 
-  get inFlight(): number {
-    return this.#used;
-  }
-
   /** Resolves true holding a slot (give it back with release()), or false once `signal` aborts. */
   acquire(signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return Promise.resolve(false);
