@@ -20,14 +20,17 @@ const ALL = [
   'AcmeAccounts1795590000000',
   'DeliveryRules1795600000000',
   'CacheWarming1795610000000',
+  'Origins1795620000000',
 ];
-const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'domain', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'];
+const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'];
 /** The tables of the certificates and ACME accounts migrations, newer than every other. */
 const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
 /** The table of the delivery-rules migration. */
 const RULES_TABLES = ['signing_key'];
-/** The tables of the cache-warming migration, the newest. */
+/** The tables of the cache-warming migration. */
 const WARM_TABLES = ['warm', 'warm_edge'];
+/** The table of the origins migration, the newest. */
+const ORIGIN_TABLES = ['customer_origin'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -166,7 +169,7 @@ test('the api tokens migration: a hash per token, customer roles carry their cus
 
     await undoThrough(ds, 'ApiTokens1795560000000');
     // The audit log and the certificates, newer, go first.
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
   }));
 
@@ -185,8 +188,8 @@ test('the audit-log migration: entries outlive their customer, the paging and re
     assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
 
     await undoThrough(ds, 'AuditLog1795570000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -226,10 +229,10 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await ds.query('SELECT * FROM acme_challenge'), []);
 
     await undoThrough(ds, 'Certificates1795580000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -240,8 +243,8 @@ test('the ACME accounts migration: one key per directory; down drops the table a
     await ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.a.b.c')`);
     await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
     await undoThrough(ds, 'AcmeAccounts1795590000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -252,7 +255,7 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await undoThrough(ds, 'DeliveryRules1795600000000');
     // A customer from before the migration, with its cache options.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow) VALUES ('m', 'M', 'https://m.example', 60, 30, 'allowlist', '["v"]')`);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
     assert.deepEqual(await ds.query(`SELECT cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow, delivery_rules, compress_types FROM customer`), [
       { cache_ttl: 60, stale_if_error_seconds: 30, query_string_mode: 'allowlist', query_string_allow: ['v'], delivery_rules: [], compress_types: [] },
     ]);
@@ -262,10 +265,10 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await ds.query(`DELETE FROM customer WHERE id = 'm'`);
     assert.deepEqual(await ds.query('SELECT * FROM signing_key'), []);
     await undoThrough(ds, 'DeliveryRules1795600000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name IN ('delivery_rules', 'compress_types')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -288,7 +291,55 @@ test('the cache-warming migration: edge rows go with their warm, warms with thei
     assert.deepEqual(await ds.query('SELECT * FROM warm'), []);
     assert.deepEqual(await ds.query('SELECT * FROM warm_edge'), []);
     await undoThrough(ds, 'CacheWarming1795610000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the origins migration: every existing customer gets its one origin, primary, as it was (Basic Auth only with both halves); origins go with their customer; down drops them alone', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await undoThrough(ds, 'Origins1795620000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t)));
+    // Customers from before the migration: with Basic Auth, without, and a lone username (never read as Basic Auth).
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username, basic_auth_password_enc, created_at, updated_at, version)
+      VALUES ('a', 'A', 'https://origin.a.example/base', 60, 'user', 'v1.sealed', '2030-01-02T03:04:05Z', '2030-02-03T04:05:06Z', 7)`);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('b', 'B', 'http://origin.b.example:8080', 60)`);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username) VALUES ('c', 'C', 'https://origin.c.example', 60, 'lonely')`);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000']);
+    const rows: Array<Record<string, unknown>> = await ds.query(
+      `SELECT customer_id, name, url, basic_auth_username, basic_auth_password_enc, priority, weight, host_header, tls_server_name, health_check, created_at = (SELECT created_at FROM customer WHERE id = customer_id) AS same_created
+         FROM customer_origin ORDER BY customer_id`,
+    );
+    const origin = (customer: string, url: string, username: string | null, password: string | null) => ({
+      customer_id: customer, name: 'primary', url, basic_auth_username: username, basic_auth_password_enc: password,
+      priority: 1, weight: 1, host_header: null, tls_server_name: null, health_check: null, same_created: true,
+    });
+    assert.deepEqual(rows, [
+      origin('a', 'https://origin.a.example/base', 'user', 'v1.sealed'),
+      origin('b', 'http://origin.b.example:8080', null, null),
+      origin('c', 'https://origin.c.example', null, null),
+    ]);
+    // Nothing else of the customer changed (no version bump: the edges' copies stay valid).
+    assert.deepEqual(await ds.query(`SELECT origin_url, basic_auth_username, version, origin_policy FROM customer WHERE id = 'a'`), [
+      { origin_url: 'https://origin.a.example/base', basic_auth_username: 'user', version: 7, origin_policy: null },
+    ]);
+    await assert.rejects(ds.query(`INSERT INTO customer_origin (customer_id, name, url) VALUES ('a', 'primary', 'https://x.example')`), /pk_customer_origin/);
+    await assert.rejects(ds.query(`INSERT INTO customer_origin (customer_id, name, url) VALUES ('nobody', 'x', 'https://x.example')`), /fk_customer_origin_customer/);
+    await assert.rejects(ds.query(`INSERT INTO customer_origin (customer_id, name, url, priority) VALUES ('a', 'x', 'https://x.example', 0)`), /chk_customer_origin_priority/);
+    await assert.rejects(ds.query(`INSERT INTO customer_origin (customer_id, name, url, weight) VALUES ('a', 'x', 'https://x.example', 1001)`), /chk_customer_origin_weight/);
+    await assert.rejects(ds.query(`INSERT INTO customer_origin (customer_id, name, url, basic_auth_username) VALUES ('a', 'x', 'https://x.example', 'u')`), /chk_customer_origin_basic_auth/);
+    await ds.query(`DELETE FROM customer WHERE id = 'a'`);
+    assert.deepEqual((await ds.query(`SELECT customer_id FROM customer_origin ORDER BY 1`)) as unknown[], [{ customer_id: 'b' }, { customer_id: 'c' }]);
+
+    await undoThrough(ds, 'Origins1795620000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t)));
+    assert.deepEqual(await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'origin_policy'`), []);
+    assert.deepEqual(await ds.query(`SELECT id, origin_url FROM customer ORDER BY id`), [
+      { id: 'b', origin_url: 'http://origin.b.example:8080' },
+      { id: 'c', origin_url: 'https://origin.c.example' },
+    ]);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

@@ -176,7 +176,7 @@ test('preferredOrigin: the lowest priority number, then the first name; none for
 });
 
 test('sealOrigin seals the password and nothing else; originsOf reads a config from before several origins', () => {
-  const [plain] = normalizeOrigins([o({ basicAuth: { username: 'u', password: 'secret' } })]);
+  const [plain] = normalizeOrigins([{ name: 'o', url: 'https://origin.example.com', basicAuth: { username: 'u', password: 'secret' } }]);
   const sealed = sealOrigin(plain!, (p) => `sealed(${p.length})`);
   assert.deepEqual(sealed.basicAuth, { username: 'u', passwordCiphertext: 'sealed(6)' });
   assert.doesNotMatch(JSON.stringify(sealed), /secret/);

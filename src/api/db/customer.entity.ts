@@ -2,8 +2,10 @@
 import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
 import type { QueryStringMode } from '../../core/customer.types';
 import type { DeliveryRule } from '../../core/delivery-rules.types';
+import type { OriginPolicy } from '../../core/origin.types';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { CertificateEntity } from './certificate.entity';
+import { CustomerOriginEntity } from './customer-origin.entity';
 import { DomainEntity } from './domain.entity';
 import { SigningKeyEntity } from './signing-key.entity';
 
@@ -65,6 +67,10 @@ export class CustomerEntity {
   @Column({ name: 'compress_types', type: 'jsonb', default: () => "'[]'" })
   compressTypes!: string[];
 
+  /** How the customer's origins are used; NULL: every edge default. */
+  @Column({ name: 'origin_policy', type: 'jsonb', nullable: true })
+  originPolicy!: OriginPolicy | null;
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
@@ -86,4 +92,8 @@ export class CustomerEntity {
 
   @OneToMany(() => SigningKeyEntity, (k) => k.customer)
   signingKeys?: SigningKeyEntity[];
+
+  /** Every origin (customer_origin); origin_url and the Basic Auth columns above are the preferred one's. */
+  @OneToMany(() => CustomerOriginEntity, (o) => o.customer)
+  origins?: CustomerOriginEntity[];
 }

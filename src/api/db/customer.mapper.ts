@@ -10,6 +10,7 @@ import type { CustomerTls, HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
 import { toAcmeChallenges, toEdgeCertificates } from './certificate.mapper';
 import type { CustomerEntity } from './customer.entity';
+import { originPolicyOf, originsOfEntity } from './origin.mapper';
 
 function sortedDomains(entity: CustomerEntity): string[] {
   return (entity.domains ?? []).map((d) => d.hostname).sort();
@@ -55,16 +56,16 @@ function signingKeysOf(entity: CustomerEntity): SigningKeyConfig[] {
 }
 
 export function toCustomerConfig(entity: CustomerEntity, nowMs: number = Date.now()): CustomerConfig {
+  // originUrl and basicAuth: the preferred origin's (the first), for readers that know one origin.
+  const origins = originsOfEntity(entity);
+  const preferred = origins[0]!;
   return {
     id: entity.id,
     name: entity.name,
-    originUrl: entity.originUrl,
+    originUrl: preferred.url,
     domains: sortedDomains(entity),
     cacheTtl: entity.cacheTtl,
-    basicAuth:
-      entity.basicAuthUsername !== null && entity.basicAuthPasswordEnc !== null
-        ? { username: entity.basicAuthUsername, passwordCiphertext: entity.basicAuthPasswordEnc }
-        : null,
+    basicAuth: preferred.basicAuth === null ? null : { ...preferred.basicAuth },
     cacheQuotaBytes: quotaOf(entity),
     staleIfErrorSeconds: entity.staleIfErrorSeconds ?? null,
     queryString: queryStringOf(entity),
@@ -72,6 +73,8 @@ export function toCustomerConfig(entity: CustomerEntity, nowMs: number = Date.no
     rules: [...(entity.deliveryRules ?? [])],
     signingKeys: signingKeysOf(entity),
     compressTypes: [...(entity.compressTypes ?? [])],
+    origins,
+    originPolicy: originPolicyOf(entity),
     version: entity.version,
     updatedAt: entity.updatedAt.toISOString(),
   };

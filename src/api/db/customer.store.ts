@@ -6,6 +6,7 @@
 import { In, MoreThan } from 'typeorm';
 import type { CustomerConfig, OriginBasicAuth, QueryStringPolicy } from '../../core/customer.types';
 import type { DeliveryRule } from '../../core/delivery-rules.types';
+import { primaryOrigin } from '../../core/origin.rules';
 import { isPlainText } from '../../core/text.rules';
 import type { HstsPolicy } from '../../core/tls.types';
 import type { CustomerRecord } from '../domain/customer.types';
@@ -13,6 +14,7 @@ import { CustomerEntity } from './customer.entity';
 import { toCustomerConfig, toCustomerRecord } from './customer.mapper';
 import type { Tx } from './database';
 import { DomainEntity } from './domain.entity';
+import { replaceOrigins, updatePreferredOrigin } from './origin.store';
 import { asUniqueViolation, conflictingValue } from './pg-errors';
 
 /** A customer's own fields as services set them (the password already sealed). */
@@ -35,10 +37,10 @@ export interface CustomerFields {
 
 /**
  * What every read of a customer loads with it: its config carries its domains, and its
- * certificates and ACME challenges for the edges (customer.mapper.ts). One query per
- * relation rather than one join of all three, which would multiply the rows.
+ * certificates, ACME challenges, signing keys and origins for the edges (customer.mapper.ts).
+ * One query per relation rather than one join of them all, which would multiply the rows.
  */
-const CUSTOMER_RELATIONS = { domains: true, certificates: true, acmeChallenges: true, signingKeys: true } as const;
+const CUSTOMER_RELATIONS = { domains: true, certificates: true, acmeChallenges: true, signingKeys: true, origins: true } as const;
 
 export interface NewCustomer extends CustomerFields {
   id: string;
@@ -134,6 +136,8 @@ export async function insertCustomer(m: Tx, customer: NewCustomer): Promise<void
     version: customer.version,
   });
   await addDomains(m, customer.id, customer.domains, customer.createdAt);
+  // A customer starts with one origin, `primary`: its originUrl and basicAuth (setOrigins adds more).
+  await replaceOrigins(m, customer.id, [primaryOrigin(customer.originUrl, customer.basicAuth)], customer.createdAt);
 }
 
 export async function updateCustomer(m: Tx, id: string, patch: CustomerPatch): Promise<void> {
@@ -159,6 +163,10 @@ export async function updateCustomer(m: Tx, id: string, patch: CustomerPatch): P
     row.basicAuthPasswordEnc = patch.basicAuth.passwordCiphertext;
   }
   await m.update(CustomerEntity, { id }, row);
+  // originUrl and basicAuth are the preferred origin's: changing them changes that origin.
+  if (patch.originUrl !== undefined || patch.basicAuth !== undefined) {
+    await updatePreferredOrigin(m, id, { ...(patch.originUrl !== undefined ? { url: patch.originUrl } : {}), ...(patch.basicAuth !== undefined ? { basicAuth: patch.basicAuth } : {}) }, patch.updatedAt);
+  }
 }
 
 function hstsColumns(hsts: HstsPolicy | null): Pick<CustomerEntity, 'hstsMaxAge' | 'hstsIncludeSubdomains' | 'hstsPreload'> {

@@ -19,12 +19,14 @@ import { Certificates1795580000000 } from '../../../migrations/1795580000000-cer
 import { AcmeAccounts1795590000000 } from '../../../migrations/1795590000000-acme-accounts';
 import { DeliveryRules1795600000000 } from '../../../migrations/1795600000000-delivery-rules';
 import { CacheWarming1795610000000 } from '../../../migrations/1795610000000-cache-warming';
+import { Origins1795620000000 } from '../../../migrations/1795620000000-origins';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
 import { AuditEntity } from './audit.entity';
 import { CertificateEntity } from './certificate.entity';
 import { ChangeLogEntity } from './change-log.entity';
+import { CustomerOriginEntity } from './customer-origin.entity';
 import { CustomerEntity } from './customer.entity';
 import { DomainEntity } from './domain.entity';
 import { PurgeEdgeEntity } from './purge-edge.entity';
@@ -47,6 +49,7 @@ export const API_ENTITIES = [
   SigningKeyEntity,
   WarmEntity,
   WarmEdgeEntity,
+  CustomerOriginEntity,
 ];
 export const API_MIGRATIONS = [
   InitialSchema1732400000000,
@@ -59,6 +62,7 @@ export const API_MIGRATIONS = [
   AcmeAccounts1795590000000,
   DeliveryRules1795600000000,
   CacheWarming1795610000000,
+  Origins1795620000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */
