@@ -5,14 +5,10 @@
  * only a process holding CDN_SECRET_KEY can read it, so Redis never holds it in clear.
  */
 import type { DeliveryRule, SigningKeyConfig } from './delivery-rules.types';
-import type { OriginConfig, OriginPolicy } from './origin.types';
-import type { CustomerTls } from './tls.types';
+import type { OriginBasicAuth, OriginConfig, OriginPolicy } from './origin.types';
 
-export interface OriginBasicAuth {
-  username: string;
-  /** `secret-box` ciphertext of the password. */
-  passwordCiphertext: string;
-}
+export type { OriginBasicAuth } from './origin.types';
+import type { CustomerTls } from './tls.types';
 
 export interface CustomerConfig {
   /** Slug, `[a-z0-9][a-z0-9-]*`, at most 63 characters. Starts every cache key. */

@@ -10,7 +10,13 @@
  * an idempotent request that fails (connection error, timeout, 5xx) is retried once on
  * another origin, within a retry budget; a request whose body was sent is never retried.
  */
-import type { OriginBasicAuth } from './customer.types';
+
+/** Basic Auth the edge sends to an origin; the password as `secret-box` ciphertext (see secret-box.ts). */
+export interface OriginBasicAuth {
+  username: string;
+  /** `secret-box` ciphertext of the password. */
+  passwordCiphertext: string;
+}
 
 export interface OriginConfig {
   /** Unique within the customer: `[a-z0-9][a-z0-9-]*`, at most 63 characters. Names the origin in health reports, metrics and events. */
