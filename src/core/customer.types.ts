@@ -6,9 +6,9 @@
  */
 import type { DeliveryRule, SigningKeyConfig } from './delivery-rules.types';
 import type { OriginBasicAuth, OriginConfig, OriginPolicy } from './origin.types';
+import type { CustomerTls } from './tls.types';
 
 export type { OriginBasicAuth } from './origin.types';
-import type { CustomerTls } from './tls.types';
 
 export interface CustomerConfig {
   /** Slug, `[a-z0-9][a-z0-9-]*`, at most 63 characters. Starts every cache key. */
