@@ -1,7 +1,9 @@
 /**
  * A fixed list of customers (`cdn edge --config customers.json`): ready at once, never
- * changes. The file holds Basic Auth passwords in clear; they are sealed with the
- * SecretBox on load so the rest of the edge handles one shape (CustomerConfig).
+ * changes. The file holds Basic Auth passwords in clear (the customer's and each origin's);
+ * they are sealed with the SecretBox on load so the rest of the edge handles one shape
+ * (CustomerConfig), the one the api sends: `origins` always listed (one `primary` made of
+ * originUrl and basicAuth when the file gives no `origins`), `originPolicy` always present.
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -22,6 +24,8 @@ import { CACHE_TTL_DEFAULT, type CustomerConfig, type QueryStringMode, type Quer
 import { checkCompressTypes, normalizeCompressTypes, readRules } from '../../core/delivery-rules.rules';
 import { RULES_MAX_DEFAULT, type DeliveryRule } from '../../core/delivery-rules.types';
 import { invalidInput, type FieldProblem } from '../../core/errors';
+import { preferredOrigin, primaryOrigin, readOriginPolicy, readOrigins, sealOrigin } from '../../core/origin.rules';
+import type { OriginConfig } from '../../core/origin.types';
 import { SecretBox } from '../../core/secret-box';
 import type { EdgeCustomerFeed } from '../customer-feed.port';
 import { CustomerIndex } from './customer-index';
@@ -49,9 +53,12 @@ export function createStaticCustomerFeed(customers: readonly CustomerConfig[]): 
  * cacheQuotaBytes?, staleIfErrorSeconds?, queryString?: { mode: "keep"|"ignore"|"allowlist", allow?: [names] },
  * tls?: { certificates: [{ certPem, keyPem }], httpsRedirect?, hsts? } (file-tls.ts),
  * rules?: [delivery rules] (core/delivery-rules.types.ts; at most RULES_MAX_DEFAULT),
- * compressTypes?: ["type/subtype"] }]`.
+ * compressTypes?: ["type/subtype"],
+ * origins?: [{ name, url, basicAuth?: {username, password}, priority?, weight?, hostHeader?, tlsServerName?, healthCheck? }]
+ * (core/origin.rules.ts; instead of originUrl and basicAuth, which then are the preferred origin's),
+ * originPolicy?: { maxConnections?, queueTimeoutMs?, retryBudgetPercent?, staleIfDownSeconds? } }]`.
  * Throws CDN_ERR_INPUT_INVALID naming every problem (`[0].originUrl: ...`,
- * `[1].rules[0] (images).match.globs[0]: ...`).
+ * `[1].rules[0] (images).match.globs[0]: ...`, `[2].origins[1] (backup).url: ...`).
  */
 export async function loadCustomersFile(file: string, secretKey: string): Promise<CustomerConfig[]> {
   let parsed: unknown;
@@ -92,8 +99,20 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
     if (id !== undefined) problems.push(...checkCustomerId(id, `${at}.id`));
     const name = str('name', false);
     if (name !== undefined) problems.push(...checkCustomerName(name, `${at}.name`));
-    const originUrl = str('originUrl', true);
+    // Either one origin (originUrl, basicAuth) or several (origins), whose preferred one they then are.
+    const hasOrigins = o.origins !== undefined && o.origins !== null;
+    const originUrl = str('originUrl', !hasOrigins);
     if (originUrl !== undefined) problems.push(...checkOriginUrl(originUrl, `${at}.originUrl`));
+    let origins: OriginConfig[] | undefined;
+    if (hasOrigins) {
+      if (o.originUrl !== undefined) problems.push({ field: `${at}.originUrl`, message: 'give either originUrl (one origin) or origins, not both: with origins, originUrl is the preferred origin\'s' });
+      if (o.basicAuth !== undefined && o.basicAuth !== null) problems.push({ field: `${at}.basicAuth`, message: 'with origins, Basic Auth belongs to each origin: set it as origins[i].basicAuth' });
+      const read = readOrigins(o.origins, { field: `${at}.origins` });
+      problems.push(...read.problems);
+      origins = read.origins.map((origin) => sealOrigin(origin, (password) => box.seal(password)));
+    }
+    const policy = readOriginPolicy(o.originPolicy, `${at}.originPolicy`);
+    problems.push(...policy.problems);
     let domains: string[] | undefined;
     if (!Array.isArray(o.domains) || !o.domains.every((d) => typeof d === 'string')) {
       problems.push({ field: `${at}.domains`, message: 'is required and must be an array of host names' });
@@ -175,20 +194,24 @@ export function parseCustomersFile(parsed: unknown, box: SecretBox, now: string)
       if (owner !== undefined && owner !== i) problems.push({ field: `${at}.domains`, message: `"${d}" already belongs to [${owner}]; a domain can belong to one customer only` });
       else hosts.set(host, i);
     }
-    if (problems.length > before || id === undefined || originUrl === undefined || domains === undefined) return;
+    if (problems.length > before || id === undefined || domains === undefined || (originUrl === undefined && origins === undefined)) return;
+    const all = origins ?? [primaryOrigin(normalizeOriginUrl(originUrl!), basicAuth === undefined ? null : { username: basicAuth.username, passwordCiphertext: box.seal(basicAuth.password) })];
+    const preferred = preferredOrigin(all)!;
     customers.push({
       id,
       name: name?.trim() ?? id,
-      originUrl: normalizeOriginUrl(originUrl),
+      originUrl: preferred.url,
       domains: domains.map(normalizeHostname),
       cacheTtl,
-      basicAuth: basicAuth === undefined ? null : { username: basicAuth.username, passwordCiphertext: box.seal(basicAuth.password) },
+      basicAuth: preferred.basicAuth,
       cacheQuotaBytes,
       staleIfErrorSeconds,
       queryString,
       ...(tls === undefined ? {} : { tls }),
       ...(rules === undefined ? {} : { rules }),
       ...(compressTypes === undefined ? {} : { compressTypes }),
+      origins: all,
+      originPolicy: policy.policy,
       version: 1,
       updatedAt: now,
     });
