@@ -43,6 +43,7 @@ import { CertificateStats } from './services/certificate-stats.service';
 import { CertificateWatch } from './services/certificate-watch.service';
 import { CertificateService } from './services/certificate.service';
 import { DeliveryRulesService } from './services/delivery-rules.service';
+import { OriginService } from './services/origin.service';
 import { SigningKeyService } from './services/signing-key.service';
 import { AcmeOrders } from './services/acme-orders.service';
 import { ChangeFeed } from './services/change-feed.service';
@@ -157,6 +158,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     certificateWatch,
     deliveryRules: new DeliveryRulesService({ db, secretBox, logger: log, rulesMax: config.rulesMax, onCommitted: () => relay.kick() }),
     signingKeys: new SigningKeyService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
+    origins: new OriginService({ db, secretBox, addressPolicy: { allowPrivateOrigins: config.allowPrivateOrigins }, logger: log, onCommitted: () => relay.kick() }),
     acme,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
     purgeTracker,

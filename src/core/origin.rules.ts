@@ -10,7 +10,7 @@
  * business (the api's SecretBox, the customers file's), so this file stays pure.
  */
 import { isIP } from 'node:net';
-import type { CustomerConfig, OriginBasicAuth } from './customer.types';
+import type { CustomerConfig } from './customer.types';
 import { STALE_IF_ERROR_MAX } from './customer.types';
 import { checkBasicAuth, checkHostname, checkOriginUrl, normalizeHostname, normalizeOriginUrl } from './customer.rules';
 import { given, isPlainObject, Problems } from './delivery-rules.problems';
@@ -23,6 +23,7 @@ import {
   ORIGINS_MAX,
   PRIMARY_ORIGIN_NAME,
   type HealthCheckConfig,
+  type OriginBasicAuth,
   type OriginConfig,
   type OriginPolicy,
 } from './origin.types';

@@ -11,6 +11,7 @@ import type { AcmeOrders } from '../services/acme-orders.service';
 import type { CertificateService } from '../services/certificate.service';
 import type { CustomerService } from '../services/customer.service';
 import type { DeliveryRulesService } from '../services/delivery-rules.service';
+import type { OriginService } from '../services/origin.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
 import type { PurgeTracker } from '../services/purge-tracker.service';
 import type { PurgeService } from '../services/purge.service';
@@ -33,6 +34,8 @@ export type ApiServices = {
   certificateWatch: CertificateWatch;
   deliveryRules: DeliveryRulesService;
   signingKeys: SigningKeyService;
+  /** setOrigins, setOriginPolicy. */
+  origins: OriginService;
   purges: PurgeService;
   purgeTracker: PurgeTracker;
   warms: WarmService;

@@ -66,7 +66,7 @@ export class UpdateCustomerInput {
   @Field(() => String, { nullable: true })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The preferred origin's URL (the first of Customer.origins): changes that origin; setOrigins manages the others." })
   originUrl?: string | null;
 
   @Field(() => [String], { nullable: true, description: 'Replaces the whole set of domains.' })
@@ -75,7 +75,7 @@ export class UpdateCustomerInput {
   @Field(() => Int, { nullable: true })
   cacheTtl?: number | null;
 
-  @Field(() => BasicAuthInput, { nullable: true })
+  @Field(() => BasicAuthInput, { nullable: true, description: "The preferred origin's Basic Auth: changes that origin's; null removes it." })
   basicAuth?: BasicAuthInput | null;
 
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Bytes, 1 MiB to 1 PiB; null removes the quota.' })

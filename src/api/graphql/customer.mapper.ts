@@ -11,6 +11,7 @@ import { Customer } from './customer.type';
 import { toGraphqlRules } from './delivery-rule.type';
 import { SigningKey } from './signing-key.type';
 import { Hsts } from './hsts.type';
+import { toGraphqlOriginPolicy, toGraphqlOrigins } from './origin.mapper';
 import { QueryStringMode, QueryStringPolicy as GraphqlQueryStringPolicy } from './query-string.type';
 
 const GRAPHQL_MODE: Record<QueryStringPolicy['mode'], QueryStringMode> = {
@@ -41,6 +42,8 @@ export function configToGraphqlCustomer(config: CustomerConfig, createdAt: Date)
   c.id = config.id;
   c.name = config.name;
   c.originUrl = config.originUrl;
+  c.origins = toGraphqlOrigins(config);
+  c.originPolicy = toGraphqlOriginPolicy(config);
   c.domains = [...config.domains].sort();
   c.cacheTtl = config.cacheTtl;
   c.hasBasicAuth = config.basicAuth !== null;

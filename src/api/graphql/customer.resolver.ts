@@ -78,7 +78,7 @@ export class CustomerResolver {
   @Mutation(() => Customer, {
     description:
       'Changes only the fields given; `basicAuth: null` removes Basic Auth, `cacheQuotaBytes: null` the quota, `staleIfErrorSeconds: null` turns it off, ' +
-      '`httpsRedirect: null` restores the default, `hsts: null` removes HSTS.',
+      '`httpsRedirect: null` restores the default, `hsts: null` removes HSTS. `originUrl` and `basicAuth` are the preferred origin\'s: they change that origin.',
   })
   async updateCustomer(
     @Ctx() ctx: ApiContext,

@@ -3,6 +3,7 @@ import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { DeliveryRuleGql } from './delivery-rule.type';
 import { Hsts } from './hsts.type';
+import { OriginGql, OriginPolicyGql } from './origin.type';
 import { SigningKey } from './signing-key.type';
 import { QueryStringPolicy } from './query-string.type';
 
@@ -14,8 +15,14 @@ export class Customer {
   @Field()
   name!: string;
 
-  @Field({ description: 'http(s) URL of the origin, without credentials.' })
+  @Field({ description: 'http(s) URL of the preferred origin (the first of `origins`), without credentials. updateCustomer\'s originUrl changes that origin.' })
   originUrl!: string;
+
+  @Field(() => [OriginGql], { description: 'Every origin, in preference order (priority, then name); setOrigins replaces them. Passwords are never returned.' })
+  origins!: OriginGql[];
+
+  @Field(() => OriginPolicyGql, { description: 'How the origins are used (setOriginPolicy); null fields take the edge\'s defaults.' })
+  originPolicy!: OriginPolicyGql;
 
   @Field(() => [String], { description: 'Lower-cased hostnames served for this customer, sorted.' })
   domains!: string[];
@@ -62,7 +69,7 @@ export class Customer {
   @Field(() => [SigningKey], { description: 'Keys of signed URLs, oldest first (at most two); secrets are never returned.' })
   signingKeys!: SigningKey[];
 
-  @Field({ description: 'Whether origin requests carry Basic Auth. The credentials themselves are never returned.' })
+  @Field({ description: 'Whether requests to the preferred origin carry Basic Auth (see origins for each). The credentials themselves are never returned.' })
   hasBasicAuth!: boolean;
 
   @Field()

@@ -87,7 +87,8 @@ function hstsPolicy(hsts: HstsCommand): HstsPolicy {
   return { maxAge: hsts.maxAge, includeSubDomains: hsts.includeSubDomains === true, preload: hsts.preload === true };
 }
 
-async function checkOrigin(value: string, field: string, policy: OriginPolicy): Promise<FieldProblem[]> {
+/** An origin URL's problems: core's rules, then where it points (SSRF) unless the operator allows private origins. */
+export async function checkOrigin(value: string, field: string, policy: OriginPolicy): Promise<FieldProblem[]> {
   const problems = checkOriginUrl(value, field);
   if (problems.length > 0 || policy.allowPrivateOrigins) return problems;
   return checkOriginAddress(value, { field, ...(policy.resolve ? { resolve: policy.resolve } : {}) });
