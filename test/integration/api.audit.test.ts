@@ -30,6 +30,12 @@ const REVOKE_TOKEN = `mutation RevokeToken($id: ID!) { revokeToken(id: $id) { id
 const UPLOAD_CERTIFICATE = `mutation UploadCertificate($c: ID!, $cert: String!, $key: String!) { uploadCertificate(customerId: $c, certificatePem: $cert, privateKeyPem: $key) { id } }`;
 const REQUEST_CERTIFICATE = `mutation RequestCertificate($c: ID!, $d: [String!]!) { requestCertificate(customerId: $c, domains: $d) { id } }`;
 const DELETE_CERTIFICATE = `mutation DeleteCertificate($id: ID!) { deleteCertificate(id: $id) }`;
+const SET_RULES = `mutation SetRules($c: ID!, $rules: [DeliveryRuleInput!]!) { setDeliveryRules(customerId: $c, rules: $rules) { id } }`;
+const CREATE_KEY = `mutation CreateKey($c: ID!) { createSigningKey(customerId: $c) { id secret } }`;
+const DELETE_KEY = `mutation DeleteKey($c: ID!, $id: ID!) { deleteSigningKey(customerId: $c, id: $id) { id } }`;
+const WARM = `mutation Warm($c: ID!, $urls: [String!]!) { warmCache(customerId: $c, urls: $urls) { id } }`;
+const SET_ORIGINS = `mutation SetOrigins($c: ID!, $origins: [OriginInput!]!) { setOrigins(customerId: $c, origins: $origins) { id } }`;
+const SET_ORIGIN_POLICY = `mutation SetOriginPolicy($c: ID!, $policy: OriginPolicyInput!) { setOriginPolicy(customerId: $c, policy: $policy) { id } }`;
 
 type Entry = {
   id: string;
@@ -82,6 +88,8 @@ describe('every mutation', () => {
   let tokenSecret = '';
   let certificateId = '';
   let leaf: Leaf | undefined;
+  let keyId = '';
+  let keySecret = '';
   const RUNS: Record<string, { run: () => Promise<unknown>; customerId: string | null; args: Record<string, unknown> | (() => Record<string, unknown>) }> = {
     createCustomer: {
       run: () => ok(CREATE, { input: customer('every') }),
@@ -126,6 +134,41 @@ describe('every mutation', () => {
     },
     // Only a certificate id: the customer is not known to the audit (an admin's entry has none).
     deleteCertificate: { run: () => ok(DELETE_CERTIFICATE, { id: certificateId }), customerId: null, args: () => ({ id: certificateId }) },
+    setDeliveryRules: {
+      run: () => ok(SET_RULES, { c: 'every', rules: [{ name: 'browser', actions: { cache: { browserTtl: 60 } } }] }),
+      customerId: 'every',
+      args: { customerId: 'every', rules: [{ name: 'browser', actions: { cache: { browserTtl: 60 } } }] },
+    },
+    createSigningKey: {
+      run: async () => {
+        const data = (await ok(CREATE_KEY, { c: 'every' })) as { createSigningKey: { id: string; secret: string } };
+        keyId = data.createSigningKey.id;
+        keySecret = data.createSigningKey.secret;
+      },
+      customerId: 'every',
+      args: { customerId: 'every' },
+    },
+    deleteSigningKey: { run: () => ok(DELETE_KEY, { c: 'every', id: keyId }), customerId: 'every', args: () => ({ customerId: 'every', id: keyId }) },
+    warmCache: {
+      run: async () => {
+        // A warm needs a live edge to go to: this test plays one on the in-process fleet channel.
+        await t.fleet.heartbeat({ edgeId: 'audit-edge', host: 'edge.test', pid: 1, version: 'test', appliedSeq: 0, ready: true, startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString(), cacheObjects: 0, cacheBytes: 0 }, 60_000);
+        return ok(WARM, { c: 'every', urls: ['/warm.css'] });
+      },
+      customerId: 'every',
+      args: { customerId: 'every', urls: ['/warm.css'] },
+    },
+    setOrigins: {
+      run: () => ok(SET_ORIGINS, { c: 'every', origins: [{ name: 'primary', url: 'https://origin.every.example/' }, { name: 'backup', url: 'https://backup.every.example/', priority: 2, basicAuth: { username: 'u', password: PASSWORD } }] }),
+      customerId: 'every',
+      // The password is a secret by its name.
+      args: { customerId: 'every', origins: [{ name: 'primary', url: 'https://origin.every.example/' }, { name: 'backup', url: 'https://backup.every.example/', priority: 2, basicAuth: { username: 'u', password: '[REDACTED]' } }] },
+    },
+    setOriginPolicy: {
+      run: () => ok(SET_ORIGIN_POLICY, { c: 'every', policy: { maxConnections: 16 } }),
+      customerId: 'every',
+      args: { customerId: 'every', policy: { maxConnections: 16 } },
+    },
     deleteCustomer: { run: () => ok(DELETE, { id: 'every' }), customerId: 'every', args: { id: 'every' } },
   };
 
@@ -156,6 +199,12 @@ describe('every mutation', () => {
         uploadCertificate: 'UploadCertificate',
         requestCertificate: 'RequestCertificate',
         deleteCertificate: 'DeleteCertificate',
+        setDeliveryRules: 'SetRules',
+        createSigningKey: 'CreateKey',
+        deleteSigningKey: 'DeleteKey',
+        warmCache: 'Warm',
+        setOrigins: 'SetOrigins',
+        setOriginPolicy: 'SetOriginPolicy',
         deleteCustomer: 'Delete',
       }[mutation]);
       // Clocks: the database's and this process's are the same machine's; allow a second either way.
@@ -167,6 +216,10 @@ describe('every mutation', () => {
     }
     // The token's secret is in createToken's answer, never in its arguments: nothing to store.
     assert.ok(tokenSecret.length > 0);
+    // Likewise a signing key's: in createSigningKey's answer only, never in the log.
+    assert.ok(keySecret.length > 0);
+    const all = await t.dataSource.query('SELECT arguments FROM audit_log');
+    assert.ok(!JSON.stringify(all).includes(keySecret), 'a signing key secret in the audit log');
     const leaked: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM audit_log a WHERE strpos(a::text, $1) > 0`, [tokenSecret]);
     assert.equal(leaked[0]!.n, '0');
   });
