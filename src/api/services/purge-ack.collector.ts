@@ -3,21 +3,17 @@
  * stamps the purges they complete, and signals this process's waiters (purgeStatus
  * subscribers, `waitForEdges`). Every api replica runs one and reads every ack: inserts
  * are idempotent, so replicas racing store each ack once, and each replica wakes its own
- * subscribers. Reads from the oldest ack the fleet keeps ('0') at every start, so acks
- * sent while no api ran are stored too.
- *
- * A batch is retried (same cursor) until the database takes it: an ack is never skipped
- * because PostgreSQL was briefly away.
+ * subscribers. The reading — from the oldest ack the fleet keeps at every start, a batch
+ * retried until the database takes it — is fleet-stream.collector.ts.
  */
 import type { EdgeFleet, PurgeAck } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { Database } from '../db/database';
 import { EDGE_ID_MAX_CHARS, existingPurgeIds, insertPurgeAcks } from '../db/purge.store';
+import { FleetStreamCollector } from './fleet-stream.collector';
 import type { PurgeSignals } from './purge-signals';
 import type { PurgeTracker } from './purge-tracker.service';
 import { isUuid } from './purge.service';
-
-const BATCH = 500;
 
 export interface PurgeAckCollectorOptions {
   db: Database;
@@ -31,26 +27,28 @@ export interface PurgeAckCollectorOptions {
 
 export class PurgeAckCollector {
   readonly #db: Database;
-  readonly #fleet: EdgeFleet;
   readonly #tracker: PurgeTracker;
   readonly #signals: PurgeSignals;
   readonly #log: Logger;
-  readonly #blockMs: number;
-  readonly #retryMs: number;
-  #stopped = true;
-  #loop: Promise<void> | null = null;
-  /** The batch being written, which stop() waits for (a blocked read it does not). */
-  #writing: Promise<void> | null = null;
+  readonly #stream: FleetStreamCollector<PurgeAck>;
   #stored = 0;
 
   constructor(options: PurgeAckCollectorOptions) {
     this.#db = options.db;
-    this.#fleet = options.fleet;
     this.#tracker = options.tracker;
     this.#signals = options.signals;
     this.#log = options.logger.child({ component: 'purge-acks' });
-    this.#blockMs = options.blockMs ?? 1000;
-    this.#retryMs = options.retryMs ?? 1000;
+    this.#stream = new FleetStreamCollector({
+      what: 'purge acks',
+      read: async (cursor, o) => {
+        const { cursor: next, acks } = await options.fleet.readAcks(cursor, o);
+        return { cursor: next, entries: acks };
+      },
+      persist: (batch) => this.#persist(batch),
+      logger: this.#log,
+      blockMs: options.blockMs ?? 1000,
+      retryMs: options.retryMs ?? 1000,
+    });
   }
 
   /** Acks this collector inserted (not counting those another replica stored first). */
@@ -59,45 +57,12 @@ export class PurgeAckCollector {
   }
 
   start(): void {
-    this.#stopped = false;
-    this.#loop = this.#run();
+    this.#stream.start();
   }
 
-  /**
-   * Stops reading and waits for a batch being written. Does not wait for a blocked read:
-   * the caller owns the fleet, and whatever a read returns after this is dropped (and
-   * read again by the next start, from '0').
-   */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#writing;
-  }
-
-  async #run(): Promise<void> {
-    let cursor = '0';
-    let failing = false;
-    while (!this.#stopped) {
-      try {
-        const { cursor: next, acks } = await this.#fleet.readAcks(cursor, { blockMs: this.#blockMs, count: BATCH });
-        if (this.#stopped) return;
-        if (acks.length > 0) {
-          this.#writing = this.#persist(acks);
-          try {
-            await this.#writing;
-          } finally {
-            this.#writing = null;
-          }
-        }
-        cursor = next;
-        if (failing) this.#log.info('storing purge acks again');
-        failing = false;
-      } catch (err) {
-        if (this.#stopped) return;
-        if (!failing) this.#log.error({ err }, 'cannot read or store purge acks; retrying');
-        failing = true;
-        await sleep(this.#retryMs);
-      }
-    }
+  /** Stops reading and waits for a batch being written (FleetStreamCollector.stop). */
+  stop(): Promise<void> {
+    return this.#stream.stop();
   }
 
   async #persist(batch: PurgeAck[]): Promise<void> {
@@ -127,8 +92,4 @@ function dedupe(acks: PurgeAck[]): PurgeAck[] {
     seen.add(key);
     return true;
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

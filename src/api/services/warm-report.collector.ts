@@ -4,10 +4,8 @@
  * and signals this process's `warmStatus` subscribers. Every api replica runs one and reads
  * every report: the upsert only ever moves a row forward, so replicas racing, and reports
  * read again after a restart (it reads from the oldest report the fleet keeps, '0', at every
- * start), change nothing twice.
- *
- * A batch is retried (same cursor) until the database takes it: a report is never skipped
- * because PostgreSQL was briefly away.
+ * start), change nothing twice. The reading — a batch retried until the database takes
+ * it — is fleet-stream.collector.ts.
  */
 import type { EdgeFleet, WarmReport } from '../../core/fleet.port';
 import { WARM_REPORT_STATES } from '../../core/warm.types';
@@ -15,11 +13,10 @@ import type { Logger } from '../../obs/logger.factory';
 import type { Database } from '../db/database';
 import { EDGE_ID_MAX_CHARS } from '../db/purge.store';
 import { upsertWarmReports } from '../db/warm.store';
+import { FleetStreamCollector } from './fleet-stream.collector';
 import type { PurgeSignals } from './purge-signals';
 import { isUuid } from './purge.service';
 import type { WarmTracker } from './warm-tracker.service';
-
-const BATCH = 500;
 
 export interface WarmReportCollectorOptions {
   db: Database;
@@ -32,52 +29,33 @@ export interface WarmReportCollectorOptions {
 }
 
 export class WarmReportCollector {
-  readonly #o: Required<Omit<WarmReportCollectorOptions, 'logger'>>;
+  readonly #o: WarmReportCollectorOptions;
   readonly #log: Logger;
-  #stopped = true;
-  #writing: Promise<void> | null = null;
+  readonly #stream: FleetStreamCollector<WarmReport>;
 
   constructor(options: WarmReportCollectorOptions) {
-    this.#o = { blockMs: 1000, retryMs: 1000, ...options };
+    this.#o = options;
     this.#log = options.logger.child({ component: 'warm-reports' });
+    this.#stream = new FleetStreamCollector({
+      what: 'warm reports',
+      read: async (cursor, o) => {
+        const { cursor: next, reports } = await options.fleet.readWarmReports(cursor, o);
+        return { cursor: next, entries: reports };
+      },
+      persist: (batch) => this.#persist(batch),
+      logger: this.#log,
+      blockMs: options.blockMs ?? 1000,
+      retryMs: options.retryMs ?? 1000,
+    });
   }
 
   start(): void {
-    this.#stopped = false;
-    void this.#run();
+    this.#stream.start();
   }
 
-  /** Stops reading and waits for a batch being written (not for a blocked read: the caller owns the fleet). */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#writing;
-  }
-
-  async #run(): Promise<void> {
-    let cursor = '0';
-    let failing = false;
-    while (!this.#stopped) {
-      try {
-        const { cursor: next, reports } = await this.#o.fleet.readWarmReports(cursor, { blockMs: this.#o.blockMs, count: BATCH });
-        if (this.#stopped) return;
-        if (reports.length > 0) {
-          this.#writing = this.#persist(reports);
-          try {
-            await this.#writing;
-          } finally {
-            this.#writing = null;
-          }
-        }
-        cursor = next;
-        if (failing) this.#log.info('storing warm reports again');
-        failing = false;
-      } catch (err) {
-        if (this.#stopped) return;
-        if (!failing) this.#log.error({ err }, 'cannot read or store warm reports; retrying');
-        failing = true;
-        await new Promise((resolve) => setTimeout(resolve, this.#o.retryMs).unref());
-      }
-    }
+  /** Stops reading and waits for a batch being written (FleetStreamCollector.stop). */
+  stop(): Promise<void> {
+    return this.#stream.stop();
   }
 
   async #persist(batch: WarmReport[]): Promise<void> {
