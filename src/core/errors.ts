@@ -151,6 +151,12 @@ export const errorCatalog = {
   CDN_ERR_ORIGIN_ERROR: entry(502, 'INTERNAL_SERVER_ERROR', (why: string) =>
     `The edge could not fetch this object: ${why}. Retry shortly.`,
   ),
+  CDN_ERR_ORIGIN_ALL_DOWN: entry(503, 'SERVICE_UNAVAILABLE', (customerId: string, retryAfterSeconds: number) =>
+    `Every origin of customer "${customerId}" is down (failed health checks or requests), and this edge holds no copy of this object it may serve stale. Retry in ${retryAfterSeconds} s.`,
+  ),
+  CDN_ERR_ORIGIN_BUSY: entry(503, 'SERVICE_UNAVAILABLE', (customerId: string, maxConnections: number, waitedMs: number) =>
+    `The origins of customer "${customerId}" already have ${maxConnections} requests from this edge in flight, the most allowed at once, and this request waited ${waitedMs} ms for a turn. Retry in a moment.`,
+  ),
   // Shown to end users: names neither the origin host nor the address (the edge's log does).
   CDN_ERR_ORIGIN_FORBIDDEN_ADDRESS: entry(502, 'INTERNAL_SERVER_ERROR', (customerId: string) =>
     `The origin of customer "${customerId}" is not at a public address (it is loopback, private or link-local, ` +

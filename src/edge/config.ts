@@ -3,6 +3,7 @@
  * in one error, returned frozen. Nothing else in src/edge reads process.env.
  */
 import { SIGNED_URL_LEEWAY_SECONDS_DEFAULT } from '../core/signed-url';
+import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
@@ -55,6 +56,27 @@ export const TLS_PUBLIC_PORT_DEFAULT = 443;
  */
 export const WARM_CONCURRENCY_DEFAULT = 4;
 export const WARM_RATE_PER_SECOND_DEFAULT = 20;
+/**
+ * Origins (docs/EDGE.md, "Origins"). 32 concurrent origin requests per customer per process:
+ * half an origin pool's 64 connections, so one customer's flood of misses leaves a shared
+ * origin host room for the others. A queued miss waits 2 s at most: past that the client is
+ * better told (503, Retry-After) than held.
+ */
+export const ORIGIN_CUSTOMER_CONNECTIONS_DEFAULT = 32;
+export const ORIGIN_QUEUE_TIMEOUT_MS_DEFAULT = 2_000;
+/** Retries at most 10 % of origin requests (plus a floor of 3 per 10 s: a quiet site still fails over). */
+export const ORIGIN_RETRY_BUDGET_PERCENT_DEFAULT = 10;
+export const ORIGIN_MIN_RETRIES_DEFAULT = 3;
+/**
+ * An hour of stale objects when every origin of a customer is down: long enough to ride out
+ * a typical outage or deploy gone wrong, short enough that a site gone for good stops
+ * showing its old pages within the hour. A customer's staleIfDownSeconds replaces it (0: off).
+ */
+export const ORIGIN_STALE_IF_DOWN_SECONDS_DEFAULT = 3600;
+/** Failed requests in a row that take down an origin with no health check of its own (Envoy's consecutive_5xx default). */
+export const ORIGIN_UNHEALTHY_THRESHOLD_DEFAULT = 5;
+/** A down origin gets no request for this long; then one trial request may go. */
+export const ORIGIN_COOLDOWN_MS_DEFAULT = 10_000;
 
 export interface EdgeConfig {
   /** Public port: every customer domain. */
@@ -134,6 +156,27 @@ export interface EdgeConfig {
   signedUrlLeewaySeconds: number;
   /** Cache warming: requests in flight at once (all warms) and started per second per origin (edge/warm). */
   warm: WarmConfig;
+  /** Several origins per customer: defaults of the customers' origin policy, health and trust (edge/origin). */
+  origins: OriginsConfig;
+}
+
+export interface OriginsConfig {
+  /** Concurrent origin requests per customer per process (the customer's maxConnections replaces it). */
+  customerConnections: number;
+  /** Most a request waits for one of those (the customer's queueTimeoutMs replaces it). */
+  queueTimeoutMs: number;
+  /** Retries may be this share of a customer's origin requests, in percent (the customer's retryBudgetPercent replaces it). */
+  retryBudgetPercent: number;
+  /** Retries always allowed per customer per 10 s on top of that share (none when the share is 0). */
+  minRetries: number;
+  /** Seconds past freshness a stored object may answer when every origin is down (the customer's staleIfDownSeconds replaces it). */
+  staleIfDownSeconds: number;
+  /** Failed requests in a row that take down an origin without a health check of its own. */
+  unhealthyThreshold: number;
+  /** How long a down origin is left alone before one trial request. */
+  cooldownMs: number;
+  /** PEM file of certificate authorities trusted for https origins besides Node's own list; undefined: none. */
+  caFile: string | undefined;
 }
 
 export interface WarmConfig {
@@ -215,6 +258,16 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
       concurrency: r.int('CDN_EDGE_WARM_CONCURRENCY', WARM_CONCURRENCY_DEFAULT, 1, 64),
       ratePerSecond: r.int('CDN_EDGE_WARM_RATE_PER_SECOND', WARM_RATE_PER_SECOND_DEFAULT, 1, 1000),
     }),
+    origins: Object.freeze({
+      customerConnections: r.int('CDN_EDGE_ORIGIN_CUSTOMER_CONNECTIONS', ORIGIN_CUSTOMER_CONNECTIONS_DEFAULT, 1, 10_000),
+      queueTimeoutMs: r.int('CDN_EDGE_ORIGIN_QUEUE_TIMEOUT_MS', ORIGIN_QUEUE_TIMEOUT_MS_DEFAULT, 0, 60_000),
+      retryBudgetPercent: r.int('CDN_EDGE_ORIGIN_RETRY_BUDGET_PERCENT', ORIGIN_RETRY_BUDGET_PERCENT_DEFAULT, 0, 100),
+      minRetries: r.int('CDN_EDGE_ORIGIN_MIN_RETRIES', ORIGIN_MIN_RETRIES_DEFAULT, 0, 1000),
+      staleIfDownSeconds: r.int('CDN_EDGE_ORIGIN_STALE_IF_DOWN_SECONDS', ORIGIN_STALE_IF_DOWN_SECONDS_DEFAULT, 0, 7 * 24 * 3600),
+      unhealthyThreshold: r.int('CDN_EDGE_ORIGIN_UNHEALTHY_THRESHOLD', ORIGIN_UNHEALTHY_THRESHOLD_DEFAULT, 1, 100),
+      cooldownMs: r.int('CDN_EDGE_ORIGIN_COOLDOWN_MS', ORIGIN_COOLDOWN_MS_DEFAULT, 100, 3_600_000),
+      caFile: readFile(r, 'CDN_EDGE_ORIGIN_CA_FILE', cwd),
+    }),
     compression: Object.freeze({
       enabled: r.bool('CDN_EDGE_COMPRESS', true),
       minBytes: r.int('CDN_EDGE_COMPRESS_MIN_BYTES', COMPRESS_MIN_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
@@ -259,6 +312,19 @@ function readTlsPort(r: EnvReader): number | undefined {
     return TLS_PORT_DEFAULT;
   }
   return n;
+}
+
+/** A file path, absolute (relative to `cwd`), that must exist and be readable; undefined when unset. */
+function readFile(r: EnvReader, name: string, cwd: string): string | undefined {
+  const raw = r.string(name);
+  if (raw === undefined || raw === '') return undefined;
+  const file = path.resolve(cwd, raw);
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    r.problem(name, `names ${file}, which cannot be read: give the path of a PEM file of CA certificates, or leave it unset`);
+  }
+  return file;
 }
 
 /** A share from 0 to 1 (a decimal such as 0.05). */

@@ -41,6 +41,8 @@ export interface EdgeMetricsSources {
   cacheStats?(): CacheStats | undefined;
   /** TLS contexts held (edge/tls/certificate-contexts.ts). */
   tlsContexts?(): number;
+  /** Every origin breaker of this process (edge/origin/origin-health.ts). */
+  originStates?(): Iterable<{ customer: string; origin: string; up: boolean }>;
 }
 
 /** What a cluster worker sends its primary for the per-customer families. */
@@ -73,6 +75,9 @@ export class EdgeMetrics {
   readonly #tlsFailures: Counter<'reason'>;
   readonly #ruleRefusals: Counter<'customer' | 'reason'>;
   readonly #warmRequests: Counter<'customer' | 'outcome'>;
+  readonly #originRetries: Counter<'customer'>;
+  readonly #originQueueWait: Histogram<'customer'>;
+  readonly #originQueueRejections: Counter<'customer'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
   readonly recorder = new StatsRecorder();
   readonly #series = new CustomerSeriesTable();
@@ -97,6 +102,19 @@ export class EdgeMetrics {
     this.#ruleRefusals = new Counter({ ...m.ruleRefusals, labelNames: [...m.ruleRefusals.labelNames], registers });
     this.#warmRequests = new Counter({ ...m.warmRequests, labelNames: [...m.warmRequests.labelNames], registers });
     new Gauge({ ...m.tlsContexts, registers, collect() { this.set(sources.tlsContexts?.() ?? 0); } });
+    this.#originRetries = new Counter({ ...m.originRetries, labelNames: [...m.originRetries.labelNames], registers });
+    this.#originQueueWait = new Histogram({ ...m.originQueueWait, labelNames: [...m.originQueueWait.labelNames], buckets: [...m.originQueueWait.buckets], registers });
+    this.#originQueueRejections = new Counter({ ...m.originQueueRejections, labelNames: [...m.originQueueRejections.labelNames], registers });
+    new Gauge({
+      ...m.originUp,
+      labelNames: [...m.originUp.labelNames],
+      registers,
+      collect() {
+        // Read at scrape time: a deleted customer's or a removed origin's series leave with it.
+        this.reset();
+        for (const s of sources.originStates?.() ?? []) this.set({ customer: s.customer, origin: s.origin }, s.up ? 1 : 0);
+      },
+    });
     const compression = this.compression;
     const perEncoding = (entry: { name: string; help: string; labelNames: readonly string[] }, slot: number): void => {
       new Counter({
@@ -144,6 +162,21 @@ export class EdgeMetrics {
     this.#warmRequests.inc({ customer: customerId, outcome });
   }
 
+  /** An origin request sent again to another origin (origin.request.ts; labelled counters: failures are rare). */
+  originRetry(customerId: string): void {
+    this.#originRetries.inc({ customer: customerId });
+  }
+
+  /** An origin request waited `seconds` for a turn under its customer's cap. */
+  originQueueWait(customerId: string, seconds: number): void {
+    this.#originQueueWait.observe({ customer: customerId }, seconds);
+  }
+
+  /** A request refused because its customer's cap stayed full (503). */
+  originQueueRejected(customerId: string): void {
+    this.#originQueueRejections.inc({ customer: customerId });
+  }
+
   /** The customer's meter (UNKNOWN_CUSTOMER: counted in the metrics, never in stats). */
   meter(customerId: string): CustomerMeter {
     let meter = this.#meters.get(customerId);
@@ -164,6 +197,9 @@ export class EdgeMetrics {
     this.#series.remove(customerId);
     for (const reason of RULE_REFUSAL_REASONS) this.#ruleRefusals.remove({ customer: customerId, reason });
     for (const outcome of WARM_OUTCOMES) this.#warmRequests.remove({ customer: customerId, outcome });
+    this.#originRetries.remove({ customer: customerId });
+    this.#originQueueWait.remove({ customer: customerId });
+    this.#originQueueRejections.remove({ customer: customerId });
   }
 
   /** The per-customer families as plain numbers (a cluster worker's answer to its primary). */

@@ -55,6 +55,8 @@ export const ENCODING_LABELS = ['br', 'gzip'] as const;
 
 /** Bounds (seconds) of cdn_edge_origin_request_duration_seconds. */
 export const ORIGIN_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Bounds (seconds) of cdn_edge_origin_queue_wait_seconds: up to the longest queue timeout a customer may set (60 s). */
+export const ORIGIN_QUEUE_WAIT_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 
 // Gauges say how to combine cluster workers (prom-client's AggregatorRegistry; counters and
 // histograms add up). Figures read from the disk index every worker shares take the max
@@ -135,6 +137,30 @@ export const EDGE_METRICS = {
     labelNames: ['customer', 'outcome'],
   },
   lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
+  // Origins (docs/EDGE.md, "Origins"): labelled by customer id and origin name, both bounded by the configuration.
+  // In a cluster each worker has its own view of origin health: an origin counts as up when every worker sees it up.
+  originUp: {
+    name: 'cdn_edge_origin_up',
+    help: "Whether this edge sends requests to the customer's origin: 1 up, 0 down (failed health checks or requests; its circuit breaker is open)",
+    labelNames: ['customer', 'origin'],
+    aggregator: 'min',
+  },
+  originRetries: {
+    name: 'cdn_edge_origin_retries_total',
+    help: 'Origin requests sent again to another origin after a connection error, a timeout or a 5xx (within the retry budget), by customer',
+    labelNames: ['customer'],
+  },
+  originQueueWait: {
+    name: 'cdn_edge_origin_queue_wait_seconds',
+    help: "Time origin requests waited for a turn under the customer's cap on concurrent origin requests (only those that waited), by customer",
+    labelNames: ['customer'],
+    buckets: ORIGIN_QUEUE_WAIT_BUCKETS,
+  },
+  originQueueRejections: {
+    name: 'cdn_edge_origin_queue_rejections_total',
+    help: "Requests answered 503 because the customer's cap on concurrent origin requests stayed full for the whole queue timeout (or the queue was full), by customer",
+    labelNames: ['customer'],
+  },
 } as const;
 
 /** The cluster primary's own metrics, served beside the workers' aggregated ones. */

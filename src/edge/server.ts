@@ -5,6 +5,8 @@
  * the caller); close() drains and releases only what startEdge created.
  */
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,8 +27,12 @@ import type { EdgeConfig } from './config';
 import { ConnectionBudget } from './connection-budget';
 import { EdgeMetrics, UNKNOWN_CUSTOMER, type Transport } from './edge.metrics';
 import { LISTEN_BACKLOG, warnAboutConnectionLimits } from './limits.check';
+import { CustomerSlots } from './origin/customer-slots';
+import { OriginHealth, type OriginHealthChange, type OriginHealthReport } from './origin/origin-health';
 import { OriginPools } from './origin/origin-pools';
+import { OriginSelector } from './origin/origin-selector';
 import { OriginTargets } from './origin/origin-target';
+import { RetryBudgets } from './origin/retry-budget';
 import { runPipeline } from './pipeline/request.fsm';
 import { EncodedVariants } from './pipeline/encoded-variants';
 import { Flights } from './pipeline/fetch.flight';
@@ -76,6 +82,8 @@ export interface EdgeDeps {
   fills?: FillLocks;
   /** Per-client rate budgets (delivery rules' rateLimit) shared by the processes of this edge (a cluster worker's); default: this process alone. */
   clientRates?: ClientRates;
+  /** The weighted choice between origins and the spread of health checks (default Math.random; tests seed one). */
+  random?: () => number;
 }
 
 export interface EdgeHandle {
@@ -98,6 +106,10 @@ export interface EdgeHandle {
   purges: PurgeEngine | undefined;
   /** The per-client rate budgets this edge's requests spend (deps.clientRates, or this process's own). */
   clientRates: ClientRates;
+  /** The health of a customer's origins as this process sees it (undefined: no such customer). */
+  originHealth(customerId: string): OriginHealthReport[] | undefined;
+  /** Told when an origin goes down or comes back up in this process; returns the unsubscribe. */
+  onOriginHealth(listener: (change: OriginHealthChange) => void): () => void;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
 }
@@ -110,6 +122,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   let storeStats: (() => CacheStats | undefined) | undefined;
   let purgeEngine: PurgeEngine | undefined;
   let certificates: CertificateContexts | undefined;
+  let health: OriginHealth | undefined;
   const metrics = new EdgeMetrics({
     appliedSeq: () => customers.appliedSeq(),
     customers: () => customers.count(),
@@ -117,6 +130,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     lurkerBacklog: () => purgeEngine?.backlog().bans ?? 0,
     cacheStats: () => storeStats?.(),
     tlsContexts: () => certificates?.size ?? 0,
+    originStates: () => health?.states() ?? [],
   });
   const ownStore =
     deps.store === undefined
@@ -139,8 +153,30 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   // Delivery rules that do not compile here, or signing keys this CDN_SECRET_KEY cannot open (once per customer version).
   const onRulesProblem = (customerId: string, message: string): void => logger.error({ customer: customerId }, message);
   const purges = createPurgeEngine(deps.store ?? ownStore!, { ...deps.purge, clock: deps.clock ?? systemClock, logger, queryOf: (id, path, query) => urlQueryOf(customers.byId(id), path, query, box, onRulesProblem) });
-  const pools = new OriginPools({ timeoutMs: config.originTimeoutMs, allowPrivateOrigins: config.allowPrivateOrigins });
+  const pools = new OriginPools({
+    timeoutMs: config.originTimeoutMs,
+    allowPrivateOrigins: config.allowPrivateOrigins,
+    ca: config.origins.caFile === undefined ? undefined : [...rootCertificates, readFileSync(config.origins.caFile, 'utf8')],
+  });
   const targets = new OriginTargets(box);
+  const edgeId = deps.edgeId ?? config.edgeId;
+  const { origins: o } = config;
+  health = new OriginHealth({
+    pools,
+    logger,
+    unhealthyThreshold: o.unhealthyThreshold,
+    cooldownMs: o.cooldownMs,
+    cdnId: config.cdnId,
+    userAgent: `Edgeplane-health/${packageVersion()} (${edgeId})`,
+    random: deps.random,
+  });
+  const origins = new OriginSelector({
+    health,
+    slots: new CustomerSlots(),
+    budgets: new RetryBudgets(),
+    defaults: { maxConnections: o.customerConnections, queueTimeoutMs: o.queueTimeoutMs, retryBudgetPercent: o.retryBudgetPercent, staleIfDownSeconds: o.staleIfDownSeconds, minRetries: o.minRetries },
+    random: deps.random,
+  });
   purgeEngine = purges;
   const clock = deps.clock ?? systemClock;
   certificates = config.tlsPort === undefined ? undefined : new CertificateContexts({ customers, box, clock, logger, options: tlsContextOptions() });
@@ -151,6 +187,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     store,
     pools,
     targets,
+    origins,
     clock,
     metrics,
     logger,
@@ -173,6 +210,13 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     if (event.kind === 'deleted') metrics.forgetCustomer(event.customer.id);
     certificates?.onCustomerEvent(event);
     onCustomerEvent(event, { store, pools, targets, customers, logger });
+    // Health checks follow the customer: started for new origins, stopped for changed, removed or deleted ones.
+    if (event.kind === 'deleted') {
+      origins.health.forget(event.customer.id);
+      origins.budgets.forget(event.customer.id);
+    } else {
+      origins.health.sync(targets.of(event.customer));
+    }
   });
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
@@ -197,7 +241,6 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           logger,
           serve,
         });
-  const edgeId = deps.edgeId ?? config.edgeId;
   // One start time for the heartbeat and the warm reports: the api tells a restarted process by it.
   const startedAt = new Date().toISOString();
   const warm = startWarming(config, deps, { edgeId, startedAt, metrics, store: deps.store ?? ownStore!, clock, logger });
@@ -239,6 +282,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await customers.stop();
     await reporter?.stop();
     await purges?.close();
+    origins.health.close();
     await pools.close();
     await store.idle();
     await ownStore?.close();
@@ -252,6 +296,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
       );
     }
     await customers.start();
+    // Customers known before the first change event (a fixed list, a last-known-good copy) get their checks too.
+    for (const c of customers.all()) origins.health.sync(targets.of(c));
     await publicServer.listen(config.host, config.port);
     await tlsServer?.listen(config.tlsHost, config.tlsPort!);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
@@ -281,6 +327,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     metrics,
     purges,
     clientRates,
+    originHealth: (customerId) => (customers.byId(customerId) === undefined ? undefined : origins.health.report(customerId)),
+    onOriginHealth: (listener) => origins.health.subscribe(listener),
     close,
   };
 }
@@ -516,11 +564,15 @@ function onCustomerEvent(
     store.deleteCustomer(event.customer.id).catch((err: unknown) =>
       logger.warn({ customer: event.customer.id, err: err instanceof Error ? err.message : String(err) }, 'cannot remove the cache of a deleted customer'),
     );
-  } else if (event.previous === undefined || event.previous.originUrl === event.customer.originUrl) {
+  } else if (event.previous === undefined || samePools(targets.of(event.previous).all, targets.of(event.customer).all)) {
     return;
   }
   // An origin no customer uses any more keeps no sockets open.
-  pools.prune(new Set(customers.all().map((c) => targets.of(c).poolKey)));
+  pools.prune(new Set(customers.all().flatMap((c) => targets.of(c).all.map((t) => t.poolKey))));
+}
+
+function samePools(a: readonly { poolKey: string }[], b: readonly { poolKey: string }[]): boolean {
+  return a.length === b.length && a.every((t) => b.some((u) => u.poolKey === t.poolKey));
 }
 
 function urlHost(host: string): string {

@@ -243,7 +243,8 @@ test("one slow origin holding all its connections does not starve another custom
   const slow = await silentOrigin();
   const dir = await tempDir();
   const fast = await startScriptedOrigin((_req, res) => res.end('fast'));
-  const shared = await startEdge(edgeConfig(dir.dir), {
+  // The per-customer cap (32 by default) would stop this customer first: raised, so the origin pool's own cap is what is tested.
+  const shared = await startEdge(edgeConfig(dir.dir, { CDN_EDGE_ORIGIN_CUSTOMER_CONNECTIONS: '100' }), {
     customers: createStaticCustomerFeed([customer('slow', slow.url, ['slow.test']), customer('fast', fast.url, ['fast.test'])]),
     logger: silentLogger,
   });

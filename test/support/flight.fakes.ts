@@ -14,7 +14,11 @@ import { SecretBox } from '../../src/core/secret-box';
 import type { CacheStore, ObjectMeta, PutOutcome, StoredObject } from '../../src/edge/cache/cache-store.port';
 import { MemoryTier } from '../../src/edge/cache/memory.tier';
 import { EdgeMetrics } from '../../src/edge/edge.metrics';
+import { CustomerSlots } from '../../src/edge/origin/customer-slots';
+import { OriginHealth } from '../../src/edge/origin/origin-health';
 import type { OriginPools, OriginRequest } from '../../src/edge/origin/origin-pools';
+import { OriginSelector, type OriginDefaults } from '../../src/edge/origin/origin-selector';
+import { RetryBudgets } from '../../src/edge/origin/retry-budget';
 import { OriginTargets, type OriginTarget } from '../../src/edge/origin/origin-target';
 import { LOCAL_FILLS, type FillGrant, type FillLocks, type FillOutcome } from '../../src/edge/pipeline/fill-locks';
 import type { FlightContext } from '../../src/edge/pipeline/flight.context';
@@ -210,12 +214,23 @@ export interface FakeFlightContext extends FlightContext {
   clock: ManualClock;
 }
 
+/** The edge's defaults (src/edge/config.ts) for the customers' origin policy. */
+export const ORIGIN_DEFAULTS: OriginDefaults = { maxConnections: 32, queueTimeoutMs: 2000, retryBudgetPercent: 10, staleIfDownSeconds: 3600, minRetries: 3 };
+
+/** The origin selector over `pools`, with real health, slots and retry budgets. */
+export function originSelector(pools: Pick<OriginPools, 'request'>, defaults: Partial<OriginDefaults> = {}): OriginSelector {
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  const health = new OriginHealth({ pools, logger, unhealthyThreshold: 5, cooldownMs: 10_000, cdnId: 'edgeplane-test', userAgent: 'test' });
+  return new OriginSelector({ health, slots: new CustomerSlots(), budgets: new RetryBudgets(), defaults: { ...ORIGIN_DEFAULTS, ...defaults } });
+}
+
 export function flightContext(extra: Partial<FlightContext> & { store?: GatedStore } = {}): FakeFlightContext {
   const origin = new ScriptedOrigin();
   return {
     origin,
     store: extra.store ?? new GatedStore(),
     pools: origin.asPools(),
+    origins: originSelector(origin.asPools()),
     targets: new OriginTargets(new SecretBox('flight-fakes-secret-key-of-32-chars!')),
     clock: new ManualClock(),
     metrics: new EdgeMetrics({ appliedSeq: () => 0, customers: () => 1 }),

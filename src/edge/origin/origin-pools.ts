@@ -24,6 +24,8 @@ export interface OriginPoolsOptions {
   connections?: number;
   /** Concurrent connections per origin for requests whose body streams from the client. */
   uploadConnections?: number;
+  /** Certificate authorities trusted for https origins (PEM); undefined: Node's own list. */
+  ca?: string[] | undefined;
 }
 
 export interface OriginRequest {
@@ -47,7 +49,7 @@ interface OriginPair {
 }
 
 export class OriginPools {
-  readonly #options: Required<OriginPoolsOptions>;
+  readonly #options: Required<Omit<OriginPoolsOptions, 'ca'>> & Pick<OriginPoolsOptions, 'ca'>;
   readonly #pools = new Map<string, OriginPair>();
   #closed = false;
 
@@ -63,13 +65,16 @@ export class OriginPools {
     if (!this.#options.allowPrivateOrigins && target.literalAddress !== undefined && isForbiddenOriginAddress(target.literalAddress)) {
       return Promise.reject(new ForbiddenAddressError(target.hostname, target.literalAddress));
     }
-    return this.#pool(target.poolKey, isStream(req.body)).request({
+    return this.#pool(target, streamsBody(req.body)).request({
       method: req.method as Dispatcher.HttpMethod,
       path: req.path,
       headers: req.headers,
       body: req.body ?? null,
       signal: req.signal,
-    });
+      // undici takes a request's TLS server name from its Host header unless told (and closes
+      // the connection when it changes): the origin's own, whatever Host it is asked with.
+      servername: target.servername,
+    } as Dispatcher.RequestOptions);
   }
 
   /** Closes the pools no customer uses any more (in-flight requests finish first). */
@@ -88,21 +93,21 @@ export class OriginPools {
     await Promise.all(pools.map((p) => p.close().catch(() => p.destroy())));
   }
 
-  #pool(key: string, upload: boolean): Pool {
-    let pair = this.#pools.get(key);
+  #pool(target: OriginTarget, upload: boolean): Pool {
+    let pair = this.#pools.get(target.poolKey);
     if (pair === undefined) {
       if (this.#closed) throw new Error('origin pools are closed');
-      pair = { fills: this.#create(key, this.#options.connections), uploads: undefined };
-      this.#pools.set(key, pair);
+      pair = { fills: this.#create(target, this.#options.connections), uploads: undefined };
+      this.#pools.set(target.poolKey, pair);
     }
     if (!upload) return pair.fills;
-    pair.uploads ??= this.#create(key, this.#options.uploadConnections);
+    pair.uploads ??= this.#create(target, this.#options.uploadConnections);
     return pair.uploads;
   }
 
-  #create(key: string, connections: number): Pool {
-    const { timeoutMs, allowPrivateOrigins } = this.#options;
-    return new Pool(key, {
+  #create(target: OriginTarget, connections: number): Pool {
+    const { timeoutMs, allowPrivateOrigins, ca } = this.#options;
+    return new Pool(target.origin, {
       connections,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
@@ -110,6 +115,8 @@ export class OriginPools {
       connect: {
         timeout: Math.min(timeoutMs, 10_000),
         ...(allowPrivateOrigins ? {} : { lookup: guardedLookup }),
+        ...(target.servername === undefined ? {} : { servername: target.servername }),
+        ...(ca === undefined ? {} : { ca }),
       },
     });
   }
@@ -120,7 +127,7 @@ function poolsOf(pair: OriginPair): Pool[] {
 }
 
 /** A body the client is still sending: a Node stream or an async iterable (not a string or bytes held whole). */
-function isStream(body: OriginRequest['body']): boolean {
+export function streamsBody(body: OriginRequest['body']): boolean {
   if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array) return false;
   return typeof (body as { pipe?: unknown }).pipe === 'function' || Symbol.asyncIterator in (body as object);
 }

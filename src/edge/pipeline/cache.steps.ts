@@ -61,7 +61,7 @@ export async function hitStep(tx: EdgeTransaction, ctx: PipelineContext): Promis
 export async function staleStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   tx.cache = 'STALE';
   const collapseKey = tx.variantKey ?? tx.key;
-  if (ctx.flights.get(collapseKey) === undefined && ctx.targets.of(tx.customer!).authorization !== null) {
+  if (ctx.flights.get(collapseKey) === undefined && ctx.targets.of(tx.customer!).usable.length > 0) {
     const flight = ctx.flights.start({ ...flightRequest(tx, ctx), background: true }, ctx);
     void flight.result.then((result) => {
       if (result.kind === 'failed') ctx.logger.debug({ customer: tx.customer!.id }, 'background revalidation failed');

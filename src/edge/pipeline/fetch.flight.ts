@@ -40,11 +40,14 @@ import {
 } from '../cache/freshness.rules';
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders, variantRequestHeaders } from '../origin/origin-headers';
+import type { OriginTarget } from '../origin/origin-target';
 import { newBodyId } from './compression.rules';
 import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
 import type { FlightContext, Synthetic } from './flight.context';
-import { askOrigin } from './origin.request';
+import { askOrigin, discardBody } from './origin.request';
+
+export { discardBody } from './origin.request';
 
 export const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
 const CLIENT_BUFFER_BYTES = 1024 * 1024;
@@ -55,7 +58,7 @@ export interface FlightRequest {
   /** Where waiters find this fetch (the variant key when the URL is known to vary). */
   collapseKey: string;
   customer: CustomerConfig;
-  /** Origin path (prefix, path, normalised query). */
+  /** Path and normalised query at the origin (askOrigin adds the chosen origin's path prefix). */
   path: string;
   /** The names of the URL's Vary marker when the lookup found one. */
   markerVary?: readonly string[] | undefined;
@@ -81,8 +84,11 @@ export type FlightResult =
   | { kind: 'revalidated'; meta: ObjectMeta; policy: CachePolicy }
   /** A response for the leader only (flight.own). */
   | { kind: 'unshared' }
-  /** The origin failed: unreachable/timeout (synthetic), or a 5xx for the leader (flight.own). */
-  | { kind: 'failed'; synthetic?: Synthetic }
+  /**
+   * The origin failed: unreachable/timeout (synthetic), or a 5xx for the leader (flight.own).
+   * `allDown` (only when true): every origin of the customer is down (the all-down stale window applies).
+   */
+  | { kind: 'failed'; synthetic?: Synthetic; allDown?: true }
   /** Another process of this edge fetched and stored it (fill-locks.ts): look it up. */
   | { kind: 'elsewhere' }
   /** Another process of this edge gave up on it: start again. */
@@ -232,7 +238,7 @@ export class Flight {
       case 'stored':
         return { kind: 'elsewhere' };
       case 'failed':
-        return { kind: 'failed', synthetic: outcome.synthetic };
+        return outcome.allDown === true ? { kind: 'failed', synthetic: outcome.synthetic, allDown: true } : { kind: 'failed', synthetic: outcome.synthetic };
       default:
         return { kind: outcome.kind };
     }
@@ -245,7 +251,10 @@ export class Flight {
       return (await this.stored) === 'stored' ? FILL_STORED : FILL_RETRY;
     }
     if (result.kind === 'revalidated') return FILL_STORED;
-    if (result.kind === 'failed' && !this.#abort.signal.aborted) return result.synthetic === undefined ? FILL_UNSHARED : { kind: 'failed', synthetic: result.synthetic };
+    if (result.kind === 'failed' && !this.#abort.signal.aborted) {
+      if (result.synthetic === undefined) return FILL_UNSHARED;
+      return result.allDown === true ? { kind: 'failed', synthetic: result.synthetic, allDown: true } : { kind: 'failed', synthetic: result.synthetic };
+    }
     if (result.kind === 'unshared') return FILL_UNSHARED;
     return FILL_RETRY;
   }
@@ -263,22 +272,22 @@ export class Flight {
   async #fetch(validators: Record<string, string> | undefined): Promise<FlightResult | 'refetch'> {
     const ctx = this.#ctx;
     const { customer, requestHeaders } = this.req;
-    const target = ctx.targets.of(customer);
-    const headers = originRequestHeaders(requestHeaders, {
-      target,
-      domain: this.req.domain,
-      clientIp: this.req.clientIp,
-      proto: this.req.proto,
-      cacheable: true,
-      validators,
-      cdnId: ctx.cdnId,
-      originOps: this.req.decision?.originHeaders,
-    });
+    const headers = (target: OriginTarget): Record<string, string | string[]> =>
+      originRequestHeaders(requestHeaders, {
+        target,
+        domain: this.req.domain,
+        clientIp: this.req.clientIp,
+        proto: this.req.proto,
+        cacheable: true,
+        validators,
+        cdnId: ctx.cdnId,
+        originOps: this.req.decision?.originHeaders,
+      });
     const requestTime = ctx.clock.now();
-    // GET even for HEAD: the stored object must be whole.
-    const outcome = await askOrigin(ctx, customer, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal });
+    // GET even for HEAD: the stored object must be whole. A fill has no body: it may be retried on another origin.
+    const outcome = await askOrigin(ctx, customer, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal, retryable: true });
     this.originMs = outcome.ms;
-    if (!outcome.ok) return outcome.synthetic === undefined ? { kind: 'failed' } : { kind: 'failed', synthetic: outcome.synthetic };
+    if (!outcome.ok) return { kind: 'failed', ...(outcome.synthetic === undefined ? {} : { synthetic: outcome.synthetic }), ...(outcome.allDown ? { allDown: true } : {}) };
     const res = outcome.res;
     const responseTime = ctx.clock.now();
     const status = res.statusCode;
@@ -296,7 +305,7 @@ export class Flight {
     // RFC 5861 §4: a 5xx is where stale-if-error may answer instead; never shared.
     if (status >= 500) {
       this.#own(res);
-      return { kind: 'failed' };
+      return ctx.origins.allDown(ctx.targets.of(customer)) ? { kind: 'failed', allDown: true } : { kind: 'failed' };
     }
     const policy = createPolicy({ status, headers: res.headers, requestHeaders, ...ttlsOf(customer, this.req.decision), requestTime, responseTime }, ctx.clock);
     if (!isStorable(policy, status, res.headers)) {
@@ -471,14 +480,6 @@ export class Flight {
 
 function synthetic(err: CdnError): Synthetic {
   return { status: err.status, body: httpErrorBody(err) };
-}
-
-/** Drops an origin body nobody reads; undici reports the abort as an error, which is expected here. */
-export function discardBody(body: Readable): void {
-  body.on('error', () => {});
-  const dump = (body as Readable & { dump?: () => Promise<void> }).dump;
-  if (typeof dump === 'function') void dump.call(body).catch(() => {});
-  else body.destroy();
 }
 
 function declaredLength(value: string | string[] | undefined): number | undefined {

@@ -5,8 +5,8 @@
  *   (fetch.flight.ts: collapsing, storing, revalidation). HEAD is fetched with GET so the
  *   object stored is whole.
  * - A pass (any other method) forwards the client's method and body (a small body read
- *   whole first, a larger one streamed: see passFetch); it is never collapsed nor retried,
- *   and a non-error answer to an unsafe method invalidates the stored URL and same-host
+ *   whole first, a larger one streamed: see passFetch); it is never collapsed, and never
+ *   sent to a second origin unless its method is safe and its body held whole; a non-error answer to an unsafe method invalidates the stored URL and same-host
  *   Location / Content-Location (RFC 9111 §4.4).
  */
 import { CdnError } from '../../core/errors';
@@ -16,6 +16,7 @@ import { cacheKey, splitTarget, variantKey } from '../cache/cache-key';
 import { mayServeStaleIfError } from '../cache/freshness.rules';
 import { variantId } from '../cache/vary.rules';
 import { endToEndResponseHeaders, originRequestHeaders } from '../origin/origin-headers';
+import type { OriginTarget } from '../origin/origin-target';
 import { serveStored } from './cache.steps';
 import { codeStreamedAnswer } from './content-coding.choice';
 import { planAnswer, releaseStored } from './deliver.steps';
@@ -32,8 +33,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export async function fetchStep(tx: EdgeTransaction, ctx: PipelineContext): Promise<StepName> {
   const customer = tx.customer!;
-  const target = ctx.targets.of(customer);
-  if (target.authorization === null) {
+  // Origins whose Basic Auth this CDN_SECRET_KEY cannot open are never asked; with none left, nothing can be.
+  if (ctx.targets.of(customer).usable.length === 0) {
     const err = new CdnError('CDN_ERR_SECRET_UNREADABLE', [`the origin Basic Auth password of customer "${customer.id}"`]);
     ctx.logger.error({ customer: customer.id }, err.message);
     tx.cache = 'ERROR';
@@ -118,8 +119,9 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       return goSolo(tx, ticket);
     }
     case 'failed': {
-      // RFC 5861 §4: within stale-if-error (the origin's, or the customer's opt-in) a stale object answers for a failing origin.
-      if (tx.stored !== undefined && tx.policy !== undefined && mayServeStaleIfError(tx.policy, staleIfErrorOf(tx))) {
+      // RFC 5861 §4: within stale-if-error (the origin's, or the customer's opt-in) a stale object answers for a failing origin;
+      // with every origin down, within the customer's all-down window too (never what forbids stale: RFC 9111 §4.2.4).
+      if (tx.stored !== undefined && tx.policy !== undefined && (mayServeStaleIfError(tx.policy, staleIfErrorOf(tx)) || (result.allDown === true && mayServeStaleIfError(tx.policy, ctx.origins.policy(tx.customer!).staleIfDownSeconds)))) {
         if (leader && flight.own !== undefined) discardBody(flight.own.body);
         ticket.leave(false);
         tx.cache = 'STALE';
@@ -131,6 +133,7 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       if (result.synthetic !== undefined) {
         tx.cache = 'ERROR';
         tx.synthetic = result.synthetic;
+        tx.synthHeaders = result.synthetic.headers;
         return 'synth';
       }
       if (!leader) return goSolo(tx, ticket);
@@ -195,18 +198,18 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
   // The client limits (client-limits.ts) may have refused the body already.
   if (tx.res.headersSent || tx.clientGone) return 'done';
   const customer = tx.customer!;
-  const target = ctx.targets.of(customer);
   const abort = new AbortController();
   tx.abort = abort;
-  const headers = originRequestHeaders(tx.req.headers, {
-    target,
-    domain: tx.host,
-    clientIp: tx.req.socket.remoteAddress,
-    proto: tx.secure ? 'https' : 'http',
-    cacheable: false,
-    cdnId: ctx.cdnId,
-    originOps: tx.decision?.originHeaders,
-  });
+  const headers = (target: OriginTarget): Record<string, string | string[]> =>
+    originRequestHeaders(tx.req.headers, {
+      target,
+      domain: tx.host,
+      clientIp: tx.req.socket.remoteAddress,
+      proto: tx.secure ? 'https' : 'http',
+      cacheable: false,
+      cdnId: ctx.cdnId,
+      originOps: tx.decision?.originHeaders,
+    });
   const hasBody = tx.hasBody;
   // Slow request bodies must not take the origin connections cache fills need. A small body
   // is read whole first, so however slowly it comes it holds no origin connection, and the
@@ -219,13 +222,16 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     if (whole === 'gone' || abort.signal.aborted) return 'done';
     body = whole === 'larger' ? tx.req : whole;
   }
-  // A non-idempotent request reaches the origin at most once (askOrigin never retries).
-  const outcome = await askOrigin(ctx, customer, { method: tx.req.method!, path: originPath(tx, target.pathPrefix), headers, body, signal: abort.signal });
+  // Only a safe method whose body is held whole may go to a second origin after a failure:
+  // anything else reaches an origin at most once, and a streamed body is never sent twice.
+  const retryable = SAFE_METHODS.has(tx.req.method!) && !(body !== null && !Buffer.isBuffer(body));
+  const outcome = await askOrigin(ctx, customer, { method: tx.req.method!, path: originPath(tx), headers, body, signal: abort.signal, retryable });
   tx.originMs = outcome.ms;
   if (!outcome.ok) {
     tx.cache = 'ERROR';
     if (outcome.synthetic === undefined) return 'done';
     tx.synthetic = outcome.synthetic;
+    tx.synthHeaders = outcome.synthetic.headers;
     return 'synth';
   }
   const origin = outcome.res;

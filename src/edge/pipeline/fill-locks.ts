@@ -15,6 +15,8 @@
 export interface Synthetic {
   status: number;
   body: Record<string, unknown>;
+  /** Fields it carries besides its own (Retry-After of a 503). */
+  headers?: Record<string, string>;
 }
 
 /** How a leader's fetch ended, as its followers need to know it. */
@@ -23,8 +25,8 @@ export type FillOutcome =
   | { kind: 'stored' }
   /** An answer for the leader's client alone (private, uncacheable, 5xx): each follower asks the origin itself. */
   | { kind: 'unshared' }
-  /** The origin failed (unreachable, timeout): followers answer the same, or stale-if-error. */
-  | { kind: 'failed'; synthetic: Synthetic }
+  /** The origin failed (unreachable, timeout): followers answer the same, or stale-if-error (`allDown`: or within the all-down window). */
+  | { kind: 'failed'; synthetic: Synthetic; allDown?: true }
   /** The leader gave up without an answer to share (its clients left, it died, nothing could be stored): try again. */
   | { kind: 'retry' };
 

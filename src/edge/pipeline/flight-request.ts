@@ -10,13 +10,12 @@ import type { EdgeTransaction, PipelineContext } from './transaction';
 
 export function flightRequest(tx: EdgeTransaction, ctx: PipelineContext): FlightRequest {
   const customer = tx.customer!;
-  const target = ctx.targets.of(customer);
   return {
     key: tx.key,
     collapseKey: tx.variantKey ?? tx.key,
     markerVary: tx.markerVary,
     customer,
-    path: originPath(tx, target.pathPrefix),
+    path: originPath(tx),
     requestHeaders: tx.req.headers,
     domain: tx.host,
     clientIp: tx.req.socket.remoteAddress,
@@ -31,7 +30,7 @@ export function variantHeadersOf(tx: EdgeTransaction): IncomingHttpHeaders {
   return variantRequestHeaders(tx.req.headers, { domain: tx.host, clientIp: tx.req.socket.remoteAddress, proto: tx.secure ? 'https' : 'http' });
 }
 
-/** The request's path and normalised query at the origin, under the origin URL's own path. */
-export function originPath(tx: EdgeTransaction, prefix: string): string {
-  return prefix + tx.path + (tx.query === '' ? '' : `?${tx.query}`);
+/** The request's path and normalised query at the origin (askOrigin puts the chosen origin's path in front). */
+export function originPath(tx: EdgeTransaction): string {
+  return tx.path + (tx.query === '' ? '' : `?${tx.query}`);
 }

@@ -1,6 +1,6 @@
 /**
  * What an origin fetch needs of the edge (fetch.flight.ts, origin.request.ts): the store,
- * the origin pools and targets, the clock, metrics and log, the purge judge and the fill
+ * the origin pools, targets and selector, the clock, metrics and log, the purge judge and the fill
  * locks. The request pipeline's context (transaction.ts) is this plus what only the steps
  * use, so a flight never depends on the pipeline that starts it.
  */
@@ -9,6 +9,7 @@ import type { Logger } from '../../obs/logger.factory';
 import type { CacheStore, ObjectMeta } from '../cache/cache-store.port';
 import type { EdgeMetrics } from '../edge.metrics';
 import type { OriginPools } from '../origin/origin-pools';
+import type { OriginSelector } from '../origin/origin-selector';
 import type { OriginTargets } from '../origin/origin-target';
 import type { FillLocks } from './fill-locks';
 
@@ -18,6 +19,8 @@ export interface FlightContext {
   store: CacheStore;
   pools: OriginPools;
   targets: OriginTargets;
+  /** Which origin each request goes to: health, the customer's slots and retry budget (origin-selector.ts). */
+  origins: OriginSelector;
   clock: Clock;
   metrics: EdgeMetrics;
   logger: Logger;
