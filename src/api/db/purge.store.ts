@@ -1,13 +1,14 @@
 /**
  * The purge queries: rows in, PurgeRecord / PurgeAckRecord out (purge.mapper.ts). Among
  * them those that need SQL rather than a repository call: the acks' batched, idempotent
- * insert, the once-only completion stamp, the relay's per-customer purge seqs and the
- * newest-first page. Table names stay in db/.
+ * insert and the relay's per-customer purge seqs; the once-only completion stamp and the
+ * newest-first page are fleet-request.queries.ts, shared with warms. Table names stay in db/.
  */
 import { In, IsNull } from 'typeorm';
 import type { PurgeAck } from '../../core/fleet.port';
 import type { PurgeAckRecord, PurgeRecord } from '../domain/purge.types';
 import type { Tx } from './database';
+import { markRequestCompleted, readRequestPage } from './fleet-request.queries';
 import { PurgeEdgeEntity } from './purge-edge.entity';
 import { toPurgeAckRecord, toPurgeRecord } from './purge.mapper';
 import { PurgeEntity } from './purge.entity';
@@ -51,16 +52,8 @@ export async function lockCustomerRow(m: Tx, customerId: string): Promise<boolea
 }
 
 /** Stamps completion unless already stamped; returns the stamp that stands (null: purge gone). */
-export async function markPurgeCompleted(m: Tx, id: string, at: Date): Promise<Date | null> {
-  const result = await m
-    .createQueryBuilder()
-    .update(PurgeEntity)
-    .set({ completedAt: at })
-    .where('id = :id AND completed_at IS NULL', { id })
-    .execute();
-  if (result.affected) return at;
-  const row = await m.getRepository(PurgeEntity).findOne({ where: { id }, select: { id: true, completedAt: true } });
-  return row?.completedAt ?? null;
+export function markPurgeCompleted(m: Tx, id: string, at: Date): Promise<Date | null> {
+  return markRequestCompleted(m, PurgeEntity, id, at);
 }
 
 /** Every ack stored for these purges, by purge id then edge id. */
@@ -80,24 +73,9 @@ export async function latestPurgeSeqs(m: Tx): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.customer_id, Number(r.seq)]));
 }
 
-/**
- * One page of a customer's purges, newest first (ties by id), after the purge `afterId`.
- * The position is read from that purge's row, so the cursor is exact whatever the
- * timestamp precision. Returns up to `limit` rows.
- */
+/** One page of a customer's purges, newest first (ties by id), after the purge `afterId` (fleet-request.queries.ts). */
 export async function readPurgePage(m: Tx, customerId: string, afterId: string | null, limit: number): Promise<PurgeRecord[]> {
-  const qb = m
-    .getRepository(PurgeEntity)
-    .createQueryBuilder('p')
-    .where('p.customer_id = :customerId', { customerId });
-  if (afterId !== null) {
-    qb.andWhere(
-      `(p.requested_at < (SELECT a.requested_at FROM purge a WHERE a.id = :afterId)
-        OR (p.requested_at = (SELECT a.requested_at FROM purge a WHERE a.id = :afterId) AND p.id > :afterId))`,
-      { afterId },
-    );
-  }
-  return (await qb.orderBy('p.requested_at', 'DESC').addOrderBy('p.id', 'ASC').limit(limit).getMany()).map(toPurgeRecord);
+  return (await readRequestPage(m, PurgeEntity, customerId, afterId, limit)).map(toPurgeRecord);
 }
 
 /** How many purges the customer has. */

@@ -1,13 +1,14 @@
 /**
  * The warm queries: rows in, WarmRecord / WarmEdgeRecord out (warm.mapper.ts). Among them
  * those that need SQL rather than a repository call: the reports' batched upsert that only
- * ever moves an edge's row forward, the once-only completion stamp and the newest-first page.
- * Table names stay in db/.
+ * ever moves an edge's row forward; the once-only completion stamp and the newest-first page
+ * are fleet-request.queries.ts, shared with purges. Table names stay in db/.
  */
 import { In, IsNull } from 'typeorm';
 import type { WarmReport } from '../../core/fleet.port';
 import type { WarmEdgeRecord, WarmRecord } from '../domain/warm.types';
 import type { Tx } from './database';
+import { markRequestCompleted, readRequestPage } from './fleet-request.queries';
 import { WarmEdgeEntity } from './warm-edge.entity';
 import { toWarmEdgeRecord, toWarmRecord } from './warm.mapper';
 import { WarmEntity } from './warm.entity';
@@ -80,11 +81,8 @@ export async function readWarmEdges(m: Tx, warmIds: readonly string[]): Promise<
 }
 
 /** Stamps completion unless already stamped; returns the stamp that stands (null: warm gone). */
-export async function markWarmCompleted(m: Tx, id: string, at: Date): Promise<Date | null> {
-  const result = await m.createQueryBuilder().update(WarmEntity).set({ completedAt: at }).where('id = :id AND completed_at IS NULL', { id }).execute();
-  if (result.affected) return at;
-  const row = await m.getRepository(WarmEntity).findOne({ where: { id }, select: { id: true, completedAt: true } });
-  return row?.completedAt ?? null;
+export function markWarmCompleted(m: Tx, id: string, at: Date): Promise<Date | null> {
+  return markRequestCompleted(m, WarmEntity, id, at);
 }
 
 /** Those of the warms `ids` that are stored and not yet complete. */
@@ -99,20 +97,9 @@ export async function findWarm(m: Tx, id: string): Promise<WarmRecord | null> {
   return row ? toWarmRecord(row) : null;
 }
 
-/**
- * One page of a customer's warms, newest first (ties by id), after the warm `afterId`, as
- * purge.store.ts pages purges. Returns up to `limit` rows.
- */
+/** One page of a customer's warms, newest first (ties by id), after the warm `afterId` (fleet-request.queries.ts). */
 export async function readWarmPage(m: Tx, customerId: string, afterId: string | null, limit: number): Promise<WarmRecord[]> {
-  const qb = m.getRepository(WarmEntity).createQueryBuilder('w').where('w.customer_id = :customerId', { customerId });
-  if (afterId !== null) {
-    qb.andWhere(
-      `(w.requested_at < (SELECT a.requested_at FROM warm a WHERE a.id = :afterId)
-        OR (w.requested_at = (SELECT a.requested_at FROM warm a WHERE a.id = :afterId) AND w.id > :afterId))`,
-      { afterId },
-    );
-  }
-  return (await qb.orderBy('w.requested_at', 'DESC').addOrderBy('w.id', 'ASC').limit(limit).getMany()).map(toWarmRecord);
+  return (await readRequestPage(m, WarmEntity, customerId, afterId, limit)).map(toWarmRecord);
 }
 
 export function countWarms(m: Tx, customerId: string): Promise<number> {
