@@ -17,10 +17,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { eventually, graphqlRequest, httpGet, logLines, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
+import { followSubscription, type Followed } from '../support/subscriptions';
 
 const TOKEN = 'e2e-warm-token-0123456789abcdef';
 const SECRET = 'e2e-warm-secret-0123456789abcdef-0123456789';
@@ -101,28 +100,14 @@ async function gql<T>(query: string, variables: Record<string, unknown> = {}): P
 }
 
 /** warmStatus over graphql-ws: every event, until the server completes it. */
-function follow(id: string): { events: StatusEvent[]; ended: Promise<void>; close(): Promise<void> } {
-  const client = createClient({ url: `${apiUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${TOKEN}` }, retryAttempts: 0, lazy: true });
-  const events: StatusEvent[] = [];
-  const iterator = client.iterate<{ warmStatus: StatusEvent }>({
-    query: 'subscription($id: ID!) { warmStatus(id: $id) { edge { edgeId state urlsDone urlsFailed urlsTotal reason } warm { completedAt edgesDone edges { edgeId state urlsDone urlsFailed urlsTotal reason } } } }',
-    variables: { id },
-  });
-  const ended = (async () => {
-    for await (const result of iterator) {
-      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-      events.push(result.data!.warmStatus);
-    }
-  })();
-  ended.catch(() => {});
-  return {
-    events,
-    ended,
-    close: async () => {
-      await iterator.return?.();
-      await client.dispose();
-    },
-  };
+function follow(id: string): Followed<StatusEvent> {
+  return followSubscription<StatusEvent>(
+    apiUrl,
+    TOKEN,
+    'subscription($id: ID!) { warmStatus(id: $id) { edge { edgeId state urlsDone urlsFailed urlsTotal reason } warm { completedAt edgesDone edges { edgeId state urlsDone urlsFailed urlsTotal reason } } } }',
+    { id },
+    'warmStatus',
+  );
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,14 +1,13 @@
 /**
  * Purges for end-to-end tests: the GraphQL shapes of a purge, its `purgeStatus`
- * subscription over graphql-ws, and purges written straight into PostgreSQL exactly as
+ * subscription over graphql-ws (subscriptions.ts), and purges written straight into PostgreSQL exactly as
  * the api's purge service writes them (for "committed, never published" and bursts).
  */
 import assert from 'node:assert/strict';
-import { createClient } from 'graphql-ws';
 import { Client as PgClient } from 'pg';
-import WebSocket from 'ws';
 import { OUTBOX_ORDER_LOCK_KEY } from '../../src/api/db/change-log.writer';
 import type { TestDatabase } from './services';
+import { followSubscription, type Followed } from './subscriptions';
 
 export const PURGE_FIELDS = 'id seq kind value completedAt edgesTotal edgesApplied edges { edgeId live appliedAt objectsRemoved }';
 
@@ -17,34 +16,14 @@ export type Purge = { id: string; seq: number; kind: string; value: string | nul
 export type StatusEvent = { edge: PurgeEdge | null; purge: Pick<Purge, 'completedAt' | 'edgesApplied' | 'edgesTotal' | 'edges'> };
 
 /** purgeStatus over graphql-ws: the events so far, and `ended` once the server completes it. */
-export function followPurge(apiUrl: string, token: string, id: string): { events: StatusEvent[]; ended: Promise<void>; close(): Promise<void> } {
-  const client = createClient({
-    url: `${apiUrl.replace(/^http/, 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: { Authorization: `Bearer ${token}` },
-    retryAttempts: 0,
-    lazy: true,
-  });
-  const events: StatusEvent[] = [];
-  const iterator = client.iterate<{ purgeStatus: StatusEvent }>({
-    query: `subscription($id: ID!) { purgeStatus(id: $id) { edge { edgeId live appliedAt objectsRemoved } purge { completedAt edgesApplied edgesTotal edges { edgeId live appliedAt objectsRemoved } } } }`,
-    variables: { id },
-  });
-  const ended = (async () => {
-    for await (const result of iterator) {
-      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-      events.push(result.data!.purgeStatus);
-    }
-  })();
-  ended.catch(() => {});
-  return {
-    events,
-    ended,
-    close: async () => {
-      await iterator.return?.();
-      await client.dispose();
-    },
-  };
+export function followPurge(apiUrl: string, token: string, id: string): Followed<StatusEvent> {
+  return followSubscription<StatusEvent>(
+    apiUrl,
+    token,
+    `subscription($id: ID!) { purgeStatus(id: $id) { edge { edgeId live appliedAt objectsRemoved } purge { completedAt edgesApplied edgesTotal edges { edgeId live appliedAt objectsRemoved } } } }`,
+    { id },
+    'purgeStatus',
+  );
 }
 
 /**
