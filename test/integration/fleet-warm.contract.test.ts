@@ -8,55 +8,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Redis from 'ioredis';
-import type { EdgeFleet, WarmReport } from '../../src/core/fleet.port';
-import type { Logger } from '../../src/obs/logger.factory';
-import { MemoryFleet } from '../../src/bus/memory-fleet';
-import { createRedisFleet } from '../../src/bus/redis-fleet';
+import type { WarmReport } from '../../src/core/fleet.port';
 import { fixtureTest, timed } from '../support/contract';
-import { clusterTestTarget, serverTestTarget, stopSharedCluster, type TestRedisTarget } from '../support/redis-ha';
-import { createTestRedisPrefix } from '../support/services';
-
-interface Fixture {
-  fleet: EdgeFleet;
-  /** Another handle on the same storage (another process, for Redis). */
-  peer(): EdgeFleet;
-  dispose(): Promise<void>;
-}
-
-interface Harness {
-  name: string;
-  open(options: { max?: number }): Promise<Fixture>;
-}
-
-const memoryHarness: Harness = {
-  name: 'MemoryFleet',
-  async open(options) {
-    const fleet = new MemoryFleet({ maxWarmReports: options.max });
-    return { fleet, peer: () => fleet, dispose: () => fleet.close() };
-  },
-};
-
-const redisHarness = (name: string, connect: () => Promise<TestRedisTarget>): Harness => ({
-  name,
-  async open(options) {
-    const redis = await connect();
-    const make = (): EdgeFleet => createRedisFleet({ ...redis.where, prefix: redis.prefix, ackStreamMaxLength: options.max });
-    const fleets = [make()];
-    return {
-      fleet: fleets[0]!,
-      peer() {
-        const fleet = make();
-        fleets.push(fleet);
-        return fleet;
-      },
-      async dispose() {
-        await Promise.all(fleets.map((f) => f.close()));
-        await redis.cleanup();
-      },
-    };
-  },
-});
+import { memoryFleetHarness, redisFleetHarness, withRawRedisFleet, type FleetFixture, type FleetHarness, type FleetOptions } from '../support/fleet.fixtures';
+import { clusterTestTarget, serverTestTarget, stopSharedCluster } from '../support/redis-ha';
 
 after(() => stopSharedCluster());
 
@@ -75,9 +30,9 @@ function reportOf(i: number, overrides: Partial<WarmReport> = {}): WarmReport {
   };
 }
 
-function contract(harness: Harness): void {
+function contract(harness: FleetHarness): void {
   describe(`EdgeFleet warm reports: ${harness.name}`, () => {
-    const test = fixtureTest<Fixture, { max?: number }>((options) => harness.open(options));
+    const test = fixtureTest<FleetFixture, FleetOptions>((options) => harness.open(options));
 
     test('an empty channel answers no reports after blockMs', async ({ fleet }) => {
       const { value, ms } = await timed(fleet.readWarmReports('0', { blockMs: 150 }));
@@ -132,7 +87,7 @@ function contract(harness: Harness): void {
       // A suffix without holes, ending at the last report; Redis trims roughly (MAXLEN ~), never below the bound.
       assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 301 - kept.length + i));
       assert.ok(kept.length >= 10 && kept.length < 300, `kept ${kept.length} of 300 with a bound of 10`);
-      if (harness.name === 'MemoryFleet') assert.equal(kept.length, 10);
+      if (harness.exactTrim) assert.equal(kept.length, 10);
     }, { max: 10 });
 
     test('a closed channel answers a blocked read with nothing, and refuses later calls', async (fx) => {
@@ -149,20 +104,14 @@ function contract(harness: Harness): void {
   });
 }
 
-contract(memoryHarness);
-contract(redisHarness('RedisFleet', serverTestTarget));
-contract(redisHarness('RedisFleet on Redis Cluster', clusterTestTarget));
+contract(memoryFleetHarness);
+contract(redisFleetHarness('RedisFleet', serverTestTarget));
+contract(redisFleetHarness('RedisFleet on Redis Cluster', clusterTestTarget));
 
 describe('RedisFleet: warm report entries written behind its back', () => {
-  it('are skipped and logged, and the cursor moves past them', async () => {
-    const redis = createTestRedisPrefix();
-    const warnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
-    const logger = { warn: (fields: Record<string, unknown>, message: string) => warnings.push({ fields, message }), info: () => {} } as unknown as Logger;
-    const fleet = createRedisFleet({ url: redis.url, prefix: redis.prefix, logger });
-    const raw = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await raw.connect();
-    try {
-      const stream = `${redis.prefix}warm-reports`;
+  it('are skipped and logged, and the cursor moves past them', () =>
+    withRawRedisFleet(async ({ fleet, raw, prefix, warnings }) => {
+      const stream = `${prefix}warm-reports`;
       await fleet.reportWarms([reportOf(1)]);
       const notJson = await raw.xadd(stream, '*', 'w', '{not json');
       const wrongShape = await raw.xadd(stream, '*', 'w', JSON.stringify({ ...reportOf(2), total: 'ten' }));
@@ -178,10 +127,5 @@ describe('RedisFleet: warm report entries written behind its back', () => {
           [noField, 'no "w" field', 'fleet: skipping a malformed warm report'],
         ],
       );
-    } finally {
-      await fleet.close();
-      raw.disconnect();
-      await redis.cleanup();
-    }
-  });
+    }));
 });

@@ -7,71 +7,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Redis from 'ioredis';
 import type { EdgeFleet, EdgeStatus, PurgeAck } from '../../src/core/fleet.port';
-import type { Logger } from '../../src/obs/logger.factory';
-import { MemoryFleet } from '../../src/bus/memory-fleet';
 import { createRedisFleet } from '../../src/bus/redis-fleet';
 import { fixtureTest, timed } from '../support/contract';
-import { clusterTestTarget, serverTestTarget, stopSharedCluster, type TestRedisTarget } from '../support/redis-ha';
-import { createTestRedisPrefix } from '../support/services';
-
-/** One empty fleet channel for one test. */
-interface FleetFixture {
-  fleet: EdgeFleet;
-  /** Another handle on the same storage (another process, for Redis). */
-  peer(): EdgeFleet;
-  /** Lets `ms` pass for heartbeats (in-process: the injected clock moves; Redis: real time). */
-  elapse(ms: number): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-interface FleetHarness {
-  name: string;
-  /** Whether maxAcks trims exactly (in-process) or roughly (Redis `MAXLEN ~`). */
-  exactTrim: boolean;
-  open(options?: { maxAcks?: number }): Promise<FleetFixture>;
-}
-
-const memoryHarness: FleetHarness = {
-  name: 'MemoryFleet',
-  exactTrim: true,
-  async open(options = {}) {
-    let offset = 0;
-    const fleet = new MemoryFleet({ maxAcks: options.maxAcks, now: () => Date.now() + offset });
-    return {
-      fleet,
-      peer: () => fleet,
-      async elapse(ms) {
-        offset += ms;
-      },
-      dispose: () => fleet.close(),
-    };
-  },
-};
-
-const redisHarness = (name: string, connect: () => Promise<TestRedisTarget>): FleetHarness => ({
-  name,
-  exactTrim: false,
-  async open(options = {}) {
-    const redis = await connect();
-    const make = (): EdgeFleet => createRedisFleet({ ...redis.where, prefix: redis.prefix, ackStreamMaxLength: options.maxAcks });
-    const fleets = [make()];
-    return {
-      fleet: fleets[0]!,
-      peer() {
-        const fleet = make();
-        fleets.push(fleet);
-        return fleet;
-      },
-      elapse: (ms) => sleep(ms),
-      async dispose() {
-        await Promise.all(fleets.map((f) => f.close()));
-        await redis.cleanup();
-      },
-    };
-  },
-});
+import { memoryFleetHarness, redisFleetHarness, withRawRedisFleet, type FleetFixture, type FleetHarness, type FleetOptions, type RawRedisFleet } from '../support/fleet.fixtures';
+import { clusterTestTarget, serverTestTarget, stopSharedCluster } from '../support/redis-ha';
 
 after(() => stopSharedCluster());
 
@@ -129,7 +69,7 @@ async function readAll(fleet: EdgeFleet, cursor: string, total: number, count: n
 
 function fleetContract(harness: FleetHarness): void {
   describe(`EdgeFleet contract: ${harness.name}`, () => {
-    const test = fixtureTest<FleetFixture, { maxAcks?: number }>((options) => harness.open(options));
+    const test = fixtureTest<FleetFixture, FleetOptions>((options) => harness.open(options));
 
     test('an empty channel has no edges, and readAcks waits out blockMs then answers no acks', async ({ fleet }) => {
       assert.deepEqual(await fleet.liveEdges(), []);
@@ -328,7 +268,7 @@ function fleetContract(harness: FleetHarness): void {
         else assert.ok(kept.length >= 10 && kept.length < 300, `kept ${kept.length} of 300 with maxAcks 10`);
         assert.deepEqual((await fleet.readAcks('0', { blockMs: 0, count: 1000 })).acks, acks);
       },
-      { maxAcks: 10 },
+      { max: 10 },
     );
 
     test('what JSON cannot carry, or a bad cursor, ttl or count, is refused and stores nothing', async ({ fleet }) => {
@@ -345,38 +285,14 @@ function fleetContract(harness: FleetHarness): void {
   });
 }
 
-fleetContract(memoryHarness);
-fleetContract(redisHarness('RedisFleet', serverTestTarget));
-fleetContract(redisHarness('RedisFleet on Redis Cluster', clusterTestTarget));
-
-/** A logger that keeps its warnings, to check a skipped entry is reported. */
-function recordingLogger(): { logger: Logger; warnings: { fields: Record<string, unknown>; message: string }[] } {
-  const warnings: { fields: Record<string, unknown>; message: string }[] = [];
-  const logger = {
-    warn: (fields: Record<string, unknown>, message: string) => warnings.push({ fields, message }),
-    info: () => {},
-  } as unknown as Logger;
-  return { logger, warnings };
-}
+fleetContract(memoryFleetHarness);
+fleetContract(redisFleetHarness('RedisFleet', serverTestTarget));
+fleetContract(redisFleetHarness('RedisFleet on Redis Cluster', clusterTestTarget));
 
 describe('RedisFleet: storage written behind its back, and its key layout', () => {
-  const withRedis = (name: string, body: (fleet: EdgeFleet, raw: Redis, prefix: string, warnings: ReturnType<typeof recordingLogger>['warnings']) => Promise<void>) =>
-    it(name, async () => {
-      const redis = createTestRedisPrefix();
-      const { logger, warnings } = recordingLogger();
-      const fleet = createRedisFleet({ url: redis.url, prefix: redis.prefix, logger });
-      const raw = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await raw.connect();
-      try {
-        await body(fleet, raw, redis.prefix, warnings);
-      } finally {
-        await fleet.close();
-        raw.disconnect();
-        await redis.cleanup();
-      }
-    });
+  const withRedis = (name: string, body: (fixture: RawRedisFleet) => Promise<void>) => it(name, () => withRawRedisFleet(body));
 
-  withRedis('malformed ack entries are skipped and logged, and the cursor moves past them', async (fleet, raw, prefix, warnings) => {
+  withRedis('malformed ack entries are skipped and logged, and the cursor moves past them', async ({ fleet, raw, prefix, warnings }) => {
     const stream = `${prefix}purge-acks`;
     await fleet.ack([ackOf(1)]);
     const notJson = await raw.xadd(stream, '*', 'a', '{not json');
@@ -402,7 +318,7 @@ describe('RedisFleet: storage written behind its back, and its key layout', () =
     assert.equal(warnings.length, 4);
   });
 
-  withRedis('malformed or mislabelled edge statuses are skipped and logged', async (fleet, raw, prefix, warnings) => {
+  withRedis('malformed or mislabelled edge statuses are skipped and logged', async ({ fleet, raw, prefix, warnings }) => {
     await fleet.heartbeat(statusOf('edge-good'), 60_000);
     const far = Date.now() + 3_600_000;
     await raw.set(`${prefix}edge:edge-garbage`, 'garbage', 'PX', 60_000);
@@ -418,7 +334,7 @@ describe('RedisFleet: storage written behind its back, and its key layout', () =
     );
   });
 
-  withRedis('a heartbeat sets a key with its ttl and an index entry; leave and expiry remove both', async (fleet, raw, prefix) => {
+  withRedis('a heartbeat sets a key with its ttl and an index entry; leave and expiry remove both', async ({ fleet, raw, prefix }) => {
     await fleet.heartbeat(statusOf('edge-a'), 60_000);
     await fleet.heartbeat(statusOf('edge-b'), 300);
     const pttl = await raw.pttl(`${prefix}edge:edge-a`);
@@ -435,7 +351,7 @@ describe('RedisFleet: storage written behind its back, and its key layout', () =
     assert.equal(await raw.zcard(`${prefix}edges`), 0);
   });
 
-  withRedis('a cursor is a stream id; "0" and "$" become concrete ids', async (fleet, raw, prefix) => {
+  withRedis('a cursor is a stream id; "0" and "$" become concrete ids', async ({ fleet, raw, prefix }) => {
     await fleet.ack([ackOf(1), ackOf(2)]);
     const [[lastId]] = (await raw.xrevrange(`${prefix}purge-acks`, '+', '-', 'COUNT', 1)) as [string, string[]][];
     assert.equal((await fleet.readAcks('$', { blockMs: 0 })).cursor, lastId);
