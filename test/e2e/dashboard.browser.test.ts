@@ -10,9 +10,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createRedisFleet } from '../../src/bus/redis-fleet';
 import { startDemoOrigin, type DemoOrigin } from '../../src/demo/demo-origin';
+import { launchChromium } from '../support/chromium';
 import { graphqlRequest, httpGet, ROOT, spawnCdn, stackEnv, type CdnProcess } from '../support/processes';
 import { createTestDatabase, createTestRedisPrefix, type TestDatabase, type TestRedis } from '../support/services';
 
@@ -62,10 +63,7 @@ before(async () => {
     if (i > 200) throw new Error(`the edge never served ${HOST_A} (last status ${res.status})`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -9,14 +9,15 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createCertificateAuthority } from '../../src/bin/demo-pki';
+import { homeTrusting, launchChromium } from '../support/chromium';
 import { graphqlRequest, spawnCdn, type CdnProcess } from '../support/processes';
 
 const run = promisify(execFile);
@@ -59,21 +60,6 @@ async function readBanner(proc: CdnProcess): Promise<Banner> {
   return { api, token, tlsPort, caFile: caFile!, curl: curl!.replace(/\\\n\s+/, '') };
 }
 
-/**
- * A home directory whose NSS database (where Chromium on Linux keeps the roots a user added)
- * trusts `caFile` to identify web sites, and nothing else added: Debian's certutil
- * (libnss3-tools), as a user would import the demo CA.
- */
-async function homeTrusting(caFile: string): Promise<string> {
-  const home = await mkdtemp(path.join(tmpdir(), 'edgeplane-browser-home-'));
-  dirs.push(home);
-  const db = path.join(home, '.pki', 'nssdb');
-  await mkdir(db, { recursive: true });
-  await run('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
-  await run('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'Edgeplane demo CA', '-i', caFile]);
-  return home;
-}
-
 test('cdn start: the demo customers over HTTPS and HTTP/2 with the demo CA (curl and Chromium), kept across restarts', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-https-demo-'));
   dirs.push(dataDir);
@@ -104,21 +90,9 @@ test('cdn start: the demo customers over HTTPS and HTTP/2 with the demo CA (curl
     certificateIds = list.data!.certificates.map((c) => c.id);
 
     // Chromium trusts the demo CA (imported into its NSS database) and resolves the demo names to this machine.
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      env: { ...process.env, HOME: await homeTrusting(banner.caFile) },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--host-resolver-rules=MAP cdn.customer-a.local 127.0.0.1, MAP cdn.customer-c.local 127.0.0.1, MAP other.customer-c.local 127.0.0.1',
-      ],
-    });
+    const home = await homeTrusting(banner.caFile, 'Edgeplane demo CA');
+    dirs.push(home);
+    browser = await launchChromium({ home, loopbackNames: ['cdn.customer-a.local', 'cdn.customer-c.local', 'other.customer-c.local'] });
     const page = await browser.newPage();
     const response = await page.goto(`https://cdn.customer-c.local:${banner.tlsPort}/index.html`);
     assert.equal(response?.status(), 200);

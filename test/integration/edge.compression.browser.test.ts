@@ -6,19 +6,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { rm } from 'node:fs/promises';
+import type { Browser, Page } from 'playwright-core';
 import { createCertificateAuthority } from '../../src/bin/demo-pki';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
+import { homeTrusting, launchChromium } from '../support/chromium';
 import { customer, customerTls, edgeCertificate, edgeConfig, pemFile, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
 
 const HOST = 'cdn.a.test';
-const exec = promisify(execFile);
 /** Long enough to be compressed (256 bytes and more), short enough to read. */
 const SCRIPT = `${'// the page script, padded with comments so that it is worth compressing\n'.repeat(20)}document.body.dataset.ran = 'yes';\n`;
 const STYLE = `${'/* the page style, padded with comments so that it is worth compressing */\n'.repeat(20)}body { color: rgb(1, 2, 3); }\n`;
@@ -48,27 +44,9 @@ before(async () => {
   const c = customer('customer-a', origin.url, [HOST], { tls: customerTls([edgeCertificate(leaf, [HOST])], { httpsRedirect: false }) });
   edge = await startEdge(edgeConfig(tmp.dir), { customers: createStaticCustomerFeed([c]), logger: silentLogger });
   // Chromium on Linux trusts what the user's NSS database says: a home whose database trusts the test CA.
-  const home = await mkdtemp(path.join(tmpdir(), 'edgeplane-compression-home-'));
+  const home = await homeTrusting(await pemFile(tmp.dir, 'ca.pem', ca.certPem), 'Compression Test CA');
   dirs.push(home);
-  const db = path.join(home, '.pki', 'nssdb');
-  await mkdir(db, { recursive: true });
-  await exec('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
-  await exec('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'Compression Test CA', '-i', await pemFile(home, 'ca.pem', ca.certPem)]);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    env: { ...process.env, HOME: home },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
-    ],
-  });
+  browser = await launchChromium({ home, loopbackNames: [HOST] });
 });
 
 after(async () => {
