@@ -15,13 +15,11 @@ import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { MemoryBus } from '../../src/bus/memory-bus';
 import type { PurgeRequest } from '../../src/core/purge.types';
 import { cacheKey, encodedKey } from '../../src/edge/cache/cache-key';
-import { createCacheStore } from '../../src/edge/cache/cache-store.factory';
 import type { TieredStore } from '../../src/edge/cache/tiered.store';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { Relay } from '../support/bus-relay';
-import { customer, edgeConfig, eventually, run, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
+import { customer, edgeConfig, edgeStore, eventually, run, silentLogger, startBusEdge, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
 
 const HOST = 'cdn.a.test';
 const OTHER = 'cdn.o.test';
@@ -136,10 +134,8 @@ before(async () => {
   relay = new Relay(bus);
   await relay.upsert({ ...customer('customer-a', origin.url, [HOST]), compressTypes: ['application/x-custom'] }, customer('customer-o', origin.url, [OTHER]));
   const config = edgeConfig(tmp.dir);
-  store = createCacheStore({ dir: config.cacheDir, maxObjectBytes: config.maxObjectBytes, maxBytes: config.cacheMaxBytes, memoryBytes: config.memoryBytes, memoryMaxObjectBytes: config.memoryMaxObjectBytes });
-  const customers = createBusCustomerFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
-  edge = await startEdge(config, { customers, logger: silentLogger, store, purge: { pollMs: 20, forgetGraceMs: 0 } });
-  await customers.ready;
+  store = edgeStore(config);
+  ({ edge } = await startBusEdge(bus, config, { store }));
 });
 
 after(async () => {

@@ -1,5 +1,6 @@
 /**
- * Helpers for the edge integration tests: a config on free ports in a temp dir, customers
+ * Helpers for the edge integration tests: a config on free ports in a temp dir, an edge that
+ * follows a bus (startBusEdge) and the store it builds (edgeStore), customers
  * with sealed Basic Auth, a raw HTTP client (duplicate Host, absolute-form targets),
  * scripted origins that record what they receive, and a settable clock. For HTTPS:
  * certificates of a test CA (src/bin/demo-pki.ts) as a customer's `tls`, a TLS handshake
@@ -19,7 +20,15 @@ import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
 import type { CustomerTls, EdgeCertificate } from '../../src/core/tls.types';
 import type { Leaf } from '../../src/bin/demo-pki';
+import type { ChangeBus } from '../../src/core/bus.port';
+import { createCacheStore, type CacheStoreSettings } from '../../src/edge/cache/cache-store.factory';
+import type { CacheStore } from '../../src/edge/cache/cache-store.port';
+import type { TieredStore } from '../../src/edge/cache/tiered.store';
 import { loadEdgeConfig, type EdgeConfig } from '../../src/edge/config';
+import type { PurgeAppliedAck } from '../../src/edge/customer-feed.port';
+import type { LurkerSettings } from '../../src/edge/purge/purge.lurker';
+import { startEdge, type EdgeHandle } from '../../src/edge/server';
+import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
 import { createLogger } from '../../src/obs/logger.factory';
 
 export const SECRET = 'edge-test-secret-key-0123456789abcdefgh';
@@ -42,6 +51,38 @@ export function edgeConfig(dataDir: string, env: Record<string, string> = {}): R
     CDN_LOG_LEVEL: 'silent',
     ...env,
   });
+}
+
+/**
+ * The tiered store (memory over disk + LMDB index) an edge with `config` builds for itself,
+ * for a test that reads it or hands it to edges in turn; `extra` overrides a setting
+ * (`inlineBodyMax: 0` gives every body a file, for tests that count files).
+ */
+export function edgeStore(config: Readonly<EdgeConfig>, extra: Partial<CacheStoreSettings> = {}): TieredStore {
+  return createCacheStore({ dir: config.cacheDir, maxObjectBytes: config.maxObjectBytes, maxBytes: config.cacheMaxBytes, memoryBytes: config.memoryBytes, memoryMaxObjectBytes: config.memoryMaxObjectBytes, ...extra });
+}
+
+export interface BusEdge {
+  edge: EdgeHandle;
+  /** The purges it applied, in order, as its fleet reporter hears them (onPurgeApplied). */
+  acks: PurgeAppliedAck[];
+}
+
+/**
+ * An edge that follows `bus` through the bus customer feed, as a production edge follows the
+ * change bus, on test timings (the feed retries within 100 ms; the purge lurker looks every
+ * 20 ms and forgets a retired ban at once, unless `purge` says otherwise). Resolves once the
+ * edge has read the customers. An injected `store` stays the test's to close; without one
+ * the edge builds and closes its own.
+ */
+export async function startBusEdge(bus: ChangeBus, config: Readonly<EdgeConfig>, options: { store?: CacheStore; purge?: Partial<LurkerSettings> } = {}): Promise<BusEdge> {
+  const customers = createBusCustomerFeed(bus, { dataDir: config.dataDir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
+  const acks: PurgeAppliedAck[] = [];
+  // Listening before the start: a purge applied while the edge loads is not missed.
+  customers.onPurgeApplied((ack) => acks.push(ack));
+  const edge = await startEdge(config, { customers, logger: silentLogger, store: options.store, purge: { pollMs: 20, forgetGraceMs: 0, ...options.purge } });
+  await customers.ready;
+  return { edge, acks };
 }
 
 let version = 0;

@@ -16,16 +16,13 @@ import type { Change } from '../../src/core/bus.events';
 import type { ChangeBus } from '../../src/core/bus.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import type { PurgeRequest } from '../../src/core/purge.types';
-import { createCacheStore } from '../../src/edge/cache/cache-store.factory';
 import { DiskTier, INDEX_DIR } from '../../src/edge/cache/disk.tier';
 import { MemoryTier } from '../../src/edge/cache/memory.tier';
 import { MetadataIndex } from '../../src/edge/cache/metadata.index';
 import { TieredStore } from '../../src/edge/cache/tiered.store';
 import type { LurkerSettings } from '../../src/edge/purge/purge.lurker';
-import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
-import type { PurgeAppliedAck } from '../../src/edge/customer-feed.port';
-import { customer, edgeConfig, eventually, http, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
+import type { EdgeHandle } from '../../src/edge/server';
+import { customer, edgeConfig, edgeStore, eventually, http, startBusEdge, startScriptedOrigin, tempDir, type BusEdge, type ScriptedOrigin } from './edge.harness';
 import { Relay } from '../support/bus-relay';
 
 interface TestOrigin extends ScriptedOrigin {
@@ -71,18 +68,9 @@ async function startOrigin(name: string): Promise<TestOrigin> {
   return { ...origin, extra, held, count: (target) => counts.get(target) ?? 0 };
 }
 
-interface Booted {
-  edge: EdgeHandle;
-  acks: PurgeAppliedAck[];
-}
-
-async function bootEdge(bus: ChangeBus, dir: string, purge: Partial<LurkerSettings> = {}, store?: TieredStore): Promise<Booted> {
-  const customers = createBusCustomerFeed(bus, { dataDir: dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
-  const acks: PurgeAppliedAck[] = [];
-  customers.onPurgeApplied((ack) => acks.push(ack));
-  const edge = await startEdge(edgeConfig(dir), { customers, logger: silentLogger, store, purge: { pollMs: 20, forgetGraceMs: 0, ...purge } });
-  await customers.ready;
-  return { edge, acks };
+/** An edge on the test's bus, with its data under `dir` (edge.harness.ts). */
+function bootEdge(bus: ChangeBus, dir: string, purge: Partial<LurkerSettings> = {}, store?: TieredStore): Promise<BusEdge> {
+  return startBusEdge(bus, edgeConfig(dir), { purge, store });
 }
 
 async function get(edge: EdgeHandle, host: string, target: string, headers: Record<string, string> = {}): Promise<{ cache: string; body: string; status: number }> {
@@ -96,8 +84,7 @@ async function applied(edge: EdgeHandle, relay: Relay): Promise<void> {
 
 /** The store an edge under `dir` builds, except that every body gets a file (for tests that count files). */
 function fileStore(dir: string): TieredStore {
-  const c = edgeConfig(dir);
-  return createCacheStore({ dir: c.cacheDir, maxObjectBytes: c.maxObjectBytes, maxBytes: c.cacheMaxBytes, memoryBytes: c.memoryBytes, memoryMaxObjectBytes: c.memoryMaxObjectBytes, inlineBodyMax: 0 });
+  return edgeStore(edgeConfig(dir), { inlineBodyMax: 0 });
 }
 
 async function filesOf(dir: string, customerId: string): Promise<number> {
@@ -300,8 +287,8 @@ for (const kind of ['URL', 'PREFIX'] as const) {
 
 test('bans survive a restart on the same cache: banned objects on disk are never served', async () => {
   const s = await setUp();
-  let first: Booted | undefined = await bootEdge(s.bus, s.tmp.dir, { enabled: false });
-  let second: Booted | undefined;
+  let first: BusEdge | undefined = await bootEdge(s.bus, s.tmp.dir, { enabled: false });
+  let second: BusEdge | undefined;
   try {
     for (const t of ['/r/a', '/r/b', '/keep']) await get(first.edge, A, t);
     await s.relay.purge({ customerId: 'customer-a', kind: 'PREFIX', value: '/r/' });
@@ -466,8 +453,8 @@ test('a gap whose snapshot shows a purge above the applied seq purges that custo
 
 test('an edge restarting behind a purge it never saw purges that customer whole before serving', async () => {
   const s = await setUp();
-  let first: Booted | undefined = await bootEdge(s.bus, s.tmp.dir);
-  let second: Booted | undefined;
+  let first: BusEdge | undefined = await bootEdge(s.bus, s.tmp.dir);
+  let second: BusEdge | undefined;
   try {
     await get(first.edge, A, '/b/1');
     await get(first.edge, B, '/b/1');

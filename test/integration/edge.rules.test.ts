@@ -17,12 +17,10 @@ import type { CustomerConfig } from '../../src/core/customer.types';
 import type { DeliveryRule } from '../../src/core/delivery-rules.types';
 import { SecretBox } from '../../src/core/secret-box';
 import { signPath } from '../../src/core/signed-url';
-import { createCacheStore } from '../../src/edge/cache/cache-store.factory';
 import type { TieredStore } from '../../src/edge/cache/tiered.store';
-import { startEdge, type EdgeHandle } from '../../src/edge/server';
-import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
+import type { EdgeHandle } from '../../src/edge/server';
 import { Relay } from '../support/bus-relay';
-import { customer, edgeConfig, eventually, http, SECRET, silentLogger, startScriptedOrigin, tempDir, type HttpResult, type ScriptedOrigin } from './edge.harness';
+import { customer, edgeConfig, edgeStore, eventually, http, SECRET, startBusEdge, startScriptedOrigin, tempDir, type HttpResult, type ScriptedOrigin } from './edge.harness';
 
 const HOST = 'cdn.r.test';
 const OTHER = 'cdn.o.test';
@@ -110,10 +108,8 @@ before(async () => {
   relay = new Relay(bus);
   await relay.upsert(ruled(), customer('customer-o', origin.url, [OTHER]));
   const config = edgeConfig(tmp.dir, { CDN_EDGE_SIGNED_URL_LEEWAY_SECONDS: '30' });
-  store = createCacheStore({ dir: config.cacheDir, maxObjectBytes: config.maxObjectBytes, maxBytes: config.cacheMaxBytes, memoryBytes: config.memoryBytes, memoryMaxObjectBytes: config.memoryMaxObjectBytes });
-  const customers = createBusCustomerFeed(bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 200, retryMinMs: 20, retryMaxMs: 100 });
-  edge = await startEdge(config, { customers, logger: silentLogger, store, purge: { pollMs: 20, forgetGraceMs: 0 } });
-  await customers.ready;
+  store = edgeStore(config);
+  ({ edge } = await startBusEdge(bus, config, { store }));
 });
 
 after(async () => {
