@@ -153,8 +153,11 @@ test('at most CDN_EDGE_WARM_RATE_PER_SECOND started per second per origin', asyn
     await finished(w, warm.id);
     assert.equal(w.starts.length, 6);
     const span = w.starts.at(-1)! - w.starts[0]!;
-    // Five intervals of 200 ms between six starts (a little timer slack allowed; a busy machine only spreads them more).
-    assert.ok(span >= 950, `six requests at 5 per second took ${span} ms`);
+    // Five intervals of 200 ms between six starts as the edge hands them out (test/unit/edge.warm.test.ts
+    // checks the pacer's slots exactly). Seen at the origin, each start also carries its own trip
+    // through the edge, which varies by tens of ms on a busy machine; unpaced, all six would
+    // arrive within a few ms of each other.
+    assert.ok(span >= 700, `six requests at 5 per second reached the origin within ${span} ms`);
   } finally {
     await w.close();
   }
