@@ -100,6 +100,12 @@ export interface CompiledRules {
   /** Some rule matches on a cookie or puts one in the key: the Cookie header must be read. */
   readonly usesCookies: boolean;
   decide(facts: RequestFacts): Decision;
+  /**
+   * `decide` for requests of one path: the rules that read only the path are judged once, here,
+   * and only the others per request (a hit path keeps one per URL: with rules that read headers,
+   * a request then costs the few rules that can still go either way). Same answers as `decide`.
+   */
+  forPath(path: string): (facts: RequestFacts) => Decision;
 }
 
 /**
@@ -138,9 +144,17 @@ interface CompiledRule {
   referers: CompiledReferers | undefined;
 }
 
+/** A rule to test for a request: `test` undefined when it is known to match. */
+interface Candidate {
+  index: number;
+  test: Test | undefined;
+}
+
 interface MemoNode {
   children: Map<number, MemoNode> | undefined;
   decision: Decision | undefined;
+  /** The indices of the matching rules that lead here (the trie's path), to merge from. */
+  hits: readonly number[];
 }
 
 /**
@@ -157,29 +171,44 @@ export function compileRules(customer: Pick<CustomerConfig, 'cacheTtl' | 'queryS
   const pathOnly = !matches.some((m) => looksAt(m, ['methods', 'headers', 'cookies']));
   const usesCookies = matches.some((m) => looksAt(m, ['cookies'])) || rules.some((r) => (r.rule.actions.cacheKey?.cookies?.length ?? 0) > 0);
 
-  const root: MemoNode = { children: undefined, decision: undefined };
+  const root: MemoNode = { children: undefined, decision: undefined, hits: [] };
   let kept = 0;
-  const decide = (facts: RequestFacts): Decision => {
-    const request: { ext?: string } = {};
-    const hits: number[] = [];
-    for (let i = 0; i < rules.length; i += 1) {
-      const test = rules[i]!.test;
-      if (test === undefined || test(facts, request)) hits.push(i);
-    }
+  // The trie is walked while the rules are tested: a combination already met costs its
+  // matching and nothing else (no list of indices is built); a new one is collected and kept.
+  const decideOver = (candidates: readonly Candidate[], facts: RequestFacts, request: { ext?: string }): Decision => {
     let node = root;
-    for (const i of hits) {
-      let next = node.children?.get(i);
-      if (next === undefined) {
-        if (kept >= DECISIONS_KEPT_MAX) return merge(rules, hits);
-        next = { children: undefined, decision: undefined };
-        (node.children ??= new Map()).set(i, next);
-        kept += 1;
+    let hits: number[] | undefined;
+    for (const { index, test } of candidates) {
+      if (test !== undefined && !test(facts, request)) continue;
+      if (hits !== undefined) {
+        hits.push(index);
+        continue;
       }
+      const next = node.children?.get(index);
+      if (next !== undefined) node = next;
+      else hits = [...node.hits, index];
+    }
+    if (hits === undefined) return (node.decision ??= merge(rules, [...node.hits]));
+    if (kept + hits.length - node.hits.length > DECISIONS_KEPT_MAX) return merge(rules, hits);
+    for (let d = node.hits.length; d < hits.length; d += 1) {
+      const next: MemoNode = { children: undefined, decision: undefined, hits: hits.slice(0, d + 1) };
+      (node.children ??= new Map()).set(hits[d]!, next);
+      kept += 1;
       node = next;
     }
-    return (node.decision ??= merge(rules, hits));
+    return (node.decision = merge(rules, hits));
   };
-  return Object.freeze({ count: rules.length, names: Object.freeze(rules.map((r) => r.name)), pathOnly, usesCookies, decide });
+  const all: readonly Candidate[] = rules.map((r, index) => ({ index, test: r.test }));
+  const readsPathOnly = rules.map((r) => r.rule.match === undefined || !looksAt(r.rule.match, ['methods', 'headers', 'cookies']));
+  const decide = (facts: RequestFacts): Decision => decideOver(all, facts, {});
+  const forPath = (path: string): ((facts: RequestFacts) => Decision) => {
+    // The extension is the path's: one `request` for every request of this path.
+    const request: { ext?: string } = {};
+    const pathFacts: RequestFacts = { method: '', path, header: () => undefined, cookie: () => undefined };
+    const candidates = all.filter((c) => !readsPathOnly[c.index] || c.test === undefined || c.test(pathFacts, request)).map((c) => (readsPathOnly[c.index] ? { index: c.index, test: undefined } : c));
+    return (facts) => decideOver(candidates, facts, request);
+  };
+  return Object.freeze({ count: rules.length, names: Object.freeze(rules.map((r) => r.name)), pathOnly, usesCookies, decide, forPath });
 }
 
 function compileRule(rule: DeliveryRule): CompiledRule {

@@ -532,3 +532,28 @@ test('applyHeaderOps: set replaces every spelling, append adds a line (Set-Cooki
   assert.equal(Object.getPrototypeOf(proto), Object.prototype, '__proto__ is a field, not the prototype');
   assert.equal(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value, 'x');
 });
+
+test('forPath(path) decides as decide does, for every request of that path (rules reading the path judged once)', () => {
+  const compiled = compileRules({
+    cacheTtl: 60,
+    rules: [
+      { name: 'css', match: { extensions: ['css'] }, actions: { cache: { browserTtl: 60 } } },
+      { name: 'api', match: { globs: ['/api/**'] }, actions: { cache: { bypass: true } } },
+      { name: 'cors', match: { all: [{ pathPrefixes: ['/api/'] }, { headers: [{ name: 'origin' }] }] }, actions: { responseHeaders: [{ op: 'set', name: 'access-control-allow-origin', value: '*' }] } },
+      { name: 'debug', match: { headers: [{ name: 'x-debug', values: ['1'] }] }, actions: { responseHeaders: [{ op: 'set', name: 'x-debug-edge', value: '1' }] } },
+      { name: 'preview', match: { not: { cookies: [{ name: 'preview', values: ['1'] }] } }, actions: { cache: { browserTtl: 5 } } },
+      { name: 'posts', match: { methods: ['POST'], pathPrefixes: ['/api/'] }, actions: { cache: { bypass: true } } },
+    ],
+  });
+  const paths = ['/a.css', '/api/x', '/api/x.css', '/other', '/api'];
+  const headerSets: Array<Record<string, string>> = [{}, { origin: 'https://a.test' }, { 'x-debug': '1' }, { cookie: 'preview=1' }, { origin: 'o', 'x-debug': '1', cookie: 'a=b; preview=0' }];
+  for (const path of paths) {
+    const forPath = compiled.forPath(path);
+    for (const method of ['GET', 'POST']) {
+      for (const headers of headerSets) {
+        const facts = requestFacts({ method, path, headers });
+        assert.equal(forPath(requestFacts({ method, path, headers })), compiled.decide(facts), `${method} ${path} ${JSON.stringify(headers)}`);
+      }
+    }
+  }
+});

@@ -130,6 +130,8 @@ interface LaneTarget {
   decision: Decision | undefined;
   key: string | undefined;
   keys: Map<Decision, string | undefined> | undefined;
+  /** Rules that read headers: their decide for this path (the path-only rules judged once). */
+  decide: ((facts: RequestFacts) => Decision) | undefined;
 }
 
 /**
@@ -164,7 +166,7 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   let decision = laneTarget.decision;
   let key = laneTarget.key;
   if (decision === undefined) {
-    decision = rules.compiled.decide(rawFacts(req.rawHeaders, laneTarget.path));
+    decision = laneTarget.decide!(rawFacts(req.rawHeaders, laneTarget.path));
     key = keyFor(laneTarget, decision, customer);
   }
   if (key === undefined) return false;
@@ -357,13 +359,16 @@ function targetOf(customer: CustomerConfig, target: string, rules: CompiledRules
   let known = byTarget.get(target);
   if (known === undefined) {
     const { path, query } = splitTarget(target);
-    known = { path, query, decision: undefined, key: undefined, keys: undefined };
+    known = { path, query, decision: undefined, key: undefined, keys: undefined, decide: undefined };
     if (rules.pathOnly) {
       // Path-only rules: the method, headers and cookies are never looked at.
       const decision = rules.decide(requestFacts({ method: 'GET', path, headers: NO_HEADERS }));
       known.decision = decision;
       known.key = laneKey(customer, path, query, decision);
-    } else known.keys = new Map();
+    } else {
+      known.keys = new Map();
+      known.decide = rules.forPath(path);
+    }
     if (keysHeld >= KEYS_MAX) {
       keys = new Map([[customer, byTarget]]);
       byTarget.clear();
@@ -402,12 +407,26 @@ const FIRST_ONLY = new Set([
 
 /**
  * RequestFacts over the raw header list (no header object is built): a GET of `path`, a field
- * found by a case-insensitive scan (repeated fields joined as Node joins them), cookies parsed
- * on the first one asked for.
+ * found by a case-insensitive scan (repeated fields read as node:http reads them), cookies
+ * parsed on the first one asked for. One object for the whole process, filled per request:
+ * the lane runs synchronously, so no two requests ever share it at once, and a hit allocates
+ * nothing for its facts.
  */
-function rawFacts(raw: readonly string[], path: string): RequestFacts {
-  let cookies: Map<string, string> | undefined;
-  const header = (name: string): string | undefined => {
+class RawFacts implements RequestFacts {
+  readonly method = 'GET';
+  path = '';
+  #raw: readonly string[] = [];
+  #cookies: ReadonlyMap<string, string> | undefined;
+
+  reset(raw: readonly string[], path: string): this {
+    this.#raw = raw;
+    this.path = path;
+    this.#cookies = undefined;
+    return this;
+  }
+
+  header(name: string): string | undefined {
+    const raw = this.#raw;
     let value: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const field = raw[i]!;
@@ -417,13 +436,22 @@ function rawFacts(raw: readonly string[], path: string): RequestFacts {
       else value = `${value}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]!}`;
     }
     return value;
-  };
-  return {
-    method: 'GET',
-    path,
-    header,
-    cookie: (name) => (cookies ??= parseCookies(header('cookie'))).get(name),
-  };
+  }
+
+  cookie(name: string): string | undefined {
+    if (this.#cookies === undefined) {
+      const field = this.header('cookie');
+      this.#cookies = field === undefined ? NO_COOKIES : parseCookies(field);
+    }
+    return this.#cookies.get(name);
+  }
+}
+
+const NO_COOKIES: ReadonlyMap<string, string> = new Map();
+const laneFacts = new RawFacts();
+
+function rawFacts(raw: readonly string[], path: string): RequestFacts {
+  return laneFacts.reset(raw, path);
 }
 
 /** Answer fields with the rules applied, made once per fields object and decision (the lane's fields objects live as long as their entries). */
