@@ -10,7 +10,7 @@
  * The checks at the bottom are shared with redis-fleet.ts (which imports them from here
  * rather than this file importing ioredis).
  */
-import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck, WarmReport } from '../core/fleet.port';
+import { ORIGIN_HEALTH_STATES, ORIGINS_DOWN_MAX, type AckReadOptions, type EdgeFleet, type EdgeStatus, type OriginHealthEvent, type PurgeAck, type WarmReport } from '../core/fleet.port';
 import { WARM_REPORT_STATES } from '../core/warm.types';
 import { CursorLog } from './cursor-log';
 import { Signal, wokenOrTimeout } from './signal';
@@ -23,6 +23,8 @@ export interface MemoryFleetOptions {
   maxAcks?: number;
   /** Warm reports kept (default: as many as acks), read like acks. */
   maxWarmReports?: number;
+  /** Origin health transitions kept (default: as many as acks), read like acks. */
+  maxOriginHealth?: number;
   /** Milliseconds since the epoch; heartbeats expire by this clock. */
   now?: () => number;
 }
@@ -43,6 +45,7 @@ export class MemoryFleet implements EdgeFleet {
   #wake = new Signal();
   #closed = false;
   readonly #warmReports: CursorLog<WarmReport>;
+  readonly #originHealth: CursorLog<OriginHealthEvent>;
 
   constructor(options: MemoryFleetOptions = {}) {
     const maxAcks = options.maxAcks ?? MEMORY_FLEET_MAX_ACKS_DEFAULT;
@@ -52,6 +55,7 @@ export class MemoryFleet implements EdgeFleet {
     this.#maxAcks = maxAcks;
     this.#now = options.now ?? Date.now;
     this.#warmReports = new CursorLog(options.maxWarmReports ?? maxAcks);
+    this.#originHealth = new CursorLog(options.maxOriginHealth ?? maxAcks);
   }
 
   async heartbeat(status: EdgeStatus, ttlMs: number): Promise<void> {
@@ -115,9 +119,21 @@ export class MemoryFleet implements EdgeFleet {
     return { cursor: next, reports: entries };
   }
 
+  async reportOriginHealth(events: OriginHealthEvent[]): Promise<void> {
+    this.#assertOpen();
+    this.#originHealth.append(checkedOriginHealthJsons(events));
+  }
+
+  async readOriginHealth(cursor: string, options: AckReadOptions): Promise<{ cursor: string; events: OriginHealthEvent[] }> {
+    this.#assertOpen();
+    const { cursor: next, entries } = await this.#originHealth.read(cursor, checkCount(options.count), options.blockMs);
+    return { cursor: next, events: entries };
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#warmReports.close();
+    this.#originHealth.close();
     this.#wakeReaders();
   }
 
@@ -214,9 +230,55 @@ export function warmReportProblem(value: unknown): string | null {
   ]);
 }
 
+/** The events as JSON, every one checked first, so a bad event leaves nothing of its batch appended. */
+export function checkedOriginHealthJsons(events: readonly OriginHealthEvent[]): string[] {
+  for (const event of events) {
+    const problem = originHealthEventProblem(event);
+    if (problem !== null) throw new TypeError(`invalid origin health event: ${problem}`);
+  }
+  return events.map((event) => JSON.stringify(event));
+}
+
+const ORIGIN_STATE: FieldRule = { test: (v) => ORIGIN_HEALTH_STATES.includes(v as OriginHealthEvent['state']), expected: `one of ${ORIGIN_HEALTH_STATES.join(', ')}` };
+
+/** Why `value` is not an OriginHealthEvent, or null when it is one. */
+export function originHealthEventProblem(value: unknown): string | null {
+  if (!isRecord(value)) return 'not an object';
+  return firstProblem(value, [
+    ['edgeId', NON_EMPTY_STRING],
+    ['customerId', NON_EMPTY_STRING],
+    ['origin', NON_EMPTY_STRING],
+    ['state', ORIGIN_STATE],
+    ['reason', STRING],
+    ['at', STRING],
+  ]);
+}
+
+/** Why `value` is not a list of at most ORIGINS_DOWN_MAX down origins. */
+function originsDownProblem(value: unknown): string | null {
+  if (!Array.isArray(value)) return `"originsDown" must be a list, got ${shown(value)}`;
+  if (value.length > ORIGINS_DOWN_MAX) return `"originsDown" must list at most ${ORIGINS_DOWN_MAX} origins, got ${value.length}`;
+  for (const [i, entry] of value.entries()) {
+    const problem = isRecord(entry)
+      ? firstProblem(entry, [
+          ['customerId', NON_EMPTY_STRING],
+          ['origin', NON_EMPTY_STRING],
+          ['since', STRING],
+          ['reason', STRING],
+        ])
+      : 'not an object';
+    if (problem !== null) return `"originsDown"[${i}]: ${problem}`;
+  }
+  return null;
+}
+
 /** Why `value` is not an EdgeStatus, or null when it is one. */
 export function edgeStatusProblem(value: unknown): string | null {
   if (!isRecord(value)) return 'not an object';
+  if (value.originsDown !== undefined) {
+    const problem = originsDownProblem(value.originsDown);
+    if (problem !== null) return problem;
+  }
   return firstProblem(value, [
     ['edgeId', NON_EMPTY_STRING],
     ['host', STRING],

@@ -6,6 +6,7 @@
  *                              so liveEdges need not SCAN; the string keys' TTL is the truth
  *   `${prefix}purge-acks`      stream, one field `a` = the PurgeAck as JSON, `MAXLEN ~` bounded
  *   `${prefix}warm-reports`    stream, one field `w` = the WarmReport as JSON, bounded like the acks
+ *   `${prefix}origin-health`   stream, one field `o` = the OriginHealthEvent as JSON, bounded like the acks
  *
  * Expiry is reckoned by Redis' own clock (TIME inside the scripts), not by the caller's:
  * edges and the api run on different hosts, and a reader whose clock ran ahead would
@@ -20,10 +21,10 @@
  * seconds; callers retry with backoff. A blocking read runs on a connection of its own,
  * so it never delays heartbeats or acks.
  */
-import type { AckReadOptions, EdgeFleet, EdgeStatus, PurgeAck, WarmReport } from '../core/fleet.port';
+import type { AckReadOptions, EdgeFleet, EdgeStatus, OriginHealthEvent, PurgeAck, WarmReport } from '../core/fleet.port';
 import type { Logger } from '../obs/logger.factory';
 import { CLOSED, RedisConnections, type RedisWhere, type StreamEntry, where } from './redis-connections';
-import { byEdgeId, checkCount, checkEdgeStatus, checkedAckJsons, checkedWarmReportJsons, checkTtl, edgeStatusProblem, purgeAckProblem, warmReportProblem } from './memory-fleet';
+import { byEdgeId, checkCount, checkEdgeStatus, checkedAckJsons, checkedOriginHealthJsons, checkedWarmReportJsons, checkTtl, edgeStatusProblem, originHealthEventProblem, purgeAckProblem, warmReportProblem } from './memory-fleet';
 
 export const REDIS_ACK_STREAM_MAX_LENGTH_DEFAULT = 100_000;
 
@@ -64,7 +65,7 @@ const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
 export class RedisFleet implements EdgeFleet {
   readonly #maxLength: number;
   readonly #logger: Logger | undefined;
-  readonly #keys: { edgePrefix: string; index: string; acks: string; warms: string };
+  readonly #keys: { edgePrefix: string; index: string; acks: string; warms: string; originHealth: string };
   readonly #redis: RedisConnections;
 
   constructor(options: RedisFleetOptions) {
@@ -79,6 +80,7 @@ export class RedisFleet implements EdgeFleet {
       index: `${options.prefix}edges`,
       acks: `${options.prefix}purge-acks`,
       warms: `${options.prefix}warm-reports`,
+      originHealth: `${options.prefix}origin-health`,
     };
     this.#redis = new RedisConnections({ ...where(options), name: 'fleet', what: 'fleet', logger: options.logger });
   }
@@ -160,6 +162,28 @@ export class RedisFleet implements EdgeFleet {
         : await this.#redis.blockingRead(this.#keys.warms, after, count, Math.ceil(options.blockMs));
     const { cursor: next, values } = this.#decodeEntries(this.#keys.warms, 'w', after, entries === CLOSED ? [] : entries, warmReportProblem, 'a malformed warm report');
     return { cursor: next, reports: values as WarmReport[] };
+  }
+
+  async reportOriginHealth(events: OriginHealthEvent[]): Promise<void> {
+    this.#assertOpen();
+    const jsons = checkedOriginHealthJsons(events);
+    if (jsons.length === 0) return;
+    const transaction = this.#redis.command.multi();
+    for (const json of jsons) transaction.xadd(this.#keys.originHealth, 'MAXLEN', '~', this.#maxLength, '*', 'o', json);
+    await exec(transaction);
+  }
+
+  async readOriginHealth(cursor: string, options: AckReadOptions): Promise<{ cursor: string; events: OriginHealthEvent[] }> {
+    this.#assertOpen();
+    const count = checkCount(options.count);
+    const stream = this.#keys.originHealth;
+    const after = cursor === '$' ? await this.#lastId(stream) : parseRedisCursor(cursor);
+    const entries =
+      options.blockMs <= 0
+        ? ((await this.#redis.command.xread('COUNT', count, 'STREAMS', stream, after))?.[0]?.[1] ?? [])
+        : await this.#redis.blockingRead(stream, after, count, Math.ceil(options.blockMs));
+    const { cursor: next, values } = this.#decodeEntries(stream, 'o', after, entries === CLOSED ? [] : entries, originHealthEventProblem, 'a malformed origin health event');
+    return { cursor: next, events: values as OriginHealthEvent[] };
   }
 
   async close(): Promise<void> {

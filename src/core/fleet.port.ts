@@ -9,6 +9,11 @@
  *   once a second while it works and once when it ends. Reports are cumulative, so a reader
  *   keeps the furthest one and a repeated or reordered report changes nothing.
  *
+ * - Origin health: each edge process reports every transition of one of its origin breakers
+ *   (edge/origin/origin-health.ts) as it happens, and lists the origins it holds down in each
+ *   heartbeat (`originsDown`), so an api that starts late, or after the stream was trimmed,
+ *   still knows the current state.
+ *
  * One contract, two implementations (Redis, and in-process for `cdn start` without
  * REDIS_URL); one contract suite runs against both (test/integration/fleet.contract.test.ts,
  * and for warm reports test/integration/fleet-warm.contract.test.ts).
@@ -31,6 +36,39 @@ export interface EdgeStatus {
   heartbeatAt: string;
   cacheObjects: number;
   cacheBytes: number;
+  /**
+   * The origins this process holds down now (at most ORIGINS_DOWN_MAX; absent from edges
+   * older than issue 15). Every origin of a customer not listed is up there.
+   */
+  originsDown?: OriginDown[];
+}
+
+/** At most this many down origins ride on one heartbeat, so a heartbeat stays small. */
+export const ORIGINS_DOWN_MAX = 1000;
+
+export type OriginHealthState = 'up' | 'down';
+export const ORIGIN_HEALTH_STATES: readonly OriginHealthState[] = ['up', 'down'];
+
+/** One origin one edge process holds down. */
+export interface OriginDown {
+  customerId: string;
+  /** The origin's name within its customer. */
+  origin: string;
+  /** ISO time it went down there. */
+  since: string;
+  reason: string;
+}
+
+/** One origin going down or coming back on one edge process. */
+export interface OriginHealthEvent {
+  /** The fleet id of the process (as its heartbeat's edgeId): each process has its own breakers. */
+  edgeId: string;
+  customerId: string;
+  origin: string;
+  state: OriginHealthState;
+  reason: string;
+  /** ISO time of the transition (the edge's clock). */
+  at: string;
 }
 
 export interface PurgeAck {
@@ -87,6 +125,10 @@ export interface EdgeFleet {
   reportWarms(reports: WarmReport[]): Promise<void>;
   /** Warm reports appended after `cursor`, as readAcks reads acks (its own cursor: never mix the two). */
   readWarmReports(cursor: string, options: AckReadOptions): Promise<{ cursor: string; reports: WarmReport[] }>;
+  /** Appends origin health transitions; never loses one that resolved. */
+  reportOriginHealth(events: OriginHealthEvent[]): Promise<void>;
+  /** Origin health transitions appended after `cursor`, as readAcks reads acks (a cursor of its own). */
+  readOriginHealth(cursor: string, options: AckReadOptions): Promise<{ cursor: string; events: OriginHealthEvent[] }>;
   /** Stops pending reads (they answer with no acks) and releases connections. */
   close(): Promise<void>;
 }

@@ -24,7 +24,7 @@ export interface FleetFixture {
 }
 
 export interface FleetOptions {
-  /** How many entries each stream (acks, warm reports) keeps: RedisFleet has one bound for both. */
+  /** How many entries each stream (acks, warm reports, origin health) keeps: RedisFleet has one bound for both. */
   max?: number;
 }
 
@@ -40,7 +40,7 @@ export const memoryFleetHarness: FleetHarness = {
   exactTrim: true,
   async open(options = {}) {
     let offset = 0;
-    const fleet = new MemoryFleet({ maxAcks: options.max, maxWarmReports: options.max, now: () => Date.now() + offset });
+    const fleet = new MemoryFleet({ maxAcks: options.max, maxWarmReports: options.max, maxOriginHealth: options.max, now: () => Date.now() + offset });
     return {
       fleet,
       peer: () => fleet,
