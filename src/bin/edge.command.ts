@@ -29,8 +29,11 @@ the disk cache; the primary process serves the admin port for all of them and re
 worker that dies. CDN_EDGE_WORKERS=1 serves from this one process.
 
 Follows the api's changes over Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES), or with --config serves a fixed list of
-customers from a JSON file: [{ "id", "originUrl", "domains": [...], "cacheTtl"?, "basicAuth"?,
-"tls"?: { "certificates": [{ "certPem", "keyPem" }], "httpsRedirect"?, "hsts"? } }].
+customers from a JSON file: [{ "id", "originUrl" (or "origins": [{ "name", "url", "priority"?,
+"weight"?, "basicAuth"?, "hostHeader"?, "tlsServerName"?, "healthCheck"? }], "originPolicy"?),
+"domains": [...], "cacheTtl"?, "basicAuth"?, "queryString"?, "staleIfErrorSeconds"?, "rules"?,
+"compressTypes"?, "tls"?: { "certificates": [{ "certPem", "keyPem" }], "httpsRedirect"?, "hsts"? } }]
+(every field as docs/API.md describes it; checked by the api's rules).
 
 Required: CDN_SECRET_KEY (the same as the api's). Optional: CDN_EDGE_HOST (127.0.0.1),
 CDN_EDGE_PORT (8080), CDN_EDGE_TLS_HOST (CDN_EDGE_HOST), CDN_EDGE_TLS_PORT (8443),
@@ -38,7 +41,8 @@ CDN_EDGE_TLS_PUBLIC_PORT (443: the port redirects to HTTPS name), CDN_EDGE_ADMIN
 (<CDN_DATA_DIR>/cache), CDN_DATA_DIR (./.data), CDN_EDGE_ID, CDN_REDIS_PREFIX,
 CDN_ALLOW_PRIVATE_ORIGINS, CDN_LOG_LEVEL, CDN_EDGE_LOG_SAMPLE, CDN_EDGE_STATS_INTERVAL_MS, and the client limits CDN_EDGE_MAX_URL_BYTES,
 CDN_EDGE_MAX_HEADER_BYTES, CDN_EDGE_MAX_BODY_BYTES, CDN_EDGE_CLIENT_TIMEOUT_MS, CDN_EDGE_BODY_TIMEOUT_MS,
-CDN_EDGE_KEEPALIVE_TIMEOUT_MS (see the README).
+CDN_EDGE_KEEPALIVE_TIMEOUT_MS, compression (CDN_EDGE_COMPRESS*), origins (CDN_EDGE_ORIGIN_*),
+warming (CDN_EDGE_WARM_*) and CDN_EDGE_SIGNED_URL_LEEWAY_SECONDS (see the README).
 `;
 
 /** Workers share stdout: writes of at most PIPE_BUF bytes keep every JSON line whole. */
