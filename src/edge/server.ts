@@ -262,6 +262,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           intervalMs: config.heartbeatMs,
           isReady,
           startedAt,
+          onOriginHealth: (listener) => origins.health.subscribe(listener),
           cacheSize: () => {
             const stats = store.stats?.();
             return { objects: stats?.objects ?? 0, bytes: stats?.bytes ?? 0 };

@@ -8,8 +8,13 @@
  * if the queue overflows, the oldest are dropped (and logged): the api still sees those
  * purges applied, from the heartbeat's appliedSeq, only without their object counts.
  * On stop, pending acks get one last try and the edge leaves the fleet at once.
+ *
+ * Origin health (issue 15): every transition of this process's origin breakers is sent on
+ * the fleet's origin-health stream as acks are (queued and retried alike), and each
+ * heartbeat lists the origins held down now (`originsDown`), so an api that starts late, or
+ * missed a transition, still knows the current state.
  */
-import type { EdgeFleet, EdgeStatus, PurgeAck } from '../../core/fleet.port';
+import { ORIGINS_DOWN_MAX, type EdgeFleet, type EdgeStatus, type OriginDown, type OriginHealthEvent, type PurgeAck } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { EdgeCustomerFeed, PurgeAppliedAck } from '../customer-feed.port';
 
@@ -29,13 +34,22 @@ export interface FleetReporterOptions {
   logger: Logger;
   /** ISO start time the heartbeat reports (default: now); edge/warm's reports name the same one. */
   startedAt?: string;
+  /** The origin breakers' transitions (EdgeHandle.onOriginHealth); without it nothing of origin health is reported. */
+  onOriginHealth?(listener: (change: Omit<OriginHealthEvent, 'edgeId'>) => void): () => void;
 }
+
+/** Transitions kept while the channel is away; beyond, the oldest go (the heartbeat's originsDown still tells the state). */
+export const ORIGIN_HEALTH_QUEUE_MAX = 10_000;
 
 export class FleetReporter {
   readonly #o: FleetReporterOptions;
   readonly #log: Logger;
   readonly #startedAt: string;
   #queue: PurgeAck[] = [];
+  #healthQueue: OriginHealthEvent[] = [];
+  /** By customer and origin: what this process holds down now. */
+  readonly #down = new Map<string, OriginDown>();
+  #unsubscribeHealth: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #flushing: Promise<void> | undefined;
@@ -50,6 +64,7 @@ export class FleetReporter {
 
   start(): void {
     this.#unsubscribe = this.#o.feed.onPurgeApplied?.((ack) => this.#enqueue(ack));
+    this.#unsubscribeHealth = this.#o.onOriginHealth?.((change) => this.#enqueueHealth(change));
     this.#timer = setInterval(() => void this.beat(), this.#o.intervalMs);
     this.#timer.unref();
     void this.beat();
@@ -81,6 +96,7 @@ export class FleetReporter {
       heartbeatAt: new Date().toISOString(),
       cacheObjects: size.objects,
       cacheBytes: size.bytes,
+      ...(this.#o.onOriginHealth === undefined ? {} : { originsDown: [...this.#down.values()].slice(0, ORIGINS_DOWN_MAX) }),
     };
   }
 
@@ -93,6 +109,7 @@ export class FleetReporter {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#unsubscribe?.();
+    this.#unsubscribeHealth?.();
     await this.#flushing;
     await this.#flush();
     try {
@@ -112,10 +129,23 @@ export class FleetReporter {
     if (this.#flushing === undefined) queueMicrotask(() => void this.#flush());
   }
 
+  #enqueueHealth(change: Omit<OriginHealthEvent, 'edgeId'>): void {
+    const event: OriginHealthEvent = { edgeId: this.#o.edgeId, customerId: change.customerId, origin: change.origin, state: change.state, reason: change.reason, at: change.at };
+    const key = `${event.customerId}\u0000${event.origin}`;
+    if (event.state === 'down') this.#down.set(key, { customerId: event.customerId, origin: event.origin, since: event.at, reason: event.reason });
+    else this.#down.delete(key);
+    this.#healthQueue.push(event);
+    if (this.#healthQueue.length > ORIGIN_HEALTH_QUEUE_MAX) {
+      const dropped = this.#healthQueue.splice(0, this.#healthQueue.length - ORIGIN_HEALTH_QUEUE_MAX);
+      this.#log.warn({ dropped: dropped.length }, 'origin health queue full: dropped the oldest transitions (the heartbeat still lists the origins down)');
+    }
+    if (this.#flushing === undefined) queueMicrotask(() => void this.#flush());
+  }
+
   /** One flush at a time; a flush asked for during one runs after it. */
   async #flush(): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
-    if (this.#queue.length === 0) return;
+    if (this.#queue.length === 0 && this.#healthQueue.length === 0) return;
     this.#flushing = this.#send().finally(() => (this.#flushing = undefined));
     await this.#flushing;
   }
@@ -130,6 +160,17 @@ export class FleetReporter {
         return;
       }
       this.#queue.splice(0, batch.length);
+      this.#recovered();
+    }
+    while (this.#healthQueue.length > 0) {
+      const batch = this.#healthQueue.slice(0, ACK_BATCH);
+      try {
+        await this.#o.fleet.reportOriginHealth(batch);
+      } catch (err) {
+        this.#failed(err, 'cannot send origin health: retrying with the next heartbeat');
+        return;
+      }
+      this.#healthQueue.splice(0, batch.length);
       this.#recovered();
     }
   }
