@@ -10,7 +10,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
   try {
     const first = spawnCdn(['migrate'], { DATABASE_URL: db.url });
     assert.equal(await first.exited(), 0, first.output());
-    assert.match(first.output(), /Applied 11 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog\S+\s+Certificates\S+\s+AcmeAccounts\S+\s+DeliveryRules\S+\s+CacheWarming\S+\s+Origins/);
+    assert.match(first.output(), /Applied 12 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog\S+\s+Certificates\S+\s+AcmeAccounts\S+\s+DeliveryRules\S+\s+CacheWarming\S+\s+Origins\S+\s+OriginEvents/);
 
     const client = new Client({ connectionString: db.url });
     await client.connect();
@@ -20,7 +20,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
       );
       assert.deepEqual(
         rows.map((r) => r.table_name).filter((t) => t !== 'migrations'),
-        ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'],
+        ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'],
       );
     } finally {
       await client.end();

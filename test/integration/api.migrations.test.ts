@@ -21,16 +21,17 @@ const ALL = [
   'DeliveryRules1795600000000',
   'CacheWarming1795610000000',
   'Origins1795620000000',
+  'OriginEvents1795630000000',
 ];
-const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'];
+const TABLES = ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'];
 /** The tables of the certificates and ACME accounts migrations, newer than every other. */
 const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
 /** The table of the delivery-rules migration. */
 const RULES_TABLES = ['signing_key'];
 /** The tables of the cache-warming migration. */
 const WARM_TABLES = ['warm', 'warm_edge'];
-/** The table of the origins migration, the newest. */
-const ORIGIN_TABLES = ['customer_origin'];
+/** The tables of the origins migration and of the origin events one, the newest. */
+const ORIGIN_TABLES = ['customer_origin', 'origin_event'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -189,7 +190,7 @@ test('the audit-log migration: entries outlive their customer, the paging and re
 
     await undoThrough(ds, 'AuditLog1795570000000');
     assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -232,7 +233,7 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -244,7 +245,7 @@ test('the ACME accounts migration: one key per directory; down drops the table a
     await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
     await undoThrough(ds, 'AcmeAccounts1795590000000');
     assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -255,7 +256,7 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await undoThrough(ds, 'DeliveryRules1795600000000');
     // A customer from before the migration, with its cache options.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow) VALUES ('m', 'M', 'https://m.example', 60, 30, 'allowlist', '["v"]')`);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000']);
     assert.deepEqual(await ds.query(`SELECT cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow, delivery_rules, compress_types FROM customer`), [
       { cache_ttl: 60, stale_if_error_seconds: 30, query_string_mode: 'allowlist', query_string_allow: ['v'], delivery_rules: [], compress_types: [] },
     ]);
@@ -268,7 +269,7 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name IN ('delivery_rules', 'compress_types')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -292,7 +293,7 @@ test('the cache-warming migration: edge rows go with their warm, warms with thei
     assert.deepEqual(await ds.query('SELECT * FROM warm_edge'), []);
     await undoThrough(ds, 'CacheWarming1795610000000');
     assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -307,7 +308,7 @@ test('the origins migration: every existing customer gets its one origin, primar
       VALUES ('a', 'A', 'https://origin.a.example/base', 60, 'user', 'v1.sealed', '2030-01-02T03:04:05Z', '2030-02-03T04:05:06Z', 7)`);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('b', 'B', 'http://origin.b.example:8080', 60)`);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username) VALUES ('c', 'C', 'https://origin.c.example', 60, 'lonely')`);
-    assert.deepEqual(await migrate(ds), ['Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000']);
     const rows: Array<Record<string, unknown>> = await ds.query(
       `SELECT customer_id, name, url, basic_auth_username, basic_auth_password_enc, priority, weight, host_header, tls_server_name, health_check, created_at = (SELECT created_at FROM customer WHERE id = customer_id) AS same_created
          FROM customer_origin ORDER BY customer_id`,
@@ -340,6 +341,28 @@ test('the origins migration: every existing customer gets its one origin, primar
       { id: 'b', origin_url: 'http://origin.b.example:8080' },
       { id: 'c', origin_url: 'https://origin.c.example' },
     ]);
-    assert.deepEqual(await migrate(ds), ['Origins1795620000000']);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the origin events migration: one row per (edge, customer, origin, at), up or down only; events go with their customer; down drops the table alone', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('a', 'A', 'https://a.example', 60)`);
+    const insert = `INSERT INTO origin_event (edge_id, customer_id, origin, state, reason, at) VALUES ($1, $2, 'primary', $3, 'timeout', '2030-01-01T00:00:00Z')`;
+    await ds.query(insert, ['edge-1', 'a', 'down']);
+    await assert.rejects(ds.query(insert, ['edge-1', 'a', 'down']), /uq_origin_event/);
+    await ds.query(insert, ['edge-2', 'a', 'down']);
+    await assert.rejects(ds.query(insert, ['edge-3', 'a', 'sick']), /chk_origin_event_state/);
+    await assert.rejects(ds.query(insert, ['edge-3', 'nobody', 'down']), /fk_origin_event_customer/);
+    const indexes: Array<{ indexname: string }> = await ds.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'origin_event' ORDER BY 1`);
+    assert.deepEqual(indexes.map((i) => i.indexname), ['idx_origin_event_at', 'idx_origin_event_customer_at', 'pk_origin_event', 'uq_origin_event']);
+    await ds.query(`DELETE FROM customer WHERE id = 'a'`);
+    assert.deepEqual(await ds.query('SELECT * FROM origin_event'), []);
+
+    await undoThrough(ds, 'OriginEvents1795630000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'origin_event'));
+    assert.deepEqual(await migrate(ds), ['OriginEvents1795630000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

@@ -20,6 +20,7 @@ import { AcmeAccounts1795590000000 } from '../../../migrations/1795590000000-acm
 import { DeliveryRules1795600000000 } from '../../../migrations/1795600000000-delivery-rules';
 import { CacheWarming1795610000000 } from '../../../migrations/1795610000000-cache-warming';
 import { Origins1795620000000 } from '../../../migrations/1795620000000-origins';
+import { OriginEvents1795630000000 } from '../../../migrations/1795630000000-origin-events';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
@@ -63,6 +64,7 @@ export const API_MIGRATIONS = [
   DeliveryRules1795600000000,
   CacheWarming1795610000000,
   Origins1795620000000,
+  OriginEvents1795630000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */
