@@ -19,6 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const children = require('./children');
+const { pinned, startReportingPort } = require('./servers');
 const { ensureBuild, nodeNote } = require('./build');
 const { treeCpuMs, treeRssBytes, treeOpenFds, nofileLimit, sysctl } = require('./proc');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
@@ -154,9 +155,6 @@ const median = (xs) => {
 children.install({ name: 'bench:connections' });
 let tmpDir;
 
-function pinned(cpus, cmd, args) {
-  return cpus === null ? [cmd, args] : ['taskset', ['-c', String(cpus), cmd, ...args]];
-}
 
 // ---------------------------------------------------------------------------------------------
 // host limits
@@ -205,27 +203,6 @@ function memAvailableBytes() {
 // ---------------------------------------------------------------------------------------------
 // processes
 
-async function startReportingPort(name, cmd, args) {
-  const cp = startProcess(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`${name} did not start within 10 s`)), 10_000);
-    cp.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(t);
-        try {
-          resolve(JSON.parse(buf.slice(0, nl)).port);
-        } catch (err) {
-          reject(err);
-        }
-      }
-    });
-    cp.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-  return { cp, port };
-}
 
 async function startEdge(opts, env, dirs) {
   const port = await freePort();

@@ -15,6 +15,7 @@ const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const children = require('./children');
+const { pinned, startReportingPort } = require('./servers');
 const { CLK_TCK, treeCpuMs } = require('./proc');
 const { ensureBuild: ensureBuildShared, nodeNote } = require('./build');
 const tlsBench = require('./tls');
@@ -184,9 +185,6 @@ async function waitFor(what, check, cp, timeoutMs, logFile) {
   throw new Error(`${what} did not become ready${cp && exited(cp) ? ` (exited with ${cp.exitCode ?? cp.signalCode})` : ''}${last ? `: ${last}` : ''}${tail ? `\n--- ${logFile} ---\n${tail}` : ''}`);
 }
 
-function pinned(cpus, cmd, args) {
-  return cpus === null ? [cmd, args] : ['taskset', ['-c', String(cpus), cmd, ...args]];
-}
 
 /** Child processes of `pid` (for counting cluster workers). */
 function childPids(pid) {
@@ -262,28 +260,6 @@ async function startFloor(originPort, cpus, tls) {
   return { name: 'floor', cp, port, tlsPort, processes: 1 };
 }
 
-/** Starts a helper that prints `{"port":N}` as its first line and exits when its stdin closes. */
-async function startReportingPort(name, cmd, args) {
-  const cp = startProcess(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`${name} did not start within 10 s`)), 10_000);
-    cp.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(t);
-        try {
-          resolve(JSON.parse(buf.slice(0, nl)));
-        } catch (err) {
-          reject(err);
-        }
-      }
-    });
-    cp.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-  return { cp, port: port.port, tlsPort: port.tlsPort };
-}
 
 async function startEdge(env, workers, cpus, dirs, tls) {
   const port = await freePort();
