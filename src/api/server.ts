@@ -22,7 +22,8 @@ import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
 import type { ApiConfig } from './config';
 import { Database } from './db/database';
-import type { ApiContext, ApiPubSub, ApiServices } from './graphql/context.type';
+import { ORIGIN_HEALTH_CHANGED, type ApiContext, type ApiPubSub, type ApiServices } from './graphql/context.type';
+import { toGraphqlOriginHealthChange } from './graphql/origin-health.resolver';
 import { publishCustomerChange } from './graphql/customer-change.publisher';
 import { formatApiError, toGraphQLError } from './graphql/error.format';
 import { buildApiSchema } from './graphql/schema.builder';
@@ -59,6 +60,8 @@ import { tokenSigningKey } from './services/token-signing';
 import { TokenService } from './services/token.service';
 import { TokenVerifier } from './services/token-verifier';
 import { WarmReportCollector } from './services/warm-report.collector';
+import { OriginHealthCollector } from './services/origin-health.collector';
+import { OriginHealthService } from './services/origin-health.service';
 import { WarmTracker } from './services/warm-tracker.service';
 import { WarmService } from './services/warm.service';
 import type { RevocationChannel } from '../core/revocation.port';
@@ -158,6 +161,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     certificateWatch,
     deliveryRules: new DeliveryRulesService({ db, secretBox, logger: log, rulesMax: config.rulesMax, onCommitted: () => relay.kick() }),
     signingKeys: new SigningKeyService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
+    originHealth: new OriginHealthService({ db, customer: (id) => customers.get(id), liveEdges: () => fleet.liveEdges() }),
     origins: new OriginService({ db, secretBox, addressPolicy: { allowPrivateOrigins: config.allowPrivateOrigins }, logger: log, onCommitted: () => relay.kick() }),
     acme,
     purges: new PurgeService({ db, logger: log, onCommitted: () => relay.kick() }),
@@ -178,6 +182,15 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     deliver: (c) => {
       certificateWatch.notify(c);
       return publishCustomerChange(c, pubSub, customers);
+    },
+  });
+  // Origin transitions from the edges, stored once and told to this replica's subscribers.
+  const originHealth = new OriginHealthCollector({
+    db,
+    fleet: deps.fleet,
+    logger: log,
+    onEvents: (events) => {
+      for (const event of events) pubSub.publish(ORIGIN_HEALTH_CHANGED, toGraphqlOriginHealthChange(event));
     },
   });
   const schema = await buildApiSchema({ pubSub });
@@ -255,6 +268,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   feed.start();
   acks.start();
   warmReports.start();
+  originHealth.start();
   audit.start();
   acme.start();
   verifier.start();
@@ -288,6 +302,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         await apollo.stop();
         await acks.stop();
         await warmReports.stop();
+        await originHealth.stop();
         await audit.stop();
         verifier.close();
         await relay.stop();

@@ -11,6 +11,7 @@ import type { AcmeOrders } from '../services/acme-orders.service';
 import type { CertificateService } from '../services/certificate.service';
 import type { CustomerService } from '../services/customer.service';
 import type { DeliveryRulesService } from '../services/delivery-rules.service';
+import type { OriginHealthService } from '../services/origin-health.service';
 import type { OriginService } from '../services/origin.service';
 import type { EdgeFleetService } from '../services/edge-fleet.service';
 import type { PurgeTracker } from '../services/purge-tracker.service';
@@ -21,10 +22,12 @@ import type { TokenService } from '../services/token.service';
 import type { WarmTracker } from '../services/warm-tracker.service';
 import type { WarmService } from '../services/warm.service';
 import type { CustomerChange } from './customer-change.type';
+import type { OriginHealthChange } from './origin-health.type';
 
 export const CUSTOMER_CHANGED = 'customerChanged';
+export const ORIGIN_HEALTH_CHANGED = 'originHealthChanged';
 
-export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange] }>;
+export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange]; [ORIGIN_HEALTH_CHANGED]: [OriginHealthChange] }>;
 
 export type ApiServices = {
   customers: CustomerService;
@@ -36,6 +39,8 @@ export type ApiServices = {
   signingKeys: SigningKeyService;
   /** setOrigins, setOriginPolicy. */
   origins: OriginService;
+  /** originHealth: each origin on each live edge process. */
+  originHealth: OriginHealthService;
   purges: PurgeService;
   purgeTracker: PurgeTracker;
   warms: WarmService;

@@ -15,6 +15,7 @@ import { CustomerChangeResolver } from './customer-change.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { DeliveryResolver } from './delivery.resolver';
 import { EdgeResolver } from './edge.resolver';
+import { OriginHealthResolver } from './origin-health.resolver';
 import { OriginResolver } from './origin.resolver';
 import { PurgeStatusResolver } from './purge-status.resolver';
 import { PurgeResolver } from './purge.resolver';
@@ -25,7 +26,7 @@ import { WarmResolver } from './warm.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,
