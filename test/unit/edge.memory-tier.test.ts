@@ -61,3 +61,50 @@ test('peek() sees exactly what the LRU holds: replaced, evicted, deleted and for
   assert.equal(tier.set('c1\n/big', metaOf('c1\n/big'), Buffer.alloc(2000)), false);
   assert.equal(tier.peek('c1\n/big'), undefined, 'an object too large for memory is never held');
 });
+
+test("shared fairly: one customer's flood of cold objects evicts its own, never the other's hot set (the biggest holder pays)", async () => {
+  const B = (p: string): string => cacheKey('customer-b', p, '');
+  // Room for about ten 1,000-byte objects (each costs its body plus ~300 bytes of estimate).
+  const memory = new MemoryTier({ maxBytes: 13_000, maxObjectBytes: 2000 });
+  for (let i = 0; i < 4; i++) await memory.put(B(`/hot/${i}`), meta(), body(['h'.repeat(1000)]));
+  // customer-a streams 200 cold objects through memory.
+  for (let i = 0; i < 200; i++) await memory.put(K(`/cold/${i}`), meta(), body(['c'.repeat(1000)]));
+  for (let i = 0; i < 4; i++) assert.ok(memory.peek(B(`/hot/${i}`)), `customer-b's /hot/${i} kept`);
+  const stats = memory.stats();
+  assert.equal(stats.customers['customer-b']!.objects, 4);
+  assert.ok(stats.customers['customer-a']!.objects >= 4, 'customer-a keeps what is left');
+  assert.ok(memory.summary().bytes <= 13_000);
+  // The newest of customer-a's objects are the ones it kept (its own LRU).
+  assert.ok(memory.peek(K('/cold/199')));
+  assert.equal(memory.peek(K('/cold/0')), undefined);
+});
+
+test('shared fairly: a customer holding less than another is not evicted while the other holds more; alone, a customer is plain LRU', async () => {
+  const B = (p: string): string => cacheKey('customer-b', p, '');
+  const memory = new MemoryTier({ maxBytes: 6_600, maxObjectBytes: 2000 });
+  // customer-b: one small old object; customer-a fills the rest and more.
+  await memory.put(B('/small'), meta(), body(['s'.repeat(100)]));
+  for (let i = 0; i < 10; i++) await memory.put(K(`/a/${i}`), meta(), body(['a'.repeat(1000)]));
+  assert.ok(memory.peek(B('/small')), "the least recently used object overall, but customer-b's share is the smaller");
+  // customer-b grows beyond customer-a: now its own oldest object is the one to go.
+  const before = memory.stats().customers['customer-a']!.objects;
+  for (let i = 0; i < 4; i++) await memory.put(B(`/b/${i}`), meta(), body(['b'.repeat(1000)]));
+  assert.ok(memory.stats().customers['customer-a']!.objects < before, 'customer-a, the bigger, paid for customer-b first');
+  const alone = new MemoryTier({ maxBytes: 4000, maxObjectBytes: 2000 });
+  for (let i = 0; i < 5; i++) await alone.put(K(`/x/${i}`), meta(), body(['x'.repeat(1000)]));
+  assert.equal(alone.peek(K('/x/0')), undefined);
+  assert.ok(alone.peek(K('/x/4')));
+  assert.equal(alone.evictions(), 2);
+});
+
+test('forgetCustomer drops one customer entirely and its bytes with it', async () => {
+  const B = (p: string): string => cacheKey('customer-b', p, '');
+  const memory = new MemoryTier({ maxBytes: 100_000, maxObjectBytes: 2000 });
+  await memory.put(K('/1'), meta(), body(['1'.repeat(500)]));
+  await memory.put(B('/1'), meta(), body(['2'.repeat(500)]));
+  const both = memory.summary().bytes;
+  memory.forgetCustomer('customer-a');
+  assert.equal(memory.peek(K('/1')), undefined);
+  assert.ok(memory.peek(B('/1')));
+  assert.ok(memory.summary().bytes < both && memory.summary().bytes > 500);
+});

@@ -1,8 +1,13 @@
 /**
- * L1: objects held in this process's memory, least recently used out first, bounded by
- * bytes (body + an estimate of the metadata). Only small objects (maxObjectBytes) enter.
- * A hit is a Map lookup: no syscall, no index read. Used alone (tests, a cache without
- * disk) or as the upper tier of the TieredStore.
+ * L1: objects held in this process's memory, bounded by bytes (body + an estimate of the
+ * metadata). Only small objects (maxObjectBytes) enter. A hit is a Map lookup: no syscall, no
+ * index read. Used alone (tests, a cache without disk) or as the upper tier of the TieredStore.
+ *
+ * Shared fairly between customers (issue 15): each customer's objects are a least-recently-used
+ * list of their own, and when room is needed the customer holding the most bytes gives up its
+ * least recently used object (max-min fairness). One customer's flood of cold objects thus
+ * evicts its own objects once it holds more than any other, never another's whole hot set; a
+ * customer alone, or the biggest, is plain LRU.
  */
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
@@ -25,32 +30,52 @@ export interface Held {
 /** What an entry costs beyond its body: the key twice (map + meta) and the headers, roughly. */
 const META_OVERHEAD_BYTES = 256;
 
+function costOf(key: string, held: Held): number {
+  return Math.max(1, held.body.length + key.length * 2 + META_OVERHEAD_BYTES);
+}
+
 export class MemoryTier implements CacheStore {
   readonly maxObjectBytes: number;
-  readonly #lru: LRUCache<string, Held>;
+  readonly #maxBytes: number;
+  /** One recency list per customer; the sizes are enforced across all of them here. */
+  readonly #customers = new Map<string, LRUCache<string, Held>>();
   /**
-   * The same entries as #lru, for reads that must not cost a recency update: lru-cache's own
-   * peek() pays ~1 µs per call for its diagnostics channel and option objects, which the hit
-   * lane pays per request. Kept in step by set() and by #lru's dispose (delete, evict, replace).
+   * Every entry by key, for reads that must not cost a recency update: lru-cache's own peek()
+   * pays ~1 µs per call for its diagnostics channel and option objects, which the hit lane pays
+   * per request. Kept in step by set() and by each list's dispose (delete, evict, replace).
    */
   readonly #held = new Map<string, Held>();
+  #bytes = 0;
   #evictions = 0;
 
   constructor(options: MemoryTierOptions) {
     this.maxObjectBytes = options.maxObjectBytes;
-    this.#lru = new LRUCache<string, Held>({
-      maxSize: Math.max(1, options.maxBytes),
-      sizeCalculation: (held, key) => Math.max(1, held.body.length + key.length * 2 + META_OVERHEAD_BYTES),
-      dispose: (held, key, reason) => {
-        if (reason === 'evict') this.#evictions += 1;
-        if (this.#held.get(key) === held) this.#held.delete(key);
-      },
-    });
+    this.#maxBytes = Math.max(1, options.maxBytes);
+  }
+
+  #list(customerId: string, create: true): LRUCache<string, Held>;
+  #list(customerId: string, create: false): LRUCache<string, Held> | undefined;
+  // A customer's list, once made, stays until forgetCustomer (one per customer: bounded).
+  #list(customerId: string, create: boolean): LRUCache<string, Held> | undefined {
+    let list = this.#customers.get(customerId);
+    if (list === undefined && create) {
+      list = new LRUCache<string, Held>({
+        maxSize: this.#maxBytes,
+        sizeCalculation: (held, key) => costOf(key, held),
+        dispose: (held, key, reason) => {
+          if (reason === 'evict') this.#evictions += 1;
+          this.#bytes -= costOf(key, held);
+          if (this.#held.get(key) === held) this.#held.delete(key);
+        },
+      });
+      this.#customers.set(customerId, list);
+    }
+    return list;
   }
 
   /** The held object, marked most recently used; undefined when not in memory. */
   hit(key: string): StoredObject | undefined {
-    const held = this.#lru.get(key);
+    const held = this.#list(customerOfKey(key), false)?.get(key);
     return held === undefined ? undefined : new MemoryObject(held);
   }
 
@@ -61,24 +86,42 @@ export class MemoryTier implements CacheStore {
 
   /** Marks `key` most recently used (the hit lane does it at most once a second per object). */
   touch(key: string): void {
-    this.#lru.get(key);
+    this.#list(customerOfKey(key), false)?.get(key);
   }
 
   /** Keeps `body` for `key` if it fits (replacing what was held); returns whether it does. */
   set(key: string, meta: ObjectMeta, body: Buffer): boolean {
-    if (body.length > this.maxObjectBytes) {
-      this.#lru.delete(key);
+    const held = { meta, body };
+    const cost = costOf(key, held);
+    if (body.length > this.maxObjectBytes || cost > this.#maxBytes) {
+      this.forget(key);
       return false;
     }
-    const held = { meta, body };
-    this.#lru.set(key, held);
-    if (!this.#lru.has(key)) return false;
+    const list = this.#list(customerOfKey(key), true);
+    list.set(key, held);
+    this.#bytes += cost;
     this.#held.set(key, held);
-    return true;
+    this.#makeRoom(key);
+    return this.#held.get(key) === held;
+  }
+
+  /** Evicts until everything fits: each time the least recently used object of the customer holding the most. */
+  #makeRoom(justSet: string): void {
+    while (this.#bytes > this.#maxBytes) {
+      let biggest: LRUCache<string, Held> | undefined;
+      for (const list of this.#customers.values()) if (list.size > 0 && (biggest === undefined || list.calculatedSize > biggest.calculatedSize)) biggest = list;
+      if (biggest === undefined) return;
+      // The object just stored goes last: the biggest holder's older objects leave first.
+      const victim = biggest.rkeys().next().value as string | undefined;
+      if (victim === undefined) return;
+      if (victim === justSet && biggest.size === 1 && this.#customers.size === 1) return;
+      this.#evictions += 1;
+      biggest.delete(victim);
+    }
   }
 
   has(key: string): boolean {
-    return this.#lru.has(key);
+    return this.#held.has(key);
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
@@ -109,18 +152,18 @@ export class MemoryTier implements CacheStore {
 
   /** Synchronous updateMeta for the tiered store; does not change the recency. */
   replaceMeta(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>): boolean {
-    const held = this.#lru.peek(key);
+    const held = this.#held.get(key);
     if (held === undefined) return false;
     held.meta = { ...meta, key, size: held.body.length };
     return true;
   }
 
   async delete(key: string): Promise<void> {
-    this.#lru.delete(key);
+    this.forget(key);
   }
 
   forget(key: string): void {
-    this.#lru.delete(key);
+    this.#list(customerOfKey(key), false)?.delete(key);
   }
 
   async deleteCustomer(customerId: string): Promise<void> {
@@ -128,15 +171,15 @@ export class MemoryTier implements CacheStore {
   }
 
   forgetCustomer(customerId: string): void {
-    const prefix = `${customerId}\n`;
-    for (const key of [...this.#lru.keys()]) if (key.startsWith(prefix)) this.#lru.delete(key);
+    this.#list(customerId, false)?.clear();
+    this.#customers.delete(customerId);
   }
 
   /** Drops every object `test` picks (a purge's sweep of this process's memory); returns how many. */
   forgetWhere(test: (key: string, meta: ObjectMeta) => boolean): number {
     const doomed: string[] = [];
-    for (const [key, held] of this.#lru.entries()) if (test(key, held.meta)) doomed.push(key);
-    for (const key of doomed) this.#lru.delete(key);
+    for (const [key, held] of this.#held) if (test(key, held.meta)) doomed.push(key);
+    for (const key of doomed) this.forget(key);
     return doomed.length;
   }
 
@@ -145,18 +188,18 @@ export class MemoryTier implements CacheStore {
   stats(): CacheStats {
     const customers: CacheStats['customers'] = {};
     let bytes = 0;
-    for (const [key, held] of this.#lru.entries()) {
+    for (const [key, held] of this.#held) {
       const c = (customers[customerOfKey(key)] ??= { objects: 0, bytes: 0 });
       c.objects += 1;
       c.bytes += held.body.length;
       bytes += held.body.length;
     }
     return {
-      objects: this.#lru.size,
+      objects: this.#held.size,
       bytes,
       customers,
       evictions: { quota: 0, capacity: 0, memory: this.#evictions },
-      memory: { objects: this.#lru.size, bytes: this.#lru.calculatedSize },
+      memory: { objects: this.#held.size, bytes: this.#bytes },
     };
   }
 
@@ -166,7 +209,7 @@ export class MemoryTier implements CacheStore {
   }
 
   summary(): { objects: number; bytes: number } {
-    return { objects: this.#lru.size, bytes: this.#lru.calculatedSize };
+    return { objects: this.#held.size, bytes: this.#bytes };
   }
 }
 
