@@ -5,7 +5,8 @@
  * send them. The query's view (heartbeat, then any later transition), who may see what, a
  * second api replica on the same database and fleet telling its own subscribers, and each
  * transition stored once in origin_event however many replicas read it. The edge's side:
- * test/unit/edge.fleet-reporter-origin-health.test.ts.
+ * test/unit/edge.fleet-reporter-origin-health.test.ts; a real edge whose origin dies:
+ * test/integration/api.origin-health-edge.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
