@@ -174,6 +174,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     tokens,
     accessStats,
   };
+  metrics.collectOriginsDown(() => services.originHealth.downByCustomer());
   const authenticator = new Authenticator(config.adminToken, verifier);
   const pubSub: ApiPubSub = createPubSub();
   const feed = new ChangeFeed({

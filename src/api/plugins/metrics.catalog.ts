@@ -126,6 +126,13 @@ export const apiMetricCatalog = {
     labelNames: ['window'] as const,
     unit: 'seconds',
   },
+  // Origin health (services/origin-health.service.ts), read from the live edges' heartbeats at scrape time.
+  originsDown: {
+    name: 'cdn_api_origins_down',
+    help: "Per customer, its origins that at least one live edge process holds down (the heartbeats' originsDown); a customer with none has no series. Per edge and origin: cdn_edge_origin_up.",
+    labelNames: ['customer'] as const,
+    unit: 'origins',
+  },
 } as const;
 
 export type OperationOutcome = 'ok' | 'error' | 'unauthenticated';

@@ -168,4 +168,29 @@ export class ApiMetrics {
   countStatsReports(count: number): void {
     if (count > 0) this.#statsReports.inc(count);
   }
+
+  /**
+   * The origins-down gauge, read at scrape time from the live edges. While the fleet channel
+   * is away the last values stay (a scrape never fails for it).
+   */
+  collectOriginsDown(snapshot: () => Promise<Map<string, number>>): void {
+    const c = apiMetricCatalog;
+    new Gauge({
+      name: c.originsDown.name,
+      help: c.originsDown.help,
+      labelNames: c.originsDown.labelNames,
+      registers: [this.registry],
+      async collect() {
+        let down: Map<string, number>;
+        try {
+          down = await snapshot();
+        } catch {
+          return;
+        }
+        // A customer whose origins all came back loses its series.
+        this.reset();
+        for (const [customer, count] of down) this.set({ customer }, count);
+      },
+    });
+  }
 }
