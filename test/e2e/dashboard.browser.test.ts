@@ -282,6 +282,34 @@ test('a pending purge shows the edge that has not applied it, and turns complete
   }
 });
 
+test('origin health: the origins of the customer with their edges up, and one going down on an edge shown live with its reason', async () => {
+  // The test plays a second edge on the fleet channel, beside the real one, and reports its origin going down.
+  const fleet = createRedisFleet({ url: redis.url, prefix: redis.prefix });
+  const played = 'edge-test-origins';
+  const now = new Date().toISOString();
+  await fleet.heartbeat({ edgeId: played, host: 'origins.test', pid: 4243, version: '9.9.9-test', appliedSeq: 0, ready: true, startedAt: now, heartbeatAt: now, cacheObjects: 0, cacheBytes: 0, originsDown: [] }, 60_000);
+  try {
+    const { page, pageErrors } = await openDashboard('#customer=customer-a');
+    await connect(page, TOKEN);
+    await page.locator('#conn').getByText('Live').waitFor({ timeout: 15_000 });
+    const row = page.locator('#origins tbody tr').filter({ hasText: 'primary' });
+    const cells = async () => (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+    const up = await until('primary up on both edges', cells, (c) => c.length === 5 && c[2] === '2' && c[3] === '0');
+    assert.equal(up[1], origin.url);
+
+    await page.waitForTimeout(300);
+    await fleet.reportOriginHealth([{ edgeId: played, customerId: 'customer-a', origin: 'primary', state: 'down', reason: 'connect ECONNREFUSED (played)', at: new Date().toISOString() }]);
+    const down = await until('primary down on the played edge, live', cells, (c) => c[2] === '1' && c[3] === '1');
+    assert.match(down[4]!, new RegExp(`${played} since .*: connect ECONNREFUSED \\(played\\)`));
+    assert.equal(await page.getByRole('alert').isVisible(), false);
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  } finally {
+    await fleet.leave(played);
+    await fleet.close();
+  }
+});
+
 test('a token scoped to one customer sees that customer only, without the fleet section it may not read', async () => {
   const created = await graphqlRequest<{ createToken: { secret: string } }>(
     apiUrl,

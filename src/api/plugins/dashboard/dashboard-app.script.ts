@@ -3,7 +3,8 @@
  * `customers` query, then per chosen customer draws `cacheStatsHistory` and follows the
  * `cacheStats` subscription from the history's last second (`after`); `fleetStats` for the
  * fleet; `purges` (re-read every few seconds, as no subscription announces new purges) with
- * `purgeStatus` for those still pending.
+ * `purgeStatus` for those still pending; `originHealth` (each origin, edges up and down)
+ * kept current by the `originHealthChanged` subscription (the newest transition per edge wins).
  * Subscriptions use graphql-ws' own browser build (global `graphqlWs`), which speaks
  * graphql-transport-ws, pings, and reconnects; we choose the backoff and show its state. An
  * api that stops closes its sockets with 1001: graphql-ws reconnects (behind a balancer, to
@@ -33,12 +34,14 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     cacheStats: 'subscription DashboardCacheStats($customerId: ID!, $after: DateTimeISO) { cacheStats(customerId: $customerId, intervalSeconds: 1, after: $after) { ' + STATS + ' edges { ' + EDGE + ' } } }',
     fleetStats: 'subscription DashboardFleetStats { fleetStats(intervalSeconds: 1, top: 10) { requestsPerSecond hitRatio bytesPerSecond originP95Ms errorRatio activeCustomers edges { edgeId } topCustomers { customerId customerName requestsPerSecond hitRatio bytesPerSecond } } }',
     purgeStatus: 'subscription DashboardPurgeStatus($id: ID!) { purgeStatus(id: $id) { purge { ' + PURGE + ' } } }',
+    originHealth: 'query DashboardOriginHealth($customerId: ID!) { originHealth(customerId: $customerId) { name url edges { edgeId state since reason } } }',
+    originHealthChanged: 'subscription DashboardOriginHealthChanged($customerId: ID) { originHealthChanged(customerId: $customerId) { origin edgeId state reason at } }',
   };
 
   var $ = function (id) { return document.getElementById(id); };
   var charts = Array.prototype.map.call(document.querySelectorAll('figure.chart'), function (f) { return new EP.Chart(f, MINUTES * 60); });
   var fmt = EP.fmt;
-  var s = { token: null, client: null, fleetSub: null, customerId: null, gen: 0, statsSub: null, purges: [], purgeSubs: new Map(), purgeTimer: 0, lost: false, requests: new Map() };
+  var s = { token: null, client: null, fleetSub: null, customerId: null, gen: 0, statsSub: null, purges: [], purgeSubs: new Map(), purgeTimer: 0, origins: [], originSub: null, lost: false, requests: new Map() };
 
   function showError(message) { $('alert').textContent = message; $('alert').hidden = false; }
   function clearError() { $('alert').hidden = true; $('alert').textContent = ''; }
@@ -205,6 +208,9 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     s.purgeSubs.clear();
     clearInterval(s.purgeTimer);
     s.purges = [];
+    if (s.originSub) s.originSub();
+    s.originSub = null;
+    s.origins = [];
   }
 
   async function selectCustomer(id) {
@@ -221,7 +227,9 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     renderTotal();
     renderEdges([]);
     renderPurges();
+    renderOrigins();
     clearError();
+    loadOrigins(gen);
     var last = await backfill();
     if (last === null || gen !== s.gen) return;
     // graphql-ws sends this object again on every reconnect: its after is always the last second drawn.
@@ -343,6 +351,38 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
       cell.textContent = edges || 'no edge';
       return [time(p.requestedAt), p.kind + (p.soft ? ' (soft)' : ''), p.value === null ? 'everything' : p.value, status, cell];
     }), 'No purges for this customer.');
+  }
+
+  /** originHealth once, then each transition applied as it comes (a replayed older one changes nothing). */
+  async function loadOrigins(gen) {
+    var origins;
+    try { origins = (await query(Q.originHealth, { customerId: s.customerId })).originHealth; } catch (e) { if (gen === s.gen) fail(e); return; }
+    if (gen !== s.gen) return;
+    s.origins = origins;
+    renderOrigins();
+    s.originSub = follow(Q.originHealthChanged, { customerId: s.customerId }, function (d) {
+      if (gen !== s.gen) return;
+      var c = d.originHealthChanged;
+      var origin = s.origins.find(function (o) { return o.name === c.origin; });
+      if (!origin) return;
+      var edge = origin.edges.find(function (e) { return e.edgeId === c.edgeId; });
+      if (!edge) { edge = { edgeId: c.edgeId, state: c.state, since: null, reason: null }; origin.edges.push(edge); }
+      if (edge.since && Date.parse(edge.since) > Date.parse(c.at)) return;
+      edge.state = c.state;
+      edge.since = c.at;
+      edge.reason = c.reason;
+      renderOrigins();
+    });
+  }
+
+  function renderOrigins() {
+    fillTable('origins', s.origins.map(function (o) {
+      var down = o.edges.filter(function (e) { return e.state === 'DOWN'; });
+      var cell = document.createElement('span');
+      cell.className = 'pre';
+      cell.textContent = down.map(function (e) { return e.edgeId + (e.since ? ' since ' + time(e.since) : '') + (e.reason ? ': ' + e.reason : ''); }).join('\n');
+      return [o.name, o.url, String(o.edges.length - down.length), String(down.length), cell];
+    }), 'No origin health yet.');
   }
 
   $('login').addEventListener('submit', function (ev) {

@@ -137,6 +137,10 @@ ${table('edges', 'The customer\'s traffic in the last second, per edge process',
 </dl>
 ${table('top', 'Top customers by requests in the last second', ['Customer', 'Requests/s', 'Hit ratio', 'Bandwidth'], 3)}
 </section>
+<section aria-labelledby="h-origins">
+<h2 id="h-origins">Origin health</h2>
+${table('origins', 'The customer\'s origins on the live edge processes; updates live as an edge takes one down or back up', ['Origin', 'URL', 'Edges up', 'Edges down', 'Down on'], 0)}
+</section>
 <section aria-labelledby="h-purges">
 <h2 id="h-purges">Recent purges</h2>
 ${table('purges', 'The customer\'s last purges, newest first; pending ones update live as edges apply them', ['Requested', 'Kind', 'Value', 'Status', 'Edges'], 0)}
