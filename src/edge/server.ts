@@ -29,6 +29,7 @@ import { EdgeMetrics, UNKNOWN_CUSTOMER, type Transport } from './edge.metrics';
 import { LISTEN_BACKLOG, warnAboutConnectionLimits } from './limits.check';
 import { CustomerSlots } from './origin/customer-slots';
 import { OriginHealth, type OriginHealthChange, type OriginHealthReport } from './origin/origin-health';
+import { originsDown } from './origin/origins-down';
 import { OriginPools } from './origin/origin-pools';
 import { OriginSelector } from './origin/origin-selector';
 import { OriginTargets } from './origin/origin-target';
@@ -263,6 +264,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           isReady,
           startedAt,
           onOriginHealth: (listener) => origins.health.subscribe(listener),
+          originsDown: () => originsDown(origins.health),
           cacheSize: () => {
             const stats = store.stats?.();
             return { objects: stats?.objects ?? 0, bytes: stats?.bytes ?? 0 };

@@ -26,6 +26,7 @@ let api: TestApi;
 let edge: EdgeHandle | undefined;
 let origin: Server;
 let originPort: number;
+let fleet: MemoryFleet;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 function listen(port = 0): Promise<Server> {
@@ -57,7 +58,7 @@ async function health(): Promise<Health> {
 }
 
 before(async () => {
-  const fleet = new MemoryFleet();
+  fleet = new MemoryFleet();
   api = await startTestApi({}, { fleet });
   cleanups.push(() => api.close());
   origin = await listen();
@@ -102,6 +103,12 @@ test('an origin that dies on a real edge is DOWN in originHealth, told by origin
     assert.ok(down.edges[0]!.since !== null);
     await eventually('the transition told', async () => (followed.events.length >= 1 ? true : undefined));
     assert.deepEqual(followed.events.map((e) => [e.origin, e.edgeId, e.state]), [['primary', 'dying-edge', 'DOWN']]);
+    // The heartbeat says so too, for an api that starts now.
+    const listed = await eventually('the heartbeat listing it down', async () => {
+      const d = (await fleet.liveEdges())[0]?.originsDown ?? [];
+      return d.length > 0 ? d : undefined;
+    });
+    assert.deepEqual(listed.map((d) => [d.customerId, d.origin, d.since]), [[CUSTOMER, 'primary', down.edges[0]!.since]]);
 
     origin = await listen(originPort);
     await eventually('the origin up again', async () => {
@@ -110,6 +117,7 @@ test('an origin that dies on a real edge is DOWN in originHealth, told by origin
     });
     await eventually('the coming back told', async () => (followed.events.length >= 2 ? true : undefined));
     assert.deepEqual(followed.events.map((e) => e.state), ['DOWN', 'UP']);
+    await eventually('the heartbeat listing nothing down', async () => ((await fleet.liveEdges())[0]?.originsDown?.length === 0 ? true : undefined));
     const rows = await api.dataSource.query(`SELECT edge_id, origin, state FROM origin_event WHERE customer_id = $1 ORDER BY at`, [CUSTOMER]);
     assert.deepEqual(rows, [
       { edge_id: 'dying-edge', origin: 'primary', state: 'down' },

@@ -1,7 +1,8 @@
 /**
  * The fleet reporter's origin health (src/edge/sync/fleet-reporter.ts): each breaker
  * transition goes on the fleet's origin-health stream with the process's edgeId, and each
- * heartbeat lists the origins held down now — an origin back up leaves the list.
+ * heartbeat lists the origins held down as the edge says at that beat. With real breakers:
+ * test/integration/api.origin-health-edge.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ const silent = { child: () => silent, info() {}, warn() {}, debug() {}, error() 
 test('transitions reach the origin-health stream, and the heartbeat lists the origins down', async () => {
   const fleet = new MemoryFleet();
   let emit: (change: Omit<OriginHealthEvent, 'edgeId'>) => void = () => {};
+  const held = [{ customerId: 'c1', origin: 'backup', since: '2026-11-01T00:00:02.000Z', reason: 'timeout' }];
   const reporter = new FleetReporter({
     fleet,
     feed: { appliedSeq: () => 0 } as unknown as EdgeCustomerFeed,
@@ -27,6 +29,7 @@ test('transitions reach the origin-health stream, and the heartbeat lists the or
     isReady: () => true,
     cacheSize: () => ({ objects: 0, bytes: 0 }),
     logger: silent,
+    originsDown: () => held,
     onOriginHealth(listener) {
       emit = listener;
       return () => (emit = () => {});

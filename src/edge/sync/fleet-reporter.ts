@@ -34,8 +34,14 @@ export interface FleetReporterOptions {
   logger: Logger;
   /** ISO start time the heartbeat reports (default: now); edge/warm's reports name the same one. */
   startedAt?: string;
-  /** The origin breakers' transitions (EdgeHandle.onOriginHealth); without it nothing of origin health is reported. */
+  /** The origin breakers' transitions (EdgeHandle.onOriginHealth), sent on the origin-health stream. */
   onOriginHealth?(listener: (change: Omit<OriginHealthEvent, 'edgeId'>) => void): () => void;
+  /**
+   * The origins this process holds down now, read at each heartbeat from the breakers themselves
+   * (so an origin or a customer removed while down is not listed any more); without it the
+   * heartbeat has no originsDown.
+   */
+  originsDown?(): OriginDown[];
 }
 
 /** Transitions kept while the channel is away; beyond, the oldest go (the heartbeat's originsDown still tells the state). */
@@ -47,8 +53,6 @@ export class FleetReporter {
   readonly #startedAt: string;
   #queue: PurgeAck[] = [];
   #healthQueue: OriginHealthEvent[] = [];
-  /** By customer and origin: what this process holds down now. */
-  readonly #down = new Map<string, OriginDown>();
   #unsubscribeHealth: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -96,7 +100,7 @@ export class FleetReporter {
       heartbeatAt: new Date().toISOString(),
       cacheObjects: size.objects,
       cacheBytes: size.bytes,
-      ...(this.#o.onOriginHealth === undefined ? {} : { originsDown: [...this.#down.values()].slice(0, ORIGINS_DOWN_MAX) }),
+      ...(this.#o.originsDown === undefined ? {} : { originsDown: this.#o.originsDown().slice(0, ORIGINS_DOWN_MAX) }),
     };
   }
 
@@ -131,9 +135,6 @@ export class FleetReporter {
 
   #enqueueHealth(change: Omit<OriginHealthEvent, 'edgeId'>): void {
     const event: OriginHealthEvent = { edgeId: this.#o.edgeId, customerId: change.customerId, origin: change.origin, state: change.state, reason: change.reason, at: change.at };
-    const key = `${event.customerId}\u0000${event.origin}`;
-    if (event.state === 'down') this.#down.set(key, { customerId: event.customerId, origin: event.origin, since: event.at, reason: event.reason });
-    else this.#down.delete(key);
     this.#healthQueue.push(event);
     if (this.#healthQueue.length > ORIGIN_HEALTH_QUEUE_MAX) {
       const dropped = this.#healthQueue.splice(0, this.#healthQueue.length - ORIGIN_HEALTH_QUEUE_MAX);
