@@ -132,7 +132,13 @@ test('originHealth: customer.read on that customer; another customer, or none, i
   assert.ok(anonymous.errors !== undefined && anonymous.data == null, anonymous.text);
 });
 
-test('originHealthChanged: every transition through another api replica, filtered by customer and by the token; each stored once', async () => {
+test('originHealthChanged: every transition through another api replica, filtered by customer and by the token; each stored once; past the retention, deleted', async () => {
+  // Older than the 30 days kept: the replica's sweep at start deletes it; a recent one stays.
+  const old = new Date(Date.now() - 31 * 24 * 3600 * 1000).toISOString();
+  const recent = new Date(Date.now() - 29 * 24 * 3600 * 1000).toISOString();
+  for (const at of [old, recent]) {
+    await t.dataSource.query(`INSERT INTO origin_event (edge_id, customer_id, origin, state, reason, at) VALUES ('edge-old', $1, 'main', 'down', 'old', $2)`, [CUSTOMER, at]);
+  }
   const config = loadApiConfig({ CDN_API_PORT: '0', CDN_ADMIN_TOKEN: TOKEN, CDN_SECRET_KEY: SECRET_KEY, DATABASE_URL: t.databaseUrl });
   second = await startApi(config, { dataSource: t.dataSource, bus: t.bus, fleet: t.fleet, stats: t.stats, revocations: t.revocations, logger: createLogger({ name: 'api-2', level: 'silent' }) });
   const all = followSubscription<Change>(second.url, TOKEN, CHANGED, {}, 'originHealthChanged');
@@ -141,6 +147,12 @@ test('originHealthChanged: every transition through another api replica, filtere
   try {
     // graphql-ws subscribes lazily: give the three a moment to be registered.
     await new Promise((r) => setTimeout(r, 300));
+    const kept: Array<{ at: Date }> = await eventually('the expired event swept', async () => {
+      const rows: Array<{ at: Date }> = await t.dataSource.query(`SELECT at FROM origin_event WHERE edge_id = 'edge-old'`);
+      return rows.length === 1 ? rows : undefined;
+    });
+    assert.equal(kept[0]!.at.toISOString(), recent);
+    await t.dataSource.query(`DELETE FROM origin_event WHERE edge_id = 'edge-old'`);
     const before = (await storedEvents()).length;
     const at = new Date(Date.now() + 2000).toISOString();
     const down = transition('edge-c', 'main', 'down', at);
