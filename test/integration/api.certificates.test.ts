@@ -17,7 +17,7 @@ import { createCertificateAuthority, type CertificateAuthority, type Leaf } from
 import type { BusEvent } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
-import { countRows, firstSubscriptionCode, maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, wsClient } from './api.harness';
+import { countRows, firstSubscriptionCode, maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, wsClient, refused, tokenFor } from './api.harness';
 
 const DAY = 24 * 3600 * 1000;
 const FIELDS = 'id customer { id } domains source status notBefore notAfter issuer lastError certificatePem createdAt updatedAt';
@@ -41,7 +41,6 @@ type Certificate = {
   createdAt: string;
   updatedAt: string;
 };
-type Problem = { field: string; message: string };
 
 let t: TestApi;
 let ca: CertificateAuthority;
@@ -88,15 +87,6 @@ async function lastConfig(customerId: string): Promise<CustomerConfig> {
   return event.customer;
 }
 
-/** Asserts the answer is one BAD_USER_INPUT naming `field` with a message matching `message`; returns the problems. */
-function refused(res: { errors?: Array<{ message: string; extensions: Record<string, unknown> }> | undefined; text: string }, field: string, message: RegExp): Problem[] {
-  assert.equal(res.errors?.length, 1, res.text);
-  const err = res.errors![0]!;
-  assert.equal(err.extensions.code, 'BAD_USER_INPUT', res.text);
-  const problems = err.extensions.fields as Problem[];
-  assert.ok(problems.some((p) => p.field === field && message.test(p.message)), `${field} ${message}: ${JSON.stringify(problems)}`);
-  return problems;
-}
 
 /** What must not change when an upload is refused. */
 async function state(): Promise<unknown[]> {
@@ -116,13 +106,6 @@ function opensslLeaf(keyArgs: string[], sans: string): { certPem: string; keyPem
   return { certPem: readFileSync(path.join(dir, `${name}.pem`), 'utf8'), keyPem: readFileSync(path.join(dir, `${name}.key`), 'utf8') };
 }
 
-async function tokenFor(role: string, customerId: string): Promise<string> {
-  const res = await gql<{ createToken: { secret: string } }>('mutation($input: CreateTokenInput!) { createToken(input: $input) { secret } }', {
-    input: { name: `${role} ${customerId}`, role, customerId, expiresIn: '1h' },
-  });
-  assert.equal(res.errors, undefined, res.text);
-  return res.data!.createToken.secret;
-}
 
 const keyDer = (pem: string): Buffer => createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
 
@@ -132,8 +115,8 @@ before(async () => {
   await createCustomer('alpha', ['cdn.alpha.example', 'www.alpha.example', 'a.shared.example']);
   await createCustomer('beta', ['cdn.beta.example', 'b.shared.example']);
   alphaLeaf = await ca.issue(['cdn.alpha.example', 'www.alpha.example']);
-  tokens.alphaAdmin = await tokenFor('CUSTOMER_ADMIN', 'alpha');
-  tokens.alphaViewer = await tokenFor('CUSTOMER_VIEWER', 'alpha');
+  tokens.alphaAdmin = await tokenFor(t, 'CUSTOMER_ADMIN', 'alpha');
+  tokens.alphaViewer = await tokenFor(t, 'CUSTOMER_VIEWER', 'alpha');
 });
 
 after(async () => {

@@ -11,9 +11,8 @@ import type { BusEvent } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
 import { signPath, verifySignedUrl } from '../../src/core/signed-url';
-import { maxChangeSeq, SECRET_KEY, startTestApi, type TestApi } from './api.harness';
+import { maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, refused, tokenFor } from './api.harness';
 
-type Problem = { field: string; message: string };
 type Gql = { errors?: Array<{ message: string; extensions: Record<string, unknown> }> | undefined; text: string };
 
 const RULE_FIELDS = `name match { pathPrefixes globs extensions methods headers { name values } cookies { name values } not { extensions } all { pathPrefixes } }
@@ -66,21 +65,7 @@ async function lastConfig(customerId: string): Promise<CustomerConfig> {
   return event.customer;
 }
 
-function refused(res: Gql, field: string, message: RegExp): Problem[] {
-  assert.equal(res.errors?.length, 1, res.text);
-  assert.equal(res.errors![0]!.extensions.code, 'BAD_USER_INPUT', res.text);
-  const problems = res.errors![0]!.extensions.fields as Problem[];
-  assert.ok(problems.some((p) => p.field === field && message.test(p.message)), `${field} ${message}: ${JSON.stringify(problems)}`);
-  return problems;
-}
 
-async function tokenFor(role: string, customerId: string): Promise<string> {
-  const res = await gql<{ createToken: { secret: string } }>('mutation($input: CreateTokenInput!) { createToken(input: $input) { secret } }', {
-    input: { name: `${role} ${customerId}`, role, customerId, expiresIn: '1h' },
-  });
-  assert.equal(res.errors, undefined, res.text);
-  return res.data!.createToken.secret;
-}
 
 async function explain(customerId: string, url: string, extra: Record<string, unknown> = {}) {
   const res = await gql<{ explainRequest: Record<string, unknown> }>(EXPLAIN, { c: customerId, url, ...extra });
@@ -162,8 +147,8 @@ describe('rules', () => {
   });
 
   test('customer-scoped tokens: an admin sets its own customer\'s rules only (another customer is not found), a viewer explains but does not set', async () => {
-    const admin = await tokenFor('CUSTOMER_ADMIN', 'beta');
-    const viewer = await tokenFor('CUSTOMER_VIEWER', 'beta');
+    const admin = await tokenFor(t, 'CUSTOMER_ADMIN', 'beta');
+    const viewer = await tokenFor(t, 'CUSTOMER_VIEWER', 'beta');
     const rules = [{ name: 'b', actions: { cache: { browserTtl: 60 } } }];
     // Another customer looks like no customer at all to a customer-scoped token.
     assert.equal((await gql(SET, { c: 'alpha', rules }, admin)).errors?.[0]?.extensions.code, 'NOT_FOUND');

@@ -4,6 +4,7 @@
  * reports to them; a MemoryStatsChannel unless one is given) and no rate limiter unless one is
  * given, for the api integration tests. Captures the api's log lines so tests can check what is logged.
  */
+import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -151,4 +152,28 @@ export async function firstSubscriptionCode(ws: Client, query: string, variables
   } finally {
     await it.return?.();
   }
+}
+
+export interface FieldProblemShape {
+  field: string;
+  message: string;
+}
+
+/** Asserts the answer is one BAD_USER_INPUT naming `field` with a message matching `message`; returns every problem named. */
+export function refused(res: Pick<GqlResponse, 'errors' | 'text'>, field: string, message: RegExp): FieldProblemShape[] {
+  assert.equal(res.errors?.length, 1, res.text);
+  const err = res.errors![0]!;
+  assert.equal(err.extensions.code, 'BAD_USER_INPUT', res.text);
+  const problems = err.extensions.fields as FieldProblemShape[];
+  assert.ok(problems.some((p) => p.field === field && message.test(p.message)), `${field} ${message}: ${JSON.stringify(problems)}`);
+  return problems;
+}
+
+/** A customer-scoped token of `role` (CUSTOMER_ADMIN, ...) for `customerId`, valid an hour; its secret. */
+export async function tokenFor(t: TestApi, role: string, customerId: string): Promise<string> {
+  const res = await t.gql<{ createToken: { secret: string } }>('mutation($input: CreateTokenInput!) { createToken(input: $input) { secret } }', {
+    input: { name: `${role} ${customerId}`, role, customerId, expiresIn: '1h' },
+  });
+  assert.equal(res.errors, undefined, res.text);
+  return res.data!.createToken.secret;
 }

@@ -13,10 +13,8 @@ import type { BusEvent } from '../../src/core/bus.events';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { HEALTH_CHECK_DEFAULTS, ORIGINS_MAX } from '../../src/core/origin.types';
 import { SecretBox } from '../../src/core/secret-box';
-import { maxChangeSeq, SECRET_KEY, startTestApi, type TestApi } from './api.harness';
+import { maxChangeSeq, SECRET_KEY, startTestApi, type TestApi, refused, tokenFor } from './api.harness';
 
-type Problem = { field: string; message: string };
-type Gql = { errors?: Array<{ message: string; extensions: Record<string, unknown> }> | undefined; text: string };
 type OriginOut = { name: string; url: string; hasBasicAuth: boolean; priority: number; weight: number; hostHeader: string | null; tlsServerName: string | null; healthCheck: Record<string, unknown> | null };
 
 const ORIGIN_FIELDS = 'name url hasBasicAuth priority weight hostHeader tlsServerName healthCheck { path intervalSeconds timeoutMs expectedStatusMin expectedStatusMax healthyThreshold unhealthyThreshold }';
@@ -67,21 +65,7 @@ async function state(customerId: string): Promise<unknown[]> {
   ];
 }
 
-function refused(res: Gql, field: string, message: RegExp): Problem[] {
-  assert.equal(res.errors?.length, 1, res.text);
-  assert.equal(res.errors![0]!.extensions.code, 'BAD_USER_INPUT', res.text);
-  const problems = res.errors![0]!.extensions.fields as Problem[];
-  assert.ok(problems.some((p) => p.field === field && message.test(p.message)), `${field} ${message}: ${JSON.stringify(problems)}`);
-  return problems;
-}
 
-async function tokenFor(role: string, customerId: string): Promise<string> {
-  const res = await gql<{ createToken: { secret: string } }>('mutation($input: CreateTokenInput!) { createToken(input: $input) { secret } }', {
-    input: { name: `${role} ${customerId}`, role, customerId, expiresIn: '1h' },
-  });
-  assert.equal(res.errors, undefined, res.text);
-  return res.data!.createToken.secret;
-}
 
 /** Public addresses (literals need no DNS): CDN_ALLOW_PRIVATE_ORIGINS is off here. */
 const URLS = { primary: 'https://8.8.8.8/site', eu: 'https://1.1.1.1', backup: 'http://[2606:4700::1111]:8080/b', moved: 'https://9.9.9.9/new' };
@@ -320,8 +304,8 @@ describe('origins', () => {
   });
 
   test("roles: a customer admin sets its own customer's origins and policy only (another customer is not found), a viewer reads but does not set", async () => {
-    const admin = await tokenFor('CUSTOMER_ADMIN', 'beta');
-    const viewer = await tokenFor('CUSTOMER_VIEWER', 'beta');
+    const admin = await tokenFor(t, 'CUSTOMER_ADMIN', 'beta');
+    const viewer = await tokenFor(t, 'CUSTOMER_VIEWER', 'beta');
     const origins = [{ name: 'primary', url: URLS.primary }, { name: 'second', url: URLS.eu, weight: 2 }];
     assert.equal((await gql(SET, { c: 'alpha', origins }, admin)).errors?.[0]?.extensions.code, 'NOT_FOUND');
     assert.equal((await gql(SET_POLICY, { c: 'alpha', p: {} }, admin)).errors?.[0]?.extensions.code, 'NOT_FOUND');
