@@ -15,7 +15,7 @@ import { MAX_AUDITED_FIELDS } from '../../src/api/plugins/audit.plugin';
 import { AuditService } from '../../src/api/services/audit.service';
 import { TOKEN_EXPIRES_IN_DEFAULT } from '../../src/api/services/token.service';
 import { createLogger } from '../../src/obs/logger.factory';
-import { countRows, startTestApi, type TestApi, wsClient } from './api.harness';
+import { countRows, startTestApi, type TestApi, wsClient, playEdge } from './api.harness';
 
 const PASSWORD = 'audit-origin-pa55word-never-stored';
 const ENTRY = 'id at finishedAt actor { kind role tokenId customerId } mutation operationName arguments customerId outcome requestId clientIp';
@@ -152,7 +152,7 @@ describe('every mutation', () => {
     warmCache: {
       run: async () => {
         // A warm needs a live edge to go to: this test plays one on the in-process fleet channel.
-        await t.fleet.heartbeat({ edgeId: 'audit-edge', host: 'edge.test', pid: 1, version: 'test', appliedSeq: 0, ready: true, startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString(), cacheObjects: 0, cacheBytes: 0 }, 60_000);
+        await playEdge(t, 'audit-edge');
         return ok(WARM, { c: 'every', urls: ['/warm.css'] });
       },
       customerId: 'every',

@@ -16,6 +16,7 @@ import { MemoryBus } from '../../src/bus/memory-bus';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
 import { MemoryRevocations } from '../../src/bus/memory-revocations';
 import { MemoryStatsChannel } from '../../src/bus/memory-stats';
+import type { EdgeStatus } from '../../src/core/fleet.port';
 import type { RateLimiter } from '../../src/core/rate-limit.port';
 import type { RevocationChannel } from '../../src/core/revocation.port';
 import type { StatsChannel } from '../../src/core/stats.port';
@@ -176,4 +177,10 @@ export async function tokenFor(t: TestApi, role: string, customerId: string): Pr
   });
   assert.equal(res.errors, undefined, res.text);
   return res.data!.createToken.secret;
+}
+
+/** An edge process (a cluster worker is `<id>#<n>`) heartbeats on the api's in-process fleet, live for a minute. */
+export async function playEdge(t: Pick<TestApi, 'fleet'>, edgeId: string, overrides: Partial<EdgeStatus> = {}): Promise<void> {
+  const now = new Date().toISOString();
+  await t.fleet.heartbeat({ edgeId, host: 'edge.test', pid: 1, version: 'test', appliedSeq: 0, ready: true, startedAt: now, heartbeatAt: now, cacheObjects: 0, cacheBytes: 0, ...overrides }, 60_000);
 }

@@ -15,7 +15,7 @@ import { startApi, type ApiHandle } from '../../src/api/server';
 import type { EdgeStatus, OriginHealthEvent } from '../../src/core/fleet.port';
 import { createLogger } from '../../src/obs/logger.factory';
 import { followSubscription } from '../support/subscriptions';
-import { SECRET_KEY, startTestApi, TOKEN, type TestApi } from './api.harness';
+import { SECRET_KEY, startTestApi, TOKEN, type TestApi, playEdge } from './api.harness';
 
 const CUSTOMER = 'health-co';
 const OTHER = 'other-co';
@@ -60,8 +60,9 @@ after(async () => {
   await t?.close();
 });
 
-async function heartbeat(edgeId: string, overrides: Partial<EdgeStatus> = {}): Promise<void> {
-  await t.fleet.heartbeat({ edgeId, host: 'edge.test', pid: 1, version: 'test', appliedSeq: 0, ready: true, startedAt: STARTED, heartbeatAt: new Date().toISOString(), cacheObjects: 0, cacheBytes: 0, ...overrides }, 60_000);
+/** An edge process reports itself (a cluster worker is `<id>#<n>`), started at STARTED. */
+function heartbeat(edgeId: string, overrides: Partial<EdgeStatus> = {}): Promise<void> {
+  return playEdge(t, edgeId, { startedAt: STARTED, ...overrides });
 }
 
 function transition(edgeId: string, origin: string, state: OriginHealthEvent['state'], at: string, customerId = CUSTOMER): OriginHealthEvent {

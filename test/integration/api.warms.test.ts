@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'graphql-ws';
 import type { EdgeStatus, WarmReport } from '../../src/core/fleet.port';
-import { countRows, maxChangeSeq, startTestApi, wsClient, type TestApi } from './api.harness';
+import { countRows, maxChangeSeq, startTestApi, wsClient, type TestApi, playEdge } from './api.harness';
 
 const CUSTOMER = 'warm-co';
 const OTHER = 'other-co';
@@ -51,9 +51,9 @@ after(async () => {
   await t?.close();
 });
 
-/** An edge process reports itself (a cluster worker is `<id>#<n>`). */
-async function heartbeat(edgeId: string, overrides: Partial<EdgeStatus> = {}): Promise<void> {
-  await t.fleet.heartbeat({ edgeId, host: 'edge.test', pid: 1, version: 'test', appliedSeq: 0, ready: true, startedAt: STARTED, heartbeatAt: new Date().toISOString(), cacheObjects: 0, cacheBytes: 0, ...overrides }, 60_000);
+/** An edge process reports itself (a cluster worker is `<id>#<n>`), started at STARTED. */
+function heartbeat(edgeId: string, overrides: Partial<EdgeStatus> = {}): Promise<void> {
+  return playEdge(t, edgeId, { startedAt: STARTED, ...overrides });
 }
 
 async function report(warm: Warm, edgeId: string, process: string, state: WarmReport['state'], done: number, failed = 0): Promise<void> {
