@@ -21,6 +21,7 @@ import type { OriginConfig, OriginPolicy } from '../../src/core/origin.types';
 import type { EdgeCustomerFeed } from '../../src/edge/customer-feed.port';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { CustomerIndex } from '../../src/edge/sync/customer-index';
+import { feedOverIndex } from '../../src/edge/sync/static-feed';
 import { createLogger } from '../../src/obs/logger.factory';
 import { rng } from '../support/random';
 import { customer, edgeConfig, eventually, http, ManualClock, pemFile, tempDir, type HttpResult } from './edge.harness';
@@ -118,19 +119,7 @@ function multi(id: string, list: OriginConfig[], policy: Partial<OriginPolicy> =
 function mutableFeed(customers: CustomerConfig[]): EdgeCustomerFeed & { index: CustomerIndex } {
   const index = new CustomerIndex();
   for (const c of customers) index.upsert(c);
-  return {
-    index,
-    start: async () => {},
-    stop: async () => {},
-    isReady: () => true,
-    ready: Promise.resolve(),
-    appliedSeq: () => 0,
-    count: () => index.count(),
-    byHost: (host) => index.byHost(host),
-    byId: (id) => index.byId(id),
-    all: () => index.all(),
-    subscribe: (listener) => index.subscribe(listener),
-  };
+  return { ...feedOverIndex(index), index };
 }
 
 interface Env {

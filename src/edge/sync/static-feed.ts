@@ -34,6 +34,11 @@ import { parseFileTls } from './file-tls';
 export function createStaticCustomerFeed(customers: readonly CustomerConfig[]): EdgeCustomerFeed {
   const index = new CustomerIndex();
   for (const customer of customers) index.upsert(customer);
+  return feedOverIndex(index);
+}
+
+/** A feed that is ready at once and serves whatever `index` holds (a test may change it under a running edge). */
+export function feedOverIndex(index: CustomerIndex): EdgeCustomerFeed {
   return {
     start: async () => {},
     stop: async () => {},
