@@ -223,3 +223,25 @@ test('an edge closed mid-warm reports it stopped, with what it finished, before 
     await w.origin.close();
   }
 });
+
+test("a warm never fetches through a host that is not its customer's (now): a domain moved to another customer between the request and the warm", async () => {
+  const w = await world({});
+  const other = await startScriptedOrigin((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=3600' }).end('other customer'));
+  try {
+    // www.warm.test moves to customer other-co; the warm (requested while it was warm-co's) still names it.
+    await w.relay.upsert({ ...w.customer, domains: [HOST], version: w.customer.version + 1 }, customer('other-co', other.url, ['www.warm.test']));
+    await eventually(() => w.edge.appliedSeq() >= w.relay.seq, 5000, 'the domain moved');
+    const warm = await publishWarm(w, [{ host: 'www.warm.test', path: '/moved.css' }, { host: HOST, path: '/kept.css' }]);
+    const last = (await finished(w, warm.id)).at(-1)!;
+    assert.deepEqual({ state: last.state, done: last.done, failed: last.failed }, { state: 'done', done: 1, failed: 1 });
+    assert.equal(other.requests.length, 0, "the other customer's origin was never asked");
+    assert.deepEqual(w.origin.requests.map((r) => r.url), ['/kept.css']);
+    // The clean request afterwards: the other customer's object is fetched for its own client, once.
+    const res = await http(w.edge.url, '/moved.css', { host: 'www.warm.test' });
+    assert.equal(res.body, 'other customer');
+    assert.equal(res.headers['x-cache'], 'MISS');
+  } finally {
+    await other.close();
+    await w.close();
+  }
+});

@@ -141,8 +141,10 @@ export class WarmRunner {
     const inFlight = new Set<Promise<void>>();
     for (const target of job.warm.targets) {
       const customer = this.#o.customers.byId(job.warm.customerId);
-      if (customer === undefined) {
-        // Deleted since: nothing of it is served any more.
+      // Deleted since (nothing of it is served any more), or the host is no longer one of its
+      // domains: through the edge it would now be another customer's, whose origin and cache a
+      // warm of this one must never touch.
+      if (customer === undefined || !customer.domains.includes(target.host)) {
         this.#counted(job, 'failed');
         continue;
       }
