@@ -16,8 +16,6 @@ import type { StoredHeaders } from '../cache/cache-store.port';
 
 export interface CustomerRules {
   compiled: CompiledRules;
-  /** Only the implicit default rule: nothing beyond the customer's own fields applies. */
-  plain: boolean;
   /** Signing keys opened with CDN_SECRET_KEY (those that could not be opened are left out and logged). */
   keys: ReadonlyArray<{ id: string; secret: string }>;
 }
@@ -53,7 +51,7 @@ function compile(customer: CustomerConfig, box: SecretBox | undefined, onProblem
     if (secret === null) onProblem(customer.id, `signing key ${key.id} of customer "${customer.id}" cannot be opened: CDN_SECRET_KEY differs from the api's; links it signed are refused`);
     else keys.push({ id: key.id, secret });
   }
-  return { compiled: rules, plain: rules.count <= 1, keys };
+  return { compiled: rules, keys };
 }
 
 /** Nothing in the decision changes the answer's fields. */
