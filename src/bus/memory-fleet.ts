@@ -10,7 +10,7 @@
  * The checks at the bottom are shared with redis-fleet.ts (which imports them from here
  * rather than this file importing ioredis).
  */
-import { ORIGIN_HEALTH_STATES, ORIGINS_DOWN_MAX, type AckReadOptions, type EdgeFleet, type EdgeStatus, type OriginHealthEvent, type PurgeAck, type WarmReport } from '../core/fleet.port';
+import { EDGE_ROLES, ORIGIN_HEALTH_STATES, ORIGINS_DOWN_MAX, type AckReadOptions, type EdgeRole, type EdgeFleet, type EdgeStatus, type OriginHealthEvent, type PurgeAck, type WarmReport } from '../core/fleet.port';
 import { WARM_REPORT_STATES } from '../core/warm.types';
 import { CursorLog } from './cursor-log';
 import { Signal, wokenOrTimeout } from './signal';
@@ -279,6 +279,8 @@ export function edgeStatusProblem(value: unknown): string | null {
     const problem = originsDownProblem(value.originsDown);
     if (problem !== null) return problem;
   }
+  if (value.role !== undefined && !EDGE_ROLES.includes(value.role as EdgeRole)) return `"role" must be one of ${EDGE_ROLES.join(', ')}`;
+  if (value.shieldUrl !== undefined && !(typeof value.shieldUrl === 'string' && /^https?:\/\/[^\s/]+$/.test(value.shieldUrl))) return '"shieldUrl" must be an http(s) URL without a path';
   return firstProblem(value, [
     ['edgeId', NON_EMPTY_STRING],
     ['host', STRING],

@@ -99,6 +99,11 @@ export interface CompiledRules {
   readonly pathOnly: boolean;
   /** Some rule matches on a cookie or puts one in the key: the Cookie header must be read. */
   readonly usesCookies: boolean;
+  /**
+   * The request fields (lower-case) some rule matches on or puts in the key, Cookie included
+   * when a rule reads a cookie: what an edge must pass to a shield for it to decide alike.
+   */
+  readonly headersRead: readonly string[];
   decide(facts: RequestFacts): Decision;
   /**
    * `decide` for requests of one path: the rules that read only the path are judged once, here,
@@ -208,7 +213,15 @@ export function compileRules(customer: Pick<CustomerConfig, 'cacheTtl' | 'queryS
     const candidates = all.filter((c) => !readsPathOnly[c.index] || c.test === undefined || c.test(pathFacts, request)).map((c) => (readsPathOnly[c.index] ? { index: c.index, test: undefined } : c));
     return (facts) => decideOver(candidates, facts, request);
   };
-  return Object.freeze({ count: rules.length, names: Object.freeze(rules.map((r) => r.name)), pathOnly, usesCookies, decide, forPath });
+  const headersRead = new Set<string>(usesCookies ? ['cookie'] : []);
+  for (const m of matches) collectHeaders(m, headersRead);
+  for (const r of rules) for (const name of r.rule.actions.cacheKey?.headers ?? []) headersRead.add(name.toLowerCase());
+  return Object.freeze({ count: rules.length, names: Object.freeze(rules.map((r) => r.name)), pathOnly, usesCookies, headersRead: Object.freeze([...headersRead].sort()), decide, forPath });
+}
+
+function collectHeaders(m: RuleMatch, into: Set<string>): void {
+  for (const field of m.headers ?? []) into.add(field.name.toLowerCase());
+  for (const sub of [...(m.all ?? []), ...(m.any ?? []), ...(m.not === undefined ? [] : [m.not])]) collectHeaders(sub, into);
 }
 
 function compileRule(rule: DeliveryRule): CompiledRule {

@@ -192,6 +192,9 @@ export const errorCatalog = {
   CDN_ERR_EDGE_TOO_MANY_REQUESTS: entry(429, 'RATE_LIMITED', (perSecond: number, retryAfterSeconds: number) =>
     `Too many requests from your address: at most ${perSecond} per second here. Retry in ${retryAfterSeconds} s.`,
   ),
+  CDN_ERR_EDGE_HOP_REFUSED: entry(403, 'FORBIDDEN', (why: string) =>
+    `This origin shield refuses the request's Edgeplane-Hop field: ${why}. Only edges of this fleet (the same CDN_SECRET_KEY) may send one; clients send none.`,
+  ),
   CDN_ERR_EDGE_LOOP_DETECTED: entry(508, 'BAD_USER_INPUT', (cdnId: string) =>
     `This request already went through this CDN (CDN-Loop: ${cdnId}): the customer's origin leads back to the edge. Point the customer's originUrl at the real origin server.`,
   ),

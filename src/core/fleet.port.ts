@@ -41,7 +41,14 @@ export interface EdgeStatus {
    * older than issue 15). Every origin of a customer not listed is up there.
    */
   originsDown?: OriginDown[];
+  /** `shield`: an origin shield (CDN_EDGE_ROLE), which other edges send their misses to; absent (edges older than the shield): `edge`. */
+  role?: EdgeRole;
+  /** Where other edges reach a shield's public port (CDN_EDGE_SHIELD_URL); only on a shield. */
+  shieldUrl?: string;
 }
+
+export type EdgeRole = 'edge' | 'shield';
+export const EDGE_ROLES: readonly EdgeRole[] = ['edge', 'shield'];
 
 /** At most this many down origins ride on one heartbeat, so a heartbeat stays small. */
 export const ORIGINS_DOWN_MAX = 1000;

@@ -66,7 +66,8 @@ export function admitRequest(tx: EdgeTransaction, limits: ClientLimits, badUrl =
   if (tx.transport === 'h2' && !h2HeadWithinLimit(tx.req.rawHeaders, limits)) return refuse(tx, cdnError('CDN_ERR_EDGE_HEADERS_TOO_LARGE', limits.maxHeaderBytes));
   if (target.length > limits.maxUrlBytes) return refuse(tx, cdnError('CDN_ERR_EDGE_URL_TOO_LONG', limits.maxUrlBytes));
   if (badUrl) return refuse(tx, cdnError('CDN_ERR_EDGE_BAD_REQUEST', 'the request target is not valid percent-encoding'));
-  if (loopsThrough(tx.req.headers['cdn-loop'], limits.cdnId)) return refuse(tx, cdnError('CDN_ERR_EDGE_LOOP_DETECTED', limits.cdnId));
+  // A shield's hop from an edge of this fleet (tx.hop, verified before) carries that edge's one entry.
+  if (loopsThrough(tx.req.headers['cdn-loop'], limits.cdnId) > (tx.hop === undefined ? 0 : 1)) return refuse(tx, cdnError('CDN_ERR_EDGE_LOOP_DETECTED', limits.cdnId));
   const declared = tx.req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     return refuse(tx, cdnError('CDN_ERR_EDGE_BODY_TOO_LARGE', limits.maxBodyBytes));
@@ -89,17 +90,28 @@ export function h2HeadWithinLimit(rawHeaders: readonly string[], limits: Pick<Cl
   return bytes <= limits.maxHeaderBytes;
 }
 
-/** RFC 8586 §2: whether a CDN-Loop field already names this CDN (`cdn-id *( OWS ";" OWS parameter )`, comma-separated). */
-export function loopsThrough(field: string | string[] | undefined, cdnId: string): boolean {
-  if (field === undefined) return false;
+/** RFC 8586 §2: how many times a CDN-Loop field already names this CDN (`cdn-id *( OWS ";" OWS parameter )`, comma-separated). */
+export function loopsThrough(field: string | string[] | undefined, cdnId: string): number {
+  if (field === undefined) return 0;
   const id = cdnId.toLowerCase();
+  let times = 0;
   for (const line of Array.isArray(field) ? field : [field]) {
     for (const member of line.split(',')) {
       const semi = member.indexOf(';');
-      if ((semi < 0 ? member : member.slice(0, semi)).trim().toLowerCase() === id) return true;
+      if ((semi < 0 ? member : member.slice(0, semi)).trim().toLowerCase() === id) times += 1;
     }
   }
-  return false;
+  return times;
+}
+
+/**
+ * A shield refusing a request's Edgeplane-Hop field (edge/shield/shield-gate.ts): 403, with
+ * the reason in Edgeplane-Hop-Refused too, so an edge of the fleet with another secret or a
+ * clock far off sees why and asks the origin itself. The request is never looked at further.
+ */
+export function refuseHop(tx: EdgeTransaction, reason: string): false {
+  tx.synthHeaders = { 'edgeplane-hop-refused': reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) };
+  return refuse(tx, cdnError('CDN_ERR_EDGE_HOP_REFUSED', reason));
 }
 
 function refuse(tx: EdgeTransaction, err: CdnError): false {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { EnvReader, type Env } from '../core/env.reader';
+import { EDGE_ROLES, type EdgeRole } from '../core/fleet.port';
 import { readRedisTarget, type RedisTarget, type RedisVariables } from '../core/redis-target';
 import { SECRET_KEY_MIN_LENGTH } from '../core/secret-box';
 import { LOG_LEVELS } from '../obs/logger.factory';
@@ -26,6 +27,8 @@ export const KEEPALIVE_TIMEOUT_MS_DEFAULT = 15_000;
 /** Open client connections per edge process (issue 17: 100,000 on one edge); more are closed at once. */
 export const MAX_CONNECTIONS_DEFAULT = 100_000;
 export const HEARTBEAT_MS_DEFAULT = 2_000;
+/** A shield behind the asking edge's changes waits this long for them before it goes to the origin. */
+export const SHIELD_SEQ_WAIT_MS_DEFAULT = 1_000;
 export const MAX_DETACHED_SECONDS_DEFAULT = 30;
 export const STATS_INTERVAL_MS_DEFAULT = 1_000;
 /** Measured: 32 handles take a burst of 1,000 connections in well under a second on a busy edge (docs/BENCHMARKS.md). */
@@ -158,6 +161,19 @@ export interface EdgeConfig {
   warm: WarmConfig;
   /** Several origins per customer: defaults of the customers' origin policy, health and trust (edge/origin). */
   origins: OriginsConfig;
+  /** Origin shields (edge/shield, docs/EDGE.md "Origin shield"). */
+  shield: ShieldConfig;
+}
+
+export interface ShieldConfig {
+  /** CDN_EDGE_ROLE: `shield` caches for the other edges (their misses come here); `edge` (default) sends its misses to the live shields. */
+  role: EdgeRole;
+  /** CDN_EDGE_SHIELD_URL: where other edges reach this shield's public port; undefined: `http://<CDN_EDGE_HOST>:<port>` once listening. */
+  url: string | undefined;
+  /** CDN_EDGE_SHIELDS=off: this edge never sends misses to shields, even when some are live. */
+  use: boolean;
+  /** How long a shield waits for a change the asking edge has already applied before it answers from the origin instead of its cache. */
+  seqWaitMs: number;
 }
 
 export interface OriginsConfig {
@@ -268,6 +284,12 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
       cooldownMs: r.int('CDN_EDGE_ORIGIN_COOLDOWN_MS', ORIGIN_COOLDOWN_MS_DEFAULT, 100, 3_600_000),
       caFile: readFile(r, 'CDN_EDGE_ORIGIN_CA_FILE', cwd),
     }),
+    shield: Object.freeze({
+      role: r.oneOf('CDN_EDGE_ROLE', EDGE_ROLES, 'edge'),
+      url: r.string('CDN_EDGE_SHIELD_URL'),
+      use: r.bool('CDN_EDGE_SHIELDS', true),
+      seqWaitMs: r.int('CDN_EDGE_SHIELD_SEQ_WAIT_MS', SHIELD_SEQ_WAIT_MS_DEFAULT, 0, 60_000),
+    }),
     compression: Object.freeze({
       enabled: r.bool('CDN_EDGE_COMPRESS', true),
       minBytes: r.int('CDN_EDGE_COMPRESS_MIN_BYTES', COMPRESS_MIN_BYTES_DEFAULT, 0, Number.MAX_SAFE_INTEGER),
@@ -281,6 +303,13 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
   }
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}(?::\d{1,5})?$/.test(config.cdnId)) {
     r.problem('CDN_EDGE_CDN_ID', 'must be a token (letters, digits, -._~ and the like; at most 64) or host:port, as CDN-Loop (RFC 8586) allows');
+  }
+  const shieldUrl = config.shield.url;
+  if (shieldUrl !== undefined && !/^https?:\/\/[^\s/?#]+$/.test(shieldUrl)) {
+    r.problem('CDN_EDGE_SHIELD_URL', `must be http(s)://host:port without a path (where other edges reach this shield's public port), got "${shieldUrl}"`);
+  }
+  if (config.shield.role === 'shield' && shieldUrl === undefined && (host === '0.0.0.0' || host === '::')) {
+    r.problem('CDN_EDGE_SHIELD_URL', `is required with CDN_EDGE_ROLE=shield when CDN_EDGE_HOST is a wildcard (${host}): give the address other edges reach this shield at, e.g. http://shield-1.internal:8080`);
   }
   if (config.maxUrlBytes >= config.maxHeaderBytes) {
     // Node counts the request line towards the header limit: a longer limit would answer 431, never 414.

@@ -76,6 +76,8 @@ export class EdgeMetrics {
   readonly #ruleRefusals: Counter<'customer' | 'reason'>;
   readonly #warmRequests: Counter<'customer' | 'outcome'>;
   readonly #originRetries: Counter<'customer'>;
+  readonly #shieldRequests: Counter<'outcome'>;
+  readonly #shieldHops: Counter<'outcome'>;
   readonly #originQueueWait: Histogram<'customer'>;
   readonly #originQueueRejections: Counter<'customer'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
@@ -103,6 +105,8 @@ export class EdgeMetrics {
     this.#warmRequests = new Counter({ ...m.warmRequests, labelNames: [...m.warmRequests.labelNames], registers });
     new Gauge({ ...m.tlsContexts, registers, collect() { this.set(sources.tlsContexts?.() ?? 0); } });
     this.#originRetries = new Counter({ ...m.originRetries, labelNames: [...m.originRetries.labelNames], registers });
+    this.#shieldRequests = new Counter({ ...m.shieldRequests, labelNames: [...m.shieldRequests.labelNames], registers });
+    this.#shieldHops = new Counter({ ...m.shieldHops, labelNames: [...m.shieldHops.labelNames], registers });
     this.#originQueueWait = new Histogram({ ...m.originQueueWait, labelNames: [...m.originQueueWait.labelNames], buckets: [...m.originQueueWait.buckets], registers });
     this.#originQueueRejections = new Counter({ ...m.originQueueRejections, labelNames: [...m.originQueueRejections.labelNames], registers });
     new Gauge({
@@ -155,6 +159,16 @@ export class EdgeMetrics {
   /** A request the customer's delivery rules refused (not the hot path: a labelled counter). */
   ruleRefused(customerId: string, reason: RuleRefusalReason): void {
     this.#ruleRefusals.inc({ customer: customerId, reason });
+  }
+
+  /** A miss this edge sent to an origin shield (edge/shield): answered there, or fell back to the origin. */
+  shieldRequest(outcome: 'answered' | 'fallback'): void {
+    this.#shieldRequests.inc({ outcome });
+  }
+
+  /** A request this shield received from another edge (edge/shield/shield-gate.ts). */
+  shieldHop(outcome: 'served' | 'refused' | 'behind'): void {
+    this.#shieldHops.inc({ outcome });
   }
 
   /** A cache warming request ended (edge/warm; a labelled counter: warms are few). */

@@ -136,6 +136,16 @@ export const EDGE_METRICS = {
     help: 'Cache warming requests this edge made through its own request path, by customer and outcome (hit: already cached; miss: fetched from the origin; bypass: fetched, kept out of the cache by the rules; failed: 4xx, 5xx or no answer)',
     labelNames: ['customer', 'outcome'],
   },
+  shieldRequests: {
+    name: 'cdn_edge_shield_requests_total',
+    help: 'Misses this edge sent to an origin shield instead of the origin, by outcome (answered: the shield answered, whatever its status; fallback: the shield could not be reached or refused the hop, so the origin was asked directly)',
+    labelNames: ['outcome'],
+  },
+  shieldHops: {
+    name: 'cdn_edge_shield_hops_total',
+    help: 'Requests this shield received from other edges, by outcome (served: the hop was authenticated; refused: a forged, expired or looping hop, 403; behind: the asking edge had applied changes this shield had not, so the answer came from the origin, never the cache)',
+    labelNames: ['outcome'],
+  },
   lurkerBacklog: { name: 'cdn_edge_lurker_backlog', help: 'Prefix, tag and whole-customer bans not yet retired by the lurker', aggregator: 'max' },
   // Origins (docs/EDGE.md, "Origins"): labelled by customer id and origin name, both bounded by the configuration.
   // In a cluster each worker has its own view of origin health: an origin counts as up when every worker sees it up.

@@ -20,7 +20,7 @@ import { listenOnHandles, type AcceptHandles, type PublicListener } from './acce
 import { createAdminApp } from './admin.routes';
 import type { CacheStats, CacheStore } from './cache/cache-store.port';
 import { LocalClientRates, type ClientRates } from './access/client-rates';
-import { admitRequest, h2HeadWithinLimit, publicServerOptions, type ClientLimits } from './client-limits';
+import { admitRequest, h2HeadWithinLimit, publicServerOptions, refuseHop, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
 import { TieredStore } from './cache/tiered.store';
 import type { EdgeConfig } from './config';
@@ -40,6 +40,9 @@ import { Flights } from './pipeline/fetch.flight';
 import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
 import { rulesOf, urlQueryOf } from './pipeline/customer-rules';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
+import { ShieldDirectory } from './shield/shield-directory';
+import { ShieldGate } from './shield/shield-gate';
+import { ShieldRoute } from './shield/shield-route';
 import { EdgeTransaction, sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './pipeline/transaction';
 import { createPurgeEngine, type PurgeEngine } from './purge/purge.engine';
 import { purgeTargetOf } from './purge/purge-index.port';
@@ -111,6 +114,10 @@ export interface EdgeHandle {
   originHealth(customerId: string): OriginHealthReport[] | undefined;
   /** Told when an origin goes down or comes back up in this process; returns the unsubscribe. */
   onOriginHealth(listener: (change: OriginHealthChange) => void): () => void;
+  /** The origin shields this process sends its misses to (their URLs; empty on a shield, or with none live). */
+  shields(): string[];
+  /** Where other edges reach this shield (undefined on an edge). */
+  shieldUrl: string | undefined;
   /** Stops accepting, finishes in-flight requests, closes origin pools, stops the feed. */
   close(): Promise<void>;
 }
@@ -183,6 +190,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   certificates = config.tlsPort === undefined ? undefined : new CertificateContexts({ customers, box, clock, logger, options: tlsContextOptions() });
   // The delivery rules' rateLimit: this process's own budgets, or the cluster primary's (shared by the workers).
   const clientRates: ClientRates = deps.clientRates ?? new LocalClientRates({ now: () => clock.now() });
+  const shielding = shieldingOf(config, deps, edgeId, clock);
   const ctx: PipelineContext = {
     customers,
     store,
@@ -202,6 +210,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     rules: (customer) => rulesOf(customer, box, onRulesProblem),
     clientRates,
     signedUrlLeewaySeconds: config.signedUrlLeewaySeconds,
+    shields: shielding.route,
+    shieldGate: shielding.gate,
     compression: config.compression.enabled
       ? new EncodedVariants({ store, fills: deps.fills ?? LOCAL_FILLS, settings: config.compression, meter: metrics.compression, logger, clock })
       : undefined,
@@ -244,6 +254,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
         });
   // One start time for the heartbeat and the warm reports: the api tells a restarted process by it.
   const startedAt = new Date().toISOString();
+  /** Where other edges reach this shield: CDN_EDGE_SHIELD_URL, else this public port once it listens. */
+  let shieldUrl = config.shield.url;
   const warm = startWarming(config, deps, { edgeId, startedAt, metrics, store: deps.store ?? ownStore!, clock, logger });
   const readiness = (): Readiness => readinessOf(customers, config.maxDetachedSeconds);
   const isReady = (): boolean => readiness().ready;
@@ -263,6 +275,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           intervalMs: config.heartbeatMs,
           isReady,
           startedAt,
+          role: config.shield.role,
+          shieldUrl: () => shieldUrl,
           onOriginHealth: (listener) => origins.health.subscribe(listener),
           originsDown: () => originsDown(origins.health),
           cacheSize: () => {
@@ -278,6 +292,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     // First: its requests in flight are this edge's own, and its last reports go before the edge leaves the fleet.
     await warm?.close();
     await Promise.all([publicServer.close(), tlsServer?.close()]);
+    shielding.directory?.stop();
+    await shielding.route?.close();
     // After the last request: its traffic is in the final report.
     await statsReporter?.stop();
     await adminApp?.close();
@@ -304,7 +320,10 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await publicServer.listen(config.host, config.port);
     await tlsServer?.listen(config.tlsHost, config.tlsPort!);
     await adminApp?.listen({ host: config.adminHost, port: config.adminPort });
+    shieldUrl ??= `http://${urlHost(config.host)}:${(publicServer.server.address() as AddressInfo).port}`;
     reporter?.start();
+    // The shields live now, before the first miss (never rejects: with the fleet away, misses go to the origins).
+    await shielding.directory?.start();
     statsReporter?.start();
   } catch (err) {
     await close().catch(() => {});
@@ -332,6 +351,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     clientRates,
     originHealth: (customerId) => (customers.byId(customerId) === undefined ? undefined : origins.health.report(customerId)),
     onOriginHealth: (listener) => origins.health.subscribe(listener),
+    shields: () => shielding.directory?.nodes.map((n) => n.url) ?? [],
+    shieldUrl: config.shield.role === 'shield' ? shieldUrl : undefined,
     close,
   };
 }
@@ -404,6 +425,23 @@ function startWarming(
   };
 }
 
+/**
+ * Origin shields (edge/shield, docs/EDGE.md "Origin shield"). A shield (CDN_EDGE_ROLE=shield)
+ * judges the hops other edges send it and sends its own misses to the origins, never to a
+ * shield. An edge with a fleet channel sends its misses to the live shields the fleet lists
+ * (none: to the origins), unless CDN_EDGE_SHIELDS=off.
+ */
+function shieldingOf(config: Readonly<EdgeConfig>, deps: EdgeDeps, edgeId: string, clock: Clock): { gate?: ShieldGate; route?: ShieldRoute; directory?: ShieldDirectory } {
+  const { customers, logger } = deps;
+  if (config.shield.role === 'shield') {
+    return { gate: new ShieldGate({ secretKey: config.secretKey, appliedSeq: () => customers.appliedSeq(), seqWaitMs: config.shield.seqWaitMs, now: () => clock.now() }) };
+  }
+  if (deps.fleet === undefined || !config.shield.use) return {};
+  const directory = new ShieldDirectory({ fleet: deps.fleet, intervalMs: config.heartbeatMs, logger });
+  const route = new ShieldRoute({ directory, secretKey: config.secretKey, edgeId, appliedSeq: () => customers.appliedSeq(), timeoutMs: config.originTimeoutMs, logger, now: () => clock.now() });
+  return { directory, route };
+}
+
 interface Readiness {
   ready: boolean;
   details: Record<string, unknown>;
@@ -435,6 +473,7 @@ function requestHandler(ctx: PipelineContext, limits: ClientLimits, lane: HitLan
     if (
       lane !== undefined &&
       req.headers['cdn-loop'] === undefined &&
+      (ctx.shieldGate === undefined || !ShieldGate.carriesHop(req)) &&
       (transport !== 'h2' || h2HeadWithinLimit(req.rawHeaders, limits)) &&
       serveFromHitLane(req, res, ctx, lane, transport)
     ) {
@@ -442,6 +481,17 @@ function requestHandler(ctx: PipelineContext, limits: ClientLimits, lane: HitLan
     }
     const tx = new EdgeTransaction(req, res, transport);
     res.once('close', () => finish(tx, ctx));
+    // On a shield: a request from another edge of the fleet is judged before anything else.
+    if (ctx.shieldGate !== undefined && ShieldGate.carriesHop(req)) {
+      const verdict = ctx.shieldGate.admit(req);
+      if (!verdict.ok) {
+        ctx.metrics.shieldHop('refused');
+        ctx.logger.warn({ reason: verdict.reason, client: req.socket?.remoteAddress }, 'refused an origin shield hop');
+        refuseHop(tx, verdict.reason);
+        return;
+      }
+      tx.hop = verdict.claims;
+    }
     if (!admitRequest(tx, limits, !isDecodableTarget(req.url ?? '/'), expectsContinue)) return;
     void runPipeline(tx, ctx);
   };
@@ -538,7 +588,10 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
     tx.body?.destroy();
   }
   const customer = tx.customer?.id ?? UNKNOWN_CUSTOMER;
-  ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes, tx.transport);
+  // A shield's hop is another edge's miss, already counted there as the customer's request:
+  // only the shield's origin requests count for the customer here (and the hop in its own counter).
+  if (tx.hop !== undefined) ctx.metrics.shieldHop('served');
+  else ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes, tx.transport);
   // Never headers or the query (tokens, credentials): the path, and what the edge did.
   if (!sampled(ctx)) return;
   ctx.logger.info(

@@ -185,9 +185,10 @@ const EDGE_RULES: FolderRule[] = [
   },
   {
     unit: 'pipeline',
-    may: "cache, origin, access (per-client rate budgets), purge's ports and records, edge.metrics.ts and metrics.catalog.ts (never sync, stats, cluster or server.ts)",
-    allows: only(/^cache\//, /^origin\//, /^access\//, /^purge\/[^/]+\.port\.ts$/, /^purge\/purge\.records\.ts$/, /^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/),
+    may: "cache, origin, access (per-client rate budgets), shield (the route to origin shields, the hop gate), purge's ports and records, edge.metrics.ts and metrics.catalog.ts (never sync, stats, cluster or server.ts)",
+    allows: only(/^cache\//, /^origin\//, /^access\//, /^shield\//, /^purge\/[^/]+\.port\.ts$/, /^purge\/purge\.records\.ts$/, /^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/),
   },
+  { unit: 'shield', may: 'nothing of the edge (the pipeline calls it; it speaks HTTP to shields and judges hops on its own)', allows: only() },
   { unit: 'stats', may: 'edge.metrics.ts and metrics.catalog.ts', allows: only(/^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/) },
   { unit: 'sync', may: 'the feed port it implements (never pipeline, cache or purge)', allows: only(FEED_PORT) },
   { unit: 'cluster', may: 'anything but sync (feeds are wired in src/bin)', allows: (t) => !t.startsWith('sync/') },

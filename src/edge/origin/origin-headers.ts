@@ -111,6 +111,45 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, ctx: OriginHe
   return ctx.originOps === undefined || ctx.originOps.length === 0 ? out : applyHeaderOps(out, ctx.originOps);
 }
 
+export interface ShieldHeaderContext {
+  /** The customer's domain (the shield finds the customer by it, as an edge does). */
+  domain: string;
+  /** Fields the customer's delivery rules read (CompiledRules.headersRead): the shield decides as this edge did. */
+  headersRead: readonly string[];
+  validators?: Record<string, string> | undefined;
+  cdnId: string;
+  /** The Edgeplane-Hop field (core/shield-hop.ts). */
+  hop: string;
+}
+
+/**
+ * A miss sent to an origin shield (edge/shield) instead of the origin: by allow-list too, the
+ * client fields an origin may see (the shield applies the origin rules above itself) and the
+ * fields the customer's rules read, so the shield keys and decides as this edge did; the
+ * end user's address and scheme travel signed in the hop field, never as fields a client
+ * could have written. Via and CDN-Loop name this hop (the shield accepts one CDN-Loop of
+ * its own CDN, with a valid hop field only).
+ */
+export function shieldRequestHeaders(headers: IncomingHttpHeaders, ctx: ShieldHeaderContext): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const named = connectionTokens(headers.connection);
+  const pass = (name: string): void => {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name) && name !== 'host' && (named === undefined || !named.has(name))) out[name] = value;
+  };
+  for (const name of FORWARDED_ALWAYS) pass(name);
+  pass('authorization');
+  for (const name of ctx.headersRead) if (!FORWARDED_ON_PASS.has(name)) pass(name);
+  out.host = ctx.domain;
+  if (ctx.validators !== undefined) Object.assign(out, ctx.validators);
+  const via = headers.via;
+  out.via = via ? `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}` : VIA;
+  const loop = headers['cdn-loop'];
+  out['cdn-loop'] = loop ? `${Array.isArray(loop) ? loop.join(', ') : loop}, ${ctx.cdnId}` : ctx.cdnId;
+  out['edgeplane-hop'] = ctx.hop;
+  return out;
+}
+
 /**
  * The request fields as the origin receives them, for choosing a variant (RFC 9111 §4.1: a
  * response varies on the request fields its origin saw): the client's fields where they are

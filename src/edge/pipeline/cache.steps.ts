@@ -15,6 +15,13 @@ export async function lookupStep(tx: EdgeTransaction, ctx: PipelineContext): Pro
   tx.key = keyWithParts(cacheKey(tx.customer!.id, tx.path, tx.query), tx.keyParts);
   tx.variantKey = undefined;
   tx.markerVary = undefined;
+  // A shield's hop from an edge that applied changes this shield has not (a purge among them):
+  // its cache may hold what the edge purged, so the answer comes from the origin, fetched alone.
+  if (tx.hop !== undefined && ctx.shieldGate !== undefined && !(await ctx.shieldGate.caughtUp(tx.hop))) {
+    ctx.metrics.shieldHop('behind');
+    tx.solo = true;
+    return 'miss';
+  }
   let stored: StoredObject | undefined = await ctx.store.get(tx.key);
   if (stored?.meta.vary !== undefined) {
     // RFC 9111 §4.1: the URL varies; this request's variant is keyed by its header values.

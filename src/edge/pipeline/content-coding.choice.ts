@@ -33,7 +33,8 @@ function acceptEncodingOf(tx: EdgeTransaction): string | undefined {
  */
 export async function codeStoredAnswer(tx: EdgeTransaction, ctx: PipelineContext, meta: ObjectMeta): Promise<void> {
   const variants = ctx.compression;
-  if (variants === undefined || !variants.settings.enabled || tx.stored === undefined) return;
+  // A shield's hop (tx.hop) gets the object as stored: the asking edge codes it for its own client.
+  if (variants === undefined || !variants.settings.enabled || tx.stored === undefined || tx.hop !== undefined) return;
   const accept = acceptEncodingOf(tx);
   if (decodeIfRefused(tx, accept, variants.settings)) return;
   if (!mayEncodeStored(meta, tx.customer, variants.settings)) return;
@@ -63,7 +64,7 @@ export async function codeStoredAnswer(tx: EdgeTransaction, ctx: PipelineContext
  */
 export function codeStreamedAnswer(tx: EdgeTransaction, ctx: PipelineContext): void {
   const variants = ctx.compression;
-  if (variants === undefined || !variants.settings.enabled) return;
+  if (variants === undefined || !variants.settings.enabled || tx.hop !== undefined) return;
   const settings = variants.settings;
   const accept = acceptEncodingOf(tx);
   if (decodeIfRefused(tx, accept, settings)) return;

@@ -120,7 +120,8 @@ export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
   let headers = addEdgeFields(tx.headers, tx.cache);
   if (tx.hsts !== undefined) headers['strict-transport-security'] = tx.hsts;
   // The customer's rules: browser TTL and response fields, last (the edge's own fields are protected from them).
-  if (tx.decision !== undefined) headers = ruledResponseHeaders(headers, tx.decision);
+  // Not on a shield's hop: the asking edge stores the answer as the origin's, and applies them for its client.
+  if (tx.decision !== undefined && tx.hop === undefined) headers = ruledResponseHeaders(headers, tx.decision);
   const res = tx.res;
   let body: Readable | undefined = tx.body;
   if (tx.fromStore && body === undefined) {

@@ -17,6 +17,7 @@
  * last client waiting for it goes away; a background refresh is never abandoned.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type CachePolicy from 'http-cache-semantics';
 import type { Dispatcher } from 'undici';
@@ -39,13 +40,13 @@ import {
   type StoredPolicy,
 } from '../cache/freshness.rules';
 import { newVaryEpoch, variantId, varyField, varyNames } from '../cache/vary.rules';
-import { endToEndResponseHeaders, originRequestHeaders, variantRequestHeaders } from '../origin/origin-headers';
+import { endToEndResponseHeaders, originRequestHeaders, shieldRequestHeaders, variantRequestHeaders } from '../origin/origin-headers';
 import type { OriginTarget } from '../origin/origin-target';
 import { newBodyId } from './compression.rules';
 import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
 import type { FlightContext, Synthetic } from './flight.context';
-import { askOrigin, discardBody } from './origin.request';
+import { askOrigin, discardBody, type OriginOutcome } from './origin.request';
 
 export { discardBody } from './origin.request';
 
@@ -75,6 +76,8 @@ export interface FlightRequest {
   background?: boolean;
   /** The leading request's delivery-rule decision: TTLs when storing, fields added to the origin request. */
   decision?: Decision | undefined;
+  /** The request fields the customer's rules read: passed on when the fill goes to a shield. */
+  headersRead?: readonly string[] | undefined;
 }
 
 export type FlightResult =
@@ -269,6 +272,36 @@ export class Flight {
     return second === 'refetch' ? { kind: 'failed', synthetic: synthetic(cdnError('CDN_ERR_ORIGIN_ERROR', 'the origin answered 304 to an unconditional request')) } : second;
   }
 
+  /**
+   * The fill from the origin shield the key hashes to (edge/shield), when one is live: its
+   * answer stands for the origin's. Undefined: no shield, or it failed (ask the origin).
+   * GET even for HEAD, as from the origin: the stored object must be whole.
+   */
+  async #askShield(validators: Record<string, string> | undefined): Promise<OriginOutcome | undefined> {
+    const ctx = this.#ctx;
+    const req = this.req;
+    const clientIp = req.clientIp;
+    if (ctx.shields === undefined || clientIp === undefined || isIP(clientIp) === 0) return undefined;
+    const node = ctx.shields.pick(req.key);
+    if (node === undefined) return undefined;
+    const answer = await ctx.shields.ask(node, {
+      key: req.key,
+      domain: req.domain,
+      path: req.path,
+      clientIp,
+      proto: req.proto ?? 'http',
+      signal: this.#abort.signal,
+      headers: (hop) => shieldRequestHeaders(req.requestHeaders, { domain: req.domain, headersRead: req.headersRead ?? [], validators, cdnId: ctx.cdnId, hop }),
+    });
+    if (answer.ok) {
+      ctx.metrics.shieldRequest('answered');
+      return { ok: true, res: answer.res, ms: answer.ms };
+    }
+    if (answer.aborted) return { ok: false, ms: answer.ms, synthetic: undefined, allDown: false };
+    ctx.metrics.shieldRequest('fallback');
+    return undefined;
+  }
+
   async #fetch(validators: Record<string, string> | undefined): Promise<FlightResult | 'refetch'> {
     const ctx = this.#ctx;
     const { customer, requestHeaders } = this.req;
@@ -284,8 +317,7 @@ export class Flight {
         originOps: this.req.decision?.originHeaders,
       });
     const requestTime = ctx.clock.now();
-    // GET even for HEAD: the stored object must be whole. A fill has no body: it may be retried on another origin.
-    const outcome = await askOrigin(ctx, customer, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal, retryable: true });
+    const outcome = (await this.#askShield(validators)) ?? (await askOrigin(ctx, customer, { method: 'GET', path: this.req.path, headers, body: null, signal: this.#abort.signal, retryable: true }));
     this.originMs = outcome.ms;
     if (!outcome.ok) return { kind: 'failed', ...(outcome.synthetic === undefined ? {} : { synthetic: outcome.synthetic }), ...(outcome.allDown ? { allDown: true } : {}) };
     const res = outcome.res;

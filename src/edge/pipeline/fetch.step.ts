@@ -204,8 +204,8 @@ async function passFetch(tx: EdgeTransaction, ctx: PipelineContext): Promise<Ste
     originRequestHeaders(tx.req.headers, {
       target,
       domain: tx.host,
-      clientIp: tx.req.socket.remoteAddress,
-      proto: tx.secure ? 'https' : 'http',
+      clientIp: tx.clientAddress,
+      proto: tx.proto,
       cacheable: false,
       cdnId: ctx.cdnId,
       originOps: tx.decision?.originHeaders,

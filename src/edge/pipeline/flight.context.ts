@@ -11,6 +11,7 @@ import type { EdgeMetrics } from '../edge.metrics';
 import type { OriginPools } from '../origin/origin-pools';
 import type { OriginSelector } from '../origin/origin-selector';
 import type { OriginTargets } from '../origin/origin-target';
+import type { ShieldRoute } from '../shield/shield-route';
 import type { FillLocks } from './fill-locks';
 
 export type { Synthetic } from './fill-locks';
@@ -31,6 +32,8 @@ export interface FlightContext {
   fills: FillLocks;
   /** CDN_EDGE_CDN_ID: this CDN's name in CDN-Loop. */
   cdnId: string;
+  /** The origin shields a fill goes to before the origin (edge/shield); absent on a shield, or with CDN_EDGE_SHIELDS=off. */
+  shields?: ShieldRoute | undefined;
 }
 
 /** What lookups ask of the purge engine (edge/purge/purge.engine.ts). */

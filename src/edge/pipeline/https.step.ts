@@ -27,6 +27,8 @@ import { writeHead } from './deliver.steps';
 import type { ClientRequest, EdgeTransaction, PipelineContext, StepName } from './transaction';
 
 export function httpsStep(tx: EdgeTransaction, ctx: PipelineContext): StepName {
+  // A shield's hop: the asking edge answered the client's HTTPS rules; its scheme is signed in the hop.
+  if (tx.hop !== undefined) return 'rules';
   const tls = tx.customer!.tls;
   // RFC 9110 §15.5.20: a request on a TLS connection whose certificate does not cover its host
   // (a client reusing an h2 connection for another name, or a Host unlike the SNI name) is

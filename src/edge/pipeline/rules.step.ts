@@ -10,6 +10,10 @@
  *    add to the key (core/delivery-key.ts);
  * 4. bypass: straight to the origin (`pass`), else `lookup`.
  *
+ * On a shield, a request from another edge of the fleet (tx.hop) skips 1 and 2: that edge
+ * judged them for its client; 3 and 4 are worked out again, from the fields it passed on, so
+ * the shield keys the object as the edge did.
+ *
  * What else the decision says is applied where it belongs: TTLs when the fetch stores
  * (fetch.flight.ts), origin fields on the origin request, response fields and the browser TTL
  * in deliver. The hit lane answers only requests whose decision needs none of 1–4.
@@ -31,7 +35,8 @@ export function rulesStep(tx: EdgeTransaction, ctx: PipelineContext): StepName |
   const decision = rules.compiled.decide(facts);
   tx.decision = decision;
   const access = decision.access;
-  if (access !== undefined) {
+  // A shield's hop (tx.hop): the asking edge judged access and redirects for the end user already.
+  if (access !== undefined && tx.hop === undefined) {
     const address = normalizeClientAddress(tx.req.socket.remoteAddress ?? '');
     const verdict = checkAccess(access, { address, referer: facts.header('referer') });
     if (!verdict.ok) return refuse(tx, ctx, verdict.reason);
@@ -53,7 +58,7 @@ export function rulesStep(tx: EdgeTransaction, ctx: PipelineContext): StepName |
 }
 
 function afterAccess(tx: EdgeTransaction, decision: Decision, facts: ReturnType<typeof requestFacts>): StepName {
-  if (decision.redirect !== undefined) {
+  if (decision.redirect !== undefined && tx.hop === undefined) {
     const location = renderRedirect(decision.redirect, { scheme: tx.secure ? 'https' : 'http', host: tx.host, path: tx.path, query: tx.query });
     return answer(tx, decision.redirect.status, { location }, '');
   }

@@ -13,6 +13,8 @@ import type { ClientRates } from '../access/client-rates';
 import type { RulesOrFailure } from './customer-rules';
 import { httpErrorBody, type CdnError } from '../../core/errors';
 import type { CustomerSource } from '../../core/customer-source.port';
+import type { HopClaims } from '../../core/shield-hop';
+import type { ShieldGate } from '../shield/shield-gate';
 import type { StoredHeaders, StoredObject } from '../cache/cache-store.port';
 import type { CacheResult, Transport } from '../edge.metrics';
 import type { Recode } from './compression.rules';
@@ -46,6 +48,8 @@ export interface PipelineContext extends FlightContext {
   signedUrlLeewaySeconds: number;
   /** Brotli and gzip (CDN_EDGE_COMPRESS_*): the stored encoded copies and the settings; absent: bodies go as stored. */
   compression?: EncodedVariants | undefined;
+  /** On a shield (CDN_EDGE_ROLE=shield): judges the hops of other edges; absent on an edge. */
+  shieldGate?: ShieldGate | undefined;
 }
 
 /**
@@ -117,6 +121,14 @@ export class EdgeTransaction {
   body: Readable | undefined;
   bytes = 0;
 
+  /**
+   * Set on a shield for a request another edge of the fleet sent (a valid Edgeplane-Hop,
+   * edge/shield/shield-gate.ts): its client and scheme are the claims', the edge has judged
+   * access and redirects already, and the answer goes back as the origin's (no fields for
+   * browsers, no compression).
+   */
+  hop: HopClaims | undefined;
+
   /** Strict-Transport-Security sent with the answer (https.step.ts: TLS answers of a customer with HSTS). */
   hsts: string | undefined;
 
@@ -129,6 +141,16 @@ export class EdgeTransaction {
   /** Arrived over TLS. */
   get secure(): boolean {
     return this.transport !== 'http';
+  }
+
+  /** The end user's address: the socket's, or on a shield the one the asking edge signed. */
+  get clientAddress(): string | undefined {
+    return this.hop !== undefined ? this.hop.client : this.req.socket?.remoteAddress;
+  }
+
+  /** The end user's scheme: this connection's, or on a shield the one the asking edge signed. */
+  get proto(): 'http' | 'https' {
+    return this.hop !== undefined ? this.hop.proto : this.secure ? 'https' : 'http';
   }
 
   get isHead(): boolean {

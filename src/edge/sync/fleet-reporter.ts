@@ -14,7 +14,7 @@
  * heartbeat lists the origins held down now (`originsDown`), so an api that starts late, or
  * missed a transition, still knows the current state.
  */
-import { ORIGINS_DOWN_MAX, type EdgeFleet, type EdgeStatus, type OriginDown, type OriginHealthEvent, type PurgeAck } from '../../core/fleet.port';
+import { ORIGINS_DOWN_MAX, type EdgeFleet, type EdgeRole, type EdgeStatus, type OriginDown, type OriginHealthEvent, type PurgeAck } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { EdgeCustomerFeed, PurgeAppliedAck } from '../customer-feed.port';
 
@@ -32,6 +32,10 @@ export interface FleetReporterOptions {
   isReady(): boolean;
   cacheSize(): { objects: number; bytes: number };
   logger: Logger;
+  /** `shield` for an origin shield (CDN_EDGE_ROLE); default `edge`. */
+  role?: EdgeRole;
+  /** Where other edges reach this shield (read at each heartbeat: known once the port listens); only sent with role `shield`. */
+  shieldUrl?(): string | undefined;
   /** ISO start time the heartbeat reports (default: now); edge/warm's reports name the same one. */
   startedAt?: string;
   /** The origin breakers' transitions (EdgeHandle.onOriginHealth), sent on the origin-health stream. */
@@ -101,7 +105,14 @@ export class FleetReporter {
       cacheObjects: size.objects,
       cacheBytes: size.bytes,
       ...(this.#o.originsDown === undefined ? {} : { originsDown: this.#o.originsDown().slice(0, ORIGINS_DOWN_MAX) }),
+      ...this.#role(),
     };
+  }
+
+  #role(): Pick<EdgeStatus, 'role' | 'shieldUrl'> {
+    if (this.#o.role !== 'shield') return { role: 'edge' };
+    const url = this.#o.shieldUrl?.();
+    return url === undefined ? { role: 'shield' } : { role: 'shield', shieldUrl: url };
   }
 
   /** Acks not sent yet. */
