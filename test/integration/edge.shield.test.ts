@@ -173,7 +173,7 @@ describe('two edges and one shield', () => {
     assert.equal((await http(edges[1]!.edge.url, '/news.html', { host: A })).body, 'a /news.html v1');
     version = 2;
     try {
-      await relay.purge({ customerId: ca.id, kind: 'url', value: `http://${A}/news.html` });
+      await relay.purge({ customerId: ca.id, kind: 'URL', value: `http://${A}/news.html` });
       for (const s of [shield, ...edges]) await eventually(() => s.edge.appliedSeq() >= relay.seq, 5000, 'the purge is applied');
       assert.equal((await http(edges[1]!.edge.url, '/news.html', { host: A })).body, 'a /news.html v2');
       assert.equal((await http(edges[0]!.edge.url, '/news.html', { host: A })).body, 'a /news.html v2');
@@ -268,7 +268,7 @@ describe('a shield behind an edge', () => {
       assert.equal((await http(edge.edge.url, '/page', { host: A })).body, '/page v1');
       assert.equal(origin.requests.length, 1);
       version = 2;
-      const purge = await edgeRelay.purge({ customerId: c.id, kind: 'url', value: `http://${A}/page` });
+      const purge = await edgeRelay.purge({ customerId: c.id, kind: 'URL', value: `http://${A}/page` });
       await eventually(() => edge.edge.appliedSeq() >= edgeRelay.seq, 5000, 'the edge applied the purge');
       assert.ok(shield.edge.appliedSeq() < edgeRelay.seq);
       // The shield still holds v1; the edge applied the purge: v2 it must be, from the origin.
