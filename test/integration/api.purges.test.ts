@@ -21,7 +21,7 @@ const PURGE_FIELDS = 'id kind value soft seq requestedAt completedAt edgesTotal 
 const PURGE_CACHE = `mutation($input: PurgeInput!) { purgeCache(input: $input) { ${PURGE_FIELDS} } }`;
 const GET_PURGE = `query($id: ID!) { purge(id: $id) { ${PURGE_FIELDS} } }`;
 const LIST = `query($c: ID!, $first: Int, $after: String) { purges(customerId: $c, first: $first, after: $after) { totalCount nodes { id requestedAt } pageInfo { endCursor hasNextPage } } }`;
-const EDGES = '{ edges { edgeId host version appliedSeq lastHeartbeat ready cacheObjects cacheBytes } }';
+const EDGES = '{ edges { edgeId host version appliedSeq lastHeartbeat ready cacheObjects cacheBytes role shieldUrl } }';
 
 type PurgeEdge = { edgeId: string; live: boolean; appliedAt: string | null; objectsRemoved: number | null };
 type Purge = {
@@ -260,12 +260,24 @@ describe('delivery as the edges report it', () => {
     const e2 = edge('edges-q-2');
     try {
       const at = await e1.heartbeat(17);
-      await e2.heartbeat(3, { ready: false });
+      // An edge older than the shield reports no role; an origin shield says so, with its URL.
+      await e2.heartbeat(3, { ready: false, role: 'shield', shieldUrl: 'http://shield-1.internal:8080' });
       const res = await t.gql<{ edges: Array<Record<string, unknown>> }>(EDGES);
       assert.equal(res.errors, undefined, res.text);
       assert.deepEqual(res.data!.edges, [
-        { edgeId: 'edges-q-1', host: 'edges-q-1.test', version: '9.9.9-test', appliedSeq: 17, lastHeartbeat: at, ready: true, cacheObjects: 12, cacheBytes: 3 * 2 ** 32 },
-        { edgeId: 'edges-q-2', host: 'edges-q-2.test', version: '9.9.9-test', appliedSeq: 3, lastHeartbeat: res.data!.edges[1]!.lastHeartbeat, ready: false, cacheObjects: 12, cacheBytes: 3 * 2 ** 32 },
+        { edgeId: 'edges-q-1', host: 'edges-q-1.test', version: '9.9.9-test', appliedSeq: 17, lastHeartbeat: at, ready: true, cacheObjects: 12, cacheBytes: 3 * 2 ** 32, role: 'EDGE', shieldUrl: null },
+        {
+          edgeId: 'edges-q-2',
+          host: 'edges-q-2.test',
+          version: '9.9.9-test',
+          appliedSeq: 3,
+          lastHeartbeat: res.data!.edges[1]!.lastHeartbeat,
+          ready: false,
+          cacheObjects: 12,
+          cacheBytes: 3 * 2 ** 32,
+          role: 'SHIELD',
+          shieldUrl: 'http://shield-1.internal:8080',
+        },
       ]);
       await e2.leave();
       assert.deepEqual((await t.gql<{ edges: Array<{ edgeId: string }> }>(EDGES)).data!.edges.map((e) => e.edgeId), ['edges-q-1']);

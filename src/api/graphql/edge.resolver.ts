@@ -2,7 +2,7 @@
 import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
 import type { EdgeStatus } from '../../core/fleet.port';
 import type { ApiContext } from './context.type';
-import { Edge } from './edge.type';
+import { Edge, EdgeRole } from './edge.type';
 
 function toGraphqlEdge(status: EdgeStatus): Edge {
   return Object.assign(new Edge(), {
@@ -16,6 +16,8 @@ function toGraphqlEdge(status: EdgeStatus): Edge {
     ready: status.ready,
     cacheObjects: status.cacheObjects,
     cacheBytes: status.cacheBytes,
+    role: status.role === 'shield' ? EdgeRole.SHIELD : EdgeRole.EDGE,
+    shieldUrl: status.role === 'shield' ? (status.shieldUrl ?? null) : null,
   });
 }
 

@@ -1,6 +1,15 @@
 /** The GraphQL `Edge` object type: one live edge process as its last heartbeat reported it. */
 import { GraphQLSafeInt } from 'graphql-scalars';
-import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum EdgeRole {
+  EDGE = 'edge',
+  SHIELD = 'shield',
+}
+registerEnumType(EdgeRole, {
+  name: 'EdgeRole',
+  description: 'EDGE serves clients and sends its misses to the live shields (or the origins); SHIELD is an origin shield (CDN_EDGE_ROLE=shield) the edges fill from.',
+});
 
 @ObjectType({ description: 'A live edge process (one per cluster worker), as its last heartbeat reported it.' })
 export class Edge {
@@ -33,4 +42,10 @@ export class Edge {
 
   @Field(() => GraphQLSafeInt, { description: 'Bytes in its cache.' })
   cacheBytes!: number;
+
+  @Field(() => EdgeRole, { description: 'EDGE, or SHIELD for an origin shield (edges older than the shield report none: EDGE).' })
+  role!: EdgeRole;
+
+  @Field(() => String, { nullable: true, description: "A shield's URL, where the edges send their misses (CDN_EDGE_SHIELD_URL); null for an edge." })
+  shieldUrl!: string | null;
 }
