@@ -81,6 +81,10 @@ const imageEnv: Record<string, string> = Object.fromEntries(
 const isCdn = (s: Service): boolean => s.build !== undefined && s.entrypoint === undefined;
 const role = (name: string): string | undefined => (isCdn(services[name]!) ? services[name]!.command?.[0] : undefined);
 const withRole = (r: string): string[] => names.filter((n) => role(n) === r);
+/** The config a `cdn edge` service loads, as in its container. */
+const edgeConfigOf = (name: string) => loadEdgeConfig({ ...imageEnv, ...services[name]!.environment }, '/app');
+/** The `cdn edge` services by CDN_EDGE_ROLE: `edge` serves clients, `shield` fills the edges' misses (docs/EDGE.md, "Origin shield"). */
+const edgesOfRole = (r: 'edge' | 'shield'): string[] => withRole('edge').filter((n) => edgeConfigOf(n).shield.role === r);
 
 /**
  * Variable names a config reader reads: the quoted CDN_*, DATABASE_*, REDIS_* names in its
@@ -120,10 +124,12 @@ function parsePort(spec: string): { ip: string | undefined; host: number; contai
 }
 
 test('the stack has the services of the plan', () => {
-  for (const name of ['postgres', 'redis', 'migrate', 'api-1', 'api-2', 'api-lb', 'edge-a', 'edge-b', 'prometheus', 'grafana', 'seed']) {
+  for (const name of ['postgres', 'redis', 'migrate', 'api-1', 'api-2', 'api-lb', 'edge-a', 'edge-b', 'shield', 'prometheus', 'grafana', 'seed']) {
     assert.ok(services[name], `docker-compose.yaml has no service ${name}`);
   }
-  assert.deepEqual(withRole('edge').sort(), ['edge-a', 'edge-b']);
+  assert.deepEqual(withRole('edge').sort(), ['edge-a', 'edge-b', 'shield'], 'three `cdn edge` services');
+  assert.deepEqual(edgesOfRole('edge').sort(), ['edge-a', 'edge-b'], 'two edges (CDN_EDGE_ROLE edge, the default)');
+  assert.deepEqual(edgesOfRole('shield'), ['shield'], 'one origin shield (CDN_EDGE_ROLE=shield)');
   assert.deepEqual(withRole('api').sort(), ['api-1', 'api-2'], 'two api replicas');
   assert.deepEqual(withRole('migrate'), ['migrate']);
   assert.equal(names.filter((n) => services[n]!.environment?.DEMO_CUSTOMER !== undefined).length, 3, 'three demo origins');
@@ -172,22 +178,54 @@ test('the api and the edges get what their commands require and listen where com
     assert.equal(config.adminPort, edgeDefaults.adminPort, `${name}: keep the default admin port (${edgeDefaults.adminPort}) that grafana/prometheus.yml scrapes`);
     edgeIds.add(config.edgeId);
     const ports = services[name]!.ports!.map(parsePort);
-    assert.deepEqual(ports.map((p) => p.container).sort(), [config.port, config.tlsPort!, config.adminPort].sort(), `${name}: publishes its plain, HTTPS and admin ports`);
+    if (config.shield.role === 'shield') {
+      // Clients go to the edges; only the edges reach a shield, on the compose network.
+      assert.deepEqual(ports.map((p) => p.container), [config.adminPort], `${name}: a shield publishes its admin port only, never its public port`);
+    } else {
+      assert.deepEqual(ports.map((p) => p.container).sort(), [config.port, config.tlsPort!, config.adminPort].sort(), `${name}: publishes its plain, HTTPS and admin ports`);
+    }
     assert.equal(ports.find((p) => p.container === config.adminPort)!.ip, '127.0.0.1', `${name}: the admin port is published on the host's loopback only`);
     assert.match(services[name]!.healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${config.adminPort}/readyz`), `${name}: health check on the admin port's /readyz`);
     assert.ok(config.cacheDir.startsWith(config.dataDir), `${name}: the cache lives in the data directory, which is the edge's volume`);
   }
-  assert.equal(edgeIds.size, 2, 'each edge has its own CDN_EDGE_ID');
+  assert.equal(edgeIds.size, withRole('edge').length, 'each edge and the shield have their own CDN_EDGE_ID');
 });
 
-test('the two edges share nothing but Redis', () => {
-  const [a, b] = withRole('edge').map((n) => services[n]!);
+test('the edges and the shield share nothing but Redis', () => {
   const sources = (s: Service): string[] => (s.volumes ?? []).map((v) => v.split(':')[0]!);
-  assert.deepEqual(sources(a!).filter((v) => sources(b!).includes(v)), [], 'no volume in common');
+  for (const a of withRole('edge')) {
+    for (const b of withRole('edge').filter((n) => n !== a)) {
+      assert.deepEqual(sources(services[a]!).filter((v) => sources(services[b]!).includes(v)), [], `${a} and ${b}: no volume in common`);
+    }
+  }
   for (const name of withRole('edge')) {
     assert.deepEqual(Object.keys(services[name]!.depends_on ?? {}), ['redis'], `${name}: depends on Redis only`);
     const dataDir = loadEdgeConfig({ ...imageEnv, ...services[name]!.environment }, '/app').dataDir;
     assert.ok((services[name]!.volumes ?? []).some((v) => v.split(':')[1] === dataDir), `${name}: its data directory ${dataDir} is a volume of its own`);
+  }
+});
+
+test('the origin shield: role shield, reached by the edges at its own service and public port, in their fleet with their secret', () => {
+  const [name] = edgesOfRole('shield');
+  assert.ok(name !== undefined, 'docker-compose.yaml has no `cdn edge` service with CDN_EDGE_ROLE=shield');
+  const shield = edgeConfigOf(name);
+  assert.equal(shield.shield.role, 'shield');
+  // CDN_EDGE_SHIELD_URL is what the edges connect to: this service's name (compose's DNS) and its public port.
+  assert.ok(shield.shield.url !== undefined, `${name}: CDN_EDGE_SHIELD_URL is required (CDN_EDGE_HOST is 0.0.0.0)`);
+  const url = new URL(shield.shield.url);
+  assert.equal(url.protocol, 'http:', `${name}: the edges reach it over plain HTTP`);
+  assert.equal(url.hostname, name, `${name}: CDN_EDGE_SHIELD_URL must name this service, which the edges resolve on the compose network`);
+  assert.equal(Number(url.port || 80), shield.port, `${name}: CDN_EDGE_SHIELD_URL must name its public port (CDN_EDGE_PORT ${shield.port})`);
+  assert.equal(shield.tlsPort, undefined, `${name}: no TLS listener (no client comes to a shield)`);
+  for (const edge of edgesOfRole('edge')) {
+    const config = edgeConfigOf(edge);
+    assert.equal(config.shield.role, 'edge', `${edge}: an edge, not a shield`);
+    assert.equal(config.shield.url, undefined, `${edge}: CDN_EDGE_SHIELD_URL is a shield's only`);
+    assert.ok(config.shield.use, `${edge}: sends its misses to the live shields (CDN_EDGE_SHIELDS not off)`);
+    // The same fleet (the heartbeats list the shield) and the same hop key (derived from CDN_SECRET_KEY).
+    assert.equal(shield.redisUrl, config.redisUrl, `${name} and ${edge}: the same REDIS_URL`);
+    assert.equal(shield.redisPrefix, config.redisPrefix, `${name} and ${edge}: the same CDN_REDIS_PREFIX`);
+    assert.equal(shield.secretKey, config.secretKey, `${name} and ${edge}: the same CDN_SECRET_KEY, or the shield refuses the edges' hops`);
   }
 });
 
