@@ -57,6 +57,11 @@ export type HopVerdict = { ok: true; claims: HopClaims } | { ok: false; reason: 
 const EDGE_ID = /^[\x21-\x7e]{1,200}$/;
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
 
+/** Whether an edge id can travel in the field (printable, no space or ";"). */
+export function isHopEdgeId(edge: string): boolean {
+  return EDGE_ID.test(edge) && !edge.includes(';');
+}
+
 /** The key both sides derive from CDN_SECRET_KEY (never the secret itself, which also seals secrets at rest). */
 export function hopKey(secretKey: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secretKey, 'edgeplane', 'shield-hop v1', 32));
@@ -69,7 +74,7 @@ function signature(key: Buffer, t: number, claims: HopClaims, request: HopReques
 
 /** The field's value for one request, signed at `nowMs`. */
 export function signHop(key: Buffer, claims: HopClaims, request: HopRequest, nowMs: number): string {
-  if (!EDGE_ID.test(claims.edge) || claims.edge.includes(';')) throw new TypeError(`edge id "${claims.edge}" cannot travel in ${HOP_FIELD}`);
+  if (!isHopEdgeId(claims.edge)) throw new TypeError(`edge id "${claims.edge}" cannot travel in ${HOP_FIELD}`);
   if (isIP(claims.client) === 0) throw new TypeError(`client "${claims.client}" is not an IP address`);
   const t = Math.floor(nowMs);
   return `v1; edge=${claims.edge}; t=${t}; seq=${claims.seq}; client=${claims.client}; proto=${claims.proto}; sig=${signature(key, t, claims, request)}`;

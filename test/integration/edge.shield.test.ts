@@ -27,6 +27,7 @@ import { closedPort, customer, edgeConfig, eventually, http, SECRET, silentLogge
 const A = 'cdn.shield-a.test';
 const B = 'cdn.shield-b.test';
 const RULED = 'cdn.shield-ruled.test';
+const CAPPED = 'cdn.shield-capped.test';
 
 interface Started {
   edge: EdgeHandle;
@@ -83,7 +84,9 @@ describe('two edges and one shield', () => {
       ...customer('shield-ruled', origin.url, [RULED]),
       rules: [{ name: 'office-only', match: { pathPrefixes: ['/private/'] }, actions: { access: { allowCidrs: ['127.0.0.5/32'] } } }],
     };
-    await relay.upsert(ca, customer('shield-b', otherOrigin.url, [B]), ruled);
+    // One origin request at a time per edge process, no queue: the cap holds for fills through the shield too.
+    const capped: CustomerConfig = { ...customer('shield-capped', origin.url, [CAPPED]), originPolicy: { maxConnections: 1, queueTimeoutMs: 0, retryBudgetPercent: null, staleIfDownSeconds: null } };
+    await relay.upsert(ca, customer('shield-b', otherOrigin.url, [B]), ruled, capped);
     shield = await startFleetEdge(bus, fleet, { CDN_EDGE_ID: 'shield-1', CDN_EDGE_ROLE: 'shield', CDN_EDGE_SHIELD_SEQ_WAIT_MS: '200' });
     edges = [await startFleetEdge(bus, fleet, { CDN_EDGE_ID: 'edge-1' }), await startFleetEdge(bus, fleet, { CDN_EDGE_ID: 'edge-2' })];
     for (const e of edges) await eventually(() => e.edge.shields().includes(shield.edge.shieldUrl!), 5000, 'the edge sees the shield');
@@ -166,6 +169,19 @@ describe('two edges and one shield', () => {
     assert.equal((await http(edges[1]!.edge.url, '/private/report.txt', { host: RULED, localAddress: '127.0.0.5' })).status, 200);
     assert.equal((await http(edges[1]!.edge.url, '/private/report.txt', { host: RULED, localAddress: '127.0.0.7' })).status, 403);
     assert.equal(asked(origin, '/private/report.txt'), 1);
+  });
+
+  test("the customer's cap on concurrent origin requests holds for fills sent to the shield", async () => {
+    const hopsBefore = metric(await metricsOf(shield.edge), 'cdn_edge_shield_hops_total', 'outcome="served"');
+    const answers = await Promise.all(['/cap/1', '/cap/2', '/cap/3'].map((p) => http(edges[0]!.edge.url, p, { host: CAPPED })));
+    const statuses = answers.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 503, 503]);
+    for (const r of answers.filter((a) => a.status === 503)) assert.equal(JSON.parse(r.body).code, 'CDN_ERR_ORIGIN_BUSY');
+    assert.equal(origin.requests.filter((r) => r.url.startsWith('/cap/')).length, 1);
+    // Refused at the edge: only the one fill with a slot went to the shield.
+    const served = async (): Promise<number> => metric(await metricsOf(shield.edge), 'cdn_edge_shield_hops_total', 'outcome="served"') - hopsBefore;
+    await eventually(async () => (await served()) >= 1, 2000, 'the shield counted the hop');
+    assert.equal(await served(), 1);
   });
 
   test('a purge reaches the shield in the same change: no edge refills the purged object', async () => {

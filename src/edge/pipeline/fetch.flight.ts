@@ -46,7 +46,7 @@ import { newBodyId } from './compression.rules';
 import { FILL_RETRY, FILL_STORED, FILL_UNSHARED, type FillOutcome } from './fill-locks';
 import { originFailureKind } from './origin-failure.rules';
 import type { FlightContext, Synthetic } from './flight.context';
-import { askOrigin, discardBody, type OriginOutcome } from './origin.request';
+import { askOrigin, customerSlot, discardBody, holdUntilRead, type OriginOutcome } from './origin.request';
 
 export { discardBody } from './origin.request';
 
@@ -284,6 +284,10 @@ export class Flight {
     if (ctx.shields === undefined || clientIp === undefined || isIP(clientIp) === 0) return undefined;
     const node = ctx.shields.pick(req.key);
     if (node === undefined) return undefined;
+    // The customer's cap holds for fills through a shield too: one customer's flood of misses
+    // cannot take every connection to the shield that other customers' fills need.
+    const slot = await customerSlot(ctx, req.customer, this.#abort.signal);
+    if ('ok' in slot) return slot;
     const answer = await ctx.shields.ask(node, {
       key: req.key,
       domain: req.domain,
@@ -294,9 +298,11 @@ export class Flight {
       headers: (hop) => shieldRequestHeaders(req.requestHeaders, { domain: req.domain, headersRead: req.headersRead ?? [], validators, cdnId: ctx.cdnId, hop }),
     });
     if (answer.ok) {
+      holdUntilRead(answer.res.body, slot.release);
       ctx.metrics.shieldRequest('answered');
       return { ok: true, res: answer.res, ms: answer.ms };
     }
+    slot.release();
     if (answer.aborted) return { ok: false, ms: answer.ms, synthetic: undefined, allDown: false };
     ctx.metrics.shieldRequest('fallback');
     return undefined;

@@ -19,7 +19,7 @@ import { CdnError, httpErrorBody } from '../../core/errors';
 import { findForbidden, originError } from '../origin/origin-errors';
 import { streamsBody, type OriginRequest } from '../origin/origin-pools';
 import type { SlotGrant } from '../origin/customer-slots';
-import type { OriginPick } from '../origin/origin-selector';
+import type { OriginPick, ResolvedOriginPolicy } from '../origin/origin-selector';
 import type { CustomerOrigins, OriginTarget } from '../origin/origin-target';
 import type { FlightContext, Synthetic } from './flight.context';
 import { originFailureKind } from './origin-failure.rules';
@@ -71,12 +71,7 @@ export async function askOrigin(ctx: FlightContext, customer: CustomerConfig, re
   const counted = !streamsBody(req.body);
   for (;;) {
     const slot = counted ? await selector.slots.acquire(customer.id, policy.maxConnections, policy.queueTimeoutMs, req.signal) : UNCOUNTED;
-    if (slot === 'aborted') return { ok: false, ms, synthetic: undefined, allDown: false };
-    if (typeof slot === 'string') {
-      ctx.metrics.originQueueRejected(customer.id);
-      const err = new CdnError('CDN_ERR_ORIGIN_BUSY', [customer.id, policy.maxConnections, slot === 'full' ? 0 : policy.queueTimeoutMs], { customerId: customer.id });
-      return { ok: false, ms, synthetic: { status: err.status, body: httpErrorBody(err), headers: { 'retry-after': '1' } }, allDown: false };
-    }
+    if (typeof slot === 'string') return refusedSlot(ctx, customer.id, policy, slot, ms);
     if (slot.waitedMs > 0) ctx.metrics.originQueueWait(customer.id, slot.waitedMs / 1000);
     const pick = selector.pick(origins, tried, req.retryable);
     if (pick === undefined) {
@@ -130,6 +125,28 @@ export async function askOrigin(ctx: FlightContext, customer: CustomerConfig, re
 
 const UNCOUNTED: SlotGrant = Object.freeze({ waitedMs: 0, release: () => {} });
 
+/**
+ * A slot under the customer's cap on concurrent origin requests (origin/customer-slots.ts),
+ * for a request that goes elsewhere than askOrigin (a fill sent to an origin shield): held
+ * until the response body is read or dropped (`holdUntilRead`). A string: no slot, with the
+ * outcome to answer (busy, or the client left).
+ */
+export async function customerSlot(ctx: FlightContext, customer: CustomerConfig, signal: AbortSignal): Promise<SlotGrant | OriginOutcome> {
+  const policy = ctx.origins.policy(customer);
+  const slot = await ctx.origins.slots.acquire(customer.id, policy.maxConnections, policy.queueTimeoutMs, signal);
+  if (typeof slot === 'string') return refusedSlot(ctx, customer.id, policy, slot, 0);
+  if (slot.waitedMs > 0) ctx.metrics.originQueueWait(customer.id, slot.waitedMs / 1000);
+  return slot;
+}
+
+/** No slot: the client left (no answer), or 503 origin_busy with Retry-After (the queue was full, or the wait too long). */
+function refusedSlot(ctx: FlightContext, customerId: string, policy: ResolvedOriginPolicy, slot: 'aborted' | 'full' | 'timeout', ms: number): OriginOutcome {
+  if (slot === 'aborted') return { ok: false, ms, synthetic: undefined, allDown: false };
+  ctx.metrics.originQueueRejected(customerId);
+  const err = new CdnError('CDN_ERR_ORIGIN_BUSY', [customerId, policy.maxConnections, slot === 'full' ? 0 : policy.queueTimeoutMs], { customerId });
+  return { ok: false, ms, synthetic: { status: err.status, body: httpErrorBody(err), headers: { 'retry-after': '1' } }, allDown: false };
+}
+
 /** Counts, logs and feeds to health one failed attempt; returns the client's answer for it. */
 function failed(ctx: FlightContext, customer: CustomerConfig, pick: OriginPick, err: unknown): Synthetic {
   const kind = originFailureKind(err);
@@ -166,7 +183,7 @@ function unanswered(ctx: FlightContext, customer: CustomerConfig, origins: Custo
 }
 
 /** Calls `release` once the body has been read to its end, dropped or cut. */
-function holdUntilRead(body: Readable, release: () => void): void {
+export function holdUntilRead(body: Readable, release: () => void): void {
   body.once('end', release).once('close', release).once('error', release);
 }
 

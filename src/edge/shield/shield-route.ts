@@ -12,7 +12,7 @@
  * itself: a shield is an optimisation, never a single point of failure.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { hopKey, signHop, type HopProto } from '../../core/shield-hop';
+import { hopKey, isHopEdgeId, signHop, type HopProto } from '../../core/shield-hop';
 import type { Logger } from '../../obs/logger.factory';
 import type { ShieldDirectory, ShieldNode } from './shield-directory';
 
@@ -66,6 +66,10 @@ export class ShieldRoute {
     this.#o = options;
     this.#key = hopKey(options.secretKey);
     this.#log = options.logger.child({ component: 'shield-route' });
+    if (!isHopEdgeId(options.edgeId)) {
+      this.#closed = true;
+      this.#log.error({ edgeId: options.edgeId }, 'CDN_EDGE_ID cannot travel in a shield hop (printable, no spaces or ";", at most 200 characters): this edge sends its misses to the origins, never to a shield');
+    }
   }
 
   /** The shield for this key; undefined: none is live (or all failed lately): ask the origin. */
