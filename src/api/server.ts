@@ -29,6 +29,7 @@ import { formatApiError, toGraphQLError } from './graphql/error.format';
 import { buildApiSchema } from './graphql/schema.builder';
 import { attachSubscriptions } from './graphql/subscriptions.server';
 import { registerDashboardPage } from './plugins/dashboard.page';
+import { registerPortalPage } from './plugins/portal.page';
 import { registerHealthRoutes } from './plugins/health.routes';
 import { bodyLimitErrorHandler, refuseBatches } from './plugins/http-limits.hooks';
 import { CompressedPage } from './plugins/compressed.page';
@@ -249,6 +250,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     bus: () => deps.bus.publishedSeq(),
   });
   registerDashboardPage(app, { graphqlPath: GRAPHQL_PATH });
+  registerPortalPage(app, { graphqlPath: GRAPHQL_PATH });
   app.get('/metrics', async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

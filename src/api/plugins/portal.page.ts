@@ -1,0 +1,95 @@
+/**
+ * The customer portal at GET /portal (issue 16): one HTML document, graphql-ws' own browser
+ * build, and plain ES modules (a core, one module per page, the app), all served from the
+ * package: no outside request, no build step. Like the dashboard, the page holds no data and no
+ * token; it asks for the token and does everything through the public GraphQL API with it
+ * (HTTP for queries and mutations, graphql-ws for subscriptions), so these routes need no auth
+ * and the portal has no endpoint of its own.
+ *
+ * Modules import each other by relative name (`./portal-core.js`); the page rewrites each name
+ * to its content-hashed URL before hashing the importer, so every URL can be cached for good
+ * and one changed module changes the URLs of everything that imports it (and so the page's).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { CompressedPage } from './compressed.page';
+import { portalHtml, PORTAL_STYLE } from './portal/portal.html';
+import { PORTAL_CORE_MODULE } from './portal/portal-core.module';
+import { PORTAL_APP_MODULE } from './portal/portal-app.module';
+import { PORTAL_PAGE_MODULES } from './portal/pages';
+
+export const PORTAL_PATH = '/portal';
+
+interface Asset {
+  page: CompressedPage;
+  /** `/portal/<name>?v=<hash of the content>`. */
+  url: string;
+}
+
+/** graphql-ws' UMD build (global `graphqlWs`), found beside its entry point as dashboard.page.ts does. */
+function graphqlWsBrowserBuild(): Buffer {
+  const entry = require.resolve('graphql-ws');
+  return readFileSync(path.join(path.dirname(entry), '..', 'umd', 'graphql-ws.min.js'));
+}
+
+function asset(name: string, content: string | Buffer): Asset {
+  const hash = createHash('sha256').update(content).digest('hex').slice(0, 16);
+  return { page: new CompressedPage('text/javascript; charset=utf-8', () => content), url: `${PORTAL_PATH}/${name}?v=${hash}` };
+}
+
+/**
+ * Each module with `'./<earlier module>'` replaced by that module's hashed URL, in the order
+ * given (a module may import only modules before it: the core first, the app last).
+ */
+export function linkModules(modules: ReadonlyArray<{ name: string; source: string }>): Map<string, Asset> {
+  const linked = new Map<string, Asset>();
+  for (const m of modules) {
+    let source = m.source;
+    for (const [name, a] of linked) source = source.split(`'./${name}'`).join(`'${a.url}'`);
+    linked.set(m.name, asset(m.name, source));
+  }
+  return linked;
+}
+
+function contentSecurityPolicy(): string {
+  const styleHash = createHash('sha256').update(PORTAL_STYLE).digest('base64');
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'sha256-${styleHash}'`,
+    // 'self' covers ws:/wss: to the same host in current browsers; listed for older ones.
+    "connect-src 'self' ws: wss:",
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export function registerPortalPage(app: FastifyInstance, options: { graphqlPath: string }): void {
+  // Linked, hashed and wrapped once per api; each compressed when first asked for.
+  const modules = linkModules([
+    { name: 'portal-core.js', source: PORTAL_CORE_MODULE },
+    ...PORTAL_PAGE_MODULES.map((p) => ({ name: `${p.name}.js`, source: p.source })),
+    { name: 'portal-app.js', source: PORTAL_APP_MODULE },
+  ]);
+  const client = asset('graphql-ws.js', graphqlWsBrowserBuild());
+  const pageUrls = PORTAL_PAGE_MODULES.map((p) => modules.get(`${p.name}.js`)!.url);
+  const html = portalHtml({ graphqlPath: options.graphqlPath, clientScript: client.url, pageModules: pageUrls, appModule: modules.get('portal-app.js')!.url });
+  const page = new CompressedPage('text/html; charset=utf-8', () => html);
+  const csp = contentSecurityPolicy();
+
+  app.get(PORTAL_PATH, async (request, reply) =>
+    page.send(request, reply.header('cache-control', 'no-cache').header('content-security-policy', csp).header('referrer-policy', 'no-referrer')),
+  );
+  for (const a of [client, ...modules.values()]) {
+    const [pathname, query] = a.url.split('?') as [string, string];
+    app.get(pathname, async (request, reply) => {
+      // Only the URL with this content's hash may be cached for good (an older page asking for its own hash gets no-cache).
+      const current = request.url.endsWith(`?${query}`);
+      return a.page.send(request, reply.header('cache-control', current ? 'public, max-age=31536000, immutable' : 'no-cache'));
+    });
+  }
+}

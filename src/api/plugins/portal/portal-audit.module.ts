@@ -1,0 +1,48 @@
+/**
+ * Browser ES module: the Audit log page. Every mutation about this customer, newest first
+ * (`auditLog(customerId)`), a page of 50 at a time. The api lets only ADMIN read the audit log
+ * (audit.read is platform-only in src/core/roles.ts), so a customer's own token does not see
+ * this page; what a customer could read of its own log is for the api to decide first.
+ */
+export const PORTAL_AUDIT_MODULE = String.raw`
+import { registerPage, gql, h, table, when, showError } from './portal-core.js';
+
+var PAGE = 50;
+var LIST = 'query PortalAudit($customerId: ID, $after: String, $first: Int) { auditLog(customerId: $customerId, first: $first, after: $after) { nodes { id at mutation outcome operationName clientIp arguments actor { kind role tokenId } } pageInfo { endCursor hasNextPage } } }';
+
+function render(root, ctx) {
+  var errors = h('div');
+  var rows = [];
+  var list = h('div', { id: 'audit' });
+  var more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Older entries');
+  var after = null;
+  root.appendChild(h('p', { class: 'note' }, 'Every change made to this customer, by whom, and how it ended. Secrets are redacted by the api.'));
+  root.appendChild(errors);
+  root.appendChild(list);
+  root.appendChild(h('p', null, more));
+
+  function draw() {
+    list.textContent = '';
+    list.appendChild(table('Newest first', ['When', 'Mutation', 'Outcome', 'Who', 'Arguments'], rows.map(function (e) {
+      var who = e.actor.role + (e.actor.tokenId ? ' (token ' + e.actor.tokenId + ')' : ' (' + e.actor.kind + ')') + (e.clientIp ? ' from ' + e.clientIp : '');
+      return [when(e.at), e.mutation, h('span', { class: e.outcome === 'OK' ? 'ok' : 'bad' }, e.outcome || 'unknown'), who, h('pre', null, JSON.stringify(e.arguments, null, 1))];
+    }), 'No entry for this customer.'));
+  }
+
+  async function load() {
+    showError(errors, null);
+    try {
+      var c = (await gql(LIST, { customerId: ctx.customerId, after: after, first: PAGE })).auditLog;
+      if (!ctx.current()) return;
+      rows = rows.concat(c.nodes);
+      after = c.pageInfo.endCursor;
+      more.hidden = !c.pageInfo.hasNextPage;
+      draw();
+    } catch (err) { if (ctx.current()) showError(errors, err); }
+  }
+  more.addEventListener('click', load);
+  load();
+}
+
+registerPage({ id: 'audit', title: 'Audit log', order: 90, needs: 'audit.read', render: render });
+`;
