@@ -256,6 +256,33 @@ test('a customer viewer cannot purge: the control is disabled, and the api refus
   await page.close();
 });
 
+test('domains: a customer admin adds one and removes one; removing the last is refused in the api\'s words', async () => {
+  const tab = await openPortal();
+  const { page } = tab;
+  await signIn(page, adminOfA);
+  await page.getByRole('link', { name: 'Domains and certificates' }).click();
+  const domains = page.locator('#domains');
+  await until('listed', () => domains.innerText(), (s) => s.includes('cdn.customer-a.test'));
+  await page.getByLabel('New domain').fill('www.customer-a.test');
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await until('added', () => domains.innerText(), (s) => s.includes('www.customer-a.test'));
+  await page.getByRole('button', { name: 'Remove cdn.customer-a.test' }).click();
+  await until('removed', () => domains.innerText(), (s) => !s.includes('cdn.customer-a.test'));
+  await page.getByRole('button', { name: 'Remove www.customer-a.test' }).click();
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  const refused = await t.gql('mutation { updateCustomer(id: "customer-a", input: { domains: [] }) { id } }', {}, adminOfA);
+  assert.ok((await alert.innerText()).includes(refused.errors![0]!.message), 'the api\'s own refusal');
+  assert.match(await alert.innerText(), /BAD_USER_INPUT/);
+  assert.match(await page.locator('#certificates').innerText(), /No certificate/);
+  await screenshot(page, 'domains');
+  // Back as it was, for the other tests.
+  const back = await t.gql('mutation { updateCustomer(id: "customer-a", input: { domains: ["cdn.customer-a.test"] }) { id } }');
+  assert.equal(back.errors, undefined, back.text);
+  done(tab);
+  await page.close();
+});
+
 test('rules are saved through setDeliveryRules, and its refusals are shown field by field', async () => {
   const tab = await openPortal();
   const { page } = tab;
