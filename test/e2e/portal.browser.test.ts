@@ -101,15 +101,18 @@ test('the portal is one HTML document, graphql-ws and ES modules under content-h
   const scripts = [...html.matchAll(/<script (?:type="module" )?src="([^"]+)"/g)].map((m) => m[1]!);
   assert.ok(scripts.length >= 9, `graphql-ws, the pages and the app: ${scripts.join(' ')}`);
   const host = new URL(t.api.url).host;
+  let wire = 0;
   for (const target of scripts) {
     assert.match(target, /^\/portal\/[a-z-]+\.js\?v=[0-9a-f]{16}$/);
     const br = await httpGet(`${t.api.url}${target}`, host, { headers: { 'accept-encoding': 'gzip, br' } });
     assert.equal(br.status, 200, target);
     assert.equal(br.headers['content-encoding'], 'br', target);
+    wire += Number(br.headers['content-length']);
     assert.match(String(br.headers['cache-control']), /immutable/, target);
     const stale = await httpGet(`${t.api.url}${target.replace(/v=[0-9a-f]+/, 'v=0000000000000000')}`, host);
     assert.equal(stale.headers['cache-control'], 'no-cache', 'another version\'s URL is not cached for good');
   }
+  assert.ok(wire < 40_000, `the scripts take ${wire} bytes on the wire`);
   // A page module imports the core under its hashed URL, so both change together.
   const purge = await (await fetch(`${t.api.url}${scripts.find((s) => s.includes('portal-purge'))}`)).text();
   assert.match(purge, /from '\/portal\/portal-core\.js\?v=[0-9a-f]{16}'/);
@@ -157,9 +160,14 @@ test('a customer admin signs in straight to its customer; the overview follows i
   })();
   try {
     await page.locator('#overview-state[data-live=true]').waitFor({ timeout: 15_000 });
-    await until('requests shown', async () => Number(await page.locator('dd[data-key=requestsPerSecond]').getAttribute('data-value')), (v) => v === 20);
-    assert.equal(Number(await page.locator('dd[data-key=hitRatio]').getAttribute('data-value')), 0.8);
-    assert.equal(Number(await page.locator('dd[data-key=bytesPerSecond]').getAttribute('data-value')), 40_000);
+    await until('requests shown', async () => Number(await page.locator('.v[data-key=requestsPerSecond]').getAttribute('data-value')), (v) => v === 20);
+    assert.equal(Number(await page.locator('.v[data-key=hitRatio]').getAttribute('data-value')), 0.8);
+    assert.equal(Number(await page.locator('.v[data-key=bytesPerSecond]').getAttribute('data-value')), 40_000);
+    assert.equal(Number(await page.locator('.v[data-key=errorRatio]').getAttribute('data-value')), 0);
+    const p95 = Number(await page.locator('.v[data-key=originP95Ms]').getAttribute('data-value'));
+    assert.ok(p95 > 25 && p95 <= 50, `origin p95 ${p95} ms, inside the 25-50 ms bucket every origin response was counted in`);
+    assert.ok(Number(await page.locator('#requests-total').getAttribute('data-value')) >= 20);
+    assert.match((await page.locator('#chart-rps canvas').getAttribute('aria-label'))!, /^Requests per second over the last 5 minutes: now 20/);
     await until('per-edge rows', () => page.locator('#page table').innerText(), (s) => s.includes('edge-1') && s.includes('edge-2'));
     await screenshot(page, 'overview');
   } finally {

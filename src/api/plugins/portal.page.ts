@@ -1,6 +1,6 @@
 /**
  * The customer portal at GET /portal (issue 16): one HTML document, graphql-ws' own browser
- * build, and plain ES modules (a core, one module per page, the app), all served from the
+ * build, the dashboard's charts script, and plain ES modules (a core, one module per page, the app), all served from the
  * package: no outside request, no build step. Like the dashboard, the page holds no data and no
  * token; it asks for the token and does everything through the public GraphQL API with it
  * (HTTP for queries and mutations, graphql-ws for subscriptions), so these routes need no auth
@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { CompressedPage } from './compressed.page';
+import { DASHBOARD_CHARTS_SCRIPT } from './dashboard/dashboard-charts.script';
 import { portalHtml, PORTAL_STYLE } from './portal/portal.html';
 import { PORTAL_CORE_MODULE } from './portal/portal-core.module';
 import { PORTAL_APP_MODULE } from './portal/portal-app.module';
@@ -76,15 +77,17 @@ export function registerPortalPage(app: FastifyInstance, options: { graphqlPath:
     { name: 'portal-app.js', source: PORTAL_APP_MODULE },
   ]);
   const client = asset('graphql-ws.js', graphqlWsBrowserBuild());
+  // The dashboard's canvas line charts (global `EP`), shared rather than copied: the overview draws the same series.
+  const charts = asset('charts.js', DASHBOARD_CHARTS_SCRIPT);
   const pageUrls = PORTAL_PAGE_MODULES.map((p) => modules.get(`${p.name}.js`)!.url);
-  const html = portalHtml({ graphqlPath: options.graphqlPath, clientScript: client.url, pageModules: pageUrls, appModule: modules.get('portal-app.js')!.url });
+  const html = portalHtml({ graphqlPath: options.graphqlPath, classicScripts: [client.url, charts.url], pageModules: pageUrls, appModule: modules.get('portal-app.js')!.url });
   const page = new CompressedPage('text/html; charset=utf-8', () => html);
   const csp = contentSecurityPolicy();
 
   app.get(PORTAL_PATH, async (request, reply) =>
     page.send(request, reply.header('cache-control', 'no-cache').header('content-security-policy', csp).header('referrer-policy', 'no-referrer')),
   );
-  for (const a of [client, ...modules.values()]) {
+  for (const a of [client, charts, ...modules.values()]) {
     const [pathname, query] = a.url.split('?') as [string, string];
     app.get(pathname, async (request, reply) => {
       // Only the URL with this content's hash may be cached for good (an older page asking for its own hash gets no-cache).

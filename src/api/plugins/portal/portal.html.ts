@@ -6,7 +6,7 @@
 
 /** Hashed into the page's Content-Security-Policy, so it must be byte-identical to what is inlined. */
 export const PORTAL_STYLE = `
-:root { --fg:#1d2330; --muted:#5b6475; --bg:#f5f6f8; --card:#fff; --line:#d5dae3; --accent:#1d4ed8; --bad:#b42318; --ok:#067647; --warn:#b54708; }
+:root { --fg:#1d2330; --muted:#5b6475; --bg:#f5f6f8; --card:#fff; --line:#d5dae3; --accent:#1d4ed8; --bad:#b42318; --ok:#067647; --warn:#b54708; --s0:#2563eb; --s1:#d97706; }
 * { box-sizing: border-box; }
 [hidden] { display: none !important; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
@@ -59,6 +59,14 @@ dl.stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px,
 dl.stats div { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
 dl.stats dt { color: var(--muted); font-size: 13px; }
 dl.stats dd { margin: 2px 0 0; font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 12px; margin-bottom: 14px; }
+figure.chart { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+figcaption { font-weight: 600; }
+.values { display: flex; gap: 14px; margin: 2px 0 4px; }
+.v { font-variant-numeric: tabular-nums; }
+.sw { display: inline-block; width: 10px; height: 3px; margin-right: 4px; vertical-align: middle; }
+.s0 { background: var(--s0); } .s1 { background: var(--s1); }
+canvas { width: 100%; height: 110px; display: block; border-bottom: 1px solid var(--line); }
 progress { width: 12em; vertical-align: middle; }
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; font-size: 13px; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
@@ -70,11 +78,11 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function portalHtml(options: { graphqlPath: string; clientScript: string; pageModules: string[]; appModule: string }): string {
+export function portalHtml(options: { graphqlPath: string; classicScripts: string[]; pageModules: string[]; appModule: string }): string {
   // Classic deferred and module scripts run in document order once the document is parsed:
-  // graphql-ws (global), then each page module registering itself, then the app.
+  // graphql-ws and the charts (globals), then each page module registering itself, then the app.
   const scripts = [
-    `<script src="${esc(options.clientScript)}" defer></script>`,
+    ...options.classicScripts.map((src) => `<script src="${esc(src)}" defer></script>`),
     ...options.pageModules.map((src) => `<script type="module" src="${esc(src)}"></script>`),
     `<script type="module" src="${esc(options.appModule)}"></script>`,
   ].join('\n');
