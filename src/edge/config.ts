@@ -31,6 +31,12 @@ export const HEARTBEAT_MS_DEFAULT = 2_000;
 export const SHIELD_SEQ_WAIT_MS_DEFAULT = 1_000;
 export const MAX_DETACHED_SECONDS_DEFAULT = 30;
 export const STATS_INTERVAL_MS_DEFAULT = 1_000;
+/** Access log files are deleted this long after their hour ended (a week). */
+export const LOG_RETENTION_HOURS_DEFAULT = 168;
+/** Access log lines waiting for the disk per process (8 MiB: tens of thousands of lines, seconds of a busy edge). */
+export const LOG_BUFFER_BYTES_DEFAULT = 8 * 1024 * 1024;
+/** Records sent to live tails per customer per second per edge process; the rest are counted as skipped. */
+export const LOG_TAIL_PER_SECOND_DEFAULT = 100;
 /** Measured: 32 handles take a burst of 1,000 connections in well under a second on a busy edge (docs/BENCHMARKS.md). */
 export const ACCEPT_HANDLES_DEFAULT = 32;
 export const TLS_PORT_DEFAULT = 8443;
@@ -133,6 +139,8 @@ export interface EdgeConfig {
   logSample: number;
   /** How often this edge publishes its per-customer traffic over the stats channel. */
   statsIntervalMs: number;
+  /** Access logs (docs/EDGE.md "Access logs"): CDN_LOG_DIR (absolute; undefined: no export files), their retention, the live tail's records per second. */
+  accessLog: AccessLogConfig;
   /** Worker processes serving the public port (node:cluster); 1 serves in this process. */
   workers: number;
   /** Listening sockets on the public port per edge process or cluster worker (edge/accept.handles.ts); 1: just the server's own. */
@@ -163,6 +171,14 @@ export interface EdgeConfig {
   origins: OriginsConfig;
   /** Origin shields (edge/shield, docs/EDGE.md "Origin shield"). */
   shield: ShieldConfig;
+}
+
+export interface AccessLogConfig {
+  dir: string | undefined;
+  retentionHours: number;
+  /** Lines waiting for the disk, per process, at most (about bytes); past it lines are dropped and counted. */
+  bufferBytes: number;
+  tailPerSecond: number;
 }
 
 export interface ShieldConfig {
@@ -259,6 +275,12 @@ export function loadEdgeConfig(env: Env, cwd: string = process.cwd()): Readonly<
     logLevel: r.oneOf('CDN_LOG_LEVEL', LOG_LEVELS, 'info'),
     logSample: readShare(r, 'CDN_EDGE_LOG_SAMPLE', 1),
     statsIntervalMs: r.int('CDN_EDGE_STATS_INTERVAL_MS', STATS_INTERVAL_MS_DEFAULT, 100, 60_000),
+    accessLog: Object.freeze({
+      dir: readDir(r, 'CDN_LOG_DIR', cwd),
+      retentionHours: r.int('CDN_LOG_RETENTION_HOURS', LOG_RETENTION_HOURS_DEFAULT, 1, 24 * 3660),
+      bufferBytes: r.int('CDN_LOG_BUFFER_BYTES', LOG_BUFFER_BYTES_DEFAULT, 1024, 1024 * 1024 * 1024),
+      tailPerSecond: r.int('CDN_EDGE_LOG_TAIL_PER_SECOND', LOG_TAIL_PER_SECOND_DEFAULT, 1, 10_000),
+    }),
     workers: r.int('CDN_EDGE_WORKERS', os.availableParallelism(), 1, 256),
     acceptHandles: r.int('CDN_EDGE_ACCEPT_HANDLES', ACCEPT_HANDLES_DEFAULT, 1, 256),
     maxUrlBytes: r.int('CDN_EDGE_MAX_URL_BYTES', MAX_URL_BYTES_DEFAULT, 256, 1024 * 1024),
@@ -357,6 +379,12 @@ function readFile(r: EnvReader, name: string, cwd: string): string | undefined {
 }
 
 /** A share from 0 to 1 (a decimal such as 0.05). */
+/** A folder given by `name` (resolved against cwd; made at the first write), or undefined when unset or empty. */
+function readDir(r: EnvReader, name: string, cwd: string): string | undefined {
+  const raw = r.string(name);
+  return raw === undefined || raw.trim() === '' ? undefined : path.resolve(cwd, raw);
+}
+
 function readShare(r: EnvReader, name: string, fallback: number): number {
   const raw = r.string(name);
   if (raw === undefined) return fallback;

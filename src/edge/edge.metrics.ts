@@ -43,6 +43,8 @@ export interface EdgeMetricsSources {
   tlsContexts?(): number;
   /** Every origin breaker of this process (edge/origin/origin-health.ts). */
   originStates?(): Iterable<{ customer: string; origin: string; up: boolean }>;
+  /** Access log lines written and dropped (edge/logs/access-log.files.ts). */
+  accessLog?(): { written: number; dropped: number };
 }
 
 /** What a cluster worker sends its primary for the per-customer families. */
@@ -136,6 +138,16 @@ export class EdgeMetrics {
     perEncoding(m.compressionSavedBytes, SLOT.saved);
     perEncoding(m.compressions, SLOT.compressions);
     perEncoding(m.compressionSeconds, SLOT.seconds);
+    for (const [entry, field] of [[m.accessLogLines, 'written'], [m.accessLogDropped, 'dropped']] as const) {
+      new Counter({
+        ...entry,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(sources.accessLog?.()[field] ?? 0);
+        },
+      });
+    }
     new Counter({
       ...m.decodedResponses,
       registers,

@@ -126,6 +126,11 @@ export const EDGE_METRICS = {
   compressions: { name: 'cdn_edge_compressions_total', help: 'Encoded copies of stored bodies made (once per stored object and encoding), by encoding', labelNames: ['encoding'] },
   compressionSeconds: { name: 'cdn_edge_compression_seconds_total', help: 'Thread-pool time spent making encoded copies of stored bodies, by encoding', labelNames: ['encoding'] },
   decodedResponses: { name: 'cdn_edge_decoded_responses_total', help: 'Origin-encoded answers the edge decoded for clients that do not accept their coding' },
+  accessLogLines: { name: 'cdn_edge_access_log_lines_total', help: 'Access log lines written to the export files (CDN_LOG_DIR)' },
+  accessLogDropped: {
+    name: 'cdn_edge_access_log_dropped_total',
+    help: 'Access log lines not written: the buffer was full (the disk did not keep up) or the write failed',
+  },
   ruleRefusals: {
     name: 'cdn_edge_rule_refusals_total',
     help: "Requests the customer's delivery rules refused, by customer and reason (access: denied, client address or Referer, 403; signature: signed URL missing or invalid, 403; rate: rate limit per client address, 429)",

@@ -40,6 +40,10 @@ import { Flights } from './pipeline/fetch.flight';
 import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
 import { rulesOf, urlQueryOf } from './pipeline/customer-rules';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
+import type { AccessLogChannel } from '../core/access-log.port';
+import { AccessLog } from './logs/access-log';
+import { AccessLogFiles } from './logs/access-log.files';
+import { AccessLogTail } from './logs/access-log.tail';
 import { ShieldDirectory } from './shield/shield-directory';
 import { ShieldGate } from './shield/shield-gate';
 import { ShieldRoute } from './shield/shield-route';
@@ -78,6 +82,8 @@ export interface EdgeDeps {
   fleet?: EdgeFleet;
   /** Where to publish per-customer traffic every CDN_EDGE_STATS_INTERVAL_MS (the api's live stats); none: not published. */
   stats?: StatsChannel;
+  /** Where live tails of the access log are served from (the api's accessLog subscription); none: no live tail. */
+  accessLogs?: AccessLogChannel;
   /** This process's id in the fleet and in stats reports (default config.edgeId; cluster workers add `#<n>`). */
   edgeId?: string;
   /** false: every request takes the pipeline, memory hits included (tests compare both paths). */
@@ -131,7 +137,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   let purgeEngine: PurgeEngine | undefined;
   let certificates: CertificateContexts | undefined;
   let health: OriginHealth | undefined;
+  let accessLog: AccessLog | undefined;
   const metrics = new EdgeMetrics({
+    accessLog: () => accessLog?.counts() ?? { written: 0, dropped: 0 },
     appliedSeq: () => customers.appliedSeq(),
     customers: () => customers.count(),
     busLag: () => customers.busLag?.() ?? 0,
@@ -191,6 +199,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   // The delivery rules' rateLimit: this process's own budgets, or the cluster primary's (shared by the workers).
   const clientRates: ClientRates = deps.clientRates ?? new LocalClientRates({ now: () => clock.now() });
   const shielding = shieldingOf(config, deps, edgeId, clock);
+  accessLog = accessLogOf(config, deps, edgeId, clock);
   const ctx: PipelineContext = {
     customers,
     store,
@@ -208,6 +217,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     cdnId: config.cdnId,
     httpsPort: config.tlsPort === undefined ? undefined : config.tlsPublicPort,
     rules: (customer) => rulesOf(customer, box, onRulesProblem),
+    accessLog,
     clientRates,
     signedUrlLeewaySeconds: config.signedUrlLeewaySeconds,
     shields: shielding.route,
@@ -294,8 +304,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     await Promise.all([publicServer.close(), tlsServer?.close()]);
     shielding.directory?.stop();
     await shielding.route?.close();
-    // After the last request: its traffic is in the final report.
+    // After the last request: its traffic is in the final report, its lines in the files.
     await statsReporter?.stop();
+    await accessLog?.close();
     await adminApp?.close();
     unsubscribe();
     await customers.stop();
@@ -325,6 +336,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     // The shields live now, before the first miss (never rejects: with the fleet away, misses go to the origins).
     await shielding.directory?.start();
     statsReporter?.start();
+    accessLog?.start();
   } catch (err) {
     await close().catch(() => {});
     throw err;
@@ -442,6 +454,18 @@ function shieldingOf(config: Readonly<EdgeConfig>, deps: EdgeDeps, edgeId: strin
   return { directory, route };
 }
 
+/**
+ * The access log (edge/logs, docs/EDGE.md "Access logs"): export files with CDN_LOG_DIR, a
+ * live tail with an access log channel; neither: none, and the request path does nothing.
+ */
+function accessLogOf(config: Readonly<EdgeConfig>, deps: EdgeDeps, edgeId: string, clock: Clock): AccessLog | undefined {
+  const { dir, retentionHours, bufferBytes, tailPerSecond } = config.accessLog;
+  const now = (): number => clock.now();
+  const files = dir === undefined ? undefined : new AccessLogFiles({ dir, edgeId, retentionHours, maxBufferBytes: bufferBytes, now, logger: deps.logger });
+  const tail = deps.accessLogs === undefined ? undefined : new AccessLogTail({ channel: deps.accessLogs, edgeId, perSecond: tailPerSecond, logger: deps.logger, now });
+  return files === undefined && tail === undefined ? undefined : new AccessLog({ files, tail, edgeId, now });
+}
+
 interface Readiness {
   ready: boolean;
   details: Record<string, unknown>;
@@ -475,7 +499,7 @@ function requestHandler(ctx: PipelineContext, limits: ClientLimits, lane: HitLan
       req.headers['cdn-loop'] === undefined &&
       (ctx.shieldGate === undefined || !ShieldGate.carriesHop(req)) &&
       (transport !== 'h2' || h2HeadWithinLimit(req.rawHeaders, limits)) &&
-      serveFromHitLane(req, res, ctx, lane, transport)
+      serveFromHitLane(req, res, ctx, lane, transport, ctx.accessLog === undefined ? 0 : performance.now())
     ) {
       return;
     }
@@ -592,6 +616,22 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
   // only the shield's origin requests count for the customer here (and the hop in its own counter).
   if (tx.hop !== undefined) ctx.metrics.shieldHop('served');
   else ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes, tx.transport);
+  // The access log: the customer's client requests (not a shield's hops: the asking edge logs those; not unknown hosts).
+  const accessLog = ctx.accessLog;
+  if (accessLog !== undefined && tx.hop === undefined && tx.customer !== undefined && accessLog.wants(customer)) {
+    accessLog.record(tx.req, {
+      customer,
+      host: tx.host,
+      path: tx.path,
+      status: tx.res.statusCode,
+      bytes: tx.bytes,
+      cache: tx.cache,
+      originMs: tx.originMs,
+      startedAt: tx.startedAt,
+      transport: tx.transport,
+      aborted,
+    });
+  }
   // Never headers or the query (tokens, credentials): the path, and what the edge did.
   if (!sampled(ctx)) return;
   ctx.logger.info(

@@ -192,6 +192,7 @@ const EDGE_RULES: FolderRule[] = [
   { unit: 'stats', may: 'edge.metrics.ts and metrics.catalog.ts', allows: only(/^edge\.metrics\.ts$/, /^metrics\.catalog\.ts$/) },
   { unit: 'sync', may: 'the feed port it implements (never pipeline, cache or purge)', allows: only(FEED_PORT) },
   { unit: 'cluster', may: 'anything but sync (feeds are wired in src/bin)', allows: (t) => !t.startsWith('sync/') },
+  { unit: 'logs', may: 'pipeline/transaction.ts (the request types and the sink the access log implements)', allows: only(/^pipeline\/transaction\.ts$/) },
   { unit: 'warm', may: 'metrics.catalog.ts (its outcome labels); it reaches the pipeline only over its own public port', allows: only(/^metrics\.catalog\.ts$/) },
 ];
 

@@ -142,7 +142,7 @@ let keys = new Map<CustomerConfig, Map<string, LaneTarget>>();
 let keysHeld = 0;
 const KEYS_MAX = 16_384;
 
-export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: PipelineContext, lane: HitLane, transport: Transport): boolean {
+export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: PipelineContext, lane: HitLane, transport: Transport, laneStart = 0): boolean {
   if (req.method !== 'GET') return false;
   const target = req.url;
   if (target === undefined || target.charCodeAt(0) !== 0x2f /* / */ || target.length > lane.maxUrlBytes || target.includes('%')) return false;
@@ -222,6 +222,11 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   lane.served += 1;
 
   ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport);
+  const accessLog = ctx.accessLog;
+  if (accessLog !== undefined && accessLog.wants(customer.id)) {
+    // The lane answers within the request callback: its request time is the time up to here.
+    accessLog.record(req, { customer: customer.id, host: host.host, path: laneTarget.path, status: meta.status, bytes: body.length, cache: 'HIT', originMs: undefined, startedAt: laneStart, transport, aborted: false });
+  }
   if (copyCoding !== undefined) ctx.metrics.compression.sent(copyCoding, body.length, held.body.length);
   if (sampled(ctx)) {
     ctx.logger.info({ customer: customer.id, method: 'GET', transport, path: splitTarget(target).path, status: meta.status, cache: 'HIT', bytes: body.length, ms: 0 }, 'request');

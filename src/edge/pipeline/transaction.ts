@@ -50,6 +50,29 @@ export interface PipelineContext extends FlightContext {
   compression?: EncodedVariants | undefined;
   /** On a shield (CDN_EDGE_ROLE=shield): judges the hops of other edges; absent on an edge. */
   shieldGate?: ShieldGate | undefined;
+  /** Access logs (export files, live tail; edge/logs); absent when neither is on, and the request path does nothing for them. */
+  accessLog?: AccessLogSink | undefined;
+}
+
+/** What finish() and the hit lane know of a request that ended, for its access log record (edge/logs). */
+export interface AccessFacts {
+  customer: string;
+  host: string;
+  path: string;
+  status: number;
+  bytes: number;
+  cache: CacheResult;
+  originMs: number | undefined;
+  /** performance.now() when the request arrived. */
+  startedAt: number;
+  transport: Transport;
+  aborted: boolean;
+}
+
+/** Where requests' access log records go (edge/logs/access-log.ts): asked first, so nothing is built for nobody. */
+export interface AccessLogSink {
+  wants(customerId: string): boolean;
+  record(req: ClientRequest, facts: AccessFacts): void;
 }
 
 /**
