@@ -205,6 +205,13 @@ test('a purge shows its progress per edge live, and completes when both edges ap
   await until('complete', () => live.innerText(), (s) => s.startsWith('Complete: applied by 2 of 2 edges'));
   await until('listed as complete', () => page.locator('#purge-recent').innerText(), (s) => /PREFIX \/img\/\s+complete/.test(s));
   await screenshot(page, 'purge-complete');
+
+  // Everything needs the confirming checkbox: the browser's own validation stops the form before any request.
+  await page.getByLabel('Everything').check();
+  await page.getByRole('button', { name: 'Purge', exact: true }).click();
+  assert.equal(await page.getByLabel(/Yes, remove every cached object of Shop A/).evaluate((el: HTMLInputElement) => el.validity.valueMissing), true);
+  const count = await t.gql<{ purges: { totalCount: number } }>('{ purges(customerId: "customer-a") { totalCount } }');
+  assert.equal(count.data!.purges.totalCount, 1, 'no second purge was asked');
   done(tab);
   await page.close();
 });
@@ -249,6 +256,11 @@ test('a customer viewer cannot purge: the control is disabled, and the api refus
   await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   const nav = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
   assert.ok(!nav.includes('Tokens'), `no Tokens page for a viewer: ${nav.join(', ')}`);
+  // A page this role may not open, named in the address, falls back to the first page.
+  await page.evaluate(() => { location.hash = '#/tokens'; });
+  await page.waitForTimeout(200);
+  assert.equal(await page.locator('#page-title').innerText(), 'Overview');
+  assert.equal(await page.evaluate(() => location.hash), '#/overview');
   await page.getByRole('link', { name: 'Purge' }).click();
   assert.equal(await page.getByRole('button', { name: 'Purge', exact: true }).isDisabled(), true);
   assert.match(await page.locator('#purge-denied').innerText(), /CUSTOMER_VIEWER.*not ask for one/);

@@ -73,6 +73,7 @@ function route() {
   if ($('app').hidden) return;
   if (!/^#\//.test(location.hash)) return; // #page (the skip link) and the like: stay
   var page = pageFromHash();
+  if (page && location.hash !== '#/' + page.id) history.replaceState(null, '', '#/' + page.id);
   if (page && page !== current.page) show(page);
 }
 
@@ -128,7 +129,8 @@ async function signIn(token, restoring) {
   buildNav();
   announce(restoring ? '' : 'Signed in as ' + session.role + '.');
   var page = pageFromHash();
-  if (!/^#\//.test(location.hash) && page) history.replaceState(null, '', '#/' + page.id);
+  // The address names the page shown (a page this role may not open falls back to the first).
+  if (page && location.hash !== '#/' + page.id) history.replaceState(null, '', '#/' + page.id);
   if (page) show(page);
 }
 

@@ -1,6 +1,6 @@
 /**
- * Browser ES module: the Purge page. A form for `purgeCache` (URL, PREFIX, TAG or ALL; soft or
- * not), disabled with a note for a role without purge.create (the api refuses it anyway, and a
+ * Browser ES module: the Purge page. A form for `purgeCache` (URL, PREFIX, TAG or ALL, which
+ * asks for a confirming checkbox; soft or not), disabled with a note for a role without purge.create (the api refuses it anyway, and a
  * refusal is shown as it comes). A purge just asked is followed live over `purgeStatus`
  * (its state, then one event per edge that applies it): a progress bar, a per-edge table, and a
  * polite live region saying how many edges have applied it. Below, the customer's recent purges
@@ -30,11 +30,16 @@ function render(root, ctx) {
   var valueInput = h('input', { id: 'purge-value', name: 'value', type: 'text', autocomplete: 'off', required: true });
   var valueLabel = h('label', { for: 'purge-value' }, KINDS[0].value);
   var valueField = h('div', { class: 'field' }, valueLabel, valueInput);
+  // Everything is one click from emptying the customer's cache at every edge: asked again, in the form (a checkbox, keyboard-reachable, no dialog).
+  var confirmAll = h('input', { type: 'checkbox', id: 'purge-confirm-all', name: 'confirm' });
+  var confirmField = h('span', { hidden: true }, confirmAll, ' ', h('label', { for: 'purge-confirm-all' }, 'Yes, remove every cached object of ' + (ctx.customerName || ctx.customerId)));
   var radios = KINDS.map(function (k, i) {
     var input = h('input', { type: 'radio', name: 'kind', id: 'purge-kind-' + k.kind.toLowerCase(), value: k.kind, checked: i === 0 });
     input.addEventListener('change', function () {
       valueField.hidden = k.value === null;
       valueInput.required = k.value !== null;
+      confirmField.hidden = k.value !== null;
+      confirmAll.required = k.value === null;
       if (k.value) valueLabel.textContent = k.value;
     });
     return h('span', null, input, ' ', h('label', { for: input.id }, k.label), ' ');
@@ -44,7 +49,7 @@ function render(root, ctx) {
   var fields = h('fieldset', { disabled: !allowed },
     h('legend', null, 'What to purge'),
     h('div', { class: 'row' }, radios),
-    h('div', { class: 'row' }, valueField, h('span', null, soft, ' ', h('label', { for: 'purge-soft' }, 'Soft (mark stale, revalidate on the next request)')), submit));
+    h('div', { class: 'row' }, valueField, confirmField, h('span', null, soft, ' ', h('label', { for: 'purge-soft' }, 'Soft (mark stale, revalidate on the next request)')), submit));
   var form = h('form', { id: 'purge-form', 'aria-describedby': allowed ? null : 'purge-denied' }, fields);
   var progress = h('section', { id: 'purge-progress', 'aria-labelledby': 'purge-progress-title', hidden: true });
   var recent = h('div', { id: 'purge-recent' });
@@ -111,6 +116,7 @@ function render(root, ctx) {
     try {
       var p = (await gql(PURGE_CACHE, { input: input })).purgeCache;
       if (!ctx.current()) return;
+      confirmAll.checked = false;
       follow(p);
       loadRecent();
     } catch (err) {
