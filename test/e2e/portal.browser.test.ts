@@ -350,6 +350,51 @@ test('signing keys: a new key\'s secret is shown once; an admin token picks a cu
   await page.close();
 });
 
+test('a token revoked while signed in signs the tab out with the api\'s message', async () => {
+  const tab = await openPortal();
+  const { page } = tab;
+  const created = await t.gql<{ createToken: { secret: string; token: { id: string } } }>(
+    'mutation($input: CreateTokenInput!) { createToken(input: $input) { secret token { id } } }',
+    { input: { name: 'soon revoked', role: 'CUSTOMER_PURGER', customerId: CUSTOMER, expiresIn: '1h' } },
+  );
+  const { secret, token } = created.data!.createToken;
+  await signIn(page, secret);
+  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
+  const revoked = await t.gql('mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: token.id });
+  assert.equal(revoked.errors, undefined, revoked.text);
+  // The api closes the live connection of a revoked token (4401): the tab signs out at once, with the api's own message, not only at the next click.
+  const alert = page.getByRole('alert');
+  await alert.waitFor({ timeout: 10_000 });
+  const refused = await t.gql('{ customers { totalCount } }', {}, secret);
+  assert.ok((await alert.innerText()).includes(refused.errors![0]!.message), `${await alert.innerText()} has the api's message`);
+  assert.match(await alert.innerText(), /UNAUTHENTICATED, CDN_ERR_AUTH_REVOKED/);
+  assert.equal(await page.getByLabel('Api token').isVisible(), true);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('edgeplane.portal.token')), null);
+  done(tab);
+  await page.close();
+});
+
+test('rules nested deeper than a query may read are shown as far as read, and saving them is refused by the page', async () => {
+  let match: Record<string, unknown> = { pathPrefixes: ['/deep/'] };
+  for (let i = 0; i < 7; i++) match = { not: match };
+  const set = await t.gql('mutation($rules: [DeliveryRuleInput!]!) { setDeliveryRules(customerId: "customer-b", rules: $rules) { id } }', {
+    rules: [{ name: 'deep', match, actions: { cache: { bypass: true } } }],
+  });
+  assert.equal(set.errors, undefined, set.text);
+  const tab = await openPortal();
+  const { page } = tab;
+  await signIn(page, TOKEN);
+  await page.getByLabel('Customer', { exact: true }).selectOption('customer-b');
+  await page.getByRole('link', { name: 'Delivery rules' }).click();
+  await until('limit shown', () => page.locator('#rules-errors').innerText(), (s) => s.includes('deeper than the portal can read'));
+  assert.equal(await page.getByRole('button', { name: 'Save rules' }).isDisabled(), true);
+  assert.equal(await page.getByLabel(/Rules, in order/).getAttribute('readonly'), '');
+  const back = await t.gql('mutation { setDeliveryRules(customerId: "customer-b", rules: []) { id } }');
+  assert.equal(back.errors, undefined, back.text);
+  done(tab);
+  await page.close();
+});
+
 test('the keyboard alone signs in and reaches every page, focus on each page\'s heading', async () => {
   const tab = await openPortal();
   const { page } = tab;
@@ -370,7 +415,12 @@ test('the keyboard alone signs in and reaches every page, focus on each page\'s 
     await page.keyboard.press('Enter');
     await until(`${title} heading focused`, () => focusedText(page), (s) => s === `H2 ${title}`);
     assert.equal(await page.locator(`nav a[aria-current=page]`).innerText(), title);
+    await page.waitForTimeout(300); // the page's first answers drawn
+    assert.deepEqual(await unlabelled(page), [], `every control of ${title} has a label`);
+    assert.equal(await page.getByRole('main').count(), 1, 'one main landmark shown');
   }
+  assert.equal(await page.getByRole('banner').count(), 1);
+  assert.equal(await page.getByRole('navigation', { name: 'Portal' }).count(), 1);
   // The skip link is the first stop of the page.
   await page.locator('body').focus();
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
@@ -379,6 +429,15 @@ test('the keyboard alone signs in and reaches every page, focus on each page\'s 
   done(tab);
   await page.close();
 });
+
+/** Visible form controls without an accessible name from a label, aria-label or aria-labelledby. */
+function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll<HTMLInputElement>('input, select, textarea'))
+      .filter((el) => el.offsetParent !== null && (el.labels?.length ?? 0) === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+      .map((el) => el.outerHTML),
+  );
+}
 
 function delta(fields: Partial<CustomerStatsDelta>): CustomerStatsDelta {
   const buckets = new Array<number>(ORIGIN_LATENCY_BUCKETS_MS.length + 1).fill(0);

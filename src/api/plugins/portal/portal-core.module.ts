@@ -131,7 +131,11 @@ export function subscribe(query, variables, handlers) {
     next: function (r) { if (r.errors && r.errors.length) fail(fromGraphQLErrors(r.errors)); else if (r.data && handlers.next) handlers.next(r.data); },
     error: function (e) {
       if (Array.isArray(e)) return fail(fromGraphQLErrors(e));
-      if (e && e.code === 4401) return fail(new ApiError('The live connection was refused: ' + (e.reason || 'Unauthorized'), 'UNAUTHENTICATED'));
+      // 4401 carries only the catalog code as its reason: ask over HTTP for the api's own words (an UNAUTHENTICATED error).
+      if (e && e.code === 4401) {
+        var closed = new ApiError('The live connection was refused (' + (e.reason || 'Unauthorized') + ').', 'UNAUTHENTICATED', e.reason);
+        return gql('query PortalTokenCheck { __typename }').then(function () { fail(closed); }, function (err) { fail(err.code === 'UNAUTHENTICATED' ? err : closed); });
+      }
       if (e && typeof e.code === 'number') return fail(new ApiError('The live connection closed (' + e.code + (e.reason ? ' ' + e.reason : '') + ').', 'CLOSED'));
       fail(new ApiError((e && e.message) || String(e), 'NETWORK'));
     },
