@@ -46,6 +46,8 @@ export interface ApiConfig {
   statsMaxCustomersPerSecond: number;
   /** Audit log entries older than this many days are deleted (audit.service.ts). */
   auditRetentionDays: number;
+  /** How often each api evaluates the alert rules (services/alert-evaluator.service.ts): CDN_ALERT_EVAL_INTERVAL_MS. */
+  alertEvalIntervalMs: number;
   /** The hardened GraphQL surface (docs/API.md, "Limits"). */
   limits: Readonly<ApiLimits>;
   /** Grant monitoring thresholds (accessStats, cdn_api_tokens_threshold). */
@@ -148,6 +150,7 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     statsGraceMs: r.int('CDN_STATS_GRACE_MS', 1500, 0, 10_000),
     statsMaxCustomersPerSecond: r.int('CDN_STATS_MAX_CUSTOMERS', 1000, 1, 100_000),
     auditRetentionDays: r.int('CDN_AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+    alertEvalIntervalMs: r.int('CDN_ALERT_EVAL_INTERVAL_MS', 5000, 100, 600_000),
     limits: Object.freeze({
       maxDepth: r.int('CDN_API_MAX_DEPTH', 10, 2, 100),
       maxAliases: r.int('CDN_API_MAX_ALIASES', 20, 0, 1000),

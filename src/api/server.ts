@@ -22,7 +22,7 @@ import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
 import type { ApiConfig } from './config';
 import { Database } from './db/database';
-import { ORIGIN_HEALTH_CHANGED, type ApiContext, type ApiPubSub, type ApiServices } from './graphql/context.type';
+import { ALERT_CHANGED, ORIGIN_HEALTH_CHANGED, type ApiContext, type ApiPubSub, type ApiServices } from './graphql/context.type';
 import { toGraphqlOriginHealthChange } from './graphql/origin-health.resolver';
 import { publishCustomerChange } from './graphql/customer-change.publisher';
 import { formatApiError, toGraphQLError } from './graphql/error.format';
@@ -57,6 +57,10 @@ import { PurgeSignals } from './services/purge-signals';
 import { PurgeTracker } from './services/purge-tracker.service';
 import { PurgeService } from './services/purge.service';
 import { StatsAggregator } from './services/stats-aggregator.service';
+import { AlertEvaluator } from './services/alert-evaluator.service';
+import { AlertService } from './services/alert.service';
+import { toGraphqlAlertChange } from './graphql/alert.mapper';
+import { NO_WEBHOOK_EVENTS, type WebhookEvents } from './domain/webhook.types';
 import { tokenSigningKey } from './services/token-signing';
 import { TokenService } from './services/token.service';
 import { TokenVerifier } from './services/token-verifier';
@@ -86,6 +90,11 @@ export interface ApiDeps {
   /** Token revocations between api processes (src/bin/wiring.ts). Owned (and closed) by the caller. */
   revocations: RevocationChannel;
   logger: Logger;
+  /**
+   * Where the alerts report `alert.fired` / `alert.resolved` (tests pass a recording one);
+   * absent: nowhere, until the webhook outbox is wired here as the default.
+   */
+  alertEvents?: WebhookEvents;
 }
 
 export interface ApiHandle {
@@ -156,7 +165,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   const certificateWatch = new CertificateWatch({ db });
   const fleet = new EdgeFleetService(deps.fleet);
   const acme = new AcmeOrders({ db, secretBox, logger: log.child({ component: 'acme' }), settings: config.acme, liveEdges: () => fleet.liveEdges(), onCommitted: () => relay.kick() });
+  const alertEvents = deps.alertEvents ?? NO_WEBHOOK_EVENTS;
   const services: ApiServices = {
+    alerts: new AlertService({ db, logger: log, windowMaxSeconds: config.statsRetentionMinutes * 60, events: alertEvents }),
     customers,
     certificates: new CertificateService({ db, secretBox, logger: log, onCommitted: () => relay.kick() }),
     certificateWatch,
@@ -195,6 +206,17 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
       for (const event of events) pubSub.publish(ORIGIN_HEALTH_CHANGED, toGraphqlOriginHealthChange(event));
     },
   });
+  // Alert rules judged on this replica's live stats and the fleet's origin health; transitions told to this replica's subscribers.
+  const alertEvaluator = new AlertEvaluator({
+    db,
+    logger: log,
+    intervalMs: config.alertEvalIntervalMs,
+    recentStats: (customerId, seconds) => stats.recent(customerId, seconds),
+    originHealth: (customerId) => services.originHealth.forCustomer(customerId),
+    events: alertEvents,
+    onChange: (change) => pubSub.publish(ALERT_CHANGED, toGraphqlAlertChange(change)),
+  });
+  metrics.collectAlerts(() => alertEvaluator.samples());
   const schema = await buildApiSchema({ pubSub });
   const limits = new OperationLimits({ limits: config.limits, limiter: deps.rateLimiter, logger: log });
 
@@ -268,6 +290,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   });
   relay.start();
   stats.start();
+  alertEvaluator.start();
   feed.start();
   acks.start();
   warmReports.start();
@@ -298,6 +321,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         warmTracker.close();
         certificateWatch.close();
         await acme.stop();
+        await alertEvaluator.stop();
         await stats.stop();
         // An upgraded socket would otherwise keep the HTTP server from closing.
         await socketsClosed;

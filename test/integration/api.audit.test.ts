@@ -31,6 +31,7 @@ const UPLOAD_CERTIFICATE = `mutation UploadCertificate($c: ID!, $cert: String!, 
 const REQUEST_CERTIFICATE = `mutation RequestCertificate($c: ID!, $d: [String!]!) { requestCertificate(customerId: $c, domains: $d) { id } }`;
 const DELETE_CERTIFICATE = `mutation DeleteCertificate($id: ID!) { deleteCertificate(id: $id) }`;
 const SET_RULES = `mutation SetRules($c: ID!, $rules: [DeliveryRuleInput!]!) { setDeliveryRules(customerId: $c, rules: $rules) { id } }`;
+const SET_ALERTS = `mutation SetAlerts($c: ID!, $rules: [AlertRuleInput!]!) { setAlertRules(customerId: $c, rules: $rules) { id } }`;
 const CREATE_KEY = `mutation CreateKey($c: ID!) { createSigningKey(customerId: $c) { id secret } }`;
 const DELETE_KEY = `mutation DeleteKey($c: ID!, $id: ID!) { deleteSigningKey(customerId: $c, id: $id) { id } }`;
 const WARM = `mutation Warm($c: ID!, $urls: [String!]!) { warmCache(customerId: $c, urls: $urls) { id } }`;
@@ -169,6 +170,11 @@ describe('every mutation', () => {
       customerId: 'every',
       args: { customerId: 'every', policy: { maxConnections: 16 } },
     },
+    setAlertRules: {
+      run: () => ok(SET_ALERTS, { c: 'every', rules: [{ name: 'down', kind: 'ORIGIN_DOWN' }] }),
+      customerId: 'every',
+      args: { customerId: 'every', rules: [{ name: 'down', kind: 'ORIGIN_DOWN' }] },
+    },
     deleteCustomer: { run: () => ok(DELETE, { id: 'every' }), customerId: 'every', args: { id: 'every' } },
   };
 
@@ -205,6 +211,7 @@ describe('every mutation', () => {
         warmCache: 'Warm',
         setOrigins: 'SetOrigins',
         setOriginPolicy: 'SetOriginPolicy',
+        setAlertRules: 'SetAlerts',
         deleteCustomer: 'Delete',
       }[mutation]);
       // Clocks: the database's and this process's are the same machine's; allow a second either way.

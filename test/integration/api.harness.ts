@@ -16,6 +16,7 @@ import { MemoryBus } from '../../src/bus/memory-bus';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
 import { MemoryRevocations } from '../../src/bus/memory-revocations';
 import { MemoryStatsChannel } from '../../src/bus/memory-stats';
+import type { WebhookEvents } from '../../src/api/domain/webhook.types';
 import type { EdgeStatus } from '../../src/core/fleet.port';
 import type { RateLimiter } from '../../src/core/rate-limit.port';
 import type { RevocationChannel } from '../../src/core/revocation.port';
@@ -49,7 +50,10 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}, options: { fleet?: MemoryFleet; stats?: StatsChannel; rateLimiter?: RateLimiter; revocations?: RevocationChannel } = {}): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  options: { fleet?: MemoryFleet; stats?: StatsChannel; rateLimiter?: RateLimiter; revocations?: RevocationChannel; alertEvents?: WebhookEvents } = {},
+): Promise<TestApi> {
   const database = await createTestDatabase('edgeplane_api');
   const logs: string[] = [];
   const destination = new Writable({
@@ -75,7 +79,7 @@ export async function startTestApi(env: Record<string, string> = {}, options: { 
   });
   // No rate limits unless a test brings a limiter (which it owns and closes).
   const revocations = options.revocations ?? new MemoryRevocations();
-  const api = await startApi(config, { dataSource, bus, fleet, stats, rateLimiter: options.rateLimiter, revocations, logger });
+  const api = await startApi(config, { dataSource, bus, fleet, stats, rateLimiter: options.rateLimiter, revocations, logger, alertEvents: options.alertEvents });
   return {
     api,
     bus,

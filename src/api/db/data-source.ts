@@ -21,6 +21,7 @@ import { DeliveryRules1795600000000 } from '../../../migrations/1795600000000-de
 import { CacheWarming1795610000000 } from '../../../migrations/1795610000000-cache-warming';
 import { Origins1795620000000 } from '../../../migrations/1795620000000-origins';
 import { OriginEvents1795630000000 } from '../../../migrations/1795630000000-origin-events';
+import { Alerts1795710000000 } from '../../../migrations/1795710000000-alerts';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
@@ -65,6 +66,7 @@ export const API_MIGRATIONS = [
   CacheWarming1795610000000,
   Origins1795620000000,
   OriginEvents1795630000000,
+  Alerts1795710000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */

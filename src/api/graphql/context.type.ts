@@ -4,6 +4,7 @@
  */
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { AccessStats } from '../services/access-stats.service';
+import type { AlertService } from '../services/alert.service';
 import type { AuditService } from '../services/audit.service';
 import type { Principal } from '../services/bearer.authenticator';
 import type { CertificateWatch } from '../services/certificate-watch.service';
@@ -21,13 +22,15 @@ import type { StatsAggregator } from '../services/stats-aggregator.service';
 import type { TokenService } from '../services/token.service';
 import type { WarmTracker } from '../services/warm-tracker.service';
 import type { WarmService } from '../services/warm.service';
+import type { AlertChange } from './alert.type';
 import type { CustomerChange } from './customer-change.type';
 import type { OriginHealthChange } from './origin-health.type';
 
 export const CUSTOMER_CHANGED = 'customerChanged';
 export const ORIGIN_HEALTH_CHANGED = 'originHealthChanged';
+export const ALERT_CHANGED = 'alertChanged';
 
-export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange]; [ORIGIN_HEALTH_CHANGED]: [OriginHealthChange] }>;
+export type ApiPubSub = PubSub<{ [CUSTOMER_CHANGED]: [CustomerChange]; [ORIGIN_HEALTH_CHANGED]: [OriginHealthChange]; [ALERT_CHANGED]: [AlertChange] }>;
 
 export type ApiServices = {
   customers: CustomerService;
@@ -50,6 +53,8 @@ export type ApiServices = {
   audit: AuditService;
   tokens: TokenService;
   accessStats: AccessStats;
+  /** setAlertRules, alertRules, alerts, alertHistory. */
+  alerts: AlertService;
 };
 
 export type ApiContext = {

@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AlertResolver } from './alert.resolver';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth.checker';
 import { CertificateStatusResolver } from './certificate-status.resolver';
@@ -26,7 +27,7 @@ import { WarmResolver } from './warm.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver, AlertResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,

@@ -133,6 +133,19 @@ export const apiMetricCatalog = {
     labelNames: ['customer'] as const,
     unit: 'origins',
   },
+  // Alerts (services/alert-evaluator.service.ts): every enabled rule as this api's evaluator last judged it (every replica exports the same: aggregate with max).
+  alertFiring: {
+    name: 'cdn_api_alert_firing',
+    help: "Per customer alert rule, 1 while it is FIRING, else 0 (OK or PENDING), as this api's last evaluation left it. Disabled rules have no series.",
+    labelNames: ['customer', 'rule'] as const,
+    unit: 'boolean',
+  },
+  alertValue: {
+    name: 'cdn_api_alert_value',
+    help: "Per customer alert rule, the value it was last judged on, in its threshold's unit (share, ms, bytes/s, origins down); no series without one (too little traffic).",
+    labelNames: ['customer', 'rule'] as const,
+    unit: 'value',
+  },
 } as const;
 
 export type OperationOutcome = 'ok' | 'error' | 'unauthenticated';

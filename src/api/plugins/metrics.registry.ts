@@ -173,6 +173,31 @@ export class ApiMetrics {
    * The origins-down gauge, read at scrape time from the live edges. While the fleet channel
    * is away the last values stay (a scrape never fails for it).
    */
+  /** cdn_api_alert_firing and cdn_api_alert_value from the evaluator's last pass (no query at scrape time); rules deleted or disabled lose their series. */
+  collectAlerts(samples: () => ReadonlyArray<{ customerId: string; rule: string; firing: boolean; value: number | null }>): void {
+    const c = apiMetricCatalog;
+    new Gauge({
+      name: c.alertFiring.name,
+      help: c.alertFiring.help,
+      labelNames: c.alertFiring.labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of samples()) this.set({ customer: s.customerId, rule: s.rule }, s.firing ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: c.alertValue.name,
+      help: c.alertValue.help,
+      labelNames: c.alertValue.labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of samples()) if (s.value !== null) this.set({ customer: s.customerId, rule: s.rule }, s.value);
+      },
+    });
+  }
+
   collectOriginsDown(snapshot: () => Promise<Map<string, number>>): void {
     const c = apiMetricCatalog;
     new Gauge({

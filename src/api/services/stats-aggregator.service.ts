@@ -108,6 +108,8 @@ export class StatsAggregator {
   #stopped = true;
   #loop: Promise<void> | null = null;
   #namesFailing = false;
+  /** True once the retained reports were read at start: before, a window's sums are not the truth yet. */
+  #loaded = false;
 
   constructor(options: StatsAggregatorOptions) {
     this.#channel = options.channel;
@@ -177,6 +179,15 @@ export class StatsAggregator {
     const events: CacheStatsEvent[] = [];
     for (let s = to - minutes * 60 + 1; s <= to; s += 1) events.push(this.#customerEvent(customerId, s, s));
     return events;
+  }
+
+  /**
+   * One customer over the last `seconds` sealed seconds, for the alerts' evaluator; null until
+   * the reports the channel retains were read at start (a fresh replica would judge on nothing).
+   */
+  recent(customerId: string, seconds: number): CacheStatsEvent | null {
+    if (!this.#loaded) return null;
+    return this.#customerEvent(customerId, this.#lastSealed - seconds + 1, this.#lastSealed);
   }
 
   #customerEvent(customerId: string, from: number, to: number): CacheStatsEvent {
@@ -362,6 +373,7 @@ export class StatsAggregator {
           loaded = new Set(history.map(reportKey));
           for (const report of history) this.#add(report, false);
           this.#onReports(history.length);
+          this.#loaded = true;
           cursor = position;
         }
         const { cursor: next, reports } = await this.#channel.read(cursor, { blockMs: this.#blockMs, count: READ_COUNT });
