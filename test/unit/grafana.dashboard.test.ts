@@ -243,3 +243,33 @@ test('the provisioning files reference files that exist once compose mounts them
     assert.ok(file !== undefined && existsSync(path.join(ROOT, file)), `GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ${home} names no file of the repository`);
   }
 });
+
+test('grafana/alerts.yml: every rule names only declared metrics, is labelled and described, covers the customers\' alerts and the fleet; Prometheus loads it as compose mounts it', () => {
+  const rules = yamlFile('grafana/alerts.yml');
+  const declared = catalogNames();
+  const all = (rules.groups as any[]).flatMap((g) => g.rules as any[]);
+  assert.ok(all.length > 0, 'grafana/alerts.yml has no rule');
+  const missing: string[] = [];
+  for (const rule of all) {
+    assert.match(rule.alert ?? '', /^[A-Z][A-Za-z0-9]+$/, `a rule without an alert name: ${JSON.stringify(rule)}`);
+    const names = metricNamesIn(String(rule.expr));
+    assert.ok(names.length > 0, `${rule.alert}: no metric name in ${rule.expr}`);
+    for (const name of names) if (declaredName(name, declared) === undefined) missing.push(`${name} (${rule.alert})`);
+    assert.ok(['warning', 'critical'].includes(rule.labels?.severity), `${rule.alert}: labels.severity must be warning or critical`);
+    assert.ok(typeof rule.annotations?.summary === 'string' && rule.annotations.summary.length > 0, `${rule.alert}: no summary`);
+  }
+  assert.deepEqual(missing, [], `metrics named by an alert rule but declared in no catalog: ${missing.join('; ')}`);
+  const uses = (metric: string) => all.some((r) => metricNamesIn(String(r.expr)).includes(metric));
+  for (const metric of ['cdn_api_alert_firing', 'up', 'cdn_edge_origin_up', 'cdn_edge_bus_lag_seq']) assert.ok(uses(metric), `no alert rule on ${metric}`);
+
+  const prometheus = yamlFile('grafana/prometheus.yml');
+  const compose = yamlFile('docker-compose.yaml');
+  const mounts = compose.services.prometheus.volumes as string[];
+  for (const file of prometheus.rule_files as string[]) {
+    assert.ok(
+      mounts.some((v) => v.startsWith('./grafana/') && v.split(':')[1] === file && existsSync(path.join(ROOT, v.split(':')[0]!))),
+      `rule file ${file} is not mounted from grafana/ by the prometheus service`,
+    );
+  }
+  assert.ok((prometheus.rule_files as string[]).includes('/etc/prometheus/alerts.yml'), 'prometheus.yml does not load alerts.yml');
+});
