@@ -17,6 +17,7 @@ import type { ChangeBus } from '../core/bus.port';
 import type { EdgeFleet } from '../core/fleet.port';
 import type { RateLimiter } from '../core/rate-limit.port';
 import type { StatsChannel } from '../core/stats.port';
+import type { AccessLogChannel } from '../core/access-log.port';
 import { isCdnError } from '../core/errors';
 import { SecretBox } from '../core/secret-box';
 import type { Logger } from '../obs/logger.factory';
@@ -57,6 +58,7 @@ import { PurgeSignals } from './services/purge-signals';
 import { PurgeTracker } from './services/purge-tracker.service';
 import { PurgeService } from './services/purge.service';
 import { StatsAggregator } from './services/stats-aggregator.service';
+import { AccessLogTailService } from './services/access-log-tail.service';
 import { AlertEvaluator } from './services/alert-evaluator.service';
 import { AlertService } from './services/alert.service';
 import { toGraphqlAlertChange } from './graphql/alert.mapper';
@@ -85,6 +87,8 @@ export interface ApiDeps {
   fleet: EdgeFleet;
   /** Edges' per-second stats reports. Owned (and closed) by the caller, after close(). */
   stats: StatsChannel;
+  /** Edges' access log records for live tails (the accessLog subscription). Owned (and closed) by the caller; absent: tails are refused. */
+  accessLogs?: AccessLogChannel;
   /** Per-caller rate limits, shared by every api on Redis. Owned by the caller; absent: no rate limits. */
   rateLimiter?: RateLimiter;
   /** Token revocations between api processes (src/bin/wiring.ts). Owned (and closed) by the caller. */
@@ -185,6 +189,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     audit,
     tokens,
     accessStats,
+    accessLogs: new AccessLogTailService({ channel: deps.accessLogs, logger: log }),
   };
   metrics.collectOriginsDown(() => services.originHealth.downByCustomer());
   const authenticator = new Authenticator(config.adminToken, verifier);
@@ -323,6 +328,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         await acme.stop();
         await alertEvaluator.stop();
         await stats.stop();
+        await services.accessLogs.stop();
         // An upgraded socket would otherwise keep the HTTP server from closing.
         await socketsClosed;
         // Apollo's drain plugin closes Fastify, which stops accepting and waits for in-flight requests.

@@ -3,7 +3,7 @@ import { createDataSource, migrate } from '../api/db/data-source';
 import { startApi } from '../api/server';
 import { createLogger } from '../obs/logger.factory';
 import { closeOnSignals } from './lifecycle';
-import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel } from './wiring';
+import { createAccessLogChannel, createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel } from './wiring';
 
 export const API_HELP = `Usage: cdn api
 
@@ -43,13 +43,15 @@ export async function runApi(): Promise<void> {
   });
   const rateLimiter = createRateLimiter({ redis: config.redis, prefix: config.redisPrefix, logger });
   const revocations = createRevocations({ redis: config.redis, prefix: config.redisPrefix, logger });
-  const api = await startApi(config, { dataSource, bus, fleet, stats, rateLimiter, revocations, logger });
+  const accessLogs = createAccessLogChannel({ redis: config.redis, prefix: config.redisPrefix, logger });
+  const api = await startApi(config, { dataSource, bus, fleet, stats, accessLogs, rateLimiter, revocations, logger });
   closeOnSignals(
     [
       { name: 'database', close: () => dataSource.destroy() },
       { name: 'bus', close: () => bus.close() },
       { name: 'fleet', close: () => fleet.close() },
       { name: 'stats', close: () => stats.close() },
+      { name: 'access log', close: () => accessLogs.close() },
       { name: 'rate limiter', close: () => rateLimiter.close() },
       { name: 'token revocations', close: () => revocations.close() },
       { name: 'api', close: () => api.close() },

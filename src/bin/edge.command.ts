@@ -15,7 +15,8 @@ import type { StatsChannel } from '../core/stats.port';
 import type { EdgeCustomerFeed } from '../edge/customer-feed.port';
 import { createLogger, type Logger } from '../obs/logger.factory';
 import { closeOnSignals, type Closer } from './lifecycle';
-import { createBus, createFleet, createStatsChannel } from './wiring';
+import { createAccessLogChannel, createBus, createFleet, createStatsChannel } from './wiring';
+import type { AccessLogChannel } from '../core/access-log.port';
 
 export const EDGE_HELP = `Usage: cdn edge [--config customers.json]
 
@@ -77,8 +78,8 @@ export async function runEdge(args: string[]): Promise<void> {
 
 async function runSingle(config: Readonly<EdgeConfig>, customersFile: string | undefined, logger: Logger): Promise<void> {
   const closers: Closer[] = [];
-  const { customers, fleet, stats } = await createCustomerFeed(config, customersFile, logger, closers);
-  const edge = await startEdge(config, { customers, fleet, stats, logger });
+  const { customers, fleet, stats, accessLogs } = await createCustomerFeed(config, customersFile, logger, closers);
+  const edge = await startEdge(config, { customers, fleet, stats, accessLogs, logger });
   closers.push({ name: 'edge', close: () => edge.close() });
   logger.info({ url: edge.url, tlsUrl: edge.tlsUrl, admin: edge.adminUrl, edgeId: config.edgeId }, 'edge listening');
   closeOnSignals(closers, (msg) => logger.info(msg));
@@ -95,14 +96,14 @@ async function runWorker(config: Readonly<EdgeConfig>, customersFile: string | u
   const closers: Closer[] = [];
   closeOnSignals(closers, (msg) => logger.info(msg));
   joinPrimary(() => process.kill(process.pid, 'SIGTERM'));
-  const { customers, fleet, stats } = await createCustomerFeed(config, customersFile, logger, closers);
+  const { customers, fleet, stats, accessLogs } = await createCustomerFeed(config, customersFile, logger, closers);
   // Each worker follows the bus and applies purges itself, so each reports (heartbeats, stats) as its own edge.
   const edgeId = `${config.edgeId}#${cluster.worker!.id}`;
   // One origin fetch per key for the whole machine, not per worker (the primary keeps the table).
   const fills = new ClusterFillLocks({ followTimeoutMs: 2 * config.originTimeoutMs + 5_000 });
   // One rate budget per client for the whole machine, kept by the primary (delivery rules' rateLimit).
   const clientRates = new ClusterClientRates();
-  const edge = await startEdge(config, { customers, fleet, stats, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills, clientRates });
+  const edge = await startEdge(config, { customers, fleet, stats, accessLogs, edgeId, logger, serveAdmin: false, onInvalidate: announceInvalidation, fills, clientRates });
   const stopReporting = reportToPrimary(edge);
   closers.push({
     name: 'edge',
@@ -123,9 +124,9 @@ async function createCustomerFeed(
   customersFile: string | undefined,
   logger: Logger,
   closers: Closer[],
-): Promise<{ customers: EdgeCustomerFeed; fleet: EdgeFleet | undefined; stats: StatsChannel | undefined }> {
+): Promise<{ customers: EdgeCustomerFeed; fleet: EdgeFleet | undefined; stats: StatsChannel | undefined; accessLogs: AccessLogChannel | undefined }> {
   if (customersFile !== undefined) {
-    return { customers: createStaticCustomerFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined, stats: undefined };
+    return { customers: createStaticCustomerFeed(await loadCustomersFile(customersFile, config.secretKey)), fleet: undefined, stats: undefined, accessLogs: undefined };
   }
   const redis = requireRedis(config);
   const bus = createBus({ redis, prefix: config.redisPrefix, logger });
@@ -134,7 +135,10 @@ async function createCustomerFeed(
   closers.push({ name: 'fleet', close: () => fleet.close() });
   const stats = createStatsChannel({ redis, prefix: config.redisPrefix, logger });
   closers.push({ name: 'stats', close: () => stats.close() });
-  return { customers: createBusCustomerFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet, stats };
+  // Live access log tails: the api marks the customers tailed, the edge publishes their records.
+  const accessLogs = createAccessLogChannel({ redis, prefix: config.redisPrefix, logger });
+  closers.push({ name: 'access log', close: () => accessLogs.close() });
+  return { customers: createBusCustomerFeed(bus, { dataDir: config.dataDir, logger, maxDetachedSeconds: config.maxDetachedSeconds }), fleet, stats, accessLogs };
 }
 
 function requireRedis(config: Readonly<EdgeConfig>): RedisTarget {

@@ -12,7 +12,7 @@ import { ensureDemoCa } from './demo-tls';
 import { ensureDir, readOrCreateSecret } from './data-dir';
 import { lockDataDir } from './data-dir.lock';
 import { closeAll, closeOnSignals, type Closer } from './lifecycle';
-import { createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel, describeRedis, redactUrl } from './wiring';
+import { createAccessLogChannel, createBus, createFleet, createRateLimiter, createRevocations, createStatsChannel, describeRedis, redactUrl } from './wiring';
 
 export const START_HELP = `Usage: cdn start [--no-demo]
 
@@ -67,14 +67,17 @@ export async function runStart(args: string[]): Promise<void> {
     // Likewise one stats channel: the edge publishes its traffic, the api reads it.
     const stats = createStatsChannel({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger, retentionMs: apiConfig.statsRetentionMinutes * 60_000 });
     closers.push({ name: 'stats', close: () => stats.close() });
+    // And one access log channel: the api marks tailed customers, the edge publishes their records.
+    const accessLogs = createAccessLogChannel({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
+    closers.push({ name: 'access log', close: () => accessLogs.close() });
     const rateLimiter = createRateLimiter({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'rate limiter', close: () => rateLimiter.close() });
     const revocations = createRevocations({ redis: apiConfig.redis, prefix: apiConfig.redisPrefix, logger });
     closers.push({ name: 'token revocations', close: () => revocations.close() });
-    const api = await startApi(apiConfig, { dataSource, bus, fleet, stats, rateLimiter, revocations, logger: apiLogger });
+    const api = await startApi(apiConfig, { dataSource, bus, fleet, stats, accessLogs, rateLimiter, revocations, logger: apiLogger });
     closers.push({ name: 'api', close: () => api.close() });
     const customers = createBusCustomerFeed(bus, { dataDir, logger: edgeLogger, maxDetachedSeconds: edgeConfig.maxDetachedSeconds });
-    const edge = await startEdge(edgeConfig, { customers, fleet, stats, logger: edgeLogger });
+    const edge = await startEdge(edgeConfig, { customers, fleet, stats, accessLogs, logger: edgeLogger });
     closers.push({ name: 'edge', close: () => edge.close() });
     // The demo CA only where the edge has an HTTPS port to present its certificates on.
     const demoCa = values['no-demo'] !== true && edge.tlsPort !== undefined ? await ensureDemoCa(dataDir) : undefined;

@@ -16,6 +16,9 @@ import { MemoryBus } from '../bus/memory-bus';
 import { MemoryFleet } from '../bus/memory-fleet';
 import { MemoryRateLimiter } from '../bus/memory-rate-limiter';
 import { MemoryStatsChannel } from '../bus/memory-stats';
+import { MemoryAccessLogChannel } from '../bus/memory-access-log';
+import { createRedisAccessLog } from '../bus/redis-access-log';
+import type { AccessLogChannel } from '../core/access-log.port';
 import { createRedisBus } from '../bus/redis-bus';
 import { createRedisFleet } from '../bus/redis-fleet';
 import { createRedisRateLimiter } from '../bus/redis-rate-limiter';
@@ -90,4 +93,13 @@ export function describeRedis(target: RedisTarget): string {
     case 'cluster':
       return `Redis Cluster via ${nodes(target.nodes)}`;
   }
+}
+
+/**
+ * Live access log tails (core/access-log.port.ts): `<prefix>log-tail` and `<prefix>access-log`
+ * on Redis, or in-process (then one instance is shared by the api and the edge of `cdn start`).
+ */
+export function createAccessLogChannel(options: { redis: RedisTarget | undefined; prefix: string; logger: Logger }): AccessLogChannel {
+  if (options.redis === undefined) return new MemoryAccessLogChannel();
+  return createRedisAccessLog({ target: options.redis, prefix: options.prefix, logger: options.logger });
 }

@@ -112,6 +112,9 @@ export const errorCatalog = {
   CDN_ERR_FLEET_UNAVAILABLE: entry(503, 'SERVICE_UNAVAILABLE', () =>
     'The live edges cannot be read right now: Redis, where the edges report, is not reachable (it may be restarting or failing over). Retry in a few seconds.',
   ),
+  CDN_ERR_ACCESS_LOG_UNAVAILABLE: entry(503, 'SERVICE_UNAVAILABLE', () =>
+    'Live access logs are not available on this api: it runs without an access log channel (cdn api and cdn start have one; an embedding without it cannot tail). The export files (CDN_LOG_DIR on the edges) still hold every request.',
+  ),
   CDN_ERR_WS_MUTATION: entry(400, 'BAD_USER_INPUT', () =>
     'Mutations are not accepted over the websocket, so that every change is in the audit log. Send mutations with an HTTP POST to /graphql.',
   ),

@@ -3,6 +3,7 @@
  * an interface: graphql-ws's context generic needs an index-compatible type (docs/CONTRIBUTING.md, "Pitfalls").
  */
 import type { PubSub } from '@graphql-yoga/subscription';
+import type { AccessLogTailService } from '../services/access-log-tail.service';
 import type { AccessStats } from '../services/access-stats.service';
 import type { AlertService } from '../services/alert.service';
 import type { AuditService } from '../services/audit.service';
@@ -53,6 +54,8 @@ export type ApiServices = {
   audit: AuditService;
   tokens: TokenService;
   accessStats: AccessStats;
+  /** The accessLog subscription: live tails of customers' access logs. */
+  accessLogs: AccessLogTailService;
   /** setAlertRules, alertRules, alerts, alertHistory. */
   alerts: AlertService;
 };

@@ -7,6 +7,7 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { AlertResolver } from './alert.resolver';
+import { AccessLogResolver } from './access-log.resolver';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth.checker';
 import { CertificateStatusResolver } from './certificate-status.resolver';
@@ -27,7 +28,7 @@ import { WarmResolver } from './warm.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AuditResolver, TokenResolver, AlertResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AccessLogResolver, AuditResolver, TokenResolver, AlertResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,
