@@ -56,6 +56,26 @@ export interface ApiConfig {
   certificateExpiry: Readonly<CertificateExpiryThresholds>;
   /** Certificates from an ACME CA (services/acme-orders.service.ts); undefined: CDN_ACME_DIRECTORY_URL unset, uploads only. */
   acme: Readonly<AcmeSettings> | undefined;
+  /** Webhook deliveries (services/webhook-dispatcher.ts, docs/API.md "Webhooks"). */
+  webhooks: Readonly<WebhookSettings>;
+}
+
+export interface WebhookSettings {
+  /** Lets webhook URLs resolve to loopback/private addresses (tests, a lab): CDN_ALLOW_PRIVATE_WEBHOOKS. */
+  allowPrivate: boolean;
+  /** One request's limit, connect to last byte (CDN_WEBHOOK_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Requests in flight per api (CDN_WEBHOOK_CONCURRENCY). */
+  concurrency: number;
+  /** How long a delivery is retried before it is FAILED (CDN_WEBHOOK_RETRY_SECONDS, a day). */
+  retryWindowMs: number;
+  /** First retry delay, doubled each time (CDN_WEBHOOK_RETRY_BASE_MS), and the longest (CDN_WEBHOOK_RETRY_MAX_MS). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How often each api looks for due deliveries (CDN_WEBHOOK_POLL_MS). */
+  pollMs: number;
+  /** Most webhooks per customer, and fleet-wide (CDN_WEBHOOKS_MAX). */
+  maxPerCustomer: number;
 }
 
 
@@ -174,6 +194,16 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
       criticalDays: r.int('CDN_CERTIFICATES_EXPIRY_CRITICAL_DAYS', 7, 1, 365),
     }),
     acme: readAcme(r, cwd),
+    webhooks: Object.freeze({
+      allowPrivate: r.bool('CDN_ALLOW_PRIVATE_WEBHOOKS', false),
+      timeoutMs: r.int('CDN_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      concurrency: r.int('CDN_WEBHOOK_CONCURRENCY', 16, 1, 1000),
+      retryWindowMs: r.int('CDN_WEBHOOK_RETRY_SECONDS', 86_400, 1, 7 * 86_400) * 1000,
+      retryBaseMs: r.int('CDN_WEBHOOK_RETRY_BASE_MS', 30_000, 10, 3_600_000),
+      retryMaxMs: r.int('CDN_WEBHOOK_RETRY_MAX_MS', 3_600_000, 10, 86_400_000),
+      pollMs: r.int('CDN_WEBHOOK_POLL_MS', 1000, 10, 60_000),
+      maxPerCustomer: r.int('CDN_WEBHOOKS_MAX', 20, 1, 1000),
+    }),
   };
   const g = config.grants;
   for (const [variable, t] of [

@@ -62,7 +62,7 @@ import { AccessLogTailService } from './services/access-log-tail.service';
 import { AlertEvaluator } from './services/alert-evaluator.service';
 import { AlertService } from './services/alert.service';
 import { toGraphqlAlertChange } from './graphql/alert.mapper';
-import { NO_WEBHOOK_EVENTS, type WebhookEvents } from './domain/webhook.types';
+import type { WebhookEvents } from './domain/webhook.types';
 import { tokenSigningKey } from './services/token-signing';
 import { TokenService } from './services/token.service';
 import { TokenVerifier } from './services/token-verifier';
@@ -71,6 +71,9 @@ import { OriginHealthCollector } from './services/origin-health.collector';
 import { OriginHealthService } from './services/origin-health.service';
 import { WarmTracker } from './services/warm-tracker.service';
 import { WarmService } from './services/warm.service';
+import { WebhookDispatcher } from './services/webhook-dispatcher';
+import { WebhookSender } from './services/webhook-sender';
+import { WebhookService } from './services/webhook.service';
 import type { RevocationChannel } from '../core/revocation.port';
 import { PLATFORM_ROLES } from '../core/roles';
 
@@ -96,7 +99,7 @@ export interface ApiDeps {
   logger: Logger;
   /**
    * Where the alerts report `alert.fired` / `alert.resolved` (tests pass a recording one);
-   * absent: nowhere, until the webhook outbox is wired here as the default.
+   * absent: the webhook outbox (services/webhook.service.ts).
    */
   alertEvents?: WebhookEvents;
 }
@@ -126,11 +129,35 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onLag: (seqs) => metrics.setRelayLag(seqs),
   });
   const secretBox = new SecretBox(config.secretKey);
+  // Webhooks: the outbox every service reports its facts to (`events`), and this replica's dispatcher of it.
+  const webhookSender = new WebhookSender({ timeoutMs: config.webhooks.timeoutMs, allowPrivate: config.webhooks.allowPrivate });
+  let dispatcher: WebhookDispatcher | undefined;
+  const webhooks = new WebhookService({
+    db,
+    secretBox,
+    logger: log,
+    allowPrivate: config.webhooks.allowPrivate,
+    maxPerScope: config.webhooks.maxPerCustomer,
+    onQueued: () => dispatcher?.kick(),
+  });
+  dispatcher = new WebhookDispatcher({
+    db,
+    secretBox,
+    sender: webhookSender,
+    logger: log,
+    concurrency: config.webhooks.concurrency,
+    pollMs: config.webhooks.pollMs,
+    // Longer than any request may take, so a live sender always finishes before another replica may take its delivery.
+    leaseMs: config.webhooks.timeoutMs + 30_000,
+    retry: { baseMs: config.webhooks.retryBaseMs, maxMs: config.webhooks.retryMaxMs, windowMs: config.webhooks.retryWindowMs },
+    onOutcome: metrics.collectWebhooks(() => dispatcher!.queueDepth()),
+  });
   const customers = new CustomerService({
     db,
     secretBox,
     originPolicy: { allowPrivateOrigins: config.allowPrivateOrigins },
     logger: log,
+    events: webhooks,
     onCommitted: () => relay.kick(),
   });
   const signals = new PurgeSignals();
@@ -139,6 +166,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     fleet: deps.fleet,
     signals,
     logger: log,
+    events: webhooks,
     onCompleted: (purge, completedAt) => metrics.observePurgeCompletion((completedAt.getTime() - purge.requestedAt.getTime()) / 1000),
   });
   const stats = new StatsAggregator({
@@ -168,8 +196,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   metrics.collectCertificates(() => certificateStats.snapshot(), certificateStats.thresholds);
   const certificateWatch = new CertificateWatch({ db });
   const fleet = new EdgeFleetService(deps.fleet);
-  const acme = new AcmeOrders({ db, secretBox, logger: log.child({ component: 'acme' }), settings: config.acme, liveEdges: () => fleet.liveEdges(), onCommitted: () => relay.kick() });
-  const alertEvents = deps.alertEvents ?? NO_WEBHOOK_EVENTS;
+  const acme = new AcmeOrders({ db, secretBox, logger: log.child({ component: 'acme' }), settings: config.acme, liveEdges: () => fleet.liveEdges(), onCommitted: () => relay.kick(), events: webhooks, expiringWithinDays: config.certificateExpiry.warningDays });
+  const alertEvents = deps.alertEvents ?? webhooks;
   const services: ApiServices = {
     alerts: new AlertService({ db, logger: log, windowMaxSeconds: config.statsRetentionMinutes * 60, events: alertEvents }),
     customers,
@@ -190,6 +218,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     tokens,
     accessStats,
     accessLogs: new AccessLogTailService({ channel: deps.accessLogs, logger: log }),
+    webhooks,
   };
   metrics.collectOriginsDown(() => services.originHealth.downByCustomer());
   const authenticator = new Authenticator(config.adminToken, verifier);
@@ -207,6 +236,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     db,
     fleet: deps.fleet,
     logger: log,
+    events: webhooks,
     onEvents: (events) => {
       for (const event of events) pubSub.publish(ORIGIN_HEALTH_CHANGED, toGraphqlOriginHealthChange(event));
     },
@@ -303,6 +333,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   audit.start();
   acme.start();
   verifier.start();
+  dispatcher.start();
 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -337,6 +368,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         await warmReports.stop();
         await originHealth.stop();
         await audit.stop();
+        // Claims nothing more; the deliveries in flight finish (each within CDN_WEBHOOK_TIMEOUT_MS).
+        await dispatcher.stop();
+        await webhookSender.close();
         verifier.close();
         await relay.stop();
         log.info('api stopped');

@@ -79,6 +79,25 @@ export const errorCatalog = {
   CDN_ERR_SIGNING_KEY_NONE: entry(409, 'CONFLICT', (customerId: string) =>
     `Customer "${customerId}" has no signing key to sign with. Create one with createSigningKey first.`,
   ),
+  CDN_ERR_WEBHOOK_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Webhook "${id}" does not exist. List webhooks with the \`webhooks\` query.`,
+  ),
+  CDN_ERR_WEBHOOK_DELIVERY_NOT_FOUND: entry(404, 'NOT_FOUND', (id: string) =>
+    `Webhook delivery "${id}" does not exist. List a webhook's deliveries with the \`webhookDeliveries\` query.`,
+  ),
+  CDN_ERR_WEBHOOK_URL_INVALID: entry(400, 'BAD_USER_INPUT', (why: string) =>
+    `The webhook URL is not usable: ${why}. Give an absolute http(s) URL such as https://hooks.example.com/edgeplane, without credentials or a fragment.`,
+  ),
+  // At save time (the admin typed it: naming the address says what to fix) and as a delivery's last error at connect time.
+  CDN_ERR_WEBHOOK_FORBIDDEN_ADDRESS: entry(400, 'BAD_USER_INPUT', (why: string) =>
+    `The webhook URL's ${why}; webhooks are sent to public addresses only (SSRF), unless the operator sets CDN_ALLOW_PRIVATE_WEBHOOKS=true.`,
+  ),
+  CDN_ERR_WEBHOOK_NO_EVENTS: entry(400, 'BAD_USER_INPUT', () =>
+    'A webhook needs at least one event to subscribe to (the WebhookEventType enum lists them). To pause a webhook, set enabled to false.',
+  ),
+  CDN_ERR_WEBHOOKS_FULL: entry(409, 'CONFLICT', (scope: string, max: number) =>
+    `${scope} already has ${max} webhooks, the most allowed (CDN_WEBHOOKS_MAX). Delete one, or send several event types to one webhook.`,
+  ),
   CDN_ERR_AUTH_MISSING: entry(401, 'UNAUTHENTICATED', () =>
     'Missing credentials. Send the header `Authorization: Bearer <token>`.',
   ),

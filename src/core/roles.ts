@@ -35,11 +35,12 @@ export const CAPABILITIES = {
   'token.manage': 'create, list and revoke tokens (a customer admin: of its customer, up to its own role)',
   'fleet.read': 'see edges and fleet-wide statistics',
   'audit.read': 'read the audit log',
+  'webhook.fleet': "manage fleet-wide webhooks (every customer's events)",
 } as const;
 
 export type Capability = keyof typeof CAPABILITIES;
 
-const PLATFORM_ONLY: ReadonlySet<Capability> = new Set<Capability>(['customer.create', 'customer.delete', 'fleet.read', 'audit.read']);
+const PLATFORM_ONLY: ReadonlySet<Capability> = new Set<Capability>(['customer.create', 'customer.delete', 'fleet.read', 'audit.read', 'webhook.fleet']);
 
 /** Each role's own grants and the roles it inherits: the one table the rest derives from. */
 const ROLE_TABLE: Readonly<Record<Role, { inherits: readonly Role[]; grants: readonly Capability[] }>> = {
@@ -48,7 +49,7 @@ const ROLE_TABLE: Readonly<Record<Role, { inherits: readonly Role[]; grants: rea
   'customer-admin': { inherits: ['customer-purger'], grants: ['customer.update', 'token.manage'] },
   viewer: { inherits: ['customer-viewer'], grants: ['fleet.read'] },
   operator: { inherits: ['viewer', 'customer-purger'], grants: ['customer.create', 'customer.update', 'customer.delete'] },
-  admin: { inherits: ['operator', 'customer-admin'], grants: ['audit.read'] },
+  admin: { inherits: ['operator', 'customer-admin'], grants: ['audit.read', 'webhook.fleet'] },
 };
 
 function closure(role: Role, seen: Set<Role> = new Set()): Set<Role> {

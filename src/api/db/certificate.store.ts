@@ -92,6 +92,18 @@ export async function readCertificateStates(m: Tx, customerId?: string): Promise
   return rows.map((r) => ({ id: r.id, customerId: r.customerId, status: r.status, updatedAt: r.updatedAt }));
 }
 
+/** Served certificates (ISSUED or RENEWING) not yet past notAfter whose notAfter is before `before`, soonest first (certificate.expiring webhooks). */
+export async function readCertificatesExpiringBefore(m: Tx, now: Date, before: Date, limit: number): Promise<CertificateRecord[]> {
+  const rows = await m
+    .getRepository(CertificateEntity)
+    .createQueryBuilder('c')
+    .where(`c.status IN ('ISSUED', 'RENEWING') AND c.not_after > :now AND c.not_after <= :before`, { now, before })
+    .orderBy('c.not_after', 'ASC')
+    .limit(limit)
+    .getMany();
+  return rows.map(toCertificateRecord);
+}
+
 export function countCertificates(m: Tx, customerId: string): Promise<number> {
   return m.getRepository(CertificateEntity).countBy({ customerId });
 }

@@ -22,6 +22,7 @@ import { CacheWarming1795610000000 } from '../../../migrations/1795610000000-cac
 import { Origins1795620000000 } from '../../../migrations/1795620000000-origins';
 import { OriginEvents1795630000000 } from '../../../migrations/1795630000000-origin-events';
 import { Alerts1795710000000 } from '../../../migrations/1795710000000-alerts';
+import { Webhooks1795700000000 } from '../../../migrations/1795700000000-webhooks';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
@@ -66,6 +67,7 @@ export const API_MIGRATIONS = [
   CacheWarming1795610000000,
   Origins1795620000000,
   OriginEvents1795630000000,
+  Webhooks1795700000000,
   Alerts1795710000000,
 ];
 

@@ -45,3 +45,52 @@ export interface WebhookEvents {
 
 /** For a role wired without webhooks (tests of other parts): reports go nowhere. */
 export const NO_WEBHOOK_EVENTS: WebhookEvents = Object.freeze({ emit: async () => {} });
+
+// Webhooks as the api keeps them: the receivers, and their deliveries from the outbox.
+
+/** A receiver. Its secret stays sealed here; only createWebhook's answer shows it. */
+export interface WebhookRecord {
+  id: string;
+  /** null: fleet-wide (every customer's events and the fleet's own), admins only. */
+  customerId: string | null;
+  url: string;
+  events: WebhookEventType[];
+  enabled: boolean;
+  description: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type WebhookDeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED';
+
+export interface WebhookDeliveryRecord {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  /** `webhook.test` for testWebhook's deliveries. */
+  eventType: string;
+  customerId: string | null;
+  occurredAt: Date;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** PENDING: when it is tried next (or, while an api is sending it, when its lease ends). */
+  nextAttemptAt: Date;
+  lastAttemptAt: Date | null;
+  /** The receiver's HTTP status of the last attempt; null when it never answered. */
+  lastStatus: number | null;
+  /** Why the last attempt failed (timeout, refused address, status...); null after success. */
+  lastError: string | null;
+  /** The start of the receiver's last answer body (bounded). */
+  lastResponse: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+/** What the dispatcher sends: one claimed delivery with its event and its webhook. */
+export interface ClaimedDelivery {
+  deliveryId: string;
+  attempts: number;
+  createdAt: Date;
+  webhook: { id: string; url: string; secretCiphertext: string };
+  event: { id: string; type: string; customerId: string | null; occurredAt: Date; data: Record<string, unknown> };
+}

@@ -26,6 +26,7 @@ import type { WarmService } from '../services/warm.service';
 import type { AlertChange } from './alert.type';
 import type { CustomerChange } from './customer-change.type';
 import type { OriginHealthChange } from './origin-health.type';
+import type { WebhookService } from '../services/webhook.service';
 
 export const CUSTOMER_CHANGED = 'customerChanged';
 export const ORIGIN_HEALTH_CHANGED = 'originHealthChanged';
@@ -58,6 +59,8 @@ export type ApiServices = {
   accessLogs: AccessLogTailService;
   /** setAlertRules, alertRules, alerts, alertHistory. */
   alerts: AlertService;
+  /** Webhooks: receivers, deliveries, and the outbox services report to. */
+  webhooks: WebhookService;
 };
 
 export type ApiContext = {

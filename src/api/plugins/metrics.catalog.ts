@@ -146,6 +146,19 @@ export const apiMetricCatalog = {
     labelNames: ['customer', 'rule'] as const,
     unit: 'value',
   },
+  // Webhooks (services/webhook-dispatcher.ts): attempts by this api, and the outbox's depth (PostgreSQL, at scrape time).
+  webhookDeliveries: {
+    name: 'cdn_api_webhook_deliveries_total',
+    help: 'Webhook attempts this api made, by outcome: delivered (2xx), retried (failed, tried again later), failed (failed for good: the retry window is over).',
+    labelNames: ['outcome'] as const,
+    unit: 'attempts',
+  },
+  webhookQueue: {
+    name: 'cdn_api_webhook_queue_depth',
+    help: 'Webhook deliveries PENDING in the outbox (every api\'s, read from PostgreSQL at scrape time): not yet sent, or waiting to be retried.',
+    labelNames: [] as const,
+    unit: 'deliveries',
+  },
 } as const;
 
 export type OperationOutcome = 'ok' | 'error' | 'unauthenticated';

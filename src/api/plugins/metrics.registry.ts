@@ -173,6 +173,27 @@ export class ApiMetrics {
    * The origins-down gauge, read at scrape time from the live edges. While the fleet channel
    * is away the last values stay (a scrape never fails for it).
    */
+  /** Webhook attempts by outcome (counted as they are recorded), and the outbox's depth (read at scrape time). */
+  collectWebhooks(queueDepth: () => Promise<number>): (outcome: 'delivered' | 'retried' | 'failed') => void {
+    const c = apiMetricCatalog;
+    const registers = [this.registry];
+    const attempts = new Counter({ name: c.webhookDeliveries.name, help: c.webhookDeliveries.help, labelNames: c.webhookDeliveries.labelNames, registers });
+    for (const outcome of ['delivered', 'retried', 'failed'] as const) attempts.inc({ outcome }, 0);
+    new Gauge({
+      name: c.webhookQueue.name,
+      help: c.webhookQueue.help,
+      registers,
+      async collect() {
+        try {
+          this.set(await queueDepth());
+        } catch {
+          // The database is away: the last value stays.
+        }
+      },
+    });
+    return (outcome) => attempts.inc({ outcome });
+  }
+
   /** cdn_api_alert_firing and cdn_api_alert_value from the evaluator's last pass (no query at scrape time); rules deleted or disabled lose their series. */
   collectAlerts(samples: () => ReadonlyArray<{ customerId: string; rule: string; firing: boolean; value: number | null }>): void {
     const c = apiMetricCatalog;

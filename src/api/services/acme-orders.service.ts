@@ -41,6 +41,7 @@ import {
   readCertificatesDue,
   readUncoveredDomains,
   updateCertificate,
+  readCertificatesExpiringBefore,
 } from '../db/certificate.store';
 import { maxChangeSeq } from '../db/change-log.writer';
 import { customerDomains } from '../db/customer.store';
@@ -50,6 +51,7 @@ import { AcmeIssueError, createAcmeIssuer, type AcmeIssuer, type HttpChallenge }
 import { CERTIFICATES_PER_CUSTOMER_MAX } from './certificate.service';
 import { announceCustomer, lockCustomer } from './customer-announce';
 import type { Audience } from './customer.service';
+import { NO_WEBHOOK_OUTBOX, type WebhookOutbox } from './webhook.service';
 
 /** What the api's configuration says of ACME (config.ts reads it from CDN_ACME_*). */
 export interface AcmeSettings {
@@ -89,6 +91,10 @@ export interface AcmeOrdersOptions {
   liveEdges: () => Promise<EdgeStatus[]>;
   /** Called after each committed change (not awaited): wakes the relay. */
   onCommitted?: () => void;
+  /** Where certificate.issued / .failed (with the order's outcome) and .expiring (each sweep) go. */
+  events?: WebhookOutbox;
+  /** certificate.expiring: a served certificate this close to its notAfter (CDN_CERTIFICATES_EXPIRY_WARNING_DAYS). */
+  expiringWithinDays?: number;
   now?: () => number;
 }
 
@@ -99,6 +105,8 @@ export class AcmeOrders {
   readonly #settings: Readonly<AcmeSettings> | undefined;
   readonly #liveEdges: () => Promise<EdgeStatus[]>;
   readonly #onCommitted: () => void;
+  readonly #events: WebhookOutbox;
+  readonly #expiringWithinMs: number;
   readonly #now: () => number;
   #issuer: Promise<AcmeIssuer> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -113,6 +121,8 @@ export class AcmeOrders {
     this.#settings = options.settings;
     this.#liveEdges = options.liveEdges;
     this.#onCommitted = options.onCommitted ?? (() => {});
+    this.#events = options.events ?? NO_WEBHOOK_OUTBOX;
+    this.#expiringWithinMs = (options.expiringWithinDays ?? 14) * DAY_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -192,6 +202,7 @@ export class AcmeOrders {
   /** One pass: expire, request for uncovered domains, then take due certificates one at a time. */
   async sweep(): Promise<void> {
     await this.#expire();
+    await this.#reportExpiring();
     if (this.#settings === undefined) return;
     if (this.#settings.auto) await this.#requestUncovered();
     const due = await this.#db.read((m) => readCertificatesDue(m, ['PENDING', 'FAILED', 'ISSUED', 'RENEWING'], new Date(this.#now()), BATCH));
@@ -199,6 +210,30 @@ export class AcmeOrders {
       if (this.#stopped.signal.aborted) return;
       if (certificate.source !== 'ACME' || certificate.renewAt === null) continue;
       await this.#attempt(certificate);
+    }
+  }
+
+  /**
+   * certificate.expiring for every served certificate within the warning window: each sweep
+   * reports them again, and the dedup key (certificate, notAfter) makes it one event per
+   * certificate material, however many sweeps and replicas; a renewal's new notAfter is a new
+   * fact. Uploaded certificates too (nothing renews those).
+   */
+  async #reportExpiring(): Promise<void> {
+    const now = this.#now();
+    try {
+      const expiring = await this.#db.read((m) => readCertificatesExpiringBefore(m, new Date(now), new Date(now + this.#expiringWithinMs), BATCH));
+      await this.#events.emit(
+        expiring.map((c) => ({
+          type: 'certificate.expiring' as const,
+          customerId: c.customerId,
+          dedupKey: `certificate.expiring:${c.id}:${c.notAfter!.getTime()}`,
+          occurredAt: new Date(now),
+          data: { certificateId: c.id, domains: c.domains, source: c.source, status: c.status, notAfter: c.notAfter!.toISOString() },
+        })),
+      );
+    } catch (err) {
+      this.#log.warn({ err: errorText(err) }, 'cannot report expiring certificates; retrying at the next sweep');
     }
   }
 
@@ -355,8 +390,19 @@ export class AcmeOrders {
       if (current === null) return; // Deleted (or its customer) meanwhile.
       const { version } = await lockCustomer(m, current.customerId);
       await deleteAcmeChallenges(m, id);
+      const event = { certificateId: id, domains: current.domains, source: current.source };
       if (outcome.ok) {
         const { certPem, keyPem, notBefore, notAfter } = outcome.issued;
+        // One event per issued material (a renewal is a new one), stored with it.
+        await this.#events.emitIn(m, [
+          {
+            type: 'certificate.issued',
+            customerId: current.customerId,
+            dedupKey: `certificate.issued:${id}:${notBefore.getTime()}:${notAfter.getTime()}`,
+            occurredAt: new Date(now),
+            data: { ...event, renewal: current.notAfter !== null, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() },
+          },
+        ]);
         await updateCertificate(m, id, {
           status: 'ISSUED',
           certPem,
@@ -379,10 +425,21 @@ export class AcmeOrders {
           renewAt: outcome.retry ? new Date(now + backoffMs(this.#settings!.retryBaseMs, attempts)) : null,
           updatedAt: new Date(now),
         });
+        // Each failed order once (one replica settles it, under its claim).
+        await this.#events.emitIn(m, [
+          {
+            type: 'certificate.failed',
+            customerId: current.customerId,
+            dedupKey: `certificate.failed:${id}:${now}:${attempts}`,
+            occurredAt: new Date(now),
+            data: { ...event, error: outcome.message.slice(0, 2000), attempts, stillServed: stillValid, willRetry: outcome.retry },
+          },
+        ]);
       }
       await announceCustomer(m, current.customerId, version);
     });
     this.#onCommitted();
+    this.#events.committed();
   }
 
   /** The issuer, with the account kept in the database (the first replica to create one wins). */

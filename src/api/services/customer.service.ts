@@ -4,6 +4,7 @@
  * the GraphQL layer translates. A failed mutation changes nothing: everything happens in
  * one transaction, and every check that can fail runs before the first write.
  */
+import { randomUUID } from 'node:crypto';
 import { cdnError, CdnError, invalidInput } from '../../core/errors';
 import { normalizeHostname } from '../../core/customer.rules';
 import type { CustomerConfig } from '../../core/customer.types';
@@ -32,6 +33,8 @@ import {
   type CustomerPatch,
 } from '../db/customer.store';
 import type { Database, Tx } from '../db/database';
+import type { WebhookEventInput } from '../domain/webhook.types';
+import { NO_WEBHOOK_OUTBOX, type WebhookOutbox } from './webhook.service';
 import type { CustomerRecord } from '../domain/customer.types';
 import type { CreateCustomerCommand, PageRequest, UpdateCustomerCommand } from './customer.commands';
 import { validateCreate, validateUpdate, type OriginPolicy } from './customer.validation';
@@ -61,6 +64,17 @@ export interface CustomerServiceOptions {
   logger: Logger;
   /** Called after each committed mutation (not awaited): wakes the relay. */
   onCommitted?: () => void;
+  /** Where `customer.changed` goes, stored in each mutation's transaction. */
+  events?: WebhookOutbox;
+}
+
+/**
+ * The `customer.changed` webhook event. A mutation happens once, in one transaction of one
+ * replica, so its dedup key only needs to be unique. `fields` names what an update changed
+ * (names only: never a value, so no password travels).
+ */
+function customerChanged(customerId: string, change: 'created' | 'updated' | 'deleted', extra: Record<string, unknown> = {}): WebhookEventInput {
+  return { type: 'customer.changed', customerId, dedupKey: `customer.changed:${customerId}:${randomUUID()}`, occurredAt: new Date(), data: { customerId, change, ...extra } };
 }
 
 export class CustomerService {
@@ -69,6 +83,7 @@ export class CustomerService {
   readonly #policy: OriginPolicy;
   readonly #log: Logger;
   readonly #onCommitted: () => void;
+  readonly #events: WebhookOutbox;
 
   constructor(options: CustomerServiceOptions) {
     this.#db = options.db;
@@ -76,6 +91,7 @@ export class CustomerService {
     this.#policy = options.originPolicy;
     this.#log = options.logger;
     this.#onCommitted = options.onCommitted ?? (() => {});
+    this.#events = options.events ?? NO_WEBHOOK_OUTBOX;
   }
 
   /** A page of customers by id; `only`: just that one (a customer-scoped caller's view). */
@@ -147,6 +163,7 @@ export class CustomerService {
       });
       const customer = (await findCustomer(m, input.id))!;
       await appendChange(m, { kind: 'customer.upserted', v: 1, customer: configOf(customer) });
+      await this.#events.emitIn(m, [customerChanged(customer.id, 'created', { name: customer.name, domains: customer.domains, version: customer.version })]);
       return customer;
     }, input.id, audience);
     this.#log.info({ customerId: created.id, domains: created.domains }, 'customer created');
@@ -186,6 +203,7 @@ export class CustomerService {
       await updateCustomer(m, id, patch);
       const customer = (await findCustomer(m, id))!;
       await appendChange(m, { kind: 'customer.upserted', v: 1, customer: configOf(customer) });
+      await this.#events.emitIn(m, [customerChanged(id, 'updated', { fields: Object.keys(input).sort(), version: customer.version })]);
       return customer;
     }, id, audience);
     this.#log.info({ customerId: id, fields: Object.keys(input) }, 'customer updated');
@@ -197,6 +215,8 @@ export class CustomerService {
       const deleted = isPlainText(id) ? await deleteCustomer(m, id) : false;
       if (!deleted) throw cdnError('CDN_ERR_CUSTOMER_NOT_FOUND', id);
       await appendChange(m, { kind: 'customer.deleted', v: 1, customerId: id });
+      // After the delete: the customer's own webhooks went with it, the fleet-wide ones hear it.
+      await this.#events.emitIn(m, [customerChanged(id, 'deleted')]);
     }, id);
     this.#log.info({ customerId: id }, 'customer deleted');
   }
@@ -210,6 +230,7 @@ export class CustomerService {
     try {
       const result = await this.#db.transaction(work);
       this.#onCommitted();
+      this.#events.committed();
       return result;
     } catch (err) {
       if (err instanceof CdnError) throw err;

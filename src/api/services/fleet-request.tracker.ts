@@ -51,7 +51,7 @@ export interface FleetRequestUpdate<TState, TEdge> {
   edge: TEdge | null;
 }
 
-export interface FleetRequestTrackerOptions<TRecord> {
+export interface FleetRequestTrackerOptions<TRecord, TProgress = unknown> {
   db: Database;
   fleet: EdgeFleet;
   /** Wake-ups from the kind's collector, by request id (an instance per kind). */
@@ -60,6 +60,13 @@ export interface FleetRequestTrackerOptions<TRecord> {
   recheckMs: number;
   /** Called once per request, by the replica whose stamp completed it (for the completion-time metric). */
   onCompleted?: (record: TRecord, completedAt: Date) => void;
+  /**
+   * Runs in the transaction that stamps the request complete, only when this stamp is the one
+   * that stands: what must commit with the completion (a webhook event), once per request.
+   */
+  onCompletedIn?: (m: Tx, record: TRecord, completedAt: Date, progress: TProgress) => Promise<void>;
+  /** After a transaction that ran onCompletedIn committed. */
+  afterCompleted?: () => void;
 }
 
 export class FleetRequestTracker<
@@ -76,12 +83,14 @@ export class FleetRequestTracker<
   readonly #log: Logger;
   readonly #recheckMs: number;
   readonly #onCompleted: (record: TRecord, completedAt: Date) => void;
+  readonly #onCompletedIn: ((m: Tx, record: TRecord, completedAt: Date, progress: TProgress) => Promise<void>) | undefined;
+  readonly #afterCompleted: () => void;
   /** Every pending wait, woken at once by close(). */
   readonly #waits = new Set<() => void>();
   #closed = false;
   #fleetFailing = false;
 
-  constructor(kind: FleetRequestKind<TRecord, TRow, TProgress, TEdge, TState>, options: FleetRequestTrackerOptions<TRecord>) {
+  constructor(kind: FleetRequestKind<TRecord, TRow, TProgress, TEdge, TState>, options: FleetRequestTrackerOptions<TRecord, TProgress>) {
     this.#kind = kind;
     this.#db = options.db;
     this.#fleet = options.fleet;
@@ -89,6 +98,8 @@ export class FleetRequestTracker<
     this.#log = options.logger.child({ component: `${kind.noun}-tracker` });
     this.#recheckMs = options.recheckMs;
     this.#onCompleted = options.onCompleted ?? (() => {});
+    this.#onCompletedIn = options.onCompletedIn;
+    this.#afterCompleted = options.afterCompleted ?? (() => {});
   }
 
   /** The state of each request, in the order given (one read of the fleet, one query). */
@@ -104,7 +115,16 @@ export class FleetRequestTracker<
         const progress = kind.progress(record, rowsOf.get(record.id) ?? [], live, now);
         let completedAt = record.completedAt;
         if (completedAt === null && progress.complete) {
-          completedAt = await this.#db.read((m) => kind.markCompleted(m, record.id, now));
+          const onCompletedIn = this.#onCompletedIn;
+          completedAt =
+            onCompletedIn === undefined
+              ? await this.#db.read((m) => kind.markCompleted(m, record.id, now))
+              : await this.#db.transaction(async (m) => {
+                  const stamped = await kind.markCompleted(m, record.id, now);
+                  if (stamped === now) await onCompletedIn(m, record, now, progress);
+                  return stamped;
+                });
+          if (completedAt === now && onCompletedIn !== undefined) this.#afterCompleted();
           if (completedAt !== null) this.#log.info({ [`${kind.noun}Id`]: record.id, ...kind.completedFields(record, progress) }, `${kind.noun} complete`);
           // The same Date back means this replica's stamp won: report it here only.
           if (completedAt === now) this.#onCompleted(record, now);

@@ -17,6 +17,23 @@ import type { Database } from '../db/database';
 import { deleteOriginEventsBefore, insertOriginEvents } from '../db/origin-event.store';
 import { EDGE_ID_MAX_CHARS } from '../db/purge.store';
 import { FleetStreamCollector } from './fleet-stream.collector';
+import type { WebhookEventInput } from '../domain/webhook.types';
+import type { WebhookOutbox } from './webhook.service';
+
+/**
+ * The `origin.down` / `origin.up` webhook event of one transition on one edge process: each
+ * edge process has its own breakers, so a receiver hears each process's view (edgeId says
+ * which). The dedup key is the transition's own identity (edge, customer, origin, time).
+ */
+export function originWebhookEvent(e: OriginHealthEvent): WebhookEventInput {
+  return {
+    type: e.state === 'down' ? 'origin.down' : 'origin.up',
+    customerId: e.customerId,
+    dedupKey: `origin.${e.state}:${e.customerId}:${e.origin}:${e.edgeId}:${e.at}`,
+    occurredAt: new Date(e.at),
+    data: { origin: e.origin, edgeId: e.edgeId, reason: e.reason, at: e.at },
+  };
+}
 
 export const ORIGIN_EVENT_RETENTION_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -31,6 +48,8 @@ export interface OriginHealthCollectorOptions {
   logger: Logger;
   /** Every well-formed transition read, stored now or before. */
   onEvents(events: OriginHealthEvent[]): void;
+  /** Where `origin.down` / `origin.up` go: stored with the transitions this replica stores first, in one transaction. */
+  events?: WebhookOutbox;
   blockMs?: number;
   retryMs?: number;
   now?: () => number;
@@ -101,7 +120,14 @@ export class OriginHealthCollector {
       if (!ok) this.#log.warn({ event: e }, 'ignoring a malformed origin health event');
       return ok;
     });
-    const stored = await this.#o.db.transaction((m) => insertOriginEvents(m, events));
+    const outbox = this.#o.events;
+    const stored = await this.#o.db.transaction(async (m) => {
+      const inserted = await insertOriginEvents(m, events);
+      // Only what this transaction inserted: a transition another replica (or an earlier read) stored has its event already.
+      if (outbox !== undefined && inserted.length > 0) await outbox.emitIn(m, inserted.map(originWebhookEvent));
+      return inserted;
+    });
+    if (outbox !== undefined && stored.length > 0) outbox.committed();
     for (const e of stored) this.#log.info({ edgeId: e.edgeId, customerId: e.customerId, origin: e.origin, reason: e.reason, at: e.at }, e.state === 'down' ? 'origin down on an edge' : 'origin up on an edge');
     if (events.length > 0) this.#o.onEvents(events);
   }

@@ -10,12 +10,14 @@
  */
 import type { EdgeFleet } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
-import type { Database } from '../db/database';
+import type { Database, Tx } from '../db/database';
 import { findPurge, markPurgeCompleted, readOpenPurges, readPurgeAcks } from '../db/purge.store';
 import type { PurgeAckRecord, PurgeRecord } from '../domain/purge.types';
 import { FleetRequestTracker, type FleetRequestKind, type FleetRequestUpdate } from './fleet-request.tracker';
 import { purgeProgress, type PurgeEdgeProgress, type PurgeProgress } from './purge-progress';
 import type { PurgeSignals } from './purge-signals';
+import type { WebhookEventInput } from '../domain/webhook.types';
+import type { WebhookOutbox } from './webhook.service';
 
 export const PURGE_RECHECK_MS_DEFAULT = 1000;
 
@@ -37,6 +39,8 @@ export interface PurgeTrackerOptions {
   recheckMs?: number;
   /** Called once per purge, by the replica whose stamp completed it (for the completion-time metric). */
   onCompleted?: (purge: PurgeRecord, completedAt: Date) => void;
+  /** Where `purge.completed` goes: stored in the transaction of the completion stamp, once per purge. */
+  events?: WebhookOutbox;
 }
 
 const PURGES: FleetRequestKind<PurgeRecord, PurgeAckRecord, PurgeProgress, PurgeEdgeProgress, PurgeState> = {
@@ -54,9 +58,38 @@ const PURGES: FleetRequestKind<PurgeRecord, PurgeAckRecord, PurgeProgress, Purge
   newsOrder: (a, b) => a.appliedAt!.getTime() - b.appliedAt!.getTime(),
 };
 
+/** The `purge.completed` webhook event: one per purge (its id is the dedup key). */
+export function purgeCompletedEvent(purge: PurgeRecord, completedAt: Date, progress: PurgeProgress): WebhookEventInput {
+  return {
+    type: 'purge.completed',
+    customerId: purge.customerId,
+    dedupKey: `purge.completed:${purge.id}`,
+    occurredAt: completedAt,
+    data: {
+      purgeId: purge.id,
+      kind: purge.kind,
+      value: purge.value,
+      soft: purge.soft,
+      requestedAt: purge.requestedAt.toISOString(),
+      completedAt: completedAt.toISOString(),
+      edges: progress.edgesApplied,
+    },
+  };
+}
+
 export class PurgeTracker extends FleetRequestTracker<PurgeRecord, PurgeAckRecord, PurgeProgress, PurgeEdgeProgress, PurgeState> {
   constructor(options: PurgeTrackerOptions) {
-    super(PURGES, { ...options, recheckMs: options.recheckMs ?? PURGE_RECHECK_MS_DEFAULT });
+    const events = options.events;
+    super(PURGES, {
+      ...options,
+      recheckMs: options.recheckMs ?? PURGE_RECHECK_MS_DEFAULT,
+      ...(events === undefined
+        ? {}
+        : {
+            onCompletedIn: (m: Tx, purge: PurgeRecord, completedAt: Date, progress: PurgeProgress) => events.emitIn(m, [purgeCompletedEvent(purge, completedAt, progress)]),
+            afterCompleted: () => events.committed(),
+          }),
+    });
   }
 
   /** Waits until the purge is complete or `timeoutMs` passed, and returns its state then. */
