@@ -263,9 +263,14 @@ describe('evaluation', () => {
 });
 
 describe('two api replicas on one database', () => {
-  test('each transition is recorded and emitted once, and both replicas report the same state', async () => {
+  test('each transition is recorded and emitted once, both replicas report the same state; a starting replica deletes history past 30 days', async () => {
     await createCustomer('al-two');
     const config = loadApiConfig({ CDN_API_PORT: '0', CDN_ADMIN_TOKEN: TOKEN, CDN_SECRET_KEY: SECRET_KEY, DATABASE_URL: t.databaseUrl, ...ENV });
+    // History past the 30 days kept: the second replica's sweep at start deletes it.
+    await t.dataSource.query(
+      `INSERT INTO alert_event (rule_id, customer_id, rule_name, kind, from_state, to_state, reason, at, notified_at)
+       VALUES (gen_random_uuid(), 'al-two', 'old', 'ORIGIN_DOWN', 'FIRING', 'OK', 'condition no longer holds', now() - interval '31 days', now())`,
+    );
     const second = await startApi(config, { dataSource: t.dataSource, bus: t.bus, fleet: t.fleet, stats: t.stats, revocations: t.revocations, logger: createLogger({ name: 'api-2', level: 'silent' }), alertEvents: recorded });
     try {
       const set = await setRules('al-two', [{ name: 'hits', kind: 'HIT_RATIO_BELOW', threshold: 0.5, forSeconds: 1, windowSeconds: 10, minRequests: 10 }]);
@@ -277,12 +282,33 @@ describe('two api replicas on one database', () => {
       traffic.set('al-two', null);
       // A few more passes of both replicas: nothing more is recorded or emitted.
       await new Promise((r) => setTimeout(r, 600));
+      // Three transitions, once each; the 31-day-old entry is gone.
       assert.deepEqual((await history('al-two')).map((e) => `${e.from}>${e.to}`).reverse(), ['OK>PENDING', 'PENDING>FIRING', 'FIRING>OK']);
       assert.deepEqual(recorded.of('al-two').map((e) => e.type), ['alert.fired', 'alert.resolved']);
       assert.deepEqual((await alerts('al-two', undefined, second)).map((a) => a.state), ['OK']);
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('history upkeep', () => {
+  test('a fired or resolved transition whose hand-over to webhooks never happened (an api died in between) is handed over later, once', async () => {
+    await createCustomer('al-lost');
+    const at = new Date(Date.now() - 60_000);
+    await t.dataSource.query(
+      `INSERT INTO alert_event (rule_id, customer_id, rule_name, kind, from_state, to_state, value, threshold, firing_since, reason, at)
+       VALUES (gen_random_uuid(), 'al-lost', 'hits', 'HIT_RATIO_BELOW', 'PENDING', 'FIRING', 0.1, 0.5, $1, 'condition held for 60 s', $1)`,
+      [at],
+    );
+    const deadline = Date.now() + 5000;
+    while (recorded.of('al-lost').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    const emitted = recorded.of('al-lost');
+    assert.deepEqual(emitted.map((e) => e.type), ['alert.fired']);
+    assert.match(emitted[0]!.dedupKey, new RegExp(`^alert\\.fired:[0-9a-f-]{36}:${at.toISOString().replace(/\./g, '\\.')}$`));
+    const rows: Array<{ notified: boolean }> = await t.dataSource.query(`SELECT notified_at IS NOT NULL AS notified FROM alert_event WHERE customer_id = 'al-lost'`);
+    assert.deepEqual(rows, [{ notified: true }]);
   });
 });
 
