@@ -22,9 +22,10 @@ const ALL = [
   'CacheWarming1795610000000',
   'Origins1795620000000',
   'OriginEvents1795630000000',
+  'Webhooks1795700000000',
   'Alerts1795710000000',
 ];
-const TABLES = ['acme_account', 'acme_challenge', 'alert_event', 'alert_rule', 'alert_state', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'];
+const TABLES = ['acme_account', 'acme_challenge', 'alert_event', 'alert_rule', 'alert_state', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge', 'webhook', 'webhook_delivery', 'webhook_event'];
 /** The tables of the certificates and ACME accounts migrations, newer than every other. */
 const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
 /** The table of the delivery-rules migration. */
@@ -35,6 +36,8 @@ const WARM_TABLES = ['warm', 'warm_edge'];
 const ORIGIN_TABLES = ['customer_origin', 'origin_event'];
 /** The tables of the alerts migration, the newest. */
 const ALERT_TABLES = ['alert_event', 'alert_rule', 'alert_state'];
+/** The tables of the webhooks migration (older than the alerts one). */
+const WEBHOOK_TABLES = ['webhook', 'webhook_delivery', 'webhook_event'];
 
 /** Undoes the newest migrations until `name` is no longer applied (the ones after it go first). */
 async function undoThrough(ds: { undoLastMigration(o: { transaction: 'all' }): Promise<void> }, name: string): Promise<void> {
@@ -173,7 +176,7 @@ test('the api tokens migration: a hash per token, customer roles carry their cus
 
     await undoThrough(ds, 'ApiTokens1795560000000');
     // The audit log and the certificates, newer, go first.
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
   }));
 
@@ -192,8 +195,8 @@ test('the audit-log migration: entries outlive their customer, the paging and re
     assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
 
     await undoThrough(ds, 'AuditLog1795570000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -233,10 +236,10 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await ds.query('SELECT * FROM acme_challenge'), []);
 
     await undoThrough(ds, 'Certificates1795580000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -247,8 +250,8 @@ test('the ACME accounts migration: one key per directory; down drops the table a
     await ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.a.b.c')`);
     await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
     await undoThrough(ds, 'AcmeAccounts1795590000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -259,7 +262,7 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await undoThrough(ds, 'DeliveryRules1795600000000');
     // A customer from before the migration, with its cache options.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow) VALUES ('m', 'M', 'https://m.example', 60, 30, 'allowlist', '["v"]')`);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await ds.query(`SELECT cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow, delivery_rules, compress_types FROM customer`), [
       { cache_ttl: 60, stale_if_error_seconds: 30, query_string_mode: 'allowlist', query_string_allow: ['v'], delivery_rules: [], compress_types: [] },
     ]);
@@ -269,10 +272,10 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await ds.query(`DELETE FROM customer WHERE id = 'm'`);
     assert.deepEqual(await ds.query('SELECT * FROM signing_key'), []);
     await undoThrough(ds, 'DeliveryRules1795600000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name IN ('delivery_rules', 'compress_types')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -295,8 +298,8 @@ test('the cache-warming migration: edge rows go with their warm, warms with thei
     assert.deepEqual(await ds.query('SELECT * FROM warm'), []);
     assert.deepEqual(await ds.query('SELECT * FROM warm_edge'), []);
     await undoThrough(ds, 'CacheWarming1795610000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -305,13 +308,13 @@ test('the origins migration: every existing customer gets its one origin, primar
     const q = (sql: string) => ds.query(sql);
     await migrate(ds);
     await undoThrough(ds, 'Origins1795620000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
     // Customers from before the migration: with Basic Auth, without, and a lone username (never read as Basic Auth).
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username, basic_auth_password_enc, created_at, updated_at, version)
       VALUES ('a', 'A', 'https://origin.a.example/base', 60, 'user', 'v1.sealed', '2030-01-02T03:04:05Z', '2030-02-03T04:05:06Z', 7)`);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('b', 'B', 'http://origin.b.example:8080', 60)`);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username) VALUES ('c', 'C', 'https://origin.c.example', 60, 'lonely')`);
-    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     const rows: Array<Record<string, unknown>> = await ds.query(
       `SELECT customer_id, name, url, basic_auth_username, basic_auth_password_enc, priority, weight, host_header, tls_server_name, health_check, created_at = (SELECT created_at FROM customer WHERE id = customer_id) AS same_created
          FROM customer_origin ORDER BY customer_id`,
@@ -338,13 +341,13 @@ test('the origins migration: every existing customer gets its one origin, primar
     assert.deepEqual((await ds.query(`SELECT customer_id FROM customer_origin ORDER BY 1`)) as unknown[], [{ customer_id: 'b' }, { customer_id: 'c' }]);
 
     await undoThrough(ds, 'Origins1795620000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
     assert.deepEqual(await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'origin_policy'`), []);
     assert.deepEqual(await ds.query(`SELECT id, origin_url FROM customer ORDER BY id`), [
       { id: 'b', origin_url: 'http://origin.b.example:8080' },
       { id: 'c', origin_url: 'https://origin.c.example' },
     ]);
-    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -365,8 +368,42 @@ test('the origin events migration: one row per (edge, customer, origin, at), up 
     assert.deepEqual(await ds.query('SELECT * FROM origin_event'), []);
 
     await undoThrough(ds, 'OriginEvents1795630000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'origin_event' && !ALERT_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'origin_event' && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the webhooks migration: one event per dedup key, known delivery statuses only, a webhook needs an event type; deliveries go with their webhook or their event, webhooks with their customer, events stay (no customer key: a deleted customer\'s last event); down drops the three tables alone', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('a', 'A', 'https://a.example', 60)`);
+    const webhook = `INSERT INTO webhook (customer_id, url, events, secret_enc) VALUES ($1, 'https://hooks.example/x', $2::varchar[], 'v1.sealed') RETURNING id`;
+    const [{ id: hook }] = (await ds.query(webhook, ['a', ['purge.completed']])) as Array<{ id: string }>;
+    const [{ id: fleetHook }] = (await ds.query(webhook, [null, ['origin.down']])) as Array<{ id: string }>;
+    await assert.rejects(ds.query(webhook, ['a', []]), /chk_webhook_events/);
+    await assert.rejects(ds.query(webhook, ['nobody', ['origin.up']]), /fk_webhook_customer/);
+    const event = `INSERT INTO webhook_event (dedup_key, type, customer_id, occurred_at, data) VALUES ($1, 'purge.completed', $2, now(), '{}') RETURNING id`;
+    const [{ id: eventId }] = (await ds.query(event, ['purge.completed:1', 'a'])) as Array<{ id: string }>;
+    await assert.rejects(ds.query(event, ['purge.completed:1', 'a']), /uq_webhook_event_dedup/);
+    await ds.query(event, ['purge.completed:2', 'gone-customer']);
+    const delivery = `INSERT INTO webhook_delivery (webhook_id, event_id, status) VALUES ($1, $2, $3)`;
+    await ds.query(delivery, [hook, eventId, 'PENDING']);
+    await ds.query(delivery, [fleetHook, eventId, 'DELIVERED']);
+    await assert.rejects(ds.query(delivery, [hook, eventId, 'LOST']), /chk_webhook_delivery_status/);
+    assert.deepEqual(await ds.query(`SELECT status, attempts, last_status, delivered_at FROM webhook_delivery WHERE webhook_id = $1`, [hook]), [{ status: 'PENDING', attempts: 0, last_status: null, delivered_at: null }]);
+    const indexes: Array<{ indexname: string }> = await ds.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'webhook_delivery' ORDER BY 1`);
+    assert.deepEqual(indexes.map((i) => i.indexname), ['idx_webhook_delivery_due', 'idx_webhook_delivery_event', 'idx_webhook_delivery_webhook', 'pk_webhook_delivery']);
+    await ds.query(`DELETE FROM customer WHERE id = 'a'`);
+    assert.deepEqual((await ds.query(`SELECT id FROM webhook`)) as unknown[], [{ id: fleetHook }]);
+    assert.equal(((await ds.query(`SELECT count(*)::int AS n FROM webhook_event`)) as Array<{ n: number }>)[0]!.n, 2);
+    assert.equal(((await ds.query(`SELECT count(*)::int AS n FROM webhook_delivery`)) as Array<{ n: number }>)[0]!.n, 1);
+    await ds.query(`DELETE FROM webhook_event`);
+    assert.deepEqual(await ds.query('SELECT * FROM webhook_delivery'), []);
+
+    await undoThrough(ds, 'Webhooks1795700000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !WEBHOOK_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['Webhooks1795700000000', 'Alerts1795710000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
