@@ -36,6 +36,11 @@ const CREATE_KEY = `mutation CreateKey($c: ID!) { createSigningKey(customerId: $
 const DELETE_KEY = `mutation DeleteKey($c: ID!, $id: ID!) { deleteSigningKey(customerId: $c, id: $id) { id } }`;
 const WARM = `mutation Warm($c: ID!, $urls: [String!]!) { warmCache(customerId: $c, urls: $urls) { id } }`;
 const SET_ORIGINS = `mutation SetOrigins($c: ID!, $origins: [OriginInput!]!) { setOrigins(customerId: $c, origins: $origins) { id } }`;
+const CREATE_WEBHOOK = `mutation CreateWebhook($input: CreateWebhookInput!) { createWebhook(input: $input) { secret webhook { id customerId } } }`;
+const UPDATE_WEBHOOK = `mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) { updateWebhook(id: $id, input: $input) { id customerId } }`;
+const TEST_WEBHOOK = `mutation TestWebhook($id: ID!) { testWebhook(webhookId: $id) { id customerId } }`;
+const REDELIVER_WEBHOOK = `mutation RedeliverWebhook($id: ID!) { redeliverWebhook(deliveryId: $id) { id customerId } }`;
+const DELETE_WEBHOOK = `mutation DeleteWebhook($id: ID!) { deleteWebhook(id: $id) { id customerId } }`;
 const SET_ORIGIN_POLICY = `mutation SetOriginPolicy($c: ID!, $policy: OriginPolicyInput!) { setOriginPolicy(customerId: $c, policy: $policy) { id } }`;
 
 type Entry = {
@@ -88,6 +93,9 @@ describe('every mutation', () => {
   let tokenId = '';
   let tokenSecret = '';
   let certificateId = '';
+  let webhookId = '';
+  let webhookSecret = '';
+  let deliveryId = '';
   let leaf: Leaf | undefined;
   let keyId = '';
   let keySecret = '';
@@ -175,6 +183,28 @@ describe('every mutation', () => {
       customerId: 'every',
       args: { customerId: 'every', rules: [{ name: 'down', kind: 'ORIGIN_DOWN' }] },
     },
+    // A host under .invalid: accepted when saved (it does not resolve), never reached.
+    createWebhook: {
+      run: async () => {
+        const data = (await ok(CREATE_WEBHOOK, { input: { customerId: 'every', url: 'https://hooks.every.invalid/edgeplane', events: ['PURGE_COMPLETED'] } })) as { createWebhook: { secret: string; webhook: { id: string } } };
+        webhookId = data.createWebhook.webhook.id;
+        webhookSecret = data.createWebhook.secret;
+      },
+      customerId: 'every',
+      args: { input: { customerId: 'every', url: 'https://hooks.every.invalid/edgeplane', events: ['PURGE_COMPLETED'] } },
+    },
+    // The customer is known from the result only (the webhook's id names it).
+    updateWebhook: { run: () => ok(UPDATE_WEBHOOK, { id: webhookId, input: { description: 'audited' } }), customerId: 'every', args: () => ({ id: webhookId, input: { description: 'audited' } }) },
+    testWebhook: {
+      run: async () => {
+        const data = (await ok(TEST_WEBHOOK, { id: webhookId })) as { testWebhook: { id: string } };
+        deliveryId = data.testWebhook.id;
+      },
+      customerId: 'every',
+      args: () => ({ webhookId }),
+    },
+    redeliverWebhook: { run: () => ok(REDELIVER_WEBHOOK, { id: deliveryId }), customerId: 'every', args: () => ({ deliveryId }) },
+    deleteWebhook: { run: () => ok(DELETE_WEBHOOK, { id: webhookId }), customerId: 'every', args: () => ({ id: webhookId }) },
     deleteCustomer: { run: () => ok(DELETE, { id: 'every' }), customerId: 'every', args: { id: 'every' } },
   };
 
@@ -211,6 +241,11 @@ describe('every mutation', () => {
         warmCache: 'Warm',
         setOrigins: 'SetOrigins',
         setOriginPolicy: 'SetOriginPolicy',
+        createWebhook: 'CreateWebhook',
+        updateWebhook: 'UpdateWebhook',
+        testWebhook: 'TestWebhook',
+        redeliverWebhook: 'RedeliverWebhook',
+        deleteWebhook: 'DeleteWebhook',
         setAlertRules: 'SetAlerts',
         deleteCustomer: 'Delete',
       }[mutation]);
@@ -227,6 +262,9 @@ describe('every mutation', () => {
     assert.ok(keySecret.length > 0);
     const all = await t.dataSource.query('SELECT arguments FROM audit_log');
     assert.ok(!JSON.stringify(all).includes(keySecret), 'a signing key secret in the audit log');
+    // And a webhook's: in createWebhook's answer only.
+    assert.ok(webhookSecret.length > 0);
+    assert.ok(!JSON.stringify(all).includes(webhookSecret), 'a webhook secret in the audit log');
     const leaked: Array<{ n: string }> = await t.dataSource.query(`SELECT count(*) AS n FROM audit_log a WHERE strpos(a::text, $1) > 0`, [tokenSecret]);
     assert.equal(leaked[0]!.n, '0');
   });
