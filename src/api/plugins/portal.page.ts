@@ -6,9 +6,11 @@
  * (HTTP for queries and mutations, graphql-ws for subscriptions), so these routes need no auth
  * and the portal has no endpoint of its own.
  *
- * Modules import each other by relative name (`./portal-core.js`); the page rewrites each name
- * to its content-hashed URL before hashing the importer, so every URL can be cached for good
- * and one changed module changes the URLs of everything that imports it (and so the page's).
+ * Browser modules import each other by the TypeScript file that holds the imported module's
+ * source (`from './portal-core.module'`, so the project's import graph sees a real edge); the
+ * page rewrites each such name to the module's content-hashed URL before hashing the importer,
+ * so every URL can be cached for good and one changed module changes the URLs of everything
+ * that imports it (and so the page's).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -41,15 +43,19 @@ function asset(name: string, content: string | Buffer): Asset {
 }
 
 /**
- * Each module with `'./<earlier module>'` replaced by that module's hashed URL, in the order
+ * Each module (served as `name`, imported as `'./<file>.module'`, the file holding its source)
+ * with every import of an earlier module replaced by that module's hashed URL, in the order
  * given (a module may import only modules before it: the core first, the app last).
  */
-export function linkModules(modules: ReadonlyArray<{ name: string; source: string }>): Map<string, Asset> {
+export function linkModules(modules: ReadonlyArray<{ name: string; file: string; source: string }>): Map<string, Asset> {
   const linked = new Map<string, Asset>();
+  const specs: Array<[string, string]> = [];
   for (const m of modules) {
     let source = m.source;
-    for (const [name, a] of linked) source = source.split(`'./${name}'`).join(`'${a.url}'`);
-    linked.set(m.name, asset(m.name, source));
+    for (const [spec, url] of specs) source = source.split(`'${spec}'`).join(`'${url}'`);
+    const a = asset(m.name, source);
+    linked.set(m.name, a);
+    specs.push([`./${m.file}`, a.url]);
   }
   return linked;
 }
@@ -72,9 +78,9 @@ function contentSecurityPolicy(): string {
 export function registerPortalPage(app: FastifyInstance, options: { graphqlPath: string }): void {
   // Linked, hashed and wrapped once per api; each compressed when first asked for.
   const modules = linkModules([
-    { name: 'portal-core.js', source: PORTAL_CORE_MODULE },
-    ...PORTAL_PAGE_MODULES.map((p) => ({ name: `${p.name}.js`, source: p.source })),
-    { name: 'portal-app.js', source: PORTAL_APP_MODULE },
+    { name: 'portal-core.js', file: 'portal-core.module', source: PORTAL_CORE_MODULE },
+    ...PORTAL_PAGE_MODULES.map((p) => ({ name: `${p.name}.js`, file: `${p.name}.module`, source: p.source })),
+    { name: 'portal-app.js', file: 'portal-app.module', source: PORTAL_APP_MODULE },
   ]);
   const client = asset('graphql-ws.js', graphqlWsBrowserBuild());
   // The dashboard's canvas line charts (global `EP`), shared rather than copied: the overview draws the same series.

@@ -7,7 +7,7 @@
  * Plain JS in a string: no backtick, no dollar-brace.
  */
 export const PORTAL_APP_MODULE = String.raw`
-import { session, storage, describeToken, gql, h, can, pages, errorBox, onUnauthenticated, closeSubscriptions } from './portal-core.js';
+import { session, storage, describeToken, gql, h, can, pages, errorBox, onUnauthenticated, closeSubscriptions } from './portal-core.module';
 
 var $ = function (id) { return document.getElementById(id); };
 var CUSTOMERS = 'query PortalCustomers { customers(first: 500) { nodes { id name } pageInfo { hasNextPage } } }';

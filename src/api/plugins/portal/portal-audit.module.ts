@@ -5,7 +5,7 @@
  * this page; what a customer could read of its own log is for the api to decide first.
  */
 export const PORTAL_AUDIT_MODULE = String.raw`
-import { registerPage, gql, h, table, when, showError } from './portal-core.js';
+import { registerPage, gql, h, table, when, showError } from './portal-core.module';
 
 var PAGE = 50;
 var LIST = 'query PortalAudit($customerId: ID, $after: String, $first: Int) { auditLog(customerId: $customerId, first: $first, after: $after) { nodes { id at mutation outcome operationName clientIp arguments actor { kind role tokenId } } pageInfo { endCursor hasNextPage } } }';

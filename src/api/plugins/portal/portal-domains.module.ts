@@ -6,7 +6,7 @@
  * (`uploadCertificate`: the key goes to the api only, never kept by the page), delete one.
  */
 export const PORTAL_DOMAINS_MODULE = String.raw`
-import { registerPage, gql, subscribe, h, can, table, when, showError, field } from './portal-core.js';
+import { registerPage, gql, subscribe, h, can, table, when, showError, field } from './portal-core.module';
 
 var CERT = 'id domains source status notBefore notAfter issuer lastError';
 var READ = 'query PortalDomains($id: ID!) { customer(id: $id) { id domains httpsRedirect hsts { maxAge includeSubDomains preload } } certificates(customerId: $id) { ' + CERT + ' } }';

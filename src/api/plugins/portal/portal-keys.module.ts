@@ -5,7 +5,7 @@
  * the api keeps at most two, so one can replace the other) and deleting one (`deleteSigningKey`).
  */
 export const PORTAL_KEYS_MODULE = String.raw`
-import { registerPage, gql, h, can, table, when, showError } from './portal-core.js';
+import { registerPage, gql, h, can, table, when, showError } from './portal-core.module';
 
 var LIST = 'query PortalKeys($id: ID!) { customer(id: $id) { id signingKeys { id createdAt } } }';
 var CREATE = 'mutation PortalCreateKey($customerId: ID!) { createSigningKey(customerId: $customerId) { id createdAt secret } }';

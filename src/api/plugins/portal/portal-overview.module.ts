@@ -8,7 +8,7 @@
  * each carries data-value for tests.
  */
 export const PORTAL_OVERVIEW_MODULE = String.raw`
-import { registerPage, gql, subscribe, h, fmt, table, showError } from './portal-core.js';
+import { registerPage, gql, subscribe, h, fmt, table, showError } from './portal-core.module';
 
 var MINUTES = 5;
 var STATS = 'at requests requestsPerSecond hitRatio bytesPerSecond errorRatio originP50Ms originP95Ms';

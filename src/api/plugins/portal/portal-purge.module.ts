@@ -7,7 +7,7 @@
  * (`purges`), read again at each step of the followed purge.
  */
 export const PORTAL_PURGE_MODULE = String.raw`
-import { registerPage, gql, subscribe, h, can, session, table, when, showError, field } from './portal-core.js';
+import { registerPage, gql, subscribe, h, can, session, table, when, showError, field } from './portal-core.module';
 
 var PURGE = 'id kind value soft requestedAt completedAt edgesApplied edgesTotal edges { edgeId live appliedAt objectsRemoved }';
 var PURGE_CACHE = 'mutation PortalPurge($input: PurgeInput!) { purgeCache(input: $input) { ' + PURGE + ' } }';

@@ -10,7 +10,7 @@
  * as read and saving is turned off, so a save never drops what the page could not read.
  */
 export const PORTAL_RULES_MODULE = String.raw`
-import { registerPage, gql, h, can, showError, ApiError } from './portal-core.js';
+import { registerPage, gql, h, can, showError, ApiError } from './portal-core.module';
 
 var LEAF = 'pathPrefixes globs extensions methods headers { name values } cookies { name values }';
 var LEVELS = 5;

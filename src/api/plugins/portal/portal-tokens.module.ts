@@ -5,7 +5,7 @@
  * stored by the page) and revoking one (`revokeToken`).
  */
 export const PORTAL_TOKENS_MODULE = String.raw`
-import { registerPage, gql, h, issuableRoles, table, when, showError, field } from './portal-core.js';
+import { registerPage, gql, h, issuableRoles, table, when, showError, field } from './portal-core.module';
 
 var LIST = 'query PortalTokens($customerId: ID) { tokens(customerId: $customerId) { id name role status createdAt expiresAt revokedAt createdBy } }';
 var CREATE = 'mutation PortalCreateToken($input: CreateTokenInput!) { createToken(input: $input) { secret token { id name role } } }';
