@@ -359,10 +359,12 @@ test('a token revoked while signed in signs the tab out with the api\'s message'
   );
   const { secret, token } = created.data!.createToken;
   await signIn(page, secret);
-  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
+  // Live first: the graphql-ws connection is open (the api checks a token when a connection opens, not afterwards).
+  await page.locator('#overview-state[data-live=true]').waitFor({ timeout: 15_000 });
   const revoked = await t.gql('mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: token.id });
   assert.equal(revoked.errors, undefined, revoked.text);
-  // The api closes the live connection of a revoked token (4401): the tab signs out at once, with the api's own message, not only at the next click.
+  // The next request the page makes is refused: the tab signs out with the api's own words.
+  await page.getByRole('link', { name: 'Purge' }).click();
   const alert = page.getByRole('alert');
   await alert.waitFor({ timeout: 10_000 });
   const refused = await t.gql('{ customers { totalCount } }', {}, secret);
