@@ -346,14 +346,16 @@ describe('purge rate limits shared by two api processes on one Redis', () => {
 
   test('a purge burst split across both apis gets 429 with Retry-After once the shared budget is spent', async () => {
     assert.equal((await t.gql(createCustomer('burst'))).errors, undefined);
+    const started = Date.now();
     assert.equal((await t.gql(purgeAll('burst'))).status, 200);
     assert.equal((await post(second.url, JSON.stringify({ query: purgeAll('burst') }))).status, 200);
     assert.equal((await t.gql(purgeAll('burst'))).status, 200);
     const refused = await post(second.url, JSON.stringify({ query: purgeAll('burst') }));
     assert.equal(refused.status, 429);
     const retryAfter = Number(refused.headers.get('retry-after'));
-    // One purge comes back every 20 s.
-    assert.ok(retryAfter >= 19 && retryAfter <= 20, `Retry-After ${retryAfter}`);
+    // One purge comes back every 20 s after the first: less the time this burst took (a loaded machine takes seconds).
+    const elapsedSeconds = (Date.now() - started) / 1000;
+    assert.ok(retryAfter >= Math.floor(20 - elapsedSeconds) - 1 && retryAfter <= 20, `Retry-After ${retryAfter} after a burst of ${elapsedSeconds} s`);
     assert.deepEqual(refused.json.errors, [
       {
         message: `Rate limit reached: at most 3 purges per minute for this token. Retry in ${retryAfter} s.`,
