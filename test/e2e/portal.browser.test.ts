@@ -6,14 +6,17 @@
  * labels, text, data attributes). Screenshots go to test-artifacts/portal-*.png (ignored by
  * git), as dashboard.browser.test.ts keeps test-artifacts/dashboard.png.
  *
- * Not here: a webhook test delivery (issue 16), since the webhook API does not exist yet.
+ * A webhook's test delivery goes to a real receiver on loopback, which checks its signature.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ORIGIN_LATENCY_BUCKETS_MS, type CustomerStatsDelta } from '../../src/core/stats.port';
+import { verifyWebhook, WEBHOOK_HEADERS } from '../../src/core/webhook.signature';
 import { playEdge, startTestApi, TOKEN, tokenFor, type TestApi } from '../integration/api.harness';
 import { launchChromium } from '../support/chromium';
 import { httpGet, ROOT } from '../support/processes';
@@ -27,7 +30,8 @@ let adminOfA: string;
 let viewerOfA: string;
 
 before(async () => {
-  t = await startTestApi();
+  // Webhook receivers of these tests listen on loopback.
+  t = await startTestApi({ CDN_ALLOW_PRIVATE_WEBHOOKS: 'true' });
   for (const input of [
     { id: CUSTOMER, name: 'Shop A', originUrl: 'http://127.0.0.1:9', domains: ['cdn.customer-a.test'] },
     { id: 'customer-b', name: 'Blog B', originUrl: 'http://127.0.0.1:9', domains: ['cdn.customer-b.test'] },
@@ -145,7 +149,7 @@ test('a customer admin signs in straight to its customer; the overview follows i
   assert.equal(await page.getByLabel('Customer', { exact: true }).isVisible(), false, 'no customer to pick');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('edgeplane.portal.token')), adminOfA);
   const nav = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
-  assert.deepEqual(nav, ['Overview', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys']);
+  assert.deepEqual(nav, ['Overview', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks']);
 
   // Traffic from both edges, one report per edge per second, until the page shows it.
   let stop = false;
@@ -350,6 +354,64 @@ test('signing keys: a new key\'s secret is shown once; an admin token picks a cu
   await page.close();
 });
 
+test('a webhook is created (its secret shown once) and a test delivery reaches a real receiver, signed, with the outcome shown live', async () => {
+  const received: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
+  const receiver: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  try {
+    const tab = await openPortal();
+    const { page } = tab;
+    await signIn(page, adminOfA);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByLabel('URL').fill(url);
+    await page.getByLabel('Description').fill('ci receiver');
+    await page.getByLabel('origin.down').check();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    const secret = page.locator('#webhook-secret');
+    await secret.waitFor();
+    const value = (await secret.innerText()).trim();
+    assert.equal(await focusedText(page), `CODE ${value}`, 'focus moves to the secret');
+    await until('listed', () => page.locator('#webhooks').innerText(), (s) => s.includes(url) && s.includes('origin.down') && s.includes('purge.completed'));
+
+    await page.getByRole('button', { name: 'Send a test to ci receiver' }).click();
+    const outcome = page.locator('#webhook-outcome');
+    assert.equal(await outcome.getAttribute('role'), 'status', 'the outcome is a live region');
+    await until('delivered', () => outcome.innerText(), (s) => s === 'Test delivery delivered: the receiver answered HTTP 200.', 20_000);
+    assert.match(await page.locator('#webhook-deliveries').innerText(), /webhook\.test\s+DELIVERED\s+1\s+HTTP 200/);
+    await screenshot(page, 'webhook-test');
+
+    // The receiver got it once, signed with the secret the page showed.
+    assert.equal(received.length, 1);
+    const [got] = received;
+    assert.equal(JSON.parse(got!.body).type, 'webhook.test');
+    const header = (name: string) => String(got!.headers[name]);
+    assert.ok(verifyWebhook(value, { timestamp: header(WEBHOOK_HEADERS.timestamp), signature: header(WEBHOOK_HEADERS.signature) }, got!.body), 'signed with the secret shown');
+
+    // Leaving and coming back: the secret is gone; the delivery can be sent again.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('button', { name: 'Deliveries of ci receiver' }).click();
+    assert.equal(await page.locator('#webhook-secret').count(), 0);
+    await page.getByRole('button', { name: /^Redeliver webhook\.test/ }).click();
+    await until('redelivered', () => outcome.innerText(), (s) => s === 'Redelivery of webhook.test delivered: the receiver answered HTTP 200.', 20_000);
+    assert.equal(received.length, 2);
+    assert.equal(received[1]!.headers[WEBHOOK_HEADERS.id], received[0]!.headers[WEBHOOK_HEADERS.id], 'the same event id');
+    done(tab);
+    await page.close();
+  } finally {
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  }
+});
+
 test('a token revoked while signed in signs the tab out with the api\'s message', async () => {
   const tab = await openPortal();
   const { page } = tab;
@@ -405,7 +467,7 @@ test('the keyboard alone signs in and reaches every page, focus on each page\'s 
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   const titles = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
-  assert.deepEqual(titles, ['Overview', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Audit log']);
+  assert.deepEqual(titles, ['Overview', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks', 'Audit log']);
   for (const title of [...titles.slice(1), titles[0]!]) {
     // From the current page's heading, back (Shift+Tab) into the navigation to the link.
     let found = false;
