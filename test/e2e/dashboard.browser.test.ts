@@ -43,7 +43,8 @@ before(async () => {
     // A fixed (free) port, so the api can be restarted where the page expects it.
     { CDN_API_PORT: String(await freePort()), CDN_EDGE_WORKERS: '1', CDN_DATA_DIR: dataDir, CDN_LOG_LEVEL: 'warn' },
   );
-  apiEnv = { ...env, CDN_LOG_LEVEL: 'info' };
+  // Alerts evaluated twice a second, so the alerts test sees a transition promptly.
+  apiEnv = { ...env, CDN_LOG_LEVEL: 'info', CDN_ALERT_EVAL_INTERVAL_MS: '500' };
   api = spawnCdn(['api'], apiEnv);
   apiUrl = String((await api.waitForLog('api listening')).url).replace(/\/graphql$/, '');
   edge = spawnCdn(['edge'], { ...env, CDN_LOG_LEVEL: 'info' });
@@ -307,6 +308,39 @@ test('origin health: the origins of the customer with their edges up, and one go
   } finally {
     await fleet.leave(played);
     await fleet.close();
+  }
+});
+
+test('alerts: the customer\'s rules with their states, one firing shown live when an edge holds its origin down, and back to OK', async () => {
+  const set = await graphqlRequest(apiUrl, TOKEN, 'mutation { setAlertRules(customerId: "customer-a", rules: [{ name: "origin-down", kind: ORIGIN_DOWN, forSeconds: 0 }, { name: "hit-ratio", kind: HIT_RATIO_BELOW, threshold: 0.1 }]) { id } }');
+  assert.equal(set.errors, undefined, JSON.stringify(set.errors));
+  const fleet = createRedisFleet({ url: redis.url, prefix: redis.prefix });
+  const played = 'edge-test-alerts';
+  const now = new Date().toISOString();
+  await fleet.heartbeat({ edgeId: played, host: 'alerts.test', pid: 4244, version: '9.9.9-test', appliedSeq: 0, ready: true, startedAt: now, heartbeatAt: now, cacheObjects: 0, cacheBytes: 0, originsDown: [] }, 60_000);
+  try {
+    const { page, pageErrors } = await openDashboard('#customer=customer-a');
+    await connect(page, TOKEN);
+    await page.locator('#conn').getByText('Live').waitFor({ timeout: 15_000 });
+    const row = page.locator('#alerts tbody tr').filter({ hasText: 'origin-down' });
+    const cells = async () => (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+    const ok = await until('origin-down listed OK', cells, (c) => c.length === 6 && c[2] === 'OK');
+    assert.equal(ok[1], 'ORIGIN_DOWN');
+    await page.waitForTimeout(300);
+    const downAt = new Date().toISOString();
+    await fleet.reportOriginHealth([{ edgeId: played, customerId: 'customer-a', origin: 'primary', state: 'down', reason: 'connect ECONNREFUSED (played)', at: downAt }]);
+    const firing = await until('origin-down FIRING, live', cells, (c) => c[2] === 'FIRING');
+    assert.equal(firing[4], '1');
+    assert.match(await page.locator('#alerts tbody tr').first().innerText(), /origin-down/, 'firing alerts come first');
+    await fleet.reportOriginHealth([{ edgeId: played, customerId: 'customer-a', origin: 'primary', state: 'up', reason: 'health check passed', at: new Date(Date.parse(downAt) + 1).toISOString() }]);
+    await until('origin-down back to OK, live', cells, (c) => c[2] === 'OK');
+    assert.equal(await page.getByRole('alert').isVisible(), false);
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  } finally {
+    await fleet.leave(played);
+    await fleet.close();
+    await graphqlRequest(apiUrl, TOKEN, 'mutation { setAlertRules(customerId: "customer-a", rules: []) { id } }');
   }
 });
 

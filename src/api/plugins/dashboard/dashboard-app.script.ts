@@ -4,7 +4,8 @@
  * `cacheStats` subscription from the history's last second (`after`); `fleetStats` for the
  * fleet; `purges` (re-read every few seconds, as no subscription announces new purges) with
  * `purgeStatus` for those still pending; `originHealth` (each origin, edges up and down)
- * kept current by the `originHealthChanged` subscription (the newest transition per edge wins).
+ * kept current by the `originHealthChanged` subscription (the newest transition per edge wins);
+ * `alerts` (each alert rule's state, firing ones first) kept current by `alertChanged`.
  * Subscriptions use graphql-ws' own browser build (global `graphqlWs`), which speaks
  * graphql-transport-ws, pings, and reconnects; we choose the backoff and show its state. An
  * api that stops closes its sockets with 1001: graphql-ws reconnects (behind a balancer, to
@@ -35,13 +36,15 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     fleetStats: 'subscription DashboardFleetStats { fleetStats(intervalSeconds: 1, top: 10) { requestsPerSecond hitRatio bytesPerSecond originP95Ms errorRatio activeCustomers edges { edgeId } topCustomers { customerId customerName requestsPerSecond hitRatio bytesPerSecond } } }',
     purgeStatus: 'subscription DashboardPurgeStatus($id: ID!) { purgeStatus(id: $id) { purge { ' + PURGE + ' } } }',
     originHealth: 'query DashboardOriginHealth($customerId: ID!) { originHealth(customerId: $customerId) { name url edges { edgeId state since reason } } }',
+    alerts: 'query DashboardAlerts($customerId: ID!) { alerts(customerId: $customerId) { state since value rule { name kind threshold } } }',
+    alertChanged: 'subscription DashboardAlertChanged($customerId: ID!) { alertChanged(customerId: $customerId) { alert { state since value rule { name kind threshold } } } }',
     originHealthChanged: 'subscription DashboardOriginHealthChanged($customerId: ID) { originHealthChanged(customerId: $customerId) { origin edgeId state reason at } }',
   };
 
   var $ = function (id) { return document.getElementById(id); };
   var charts = Array.prototype.map.call(document.querySelectorAll('figure.chart'), function (f) { return new EP.Chart(f, MINUTES * 60); });
   var fmt = EP.fmt;
-  var s = { token: null, client: null, fleetSub: null, customerId: null, gen: 0, statsSub: null, purges: [], purgeSubs: new Map(), purgeTimer: 0, origins: [], originSub: null, lost: false, requests: new Map() };
+  var s = { token: null, client: null, fleetSub: null, customerId: null, gen: 0, statsSub: null, purges: [], purgeSubs: new Map(), purgeTimer: 0, origins: [], originSub: null, alerts: [], alertSub: null, lost: false, requests: new Map() };
 
   function showError(message) { $('alert').textContent = message; $('alert').hidden = false; }
   function clearError() { $('alert').hidden = true; $('alert').textContent = ''; }
@@ -211,6 +214,9 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     if (s.originSub) s.originSub();
     s.originSub = null;
     s.origins = [];
+    if (s.alertSub) s.alertSub();
+    s.alertSub = null;
+    s.alerts = [];
   }
 
   async function selectCustomer(id) {
@@ -228,8 +234,10 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
     renderEdges([]);
     renderPurges();
     renderOrigins();
+    renderAlerts();
     clearError();
     loadOrigins(gen);
+    loadAlerts(gen);
     var last = await backfill();
     if (last === null || gen !== s.gen) return;
     // graphql-ws sends this object again on every reconnect: its after is always the last second drawn.
@@ -373,6 +381,33 @@ export const DASHBOARD_APP_SCRIPT = String.raw`
       edge.reason = c.reason;
       renderOrigins();
     });
+  }
+
+  /** alerts once, then each change replaces its rule's row (the newest state wins; a rule unknown here is added). */
+  async function loadAlerts(gen) {
+    var alerts;
+    try { alerts = (await query(Q.alerts, { customerId: s.customerId })).alerts; } catch (e) { if (gen === s.gen) fail(e); return; }
+    if (gen !== s.gen) return;
+    s.alerts = alerts;
+    renderAlerts();
+    s.alertSub = follow(Q.alertChanged, { customerId: s.customerId }, function (d) {
+      if (gen !== s.gen) return;
+      var a = d.alertChanged.alert;
+      var i = s.alerts.findIndex(function (x) { return x.rule.name === a.rule.name; });
+      if (i < 0) s.alerts.push(a); else s.alerts[i] = a;
+      renderAlerts();
+    });
+  }
+
+  function renderAlerts() {
+    var order = { FIRING: 0, PENDING: 1, OK: 2 };
+    var rows = s.alerts.slice().sort(function (a, b) { return order[a.state] - order[b.state]; }).map(function (a) {
+      var state = document.createElement('span');
+      state.className = 'state-' + a.state.toLowerCase();
+      state.textContent = a.state;
+      return [a.rule.name, a.rule.kind, state, time(a.since), a.value === null ? '–' : String(Math.round(a.value * 1000) / 1000), a.rule.threshold === null ? '–' : String(a.rule.threshold)];
+    });
+    fillTable('alerts', rows, 'No alert rules (setAlertRules).');
   }
 
   function renderOrigins() {

@@ -64,6 +64,7 @@ td.n, th.n { text-align: right; }
 dl { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 6px 16px; margin: 0 0 10px; }
 dt { color: var(--muted); } dd { margin: 0; font-weight: 600; font-variant-numeric: tabular-nums; }
 .pending { color: var(--s1); } .done { color: var(--ok); } .pre { white-space: pre-line; }
+.state-firing { color: var(--bad); font-weight: 600; } .state-pending { color: var(--s1); } .state-ok { color: var(--ok); }
 `;
 
 function esc(s: string): string {
@@ -136,6 +137,10 @@ ${table('edges', 'The customer\'s traffic in the last second, per edge process',
 <div><dt>Edges with traffic</dt><dd data-key="edges">–</dd></div>
 </dl>
 ${table('top', 'Top customers by requests in the last second', ['Customer', 'Requests/s', 'Hit ratio', 'Bandwidth'], 3)}
+</section>
+<section aria-labelledby="h-alerts">
+<h2 id="h-alerts">Alerts</h2>
+${table('alerts', 'The customer\'s alert rules, firing ones first; updates live as they change state', ['Rule', 'Kind', 'State', 'Since', 'Value', 'Threshold'], 2)}
 </section>
 <section aria-labelledby="h-origins">
 <h2 id="h-origins">Origin health</h2>
