@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
 import { Database } from '../../src/api/db/database';
 import { insertPurgeAcks, latestPurgeSeqs } from '../../src/api/db/purge.store';
+import { claimDueDeliveries, insertWebhook, insertWebhookEvents, listWebhooks } from '../../src/api/db/webhook.store';
 import { PurgeService } from '../../src/api/services/purge.service';
 import { CustomerService } from '../../src/api/services/customer.service';
 import { SecretBox } from '../../src/core/secret-box';
@@ -31,7 +32,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
   try {
     const first = createDataSource({ dataDir });
     await first.initialize();
-    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000', 'ApiTokens1795560000000', 'AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000', 'ApiTokens1795560000000', 'AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
     const customers = service(new Database(first));
     // Concurrent mutations must not share PGlite's single session mid-transaction.
     await Promise.all([
@@ -55,6 +56,15 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
     assert.equal(await firstDb.transaction((m) => insertPurgeAcks(m, [ack, { ...ack, edgeId: 'edge-2' }])), 2);
     assert.equal(await firstDb.transaction((m) => insertPurgeAcks(m, [ack])), 0, 'an ack stored twice is skipped');
     assert.deepEqual(await firstDb.read((m) => latestPurgeSeqs(m)), { lite: Number(purge.seq) });
+    // Webhooks on PGlite: the events list (varchar[]), events with their deliveries (jsonb_to_recordset), the dispatcher's claim (SKIP LOCKED).
+    const hook = await firstDb.transaction((m) => insertWebhook(m, { customerId: 'lite', url: 'https://hooks.lite.example/', events: ['origin.down', 'origin.up'], secretEnc: 'v1.x', enabled: true, description: '' }));
+    assert.deepEqual((await firstDb.read((m) => listWebhooks(m, 'lite'))).map((w) => w.events), [['origin.down', 'origin.up']]);
+    const event = { type: 'origin.down' as const, customerId: 'lite', dedupKey: 'origin.down:lite:1', occurredAt: new Date(), data: { origin: 'primary' } };
+    assert.equal(await firstDb.transaction((m) => insertWebhookEvents(m, [event, { ...event, dedupKey: 'origin.down:other:1', customerId: 'other' }])), 1);
+    assert.equal(await firstDb.transaction((m) => insertWebhookEvents(m, [event])), 0, 'an event stored twice is skipped');
+    const claimed = await firstDb.transaction((m) => claimDueDeliveries(m, 10, 60_000));
+    assert.deepEqual(claimed.map((c) => [c.webhook.id, c.event.type, c.event.data, c.attempts]), [[hook.id, 'origin.down', { origin: 'primary' }, 1]]);
+    assert.deepEqual(await firstDb.transaction((m) => claimDueDeliveries(m, 10, 60_000)), [], 'leased');
     await first.destroy();
 
     const second = createDataSource({ dataDir });
