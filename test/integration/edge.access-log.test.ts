@@ -4,7 +4,8 @@
  * requests and hit-lane requests, over HTTP/1, HTTPS and h2; one file per customer, hour and
  * process (the hour change on an injected clock); no query strings; unknown hosts not logged;
  * a client's attempt to break a line or forge a field escaped; retention deleting old files;
- * and lines dropped and counted, never waited for, when the disk blocks (a FIFO nobody reads).
+ * lines dropped and counted, never waited for, when the disk blocks (a FIFO nobody reads); and
+ * a shield's hops in no file (the asking edge logs its client's request).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,10 @@ import { createCertificateAuthority, type CertificateAuthority } from '../../src
 import type { AccessLogRecord } from '../../src/core/access-log.port';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
+import { createBusCustomerFeed } from '../../src/edge/sync/bus-sync';
+import { MemoryBus } from '../../src/bus/memory-bus';
+import { MemoryFleet } from '../../src/bus/memory-fleet';
+import { Relay } from '../support/bus-relay';
 import { createLogger } from '../../src/obs/logger.factory';
 import { customer, customerTls, edgeCertificate, edgeConfig, eventually, h2Request, h2Session, http, ManualClock, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
 
@@ -211,5 +216,40 @@ test('a disk that blocks never holds a request: lines beyond CDN_LOG_BUFFER_BYTE
     reader = await open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     await edge.close();
     await reader.close();
+  }
+});
+
+test('a shield logs no hop as the customer\'s request: the edge that asked it logs its client\'s request, once', async () => {
+  const bus = new MemoryBus();
+  const fleet = new MemoryFleet();
+  const relay = new Relay(bus);
+  await relay.upsert(customer('customer-s', origin.url, ['cdn.s.test']));
+  const started: Array<{ edge: EdgeHandle; dir: string; close(): Promise<void> }> = [];
+  const start = async (id: string, env: Record<string, string>): Promise<{ edge: EdgeHandle; dir: string }> => {
+    const data = path.join(root.dir, `data-${id}`);
+    const dir = path.join(root.dir, `logs-${id}`);
+    const customers = createBusCustomerFeed(bus, { dataDir: data, logger: silentLogger, blockMs: 100, retryMinMs: 20, retryMaxMs: 100 });
+    const edge = await startEdge(edgeConfig(data, { CDN_EDGE_ID: id, CDN_EDGE_HEARTBEAT_MS: '100', CDN_EDGE_TLS_PORT: 'off', CDN_LOG_DIR: dir, ...env }), { customers, fleet, logger: silentLogger });
+    await customers.ready;
+    const s = { edge, dir, close: () => edge.close() };
+    started.push(s);
+    return s;
+  };
+  try {
+    const shield = await start('shield-l', { CDN_EDGE_ROLE: 'shield' });
+    const edge = await start('edge-l', {});
+    await eventually(() => edge.edge.shields().includes(shield.edge.shieldUrl!), 5000, 'the edge sees the shield');
+    await eventually(() => shield.edge.appliedSeq() >= relay.seq && edge.edge.appliedSeq() >= relay.seq, 5000, 'both have the customer');
+    const answer = await http(edge.edge.url, '/through-shield', { host: 'cdn.s.test' });
+    assert.equal(answer.status, 200);
+    assert.match((await shield.edge.metrics.registry.metrics()), /cdn_edge_shield_hops_total\{outcome="served"\} 1/);
+    for (const s of started.splice(0)) await s.close();
+    const edgeLines = [...(await readLogs(edge.dir)).values()].flatMap((f) => f.records);
+    assert.deepEqual(edgeLines.map((r) => [r.customer, r.path, r.cache, r.edge]), [['customer-s', '/through-shield', 'MISS', 'edge-l']]);
+    assert.deepEqual([...(await readLogs(shield.dir)).keys()], [], 'nothing in the shield\'s files');
+  } finally {
+    for (const s of started) await s.close();
+    await fleet.close();
+    await bus.close();
   }
 });

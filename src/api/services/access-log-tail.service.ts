@@ -148,7 +148,15 @@ export class AccessLogTailService {
       void this.#mark([...new Set([...this.#tails].map((t) => t.customerId))]);
     }, this.#renewMs);
     this.#renewer.unref();
-    this.#loop ??= this.#read().finally(() => (this.#loop = undefined));
+    this.#startReading();
+  }
+
+  /** One read loop while tails are open; a tail opened while the loop was ending starts it again. */
+  #startReading(): void {
+    this.#loop ??= this.#read().finally(() => {
+      this.#loop = undefined;
+      if (!this.#stopped && this.#tails.size > 0) this.#startReading();
+    });
   }
 
   async #mark(customerIds: string[]): Promise<void> {
