@@ -23,6 +23,7 @@ import { MemoryRevocations } from '../../src/bus/memory-revocations';
 import { MemoryStatsChannel } from '../../src/bus/memory-stats';
 import { verifyWebhook } from '../../src/core/webhook.signature';
 import { createLogger } from '../../src/obs/logger.factory';
+import { createCertificateAuthority } from '../../src/bin/demo-pki';
 import { playEdge, SECRET_KEY, startTestApi, TOKEN, tokenFor, type TestApi } from './api.harness';
 
 const FAST = {
@@ -384,6 +385,49 @@ describe('webhooks and the SSRF rules', () => {
     const res = await t.gql(CREATE, { input: { customerId: 'ssrf-co', url: 'http://one-more.example.invalid/', events: ['ORIGIN_UP'] } });
     assert.equal(code(res), 'CDN_ERR_WEBHOOKS_FULL');
     assert.match(res.errors![0]!.message, /Customer "ssrf-co" already has 3 webhooks/);
+  });
+});
+
+describe('certificate events', () => {
+  let t: TestApi;
+  const receiver = new Receiver();
+
+  before(async () => {
+    // An ACME directory nothing answers (every order fails), a sweep every 200 ms.
+    t = await startTestApi({ ...FAST, CDN_ACME_DIRECTORY_URL: 'http://127.0.0.1:9/directory', CDN_ACME_AUTO: 'false', CDN_ACME_CHECK_INTERVAL_MS: '200' });
+    await createCustomer(t, 'cert-co');
+    await createWebhook(t, { customerId: 'cert-co', url: await receiver.start(), events: ['CERTIFICATE_FAILED', 'CERTIFICATE_EXPIRING', 'CERTIFICATE_ISSUED'] });
+  });
+  after(async () => {
+    await t?.close();
+    await receiver.close();
+  });
+
+  test('certificate.expiring for a served certificate within the warning window, once however many sweeps; certificate.failed for a failed order', async () => {
+    const notAfter = new Date(Date.now() + 3 * 24 * 3600_000);
+    const leaf = await (await createCertificateAuthority('Webhook CA')).issue(['cdn.cert-co.test'], { notAfter });
+    const uploaded = await t.gql<{ uploadCertificate: { id: string } }>('mutation($c: ID!, $cert: String!, $key: String!) { uploadCertificate(customerId: $c, certificatePem: $cert, privateKeyPem: $key) { id } }', {
+      c: 'cert-co',
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+    });
+    assert.equal(uploaded.errors, undefined, uploaded.text);
+    const expiring = await eventually('certificate.expiring', () => receiver.of('certificate.expiring')[0]);
+    assert.equal(expiring.json.customerId, 'cert-co');
+    assert.deepEqual(
+      { ...expiring.json.data, notAfter: undefined },
+      { certificateId: uploaded.data!.uploadCertificate.id, domains: ['cdn.cert-co.test'], source: 'UPLOADED', status: 'ISSUED', notAfter: undefined },
+    );
+    assert.equal(Math.abs(Date.parse(expiring.json.data.notAfter as string) - notAfter.getTime()) < 1000, true);
+
+    const requested = await t.gql<{ requestCertificate: { id: string } }>('mutation { requestCertificate(customerId: "cert-co", domains: ["cdn.cert-co.test"]) { id } }');
+    assert.equal(requested.errors, undefined, requested.text);
+    const failed = await eventually('certificate.failed', () => receiver.of('certificate.failed')[0]);
+    assert.equal(failed.json.data.certificateId, requested.data!.requestCertificate.id);
+    assert.equal(failed.json.data.willRetry, true);
+    assert.match(failed.json.data.error as string, /\S/);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(receiver.of('certificate.expiring').length, 1, 'several sweeps, one event');
   });
 });
 
