@@ -30,8 +30,8 @@ let adminOfA: string;
 let viewerOfA: string;
 
 before(async () => {
-  // Webhook receivers of these tests listen on loopback.
-  t = await startTestApi({ CDN_ALLOW_PRIVATE_WEBHOOKS: 'true' });
+  // Webhook receivers of these tests listen on loopback; alerts are judged every half second.
+  t = await startTestApi({ CDN_ALLOW_PRIVATE_WEBHOOKS: 'true', CDN_ALERT_EVAL_INTERVAL_MS: '500' });
   for (const input of [
     { id: CUSTOMER, name: 'Shop A', originUrl: 'http://127.0.0.1:9', domains: ['cdn.customer-a.test'] },
     { id: 'customer-b', name: 'Blog B', originUrl: 'http://127.0.0.1:9', domains: ['cdn.customer-b.test'] },
@@ -149,7 +149,7 @@ test('a customer admin signs in straight to its customer; the overview follows i
   assert.equal(await page.getByLabel('Customer', { exact: true }).isVisible(), false, 'no customer to pick');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('edgeplane.portal.token')), adminOfA);
   const nav = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
-  assert.deepEqual(nav, ['Overview', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks']);
+  assert.deepEqual(nav, ['Overview', 'Alerts', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks']);
 
   // Traffic from both edges, one report per edge per second, until the page shows it.
   let stop = false;
@@ -412,6 +412,49 @@ test('a webhook is created (its secret shown once) and a test delivery reaches a
   }
 });
 
+test('alert rules are saved (the api\'s refusals shown first) and an alert firing on live stats is shown as it happens', async () => {
+  const tab = await openPortal();
+  const { page } = tab;
+  await signIn(page, TOKEN);
+  await page.getByLabel('Customer', { exact: true }).selectOption('customer-b');
+  await page.getByRole('link', { name: 'Alerts' }).click();
+  const area = page.getByLabel(/Alert rules \(JSON/);
+  await until('loaded', () => area.inputValue(), (v) => v === '[]');
+  await area.fill(JSON.stringify([{ name: 'Hits!', kind: 'HIT_RATIO_BELOW' }]));
+  await page.getByRole('button', { name: 'Save alert rules' }).click();
+  const errors = page.locator('#alerts-errors');
+  await until('refused', () => errors.innerText(), (s) => s.includes('BAD_USER_INPUT'));
+  const rule = { name: 'hits', kind: 'HIT_RATIO_BELOW', threshold: 0.9, forSeconds: 0, windowSeconds: 10, minRequests: 1, enabled: true };
+  await area.fill(JSON.stringify([rule]));
+  await page.getByRole('button', { name: 'Save alert rules' }).click();
+  await until('saved', () => page.locator('#alert-rules-status').innerText(), (s) => s === 'Saved 1 alert rules.');
+  assert.deepEqual(JSON.parse(await area.inputValue()), [rule]);
+
+  // One hit in ten, every second, until the page shows the alert firing.
+  let stop = false;
+  const traffic = (async () => {
+    while (!stop) {
+      const second = Math.floor(Date.now() / 1000) - 1;
+      await t.stats.publish({ edgeId: 'edge-1', at: new Date((second + 1) * 1000).toISOString(), intervalMs: 1000, customers: [delta({ customerId: 'customer-b', requests: 10, results: { HIT: 1, MISS: 9 }, bytesSent: 1000, originResponses: 9 })] });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    await page.locator('#alerts-states [data-rule=hits][data-state=FIRING]').waitFor({ timeout: 20_000 });
+    assert.match(await page.locator('#alerts-live').innerText(), /^Alert hits: (OK|PENDING) → FIRING \(10\.0 %\)\.$/);
+    assert.equal(await page.locator('#alerts-live').getAttribute('role'), 'status');
+    await until('history', () => page.locator('#alerts-history').innerText(), (s) => /hits\s+(OK|PENDING) → FIRING/.test(s));
+    await screenshot(page, 'alerts');
+  } finally {
+    stop = true;
+    await traffic;
+  }
+  const cleared = await t.gql('mutation { setAlertRules(customerId: "customer-b", rules: []) { id } }');
+  assert.equal(cleared.errors, undefined, cleared.text);
+  done(tab);
+  await page.close();
+});
+
 test('a token revoked while signed in signs the tab out with the api\'s message', async () => {
   const tab = await openPortal();
   const { page } = tab;
@@ -467,7 +510,7 @@ test('the keyboard alone signs in and reaches every page, focus on each page\'s 
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   const titles = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
-  assert.deepEqual(titles, ['Overview', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks', 'Audit log']);
+  assert.deepEqual(titles, ['Overview', 'Alerts', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks', 'Audit log']);
   for (const title of [...titles.slice(1), titles[0]!]) {
     // From the current page's heading, back (Shift+Tab) into the navigation to the link.
     let found = false;

@@ -1,9 +1,10 @@
 /**
  * The portal's pages, one browser ES module each, in the order they are loaded (each registers
  * itself with portal-core's registerPage; the navigation follows each page's `order`). A new
- * page (alerts, top URLs, the access log tail, as their GraphQL lands) is one module file here
+ * page (top URLs, the access log tail, as their GraphQL lands) is one module file here
  * and one entry below.
  */
+import { PORTAL_ALERTS_MODULE } from './portal-alerts.module';
 import { PORTAL_AUDIT_MODULE } from './portal-audit.module';
 import { PORTAL_DOMAINS_MODULE } from './portal-domains.module';
 import { PORTAL_KEYS_MODULE } from './portal-keys.module';
@@ -15,6 +16,7 @@ import { PORTAL_WEBHOOKS_MODULE } from './portal-webhooks.module';
 
 export const PORTAL_PAGE_MODULES: ReadonlyArray<{ name: string; source: string }> = [
   { name: 'portal-overview', source: PORTAL_OVERVIEW_MODULE },
+  { name: 'portal-alerts', source: PORTAL_ALERTS_MODULE },
   { name: 'portal-purge', source: PORTAL_PURGE_MODULE },
   { name: 'portal-domains', source: PORTAL_DOMAINS_MODULE },
   { name: 'portal-rules', source: PORTAL_RULES_MODULE },
