@@ -226,12 +226,6 @@ export async function recordAttempt(m: Tx, deliveryId: string, outcome: AttemptO
   );
 }
 
-/** Hands claimed deliveries back at once (an api stopping before it sent them). */
-export async function releaseDeliveries(m: Tx, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await m.query(`UPDATE "webhook_delivery" SET "next_attempt_at" = now(), "attempts" = greatest("attempts" - 1, 0) WHERE "id" = ANY ($1::uuid[]) AND "status" = 'PENDING'`, [[...ids]]);
-}
-
 /** Pending deliveries (of every webhook): the queue's depth. */
 export async function countPendingDeliveries(m: Tx): Promise<number> {
   const rows: Array<{ n: number }> = await m.query(`SELECT count(*)::int AS "n" FROM "webhook_delivery" WHERE "status" = 'PENDING'`);

@@ -75,7 +75,7 @@ export class Webhook {
   @Field(() => [WebhookEventType])
   events!: WebhookEventType[];
 
-  @Field({ description: 'False: events still queue deliveries, which wait (and expire after the retry window) until it is enabled again.' })
+  @Field({ description: 'False: no delivery is queued for it (events meanwhile are not sent later); those already queued, tests included, wait until it is enabled again, and still fail after their retry window.' })
   enabled!: boolean;
 
   @Field()
