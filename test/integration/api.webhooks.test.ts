@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { loadApiConfig } from '../../src/api/config';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
-import { insertWebhookEvents } from '../../src/api/db/webhook.store';
+import { claimDueDeliveries, insertWebhook, insertWebhookEvents } from '../../src/api/db/webhook.store';
+import { SecretBox } from '../../src/core/secret-box';
 import { startApi, type ApiHandle } from '../../src/api/server';
 import { MemoryBus } from '../../src/bus/memory-bus';
 import { MemoryFleet } from '../../src/bus/memory-fleet';
@@ -480,6 +481,29 @@ describe('webhooks across api replicas', () => {
       }
     } finally {
       await restart.close();
+    }
+  });
+
+  test('a delivery claimed by an api that died (its lease taken, no outcome stored) is sent by another api once the lease has passed', async () => {
+    // No api runs now (the test above stopped them): the dead api is played by its claim alone.
+    const m = t.dataSource.manager;
+    const hook = await insertWebhook(m, { customerId: 'fleet-co', url, events: ['alert.resolved'], secretEnc: new SecretBox(SECRET_KEY).seal('lease-secret'), enabled: true, description: '' });
+    await insertWebhookEvents(m, [{ type: 'alert.resolved', customerId: 'fleet-co', dedupKey: 'alert.resolved:lease', occurredAt: new Date(), data: {} }]);
+    const claimed = await claimDueDeliveries(m, 10, 1500);
+    assert.equal(claimed.length, 1);
+    const leaseEnds = Date.now() + 1500;
+    const replica = await startReplica(t.databaseUrl, FAST);
+    try {
+      const got = await eventually('the delivery after the lease', () => receiver.of('alert.resolved')[0]);
+      assert.ok(Date.now() >= leaseEnds - 100, 'not before the lease ended');
+      assert.equal(got.headers['edgeplane-webhook-attempt'], '2');
+      assert.equal(verifyWebhook('lease-secret', { timestamp: got.headers['edgeplane-webhook-timestamp'] as string, signature: got.headers['edgeplane-signature'] as string }, got.body), true);
+      await eventually('DELIVERED', async () => {
+        const rows: Array<{ status: string }> = await t.dataSource.query(`SELECT status FROM webhook_delivery WHERE webhook_id = $1`, [hook.id]);
+        return rows[0]?.status === 'DELIVERED' ? true : undefined;
+      });
+    } finally {
+      await replica.close();
     }
   });
 
