@@ -10,6 +10,9 @@ import { test } from 'node:test';
 import { createDataSource, migrate } from '../../src/api/db/data-source';
 import { Database } from '../../src/api/db/database';
 import { insertPurgeAcks, latestPurgeSeqs } from '../../src/api/db/purge.store';
+import { compareAndSetAlertState, insertAlertEvents, readUnnotifiedAlertEvents, updateAlertValues } from '../../src/api/db/alert.store';
+import { NO_WEBHOOK_EVENTS } from '../../src/api/domain/webhook.types';
+import { AlertService } from '../../src/api/services/alert.service';
 import { claimDueDeliveries, insertWebhook, insertWebhookEvents, listWebhooks } from '../../src/api/db/webhook.store';
 import { PurgeService } from '../../src/api/services/purge.service';
 import { CustomerService } from '../../src/api/services/customer.service';
@@ -65,6 +68,19 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
     const claimed = await firstDb.transaction((m) => claimDueDeliveries(m, 10, 60_000));
     assert.deepEqual(claimed.map((c) => [c.webhook.id, c.event.type, c.event.data, c.attempts]), [[hook.id, 'origin.down', { origin: 'primary' }, 1]]);
     assert.deepEqual(await firstDb.transaction((m) => claimDueDeliveries(m, 10, 60_000)), [], 'leased');
+    // Alerts on PGlite: rules replaced as a whole (FOR UPDATE over the join), the compare-and-set, the batched values (unnest), history and its retry query.
+    const alertService = new AlertService({ db: firstDb, logger, windowMaxSeconds: 900, events: NO_WEBHOOK_EVENTS });
+    const [rule] = await alertService.set('lite', [{ name: 'down', kind: 'ORIGIN_DOWN', forSeconds: 0 }]);
+    const [standing] = await alertService.alerts('lite');
+    const firedAt = new Date(standing!.since.getTime() + 1000);
+    const won = await firstDb.transaction((m) => compareAndSetAlertState(m, rule!.id, { state: 'OK', since: standing!.since }, { state: 'FIRING', since: firedAt, value: 1 }));
+    assert.equal(won, true);
+    assert.equal(await firstDb.transaction((m) => compareAndSetAlertState(m, rule!.id, { state: 'OK', since: standing!.since }, { state: 'FIRING', since: firedAt, value: 1 })), false, 'the same transition twice');
+    await firstDb.transaction((m) => updateAlertValues(m, [{ ruleId: rule!.id, state: 'FIRING', since: firedAt, value: 2 }], new Date()));
+    assert.deepEqual((await alertService.alerts('lite')).map((a) => [a.state, a.value]), [['FIRING', 2]]);
+    await firstDb.transaction((m) => insertAlertEvents(m, [{ ruleId: rule!.id, customerId: 'lite', ruleName: 'down', kind: 'ORIGIN_DOWN', from: 'OK', to: 'FIRING', value: 1, threshold: null, firingSince: firedAt, reason: 'condition held for 0 s', at: firedAt }]));
+    assert.equal((await firstDb.read((m) => readUnnotifiedAlertEvents(m, new Date(Date.now() + 60_000), 10))).length, 1);
+    assert.deepEqual((await alertService.history('lite')).nodes.map((e) => `${e.from}>${e.to}`), ['OK>FIRING']);
     await first.destroy();
 
     const second = createDataSource({ dataDir });
