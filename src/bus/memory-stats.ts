@@ -10,7 +10,7 @@
  * The checks at the bottom are shared with redis-stats.ts (which imports them from here
  * rather than this file importing ioredis).
  */
-import { ORIGIN_LATENCY_BUCKETS_MS, type EdgeStatsReport, type StatsChannel, type StatsReadOptions } from '../core/stats.port';
+import { MINUTE_TOP_PATHS_MAX, ORIGIN_LATENCY_BUCKETS_MS, TOP_PATH_MAX_CHARS, type EdgeStatsReport, type StatsChannel, type StatsReadOptions } from '../core/stats.port';
 import { Signal, wokenOrTimeout } from './signal';
 
 export const STATS_RETENTION_MS_DEFAULT = 15 * 60_000;
@@ -181,6 +181,33 @@ function deltaProblem(delta: unknown): string | null {
   const buckets = delta['originLatencyBuckets'];
   if (!Array.isArray(buckets) || buckets.length !== LATENCY_BUCKET_COUNT || !buckets.every(isCount)) {
     return `"originLatencyBuckets" must be ${LATENCY_BUCKET_COUNT} whole numbers of at least 0`;
+  }
+  if (delta['top'] !== undefined) {
+    const problem = minuteTopProblem(delta['top']);
+    if (problem !== null) return `"top": ${problem}`;
+  }
+  return null;
+}
+
+function minuteTopProblem(top: unknown): string | null {
+  if (!isRecord(top)) return 'not an object';
+  const minute = top['minute'];
+  if (typeof minute !== 'string' || !Number.isFinite(Date.parse(minute)) || Date.parse(minute) % 60_000 !== 0) return `"minute" must be the ISO time of a whole minute, got ${shown(minute)}`;
+  if (!isCount(top['requests'])) return `"requests" must be a whole number of at least 0, got ${shown(top['requests'])}`;
+  if (!isCount(top['floor'])) return `"floor" must be a whole number of at least 0, got ${shown(top['floor'])}`;
+  const paths = top['paths'];
+  if (!Array.isArray(paths) || paths.length > MINUTE_TOP_PATHS_MAX) return `"paths" must be an array of at most ${MINUTE_TOP_PATHS_MAX}`;
+  for (const [i, p] of paths.entries()) {
+    if (!isRecord(p) || typeof p['key'] !== 'string' || p['key'].length === 0 || p['key'].length > TOP_PATH_MAX_CHARS + 1 || !isCount(p['count']) || !isCount(p['error']) || (p['error'] as number) > (p['count'] as number)) {
+      return `"paths[${i}]" must be {key: a path of at most ${TOP_PATH_MAX_CHARS} characters, count, error <= count}`;
+    }
+  }
+  const statuses = top['statuses'];
+  if (!Array.isArray(statuses) || statuses.length > 1000) return '"statuses" must be an array of at most 1000';
+  for (const [i, st] of statuses.entries()) {
+    if (!isRecord(st) || !Number.isInteger(st['status']) || (st['status'] as number) < 100 || (st['status'] as number) > 999 || !isCount(st['count'])) {
+      return `"statuses[${i}]" must be {status: 100 to 999, count}`;
+    }
   }
   return null;
 }

@@ -37,7 +37,31 @@ export interface CustomerStatsDelta {
   originErrors: number;
   /** ORIGIN_LATENCY_BUCKETS_MS.length + 1 counts (the last: slower than every bound). */
   originLatencyBuckets: number[];
+  /**
+   * Set in the first report after a minute ended: that minute's top paths on this edge
+   * process (a Space-Saving summary, core/top-k.ts) and its exact counts per status code.
+   * Absent from edges older than issue 16, and with CDN_EDGE_TOP_URLS=0.
+   */
+  top?: MinuteTop;
 }
+
+/** One customer's busiest paths and its status codes during one minute on one edge process. */
+export interface MinuteTop {
+  /** ISO start of the minute (UTC, whole minute). */
+  minute: string;
+  /** The requests counted in the summary (every request of the minute). */
+  requests: number;
+  /** Highest count first; `count - error <= true count <= count` (core/top-k.ts). */
+  paths: Array<{ key: string; count: number; error: number }>;
+  /** The smallest count kept when the summary was full (a path not listed had at most this many); 0 when it was not. */
+  floor: number;
+  /** Exact requests per status code. */
+  statuses: Array<{ status: number; count: number }>;
+}
+
+/** At most this many paths in a MinuteTop, and paths at most this long (longer ones are cut, marked with "…"). */
+export const MINUTE_TOP_PATHS_MAX = 1000;
+export const TOP_PATH_MAX_CHARS = 512;
 
 /** What one edge process publishes per interval. Customers without traffic are left out. */
 export interface EdgeStatsReport {

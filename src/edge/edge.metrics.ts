@@ -45,6 +45,8 @@ export interface EdgeMetricsSources {
   originStates?(): Iterable<{ customer: string; origin: string; up: boolean }>;
   /** Access log lines written and dropped (edge/logs/access-log.files.ts). */
   accessLog?(): { written: number; dropped: number };
+  /** CDN_EDGE_TOP_URLS: paths kept per customer per minute for the top paths (0: none). */
+  topUrls?: number;
 }
 
 /** What a cluster worker sends its primary for the per-customer families. */
@@ -83,7 +85,7 @@ export class EdgeMetrics {
   readonly #originQueueWait: Histogram<'customer'>;
   readonly #originQueueRejections: Counter<'customer'>;
   /** Per-customer deltas for the stats channel (drained by the stats reporter). */
-  readonly recorder = new StatsRecorder();
+  readonly recorder: StatsRecorder;
   readonly #series = new CustomerSeriesTable();
   readonly #sources: EdgeMetricsSources;
   /** One meter per customer seen (bounded by the customers; deleted ones are forgotten). */
@@ -91,6 +93,7 @@ export class EdgeMetrics {
 
   constructor(sources: EdgeMetricsSources) {
     this.#sources = sources;
+    this.recorder = new StatsRecorder(sources.topUrls ?? 0);
     this.registry = new EdgeRegistry(() => renderCustomerFamilies(EDGE_METRICS, this.#series.values(), this.#stored()));
     const registers = [this.registry];
     const m = EDGE_METRICS;

@@ -147,6 +147,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     cacheStats: () => storeStats?.(),
     tlsContexts: () => certificates?.size ?? 0,
     originStates: () => health?.states() ?? [],
+    topUrls: config.topUrls,
   });
   const ownStore =
     deps.store === undefined
@@ -615,7 +616,8 @@ function finish(tx: EdgeTransaction, ctx: PipelineContext): void {
   // A shield's hop is another edge's miss, already counted there as the customer's request:
   // only the shield's origin requests count for the customer here (and the hop in its own counter).
   if (tx.hop !== undefined) ctx.metrics.shieldHop('served');
-  else ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes, tx.transport);
+  // The path for the top paths: known once resolve ran (a request refused before has none to count).
+  else ctx.metrics.meter(customer).answered(tx.cache, tx.res.statusCode, tx.bytes, tx.transport, tx.path === '' ? undefined : tx.path);
   // The access log: the customer's client requests (not a shield's hops: the asking edge logs those; not unknown hosts).
   const accessLog = ctx.accessLog;
   if (accessLog !== undefined && tx.hop === undefined && tx.customer !== undefined && accessLog.wants(customer)) {

@@ -221,7 +221,7 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
   res.end(body);
   lane.served += 1;
 
-  ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport);
+  ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport, laneTarget.path);
   const accessLog = ctx.accessLog;
   if (accessLog !== undefined && accessLog.wants(customer.id)) {
     // The lane answers within the request callback: its request time is the time up to here.

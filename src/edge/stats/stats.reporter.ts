@@ -49,7 +49,7 @@ export class StatsReporter {
   tick(): Promise<void> {
     if (this.#publishing !== undefined) return this.#publishing;
     const now = Date.now();
-    if (!this.#o.recorder.pending) {
+    if (!this.#o.recorder.pendingAt(now)) {
       this.#since = now;
       return Promise.resolve();
     }
@@ -57,7 +57,7 @@ export class StatsReporter {
       edgeId: this.#o.edgeId,
       at: new Date(now).toISOString(),
       intervalMs: Math.max(1, Math.round(now - this.#since)),
-      customers: this.#o.recorder.drain(),
+      customers: this.#o.recorder.drain(now),
     };
     this.#since = now;
     this.#publishing = this.#publish(report).finally(() => (this.#publishing = undefined));
