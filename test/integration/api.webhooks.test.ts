@@ -94,12 +94,16 @@ async function startReplica(databaseUrl: string, env: Record<string, string>): P
   const [bus, fleet, stats, revocations] = [new MemoryBus(), new MemoryFleet(), new MemoryStatsChannel(), new MemoryRevocations()];
   const config = loadApiConfig({ CDN_API_PORT: '0', CDN_ADMIN_TOKEN: TOKEN, CDN_SECRET_KEY: SECRET_KEY, DATABASE_URL: databaseUrl, CDN_ALLOW_PRIVATE_ORIGINS: 'true', ...env });
   const api = await startApi(config, { dataSource, bus, fleet, stats, revocations, logger });
+  let closing: Promise<void> | undefined;
   return {
     api,
-    async close() {
-      await api.close();
-      await Promise.all([revocations.close(), fleet.close(), stats.close(), bus.close()]);
-      await dataSource.destroy();
+    close() {
+      closing ??= (async () => {
+        await api.close();
+        await Promise.all([revocations.close(), fleet.close(), stats.close(), bus.close()]);
+        await dataSource.destroy();
+      })();
+      return closing;
     },
   };
 }
@@ -504,6 +508,26 @@ describe('webhooks across api replicas', () => {
       });
     } finally {
       await replica.close();
+    }
+  });
+
+  test('an api that stops lets the delivery it is sending finish, and stores its outcome', async () => {
+    const slow = new Receiver();
+    slow.answer = () => ({ status: 200, body: 'took a while', delayMs: 800 });
+    const slowUrl = await slow.start();
+    const m = t.dataSource.manager;
+    const hook = await insertWebhook(m, { customerId: 'fleet-co', url: slowUrl, events: ['certificate.issued'], secretEnc: new SecretBox(SECRET_KEY).seal('slow-secret'), enabled: true, description: '' });
+    const replica = await startReplica(t.databaseUrl, FAST);
+    try {
+      await insertWebhookEvents(m, [{ type: 'certificate.issued', customerId: 'fleet-co', dedupKey: 'certificate.issued:slow', occurredAt: new Date(), data: {} }]);
+      await eventually('the request in flight', () => (slow.received.length === 1 ? true : undefined));
+      await replica.close();
+      const rows: Array<{ status: string; last_response: string }> = await t.dataSource.query(`SELECT status, last_response FROM webhook_delivery WHERE webhook_id = $1`, [hook.id]);
+      assert.deepEqual(rows, [{ status: 'DELIVERED', last_response: 'took a while' }]);
+    } finally {
+      await replica.close();
+      await t.dataSource.query(`DELETE FROM webhook WHERE id = $1`, [hook.id]);
+      await slow.close();
     }
   });
 
