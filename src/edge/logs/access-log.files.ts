@@ -128,8 +128,16 @@ export class AccessLogFiles {
       await this.#flushing;
       await this.#flush();
     })();
-    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    const finished = await Promise.race([done.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
     clearTimeout(timer);
+    if (!finished) {
+      // The disk did not take them in time: lost, and counted (a write still in flight may yet land).
+      let left = 0;
+      for (const p of this.#pending.values()) left += p.lines.length;
+      this.#pending.clear();
+      this.dropped += left;
+      this.#log.warn({ dir: this.#dir, lines: left }, 'access log: stopping before the disk took every line; those are dropped');
+    }
     await this.swept;
   }
 

@@ -40,10 +40,18 @@ export function accessRecord(req: ClientRequest, edge: string, facts: AccessFact
     const alpn = socket?.alpnProtocol;
     if (typeof alpn === 'string') record.alpn = alpn;
   }
-  const ua = req.headers['user-agent'];
-  if (typeof ua === 'string') record.ua = clip(ua, UA_MAX);
-  const referer = req.headers['referer'];
-  if (typeof referer === 'string') record.referer = clip(referer, REFERER_MAX);
+  // From the raw list: `req.headers` is built on first use, and the hit lane never builds it.
+  const raw = req.rawHeaders;
+  let ua: string | undefined;
+  let referer: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // node:http keeps the first of each (a repeat is dropped): so does the log.
+    if (name.length === 10 && ua === undefined && name.toLowerCase() === 'user-agent') ua = raw[i + 1];
+    else if (name.length === 7 && referer === undefined && name.toLowerCase() === 'referer') referer = raw[i + 1];
+  }
+  if (ua !== undefined) record.ua = clip(ua, UA_MAX);
+  if (referer !== undefined) record.referer = clip(referer, REFERER_MAX);
   if (facts.aborted) record.aborted = true;
   return record;
 }
