@@ -106,6 +106,9 @@ function wsClient() {
     url: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + GQL,
     connectionParams: function () { return { Authorization: 'Bearer ' + token }; },
     lazy: true,
+    // Kept open a while after the last subscription ends, so moving between pages (or customers) reuses the socket
+    // instead of closing and reopening it (and never closes one still connecting, which the browser reports as an error).
+    lazyCloseTimeout: 5000,
     keepAlive: 10000,
     retryAttempts: Infinity,
     shouldRetry: function () { return true; },
