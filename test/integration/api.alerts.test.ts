@@ -157,12 +157,13 @@ describe('evaluation', () => {
     assert.equal(notified[0]!.n, 2, 'fired and resolved are marked handed over');
   });
 
-  test('5xx share with for 0 fires at once (OK → FIRING); bandwidth above fires on bytes per second', async () => {
+  test('5xx share with for 0 fires at once (OK → FIRING); bandwidth above fires on bytes per second; origin p95 from the latency buckets, above one threshold and not another', async () => {
     await createCustomer('al-errors');
     const set = await setRules('al-errors', [
       { name: 'errors', kind: 'ERROR_5XX_SHARE_ABOVE', threshold: 0.2, forSeconds: 0, windowSeconds: 10, minRequests: 10 },
       { name: 'bandwidth', kind: 'BANDWIDTH_ABOVE', threshold: 100_000, forSeconds: 0, windowSeconds: 10 },
       { name: 'slow', kind: 'ORIGIN_LATENCY_P95_ABOVE', threshold: 5000, forSeconds: 0, windowSeconds: 10, minRequests: 10 },
+      { name: 'slower-than-50', kind: 'ORIGIN_LATENCY_P95_ABOVE', threshold: 50, forSeconds: 0, windowSeconds: 10, minRequests: 10 },
     ]);
     assert.equal(set.errors, undefined, set.text);
     const latency = new Array<number>(ORIGIN_LATENCY_BUCKETS_MS.length + 1).fill(0);
@@ -172,9 +173,16 @@ describe('evaluation', () => {
     assert.ok(errors.value !== null && Math.abs(errors.value - 0.5) < 0.01, `value ${errors.value}`);
     const bandwidth = await until('al-errors', 'bandwidth', 'FIRING');
     assert.ok(bandwidth.value! > 100_000, `value ${bandwidth.value}`);
-    const slow = (await alerts('al-errors')).find((a) => a.rule.name === 'slow')!;
+    // Values are written at the end of an evaluation pass, transitions at once: wait for the pass.
+    let slow = (await alerts('al-errors')).find((a) => a.rule.name === 'slow')!;
+    for (let i = 0; i < 40 && slow.value === null; i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      slow = (await alerts('al-errors')).find((a) => a.rule.name === 'slow')!;
+    }
     assert.equal(slow.state, 'OK');
     assert.ok(slow.value !== null && slow.value > 50 && slow.value <= 100, `p95 ${slow.value}`);
+    const p95 = await until('al-errors', 'slower-than-50', 'FIRING');
+    assert.ok(p95.value! > 50 && p95.value! <= 100, `p95 ${p95.value}`);
     const events = await history('al-errors');
     assert.ok(events.some((e) => e.ruleName === 'errors' && e.from === 'OK' && e.to === 'FIRING'), JSON.stringify(events));
     traffic.set('al-errors', null);
