@@ -74,8 +74,11 @@ test('a customer holding the most certificates it may is skipped and never keeps
      SELECT 'auto-full', ARRAY['x' || g || '.elsewhere.example'], 'ACME', 'FAILED' FROM generate_series(1, $1) g`,
     [CERTIFICATES_PER_CUSTOMER_MAX],
   );
+  // A sweep may have requested one between the create and the insert (it runs every 200 ms): at the cap or past it now.
+  const filled = (await rows('auto-full')).length;
+  assert.ok(filled >= CERTIFICATES_PER_CUSTOMER_MAX);
   await create('auto-z', ['cdn.auto-z.example']);
   await eventually(async () => (await rows('auto-z')).length === 1, 10_000, 'a request for the customer after the full one');
   const full = await rows('auto-full');
-  assert.equal(full.length, CERTIFICATES_PER_CUSTOMER_MAX, 'nothing more for the full customer');
+  assert.equal(full.length, filled, 'nothing more for the full customer');
 });
