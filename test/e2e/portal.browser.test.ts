@@ -276,6 +276,14 @@ test('a customer viewer cannot purge: the control is disabled, and the api refus
   await page.getByRole('link', { name: 'Delivery rules' }).click();
   assert.equal(await page.getByLabel(/Rules, in order/).getAttribute('readonly'), '');
   assert.equal(await page.getByRole('button', { name: 'Save rules' }).count(), 0);
+  await page.getByRole('link', { name: 'Alerts' }).click();
+  assert.equal(await page.getByLabel(/Alert rules \(JSON/).getAttribute('readonly'), '');
+  assert.equal(await page.getByRole('button', { name: 'Save alert rules' }).count(), 0);
+  await page.getByRole('link', { name: 'Webhooks' }).click();
+  await page.getByText('Your role may see the webhooks').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Create webhook' }).count(), 0);
+  await page.getByRole('link', { name: 'Signing keys' }).click();
+  assert.equal(await page.getByRole('button', { name: 'Create a signing key' }).isDisabled(), true);
   done(tab);
   await page.close();
 });
