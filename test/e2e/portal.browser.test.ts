@@ -342,6 +342,7 @@ test('signing keys: a new key\'s secret is shown once; an admin token picks a cu
   const tab = await openPortal();
   const { page } = tab;
   await signIn(page, TOKEN);
+  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   const select = page.getByLabel('Customer', { exact: true });
   assert.deepEqual(await select.locator('option').allTextContents(), ['Shop A (customer-a)', 'Blog B (customer-b)']);
   await select.selectOption('customer-b');
@@ -424,6 +425,7 @@ test('alert rules are saved (the api\'s refusals shown first) and an alert firin
   const tab = await openPortal();
   const { page } = tab;
   await signIn(page, TOKEN);
+  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   await page.getByLabel('Customer', { exact: true }).selectOption('customer-b');
   await page.getByRole('link', { name: 'Alerts' }).click();
   const area = page.getByLabel(/Alert rules \(JSON/);
@@ -499,6 +501,7 @@ test('rules nested deeper than a query may read are shown as far as read, and sa
   const tab = await openPortal();
   const { page } = tab;
   await signIn(page, TOKEN);
+  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   await page.getByLabel('Customer', { exact: true }).selectOption('customer-b');
   await page.getByRole('link', { name: 'Delivery rules' }).click();
   await until('limit shown', () => page.locator('#rules-errors').innerText(), (s) => s.includes('deeper than the portal can read'));
