@@ -65,6 +65,7 @@ import { toGraphqlAlertChange } from './graphql/alert.mapper';
 import type { WebhookEvents } from './domain/webhook.types';
 import { tokenSigningKey } from './services/token-signing';
 import { TokenService } from './services/token.service';
+import { TrafficTopService } from './services/traffic-top.service';
 import { TokenVerifier } from './services/token-verifier';
 import { WarmReportCollector } from './services/warm-report.collector';
 import { OriginHealthCollector } from './services/origin-health.collector';
@@ -169,6 +170,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     events: webhooks,
     onCompleted: (purge, completedAt) => metrics.observePurgeCompletion((completedAt.getTime() - purge.requestedAt.getTime()) / 1000),
   });
+  // Top URLs: the minute summaries in the stats reports, stored once per edge process and minute.
+  const trafficTop = new TrafficTopService({ db, logger: log, retentionHours: config.topRetentionHours, onStored: metrics.countTrafficTop() });
   const stats = new StatsAggregator({
     channel: deps.stats,
     logger: log,
@@ -177,6 +180,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     maxCustomersPerSecond: config.statsMaxCustomersPerSecond,
     customerNames: (ids) => customers.names(ids),
     onReports: (count) => metrics.countStatsReports(count),
+    onReportsRead: (reports) => trafficTop.record(reports),
   });
   const acks = new PurgeAckCollector({ db, fleet: deps.fleet, tracker: purgeTracker, signals, logger: log });
   // Warms follow the purges' path back: edge reports on the fleet channel, a collector, in-process signals, a tracker.
@@ -219,6 +223,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     accessStats,
     accessLogs: new AccessLogTailService({ channel: deps.accessLogs, logger: log }),
     webhooks,
+    trafficTop,
   };
   metrics.collectOriginsDown(() => services.originHealth.downByCustomer());
   const authenticator = new Authenticator(config.adminToken, verifier);
@@ -324,6 +329,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onSubscriptionsChanged: (field, delta) => (delta > 0 ? metrics.subscriptionOpened(field) : metrics.subscriptionClosed(field)),
   });
   relay.start();
+  trafficTop.start();
   stats.start();
   alertEvaluator.start();
   feed.start();
@@ -359,6 +365,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         await acme.stop();
         await alertEvaluator.stop();
         await stats.stop();
+        await trafficTop.stop();
         await services.accessLogs.stop();
         // An upgraded socket would otherwise keep the HTTP server from closing.
         await socketsClosed;

@@ -24,8 +24,9 @@ const ALL = [
   'OriginEvents1795630000000',
   'Webhooks1795700000000',
   'Alerts1795710000000',
+  'TrafficTop1795720000000',
 ];
-const TABLES = ['acme_account', 'acme_challenge', 'alert_event', 'alert_rule', 'alert_state', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge', 'webhook', 'webhook_delivery', 'webhook_event'];
+const TABLES = ['acme_account', 'acme_challenge', 'alert_event', 'alert_rule', 'alert_state', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'traffic_top_entry', 'traffic_top_summary', 'warm', 'warm_edge', 'webhook', 'webhook_delivery', 'webhook_event'];
 /** The tables of the certificates and ACME accounts migrations, newer than every other. */
 const TLS_TABLES = ['acme_account', 'acme_challenge', 'certificate'];
 /** The table of the delivery-rules migration. */
@@ -34,8 +35,10 @@ const RULES_TABLES = ['signing_key'];
 const WARM_TABLES = ['warm', 'warm_edge'];
 /** The tables of the origins migration and of the origin events one, the newest. */
 const ORIGIN_TABLES = ['customer_origin', 'origin_event'];
-/** The tables of the alerts migration, the newest. */
+/** The tables of the alerts migration (older than the top URLs one). */
 const ALERT_TABLES = ['alert_event', 'alert_rule', 'alert_state'];
+/** The tables of the top URLs migration, the newest. */
+const TOP_TABLES = ['traffic_top_entry', 'traffic_top_summary'];
 /** The tables of the webhooks migration (older than the alerts one). */
 const WEBHOOK_TABLES = ['webhook', 'webhook_delivery', 'webhook_event'];
 
@@ -176,7 +179,7 @@ test('the api tokens migration: a hash per token, customer roles carry their cus
 
     await undoThrough(ds, 'ApiTokens1795560000000');
     // The audit log and the certificates, newer, go first.
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'api_token' && t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
     assert.deepEqual(await migrate(ds), ALL.slice(ALL.indexOf('ApiTokens1795560000000')));
   }));
 
@@ -195,8 +198,8 @@ test('the audit-log migration: entries outlive their customer, the paging and re
     assert.deepEqual(rows, [{ id: '1', arguments: {}, outcome: null, finished_at: null, customer_id: 'm', recent: true }]);
 
     await undoThrough(ds, 'AuditLog1795570000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'audit_log' && !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -236,10 +239,10 @@ test('the certificates migration: statuses and sources checked, served rows hold
     assert.deepEqual(await ds.query('SELECT * FROM acme_challenge'), []);
 
     await undoThrough(ds, 'Certificates1795580000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TLS_TABLES.includes(t) && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND (column_name LIKE 'hsts%' OR column_name = 'https_redirect')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -250,8 +253,8 @@ test('the ACME accounts migration: one key per directory; down drops the table a
     await ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.a.b.c')`);
     await assert.rejects(ds.query(`INSERT INTO acme_account (directory_url, key_enc) VALUES ('https://ca.example/dir', 'v1.d.e.f')`), /pk_acme_account/);
     await undoThrough(ds, 'AcmeAccounts1795590000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'acme_account' && !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -262,7 +265,7 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await undoThrough(ds, 'DeliveryRules1795600000000');
     // A customer from before the migration, with its cache options.
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow) VALUES ('m', 'M', 'https://m.example', 60, 30, 'allowlist', '["v"]')`);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await ds.query(`SELECT cache_ttl, stale_if_error_seconds, query_string_mode, query_string_allow, delivery_rules, compress_types FROM customer`), [
       { cache_ttl: 60, stale_if_error_seconds: 30, query_string_mode: 'allowlist', query_string_allow: ['v'], delivery_rules: [], compress_types: [] },
     ]);
@@ -272,10 +275,10 @@ test('the delivery-rules migration: existing customers keep their behaviour (no 
     await ds.query(`DELETE FROM customer WHERE id = 'm'`);
     assert.deepEqual(await ds.query('SELECT * FROM signing_key'), []);
     await undoThrough(ds, 'DeliveryRules1795600000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !RULES_TABLES.includes(t) && !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
     const columns: unknown[] = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name IN ('delivery_rules', 'compress_types')`);
     assert.deepEqual(columns, []);
-    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -298,8 +301,8 @@ test('the cache-warming migration: edge rows go with their warm, warms with thei
     assert.deepEqual(await ds.query('SELECT * FROM warm'), []);
     assert.deepEqual(await ds.query('SELECT * FROM warm_edge'), []);
     await undoThrough(ds, 'CacheWarming1795610000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !WARM_TABLES.includes(t) && !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -308,13 +311,13 @@ test('the origins migration: every existing customer gets its one origin, primar
     const q = (sql: string) => ds.query(sql);
     await migrate(ds);
     await undoThrough(ds, 'Origins1795620000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
     // Customers from before the migration: with Basic Auth, without, and a lone username (never read as Basic Auth).
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username, basic_auth_password_enc, created_at, updated_at, version)
       VALUES ('a', 'A', 'https://origin.a.example/base', 60, 'user', 'v1.sealed', '2030-01-02T03:04:05Z', '2030-02-03T04:05:06Z', 7)`);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('b', 'B', 'http://origin.b.example:8080', 60)`);
     await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl, basic_auth_username) VALUES ('c', 'C', 'https://origin.c.example', 60, 'lonely')`);
-    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     const rows: Array<Record<string, unknown>> = await ds.query(
       `SELECT customer_id, name, url, basic_auth_username, basic_auth_password_enc, priority, weight, host_header, tls_server_name, health_check, created_at = (SELECT created_at FROM customer WHERE id = customer_id) AS same_created
          FROM customer_origin ORDER BY customer_id`,
@@ -341,13 +344,13 @@ test('the origins migration: every existing customer gets its one origin, primar
     assert.deepEqual((await ds.query(`SELECT customer_id FROM customer_origin ORDER BY 1`)) as unknown[], [{ customer_id: 'b' }, { customer_id: 'c' }]);
 
     await undoThrough(ds, 'Origins1795620000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ORIGIN_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
     assert.deepEqual(await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'origin_policy'`), []);
     assert.deepEqual(await ds.query(`SELECT id, origin_url FROM customer ORDER BY id`), [
       { id: 'b', origin_url: 'http://origin.b.example:8080' },
       { id: 'c', origin_url: 'https://origin.c.example' },
     ]);
-    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(ds), ['Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -368,8 +371,8 @@ test('the origin events migration: one row per (edge, customer, origin, at), up 
     assert.deepEqual(await ds.query('SELECT * FROM origin_event'), []);
 
     await undoThrough(ds, 'OriginEvents1795630000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'origin_event' && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => t !== 'origin_event' && !ALERT_TABLES.includes(t) && !WEBHOOK_TABLES.includes(t) && !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -402,8 +405,8 @@ test('the webhooks migration: one event per dedup key, known delivery statuses o
     assert.deepEqual(await ds.query('SELECT * FROM webhook_delivery'), []);
 
     await undoThrough(ds, 'Webhooks1795700000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !WEBHOOK_TABLES.includes(t) && !ALERT_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !WEBHOOK_TABLES.includes(t) && !ALERT_TABLES.includes(t) && !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));
 
@@ -430,7 +433,39 @@ test('the alerts migration: rules named once per customer, known kinds and state
     assert.deepEqual(indexes.map((i) => i.indexname), ['idx_alert_event_at', 'idx_alert_event_customer_id', 'idx_alert_event_unnotified', 'pk_alert_event']);
 
     await undoThrough(ds, 'Alerts1795710000000');
-    assert.deepEqual(await tables(q), TABLES.filter((t) => !ALERT_TABLES.includes(t)));
-    assert.deepEqual(await migrate(ds), ['Alerts1795710000000']);
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !ALERT_TABLES.includes(t) && !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['Alerts1795710000000', 'TrafficTop1795720000000']);
+    assert.deepEqual(await tables(q), TABLES);
+  }));
+
+test('the top URLs migration: one summary per (customer, minute, edge), one entry per key and kind, path or status only, errors within counts; entries go with their summary, summaries with their customer; down drops both tables alone', () =>
+  withDatabase(async (ds) => {
+    const q = (sql: string) => ds.query(sql);
+    await migrate(ds);
+    await ds.query(`INSERT INTO customer (id, name, origin_url, cache_ttl) VALUES ('a', 'A', 'https://a.example', 60)`);
+    const summary = `INSERT INTO traffic_top_summary (customer_id, minute, edge_id, requests, floor) VALUES ($1, '2030-01-01T00:01:00Z', $2, 10, 1)`;
+    await ds.query(summary, ['a', 'edge-1']);
+    await ds.query(summary, ['a', 'edge-2']);
+    await assert.rejects(ds.query(summary, ['a', 'edge-1']), /pk_traffic_top_summary/);
+    await assert.rejects(ds.query(summary, ['nobody', 'edge-1']), /fk_traffic_top_summary_customer/);
+    const entry = `INSERT INTO traffic_top_entry (customer_id, minute, edge_id, kind, key, count, error) VALUES ('a', '2030-01-01T00:01:00Z', $1, $2, $3, $4, $5)`;
+    await ds.query(entry, ['edge-1', 'path', '/a', 5, 1]);
+    await ds.query(entry, ['edge-1', 'status', '200', 10, 0]);
+    await assert.rejects(ds.query(entry, ['edge-1', 'path', '/a', 5, 0]), /pk_traffic_top_entry/);
+    await assert.rejects(ds.query(entry, ['edge-1', 'header', '/a', 5, 0]), /chk_traffic_top_entry_kind/);
+    await assert.rejects(ds.query(entry, ['edge-1', 'path', '/b', 1, 2]), /chk_traffic_top_entry_counts/);
+    await assert.rejects(ds.query(entry, ['edge-3', 'path', '/a', 5, 0]), /fk_traffic_top_entry_summary/);
+    await ds.query(`DELETE FROM traffic_top_summary WHERE edge_id = 'edge-1'`);
+    assert.deepEqual(await ds.query('SELECT * FROM traffic_top_entry'), []);
+    await ds.query(entry, ['edge-2', 'path', '/a', 5, 0]);
+    await ds.query(`DELETE FROM customer WHERE id = 'a'`);
+    assert.deepEqual(await ds.query('SELECT * FROM traffic_top_summary'), []);
+    assert.deepEqual(await ds.query('SELECT * FROM traffic_top_entry'), []);
+    const indexes: Array<{ indexname: string }> = await ds.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'traffic_top_summary' ORDER BY 1`);
+    assert.deepEqual(indexes.map((i) => i.indexname), ['idx_traffic_top_summary_minute', 'pk_traffic_top_summary']);
+
+    await undoThrough(ds, 'TrafficTop1795720000000');
+    assert.deepEqual(await tables(q), TABLES.filter((t) => !TOP_TABLES.includes(t)));
+    assert.deepEqual(await migrate(ds), ['TrafficTop1795720000000']);
     assert.deepEqual(await tables(q), TABLES);
   }));

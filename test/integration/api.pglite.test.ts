@@ -35,7 +35,7 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
   try {
     const first = createDataSource({ dataDir });
     await first.initialize();
-    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000', 'ApiTokens1795560000000', 'AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000']);
+    assert.deepEqual(await migrate(first), ['InitialSchema1732400000000', 'CustomerCacheOptions1795530000000', 'CustomerStaleIfError1795540000000', 'Purges1795550000000', 'ApiTokens1795560000000', 'AuditLog1795570000000', 'Certificates1795580000000', 'AcmeAccounts1795590000000', 'DeliveryRules1795600000000', 'CacheWarming1795610000000', 'Origins1795620000000', 'OriginEvents1795630000000', 'Webhooks1795700000000', 'Alerts1795710000000', 'TrafficTop1795720000000']);
     const customers = service(new Database(first));
     // Concurrent mutations must not share PGlite's single session mid-transaction.
     await Promise.all([

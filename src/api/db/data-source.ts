@@ -23,6 +23,7 @@ import { Origins1795620000000 } from '../../../migrations/1795620000000-origins'
 import { OriginEvents1795630000000 } from '../../../migrations/1795630000000-origin-events';
 import { Alerts1795710000000 } from '../../../migrations/1795710000000-alerts';
 import { Webhooks1795700000000 } from '../../../migrations/1795700000000-webhooks';
+import { TrafficTop1795720000000 } from '../../../migrations/1795720000000-traffic-top';
 import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
 import { ApiTokenEntity } from './api-token.entity';
@@ -69,6 +70,7 @@ export const API_MIGRATIONS = [
   OriginEvents1795630000000,
   Webhooks1795700000000,
   Alerts1795710000000,
+  TrafficTop1795720000000,
 ];
 
 /** Arbitrary constant: serialises `migrate` across api replicas starting together. */

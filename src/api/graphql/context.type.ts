@@ -21,6 +21,7 @@ import type { PurgeService } from '../services/purge.service';
 import type { SigningKeyService } from '../services/signing-key.service';
 import type { StatsAggregator } from '../services/stats-aggregator.service';
 import type { TokenService } from '../services/token.service';
+import type { TrafficTopService } from '../services/traffic-top.service';
 import type { WarmTracker } from '../services/warm-tracker.service';
 import type { WarmService } from '../services/warm.service';
 import type { AlertChange } from './alert.type';
@@ -61,6 +62,8 @@ export type ApiServices = {
   alerts: AlertService;
   /** Webhooks: receivers, deliveries, and the outbox services report to. */
   webhooks: WebhookService;
+  /** trafficTop: the edges' minute summaries of top paths and status codes, stored and merged. */
+  trafficTop: TrafficTopService;
 };
 
 export type ApiContext = {

@@ -23,13 +23,14 @@ import { PurgeStatusResolver } from './purge-status.resolver';
 import { PurgeResolver } from './purge.resolver';
 import { StatsResolver } from './stats.resolver';
 import { TokenResolver } from './token.resolver';
+import { TrafficTopResolver } from './traffic-top.resolver';
 import { WarmStatusResolver } from './warm-status.resolver';
 import { WarmResolver } from './warm.resolver';
 import { WebhookResolver } from './webhook.resolver';
 
 export async function buildApiSchema(options: { pubSub?: ApiPubSub } = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AccessLogResolver, AuditResolver, TokenResolver, AlertResolver, WebhookResolver],
+    resolvers: [CustomerResolver, CustomerChangeResolver, CertificateResolver, CertificateStatusResolver, DeliveryResolver, OriginResolver, OriginHealthResolver, PurgeResolver, PurgeStatusResolver, WarmResolver, WarmStatusResolver, EdgeResolver, StatsResolver, AccessLogResolver, AuditResolver, TokenResolver, AlertResolver, WebhookResolver, TrafficTopResolver],
     authChecker,
     // Inputs are checked by the services with core's rules, not by class-validator.
     validate: false,

@@ -159,6 +159,13 @@ export const apiMetricCatalog = {
     labelNames: [] as const,
     unit: 'deliveries',
   },
+  // Top URLs (services/traffic-top.service.ts): the edges' minute summaries this api wrote (or found written by another replica) or dropped.
+  trafficTopSummaries: {
+    name: 'cdn_api_traffic_top_summaries_total',
+    help: 'Per-minute top URL summaries of edge processes this api handled, by outcome: stored (written, or already there from another replica), dropped (its queue was full while PostgreSQL could not take them).',
+    labelNames: ['outcome'] as const,
+    unit: 'summaries',
+  },
 } as const;
 
 export type OperationOutcome = 'ok' | 'error' | 'unauthenticated';

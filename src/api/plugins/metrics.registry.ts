@@ -173,6 +173,14 @@ export class ApiMetrics {
    * The origins-down gauge, read at scrape time from the live edges. While the fleet channel
    * is away the last values stay (a scrape never fails for it).
    */
+  /** Top URL summaries stored or dropped (services/traffic-top.service.ts); both series exist from the start. */
+  countTrafficTop(): (outcome: 'stored' | 'dropped', count: number) => void {
+    const c = apiMetricCatalog.trafficTopSummaries;
+    const summaries = new Counter({ name: c.name, help: c.help, labelNames: c.labelNames, registers: [this.registry] });
+    for (const outcome of ['stored', 'dropped'] as const) summaries.inc({ outcome }, 0);
+    return (outcome, count) => summaries.inc({ outcome }, count);
+  }
+
   /** Webhook attempts by outcome (counted as they are recorded), and the outbox's depth (read at scrape time). */
   collectWebhooks(queueDepth: () => Promise<number>): (outcome: 'delivered' | 'retried' | 'failed') => void {
     const c = apiMetricCatalog;

@@ -71,6 +71,12 @@ export interface StatsAggregatorOptions {
   customerNames: (ids: string[]) => Promise<Map<string, string>>;
   /** Called with the number of reports read (for the metric). */
   onReports?: (count: number) => void;
+  /**
+   * Every report read, history at start then live (a report the start's overlap reads twice may
+   * come twice): the top URLs (services/traffic-top.service.ts) store their minute summaries from
+   * it. Must not block or throw; a throw is logged and ignored.
+   */
+  onReportsRead?: (reports: EdgeStatsReport[]) => void;
   now?: () => number;
   blockMs?: number;
   retryMs?: number;
@@ -94,6 +100,7 @@ export class StatsAggregator {
   readonly #graceMs: number;
   readonly #customerNames: StatsAggregatorOptions['customerNames'];
   readonly #onReports: (count: number) => void;
+  readonly #onReportsRead: (reports: EdgeStatsReport[]) => void;
   readonly #now: () => number;
   readonly #blockMs: number;
   readonly #retryMs: number;
@@ -118,6 +125,7 @@ export class StatsAggregator {
     this.#graceMs = options.graceMs;
     this.#customerNames = options.customerNames;
     this.#onReports = options.onReports ?? (() => {});
+    this.#onReportsRead = options.onReportsRead ?? (() => {});
     this.#now = options.now ?? Date.now;
     this.#blockMs = options.blockMs ?? 1000;
     this.#retryMs = options.retryMs ?? 1000;
@@ -373,6 +381,7 @@ export class StatsAggregator {
           loaded = new Set(history.map(reportKey));
           for (const report of history) this.#add(report, false);
           this.#onReports(history.length);
+          this.#handOn(history);
           this.#loaded = true;
           cursor = position;
         }
@@ -387,6 +396,7 @@ export class StatsAggregator {
           this.#add(report, true);
         }
         this.#onReports(reports.length);
+        this.#handOn(reports);
         cursor = next;
         if (failing) this.#log.info('reading edge stats again');
         failing = false;
@@ -396,6 +406,15 @@ export class StatsAggregator {
         failing = true;
         await sleep(this.#retryMs);
       }
+    }
+  }
+
+  #handOn(reports: EdgeStatsReport[]): void {
+    if (reports.length === 0) return;
+    try {
+      this.#onReportsRead(reports);
+    } catch (err) {
+      this.#log.error({ err }, 'a reader of edge stats reports failed');
     }
   }
 
