@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { loadApiConfig } from '../../src/api/config';
 import { startApi, type ApiHandle } from '../../src/api/server';
 import type { CustomerStatsDelta, EdgeStatsReport } from '../../src/core/stats.port';
+import { mergeTop } from '../../src/core/top-k';
 import { EdgeMetrics } from '../../src/edge/edge.metrics';
 import { createLogger } from '../../src/obs/logger.factory';
 import { countRows, refused, SECRET_KEY, startTestApi, TOKEN, tokenFor, type TestApi } from './api.harness';
@@ -182,6 +183,13 @@ test('trafficTop: the top 10 of a skewed workload on two edges over two minutes 
     const truth = truthPaths.get(p.path)!;
     assert.ok(p.requests - p.errorBound <= truth && truth <= p.requests + p.missingBound, `${p.path}: bounds ${JSON.stringify(p)} vs ${truth}`);
   }
+  // The same ranking and bounds as core/top-k.ts mergeTop over the summaries the edges shipped.
+  const summaries = published.flatMap((r) => r.customers.filter((c) => c.customerId === CUSTOMER && c.top !== undefined).map((c) => ({ entries: c.top!.paths, floor: c.top!.floor })));
+  assert.equal(summaries.length, 4);
+  assert.deepEqual(
+    wide.paths,
+    mergeTop(summaries, 100).map((e) => ({ path: e.key, requests: e.count, errorBound: e.error, missingBound: e.missing })),
+  );
   const defaults = await top({});
   assert.equal(new Date(defaults.to).getTime() - new Date(defaults.from).getTime(), 60 * MINUTE_MS);
   assert.equal(defaults.paths.length, 10);
