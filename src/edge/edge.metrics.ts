@@ -47,6 +47,8 @@ export interface EdgeMetricsSources {
   accessLog?(): { written: number; dropped: number };
   /** CDN_EDGE_TOP_URLS: paths kept per customer per minute for the top paths (0: none). */
   topUrls?: number;
+  /** The clock the top paths' minutes are read on (the edge's Clock; tests move it); Date.now by default. */
+  now?(): number;
 }
 
 /** What a cluster worker sends its primary for the per-customer families. */
@@ -93,7 +95,7 @@ export class EdgeMetrics {
 
   constructor(sources: EdgeMetricsSources) {
     this.#sources = sources;
-    this.recorder = new StatsRecorder(sources.topUrls ?? 0);
+    this.recorder = new StatsRecorder(sources.topUrls ?? 0, sources.now?.() ?? Date.now());
     this.registry = new EdgeRegistry(() => renderCustomerFamilies(EDGE_METRICS, this.#series.values(), this.#stored()));
     const registers = [this.registry];
     const m = EDGE_METRICS;

@@ -148,6 +148,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     tlsContexts: () => certificates?.size ?? 0,
     originStates: () => health?.states() ?? [],
     topUrls: config.topUrls,
+    now: () => (deps.clock ?? systemClock).now(),
   });
   const ownStore =
     deps.store === undefined
@@ -297,7 +298,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           logger,
         });
   const statsReporter =
-    deps.stats === undefined ? undefined : new StatsReporter({ channel: deps.stats, recorder: metrics.recorder, edgeId, intervalMs: config.statsIntervalMs, logger });
+    deps.stats === undefined ? undefined : new StatsReporter({ channel: deps.stats, recorder: metrics.recorder, edgeId, intervalMs: config.statsIntervalMs, logger, now: () => clock.now() });
 
   const close = async (): Promise<void> => {
     // First: its requests in flight are this edge's own, and its last reports go before the edge leaves the fleet.
