@@ -327,6 +327,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     logger: log,
     onSubscribe: (principal, payload) => limits.subscribe(schema, principal, payload),
     onSubscriptionsChanged: (field, delta) => (delta > 0 ? metrics.subscriptionOpened(field) : metrics.subscriptionClosed(field)),
+    revocations: verifier,
   });
   relay.start();
   trafficTop.start();

@@ -99,6 +99,8 @@ export type Principal = {
   tokenId?: string;
   /** Set exactly for customer roles: the one customer this caller acts on. */
   customerId?: string;
+  /** When the API token expires (epoch ms); the bootstrap admin token has none. Long-lived connections close then. */
+  expiresAt?: number;
 };
 
 /**

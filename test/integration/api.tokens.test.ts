@@ -100,12 +100,14 @@ test('a created token is shown once, stored as a hash, and authenticates as its 
     assert.equal(rows[0].created_by, 'admin-token');
     assert.ok(Math.abs(new Date(rows[0].expires_at).getTime() - Date.now() - 30 * 86_400_000) < 60_000);
 
-    const principal = await a.auth.authenticate(`Bearer ${secret}`);
+    const { expiresAt, ...principal } = await a.auth.authenticate(`Bearer ${secret}`);
     assert.deepEqual(principal, { kind: 'token', role: 'customer-purger', tokenId: token.id, customerId: 'acme' });
+    // The JWT's exp (whole seconds): what a graphql-ws connection's expiry timer is set to.
+    assert.ok(Math.abs(expiresAt! - token.expiresAt.getTime()) < 1000, `${expiresAt} vs ${token.expiresAt.toISOString()}`);
     assert.deepEqual(a.counts, { l1Hit: 0, l1Miss: 1, l2Hit: 0 });
     const again = a.auth.authenticate(`Bearer ${secret}`);
     assert.ok(!(again instanceof Promise), 'an L1 hit answers synchronously');
-    assert.deepEqual(again, principal);
+    assert.deepEqual(again, { ...principal, expiresAt });
     assert.equal(a.counts.l1Hit, 1);
     assert.deepEqual(await a.auth.authenticate('Bearer bootstrap-admin-token-0123456789'), { kind: 'admin', role: 'admin' }, 'the bootstrap admin token still works');
   }));

@@ -1,7 +1,12 @@
 /**
  * graphql-ws on Fastify's own HTTP server, same path as HTTP GraphQL (/graphql).
- * The token is checked once, at connection_init; a bad or missing one closes the socket
- * with 4401 before any operation runs. Errors go through the same formatter as HTTP.
+ * The token is checked at connection_init; a bad or missing one closes the socket with 4401
+ * before any operation runs. A connection outlives that check, so it is also closed with 4401
+ * (the catalog code as the reason) when its token is revoked, on any api (the verifier's
+ * revocation notices, `revocations`), and when its token expires (a timer at expiresAt); when
+ * notices may have been missed, every connection's token is checked again. 4401 is a code
+ * graphql-ws clients do not retry (4403 they do), so a client learns why and stops.
+ * Errors go through the same formatter as HTTP.
  * Running subscriptions are reported by root field (`onSubscriptionsChanged`) for the
  * subscriptions-open gauge: counted when the operation starts streaming, uncounted when it
  * completes or its socket closes, whichever comes first.
@@ -18,6 +23,7 @@ import { WebSocketServer } from 'ws';
 import { cdnError, isCdnError } from '../../core/errors';
 import type { Logger } from '../../obs/logger.factory';
 import { authorizationFromConnectionParams, type Authenticator, type Principal } from '../services/bearer.authenticator';
+import type { RevocationListener } from '../services/token-verifier';
 import type { ApiContext, ApiServices } from './context.type';
 import { formatApiError } from './error.format';
 
@@ -32,6 +38,12 @@ const DRAINING_UPGRADE_RESPONSE = 'HTTP/1.1 503 Service Unavailable\r\nRetry-Aft
 
 /** Per-connection state graphql-ws keeps in ctx.extra. A type alias (docs/CONTRIBUTING.md: not an interface). */
 type ConnectionExtra = { principal?: Principal };
+
+/** Longest single timer (setTimeout's limit is 2^31-1 ms, about 24.8 days): a later expiry re-arms. */
+const EXPIRY_TIMER_MAX_MS = 2 ** 31 - 1;
+
+/** A token connection the api may have to close: its socket, the credential it presented, its expiry timer. */
+type Watched = { close(code: string): void; authorization: string | undefined; principal: Principal; timer?: NodeJS.Timeout };
 
 /** +1 when a subscription on root field `field` starts, -1 when it ends. */
 export type SubscriptionsChanged = (field: string, delta: 1 | -1) => void;
@@ -62,7 +74,11 @@ export function attachSubscriptions(options: {
   /** Checks an operation before it runs (the api's limits): the arguments to run it with, or the errors to send instead. */
   onSubscribe?: (principal: Principal | null, payload: SubscribePayload) => Promise<ExecutionArgs | readonly GraphQLError[]>;
   onSubscriptionsChanged?: SubscriptionsChanged;
+  /** Revocation notices (the TokenVerifier's): connections of revoked tokens close at once. */
+  revocations?: { onRevoked(listener: RevocationListener): () => void };
+  now?: () => number;
 }): SubscriptionServer {
+  const now = options.now ?? Date.now;
   const log = options.logger.child({ component: 'graphql-ws' });
   const changed = options.onSubscriptionsChanged ?? (() => {});
   /** Per connection: subscription id → the root fields it counted. */
@@ -73,6 +89,57 @@ export function attachSubscriptions(options: {
     running.get(ctx)!.delete(id);
     for (const field of fields) changed(field, -1);
   };
+  /** Open connections of API tokens, by token id. */
+  const watched = new Map<string, Set<Watched>>();
+  const unwatch = (w: Watched): void => {
+    clearTimeout(w.timer);
+    const set = watched.get(w.principal.tokenId!);
+    set?.delete(w);
+    if (set?.size === 0) watched.delete(w.principal.tokenId!);
+  };
+  const armExpiry = (w: Watched): void => {
+    const left = w.principal.expiresAt! - now();
+    if (left <= 0) return w.close('CDN_ERR_AUTH_EXPIRED');
+    w.timer = setTimeout(() => armExpiry(w), Math.min(left, EXPIRY_TIMER_MAX_MS));
+    w.timer.unref();
+  };
+  const watch = (socket: { close(code: number, reason: string): void; once(event: 'close', f: () => void): unknown }, authorization: string | undefined, principal: Principal): Watched | undefined => {
+    if (principal.tokenId === undefined) return undefined; // the bootstrap admin token: never revoked, never expires
+    const w: Watched = {
+      authorization,
+      principal,
+      close: (code) => {
+        unwatch(w);
+        log.info({ tokenId: principal.tokenId, code }, 'graphql-ws connection closed: its token may no longer be used');
+        socket.close(WS_CLOSE_UNAUTHORIZED, code);
+      },
+    };
+    let set = watched.get(principal.tokenId);
+    if (set === undefined) watched.set(principal.tokenId, (set = new Set()));
+    set.add(w);
+    socket.once('close', () => unwatch(w));
+    if (principal.expiresAt !== undefined) armExpiry(w);
+    return w;
+  };
+  /** Notices were lost: ask the verifier again about every token still connected. */
+  const recheck = (w: Watched): void => {
+    Promise.resolve()
+      .then(() => options.authenticator.authenticate(w.authorization))
+      .catch((err: unknown) => {
+        if (isCdnError(err)) w.close(err.code);
+        else log.warn({ err, tokenId: w.principal.tokenId }, 'could not re-check a connected token; it stays connected');
+      });
+  };
+  /** Counts notices, so a connection whose check straddled one is checked again. */
+  let notices = 0;
+  const stopListening = options.revocations?.onRevoked((notice) => {
+    notices += 1;
+    if ('lost' in notice) {
+      for (const set of watched.values()) for (const w of [...set]) recheck(w);
+      return;
+    }
+    for (const tokenId of notice.tokenIds) for (const w of [...(watched.get(tokenId) ?? [])]) w.close('CDN_ERR_AUTH_REVOKED');
+  });
   const wss = new WebSocketServer({ server: options.server, path: options.path });
   const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
@@ -80,7 +147,12 @@ export function attachSubscriptions(options: {
       isProd: true,
       onConnect: async (ctx) => {
         try {
-          ctx.extra.principal = await options.authenticator.authenticate(authorizationFromConnectionParams(ctx.connectionParams));
+          const authorization = authorizationFromConnectionParams(ctx.connectionParams);
+          const noticesBefore = notices;
+          ctx.extra.principal = await options.authenticator.authenticate(authorization);
+          const w = watch(ctx.extra.socket, authorization, ctx.extra.principal);
+          // A decision made while a notice arrived may predate it: decide again (the verifier does not cache such a decision).
+          if (w !== undefined && notices !== noticesBefore) recheck(w);
           return true;
         } catch (err) {
           const reason = isCdnError(err) ? err.code : 'Unauthorized';
@@ -125,6 +197,8 @@ export function attachSubscriptions(options: {
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
   return {
     async close() {
+      stopListening?.();
+      for (const set of watched.values()) for (const w of set) clearTimeout(w.timer);
       for (const socket of wss.clients) socket.close(WS_CLOSE_GOING_AWAY, 'api shutting down; reconnect');
       // dispose() stops the WebSocketServer at once (its upgrade listener is gone when it
       // returns) and resolves when every socket has closed. Without an upgrade listener, Node

@@ -11,6 +11,11 @@
  * that token's L1 entry at once (the revoking process drops its own before answering). If
  * notices may have been missed (the channel says so, or reading it fails) every L1 entry is
  * dropped, and L1 stays off until reading works again: a decision is then always fresh.
+ *
+ * Listeners (`onRevoked`) hear the same: the token ids revoked, or that notices may have been
+ * missed. A request is checked when it arrives, but a graphql-ws connection lives on after its
+ * check, so the subscription server listens and closes the connections of revoked tokens (and
+ * re-checks them all when notices were lost).
  */
 import { LRUCache } from 'lru-cache';
 import { cdnError, isCdnError, type CdnError } from '../../core/errors';
@@ -47,6 +52,10 @@ export interface TokenVerifierOptions {
   now?: () => number;
 }
 
+/** What a revocation listener hears: these token ids were revoked, or notices may have been missed (re-check every token). */
+export type RevocationNotice = { tokenIds: readonly string[] } | { lost: true };
+export type RevocationListener = (notice: RevocationNotice) => void;
+
 type Decision = { principal: Principal; tokenId: string } | { error: CdnError; tokenId: string };
 
 const NO_COUNTERS: TokenVerifierCounters = { l1Hit() {}, l1Miss() {}, l2Hit() {} };
@@ -70,6 +79,7 @@ export class TokenVerifier {
   #l1On = false;
   #reading: Promise<void> | undefined;
   #stopped = false;
+  readonly #listeners = new Set<RevocationListener>();
 
   constructor(options: TokenVerifierOptions) {
     this.#key = options.key;
@@ -119,11 +129,31 @@ export class TokenVerifier {
     });
   }
 
-  /** Drops the token's L1 entry in this process (the revoking api, before it answers). */
+  /**
+   * Drops the token's L1 entry in this process (the revoking api, before it answers, and every
+   * api on a notice) and tells the listeners.
+   */
   forget(tokenId: string): void {
     this.#epoch += 1;
     const token = this.#byId.get(tokenId);
     if (token !== undefined) this.#l1.delete(token);
+    this.#tell({ tokenIds: [tokenId] });
+  }
+
+  /** Calls `listener` for every revocation this process hears of; returns the unsubscribe. */
+  onRevoked(listener: RevocationListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #tell(notice: RevocationNotice): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(notice);
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'revocation listener failed');
+      }
+    }
   }
 
   /** Stops following notices; closing the channel afterwards ends a read in progress. */
@@ -137,7 +167,7 @@ export class TokenVerifier {
     const decision = await this.#check(token, claims.tokenId).then(
       (): Decision => ({
         tokenId: claims.tokenId,
-        principal: { kind: 'token', role: claims.role, tokenId: claims.tokenId, ...(claims.customerId === undefined ? {} : { customerId: claims.customerId }) },
+        principal: { kind: 'token', role: claims.role, tokenId: claims.tokenId, expiresAt: claims.expiresAt, ...(claims.customerId === undefined ? {} : { customerId: claims.customerId }) },
       }),
       (err: unknown): Decision => {
         if (isCdnError(err)) return { tokenId: claims.tokenId, error: err };
@@ -203,6 +233,7 @@ export class TokenVerifier {
     this.#l1.clear();
     this.#byId.clear();
     this.#log.warn(`${why}: every cached token decision dropped`);
+    this.#tell({ lost: true });
   }
 }
 
