@@ -16,6 +16,7 @@ import { AlertService } from '../../src/api/services/alert.service';
 import { claimDueDeliveries, insertWebhook, insertWebhookEvents, listWebhooks } from '../../src/api/db/webhook.store';
 import { PurgeService } from '../../src/api/services/purge.service';
 import { CustomerService } from '../../src/api/services/customer.service';
+import { TrafficTopService } from '../../src/api/services/traffic-top.service';
 import { SecretBox } from '../../src/core/secret-box';
 import { createLogger } from '../../src/obs/logger.factory';
 
@@ -102,6 +103,48 @@ test('PGlite: migrate, create a customer with cache options, reopen, it is still
       await second.destroy();
     }
   } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('PGlite: the top URL queries work there (summaries stored once, merged with their bounds, exact statuses, the retention)', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'edgeplane-pglite-'));
+  const ds = createDataSource({ dataDir });
+  await ds.initialize();
+  try {
+    await migrate(ds);
+    const db = new Database(ds);
+    await service(db).create({ id: 'lite', name: 'Lite', originUrl: 'https://lite.example', domains: ['lite.example'] });
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+    const tops = new TrafficTopService({ db, logger, retentionHours: 1 });
+    const report = (edgeId: string, minuteMs: number, paths: Array<{ key: string; count: number; error: number }>, floor: number) => ({
+      edgeId,
+      at: new Date(minuteMs + 61_000).toISOString(),
+      intervalMs: 1000,
+      customers: [{ customerId: 'lite', requests: 0, results: {}, serverErrors: 0, bytesSent: 0, originResponses: 0, originErrors: 0, originLatencyBuckets: [], top: { minute: new Date(minuteMs).toISOString(), requests: 10, paths, floor, statuses: [{ status: 200, count: 9 }, { status: 404, count: 1 }] } }],
+    });
+    const a = report('edge-a', minute, [{ key: '/x', count: 6, error: 0 }, { key: '/y', count: 3, error: 1 }], 3);
+    const b = report('edge-b', minute, [{ key: '/y', count: 5, error: 0 }], 0);
+    const old = report('edge-a', minute - 2 * 3600_000, [{ key: '/old', count: 10, error: 0 }], 0);
+    tops.record([a, b, a, old]);
+    await tops.flushed();
+    tops.record([b]);
+    await tops.flushed();
+    const top = await tops.top('lite', 60, 10);
+    assert.equal(top.requests, 20);
+    assert.equal(top.summaries, 2);
+    assert.deepEqual(top.paths, [
+      { path: '/y', requests: 8, errorBound: 1, missingBound: 0 },
+      { path: '/x', requests: 6, errorBound: 0, missingBound: 0 },
+    ]);
+    assert.deepEqual(top.statuses, [{ status: 200, requests: 18 }, { status: 404, requests: 2 }]);
+    assert.equal((await ds.query('SELECT count(*)::int AS n FROM traffic_top_summary'))[0].n, 3);
+    await tops.sweep();
+    assert.equal((await ds.query('SELECT count(*)::int AS n FROM traffic_top_summary'))[0].n, 2);
+    assert.equal((await ds.query(`SELECT count(*)::int AS n FROM traffic_top_entry WHERE key = '/old'`))[0].n, 0);
+    await tops.stop();
+  } finally {
+    await ds.destroy();
     await rm(dataDir, { recursive: true, force: true });
   }
 });
