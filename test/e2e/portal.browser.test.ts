@@ -465,6 +465,46 @@ test('alert rules are saved (the api\'s refusals shown first) and an alert firin
   await page.close();
 });
 
+test('Top URLs: the last hour\'s busiest paths with the range of each count, and the status codes, from two edges\' minute summaries', async () => {
+  // Two edge processes ship the minute that just ended, as edges do in their first report after it.
+  const minute = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+  const top = (paths: Array<{ key: string; count: number; error: number }>, floor: number, statuses: Array<{ status: number; count: number }>) => ({ minute: new Date(minute).toISOString(), requests: statuses.reduce((n, s) => n + s.count, 0), paths, floor, statuses });
+  await t.stats.publish({ edgeId: 'edge-1', at: new Date(minute + 61_000).toISOString(), intervalMs: 1000, customers: [delta({ customerId: 'customer-b', requests: 0, top: top([{ key: '/index.html', count: 50, error: 0 }, { key: '/feed.xml', count: 12, error: 2 }], 2, [{ status: 200, count: 60 }, { status: 404, count: 4 }]) })] });
+  await t.stats.publish({ edgeId: 'edge-2', at: new Date(minute + 61_000).toISOString(), intervalMs: 1000, customers: [delta({ customerId: 'customer-b', requests: 0, top: top([{ key: '/index.html', count: 30, error: 0 }], 0, [{ status: 200, count: 29 }, { status: 503, count: 1 }]) })] });
+  const tab = await openPortal();
+  const { page } = tab;
+  await signIn(page, TOKEN);
+  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
+  await page.getByLabel('Customer', { exact: true }).selectOption('customer-b');
+  await page.getByRole('link', { name: 'Top URLs' }).click();
+  await page.getByRole('heading', { name: 'Top URLs', level: 2 }).waitFor();
+  // The reports are stored by the api in the background: reload until they are there.
+  await until('the summaries shown', async () => {
+    await page.getByRole('button', { name: 'Reload' }).click();
+    await page.waitForTimeout(200);
+    return page.locator('#top-summary').innerText();
+  }, (s) => s.startsWith('94 requests'));
+  assert.match(await page.locator('#top-summary').innerText(), /\(2 edge minutes\)\.$/);
+  const rows = await page.locator('#top-paths tbody tr').allInnerTexts();
+  assert.deepEqual(rows.map((r) => r.split('\t').map((c) => c.trim())), [
+    ['/index.html', '80', '80', '80'],
+    // Listed by edge-1 only (12, 2 of them perhaps inherited); edge-2 was not full, so nothing missing.
+    ['/feed.xml', '12', '10', '12'],
+  ]);
+  const codes = await page.locator('#top-statuses tbody tr').allInnerTexts();
+  assert.deepEqual(codes.map((r) => r.split('\t').map((c) => c.trim())), [
+    ['200', '89', '94.7 %'],
+    ['404', '4', '4.3 %'],
+    ['503', '1', '1.1 %'],
+  ]);
+  assert.equal(await page.locator('#top-statuses [data-status="503"]').getAttribute('class'), 'bad');
+  await page.getByLabel('Window').selectOption('15');
+  await until('the 15 minute window', () => page.locator('#top-summary').innerText(), (s) => s.startsWith('94 requests'));
+  await screenshot(page, 'top-urls');
+  done(tab);
+  await page.close();
+});
+
 test('a token revoked while signed in signs the tab out with the api\'s message', async () => {
   const tab = await openPortal();
   const { page } = tab;
@@ -521,7 +561,7 @@ test('the keyboard alone signs in and reaches every page, focus on each page\'s 
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
   const titles = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
-  assert.deepEqual(titles, ['Overview', 'Alerts', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks', 'Audit log']);
+  assert.deepEqual(titles, ['Overview', 'Top URLs', 'Alerts', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks', 'Audit log']);
   for (const title of [...titles.slice(1), titles[0]!]) {
     // From the current page's heading, back (Shift+Tab) into the navigation to the link.
     let found = false;

@@ -1,7 +1,7 @@
 /**
  * The portal's pages, one browser ES module each, in the order they are loaded (each registers
  * itself with portal-core's registerPage; the navigation follows each page's `order`). A new
- * page (top URLs, the access log tail, as their GraphQL lands) is one module file here
+ * page (the access log tail, as its GraphQL lands) is one module file here
  * and one entry below.
  */
 import { PORTAL_ALERTS_MODULE } from './portal-alerts.module';
@@ -11,11 +11,13 @@ import { PORTAL_KEYS_MODULE } from './portal-keys.module';
 import { PORTAL_OVERVIEW_MODULE } from './portal-overview.module';
 import { PORTAL_PURGE_MODULE } from './portal-purge.module';
 import { PORTAL_RULES_MODULE } from './portal-rules.module';
+import { PORTAL_TOP_MODULE } from './portal-top.module';
 import { PORTAL_TOKENS_MODULE } from './portal-tokens.module';
 import { PORTAL_WEBHOOKS_MODULE } from './portal-webhooks.module';
 
 export const PORTAL_PAGE_MODULES: ReadonlyArray<{ name: string; source: string }> = [
   { name: 'portal-overview', source: PORTAL_OVERVIEW_MODULE },
+  { name: 'portal-top', source: PORTAL_TOP_MODULE },
   { name: 'portal-alerts', source: PORTAL_ALERTS_MODULE },
   { name: 'portal-purge', source: PORTAL_PURGE_MODULE },
   { name: 'portal-domains', source: PORTAL_DOMAINS_MODULE },
