@@ -31,8 +31,8 @@ type Top = { requests: number; summaries: number; unlistedBound: number; paths: 
 let api: TestApi;
 let edge: EdgeHandle | undefined;
 let origin: Server;
-/** The edge's clock: the wall clock plus this. */
-let offsetMs = -2 * 60_000;
+/** The edge's clock: the wall clock plus this (set at start: 5 s into the minute two minutes back, so the requests stay in one edge minute). */
+let offsetMs = 0;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -59,6 +59,8 @@ before(async () => {
   assert.equal(created.errors, undefined, created.text);
   const tmp = await tempDir();
   cleanups.push(() => tmp.remove());
+  const now = Date.now();
+  offsetMs = Math.floor(now / 60_000) * 60_000 - 2 * 60_000 + 5_000 - now;
   const customers = createBusCustomerFeed(api.bus, { dataDir: tmp.dir, logger: silentLogger, blockMs: 100, retryMinMs: 20, retryMaxMs: 100 });
   edge = await startEdge(edgeConfig(tmp.dir, { CDN_SECRET_KEY: SECRET_KEY, CDN_EDGE_ID: 'top-edge', CDN_EDGE_TOP_URLS: '4', CDN_EDGE_STATS_INTERVAL_MS: '100' }), {
     customers,
