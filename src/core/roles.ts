@@ -20,7 +20,7 @@ export type CustomerRole = (typeof CUSTOMER_ROLES)[number];
 export type Role = PlatformRole | CustomerRole;
 
 /**
- * What a caller may do. `customer.*`, `purge.*`, `stats.read` and `token.manage` are about
+ * What a caller may do. `customer.*` (customer.audit too), `purge.*`, `stats.read` and `token.manage` are about
  * one customer; the `fleet.*`, `audit.read` and `customer.create`/`customer.delete` ones are
  * platform-wide and never held by a customer-scoped token.
  */
@@ -33,6 +33,7 @@ export const CAPABILITIES = {
   'purge.read': "see the customer's purges and warms and their progress",
   'stats.read': "see the customer's live and recent cache statistics",
   'token.manage': 'create, list and revoke tokens (a customer admin: of its customer, up to its own role)',
+  'customer.audit': "read the audit log's entries about the customer",
   'fleet.read': 'see edges and fleet-wide statistics',
   'audit.read': 'read the audit log',
   'webhook.fleet': "manage fleet-wide webhooks (every customer's events)",
@@ -46,7 +47,8 @@ const PLATFORM_ONLY: ReadonlySet<Capability> = new Set<Capability>(['customer.cr
 const ROLE_TABLE: Readonly<Record<Role, { inherits: readonly Role[]; grants: readonly Capability[] }>> = {
   'customer-viewer': { inherits: [], grants: ['customer.read', 'purge.read', 'stats.read'] },
   'customer-purger': { inherits: ['customer-viewer'], grants: ['purge.create'] },
-  'customer-admin': { inherits: ['customer-purger'], grants: ['customer.update', 'token.manage'] },
+  // customer.audit with token.manage: the log records who created and revoked tokens, which a viewer cannot list either.
+  'customer-admin': { inherits: ['customer-purger'], grants: ['customer.update', 'token.manage', 'customer.audit'] },
   viewer: { inherits: ['customer-viewer'], grants: ['fleet.read'] },
   operator: { inherits: ['viewer', 'customer-purger'], grants: ['customer.create', 'customer.update', 'customer.delete'] },
   admin: { inherits: ['operator', 'customer-admin'], grants: ['audit.read', 'webhook.fleet'] },

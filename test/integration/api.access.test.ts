@@ -74,7 +74,10 @@ const OPS: Array<{ name: string; query: string; variables?: Record<string, unkno
   { name: 'tokens', query: '{ tokens { id } }', expect: { admin: 'ok', 'customer-admin': 'ok', else: 'FORBIDDEN' } },
   { name: 'createToken (own customer)', query: 'mutation { createToken(input: { name: "n", role: CUSTOMER_VIEWER, customerId: "acme" }) { secret } }', expect: { admin: 'ok', 'customer-admin': 'ok', else: 'FORBIDDEN' } },
   { name: 'createToken (platform role)', query: 'mutation { createToken(input: { name: "n", role: VIEWER }) { secret } }', expect: { admin: 'ok', else: 'FORBIDDEN' } },
-  { name: 'auditLog', query: '{ auditLog { nodes { id } } }', expect: { admin: 'ok', else: 'FORBIDDEN' } },
+  { name: 'auditLog', query: '{ auditLog { nodes { id } } }', expect: { admin: 'ok', 'customer-admin': 'ok', else: 'FORBIDDEN' } },
+  { name: 'auditLog (own)', query: '{ auditLog(customerId: "acme") { nodes { id } } }', expect: { admin: 'ok', 'customer-admin': 'ok', else: 'FORBIDDEN' } },
+  { name: "auditLog (another's)", query: '{ auditLog(customerId: "globex") { nodes { id } } }', expect: { admin: 'ok', 'customer-admin': 'NOT_FOUND', else: 'FORBIDDEN' } },
+  { name: 'me', query: '{ me { role capabilities } }', expect: { else: 'ok' } },
   { name: 'accessStats', query: '{ accessStats { totalActive } }', expect: { admin: 'ok', else: 'FORBIDDEN' } },
 ];
 
@@ -172,4 +175,32 @@ test('grant monitoring: live tokens per role and per customer against thresholds
   assert.match(metrics, /cdn_api_tokens_threshold\{role="admin",level="critical"\} 10/);
   assert.match(metrics, /cdn_api_auth_l1_hits_total \d+/);
   assert.match(metrics, /cdn_api_token_revocations_total \d+/);
+});
+
+test('me: who the caller is and what its role allows, never the token; the bootstrap token has no id; no token is the usual 401', async () => {
+  type Me = { me: { tokenId: string | null; name: string | null; role: string; customerId: string | null; expiresAt: string | null; capabilities: string[] } };
+  const ME = '{ me { tokenId name role customerId expiresAt capabilities } }';
+  const listed = await t.gql<{ tokens: Array<{ id: string; name: string; expiresAt: string }> }>('{ tokens(customerId: "acme") { id name expiresAt } }');
+  const acmeAdmin = listed.data!.tokens.find((tk) => tk.name === 'customer-admin token')!;
+  const scoped = await t.gql<Me>(ME, {}, tokens['customer-admin']!);
+  assert.equal(scoped.errors, undefined, scoped.text);
+  assert.deepEqual(scoped.data!.me, {
+    tokenId: acmeAdmin.id,
+    name: 'customer-admin token',
+    role: 'CUSTOMER_ADMIN',
+    customerId: 'acme',
+    expiresAt: acmeAdmin.expiresAt,
+    capabilities: ['customer.audit', 'customer.read', 'customer.update', 'purge.create', 'purge.read', 'stats.read', 'token.manage'],
+  });
+  assert.ok(!scoped.text.includes(tokens['customer-admin']!), 'the token itself is never in the answer');
+  const viewer = await t.gql<Me>(ME, {}, tokens['customer-viewer']!);
+  assert.deepEqual(viewer.data!.me.capabilities, ['customer.read', 'purge.read', 'stats.read']);
+  const operator = await t.gql<Me>(ME, {}, tokens.operator!);
+  assert.deepEqual([operator.data!.me.role, operator.data!.me.customerId, operator.data!.me.capabilities.includes('audit.read')], ['OPERATOR', null, false]);
+  const bootstrap = await t.gql<Me>(ME);
+  assert.deepEqual({ ...bootstrap.data!.me, capabilities: bootstrap.data!.me.capabilities.length }, { tokenId: null, name: null, role: 'ADMIN', customerId: null, expiresAt: null, capabilities: 12 });
+  const anonymous = await t.gql(ME, {}, null);
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.errors?.[0]?.extensions.code, 'UNAUTHENTICATED', anonymous.text);
+  assert.match(anonymous.errors![0]!.message, /Missing credentials/);
 });

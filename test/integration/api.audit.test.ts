@@ -15,7 +15,7 @@ import { MAX_AUDITED_FIELDS } from '../../src/api/plugins/audit.plugin';
 import { AuditService } from '../../src/api/services/audit.service';
 import { TOKEN_EXPIRES_IN_DEFAULT } from '../../src/api/services/token.service';
 import { createLogger } from '../../src/obs/logger.factory';
-import { countRows, startTestApi, type TestApi, wsClient, playEdge } from './api.harness';
+import { countRows, startTestApi, type TestApi, tokenFor, wsClient, playEdge } from './api.harness';
 
 const PASSWORD = 'audit-origin-pa55word-never-stored';
 const ENTRY = 'id at finishedAt actor { kind role tokenId customerId } mutation operationName arguments customerId outcome requestId clientIp';
@@ -409,6 +409,45 @@ describe('auditLog', () => {
     assert.equal(rest.data!.auditLog.pageInfo.hasNextPage, false);
 
     assert.deepEqual(await newest(10, 'never-existed'), [], 'an unknown customer has no entries, and is not an error');
+  });
+
+  test("a customer admin reads its customer's entries only; platform staff stay anonymous there; another customer is NOT_FOUND", async () => {
+    await ok(CREATE, { input: customer('own-a') });
+    await ok(CREATE, { input: customer('own-b') });
+    // A platform API token acts on own-a (its token id and IP are not shown to the customer), then on own-b, and fleet-wide.
+    const staff = (await ok(CREATE_TOKEN, { input: { name: 'staff', role: 'OPERATOR' } })) as { createToken: { token: { id: string }; secret: string } };
+    assert.equal((await t.gql(PURGE, { input: { customerId: 'own-a', kind: 'URL', value: '/by-staff' } }, staff.createToken.secret)).errors, undefined);
+    await ok(PURGE, { input: { customerId: 'own-b', kind: 'URL', value: '/other' } });
+    const admin = await tokenFor(t, 'CUSTOMER_ADMIN', 'own-a');
+    assert.equal((await t.gql(PURGE, { input: { customerId: 'own-a', kind: 'URL', value: '/by-customer' } }, admin)).errors, undefined);
+    await ok(CREATE_TOKEN, { input: { name: 'fleet-wide', role: 'VIEWER' } });
+
+    const platformView = await newest(100, 'own-a');
+    const own = await t.gql<Page>(AUDIT, { first: 100 }, admin);
+    assert.equal(own.errors, undefined, own.text);
+    const entries = own.data!.auditLog.nodes;
+    assert.deepEqual(entries.map((e) => e.id), platformView.map((e) => e.id), 'exactly the entries about own-a');
+    assert.ok(entries.every((e) => e.customerId === 'own-a'), 'nothing about own-b, nothing fleet-wide');
+    assert.deepEqual(entries.map((e) => [e.mutation, (e.arguments.input as { value?: string }).value]).slice(0, 2), [['purgeCache', '/by-customer'], ['createToken', undefined]]);
+    const byStaff = entries.find((e) => (e.arguments.input as { value?: string }).value === '/by-staff')!;
+    assert.deepEqual([byStaff.actor, byStaff.clientIp], [{ kind: 'token', role: 'operator', tokenId: null, customerId: null }, null]);
+    const byCustomer = entries[0]!;
+    assert.equal(byCustomer.actor.customerId, 'own-a');
+    assert.notEqual(byCustomer.actor.tokenId, null, "the customer's own tokens are named");
+    assert.notEqual(byCustomer.clientIp, null);
+    // The redaction rules are the log's: what was redacted when written stays redacted.
+    assert.deepEqual(platformView.map((e) => e.arguments), entries.map((e) => e.arguments));
+
+    const named = await t.gql<Page>(AUDIT, { first: 100, customerId: 'own-a' }, admin);
+    assert.deepEqual(named.data!.auditLog.nodes.map((e) => e.id), entries.map((e) => e.id));
+    for (const other of ['own-b', 'never-existed']) {
+      const refused = await t.gql<Page>(AUDIT, { customerId: other }, admin);
+      assert.equal(refused.errors?.[0]?.extensions.code, 'NOT_FOUND', refused.text);
+    }
+    for (const role of ['CUSTOMER_PURGER', 'CUSTOMER_VIEWER']) {
+      const refused = await t.gql<Page>(AUDIT, {}, await tokenFor(t, role, 'own-a'));
+      assert.equal(refused.errors?.[0]?.extensions.code, 'FORBIDDEN', refused.text);
+    }
   });
 
   test('refuses a bad page size or cursor, naming them', async () => {

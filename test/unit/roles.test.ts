@@ -13,7 +13,7 @@ test('each role holds exactly the capabilities of the table, inherited ones incl
   const expected: Record<Role, Capability[]> = {
     'customer-viewer': ['customer.read', 'purge.read', 'stats.read'],
     'customer-purger': ['customer.read', 'purge.read', 'stats.read', 'purge.create'],
-    'customer-admin': ['customer.read', 'purge.read', 'stats.read', 'purge.create', 'customer.update', 'token.manage'],
+    'customer-admin': ['customer.read', 'purge.read', 'stats.read', 'purge.create', 'customer.update', 'token.manage', 'customer.audit'],
     viewer: ['customer.read', 'purge.read', 'stats.read', 'fleet.read'],
     operator: ['customer.read', 'purge.read', 'stats.read', 'fleet.read', 'purge.create', 'customer.create', 'customer.update', 'customer.delete'],
     admin: ALL,

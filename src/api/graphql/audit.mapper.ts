@@ -2,11 +2,16 @@
 import type { AuditRecord } from '../domain/audit.types';
 import { AuditActor, AuditEntry } from './audit.type';
 
-export function toGraphqlAuditEntry(record: AuditRecord): AuditEntry {
+/**
+ * `forCustomer`: the reader is a customer's token (its own log). The platform's staff stay
+ * anonymous there: of a platform actor it sees the role, not the token id or the IP address.
+ */
+export function toGraphqlAuditEntry(record: AuditRecord, options: { forCustomer?: boolean } = {}): AuditEntry {
+  const staff = options.forCustomer === true && record.actor.customerId == null;
   const actor = Object.assign(new AuditActor(), {
     kind: record.actor.kind,
     role: record.actor.role,
-    tokenId: record.actor.tokenId,
+    tokenId: staff ? null : record.actor.tokenId,
     customerId: record.actor.customerId,
   });
   return Object.assign(new AuditEntry(), {
@@ -20,6 +25,6 @@ export function toGraphqlAuditEntry(record: AuditRecord): AuditEntry {
     customerId: record.customerId,
     outcome: record.outcome,
     requestId: record.requestId,
-    clientIp: record.clientIp,
+    clientIp: staff ? null : record.clientIp,
   });
 }

@@ -1,12 +1,14 @@
 /** Token queries and mutations. Thin: arguments in, the token service, mapper out. */
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { cdnError } from '../../core/errors';
+import { capabilitiesOf } from '../../core/roles';
 import type { Principal } from '../services/bearer.authenticator';
 import type { ApiContext } from './context.type';
 import { CreateTokenInput } from './token.input';
 import { AccessStats, GrantLevel } from './access-stats.type';
 import { toGraphqlToken } from './token.mapper';
 import { ApiToken, CreatedToken, toCoreRole, toGraphqlRole } from './token.type';
+import { Viewer } from './viewer.type';
 
 function caller(ctx: ApiContext): Principal {
   if (ctx.principal === null) throw cdnError('CDN_ERR_AUTH_MISSING');
@@ -33,6 +35,22 @@ export class TokenResolver {
   @Mutation(() => ApiToken, { description: 'Revokes a token at once on every api instance. Revoking twice is harmless.' })
   async revokeToken(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ApiToken> {
     return toGraphqlToken(await ctx.services.tokens.revoke(caller(ctx), id));
+  }
+
+  @Authorized()
+  @Query(() => Viewer, { description: 'Who the caller is: its token\'s id, name, role, customer, expiry and capabilities (never the token). Any valid token.' })
+  async me(@Ctx() ctx: ApiContext): Promise<Viewer> {
+    const principal = caller(ctx);
+    const row = principal.tokenId === undefined ? undefined : await ctx.services.tokens.lookup(principal.tokenId);
+    const expiresAt = row?.expiresAt.getTime() ?? principal.expiresAt;
+    return {
+      tokenId: principal.tokenId ?? null,
+      name: row?.name ?? null,
+      role: toGraphqlRole(principal.role),
+      customerId: principal.customerId ?? null,
+      expiresAt: expiresAt === undefined ? null : new Date(expiresAt),
+      capabilities: [...capabilitiesOf(principal.role)].sort(),
+    };
   }
 
   @Authorized('token.manage')
