@@ -11,7 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
 import { loadApiConfig } from '../../src/api/config';
+import { Database } from '../../src/api/db/database';
+import { TrafficTopService } from '../../src/api/services/traffic-top.service';
 import { startApi, type ApiHandle } from '../../src/api/server';
 import type { CustomerStatsDelta, EdgeStatsReport } from '../../src/core/stats.port';
 import { mergeTop } from '../../src/core/top-k';
@@ -254,4 +257,33 @@ test('a second api replica reading the same reports stores nothing twice; report
   const del = await t.gql('mutation($id: ID!) { deleteCustomer(id: $id) }', { id: OTHER });
   assert.equal(del.errors, undefined, del.text);
   assert.deepEqual(await t.dataSource.query(`SELECT * FROM traffic_top_summary WHERE customer_id = $1`, [OTHER]), []);
+});
+
+test('while PostgreSQL refuses the writes, summaries wait in a bounded queue (the oldest dropped and counted), the failure is logged once, and they are stored once it accepts again', async () => {
+  const lines: string[] = [];
+  const logger = createLogger({ name: 'api', level: 'info', destination: new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString('utf8')); done(); } }) });
+  const counted = { stored: 0, dropped: 0 };
+  const tops = new TrafficTopService({ db: new Database(t.dataSource), logger, retentionHours: 2, retryMs: 100, queueMax: 3, onStored: (outcome, n) => (counted[outcome] += n) });
+  const minute = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 10 * MINUTE_MS;
+  const summary = (edgeId: string): EdgeStatsReport => report(edgeId, minute + 61_000, [{ customerId: CUSTOMER, requests: 1, results: { HIT: 1 }, serverErrors: 0, bytesSent: 1, originResponses: 0, originErrors: 0, originLatencyBuckets: [], top: { minute: new Date(minute).toISOString(), requests: 1, paths: [{ key: '/queued', count: 1, error: 0 }], floor: 0, statuses: [{ status: 200, count: 1 }] } }]);
+  const queued = async (): Promise<string[]> => (await t.dataSource.query(`SELECT edge_id FROM traffic_top_summary WHERE minute = $1 ORDER BY edge_id`, [new Date(minute)])).map((r: { edge_id: string }) => r.edge_id);
+  // The table away (renamed): every write fails.
+  await t.dataSource.query('ALTER TABLE traffic_top_entry RENAME TO traffic_top_entry_away');
+  try {
+    tops.record([summary('q-1')]);
+    await new Promise((r) => setTimeout(r, 350));
+    tops.record([summary('q-2'), summary('q-3'), summary('q-4'), summary('q-5')]);
+    await new Promise((r) => setTimeout(r, 350));
+  } finally {
+    await t.dataSource.query('ALTER TABLE traffic_top_entry_away RENAME TO traffic_top_entry');
+  }
+  assert.deepEqual(counted, { stored: 0, dropped: 2 });
+  assert.equal(lines.filter((l) => l.includes('cannot store top URL summaries')).length, 1, 'logged once, not per retry');
+  assert.deepEqual(await queued(), []);
+  // Accepted again: the retry stores the three kept, the newest.
+  await eventually('the queue stored', async () => ((await queued()).length === 3 ? true : undefined));
+  assert.deepEqual(await queued(), ['q-3', 'q-4', 'q-5']);
+  assert.deepEqual(counted, { stored: 3, dropped: 2 });
+  assert.equal(lines.filter((l) => l.includes('storing top URL summaries again')).length, 1);
+  await tops.stop();
 });
