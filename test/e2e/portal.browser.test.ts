@@ -149,7 +149,7 @@ test('a customer admin signs in straight to its customer; the overview follows i
   assert.equal(await page.getByLabel('Customer', { exact: true }).isVisible(), false, 'no customer to pick');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('edgeplane.portal.token')), adminOfA);
   const nav = await page.getByRole('navigation', { name: 'Portal' }).getByRole('link').allInnerTexts();
-  assert.deepEqual(nav, ['Overview', 'Alerts', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks']);
+  assert.deepEqual(nav, ['Overview', 'Top URLs', 'Alerts', 'Purge', 'Domains and certificates', 'Delivery rules', 'Tokens', 'Signing keys', 'Webhooks', 'Audit log']);
 
   // Traffic from both edges, one report per edge per second, until the page shows it.
   let stop = false;
@@ -505,7 +505,7 @@ test('Top URLs: the last hour\'s busiest paths with the range of each count, and
   await page.close();
 });
 
-test('a token revoked while signed in signs the tab out with the api\'s message', async () => {
+test('a token revoked while a live page is open signs the tab out at once, with the api\'s message', async () => {
   const tab = await openPortal();
   const { page } = tab;
   const created = await t.gql<{ createToken: { secret: string; token: { id: string } } }>(
@@ -514,19 +514,43 @@ test('a token revoked while signed in signs the tab out with the api\'s message'
   );
   const { secret, token } = created.data!.createToken;
   await signIn(page, secret);
-  // Live first: the graphql-ws connection is open (the api checks a token when a connection opens, not afterwards).
+  // Live first: the overview's graphql-ws connection is open.
   await page.locator('#overview-state[data-live=true]').waitFor({ timeout: 15_000 });
   const revoked = await t.gql('mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: token.id });
   assert.equal(revoked.errors, undefined, revoked.text);
-  // The next request the page makes is refused: the tab signs out with the api's own words.
-  await page.getByRole('link', { name: 'Purge' }).click();
+  const revokedAt = Date.now();
+  // Nothing clicked: the api closes the live connection (4401 CDN_ERR_AUTH_REVOKED) and the tab signs out with the api's own words.
   const alert = page.getByRole('alert');
-  await alert.waitFor({ timeout: 10_000 });
+  await alert.waitFor({ timeout: 3_000 });
+  assert.ok(Date.now() - revokedAt < 3_000, `signed out ${Date.now() - revokedAt} ms after the revocation`);
   const refused = await t.gql('{ customers { totalCount } }', {}, secret);
   assert.ok((await alert.innerText()).includes(refused.errors![0]!.message), `${await alert.innerText()} has the api's message`);
   assert.match(await alert.innerText(), /UNAUTHENTICATED, CDN_ERR_AUTH_REVOKED/);
   assert.equal(await page.getByLabel('Api token').isVisible(), true);
   assert.equal(await page.evaluate(() => sessionStorage.getItem('edgeplane.portal.token')), null);
+  done(tab);
+  await page.close();
+});
+
+test('a customer admin reads its customer\'s audit log, and nothing about another customer', async () => {
+  const tab = await openPortal();
+  const { page } = tab;
+  // Something about each customer, made by the platform (the bootstrap admin token).
+  for (const [customerId, value] of [[CUSTOMER, '/audit-a'], ['customer-b', '/audit-b']]) {
+    const res = await t.gql('mutation($input: PurgeInput!) { purgeCache(input: $input) { id } }', { input: { customerId, kind: 'URL', value } });
+    assert.equal(res.errors, undefined, res.text);
+  }
+  await signIn(page, adminOfA);
+  await page.getByRole('heading', { name: 'Overview', level: 2 }).waitFor();
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('heading', { name: 'Audit log', level: 2 }).waitFor();
+  const list = page.locator('#audit table');
+  await until('entries shown', () => list.innerText(), (s) => s.includes('/audit-a'));
+  const text = await list.innerText();
+  assert.match(text, /createCustomer/, 'the customer\'s creation');
+  assert.match(text, /createToken/, 'its tokens being made');
+  assert.ok(!text.includes('/audit-b') && !text.includes('customer-b') && !text.includes('Blog B'), 'nothing about customer-b');
+  await screenshot(page, 'audit-customer-admin');
   done(tab);
   await page.close();
 });

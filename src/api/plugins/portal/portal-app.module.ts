@@ -1,16 +1,16 @@
 /**
  * Browser ES module `portal-app.js`, loaded after every page module: sign-in (the token checked
- * with a `customers` query, kept in sessionStorage only once the api accepted it), the customer
+ * with `me` and `customers` in one query, kept in sessionStorage only once the api accepted it;
+ * role, customer and capabilities are the api's answer, not read from the token), the customer
  * (a customer-scoped token's own; a platform token picks one), the navigation built from the
  * registered pages the role may use, the hash router (`#/purge`), focus on the new page's
  * heading at every page change, and sign-out.
  * Plain JS in a string: no backtick, no dollar-brace.
  */
 export const PORTAL_APP_MODULE = String.raw`
-import { session, storage, describeToken, gql, h, can, pages, errorBox, onUnauthenticated, closeSubscriptions } from './portal-core.module';
+import { session, storage, SIGN_IN, gql, h, can, pages, errorBox, onUnauthenticated, closeSubscriptions } from './portal-core.module';
 
 var $ = function (id) { return document.getElementById(id); };
-var CUSTOMERS = 'query PortalCustomers { customers(first: 500) { nodes { id name } pageInfo { hasNextPage } } }';
 var current = { page: null, stop: null, token: 0 };
 var customers = [];
 
@@ -90,20 +90,22 @@ async function signIn(token, restoring) {
   var alert = $('signin-alert');
   alert.hidden = true;
   alert.textContent = '';
-  var claims = describeToken(token);
+  var claims;
   var list;
   try {
-    list = (await gql(CUSTOMERS, {}, token)).customers;
+    var answer = await gql(SIGN_IN, {}, token);
+    claims = answer.me;
+    list = answer.customers;
   } catch (err) {
     storage.forget();
     fillAlert(alert, err);
     $('token').focus();
     return;
   }
-  if (!claims.role) { alert.textContent = 'This token names no role the portal knows.'; alert.hidden = false; return; }
   session.token = token;
   session.role = claims.role;
   session.scopedCustomerId = claims.customerId;
+  session.capabilities = claims.capabilities;
   storage.keep(token);
   customers = list.nodes;
   var select = $('customer');
@@ -140,6 +142,7 @@ function signOut(err) {
   closeSubscriptions();
   session.token = null;
   session.role = null;
+  session.capabilities = [];
   session.customerId = null;
   storage.forget();
   $('page').textContent = '';

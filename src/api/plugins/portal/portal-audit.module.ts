@@ -1,8 +1,8 @@
 /**
  * Browser ES module: the Audit log page. Every mutation about this customer, newest first
- * (`auditLog(customerId)`), a page of 50 at a time. The api lets only ADMIN read the audit log
- * (audit.read is platform-only in src/core/roles.ts), so a customer's own token does not see
- * this page; what a customer could read of its own log is for the api to decide first.
+ * (`auditLog(customerId)`), a page of 50 at a time. Shown to whoever holds customer.audit:
+ * CUSTOMER_ADMIN (its own customer's entries; the api filters by the token's customer) and
+ * ADMIN (who includes it). The platform's staff appear there by role only, as the api answers.
  */
 export const PORTAL_AUDIT_MODULE = String.raw`
 import { registerPage, gql, h, table, when, showError } from './portal-core.module';
@@ -44,5 +44,5 @@ function render(root, ctx) {
   load();
 }
 
-registerPage({ id: 'audit', title: 'Audit log', order: 90, needs: 'audit.read', render: render });
+registerPage({ id: 'audit', title: 'Audit log', order: 90, needs: 'customer.audit', render: render });
 `;

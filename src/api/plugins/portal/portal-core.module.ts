@@ -5,8 +5,9 @@
  * tiny DOM builder (values reach the DOM through textContent only, never as HTML), formatting,
  * and the page registry a page module adds itself to (`registerPage`).
  *
- * The role table below copies src/core/roles.ts only to hide or disable what a role cannot do;
- * the api decides every request, and its refusals are shown as they come.
+ * What the session may do comes from the api (`me.capabilities`, read at sign-in) and is used
+ * only to hide or disable what the role cannot do; the api decides every request, and its
+ * refusals are shown as they come.
  * Plain JS in a string (tsc copies no asset files): no backtick, no dollar-brace.
  */
 export const PORTAL_CORE_MODULE = String.raw`
@@ -15,44 +16,25 @@ export var GQL = document.body.dataset.graphqlPath;
 var TOKEN_KEY = 'edgeplane.portal.token';
 var CUSTOMER_KEY = 'edgeplane.portal.customer';
 
-var VIEWER = ['customer.read', 'purge.read', 'stats.read'];
-var PURGER = VIEWER.concat(['purge.create']);
-var CAPS = {
-  CUSTOMER_VIEWER: VIEWER,
-  CUSTOMER_PURGER: PURGER,
-  CUSTOMER_ADMIN: PURGER.concat(['customer.update', 'token.manage']),
-  VIEWER: VIEWER.concat(['fleet.read']),
-  OPERATOR: PURGER.concat(['fleet.read', 'customer.update']),
-  ADMIN: PURGER.concat(['fleet.read', 'customer.update', 'token.manage', 'audit.read']),
-};
-/** Customer roles a role may hand out for its customer (core's mayIssue), strongest first. */
+/**
+ * Customer roles a role may hand out for its customer (core's mayIssue), strongest first: a rule
+ * about roles, not a capability, so me.capabilities cannot say it (token.manage gates the page).
+ */
 var ISSUES = {
   ADMIN: ['CUSTOMER_ADMIN', 'CUSTOMER_PURGER', 'CUSTOMER_VIEWER'],
   CUSTOMER_ADMIN: ['CUSTOMER_ADMIN', 'CUSTOMER_PURGER', 'CUSTOMER_VIEWER'],
 };
 
-/** The signed-in state; customerId is the customer every page works on. */
-export var session = { token: null, role: null, scopedCustomerId: null, customerId: null, customerName: null, client: null };
-
 /**
- * What the token says about itself, read without checking it (the api checks it on every
- * request): an API token is a JWT with role and cid claims; anything else is taken for the
- * bootstrap admin token, which the api accepts or refuses at sign-in.
+ * The signed-in state; customerId is the customer every page works on. role, scopedCustomerId
+ * and capabilities are the api's answer to me (never read from the token itself).
  */
-export function describeToken(token) {
-  var parts = token.split('.');
-  if (parts.length !== 3) return { role: 'ADMIN', customerId: null };
-  try {
-    var json = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/'));
-    var claims = JSON.parse(json);
-    var role = String(claims.role || '').toUpperCase().replace(/-/g, '_');
-    return { role: CAPS[role] ? role : null, customerId: typeof claims.cid === 'string' ? claims.cid : null };
-  } catch (e) {
-    return { role: null, customerId: null };
-  }
-}
+export var session = { token: null, role: null, scopedCustomerId: null, capabilities: [], customerId: null, customerName: null, client: null };
 
-export function can(capability) { return !!session.role && CAPS[session.role].indexOf(capability) >= 0; }
+/** Who the token is, as the api says (me), with the customers it may pick from: one request at sign-in. */
+export var SIGN_IN = 'query PortalSignIn { me { tokenId name role customerId expiresAt capabilities } customers(first: 500) { nodes { id name } pageInfo { hasNextPage } } }';
+
+export function can(capability) { return session.capabilities.indexOf(capability) >= 0; }
 export function issuableRoles() { return ISSUES[session.role] || []; }
 
 export var storage = {
@@ -134,7 +116,8 @@ export function subscribe(query, variables, handlers) {
     next: function (r) { if (r.errors && r.errors.length) fail(fromGraphQLErrors(r.errors)); else if (r.data && handlers.next) handlers.next(r.data); },
     error: function (e) {
       if (Array.isArray(e)) return fail(fromGraphQLErrors(e));
-      // 4401 carries only the catalog code as its reason: ask over HTTP for the api's own words (an UNAUTHENTICATED error).
+      // 4401: the api refused the token when connecting, or closed the connection because the token was revoked or expired
+      // (the reason is the catalog code). Ask over HTTP for the api's own words (an UNAUTHENTICATED error, which signs the tab out).
       if (e && e.code === 4401) {
         var closed = new ApiError('The live connection was refused (' + (e.reason || 'Unauthorized') + ').', 'UNAUTHENTICATED', e.reason);
         return gql('query PortalTokenCheck { __typename }').then(function () { fail(closed); }, function (err) { fail(err.code === 'UNAUTHENTICATED' ? err : closed); });
