@@ -10,7 +10,7 @@
  * The checks at the bottom are shared with redis-fleet.ts (which imports them from here
  * rather than this file importing ioredis).
  */
-import { EDGE_ROLES, ORIGIN_HEALTH_STATES, ORIGINS_DOWN_MAX, type AckReadOptions, type EdgeRole, type EdgeFleet, type EdgeStatus, type OriginHealthEvent, type PurgeAck, type WarmReport } from '../core/fleet.port';
+import { EDGE_ROLES, ORIGIN_HEALTH_STATES, ORIGINS_DOWN_MAX, QUOTAS_REACHED_MAX, type AckReadOptions, type EdgeRole, type EdgeFleet, type EdgeStatus, type OriginHealthEvent, type PurgeAck, type WarmReport } from '../core/fleet.port';
 import { WARM_REPORT_STATES } from '../core/warm.types';
 import { CursorLog } from './cursor-log';
 import { Signal, wokenOrTimeout } from './signal';
@@ -272,11 +272,33 @@ function originsDownProblem(value: unknown): string | null {
   return null;
 }
 
+/** Why `value` is not a list of at most QUOTAS_REACHED_MAX quota spells. */
+function quotasReachedProblem(value: unknown): string | null {
+  if (!Array.isArray(value)) return `"quotasReached" must be a list, got ${shown(value)}`;
+  if (value.length > QUOTAS_REACHED_MAX) return `"quotasReached" must list at most ${QUOTAS_REACHED_MAX} spells, got ${value.length}`;
+  for (const [i, entry] of value.entries()) {
+    const problem = isRecord(entry)
+      ? firstProblem(entry, [
+          ['customerId', NON_EMPTY_STRING],
+          ['since', ISO_TIME],
+          ['quotaBytes', COUNT],
+          ['evictedBytes', COUNT],
+        ])
+      : 'not an object';
+    if (problem !== null) return `"quotasReached"[${i}]: ${problem}`;
+  }
+  return null;
+}
+
 /** Why `value` is not an EdgeStatus, or null when it is one. */
 export function edgeStatusProblem(value: unknown): string | null {
   if (!isRecord(value)) return 'not an object';
   if (value.originsDown !== undefined) {
     const problem = originsDownProblem(value.originsDown);
+    if (problem !== null) return problem;
+  }
+  if (value.quotasReached !== undefined) {
+    const problem = quotasReachedProblem(value.quotasReached);
     if (problem !== null) return problem;
   }
   if (value.role !== undefined && !EDGE_ROLES.includes(value.role as EdgeRole)) return `"role" must be one of ${EDGE_ROLES.join(', ')}`;
@@ -315,6 +337,7 @@ interface FieldRule {
 const STRING: FieldRule = { test: (v) => typeof v === 'string', expected: 'a string' };
 const NON_EMPTY_STRING: FieldRule = { test: (v) => typeof v === 'string' && v.length > 0, expected: 'a non-empty string' };
 const BOOLEAN: FieldRule = { test: (v) => typeof v === 'boolean', expected: 'true or false' };
+const ISO_TIME: FieldRule = { test: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)), expected: 'an ISO time' };
 const COUNT: FieldRule = { test: (v) => Number.isSafeInteger(v) && (v as number) >= 0, expected: 'a whole number of at least 0' };
 
 function firstProblem(record: Record<string, unknown>, rules: [field: string, rule: FieldRule][]): string | null {

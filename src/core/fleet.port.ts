@@ -13,6 +13,9 @@
  *   (edge/origin/origin-health.ts) as it happens, and lists the origins it holds down in each
  *   heartbeat (`originsDown`), so an api that starts late, or after the stream was trimmed,
  *   still knows the current state.
+ * - Quotas reached: each heartbeat lists the customers whose disk quota this process is
+ *   evicting for now (`quotasReached`, edge/cache/quota-spells.ts); the api turns each spell into
+ *   one `quota.reached` webhook event.
  *
  * One contract, two implementations (Redis, and in-process for `cdn start` without
  * REDIS_URL); one contract suite runs against both (test/integration/fleet.contract.test.ts,
@@ -41,6 +44,12 @@ export interface EdgeStatus {
    * older than issue 15). Every origin of a customer not listed is up there.
    */
   originsDown?: OriginDown[];
+  /**
+   * The customers whose disk quota this process is evicting for now, one spell each (at most
+   * QUOTAS_REACHED_MAX; absent from edges older than quota.reached). A customer not listed is
+   * under its quota here, or has no quota.
+   */
+  quotasReached?: QuotaReached[];
   /** `shield`: an origin shield (CDN_EDGE_ROLE), which other edges send their misses to; absent (edges older than the shield): `edge`. */
   role?: EdgeRole;
   /** Where other edges reach a shield's public port (CDN_EDGE_SHIELD_URL); only on a shield. */
@@ -52,6 +61,24 @@ export const EDGE_ROLES: readonly EdgeRole[] = ['edge', 'shield'];
 
 /** At most this many down origins ride on one heartbeat, so a heartbeat stays small. */
 export const ORIGINS_DOWN_MAX = 1000;
+
+/** At most this many quota spells ride on one heartbeat. */
+export const QUOTAS_REACHED_MAX = 1000;
+
+/**
+ * One spell of quota evictions of one customer on one edge process: it began (`since`) at the
+ * first quota eviction after none for an hour (or since the process started), and is listed
+ * while quota evictions keep happening (the last one within ten minutes).
+ */
+export interface QuotaReached {
+  customerId: string;
+  /** ISO time of the spell's first quota eviction (the edge's clock); the same on every heartbeat of the spell. */
+  since: string;
+  /** The customer's quota (cacheQuotaBytes) at the last eviction. */
+  quotaBytes: number;
+  /** Bytes evicted for the quota since `since`. */
+  evictedBytes: number;
+}
 
 export type OriginHealthState = 'up' | 'down';
 export const ORIGIN_HEALTH_STATES: readonly OriginHealthState[] = ['up', 'down'];

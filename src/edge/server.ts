@@ -22,6 +22,7 @@ import type { CacheStats, CacheStore } from './cache/cache-store.port';
 import { LocalClientRates, type ClientRates } from './access/client-rates';
 import { admitRequest, h2HeadWithinLimit, publicServerOptions, refuseHop, type ClientLimits } from './client-limits';
 import { createCacheStore } from './cache/cache-store.factory';
+import { QuotaSpells } from './cache/quota-spells';
 import { TieredStore } from './cache/tiered.store';
 import type { EdgeConfig } from './config';
 import { ConnectionBudget } from './connection-budget';
@@ -150,6 +151,8 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
     topUrls: config.topUrls,
     now: () => (deps.clock ?? systemClock).now(),
   });
+  // The customers whose disk quota this process is evicting for (the heartbeat's quotasReached: the api's quota.reached).
+  const quotaSpells = new QuotaSpells(() => (deps.clock ?? systemClock).now());
   const ownStore =
     deps.store === undefined
       ? createCacheStore({
@@ -160,7 +163,11 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           memoryMaxObjectBytes: config.memoryMaxObjectBytes,
           quotaOf: (id) => deps.customers.byId(id)?.cacheQuotaBytes,
           onError: (err, what) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `disk cache: cannot ${what}`),
-          onEvict: (customerId) => metrics.evicted(customerId),
+          onEvict: (customerId, cause, bytes) => {
+            metrics.evicted(customerId);
+            const quota = cause === 'quota' ? deps.customers.byId(customerId)?.cacheQuotaBytes : undefined;
+            if (quota !== null && quota !== undefined) quotaSpells.evicted(customerId, bytes, quota);
+          },
         })
       : undefined;
   const store: CacheStore = announceDeletes(deps.store ?? ownStore!, deps.onInvalidate);
@@ -231,6 +238,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
 
   const unsubscribe = customers.subscribe((event) => {
     if (event.kind === 'deleted') metrics.forgetCustomer(event.customer.id);
+    if (event.kind === 'deleted') quotaSpells.forget(event.customer.id);
     certificates?.onCustomerEvent(event);
     onCustomerEvent(event, { store, pools, targets, customers, logger });
     // Health checks follow the customer: started for new origins, stopped for changed, removed or deleted ones.
@@ -291,6 +299,7 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
           shieldUrl: () => shieldUrl,
           onOriginHealth: (listener) => origins.health.subscribe(listener),
           originsDown: () => originsDown(origins.health),
+          quotasReached: () => quotaSpells.current(),
           cacheSize: () => {
             const stats = store.stats?.();
             return { objects: stats?.objects ?? 0, bytes: stats?.bytes ?? 0 };

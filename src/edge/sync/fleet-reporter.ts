@@ -13,8 +13,11 @@
  * the fleet's origin-health stream as acks are (queued and retried alike), and each
  * heartbeat lists the origins held down now (`originsDown`), so an api that starts late, or
  * missed a transition, still knows the current state.
+ *
+ * Quotas (issue 16): each heartbeat lists the customers whose disk quota this process is
+ * evicting for now (`quotasReached`, edge/cache/quota-spells.ts), for the api's `quota.reached`.
  */
-import { ORIGINS_DOWN_MAX, type EdgeFleet, type EdgeRole, type EdgeStatus, type OriginDown, type OriginHealthEvent, type PurgeAck } from '../../core/fleet.port';
+import { ORIGINS_DOWN_MAX, QUOTAS_REACHED_MAX, type EdgeFleet, type EdgeRole, type EdgeStatus, type OriginDown, type OriginHealthEvent, type PurgeAck, type QuotaReached } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { EdgeCustomerFeed, PurgeAppliedAck } from '../customer-feed.port';
 
@@ -46,6 +49,8 @@ export interface FleetReporterOptions {
    * heartbeat has no originsDown.
    */
   originsDown?(): OriginDown[];
+  /** The current quota spells, read at each heartbeat; without it the heartbeat has no quotasReached. */
+  quotasReached?(): QuotaReached[];
 }
 
 /** Transitions kept while the channel is away; beyond, the oldest go (the heartbeat's originsDown still tells the state). */
@@ -105,6 +110,7 @@ export class FleetReporter {
       cacheObjects: size.objects,
       cacheBytes: size.bytes,
       ...(this.#o.originsDown === undefined ? {} : { originsDown: this.#o.originsDown().slice(0, ORIGINS_DOWN_MAX) }),
+      ...(this.#o.quotasReached === undefined ? {} : { quotasReached: this.#o.quotasReached().slice(0, QUOTAS_REACHED_MAX) }),
       ...this.#role(),
     };
   }
