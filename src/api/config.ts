@@ -48,6 +48,8 @@ export interface ApiConfig {
   auditRetentionDays: number;
   /** How often each api evaluates the alert rules (services/alert-evaluator.service.ts): CDN_ALERT_EVAL_INTERVAL_MS. */
   alertEvalIntervalMs: number;
+  /** How often each api reads the edges' quota spells for `quota.reached` (services/quota-watch.service.ts): CDN_QUOTA_POLL_MS. */
+  quotaPollMs: number;
   /** Top URLs and status codes (services/traffic-top.service.ts): minute summaries older than this many hours are deleted, and trafficTop reaches this far back. */
   topRetentionHours: number;
   /** The hardened GraphQL surface (docs/API.md, "Limits"). */
@@ -173,6 +175,7 @@ export function loadApiConfig(env: Env, cwd: string = process.cwd()): Readonly<A
     statsMaxCustomersPerSecond: r.int('CDN_STATS_MAX_CUSTOMERS', 1000, 1, 100_000),
     auditRetentionDays: r.int('CDN_AUDIT_RETENTION_DAYS', 90, 1, 36_500),
     alertEvalIntervalMs: r.int('CDN_ALERT_EVAL_INTERVAL_MS', 5000, 100, 600_000),
+    quotaPollMs: r.int('CDN_QUOTA_POLL_MS', 5000, 100, 600_000),
     topRetentionHours: r.int('CDN_API_TOP_RETENTION_HOURS', 24, 1, 720),
     limits: Object.freeze({
       maxDepth: r.int('CDN_API_MAX_DEPTH', 10, 2, 100),

@@ -70,6 +70,7 @@ import { TokenVerifier } from './services/token-verifier';
 import { WarmReportCollector } from './services/warm-report.collector';
 import { OriginHealthCollector } from './services/origin-health.collector';
 import { OriginHealthService } from './services/origin-health.service';
+import { QuotaWatch } from './services/quota-watch.service';
 import { WarmTracker } from './services/warm-tracker.service';
 import { WarmService } from './services/warm.service';
 import { WebhookDispatcher } from './services/webhook-dispatcher';
@@ -257,6 +258,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     onChange: (change) => pubSub.publish(ALERT_CHANGED, toGraphqlAlertChange(change)),
   });
   metrics.collectAlerts(() => alertEvaluator.samples());
+  // The edges' quota spells (their heartbeats' quotasReached), each one quota.reached event.
+  const quotaWatch = new QuotaWatch({ liveEdges: () => fleet.liveEdges(), events: webhooks, logger: log, intervalMs: config.quotaPollMs });
   const schema = await buildApiSchema({ pubSub });
   const limits = new OperationLimits({ limits: config.limits, limiter: deps.rateLimiter, logger: log });
 
@@ -333,6 +336,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   trafficTop.start();
   stats.start();
   alertEvaluator.start();
+  quotaWatch.start();
   feed.start();
   acks.start();
   warmReports.start();
@@ -365,6 +369,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         certificateWatch.close();
         await acme.stop();
         await alertEvaluator.stop();
+        await quotaWatch.stop();
         await stats.stop();
         await trafficTop.stop();
         await services.accessLogs.stop();
