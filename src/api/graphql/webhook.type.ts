@@ -31,7 +31,7 @@ registerEnumType(WebhookEventType, {
     CERTIFICATE_FAILED: { description: 'certificate.failed: an ACME order failed.' },
     ALERT_FIRED: { description: 'alert.fired: an alert rule of the customer fired.' },
     ALERT_RESOLVED: { description: 'alert.resolved: it resolved.' },
-    QUOTA_REACHED: { description: 'quota.reached: reserved; not reported yet (docs/API.md, "Webhooks").' },
+    QUOTA_REACHED: { description: 'quota.reached: an edge process began evicting objects of the customer to keep it within its disk quota (once per spell; docs/API.md, "Webhooks").' },
   },
 });
 

@@ -15,7 +15,7 @@ import { registerPage, gql, h, can, table, when, showError, field } from './port
 var EVENTS = [
   ['PURGE_COMPLETED', 'purge.completed'], ['CUSTOMER_CHANGED', 'customer.changed'], ['ORIGIN_DOWN', 'origin.down'], ['ORIGIN_UP', 'origin.up'],
   ['CERTIFICATE_ISSUED', 'certificate.issued'], ['CERTIFICATE_EXPIRING', 'certificate.expiring'], ['CERTIFICATE_FAILED', 'certificate.failed'],
-  ['ALERT_FIRED', 'alert.fired'], ['ALERT_RESOLVED', 'alert.resolved'], ['QUOTA_REACHED', 'quota.reached (not reported yet)'],
+  ['ALERT_FIRED', 'alert.fired'], ['ALERT_RESOLVED', 'alert.resolved'], ['QUOTA_REACHED', 'quota.reached'],
 ];
 var HOOK = 'id url events enabled description createdAt';
 var DELIVERY = 'id eventType status attempts lastStatus lastError lastResponse createdAt lastAttemptAt deliveredAt nextAttemptAt';
