@@ -7,6 +7,14 @@
  * that shuts down closes its graphql-ws sockets with 1001 Going Away, which a graphql-ws client
  * retries, instead of completing the streams, which would be over for the client; an upgrade
  * that reaches it while it drains gets 503.
+ *
+ * The test's edge has reported a minute of traffic before either api starts (both read it from
+ * the channel at start, as a replica started late does), is silent while they start, then
+ * reports every second exactly once, and keeps the count of what it reported: what every
+ * interval must show is known whatever ran before a case. Silent while an api starts because
+ * the edge shares the apis' event loop: a start that holds the loop for a few seconds (on a
+ * loaded machine) would make it report those seconds late, and a late report rightly counts in
+ * a later second (stats-aggregator.service.ts).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +24,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadApiConfig } from '../../src/api/config';
 import { startApi, type ApiHandle } from '../../src/api/server';
+import { MemoryStatsChannel } from '../../src/bus/memory-stats';
 import { ORIGIN_LATENCY_BUCKETS_MS, type CustomerStatsDelta, type EdgeStatsReport } from '../../src/core/stats.port';
 import { createLogger } from '../../src/obs/logger.factory';
 import { SECRET_KEY, startTestApi, TOKEN, type TestApi, wsClient } from './api.harness';
@@ -23,6 +32,10 @@ import { SECRET_KEY, startTestApi, TOKEN, type TestApi, wsClient } from './api.h
 const GRACE_MS = 300;
 /** One minute: the shortest retention, so an `after` older than the window is quick to test. */
 const STATS_ENV = { CDN_STATS_GRACE_MS: String(GRACE_MS), CDN_STATS_RETENTION_MINUTES: '1' };
+/** Seconds of traffic the edge has reported when the apis start: the whole retention. */
+const HISTORY_SECONDS = 60;
+/** How often the edge looks for seconds to report: well inside the grace, so none is late. */
+const EDGE_TICK_MS = 100;
 const CUSTOMER = 'rs-a';
 
 const CACHE_STATS = `subscription($customerId: ID!, $intervalSeconds: Int, $after: DateTimeISO) {
@@ -31,6 +44,17 @@ const CACHE_STATS = `subscription($customerId: ID!, $intervalSeconds: Int, $afte
 const FLEET_STATS = 'subscription($after: DateTimeISO) { fleetStats(after: $after) { at requests } }';
 
 type Stats = { at: string; intervalSeconds?: number; requests: number };
+
+/** What the test's edge reported, by second: 1 request in even seconds, 2 in odd ones. */
+const reported = new Map<number, number>();
+
+/** The requests the edge reported in the interval of `intervalSeconds` ending at `at`. */
+function expectedRequests(at: string, intervalSeconds: number): number {
+  const end = Date.parse(at) / 1000;
+  let sum = 0;
+  for (let s = end - intervalSeconds; s < end; s += 1) sum += reported.get(s) ?? 0;
+  return sum;
+}
 
 function report(second: number, requests: number): EdgeStatsReport {
   const delta: CustomerStatsDelta = {
@@ -101,12 +125,23 @@ function rawUpgrade(port: number): Promise<{ socket: Socket; head: string }> {
 let a: TestApi;
 let b: ApiHandle;
 let traffic: NodeJS.Timeout;
-/** When the test's edge started publishing (ms). */
-let trafficFrom: number;
 const clients: Client[] = [];
 
 before(async () => {
-  a = await startTestApi(STATS_ENV);
+  // The test's edge reports per calendar second. A timer fires late (setInterval drifts by
+  // milliseconds a tick) and must not skip a second: each tick reports every second not yet
+  // reported, up to the current one.
+  const stats = new MemoryStatsChannel();
+  let next = Math.floor(Date.now() / 1000) - HISTORY_SECONDS;
+  const publish = (): void => {
+    for (const now = Math.floor(Date.now() / 1000); next <= now; next += 1) {
+      reported.set(next, 1 + (next % 2));
+      stats.publish(report(next, reported.get(next)!)).catch((err: unknown) => console.error(err));
+    }
+  };
+  // The past minute, before either api starts: both read it from the channel as they start.
+  publish();
+  a = await startTestApi(STATS_ENV, { stats });
   const created = await a.gql('mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }', {
     input: { id: CUSTOMER, name: 'Resume A', originUrl: 'https://origin.rs-a.example', domains: ['cdn.rs-a.example'] },
   });
@@ -114,14 +149,10 @@ before(async () => {
   // The second replica: same database, bus, fleet and stats channel.
   const config = loadApiConfig({ CDN_API_PORT: '0', CDN_ADMIN_TOKEN: TOKEN, CDN_SECRET_KEY: SECRET_KEY, DATABASE_URL: a.databaseUrl, ...STATS_ENV });
   b = await startApi(config, { dataSource: a.dataSource, bus: a.bus, fleet: a.fleet, stats: a.stats, revocations: a.revocations, logger: createLogger({ name: 'api-b', level: 'silent' }) });
-  // An edge with traffic every second: 1 request in even seconds, 2 in odd ones.
-  const publish = (): void => {
-    const second = Math.floor(Date.now() / 1000);
-    a.stats.publish(report(second, 1 + (second % 2))).catch((err: unknown) => console.error(err));
-  };
-  trafficFrom = Date.now();
+  // Then every second from now on (the seconds the apis took to start had no traffic).
+  next = Math.max(next, Math.floor(Date.now() / 1000));
   publish();
-  traffic = setInterval(publish, 1000);
+  traffic = setInterval(publish, EDGE_TICK_MS);
 });
 
 after(async () => {
@@ -156,13 +187,15 @@ describe('after', () => {
     const both = onB.state.events.filter((e) => fromA.has(e.at));
     assert.ok(both.length >= 2, `overlap: ${JSON.stringify(onB.state.events)}`);
     for (const e of both) assert.equal(e.requests, fromA.get(e.at), `requests at ${e.at}`);
-    assert.ok(onB.state.events.every((e) => e.requests === 1 + ((Date.parse(e.at) / 1000 - 1) % 2)), JSON.stringify(onB.state.events));
+    assert.ok(onB.state.events.every((e) => e.requests === expectedRequests(e.at, 1)), JSON.stringify(onB.state.events));
   });
 
   test('longer intervals replay aligned on the clock, at once', async () => {
     const from = Math.floor(Date.now() / 1000) - 9;
     const sub = follow(client(b.url), CACHE_STATS, { customerId: CUSTOMER, intervalSeconds: 2, after: new Date(from * 1000 + 400).toISOString() }, 'cacheStats');
-    // Intervals ending after `from`, up to the newest sealed one: four at least, without waiting for live ones.
+    // Intervals ending after `from`, up to the newest sealed one: four at least, without waiting for live ones
+    // (timed from the first, so the time the client takes to connect does not count).
+    await until('the first replayed interval', () => sub.state.events.length, (n) => n >= 1);
     await until('the replayed intervals', () => sub.state.events.length, (n) => n >= 4, 800);
     await until('a live interval', () => sub.state.events.length, (n) => n >= 6, 6000);
     sub.stop();
@@ -171,14 +204,17 @@ describe('after', () => {
     assert.equal(first, from % 2 === 0 ? from + 2 : from + 1, `first end after ${from}, even`);
     assertConsecutive(sub.state.events, 2, 'intervalSeconds 2');
     assert.ok(sub.state.events.every((e) => e.intervalSeconds === 2), JSON.stringify(sub.state.events));
-    // 1 + 2 requests in every 2 s interval since the traffic began.
-    const busy = sub.state.events.filter((e) => Date.parse(e.at) > trafficFrom + 2000);
-    assert.ok(busy.length >= 3 && busy.every((e) => e.requests === 3), JSON.stringify(sub.state.events));
+    // What the edge reported in each, also before B started.
+    assert.ok(sub.state.events.every((e) => e.requests === expectedRequests(e.at, 2)), JSON.stringify(sub.state.events));
   });
 
   test('an `after` older than the window starts at the oldest interval kept; one ahead of the clock replays nothing', async () => {
+    const asked = Date.now();
     const old = follow(client(b.url), CACHE_STATS, { customerId: CUSTOMER, after: '2001-01-01T00:00:00Z' }, 'cacheStats');
-    // One minute kept: about 60 intervals at once, far beyond the 16 a live subscriber may have queued.
+    // One minute kept: about 60 intervals at once, far beyond the 16 a live subscriber may have queued
+    // (timed from the first, so the time the client takes to connect does not count).
+    await until('the first replayed interval', () => old.state.events.length, (n) => n >= 1);
+    const replaying = Date.now();
     await until('the window replayed', () => old.state.events.length, (n) => n >= 58, 3000);
     const subscribedAt = Date.now();
     const future = follow(client(b.url), CACHE_STATS, { customerId: CUSTOMER, after: new Date(Date.now() + 3_600_000).toISOString() }, 'cacheStats');
@@ -187,8 +223,12 @@ describe('after', () => {
     future.stop();
     assert.deepEqual([old.state.errors, future.state.errors], [[], []]);
     const oldest = Date.parse(old.state.events[0]!.at);
-    assert.ok(oldest > subscribedAt - 62_000 && oldest < subscribedAt - 55_000, `oldest replayed ${old.state.events[0]!.at}`);
+    // The window as it was when the replay began: after the subscription was asked for, before its first interval came.
+    assert.ok(oldest > asked - 62_000 && oldest < replaying - 55_000, `oldest replayed ${old.state.events[0]!.at}`);
     assertConsecutive(old.state.events, 1, 'the whole window');
+    // Every second of it as the edge reported it, also those reported before either api started.
+    const miscounted = old.state.events.filter((e) => e.requests !== expectedRequests(e.at, 1));
+    assert.deepEqual(miscounted, [], `of ${old.state.events.length} replayed`);
     // Ahead of the clock counts as now: only intervals ending after the subscription.
     assert.ok(Date.parse(future.state.events[0]!.at) > subscribedAt - 1000, `first ${future.state.events[0]!.at}`);
   });
