@@ -19,7 +19,7 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { execute, getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { cdnError, isCdnError } from '../../core/errors';
 import type { Logger } from '../../obs/logger.factory';
 import { authorizationFromConnectionParams, type Authenticator, type Principal } from '../services/bearer.authenticator';
@@ -103,8 +103,9 @@ export function attachSubscriptions(options: {
     w.timer = setTimeout(() => armExpiry(w), Math.min(left, EXPIRY_TIMER_MAX_MS));
     w.timer.unref();
   };
-  const watch = (socket: { close(code: number, reason: string): void; once(event: 'close', f: () => void): unknown }, authorization: string | undefined, principal: Principal): Watched | undefined => {
+  const watch = (socket: WebSocket, authorization: string | undefined, principal: Principal): Watched | undefined => {
     if (principal.tokenId === undefined) return undefined; // the bootstrap admin token: never revoked, never expires
+    if (socket.readyState !== WebSocket.OPEN) return undefined; // gone while its token was checked: no 'close' event will come to unwatch it
     const w: Watched = {
       authorization,
       principal,
