@@ -10,7 +10,7 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
   try {
     const first = spawnCdn(['migrate'], { DATABASE_URL: db.url });
     assert.equal(await first.exited(), 0, first.output());
-    assert.match(first.output(), /Applied 12 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog\S+\s+Certificates\S+\s+AcmeAccounts\S+\s+DeliveryRules\S+\s+CacheWarming\S+\s+Origins\S+\s+OriginEvents/);
+    assert.match(first.output(), /Applied 15 migration\(s\):\s+InitialSchema\S+\s+CustomerCacheOptions\S+\s+CustomerStaleIfError\S+\s+Purges\S+\s+ApiTokens\S+\s+AuditLog\S+\s+Certificates\S+\s+AcmeAccounts\S+\s+DeliveryRules\S+\s+CacheWarming\S+\s+Origins\S+\s+OriginEvents\S+\s+Webhooks\S+\s+Alerts\S+\s+TrafficTop/);
 
     const client = new Client({ connectionString: db.url });
     await client.connect();
@@ -20,7 +20,31 @@ test('cdn migrate applies the schema once and reports an up-to-date database aft
       );
       assert.deepEqual(
         rows.map((r) => r.table_name).filter((t) => t !== 'migrations'),
-        ['acme_account', 'acme_challenge', 'api_token', 'audit_log', 'certificate', 'change_log', 'customer', 'customer_origin', 'domain', 'origin_event', 'purge', 'purge_edge', 'signing_key', 'warm', 'warm_edge'],
+        [
+          'acme_account',
+          'acme_challenge',
+          'alert_event',
+          'alert_rule',
+          'alert_state',
+          'api_token',
+          'audit_log',
+          'certificate',
+          'change_log',
+          'customer',
+          'customer_origin',
+          'domain',
+          'origin_event',
+          'purge',
+          'purge_edge',
+          'signing_key',
+          'traffic_top_entry',
+          'traffic_top_summary',
+          'warm',
+          'warm_edge',
+          'webhook',
+          'webhook_delivery',
+          'webhook_event',
+        ],
       );
     } finally {
       await client.end();
