@@ -21,6 +21,7 @@ import { mergeTop } from '../../src/core/top-k';
 import { EdgeMetrics } from '../../src/edge/edge.metrics';
 import { createLogger } from '../../src/obs/logger.factory';
 import { countRows, refused, SECRET_KEY, startTestApi, TOKEN, tokenFor, type TestApi } from './api.harness';
+import { zipfStream } from '../support/zipf';
 
 const CUSTOMER = 'top-co';
 const OTHER = 'other-co';
@@ -54,32 +55,6 @@ let truthRequests = 0;
 /** Every report published, to publish again. */
 const published: EdgeStatsReport[] = [];
 
-/** A seeded Zipf-like stream of paths over `keys` distinct paths (exponent s), deterministic. */
-function zipf(length: number, keys: number, s: number, seed: number): string[] {
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-  const weights = Array.from({ length: keys }, (_, i) => 1 / (i + 1) ** s);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cumulative: number[] = [];
-  let acc = 0;
-  for (const w of weights) cumulative.push((acc += w / total));
-  const out: string[] = [];
-  for (let i = 0; i < length; i += 1) {
-    const r = random();
-    let lo = 0;
-    let hi = keys - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! < r) lo = mid + 1;
-      else hi = mid;
-    }
-    out.push(`/assets/${lo}.js`);
-  }
-  return out;
-}
 
 /** The status a path is answered with: mostly 200, a few paths 404, every 97th request 503. */
 function statusOf(path: string, i: number): number {
@@ -149,8 +124,8 @@ before(async () => {
   tokens.platformViewer = r.data!.createToken.secret;
   // The two minutes before the current one, so both are in any window of 3 minutes or more.
   const m1 = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 2 * MINUTE_MS;
-  await playEdgeMinutes('edge-a#1', m1, [zipf(20_000, 3_000, 1.2, 1), zipf(20_000, 3_000, 1.2, 2)]);
-  await playEdgeMinutes('edge-b', m1, [zipf(20_000, 3_000, 1.2, 3), zipf(15_000, 3_000, 1.2, 4)]);
+  await playEdgeMinutes('edge-a#1', m1, [zipfStream(20_000, 3_000, 1.2, 1), zipfStream(20_000, 3_000, 1.2, 2)]);
+  await playEdgeMinutes('edge-b', m1, [zipfStream(20_000, 3_000, 1.2, 3), zipfStream(15_000, 3_000, 1.2, 4)]);
   await eventually('the four summaries of each customer stored', async () => ((await countRows(t, 'traffic_top_summary')) === 8 ? true : undefined));
 });
 

@@ -6,33 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeTop, SpaceSaving, type TopEntry } from '../../src/core/top-k';
+import { zipfStream } from '../support/zipf';
 
-/** A seeded Zipf-like stream over `keys` distinct keys (exponent s), deterministic. */
-function zipfStream(length: number, keys: number, s: number, seed: number): string[] {
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-  const weights = Array.from({ length: keys }, (_, i) => 1 / (i + 1) ** s);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cumulative: number[] = [];
-  let acc = 0;
-  for (const w of weights) cumulative.push((acc += w / total));
-  const out: string[] = [];
-  for (let i = 0; i < length; i += 1) {
-    const r = random();
-    let lo = 0;
-    let hi = keys - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! < r) lo = mid + 1;
-      else hi = mid;
-    }
-    out.push(`/assets/${lo}.js`);
-  }
-  return out;
-}
 
 function exact(stream: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
