@@ -135,6 +135,7 @@ function banner(o: {
     '',
     `  GraphQL API + IDE  ${o.api}/graphql`,
     `  live dashboard     ${o.api}/dashboard  (paste the admin token)`,
+    `  customer portal    ${o.api}/portal  (a customer's token, or the admin token)`,
     `  edge (public)      ${o.edge}`,
     ...(o.tlsPort === undefined ? [] : [`  edge (HTTPS)       port ${o.tlsPort}: HTTP/2 and HTTP/1.1, each customer's certificate by SNI`]),
     `  edge admin         ${o.admin}  (/healthz /readyz /metrics)`,
