@@ -9,9 +9,9 @@
  * Why our own: the sketches on npm are count-min sketches without the key list, or unkept; this
  * is sixty lines, and the bounds above are what the top-URL queries promise (docs/API.md).
  *
- * The minimum is found through count buckets (the stream-summary structure): a map from count to
- * the keys with that count, and the smallest count tracked; it is looked for again only when its
- * bucket empties (a scan of the distinct counts, at most `capacity`).
+ * The minimum is found through the stream-summary structure of the paper: buckets of keys with
+ * equal counts, in a list ordered by count, so the smallest count is the list's head and an
+ * increment moves a key to the next bucket (or a new one after it): O(1) per offer of one.
  */
 
 export interface TopEntry {
@@ -22,12 +22,24 @@ export interface TopEntry {
   error: number;
 }
 
+interface Bucket {
+  count: number;
+  entries: Set<Slot>;
+  prev: Bucket | undefined;
+  next: Bucket | undefined;
+}
+
+interface Slot {
+  key: string;
+  error: number;
+  bucket: Bucket;
+}
+
 export class SpaceSaving {
   readonly capacity: number;
-  readonly #entries = new Map<string, TopEntry>();
-  /** count → the keys with exactly that count. */
-  readonly #byCount = new Map<number, Set<string>>();
-  #min = 0;
+  readonly #slots = new Map<string, Slot>();
+  /** The bucket of the smallest count (the list runs up from here). */
+  #head: Bucket | undefined;
   #total = 0;
 
   constructor(capacity: number) {
@@ -41,69 +53,89 @@ export class SpaceSaving {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#slots.size;
   }
 
   /** Counts `n` occurrences of `key`. */
   offer(key: string, n = 1): void {
     if (n <= 0) return;
     this.#total += n;
-    const entry = this.#entries.get(key);
-    if (entry !== undefined) {
-      this.#move(entry, entry.count + n);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) {
+      this.#raise(slot, slot.bucket.count + n);
       return;
     }
-    if (this.#entries.size < this.capacity) {
-      const fresh = { key, count: 0, error: 0 };
-      this.#entries.set(key, fresh);
-      this.#move(fresh, n, true);
+    if (this.#slots.size < this.capacity) {
+      this.#insert(key, n);
       return;
     }
     // Full: the new key takes the place of one with the smallest count, inheriting it as its error.
-    const victims = this.#byCount.get(this.#min)!;
-    const victimKey = victims.values().next().value as string;
-    const victim = this.#entries.get(victimKey)!;
-    this.#entries.delete(victimKey);
-    victims.delete(victimKey);
-    if (victims.size === 0) this.#byCount.delete(victim.count);
-    const taken = { key, count: victim.count, error: victim.count };
-    this.#entries.set(key, taken);
-    this.#place(taken, victim.count + n);
+    const head = this.#head!;
+    const victim = head.entries.values().next().value as Slot;
+    this.#slots.delete(victim.key);
+    victim.key = key;
+    victim.error = head.count;
+    this.#slots.set(key, victim);
+    this.#raise(victim, head.count + n);
   }
 
   /** The `n` keys with the highest counts, highest first (ties by key). */
   top(n = this.capacity): TopEntry[] {
-    return [...this.#entries.values()]
+    return [...this.#slots.values()]
+      .map((s) => ({ key: s.key, count: s.bucket.count, error: s.error }))
       .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .slice(0, n)
-      .map((e) => ({ ...e }));
+      .slice(0, n);
   }
 
   /** Clears every count (the next interval starts empty). */
   clear(): void {
-    this.#entries.clear();
-    this.#byCount.clear();
-    this.#min = 0;
+    this.#slots.clear();
+    this.#head = undefined;
     this.#total = 0;
   }
 
-  #move(entry: TopEntry, count: number, fresh = false): void {
-    if (!fresh) {
-      const bucket = this.#byCount.get(entry.count)!;
-      bucket.delete(entry.key);
-      if (bucket.size === 0) this.#byCount.delete(entry.count);
+  /** A new key with count n: into the bucket of n, found from the head (n is small: usually 1). */
+  #insert(key: string, n: number): void {
+    let before: Bucket | undefined;
+    let b = this.#head;
+    while (b !== undefined && b.count < n) {
+      before = b;
+      b = b.next;
     }
-    this.#place(entry, count);
+    const bucket = b !== undefined && b.count === n ? b : this.#link(n, before, b);
+    const slot: Slot = { key, error: 0, bucket };
+    bucket.entries.add(slot);
+    this.#slots.set(key, slot);
   }
 
-  #place(entry: TopEntry, count: number): void {
-    entry.count = count;
-    let bucket = this.#byCount.get(count);
-    if (bucket === undefined) this.#byCount.set(count, (bucket = new Set()));
-    bucket.add(entry.key);
-    // The smallest count: a new key may be below it; a key leaving the smallest bucket may raise it.
-    if (this.#entries.size === 1 || count < this.#min) this.#min = count;
-    else if (!this.#byCount.has(this.#min)) this.#min = Math.min(...this.#byCount.keys());
+  /** Moves a slot up to `count`: the next bucket when it has that count, else a new one after the last below it. */
+  #raise(slot: Slot, count: number): void {
+    const from = slot.bucket;
+    let before = from;
+    let b = from.next;
+    while (b !== undefined && b.count < count) {
+      before = b;
+      b = b.next;
+    }
+    const to = b !== undefined && b.count === count ? b : this.#link(count, before, b);
+    from.entries.delete(slot);
+    to.entries.add(slot);
+    slot.bucket = to;
+    if (from.entries.size === 0) this.#unlink(from);
+  }
+
+  #link(count: number, prev: Bucket | undefined, next: Bucket | undefined): Bucket {
+    const bucket: Bucket = { count, entries: new Set(), prev, next };
+    if (prev === undefined) this.#head = bucket;
+    else prev.next = bucket;
+    if (next !== undefined) next.prev = bucket;
+    return bucket;
+  }
+
+  #unlink(bucket: Bucket): void {
+    if (bucket.prev === undefined) this.#head = bucket.next;
+    else bucket.prev.next = bucket.next;
+    if (bucket.next !== undefined) bucket.next.prev = bucket.prev;
   }
 }
 
