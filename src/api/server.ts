@@ -83,6 +83,9 @@ export { buildApiSchema, printApiSchema } from './graphql/schema.builder';
 
 export const GRAPHQL_PATH = '/graphql';
 
+/** How often each api looks for purges that completed without an ack (services/purge-tracker.service.ts). */
+const PURGE_SWEEP_MS = 5_000;
+
 export interface ApiDeps {
   /** Initialised and migrated by the caller, who also destroys it. */
   dataSource: DataSource;
@@ -339,6 +342,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
   quotaWatch.start();
   feed.start();
   acks.start();
+  // A purge whose last edge applied it without an ack (by heartbeat, or by leaving) is stamped, and its purge.completed sent, without waiting for a reader.
+  purgeTracker.startSweeping(PURGE_SWEEP_MS);
   warmReports.start();
   originHealth.start();
   audit.start();

@@ -260,6 +260,22 @@ describe('webhooks on one api', () => {
     await t.gql('mutation($id: ID!) { deleteWebhook(id: $id) { id } }', { id: hook.id });
   });
 
+  test('purge.completed arrives without anyone reading the purge when its last edge applied it by heartbeat, never acking', async () => {
+    const hook = await createWebhook(t, { customerId: 'hook-co', url, events: ['PURGE_COMPLETED'] });
+    // The only live edge is the silent one (edges played by earlier tests would keep the purge open).
+    for (const e of await t.fleet.liveEdges()) await t.fleet.leave(e.edgeId);
+    await playEdge(t, 'silent-edge');
+    const res = await t.gql<{ purgeCache: { id: string; seq: number } }>('mutation { purgeCache(input: { customerId: "hook-co", kind: PREFIX, value: "/silent/" }) { id seq } }');
+    assert.equal(res.errors, undefined, res.text);
+    const purge = res.data!.purgeCache;
+    // The edge says, by heartbeat only, that it applied every change up to the purge's; nothing reads the purge.
+    await playEdge(t, 'silent-edge', { appliedSeq: purge.seq });
+    const got = await eventually('purge.completed by the sweep', () => receiver.of('purge.completed').find((r) => r.json.data.purgeId === purge.id));
+    assert.equal(got.json.data.edges, 1);
+    await t.fleet.leave('silent-edge');
+    await t.gql('mutation($id: ID!) { deleteWebhook(id: $id) { id } }', { id: hook.id });
+  });
+
   test('origin.down and origin.up arrive from the edges\' reports, each transition once however often it is read', async () => {
     const hook = await createWebhook(t, { customerId: 'hook-co', url, events: ['ORIGIN_DOWN', 'ORIGIN_UP'] });
     const at = new Date().toISOString();

@@ -4,7 +4,7 @@
  * insert and the relay's per-customer purge seqs; the once-only completion stamp and the
  * newest-first page are fleet-request.queries.ts, shared with warms. Table names stay in db/.
  */
-import { In, IsNull } from 'typeorm';
+import { In, IsNull, MoreThanOrEqual } from 'typeorm';
 import type { PurgeAck } from '../../core/fleet.port';
 import type { PurgeAckRecord, PurgeRecord } from '../domain/purge.types';
 import type { Tx } from './database';
@@ -92,6 +92,12 @@ export async function findPurge(m: Tx, id: string): Promise<PurgeRecord | null> 
 export async function readOpenPurges(m: Tx, ids: readonly string[]): Promise<PurgeRecord[]> {
   const rows = await m.getRepository(PurgeEntity).findBy({ id: In([...ids]), completedAt: IsNull() });
   return rows.map(toPurgeRecord);
+}
+
+/** Ids of the purges not yet complete that were asked for at or after `since`, oldest first (at most `limit`). */
+export async function recentOpenPurgeIds(m: Tx, since: Date, limit: number): Promise<string[]> {
+  const rows = await m.getRepository(PurgeEntity).find({ select: { id: true }, where: { completedAt: IsNull(), requestedAt: MoreThanOrEqual(since) }, order: { requestedAt: 'ASC' }, take: limit });
+  return rows.map((r) => r.id);
 }
 
 export async function insertPurge(m: Tx, purge: PurgeRecord): Promise<void> {

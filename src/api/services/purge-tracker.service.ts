@@ -11,7 +11,7 @@
 import type { EdgeFleet } from '../../core/fleet.port';
 import type { Logger } from '../../obs/logger.factory';
 import type { Database, Tx } from '../db/database';
-import { findPurge, markPurgeCompleted, readOpenPurges, readPurgeAcks } from '../db/purge.store';
+import { findPurge, markPurgeCompleted, readOpenPurges, readPurgeAcks, recentOpenPurgeIds } from '../db/purge.store';
 import type { PurgeAckRecord, PurgeRecord } from '../domain/purge.types';
 import { FleetRequestTracker, type FleetRequestKind, type FleetRequestUpdate } from './fleet-request.tracker';
 import { purgeProgress, type PurgeEdgeProgress, type PurgeProgress } from './purge-progress';
@@ -77,7 +77,15 @@ export function purgeCompletedEvent(purge: PurgeRecord, completedAt: Date, progr
   };
 }
 
+/** The sweep looks this far back for purges not complete yet (older ones are stamped when read), at most this many per sweep. */
+const OPEN_PURGE_SWEEP_WINDOW_MS = 3_600_000;
+const OPEN_PURGE_SWEEP_MAX = 500;
+
 export class PurgeTracker extends FleetRequestTracker<PurgeRecord, PurgeAckRecord, PurgeProgress, PurgeEdgeProgress, PurgeState> {
+  readonly #db: PurgeTrackerOptions['db'];
+  readonly #log: PurgeTrackerOptions['logger'];
+  #sweeper: NodeJS.Timeout | undefined;
+
   constructor(options: PurgeTrackerOptions) {
     const events = options.events;
     super(PURGES, {
@@ -90,6 +98,32 @@ export class PurgeTracker extends FleetRequestTracker<PurgeRecord, PurgeAckRecor
             afterCompleted: () => events.committed(),
           }),
     });
+    this.#db = options.db;
+    this.#log = options.logger.child({ component: 'purge-sweep' });
+  }
+
+  /**
+   * Looks at the purges of the last hour that are not complete yet every `intervalMs`, and
+   * stamps those that are now (whose last edge applied it by heartbeat, or went away without
+   * an ack): without it such a purge would be stamped, and its `purge.completed` event sent,
+   * only when someone next reads it. Never rejects; stopped by close().
+   */
+  startSweeping(intervalMs: number): void {
+    const sweep = async (): Promise<void> => {
+      try {
+        const ids = await this.#db.read((m) => recentOpenPurgeIds(m, new Date(Date.now() - OPEN_PURGE_SWEEP_WINDOW_MS), OPEN_PURGE_SWEEP_MAX));
+        await this.refresh(ids);
+      } catch (err) {
+        this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot look at the purges not complete yet: next sweep');
+      }
+    };
+    this.#sweeper = setInterval(() => void sweep(), intervalMs);
+    this.#sweeper.unref();
+  }
+
+  override close(): void {
+    clearInterval(this.#sweeper);
+    super.close();
   }
 
   /** Waits until the purge is complete or `timeoutMs` passed, and returns its state then. */
