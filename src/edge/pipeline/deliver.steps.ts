@@ -166,8 +166,29 @@ export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
     return 'done';
   }
   body.on('data', (chunk: Buffer) => (tx.bytes += chunk.length));
-  // Errors here are a client gone or an origin body cut short: the response is cut
-  // short too (the connection closes, never a short body that looks whole).
-  pipeline(body, res, () => {});
+  sendBody(body, res);
   return 'done';
 }
+
+/**
+ * The body to the client, as pipeline() would send it: a body that stops before its end (an
+ * origin body cut short, an error) cuts the response short too (the connection closes, never a
+ * short body that looks whole), and a client that leaves stops the body. pipe() and listeners,
+ * not pipeline(): pipeline() makes an AbortController and end-of-stream watchers per call and
+ * aborts the controller when done, which builds an AbortError with its stack trace for every
+ * response (about 5 % of a 1 KB miss's CPU in a profile of the cold-miss bench).
+ */
+function sendBody(body: Readable, res: ClientResponse): void {
+  body.once('error', ignore); // its 'close' follows and cuts the response short
+  body.once('close', () => {
+    if (!body.readableEnded) res.destroy();
+  });
+  // A response written after it ended emits 'error': without a listener, pipe() would throw it.
+  res.once('error', () => body.destroy());
+  res.once('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  body.pipe(res);
+}
+
+function ignore(): void {}
