@@ -11,13 +11,17 @@
 // http/1.1 on one port), with one certificate and no SNI callback, the same Map behind both
 // ports; --tls-settings is the edge's own TLS options (versions, ciphers, groups) as the
 // runner read them from the build. It then prints `{"port":N,"tlsPort":M}`.
+//
+// With --cache-fields it also sends what RFC 9110/9111 ask of a cache and the edge sends on
+// every hit: the origin's Last-Modified, Age and Via (bench/profile.js compares the two floors;
+// bench/run.js uses the plain one).
 'use strict';
 const fs = require('node:fs');
 const http = require('node:http');
 const http2 = require('node:http2');
 
 function parseArgs(argv) {
-  const out = { port: 0, originPort: 0, tlsPort: undefined, tlsCert: '', tlsKey: '', tlsSettings: {} };
+  const out = { port: 0, originPort: 0, tlsPort: undefined, tlsCert: '', tlsKey: '', tlsSettings: {}, cacheFields: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--port') out.port = Number(argv[++i]);
     else if (argv[i] === '--origin-port') out.originPort = Number(argv[++i]);
@@ -25,6 +29,7 @@ function parseArgs(argv) {
     else if (argv[i] === '--tls-cert') out.tlsCert = argv[++i];
     else if (argv[i] === '--tls-key') out.tlsKey = argv[++i];
     else if (argv[i] === '--tls-settings') out.tlsSettings = JSON.parse(argv[++i]);
+    else if (argv[i] === '--cache-fields') out.cacheFields = true;
   }
   if (!out.originPort) {
     process.stderr.write('floor: --origin-port is required\n');
@@ -33,7 +38,7 @@ function parseArgs(argv) {
   return out;
 }
 
-const { port, originPort, tlsPort, tlsCert, tlsKey, tlsSettings } = parseArgs(process.argv.slice(2));
+const { port, originPort, tlsPort, tlsCert, tlsKey, tlsSettings, cacheFields } = parseArgs(process.argv.slice(2));
 const cache = new Map();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -45,7 +50,8 @@ function fill(url, done) {
       res.on('end', () => {
         const body = Buffer.concat(chunks);
         const headers = { 'content-type': res.headers['content-type'] ?? 'application/octet-stream', 'cache-control': res.headers['cache-control'] ?? 'no-store', etag: res.headers.etag ?? '', 'content-length': String(body.length) };
-        const entry = { status: res.statusCode ?? 502, headers, body };
+        if (cacheFields && res.headers['last-modified'] !== undefined) headers['last-modified'] = res.headers['last-modified'];
+        const entry = { status: res.statusCode ?? 502, headers, body, storedAt: Date.now() };
         if (entry.status === 200) cache.set(url, entry);
         done(entry, 'MISS');
       });
@@ -56,7 +62,8 @@ function fill(url, done) {
 
 function handle(req, res) {
   const send = (entry, xcache) => {
-    res.writeHead(entry.status, { ...entry.headers, 'x-cache': xcache });
+    if (cacheFields) res.writeHead(entry.status, { ...entry.headers, age: String(Math.floor((Date.now() - entry.storedAt) / 1000)), 'x-cache': xcache, via: '1.1 floor' });
+    else res.writeHead(entry.status, { ...entry.headers, 'x-cache': xcache });
     res.end(entry.body);
   };
   const hit = cache.get(req.url);

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// Where the edge's CPU goes: the measurements behind docs/BENCHMARKS.md "Where a hit's and a
+// miss's CPU goes". Not a comparison with nginx (that is bench/run.js): the edge on core 0, its
+// clients and the origin on core 1, CPU read from /proc like bench/run.js, and with --profile
+// V8 CPU profiles of the server(s), summarised per request.
+//
+//   npm run bench:profile -- hits   [--size 1024] [--conns 64] [--seconds 5] [--runs 5] [--profile] [--cache-fields]
+//     the edge and the Node floor (bench/floor.js) alternately under wrk (random paths over 1,000
+//     cached objects, as bench/run.js): CPU ms per 1,000 hits of each and their ratio; with
+//     --profile, per-request self time of the functions where the two differ most; with
+//     --cache-fields, a third server: the floor sending the fields a cache owes its clients and
+//     the edge sends (bench/floor.js --cache-fields: Last-Modified, Age, Via).
+//   npm run bench:profile -- misses [--size 1024] [--runs 5] [--profile]
+//     rounds of 1,000 distinct cold misses, 32 at a time (an unmeasured round first), CPU per
+//     round; with --profile, per-request self time of the edge's busiest functions.
+//
+// A profile's times include the profiler's own overhead (the CPU figures of a --profile run are
+// higher than without); compare functions within a run, not with the CPU figures of another.
+// Needs wrk (hits) and dist/ (npm run build). Only 127.0.0.1 is contacted.
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const children = require('./children');
+const { pinned, startReportingPort } = require('./servers');
+const { treeCpuMs } = require('./proc');
+
+const { startProcess, stopProcess, runToEnd, freePort, httpGet, sleep, which } = children;
+const ROOT = path.resolve(__dirname, '..');
+const HOST = 'bench.local';
+const OBJECTS = 1000;
+
+function parseArgs(argv) {
+  const o = { mode: argv[0], size: 1024, conns: 64, seconds: 5, runs: 5, profile: false, cacheFields: false, top: 25 };
+  for (let i = 1; i < argv.length; i++) {
+    const k = argv[i];
+    if (k === '--profile') o.profile = true;
+    else if (k === '--cache-fields') o.cacheFields = true;
+    else if (['--size', '--conns', '--seconds', '--runs', '--top'].includes(k)) o[k.slice(2)] = Number(argv[++i]);
+    else throw new Error(`unknown option ${k} (see the top of bench/profile.js)`);
+  }
+  if (o.mode !== 'hits' && o.mode !== 'misses') throw new Error('usage: node bench/profile.js hits|misses [options] (see the top of bench/profile.js)');
+  for (const k of ['size', 'conns', 'seconds', 'runs', 'top']) if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`--${k} must be a positive integer`);
+  return o;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function startEdge(tmp, originPort, nodeFlags) {
+  fs.mkdirSync(tmp, { recursive: true });
+  const customers = path.join(tmp, 'customers.json');
+  fs.writeFileSync(customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${originPort}`, domains: [HOST], cacheTtl: 3600 }]));
+  const [port, adminPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'error',
+    CDN_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+    CDN_EDGE_HOST: '127.0.0.1',
+    CDN_EDGE_PORT: String(port),
+    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
+    CDN_EDGE_ADMIN_PORT: String(adminPort),
+    CDN_EDGE_TLS_HOST: '127.0.0.1',
+    CDN_EDGE_TLS_PORT: String(tlsPort),
+    CDN_DATA_DIR: path.join(tmp, 'data'),
+    CDN_CACHE_DIR: path.join(tmp, 'cache'),
+    CDN_EDGE_WORKERS: '1',
+    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+  };
+  const [cmd, args] = pinned(0, process.execPath, [...nodeFlags, path.join(__dirname, 'edge.js'), 'edge', '--config', customers]);
+  const cp = startProcess(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const until = Date.now() + 60_000;
+  for (;;) {
+    if (cp.exitCode !== null) throw new Error(`the edge exited with ${cp.exitCode}`);
+    if (Date.now() > until) throw new Error('the edge was not ready within 60 s');
+    try {
+      if ((await httpGet(adminPort, '/readyz')).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  return { name: 'edge', cp, port };
+}
+
+/** bench/client.js fetch-all: each path once, 32 at a time, on core 1. */
+async function fetchAll(tmp, port, paths) {
+  const file = path.join(tmp, `paths-${crypto.randomBytes(4).toString('hex')}.txt`);
+  fs.writeFileSync(file, paths.join('\n') + '\n');
+  const [cmd, args] = pinned(1, process.execPath, [path.join(__dirname, 'client.js'), 'fetch-all', '--port', String(port), '--host', HOST, '--concurrency', '32', '--paths-file', file]);
+  const r = await runToEnd(cmd, args);
+  fs.rmSync(file, { force: true });
+  if (r.code !== 0) throw new Error(`client.js failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+async function wrk(o, port, seed) {
+  const [cmd, args] = pinned(1, 'wrk', ['-t', '1', '-c', String(o.conns), '-d', `${o.seconds}s`, '--timeout', '10s', '-s', path.join(__dirname, 'random-paths.lua'), '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`]);
+  const r = await runToEnd(cmd, args, { env: { ...process.env, BENCH_SIZE: String(o.size), BENCH_OBJECTS: String(OBJECTS), BENCH_SEED: String(seed) } });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (r.code !== 0 || line === undefined) throw new Error(`wrk failed (${r.code}): ${r.stderr || r.stdout}`);
+  return JSON.parse(line.slice('BENCH_JSON '.length));
+}
+
+async function hits(o, tmp, origin, flags) {
+  const edge = await startEdge(path.join(tmp, 'edge'), origin.port, flags('edge'));
+  const floor = async (name, extra) => {
+    const { cp, port } = await startReportingPort(name, ...pinned(0, process.execPath, [...flags(name), path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(origin.port), ...extra]));
+    return { name, cp, port };
+  };
+  const servers = [edge, await floor('floor', [])];
+  if (o.cacheFields) servers.push(await floor('floor+', ['--cache-fields']));
+  const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/${i}?size=${o.size}`);
+  for (const s of servers) for (let k = 0; k < 2; k++) await fetchAll(tmp, s.port, paths);
+  const cpu = Object.fromEntries(servers.map((s) => [s.name, []]));
+  const requests = Object.fromEntries(servers.map((s) => [s.name, 0]));
+  // Run 0 is a warm-up (the JIT), not counted in the medians; the profiles hold it too.
+  for (let run = 0; run <= o.runs; run++) {
+    for (const s of servers) {
+      const before = treeCpuMs(s.cp.pid);
+      const j = await wrk(o, s.port, run + 1);
+      const perK = ((treeCpuMs(s.cp.pid) - before) / j.requests) * 1000;
+      requests[s.name] += j.requests;
+      if (run > 0) cpu[s.name].push(perK);
+      const errors = Object.values(j.errors ?? {}).reduce((a, b) => a + b, 0);
+      console.log(`${run === 0 ? 'warm-up' : `run ${run}/${o.runs}`}  ${s.name.padEnd(6)} ${Math.round(j.requests / o.seconds).toLocaleString('en-US').padStart(7)} req/s  CPU ${perK.toFixed(1).padStart(5)} ms per 1,000 hits${errors ? `  ${errors} errors` : ''}`);
+    }
+  }
+  const e = median(cpu.edge);
+  const f = median(cpu.floor);
+  console.log(`\n${o.size} B hits, ${o.conns} connections, medians of ${o.runs}: CPU per 1,000 hits edge ${e.toFixed(1)} ms, floor ${f.toFixed(1)} ms: edge/floor ${(e / f).toFixed(2)}×`);
+  if (o.cacheFields) {
+    const g = median(cpu['floor+']);
+    console.log(`floor with Last-Modified, Age and Via (floor+) ${g.toFixed(1)} ms: floor+/floor ${(g / f).toFixed(2)}×, edge/floor+ ${(e / g).toFixed(2)}×`);
+  }
+  for (const s of servers) {
+    if (s.name !== 'edge') s.cp.stdin.end();
+    await stopProcess(s.cp, 20_000);
+  }
+  if (o.profile) {
+    // Every request each server answered: the two warm-up passes, the warm-up run and the runs.
+    const a = summarise(profileIn(path.join(tmp, 'prof-edge')), requests.edge + 2 * OBJECTS);
+    const b = summarise(profileIn(path.join(tmp, 'prof-floor')), requests.floor + 2 * OBJECTS);
+    console.log(`\nSelf time per hit (µs, profiled; the profiler adds its own): edge ${a.busy.toFixed(1)}, floor ${b.busy.toFixed(1)}; where they differ most:`);
+    console.log(`${'edge − floor'.padStart(12)} ${'edge'.padStart(7)} ${'floor'.padStart(7)}  function`);
+    const keys = new Set([...a.self.keys(), ...b.self.keys()]);
+    const rows = [...keys].filter((k) => !k.startsWith('(idle)')).map((k) => [k, a.self.get(k) ?? 0, b.self.get(k) ?? 0]);
+    rows.sort((x, y) => Math.abs(y[1] - y[2]) - Math.abs(x[1] - x[2]));
+    for (const [k, x, y] of rows.slice(0, o.top)) console.log(`${(x - y).toFixed(2).padStart(12)} ${x.toFixed(2).padStart(7)} ${y.toFixed(2).padStart(7)}  ${k}`);
+  }
+}
+
+async function misses(o, tmp, origin, flags) {
+  const edge = await startEdge(path.join(tmp, 'edge'), origin.port, flags('edge'));
+  const stamp = Date.now();
+  const cpu = [];
+  let requests = 0;
+  for (let round = 0; round <= o.runs; round++) {
+    const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/profile-${stamp}-${round}-${i}?size=${o.size}`);
+    const before = treeCpuMs(edge.cp.pid);
+    const r = await fetchAll(tmp, edge.port, paths);
+    const used = treeCpuMs(edge.cp.pid) - before;
+    requests += OBJECTS;
+    if (round > 0) cpu.push(used);
+    console.log(`${round === 0 ? 'warm-up' : `round ${round}/${o.runs}`}  ${Math.round(r.ms)} ms  CPU ${Math.round(used)} ms  statuses ${JSON.stringify(r.statuses)}`);
+    await sleep(300);
+  }
+  console.log(`\n1,000 cold misses of ${o.size} B, 32 at a time, median of ${o.runs}: CPU ${Math.round(median(cpu))} ms (${Math.round(median(cpu))} µs per miss)`);
+  await stopProcess(edge.cp, 20_000);
+  if (o.profile) {
+    const a = summarise(profileIn(path.join(tmp, 'prof-edge')), requests);
+    console.log(`\nSelf time per miss (µs, profiled; the profiler adds its own, and start-up is spread over the misses): busy ${a.busy.toFixed(1)}; busiest:`);
+    for (const [k, t] of [...a.self].filter(([k]) => !k.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, o.top)) console.log(`${t.toFixed(1).padStart(8)}  ${k}`);
+    console.log('\nby file:');
+    for (const [k, t] of [...a.files].filter(([k]) => k !== '(idle)').sort((x, y) => y[1] - x[1]).slice(0, o.top)) console.log(`${t.toFixed(1).padStart(8)}  ${k}`);
+  }
+}
+
+function profileIn(dir) {
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
+  if (files.length !== 1) throw new Error(`expected one CPU profile in ${dir}, found ${files.length} (did the server exit cleanly?)`);
+  return JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
+}
+
+/** Self time per request (µs) by function and by file. */
+function summarise(profile, requests) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const files = new Map();
+  let busy = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const { callFrame } = nodes.get(profile.samples[i]);
+    const us = (profile.timeDeltas[i] ?? 0) / requests;
+    const url = callFrame.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(`${ROOT}/`, '');
+    const fn = `${callFrame.functionName || '(anonymous)'}${url ? ` ${url.replace(/^.*\//, '')}:${callFrame.lineNumber + 1}` : ''}`;
+    self.set(fn, (self.get(fn) ?? 0) + us);
+    const file = url || callFrame.functionName;
+    files.set(file, (files.get(file) ?? 0) + us);
+    if (callFrame.functionName !== '(idle)') busy += us;
+  }
+  return { self, files, busy };
+}
+
+async function main() {
+  children.install({ name: 'bench:profile' });
+  const o = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'bin', 'cdn.js'))) throw new Error('dist/ is missing: npm run build first');
+  if (o.mode === 'hits' && which('wrk') === null) throw new Error('wrk is not installed (Debian: apt-get install -y wrk)');
+  const tmp = children.useTmpDir(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeplane-profile-')), false);
+  const flags = (name) => (o.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(tmp, `prof-${name}`)] : []);
+  const origin = await startReportingPort('origin', ...pinned(1, process.execPath, [path.join(__dirname, 'origin.js'), '--port', '0']));
+  console.log(`bench:profile ${o.mode}: node ${process.version}; the server(s) on core 0, the clients and the origin on core 1`);
+  try {
+    await (o.mode === 'hits' ? hits(o, tmp, origin, flags) : misses(o, tmp, origin, flags));
+  } finally {
+    origin.cp.stdin.end();
+    await children.cleanup();
+  }
+}
+
+main().catch(async (err) => {
+  console.error(`bench:profile: ${err.message}`);
+  await children.cleanup();
+  process.exit(1);
+});
