@@ -19,7 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const children = require('./children');
-const { pinned, startReportingPort } = require('./servers');
+const { edgeEnv, pinned, startReportingPort } = require('./servers');
 const { ensureBuild, nodeNote } = require('./build');
 const { treeCpuMs, treeRssBytes, treeOpenFds, nofileLimit, sysctl } = require('./proc');
 const { startProcess, stopProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
@@ -209,20 +209,10 @@ async function startEdge(opts, env, dirs) {
   const adminPort = await freePort();
   const logFile = path.join(tmpDir, 'edge.log');
   const out = fs.openSync(logFile, 'a');
-  const edgeEnv = {
-    ...env,
-    CDN_EDGE_HOST: '127.0.0.1',
-    CDN_EDGE_PORT: String(port),
-    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
-    CDN_EDGE_ADMIN_PORT: String(adminPort),
-    CDN_DATA_DIR: dirs.data,
-    CDN_CACHE_DIR: dirs.cache,
-    CDN_EDGE_WORKERS: String(opts.workers),
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-  };
+  const environment = edgeEnv(env, { port, adminPort, dataDir: dirs.data, cacheDir: dirs.cache, workers: opts.workers });
   const cpus = opts.workers > 1 ? opts.allCpus : opts.serverCpuOrNull;
   const [cmd, args] = pinned(cpus, process.execPath, [path.join(__dirname, 'edge.js'), 'edge', '--config', dirs.customers]);
-  const cp = startProcess(cmd, args, { cwd: ROOT, env: edgeEnv, stdio: ['ignore', out, out] });
+  const cp = startProcess(cmd, args, { cwd: ROOT, env: environment, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -235,7 +225,7 @@ async function startEdge(opts, env, dirs) {
     if (Date.now() > deadline) throw new Error(`the edge did not become ready in 60 s:\n${tail(logFile)}`);
     await sleep(100);
   }
-  return { cp, port, adminPort, logFile, env: edgeEnv };
+  return { cp, port, adminPort, logFile, env: environment };
 }
 
 function tail(file, lines = 25) {

@@ -19,7 +19,7 @@ const path = require('node:path');
 const children = require('./children');
 const { ensureBuild, nodeNote } = require('./build');
 const { treeCpuMs } = require('./proc');
-const { pinned, startReportingPort } = require('./servers');
+const { edgeEnv, pinned, startReportingPort } = require('./servers');
 const { startProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -100,20 +100,8 @@ async function startEdge(opts, dirs, originPort) {
     JSON.stringify([QUIET, NOISY].map((host) => ({ id: host.split('.')[0], name: host, originUrl: `http://127.0.0.1:${originPort}`, domains: [host], cacheTtl: 3600 }))),
   );
   const out = fs.openSync(logFile, 'a');
-  const env = {
-    ...process.env,
-    CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn',
-    CDN_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-    CDN_EDGE_HOST: '127.0.0.1',
-    CDN_EDGE_PORT: String(port),
-    CDN_EDGE_TLS_PORT: 'off',
-    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
-    CDN_EDGE_ADMIN_PORT: String(adminPort),
-    CDN_DATA_DIR: path.join(dirs.tmp, 'data'),
-    CDN_CACHE_DIR: path.join(dirs.tmp, 'cache'),
-    CDN_EDGE_WORKERS: '1',
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-  };
+  const base = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: crypto.randomBytes(32).toString('hex'), CDN_EDGE_TLS_PORT: 'off' };
+  const env = edgeEnv(base, { port, adminPort, dataDir: path.join(dirs.tmp, 'data'), cacheDir: path.join(dirs.tmp, 'cache') });
   delete env.REDIS_URL;
   const [cmd, args] = pinned(opts.serverCpuOrNull, process.execPath, [path.join(__dirname, 'edge.js'), 'edge', '--config', dirs.customers]);
   const cp = startProcess(cmd, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });

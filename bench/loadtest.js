@@ -15,6 +15,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const children = require('./children');
+const { edgeEnv } = require('./servers');
 const { startProcess, exited, runToEnd, which, sleep, freePort, httpGet } = children;
 
 const ROOT = path.resolve(__dirname, '..');
@@ -209,19 +210,8 @@ async function startEdge(opts, customers) {
   );
   const logFile = path.join(tmpDir, 'edge.log');
   const out = fs.openSync(logFile, 'a');
-  const env = {
-    ...process.env,
-    CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn',
-    CDN_EDGE_HOST: '127.0.0.1',
-    CDN_EDGE_PORT: String(port),
-    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
-    CDN_EDGE_ADMIN_PORT: String(adminPort),
-    CDN_DATA_DIR: path.join(tmpDir, 'data'),
-    CDN_CACHE_DIR: path.join(tmpDir, 'cache'),
-    CDN_EDGE_WORKERS: String(opts.workers),
-    CDN_SECRET_KEY: crypto.randomBytes(24).toString('hex'),
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-  };
+  const base = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: crypto.randomBytes(24).toString('hex') };
+  const env = edgeEnv(base, { port, adminPort, dataDir: path.join(tmpDir, 'data'), cacheDir: path.join(tmpDir, 'cache'), workers: opts.workers });
   delete env.REDIS_URL;
   const cp = startProcess(process.execPath, [path.join(ROOT, 'bin', 'cdn.js'), 'edge', '--config', file], { cwd: ROOT, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);

@@ -23,7 +23,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const children = require('./children');
-const { pinned, startReportingPort } = require('./servers');
+const { edgeEnv, pinned, startReportingPort } = require('./servers');
 const { treeCpuMs } = require('./proc');
 
 const { startProcess, stopProcess, runToEnd, freePort, httpGet, sleep, which } = children;
@@ -52,21 +52,8 @@ async function startEdge(tmp, originPort, nodeFlags) {
   const customers = path.join(tmp, 'customers.json');
   fs.writeFileSync(customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${originPort}`, domains: [HOST], cacheTtl: 3600 }]));
   const [port, adminPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
-  const env = {
-    ...process.env,
-    CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'error',
-    CDN_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-    CDN_EDGE_HOST: '127.0.0.1',
-    CDN_EDGE_PORT: String(port),
-    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
-    CDN_EDGE_ADMIN_PORT: String(adminPort),
-    CDN_EDGE_TLS_HOST: '127.0.0.1',
-    CDN_EDGE_TLS_PORT: String(tlsPort),
-    CDN_DATA_DIR: path.join(tmp, 'data'),
-    CDN_CACHE_DIR: path.join(tmp, 'cache'),
-    CDN_EDGE_WORKERS: '1',
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-  };
+  const base = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'error', CDN_SECRET_KEY: crypto.randomBytes(32).toString('hex') };
+  const env = edgeEnv(base, { port, adminPort, tlsPort, dataDir: path.join(tmp, 'data'), cacheDir: path.join(tmp, 'cache') });
   const [cmd, args] = pinned(0, process.execPath, [...nodeFlags, path.join(__dirname, 'edge.js'), 'edge', '--config', customers]);
   const cp = startProcess(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const until = Date.now() + 60_000;

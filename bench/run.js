@@ -15,7 +15,7 @@ const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const children = require('./children');
-const { pinned, startReportingPort } = require('./servers');
+const { edgeEnv, pinned, startReportingPort } = require('./servers');
 const { CLK_TCK, treeCpuMs } = require('./proc');
 const { ensureBuild: ensureBuildShared, nodeNote } = require('./build');
 const tlsBench = require('./tls');
@@ -269,21 +269,9 @@ async function startEdge(env, workers, cpus, dirs, tls) {
   const tlsPort = await freePort();
   const logFile = path.join(tmpDir, `edge-w${workers}.log`);
   const out = fs.openSync(logFile, 'a');
-  const edgeEnv = {
-    ...env,
-    CDN_EDGE_HOST: '127.0.0.1',
-    CDN_EDGE_PORT: String(port),
-    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
-    CDN_EDGE_ADMIN_PORT: String(adminPort),
-    CDN_EDGE_TLS_HOST: '127.0.0.1',
-    CDN_EDGE_TLS_PORT: String(tlsPort),
-    CDN_DATA_DIR: dirs.data,
-    CDN_CACHE_DIR: dirs.cache,
-    CDN_EDGE_WORKERS: String(workers),
-    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
-  };
+  const environment = edgeEnv(env, { port, adminPort, tlsPort, dataDir: dirs.data, cacheDir: dirs.cache, workers });
   const [cmd, args] = pinned(cpus, process.execPath, [path.join(__dirname, 'edge.js'), 'edge', '--config', dirs.customers]);
-  const cp = startProcess(cmd, args, { cwd: ROOT, env: edgeEnv, stdio: ['ignore', out, out] });
+  const cp = startProcess(cmd, args, { cwd: ROOT, env: environment, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   await waitFor(
     `the edge (CDN_EDGE_WORKERS=${workers})`,
@@ -1152,15 +1140,15 @@ async function main() {
   // `bench` has no delivery rules; the rules rows compare it with customers that have 50 (bench/rules.js).
   const customers = [{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${origin.port}`, domains: [HOST_HEADER], cacheTtl: 3600, ...customerTls }, ...rulesBench.rulesCustomers(`http://127.0.0.1:${origin.port}`)];
   fs.writeFileSync(dirs.customers, JSON.stringify(customers, null, 2));
-  const edgeEnv = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: process.env.CDN_SECRET_KEY ?? crypto.randomBytes(32).toString('hex') };
-  delete edgeEnv.REDIS_URL;
+  const baseEnv = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'warn', CDN_SECRET_KEY: process.env.CDN_SECRET_KEY ?? crypto.randomBytes(32).toString('hex') };
+  delete baseEnv.REDIS_URL;
 
   log(`bench: origin on 127.0.0.1:${origin.port}; starting nginx and the edge (CDN_EDGE_WORKERS=1) on core ${opts.serverCpu}`);
   // The compression rows compare with an nginx of their own (static files), started with them.
   const edgeOnly = opts.only === 'compression' || opts.only === 'rules';
   const nginx = edgeOnly ? { port: 0, tlsPort: undefined } : await startNginx(nginxBin, origin.port, opts.serverCpuOrNull, tls);
   const floor = opts.floor && !edgeOnly ? await startFloor(origin.port, opts.serverCpuOrNull, tls) : undefined;
-  let edge = await startEdge(edgeEnv, 1, opts.serverCpuOrNull, dirs, tls);
+  let edge = await startEdge(baseEnv, 1, opts.serverCpuOrNull, dirs, tls);
   const tlsNote = (s) => (s.tlsPort === undefined ? '' : ` (HTTPS ${s.tlsPort})`);
   log(`bench: ${edgeOnly ? '' : `nginx on 127.0.0.1:${nginx.port}${tlsNote(nginx)}, `}edge on 127.0.0.1:${edge.port}${tlsNote(edge)} (${edge.processes} process)${floor ? `, floor on 127.0.0.1:${floor.port}${tlsNote(floor)}` : ''}`);
 
@@ -1245,7 +1233,7 @@ async function main() {
   if (opts.workers2Cases.length) {
     log(`\n== extra: the edge with CDN_EDGE_WORKERS=2 on cores ${bothCpus ?? 'any'} (competes with wrk for the client core)`);
     await stopProcess(edge.cp);
-    edge = await startEdge(edgeEnv, 2, bothCpus, dirs, tls);
+    edge = await startEdge(baseEnv, 2, bothCpus, dirs, tls);
     log(`  edge restarted with CDN_EDGE_WORKERS=2: ${edge.processes} worker process(es) seen${edge.processes < 2 ? ' (this build does not run cluster workers yet)' : ''}`);
     const warmed2 = new Set();
     for (const c of opts.workers2Cases) {

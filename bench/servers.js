@@ -31,4 +31,25 @@ async function startReportingPort(name, cmd, args) {
   return { cp, port: first.port, tlsPort: first.tlsPort };
 }
 
-module.exports = { pinned, startReportingPort };
+/**
+ * The environment of an edge a bench script starts: `base` (the caller's environment, CDN_*
+ * settings included), then loopback ports, its own data and cache folders, `workers` processes,
+ * and private origins allowed (the bench's origin is on 127.0.0.1). `tlsPort`: a port of its own,
+ * or 'off'; undefined leaves CDN_EDGE_TLS_PORT as `base` has it.
+ */
+function edgeEnv(base, { port, adminPort, tlsPort, dataDir, cacheDir, workers = 1 }) {
+  return {
+    ...base,
+    CDN_EDGE_HOST: '127.0.0.1',
+    CDN_EDGE_PORT: String(port),
+    CDN_EDGE_ADMIN_HOST: '127.0.0.1',
+    CDN_EDGE_ADMIN_PORT: String(adminPort),
+    ...(tlsPort === undefined ? {} : { CDN_EDGE_TLS_HOST: '127.0.0.1', CDN_EDGE_TLS_PORT: String(tlsPort) }),
+    CDN_DATA_DIR: dataDir,
+    CDN_CACHE_DIR: cacheDir,
+    CDN_EDGE_WORKERS: String(workers),
+    CDN_ALLOW_PRIVATE_ORIGINS: 'true',
+  };
+}
+
+module.exports = { pinned, startReportingPort, edgeEnv };
