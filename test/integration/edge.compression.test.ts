@@ -114,6 +114,9 @@ before(async () => {
       const extra: Record<string, string> = path === '/gz-nt.txt' ? { 'cache-control': 'public, max-age=3600, no-transform' } : {};
       return send(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', ...extra }, gzipSync(SCRIPT));
     }
+    // Valid gzip for its first half, then bytes no decoder accepts: a complete origin answer
+    // (its Content-Length is met) that only breaks when decoded.
+    if (path === '/broken-gz.txt') return send(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' }, Buffer.concat([gzipSync(SCRIPT).subarray(0, 2000), Buffer.alloc(2000, 0xff)]));
     if (path === '/private.txt') return send(200, { 'content-type': 'text/plain', 'cache-control': 'private' }, SCRIPT);
     if (path === '/chunked.txt') {
       res.writeHead(200, { ...base, 'content-type': 'text/plain' });
@@ -318,6 +321,32 @@ test('an origin-gzipped answer goes as it is to gzip clients and decoded to the 
   const nt = await raw(edge.url, '/gz-nt.txt');
   assert.equal(nt.headers['content-encoding'], 'gzip', 'no-transform: not even decoded');
   assert.equal(originAsked('/gz.txt'), 1);
+});
+
+test('an origin gzip body that breaks while the edge decodes it cuts the answer short (never a complete-looking chunked body), and the next client is answered cleanly', async () => {
+  // A client without gzip: the edge decodes on the way out, and the decoder fails part-way.
+  const outcome = await new Promise<string>((resolve) => {
+    const url = new URL(edge.url);
+    const req = request({ host: url.hostname, port: url.port, path: '/broken-gz.txt', headers: { host: HOST }, agent: false }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve('ended'));
+      res.on('error', (err) => resolve(`error: ${err.message}`));
+      res.on('aborted', () => resolve('aborted'));
+    });
+    req.on('error', (err) => resolve(`error: ${err.message}`));
+    // A response left open (neither ended nor cut) is as wrong as one that looks whole.
+    req.setTimeout(5_000, () => resolve('hung'));
+    req.end();
+  });
+  assert.notEqual(outcome, 'ended', 'a body the decoder could not read must not end like a whole one');
+  assert.notEqual(outcome, 'hung', 'the response is cut short at once, not left open');
+  // The stored bytes are the origin's, as sent: a gzip client still gets them.
+  const gz = await raw(edge.url, '/broken-gz.txt', { 'accept-encoding': 'gzip' });
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.equal(gz.body.length, 4000);
+  assert.equal(originAsked('/broken-gz.txt'), 1);
+  // And a clean request afterwards gets the clean answer.
+  assert.equal(decoded(await raw(edge.url, '/app.js', { 'accept-encoding': 'gzip' })), SCRIPT);
 });
 
 test('Cache-Control: no-transform, types that do not compress, small bodies: sent as stored, without Vary: Accept-Encoding', async () => {
