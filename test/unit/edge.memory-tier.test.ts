@@ -43,6 +43,22 @@ test('a hit hands out the body buffer itself and the stored metadata', async () 
   assert.equal(memory.hit(K('/m')), undefined);
 });
 
+test('a body kept as the parts it arrived in counts its full size at once and is joined, whole and in order, on first use', () => {
+  const memory = new MemoryTier({ maxBytes: 10_000, maxObjectBytes: 3000 });
+  const parts = [Buffer.from('a'.repeat(1000)), Buffer.from('b'.repeat(1000)), Buffer.from('c'.repeat(500))];
+  assert.equal(memory.set(K('/parts'), { ...meta(), key: K('/parts'), size: 2500 }, parts), true);
+  // Counted (stats, room) before anything joins the parts.
+  assert.equal(memory.stats().bytes, 2500);
+  const held = memory.peek(K('/parts'))!;
+  assert.equal(held.size, 2500);
+  assert.equal(held.body.toString(), 'a'.repeat(1000) + 'b'.repeat(1000) + 'c'.repeat(500));
+  assert.equal(held.body, held.body, 'joined once, then the same buffer');
+  assert.equal(memory.hit(K('/parts'))!.body?.length, 2500);
+  // Parts over maxObjectBytes together never enter, though each part alone would fit.
+  assert.equal(memory.set(K('/too-big'), { ...meta(), key: K('/too-big'), size: 3003 }, [Buffer.alloc(1001), Buffer.alloc(1001), Buffer.alloc(1001)]), false);
+  assert.equal(memory.peek(K('/too-big')), undefined);
+});
+
 test('peek() sees exactly what the LRU holds: replaced, evicted, deleted and forgotten entries are gone', () => {
   const tier = new MemoryTier({ maxBytes: 4 * (100 + 256 + 40), maxObjectBytes: 1000 });
   const metaOf = (key: string): ObjectMeta => ({ key, status: 200, headers: {}, storedAt: 0, ttl: 60, size: 100 });

@@ -68,8 +68,8 @@ type Meta = Omit<ObjectMeta, 'size' | 'key'>;
 export interface PutResult {
   outcome: PutOutcome;
   meta?: ObjectMeta;
-  /** The body, when it was collected for the memory tier. */
-  body?: Buffer;
+  /** The body, when it was collected for the memory tier: one buffer, or the parts it arrived in. */
+  body?: Buffer | Buffer[];
 }
 
 export class DiskTier implements CacheStore {
@@ -265,7 +265,8 @@ export class DiskTier implements CacheStore {
       }
       if (replaced !== undefined && hasBodyFile(replaced)) await this.#unlink(customerId, replaced.file);
       this.#enforceLimits(customerId);
-      return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? (whole ?? Buffer.concat(chunks, size)) : undefined };
+      // Not joined here: the memory tier joins the parts on first use (most objects never get one).
+      return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? (whole ?? chunks) : undefined };
     } catch (err) {
       if (fh !== undefined) await fh.close().catch(() => {});
       if (final !== '') await unlink(renamed ? final : tmp).catch(() => {});
