@@ -44,18 +44,25 @@ test('a hit hands out the body buffer itself and the stored metadata', async () 
 });
 
 test('a body kept as the parts it arrived in counts its full size at once and is joined, whole and in order, on first use', () => {
-  const memory = new MemoryTier({ maxBytes: 10_000, maxObjectBytes: 3000 });
-  const parts = [Buffer.from('a'.repeat(1000)), Buffer.from('b'.repeat(1000)), Buffer.from('c'.repeat(500))];
-  assert.equal(memory.set(K('/parts'), { ...meta(), key: K('/parts'), size: 2500 }, parts), true);
+  const memory = new MemoryTier({ maxBytes: 200_000, maxObjectBytes: 100_000 });
+  const parts = [Buffer.alloc(20_000, 'a'), Buffer.alloc(20_000, 'b'), Buffer.alloc(17_000, 'c')];
+  assert.equal(memory.set(K('/parts'), { ...meta(), key: K('/parts'), size: 57_000 }, parts), true);
   // Counted (stats, room) before anything joins the parts.
-  assert.equal(memory.stats().bytes, 2500);
+  assert.equal(memory.stats().bytes, 57_000);
   const held = memory.peek(K('/parts'))!;
-  assert.equal(held.size, 2500);
-  assert.equal(held.body.toString(), 'a'.repeat(1000) + 'b'.repeat(1000) + 'c'.repeat(500));
+  assert.equal(held.size, 57_000);
+  assert.equal(held.joined, false, 'kept as parts until used');
+  assert.equal(held.body.toString(), 'a'.repeat(20_000) + 'b'.repeat(20_000) + 'c'.repeat(17_000));
+  assert.equal(held.joined, true);
   assert.equal(held.body, held.body, 'joined once, then the same buffer');
-  assert.equal(memory.hit(K('/parts'))!.body?.length, 2500);
+  assert.equal(memory.hit(K('/parts'))!.body?.length, 57_000);
+  // A body trickled in tiny pieces is joined at once: its parts would cost far more than its size.
+  const tiny = Array.from({ length: 1000 }, (_, i) => Buffer.from(String(i % 10)));
+  assert.equal(memory.set(K('/tiny'), { ...meta(), key: K('/tiny'), size: 1000 }, tiny), true);
+  assert.equal(memory.peek(K('/tiny'))!.joined, true);
+  assert.equal(memory.peek(K('/tiny'))!.body.toString(), tiny.join(''));
   // Parts over maxObjectBytes together never enter, though each part alone would fit.
-  assert.equal(memory.set(K('/too-big'), { ...meta(), key: K('/too-big'), size: 3003 }, [Buffer.alloc(1001), Buffer.alloc(1001), Buffer.alloc(1001)]), false);
+  assert.equal(memory.set(K('/too-big'), { ...meta(), key: K('/too-big'), size: 120_000 }, [Buffer.alloc(40_000), Buffer.alloc(40_000), Buffer.alloc(40_000)]), false);
   assert.equal(memory.peek(K('/too-big')), undefined);
 });
 

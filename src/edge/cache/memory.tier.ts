@@ -22,9 +22,17 @@ export interface MemoryTierOptions {
 }
 
 /**
+ * Parts smaller than this on average are joined at once: each part is a Buffer object (and a
+ * view of its own read buffer), so an origin trickling a body in tiny pieces would otherwise
+ * hold far more memory than the body's size, which is all the memory tier counts.
+ */
+const MIN_KEPT_PART_BYTES = 16 * 1024;
+
+/**
  * What memory holds for a key: its metadata and body. A body stored as the parts it arrived in
- * is joined on first use: a miss whose object is never asked for again (most objects of a CDN)
- * never pays for the copy and its fresh memory (~130 µs for 100 KB here, docs/BENCHMARKS.md).
+ * (socket reads of up to 64 KiB) is joined on first use: a miss whose object is never asked for
+ * again (most objects of a CDN) never pays for the copy and its fresh memory (~130 µs for
+ * 100 KB here, docs/BENCHMARKS.md).
  */
 export class Held {
   meta: ObjectMeta;
@@ -42,11 +50,17 @@ export class Held {
       this.#body = body[0]!;
       this.size = this.#body.length;
     } else {
-      this.#parts = body;
       let size = 0;
       for (const part of body) size += part.length;
       this.size = size;
+      if (size / body.length >= MIN_KEPT_PART_BYTES) this.#parts = body;
+      else this.#body = Buffer.concat(body, size);
     }
+  }
+
+  /** Whether the body is one buffer yet (false: parts kept, to be joined on first use). */
+  get joined(): boolean {
+    return this.#body !== undefined;
   }
 
   get body(): Buffer {
