@@ -9,7 +9,8 @@
  * the balancer to the other replica and goes on, with every second exactly once (consecutive
  * `at`) and the requests of those seconds adding up to exactly the requests sent. The stopped
  * replica is started again, the balancer takes it back, and the other one is stopped: the
- * client moves back. GraphQL queries sent through the balancer all along all answer.
+ * client moves back. GraphQL queries sent through the balancer all along all answer (a query
+ * caught by a replica's stop gets a 502 from the balancer, at most once per stop, and is retried).
  *
  * Debian's nginx (1.22) lacks the upstream `resolve` parameter (1.27.3+, which the compose
  * image has): the test drops it, as it replaces the compose host names with loopback ports.
@@ -192,18 +193,29 @@ test('a subscriber through the balancer moves to the other replica when its own 
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  // GraphQL over HTTP through the balancer, all along.
+  // GraphQL over HTTP through the balancer, all along. A POST that reached a replica just as it
+  // closed (queued in its listening socket, or accepted but not yet read) is reset, and nginx
+  // does not pass a POST on once it reached a replica (a mutation must never run twice): the
+  // balancer answers 502, and a client retries its query, as this one does, once.
   const answers: string[] = [];
+  const retried: string[] = [];
   let querying = true;
+  const query = async (): Promise<{ status: number; body: string }> => {
+    const res = await fetch(`${lbUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ query: 'query($id: ID!) { customer(id: $id) { id } }', variables: { id: CUSTOMER } }),
+    }).catch((err: Error) => ({ status: 0, text: async () => err.message }));
+    return { status: res.status, body: await res.text() };
+  };
   const queries = (async () => {
     while (querying) {
-      const res = await fetch(`${lbUrl}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify({ query: 'query($id: ID!) { customer(id: $id) { id } }', variables: { id: CUSTOMER } }),
-      }).catch((err: Error) => ({ status: 0, text: async () => err.message }));
-      const body = await res.text();
-      answers.push(res.status === 200 && body.includes(`"id":"${CUSTOMER}"`) ? 'ok' : `${res.status} ${body}`);
+      let res = await query();
+      if (res.status === 502) {
+        retried.push(new Date().toISOString());
+        res = await query();
+      }
+      answers.push(res.status === 200 && res.body.includes(`"id":"${CUSTOMER}"`) ? 'ok' : `${res.status} ${res.body}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
@@ -250,8 +262,10 @@ test('a subscriber through the balancer moves to the other replica when its own 
   assert.equal(counted, sent, `the requests of every second add up to those sent (${sent})`);
   assert.ok(sent > 100, `traffic throughout (${sent} requests)`);
 
-  t.diagnostic(`${sent} requests to the edge, ${answers.length} GraphQL queries through the balancer, ${events.length} events`);
+  t.diagnostic(`${sent} requests to the edge, ${answers.length} GraphQL queries through the balancer, ${events.length} events, ${retried.length} queries retried after a 502`);
   const failed = answers.filter((a) => a !== 'ok');
-  assert.deepEqual(failed, [], `every GraphQL query through the balancer answered (${answers.length} sent)`);
+  assert.deepEqual(failed, [], `every GraphQL query through the balancer answered (${answers.length} sent; ${retried.length} retried after a 502)`);
+  // At most the query in flight at each of the two stops.
+  assert.ok(retried.length <= 2, `a 502 only as a replica stops: ${retried.join(' ')}`);
   assert.ok(answers.length > 50, `queries throughout (${answers.length})`);
 });
