@@ -34,6 +34,7 @@ import { registerPortalPage } from './plugins/portal.page';
 import { registerHealthRoutes } from './plugins/health.routes';
 import { bodyLimitErrorHandler, refuseBatches } from './plugins/http-limits.hooks';
 import { CompressedPage } from './plugins/compressed.page';
+import { ConnectionDrain } from './plugins/connection-drain';
 import { ideOffText, idePageHtml, wantsIde } from './plugins/ide.page';
 import { auditPlugin } from './plugins/audit.plugin';
 import { ApiMetrics } from './plugins/metrics.registry';
@@ -323,6 +324,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
+  // Before listening: every connection is tracked from its accept (see close()).
+  const connections = new ConnectionDrain(app.server);
   await app.listen({ host: config.host, port: config.port });
   const subscriptions = attachSubscriptions({
     server: app.server,
@@ -363,9 +366,13 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
     port,
     close() {
       closing ??= (async () => {
-        // Websockets first, before their streams end: closed with 1001, clients reconnect (to
-        // another replica) and resume; a completed stream would be over for them. Once closing,
-        // a socket sends nothing more, so the streams may end while the handshakes finish.
+        // New connections are refused from here on (a balancer tries another replica, POST
+        // included); those accepted already may still send their request (connection-drain.ts).
+        const accepted = connections.stopAccepting();
+        // Websockets next, before their streams end: closed with 1001, clients reconnect (to
+        // another replica, this one refusing) and resume; a completed stream would be over for
+        // them. Once closing, a socket sends nothing more, so the streams may end while the
+        // handshakes finish.
         const socketsClosed = subscriptions.close();
         feed.stop();
         // Wakes purge waiters: subscriptions end, mutations with waitForEdges answer now instead of holding the drain.
@@ -380,7 +387,8 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<ApiHan
         await services.accessLogs.stop();
         // An upgraded socket would otherwise keep the HTTP server from closing.
         await socketsClosed;
-        // Apollo's drain plugin closes Fastify, which stops accepting and waits for in-flight requests.
+        await accepted;
+        // Apollo's drain plugin closes Fastify, which closes the idle connections and waits for in-flight requests.
         await apollo.stop();
         await acks.stop();
         await warmReports.stop();

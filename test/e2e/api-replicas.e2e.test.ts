@@ -10,7 +10,8 @@
  * `at`) and the requests of those seconds adding up to exactly the requests sent. The stopped
  * replica is started again, the balancer takes it back, and the other one is stopped: the
  * client moves back. GraphQL queries sent through the balancer all along all answer (a query
- * caught by a replica's stop gets a 502 from the balancer, at most once per stop, and is retried).
+ * still queued in a replica's accept queue as it stops gets a 502 from the balancer, at most once
+ * per stop, and is retried).
  *
  * Debian's nginx (1.22) lacks the upstream `resolve` parameter (1.27.3+, which the compose
  * image has): the test drops it, as it replaces the compose host names with loopback ports.
@@ -193,10 +194,12 @@ test('a subscriber through the balancer moves to the other replica when its own 
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  // GraphQL over HTTP through the balancer, all along. A POST that reached a replica just as it
-  // closed (queued in its listening socket, or accepted but not yet read) is reset, and nginx
-  // does not pass a POST on once it reached a replica (a mutation must never run twice): the
-  // balancer answers 502, and a client retries its query, as this one does, once.
+  // GraphQL over HTTP through the balancer, all along. A stopping replica refuses new
+  // connections (nginx tries the other, POST included) and answers those it had accepted
+  // (test/integration/api.drain.test.ts). Left: a POST still queued in the kernel's accept queue
+  // the instant the listening socket closes is reset, and nginx does not pass a POST on once it
+  // reached a replica (a mutation must never run twice): the balancer answers 502, and a client
+  // retries its query, as this one does, once.
   const answers: string[] = [];
   const retried: string[] = [];
   let querying = true;
