@@ -10,9 +10,14 @@
 //     --profile, per-request self time of the functions where the two differ most; with
 //     --cache-fields, a third server: the floor sending the fields a cache owes its clients and
 //     the edge sends (bench/floor.js --cache-fields: Last-Modified, Age, Via).
-//   npm run bench:profile -- misses [--size 1024] [--runs 5] [--profile]
+//   npm run bench:profile -- misses [--size 1024] [--runs 5] [--profile] [--floor]
 //     rounds of 1,000 distinct cold misses, 32 at a time (an unmeasured round first), CPU per
-//     round; with --profile, per-request self time of the edge's busiest functions.
+//     round, split by thread kind (the main thread, V8's helpers, the rest: the thread pool and
+//     LMDB's writer), and the minor page faults of the round; with --profile, per-request self
+//     time of the edge's busiest functions; with --floor, the Node floor (bench/floor.js: fetch
+//     from the origin with node:http, keep the body in a Map, no disk, no index, no freshness)
+//     answers rounds of its own, alternating with the edge's: the least a Node cache can spend
+//     per miss.
 //
 // A profile's times include the profiler's own overhead (the CPU figures of a --profile run are
 // higher than without); compare functions within a run, not with the CPU figures of another.
@@ -24,7 +29,7 @@ const os = require('node:os');
 const path = require('node:path');
 const children = require('./children');
 const { edgeEnv, pinned, startReportingPort } = require('./servers');
-const { treeCpuMs } = require('./proc');
+const { threadCpuMs, treeCpuMs, treeMinorFaults } = require('./proc');
 
 const { startProcess, stopProcess, runToEnd, freePort, httpGet, sleep, which } = children;
 const ROOT = path.resolve(__dirname, '..');
@@ -32,11 +37,12 @@ const HOST = 'bench.local';
 const OBJECTS = 1000;
 
 function parseArgs(argv) {
-  const o = { mode: argv[0], size: 1024, conns: 64, seconds: 5, runs: 5, profile: false, cacheFields: false, top: 25 };
+  const o = { mode: argv[0], size: 1024, conns: 64, seconds: 5, runs: 5, profile: false, cacheFields: false, floor: false, top: 25 };
   for (let i = 1; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--profile') o.profile = true;
     else if (k === '--cache-fields') o.cacheFields = true;
+    else if (k === '--floor') o.floor = true;
     else if (['--size', '--conns', '--seconds', '--runs', '--top'].includes(k)) o[k.slice(2)] = Number(argv[++i]);
     else throw new Error(`unknown option ${k} (see the top of bench/profile.js)`);
   }
@@ -138,22 +144,38 @@ async function hits(o, tmp, origin, flags) {
 }
 
 async function misses(o, tmp, origin, flags) {
-  const edge = await startEdge(path.join(tmp, 'edge'), origin.port, flags('edge'));
+  const servers = [await startEdge(path.join(tmp, 'edge'), origin.port, flags('edge'))];
+  if (o.floor) {
+    const { cp, port } = await startReportingPort('floor', ...pinned(0, process.execPath, [path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(origin.port)]));
+    servers.push({ name: 'floor', cp, port });
+  }
   const stamp = Date.now();
-  const cpu = [];
+  const cpu = Object.fromEntries(servers.map((s) => [s.name, []]));
   let requests = 0;
   for (let round = 0; round <= o.runs; round++) {
-    const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/profile-${stamp}-${round}-${i}?size=${o.size}`);
-    const before = treeCpuMs(edge.cp.pid);
-    const r = await fetchAll(tmp, edge.port, paths);
-    const used = treeCpuMs(edge.cp.pid) - before;
-    requests += OBJECTS;
-    if (round > 0) cpu.push(used);
-    console.log(`${round === 0 ? 'warm-up' : `round ${round}/${o.runs}`}  ${Math.round(r.ms)} ms  CPU ${Math.round(used)} ms  statuses ${JSON.stringify(r.statuses)}`);
-    await sleep(300);
+    // Alternating which goes first, so that neither always follows the other's round.
+    for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+      const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/profile-${stamp}-${s.name}-${round}-${i}?size=${o.size}`);
+      const before = { cpu: treeCpuMs(s.cp.pid), faults: treeMinorFaults(s.cp.pid), threads: threadCpuMs(s.cp.pid) };
+      const r = await fetchAll(tmp, s.port, paths);
+      const used = treeCpuMs(s.cp.pid) - before.cpu;
+      const faults = treeMinorFaults(s.cp.pid) - before.faults;
+      const threads = threadSplit(before.threads, threadCpuMs(s.cp.pid));
+      if (s.name === 'edge') requests += OBJECTS;
+      if (round > 0) cpu[s.name].push(used);
+      console.log(`${round === 0 ? 'warm-up' : `round ${round}/${o.runs}`}  ${s.name.padEnd(5)} ${String(Math.round(r.ms)).padStart(5)} ms  CPU ${String(Math.round(used)).padStart(5)} ms (${threads})  ${faults} page faults  statuses ${JSON.stringify(r.statuses)}`);
+      await sleep(300);
+    }
   }
-  console.log(`\n1,000 cold misses of ${o.size} B, 32 at a time, median of ${o.runs}: CPU ${Math.round(median(cpu))} ms (${Math.round(median(cpu))} µs per miss)`);
-  await stopProcess(edge.cp, 20_000);
+  const e = median(cpu.edge);
+  console.log(`\n1,000 cold misses of ${o.size} B, 32 at a time, median of ${o.runs}: CPU ${Math.round(e)} ms (${Math.round(e)} µs per miss)`);
+  if (o.floor) {
+    const f = median(cpu.floor);
+    console.log(`the Node floor: ${Math.round(f)} ms (${Math.round(f)} µs per miss): edge/floor ${(e / f).toFixed(2)}×`);
+    servers[1].cp.stdin.end();
+    await stopProcess(servers[1].cp, 20_000);
+  }
+  await stopProcess(servers[0].cp, 20_000);
   if (o.profile) {
     const a = summarise(profileIn(path.join(tmp, 'prof-edge')), requests);
     console.log(`\nSelf time per miss (µs, profiled; the profiler adds its own, and start-up is spread over the misses): busy ${a.busy.toFixed(1)}; busiest:`);
@@ -161,6 +183,18 @@ async function misses(o, tmp, origin, flags) {
     console.log('\nby file:');
     for (const [k, t] of [...a.files].filter(([k]) => k !== '(idle)').sort((x, y) => y[1] - x[1]).slice(0, o.top)) console.log(`${t.toFixed(1).padStart(8)}  ${k}`);
   }
+}
+
+/** CPU ms per thread kind between two threadCpuMs samples: "main 380+100, V8Worker 120+0, …" (user+sys). */
+function threadSplit(before, after) {
+  const parts = [];
+  for (const [kind, t] of Object.entries(after)) {
+    const b = before[kind] ?? { user: 0, sys: 0 };
+    const user = Math.round(t.user - b.user);
+    const sys = Math.round(t.sys - b.sys);
+    if (user + sys > 0) parts.push(`${kind} ${user}+${sys}`);
+  }
+  return parts.join(', ');
 }
 
 function profileIn(dir) {
