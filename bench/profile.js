@@ -9,7 +9,8 @@
 //     cached objects, as bench/run.js): CPU ms per 1,000 hits of each and their ratio; with
 //     --profile, per-request self time of the functions where the two differ most; with
 //     --cache-fields, a third server: the floor sending the fields a cache owes its clients and
-//     the edge sends (bench/floor.js --cache-fields: Last-Modified, Age, Via).
+//     the edge sends (bench/floor.js --cache-fields: Last-Modified, Age, Via). Each run's CPU is
+//     also split by thread kind (as for misses, below) and its minor page faults counted.
 //   npm run bench:profile -- misses [--size 1024] [--runs 5] [--profile] [--floor]
 //     rounds of 1,000 distinct cold misses, 32 at a time (an unmeasured round first), CPU per
 //     round, split by thread kind (the main thread, V8's helpers, the rest: the thread pool and
@@ -110,13 +111,15 @@ async function hits(o, tmp, origin, flags) {
   // Run 0 is a warm-up (the JIT), not counted in the medians; the profiles hold it too.
   for (let run = 0; run <= o.runs; run++) {
     for (const s of servers) {
-      const before = treeCpuMs(s.cp.pid);
+      const before = { cpu: treeCpuMs(s.cp.pid), faults: treeMinorFaults(s.cp.pid), threads: threadCpuMs(s.cp.pid) };
       const j = await wrk(o, s.port, run + 1);
-      const perK = ((treeCpuMs(s.cp.pid) - before) / j.requests) * 1000;
+      const perK = ((treeCpuMs(s.cp.pid) - before.cpu) / j.requests) * 1000;
+      const faultsPerK = ((treeMinorFaults(s.cp.pid) - before.faults) / j.requests) * 1000;
+      const threads = threadSplit(before.threads, threadCpuMs(s.cp.pid), 1000 / j.requests);
       requests[s.name] += j.requests;
       if (run > 0) cpu[s.name].push(perK);
       const errors = Object.values(j.errors ?? {}).reduce((a, b) => a + b, 0);
-      console.log(`${run === 0 ? 'warm-up' : `run ${run}/${o.runs}`}  ${s.name.padEnd(6)} ${Math.round(j.requests / o.seconds).toLocaleString('en-US').padStart(7)} req/s  CPU ${perK.toFixed(1).padStart(5)} ms per 1,000 hits${errors ? `  ${errors} errors` : ''}`);
+      console.log(`${run === 0 ? 'warm-up' : `run ${run}/${o.runs}`}  ${s.name.padEnd(6)} ${Math.round(j.requests / o.seconds).toLocaleString('en-US').padStart(7)} req/s  CPU ${perK.toFixed(1).padStart(5)} ms per 1,000 hits (${threads})  ${faultsPerK.toFixed(1)} page faults per 1,000${errors ? `  ${errors} errors` : ''}`);
     }
   }
   const e = median(cpu.edge);
@@ -185,14 +188,15 @@ async function misses(o, tmp, origin, flags) {
   }
 }
 
-/** CPU ms per thread kind between two threadCpuMs samples: "main 380+100, V8Worker 120+0, …" (user+sys). */
-function threadSplit(before, after) {
+/** CPU ms per thread kind between two threadCpuMs samples, times `scale`: "main 380+100, V8Worker 120+0, …" (user+sys). */
+function threadSplit(before, after, scale = 1) {
   const parts = [];
+  const fmt = (ms) => (scale === 1 ? String(Math.round(ms)) : ms.toFixed(1));
   for (const [kind, t] of Object.entries(after)) {
     const b = before[kind] ?? { user: 0, sys: 0 };
-    const user = Math.round(t.user - b.user);
-    const sys = Math.round(t.sys - b.sys);
-    if (user + sys > 0) parts.push(`${kind} ${user}+${sys}`);
+    const user = (t.user - b.user) * scale;
+    const sys = (t.sys - b.sys) * scale;
+    if (user + sys > 0) parts.push(`${kind} ${fmt(user)}+${fmt(sys)}`);
   }
   return parts.join(', ');
 }
