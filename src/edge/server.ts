@@ -58,6 +58,7 @@ import { FleetReporter } from './sync/fleet-reporter';
 import type { EdgeCustomerFeed, CustomerFeedEvent } from './customer-feed.port';
 import { CertificateContexts } from './tls/certificate-contexts';
 import { createTlsServer, type ServeRequest } from './tls/secure.server';
+import { DrainGrace, drainGraceMs } from './drain-grace';
 import { tlsContextOptions } from './tls/tls.settings';
 import { LoopbackFetcher } from './warm/loopback.fetcher';
 import { WarmReporter } from './warm/warm.reporter';
@@ -551,10 +552,12 @@ function createPublicServer(
   let fanout: AcceptHandles | undefined;
   const options = publicServerOptions(limits);
   let closing = false;
-  // Connections that have not sent a request yet. close() ends them at once: Node's
-  // closeIdleConnections() only knows connections between two requests, and once the
-  // server closes it no longer times out a silent one, which would hold close() forever.
+  // Connections that have not sent a request yet. close() gives them a short grace
+  // (drain-grace.ts) and then ends them: Node's closeIdleConnections() only knows connections
+  // between two requests, and once the server closes it no longer times out a silent one,
+  // which would hold close() forever.
   const silent = new Set<Socket>();
+  const grace = new DrainGrace();
   const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     silent.delete(req.socket);
     if (closing) res.shouldKeepAlive = false;
@@ -566,6 +569,11 @@ function createPublicServer(
   server.on('clientError', options.clientErrorHandler);
   server.on('connection', (socket: Socket) => {
     if (!accept.budget.admit(socket)) return;
+    // Accepted by a copy of the listening socket after the grace ended: nothing may wait on it.
+    if (grace.over) {
+      socket.destroy();
+      return;
+    }
     silent.add(socket);
     socket.once('close', () => silent.delete(socket));
   });
@@ -593,11 +601,14 @@ function createPublicServer(
         server.close(() => {
           void copiesClosed.then(() => {
             clearInterval(sweep);
+            grace.stop();
             resolve();
           });
         });
         server.closeIdleConnections();
-        for (const socket of silent) socket.destroy();
+        grace.start(drainGraceMs(limits.clientTimeoutMs), () => {
+          for (const socket of silent) socket.destroy();
+        });
       }),
   };
 }

@@ -26,6 +26,7 @@ import type { EdgeMetrics } from '../edge.metrics';
 import { LISTEN_BACKLOG } from '../limits.check';
 import type { Transport } from '../metrics.catalog';
 import type { CertificateContexts } from './certificate-contexts';
+import { DrainGrace, drainGraceMs } from '../drain-grace';
 import { handshakeFailureReason } from './handshake-failures';
 import { rotateTicketKeys } from './ticket-keys';
 import { h2SessionOptions, tlsContextOptions } from './tls.settings';
@@ -74,6 +75,8 @@ export function createTlsServer(deps: SecureServerDeps): PublicListener {
   const established = new WeakSet<object>();
   /** HTTP/1 connections over TLS that have not sent a request yet. */
   const silent = new Set<Socket>();
+  /** At close, connections in their handshake or silent get a short grace (drain-grace.ts). */
+  const grace = new DrainGrace();
 
   const serve = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, expectsContinue: boolean): void => {
     if ('stream' in req) {
@@ -90,6 +93,10 @@ export function createTlsServer(deps: SecureServerDeps): PublicListener {
 
   server.on('connection', (socket: Socket) => {
     if (!budget.admit(socket)) return;
+    if (grace.over) {
+      socket.destroy();
+      return;
+    }
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
     handshaking.set(key, socket);
     socket.once('close', () => {
@@ -101,7 +108,7 @@ export function createTlsServer(deps: SecureServerDeps): PublicListener {
     established.add(socket);
     metrics.tlsHandshake(socket.getProtocol(), socket.isSessionReused());
     if (socket.alpnProtocol === 'h2') return;
-    if (closing) {
+    if (grace.over) {
       socket.destroy();
       return;
     }
@@ -144,12 +151,15 @@ export function createTlsServer(deps: SecureServerDeps): PublicListener {
         server.close(() => {
           void copiesClosed.then(() => {
             clearInterval(sweep);
+            grace.stop();
             resolve();
           });
         });
         closeIdleHttp1(server);
-        for (const socket of handshaking.values()) socket.destroy();
-        for (const socket of silent) socket.destroy();
+        grace.start(drainGraceMs(deps.handshakeTimeoutMs), () => {
+          for (const socket of handshaking.values()) socket.destroy();
+          for (const socket of silent) socket.destroy();
+        });
       }),
   };
 }
