@@ -11,7 +11,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { listenOnHandles, reusePortAvailable, type AcceptHandles } from '../../src/edge/accept.handles';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
-import { customer, edgeConfig, http, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
+import { cacheableOrigin, customer, edgeConfig, http, silentLogger, tempDir } from './edge.harness';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 after(async () => {
@@ -143,10 +143,7 @@ test('a port already in use is refused (EADDRINUSE), never silently shared throu
 });
 
 test('an edge with CDN_EDGE_ACCEPT_HANDLES serves a burst of fresh connections, then drains and releases the port on close', async () => {
-  const origin = await startScriptedOrigin((req, res) => {
-    res.writeHead(200, { 'cache-control': 'public, max-age=60', 'content-type': 'text/plain' });
-    res.end(`origin ${req.url}`);
-  });
+  const origin = await cacheableOrigin();
   cleanups.push(() => origin.close());
   const dir = await tempDir();
   cleanups.push(() => dir.remove());

@@ -7,13 +7,14 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { createCertificateAuthority } from '../../src/bin/demo-pki';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
-import { customer, customerTls, edgeCertificate, edgeConfig, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
+import { openSocket, untilClosed, untilRefused } from '../support/raw-sockets';
+import { cacheableOrigin, customer, customerTls, edgeCertificate, edgeConfig, silentLogger, tempDir } from './edge.harness';
 
 const DOMAIN = 'cdn.drain.test';
 const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -23,43 +24,8 @@ after(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function open(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
-/** Everything the edge sends until it closes the connection, and how it ended. */
-function untilClosed(socket: Socket): Promise<{ data: string; error: string | undefined }> {
-  return new Promise((resolve) => {
-    let data = '';
-    let error: string | undefined;
-    socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
-    socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
-    socket.once('close', () => resolve({ data, error }));
-  });
-}
-
-async function untilRefused(port: number): Promise<void> {
-  for (let i = 0; i < 500; i += 1) {
-    try {
-      (await open(port)).destroy();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ECONNREFUSED') return;
-      if (code !== 'ECONNRESET') throw err;
-    }
-    await sleep(10);
-  }
-  throw new Error('the edge kept accepting connections after close() began');
-}
-
 async function drainingEdge(handles: string): Promise<{ edge: EdgeHandle; ca: string }> {
-  const origin = await startScriptedOrigin((req, res) => {
-    res.writeHead(200, { 'cache-control': 'public, max-age=60', 'content-type': 'text/plain' });
-    res.end(`origin ${req.url}`);
-  });
+  const origin = await cacheableOrigin();
   cleanups.push(() => origin.close());
   const dir = await tempDir();
   cleanups.push(() => dir.remove());
@@ -82,9 +48,9 @@ async function drainingEdge(handles: string): Promise<{ edge: EdgeHandle; ca: st
 for (const handles of ['1', '4']) {
   test(`a draining edge answers the request of a connection it accepted before close(), refuses new ones and closes a silent one (${handles} accept handle(s))`, async () => {
     const { edge, ca } = await drainingEdge(handles);
-    const early = await open(edge.port);
+    const early = await openSocket(edge.port);
     const earlyEnd = untilClosed(early);
-    const silent = await open(edge.port);
+    const silent = await openSocket(edge.port);
     const silentEnd = untilClosed(silent);
     const secure = tlsConnect({ port: edge.tlsPort!, host: '127.0.0.1', servername: DOMAIN, ca, ALPNProtocols: ['http/1.1'] });
     await new Promise<void>((resolve, reject) => secure.once('secureConnect', () => resolve()).once('error', reject));
@@ -93,7 +59,7 @@ for (const handles of ['1', '4']) {
     await sleep(200);
 
     const closing = edge.close();
-    await untilRefused(edge.port);
+    await untilRefused(edge.port, 'the edge');
     early.write(`GET /early.txt HTTP/1.1\r\nHost: ${DOMAIN}\r\n\r\n`);
     secure.write(`GET /secure.txt HTTP/1.1\r\nHost: ${DOMAIN}\r\n\r\n`);
 

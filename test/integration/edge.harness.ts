@@ -330,6 +330,14 @@ export async function startScriptedOrigin(
   };
 }
 
+/** A scripted origin answering every request `origin <target>`, cacheable for a minute. */
+export function cacheableOrigin(): Promise<ScriptedOrigin> {
+  return startScriptedOrigin((req, res) => {
+    res.writeHead(200, { 'cache-control': 'public, max-age=60', 'content-type': 'text/plain' });
+    res.end(`origin ${req.url}`);
+  });
+}
+
 /** A port where nothing listens. */
 export async function closedPort(): Promise<number> {
   const server = createServer();
