@@ -1,10 +1,9 @@
 /**
  * How a stopping api lets go of its HTTP connections (src/api/plugins/connection-drain.ts),
  * played as a balancer sees it, over real sockets: a connection the api accepted just before
- * the stop still gets its POST answered (Node's server.close() alone would reset it, and a
- * balancer answers a reset POST with 502), a new connection is refused (a balancer retries a
- * refused POST on another replica), and a connection that never sends anything does not hold
- * the stop.
+ * the stop still gets its POST answered (a closing Fastify would answer it 503, and a balancer
+ * passes that on for a POST), a new connection is refused (a balancer retries a refused POST on
+ * another replica), and a connection that never sends anything does not hold the stop.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

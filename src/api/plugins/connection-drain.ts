@@ -1,16 +1,16 @@
 /**
- * Stopping the api's HTTP server without dropping a request a balancer has already sent.
+ * Stopping the api's HTTP server without turning away a request a balancer has already sent.
  *
- * Node's server.close() stops accepting and, in the same call, destroys every connection with
- * no request in progress — including one accepted an instant earlier whose first request is
- * still on its way or unread in the socket. The balancer that opened that connection has sent
- * its request and sees a reset; it rightly never passes a POST on to another replica (the
- * mutation may have run), so its client gets 502.
+ * Fastify, once closing, answers every request that reaches it with 503, and Node's
+ * server.close() closes connections between two requests. A connection accepted an instant
+ * before the stop (the balancer opens one per request) carries a request already sent: it would
+ * get that 503, or a reset, and a balancer rightly never passes a POST on to another replica
+ * once it reached one (the mutation may have run), so the client gets the 503 or a 502.
  *
  * stopAccepting() closes the listening socket only: a new connection is refused, which a
  * balancer retries on another replica, POST included, since nothing reached this one. Then it
  * waits, at most `graceMs`, until every connection accepted before has begun a request (or an
- * upgrade) or gone. The server's own close() afterwards (Fastify's, through Apollo's drain)
+ * upgrade) or gone; only then does the api let Fastify close (through Apollo's drain), which
  * closes the connections left idle and waits for the requests in flight.
  *
  * What no process can cover alone: a connection still queued in the kernel's accept queue
@@ -37,11 +37,6 @@ export class ConnectionDrain {
     });
     server.on('request', (req: { socket: Socket }) => this.#started(req.socket));
     server.on('upgrade', (req: { socket: Socket }) => this.#started(req.socket));
-  }
-
-  /** Connections accepted and still waiting for their first request (tests and logs). */
-  get fresh(): number {
-    return this.#fresh.size;
   }
 
   /**
