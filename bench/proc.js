@@ -86,7 +86,7 @@ function treeMinorFaults(pid) {
  * CPU time of the threads of `pid` and its descendants by kind, in milliseconds: `main` (each
  * process's own thread: JavaScript, the event loop and its system calls), and the others by
  * their name (`V8Worker`: garbage collection and compilation helpers; `libuv-worker`: the thread
- * pool, file system calls; LMDB's commits and syncs run on a thread of its own). { user, sys }.
+ * pool: file system calls, and LMDB's commits and syncs, which lmdb runs there). { user, sys }.
  */
 function threadCpuMs(pid) {
   const out = {};

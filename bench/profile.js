@@ -13,8 +13,8 @@
 //     also split by thread kind (as for misses, below) and its minor page faults counted.
 //   npm run bench:profile -- misses [--size 1024] [--runs 5] [--profile] [--floor]
 //     rounds of 1,000 distinct cold misses, 32 at a time (an unmeasured round first), CPU per
-//     round, split by thread kind (the main thread, V8's helpers, the rest: the thread pool and
-//     LMDB's writer), and the minor page faults of the round; with --profile, per-request self
+//     round, split by thread kind (the main thread, V8's helpers, the thread pool: file writes and
+//     LMDB's commits), and the minor page faults of the round; with --profile, per-request self
 //     time of the edge's busiest functions; with --floor, the Node floor (bench/floor.js: fetch
 //     from the origin with node:http, keep the body in a Map, no disk, no index, no freshness)
 //     answers rounds of its own, alternating with the edge's: the least a Node cache can spend
