@@ -504,12 +504,10 @@ function readinessOf(customers: EdgeCustomerFeed, maxDetachedSeconds: number): R
 /** What both public ports do with a request: the hit lane when it can, else the client limits and the pipeline. */
 function requestHandler(ctx: PipelineContext, limits: ClientLimits, lane: HitLane | undefined): ServeRequest {
   return (req: ClientRequest, res: ClientResponse, expectsContinue: boolean, transport: Transport): void => {
-    // A request carrying CDN-Loop takes the pipeline, which refuses one that loops through this CDN,
+    // The lane leaves to the pipeline what it must judge (CDN-Loop, a shield's hop: hit.lane.ts),
     // and so does an h2 head too large (HTTP/1's parser refuses those before they get here).
     if (
       lane !== undefined &&
-      req.headers['cdn-loop'] === undefined &&
-      (ctx.shieldGate === undefined || !ShieldGate.carriesHop(req)) &&
       (transport !== 'h2' || h2HeadWithinLimit(req.rawHeaders, limits)) &&
       serveFromHitLane(req, res, ctx, lane, transport, ctx.accessLog === undefined ? 0 : performance.now())
     ) {

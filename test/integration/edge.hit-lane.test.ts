@@ -116,6 +116,9 @@ const CASES: Case[] = [
   { name: 'percent-encoded path', path: '/sp%20ace.txt', options: A, lane: false },
   { name: 'unknown host', path: '/plain.txt', options: { host: 'nobody.test' }, lane: false },
   { name: 'two Host fields', path: '/plain.txt', options: { host: ['cdn.a.test', 'cdn.a.test'] }, lane: false },
+  // The pipeline judges these (a loop through this CDN is refused; a shield's hop is verified): the lane takes neither.
+  { name: 'CDN-Loop naming another CDN', path: '/plain.txt', options: { ...A, headers: { 'CDN-Loop': 'other-cdn' } }, lane: false },
+  { name: 'a shield hop field (no shield here)', path: '/plain.txt', options: { ...A, headers: { 'Edgeplane-Hop': 'v1.bogus' } }, lane: false },
   { name: 'POST passes through', path: '/post.txt', options: { ...A, method: 'POST', body: 'x' }, lane: false },
   { name: 'compressible object, no Accept-Encoding (identity, Vary)', path: '/big.txt', options: A, lane: true },
   { name: 'Accept-Encoding: br (stored copy in memory)', path: '/big.txt', options: { ...A, headers: { 'accept-encoding': 'br' } }, lane: true, encoding: 'br' },

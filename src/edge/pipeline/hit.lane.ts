@@ -9,7 +9,7 @@
  * (the raw header list is read once), no allocation per hit beyond the response itself, the
  * memory tier's recency and the disk's LRU order noted at most once a second per object. It
  * takes a request only when nothing the pipeline would do differently applies: any doubt
- * (another method, a conditional or Range header, a body, CDN-Loop, a percent-encoded or
+ * (another method, a conditional or Range header, a body, CDN-Loop or a shield's hop field, a percent-encoded or
  * absolute target, a bad or second Host, a Vary marker, a purge verdict, a stale object, an
  * object not in memory, a plain-HTTP request the customer's HTTPS rules answer themselves)
  * returns false before anything is written, and the pipeline takes the request.
@@ -29,6 +29,7 @@ import { acceptsCoding, negotiateCoding } from '../../core/content-coding.rules'
 import type { CustomerConfig } from '../../core/customer.types';
 import { applyQueryPolicy, parseCookies, requestFacts, type CompiledRules, type Decision, type RequestFacts } from '../../core/delivery-rules.compile';
 import { parseHostHeader, type HostParse } from '../../core/host.rules';
+import { HOP_FIELD } from '../../core/shield-hop';
 import type { ObjectMeta, StoredHeaders } from '../cache/cache-store.port';
 import { cacheKey, encodedKey, splitTarget } from '../cache/cache-key';
 import { ageAt, freshAt, freshnessLine, type FreshnessLine } from '../cache/freshness.rules';
@@ -51,11 +52,12 @@ export interface HitLane {
 
 /**
  * Request fields that make the pipeline's answer differ from a plain hit (conditionals,
- * ranges, a body, CDN-Loop), by length: the raw list is scanned once, and a name is
- * lower-cased only when its length matches one of them.
+ * ranges, a body, CDN-Loop: the pipeline refuses a loop; a shield's hop field: the shield
+ * gate judges it), by length: the raw list is scanned once, and a name is lower-cased only
+ * when its length matches one of them.
  */
 const PIPELINE_FIELDS = new Map<number, readonly string[]>();
-for (const name of ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'content-length', 'transfer-encoding', 'expect', 'cdn-loop']) {
+for (const name of ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'content-length', 'transfer-encoding', 'expect', 'cdn-loop', HOP_FIELD]) {
   PIPELINE_FIELDS.set(name.length, [...(PIPELINE_FIELDS.get(name.length) ?? []), name]);
 }
 
