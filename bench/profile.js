@@ -4,13 +4,15 @@
 // clients and the origin on core 1, CPU read from /proc like bench/run.js, and with --profile
 // V8 CPU profiles of the server(s), summarised per request.
 //
-//   npm run bench:profile -- hits   [--size 1024] [--conns 64] [--seconds 5] [--runs 5] [--profile] [--cache-fields]
+//   npm run bench:profile -- hits   [--size 1024] [--conns 64] [--seconds 5] [--runs 5] [--profile] [--cache-fields] [--browser-fields]
 //     the edge and the Node floor (bench/floor.js) alternately under wrk (random paths over 1,000
 //     cached objects, as bench/run.js): CPU ms per 1,000 hits of each and their ratio; with
 //     --profile, per-request self time of the functions where the two differ most; with
 //     --cache-fields, a third server: the floor sending the fields a cache owes its clients and
 //     the edge sends (bench/floor.js --cache-fields: Last-Modified, Age, Via). Each run's CPU is
-//     also split by thread kind (as for misses, below) and its minor page faults counted.
+//     also split by thread kind (as for misses, below) and its minor page faults counted. With
+//     --browser-fields, wrk sends the request fields a browser sends for an image (User-Agent,
+//     Accept, Accept-Language, Referer, Sec-Fetch-*, Sec-CH-UA-*, a Cookie) instead of Host alone.
 //   npm run bench:profile -- misses [--size 1024] [--runs 5] [--profile] [--floor]
 //     rounds of 1,000 distinct cold misses, 32 at a time (an unmeasured round first), CPU per
 //     round, split by thread kind (the main thread, V8's helpers, the thread pool: file writes and
@@ -19,6 +21,11 @@
 //     from the origin with node:http, keep the body in a Map, no disk, no index, no freshness)
 //     answers rounds of its own, alternating with the edge's: the least a Node cache can spend
 //     per miss.
+//   Either mode, --baseline DIR: a second edge, started from DIR (another checkout of this
+//     repository, built: DIR/bench/edge.js and DIR/dist/; its node_modules may be a symlink to
+//     this one's), answers the same runs or rounds in alternation, and each run's CPU is also
+//     given as a ratio to the baseline's: how to tell whether a change helps on a machine whose
+//     minutes differ by more than the change (git worktree add /tmp/base HEAD~1, then build it).
 //
 // A profile's times include the profiler's own overhead (the CPU figures of a --profile run are
 // higher than without); compare functions within a run, not with the CPU figures of another.
@@ -38,35 +45,60 @@ const HOST = 'bench.local';
 const OBJECTS = 1000;
 
 function parseArgs(argv) {
-  const o = { mode: argv[0], size: 1024, conns: 64, seconds: 5, runs: 5, profile: false, cacheFields: false, floor: false, top: 25 };
+  const o = { mode: argv[0], size: 1024, conns: 64, seconds: 5, runs: 5, profile: false, cacheFields: false, browserFields: false, floor: false, baseline: undefined, top: 25 };
   for (let i = 1; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--profile') o.profile = true;
     else if (k === '--cache-fields') o.cacheFields = true;
     else if (k === '--floor') o.floor = true;
+    else if (k === '--browser-fields') o.browserFields = true;
+    else if (k === '--baseline') o.baseline = path.resolve(argv[++i] ?? '');
     else if (['--size', '--conns', '--seconds', '--runs', '--top'].includes(k)) o[k.slice(2)] = Number(argv[++i]);
     else throw new Error(`unknown option ${k} (see the top of bench/profile.js)`);
   }
   if (o.mode !== 'hits' && o.mode !== 'misses') throw new Error('usage: node bench/profile.js hits|misses [options] (see the top of bench/profile.js)');
   for (const k of ['size', 'conns', 'seconds', 'runs', 'top']) if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`--${k} must be a positive integer`);
+  if (o.baseline !== undefined && !(fs.existsSync(path.join(o.baseline, 'bench', 'edge.js')) && fs.existsSync(path.join(o.baseline, 'dist', 'src', 'bin', 'cdn.js')))) {
+    throw new Error(`--baseline ${o.baseline}: not a built checkout of this repository (needs bench/edge.js and dist/: run npm run build there)`);
+  }
   return o;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-async function startEdge(tmp, originPort, nodeFlags) {
+/** What a browser sends with a request for an image (--browser-fields), besides Host. */
+const BROWSER_FIELDS = [
+  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8',
+  'Accept-Language: en-GB,en;q=0.9',
+  'Referer: https://www.example.com/page',
+  'Sec-Fetch-Dest: image',
+  'Sec-Fetch-Mode: no-cors',
+  'Sec-Fetch-Site: cross-site',
+  'Sec-CH-UA-Platform: "Linux"',
+  'Sec-CH-UA-Mobile: ?0',
+  'Cookie: session=abc123; theme=dark',
+];
+
+/** Each run's CPU over the baseline's in the same run: "0.93 1.02 …, median 0.97". */
+function perRunRatios(xs, base) {
+  const r = xs.map((x, i) => x / base[i]);
+  return `${r.map((x) => x.toFixed(2)).join(' ')}, median ${median(r).toFixed(2)}`;
+}
+
+async function startEdge(tmp, originPort, nodeFlags, { name = 'edge', root = ROOT } = {}) {
   fs.mkdirSync(tmp, { recursive: true });
   const customers = path.join(tmp, 'customers.json');
   fs.writeFileSync(customers, JSON.stringify([{ id: 'bench', name: 'Bench', originUrl: `http://127.0.0.1:${originPort}`, domains: [HOST], cacheTtl: 3600 }]));
   const [port, adminPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
   const base = { ...process.env, CDN_LOG_LEVEL: process.env.CDN_LOG_LEVEL ?? 'error', CDN_SECRET_KEY: crypto.randomBytes(32).toString('hex') };
   const env = edgeEnv(base, { port, adminPort, tlsPort, dataDir: path.join(tmp, 'data'), cacheDir: path.join(tmp, 'cache') });
-  const [cmd, args] = pinned(0, process.execPath, [...nodeFlags, path.join(__dirname, 'edge.js'), 'edge', '--config', customers]);
-  const cp = startProcess(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const [cmd, args] = pinned(0, process.execPath, [...nodeFlags, path.join(root, 'bench', 'edge.js'), 'edge', '--config', customers]);
+  const cp = startProcess(cmd, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const until = Date.now() + 60_000;
   for (;;) {
-    if (cp.exitCode !== null) throw new Error(`the edge exited with ${cp.exitCode}`);
-    if (Date.now() > until) throw new Error('the edge was not ready within 60 s');
+    if (cp.exitCode !== null) throw new Error(`the ${name} exited with ${cp.exitCode}`);
+    if (Date.now() > until) throw new Error(`the ${name} was not ready within 60 s`);
     try {
       if ((await httpGet(adminPort, '/readyz')).status === 200) break;
     } catch {
@@ -74,7 +106,7 @@ async function startEdge(tmp, originPort, nodeFlags) {
     }
     await sleep(200);
   }
-  return { name: 'edge', cp, port };
+  return { name, cp, port };
 }
 
 /** bench/client.js fetch-all: each path once, 32 at a time, on core 1. */
@@ -89,7 +121,7 @@ async function fetchAll(tmp, port, paths) {
 }
 
 async function wrk(o, port, seed) {
-  const [cmd, args] = pinned(1, 'wrk', ['-t', '1', '-c', String(o.conns), '-d', `${o.seconds}s`, '--timeout', '10s', '-s', path.join(__dirname, 'random-paths.lua'), '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`]);
+  const [cmd, args] = pinned(1, 'wrk', ['-t', '1', '-c', String(o.conns), '-d', `${o.seconds}s`, '--timeout', '10s', '-s', path.join(__dirname, 'random-paths.lua'), '-H', `Host: ${HOST}`, ...(o.browserFields ? BROWSER_FIELDS.flatMap((f) => ['-H', f]) : []), `http://127.0.0.1:${port}/`]);
   const r = await runToEnd(cmd, args, { env: { ...process.env, BENCH_SIZE: String(o.size), BENCH_OBJECTS: String(OBJECTS), BENCH_SEED: String(seed) } });
   const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (r.code !== 0 || line === undefined) throw new Error(`wrk failed (${r.code}): ${r.stderr || r.stdout}`);
@@ -102,7 +134,9 @@ async function hits(o, tmp, origin, flags) {
     const { cp, port } = await startReportingPort(name, ...pinned(0, process.execPath, [...flags(name), path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(origin.port), ...extra]));
     return { name, cp, port };
   };
-  const servers = [edge, await floor('floor', [])];
+  const servers = [edge];
+  if (o.baseline !== undefined) servers.push(await startEdge(path.join(tmp, 'baseline'), origin.port, flags('baseline'), { name: 'baseline', root: o.baseline }));
+  servers.push(await floor('floor', []));
   if (o.cacheFields) servers.push(await floor('floor+', ['--cache-fields']));
   const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/${i}?size=${o.size}`);
   for (const s of servers) for (let k = 0; k < 2; k++) await fetchAll(tmp, s.port, paths);
@@ -129,8 +163,9 @@ async function hits(o, tmp, origin, flags) {
     const g = median(cpu['floor+']);
     console.log(`floor with Last-Modified, Age and Via (floor+) ${g.toFixed(1)} ms: floor+/floor ${(g / f).toFixed(2)}×, edge/floor+ ${(e / g).toFixed(2)}×`);
   }
+  if (o.baseline !== undefined) console.log(`baseline (${o.baseline}) ${median(cpu.baseline).toFixed(1)} ms: baseline/floor ${(median(cpu.baseline) / f).toFixed(2)}×; edge/baseline per run ${perRunRatios(cpu.edge, cpu.baseline)}`);
   for (const s of servers) {
-    if (s.name !== 'edge') s.cp.stdin.end();
+    if (s.name.startsWith('floor')) s.cp.stdin.end();
     await stopProcess(s.cp, 20_000);
   }
   if (o.profile) {
@@ -148,6 +183,7 @@ async function hits(o, tmp, origin, flags) {
 
 async function misses(o, tmp, origin, flags) {
   const servers = [await startEdge(path.join(tmp, 'edge'), origin.port, flags('edge'))];
+  if (o.baseline !== undefined) servers.push(await startEdge(path.join(tmp, 'baseline'), origin.port, flags('baseline'), { name: 'baseline', root: o.baseline }));
   if (o.floor) {
     const { cp, port } = await startReportingPort('floor', ...pinned(0, process.execPath, [path.join(__dirname, 'floor.js'), '--port', '0', '--origin-port', String(origin.port)]));
     servers.push({ name: 'floor', cp, port });
@@ -166,7 +202,7 @@ async function misses(o, tmp, origin, flags) {
       const threads = threadSplit(before.threads, threadCpuMs(s.cp.pid));
       if (s.name === 'edge') requests += OBJECTS;
       if (round > 0) cpu[s.name].push(used);
-      console.log(`${round === 0 ? 'warm-up' : `round ${round}/${o.runs}`}  ${s.name.padEnd(5)} ${String(Math.round(r.ms)).padStart(5)} ms  CPU ${String(Math.round(used)).padStart(5)} ms (${threads})  ${faults} page faults  statuses ${JSON.stringify(r.statuses)}`);
+      console.log(`${round === 0 ? 'warm-up' : `round ${round}/${o.runs}`}  ${s.name.padEnd(8)} ${String(Math.round(r.ms)).padStart(5)} ms  CPU ${String(Math.round(used)).padStart(5)} ms (${threads})  ${faults} page faults  statuses ${JSON.stringify(r.statuses)}`);
       await sleep(300);
     }
   }
@@ -175,10 +211,12 @@ async function misses(o, tmp, origin, flags) {
   if (o.floor) {
     const f = median(cpu.floor);
     console.log(`the Node floor: ${Math.round(f)} ms (${Math.round(f)} µs per miss): edge/floor ${(e / f).toFixed(2)}×`);
-    servers[1].cp.stdin.end();
-    await stopProcess(servers[1].cp, 20_000);
   }
-  await stopProcess(servers[0].cp, 20_000);
+  if (o.baseline !== undefined) console.log(`baseline (${o.baseline}): ${Math.round(median(cpu.baseline))} ms; edge/baseline per round ${perRunRatios(cpu.edge, cpu.baseline)}`);
+  for (const s of servers) {
+    if (s.name === 'floor') s.cp.stdin.end();
+    await stopProcess(s.cp, 20_000);
+  }
   if (o.profile) {
     const a = summarise(profileIn(path.join(tmp, 'prof-edge')), requests);
     console.log(`\nSelf time per miss (µs, profiled; the profiler adds its own, and start-up is spread over the misses): busy ${a.busy.toFixed(1)}; busiest:`);
