@@ -42,6 +42,10 @@ export function publicServerOptions(limits: ClientLimits): {
       headersTimeout: limits.clientTimeoutMs,
       // Node looks for expired heads every 30 s by default: far too late to matter against slowloris.
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(limits.clientTimeoutMs / 2))),
+      // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): Node
+      // 24 then hands it over already ended, without the stream events a body would need. The
+      // edge reads a body only when one of those fields is there (EdgeTransaction.hasBody).
+      optimizeEmptyRequests: true,
     },
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     requestTimeout: Math.max(REQUEST_TIMEOUT_MS, limits.clientTimeoutMs),
