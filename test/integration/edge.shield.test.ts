@@ -236,6 +236,20 @@ describe('two edges and one shield', () => {
       assert.equal(asked(origin, '/attack/3'), 0);
     });
 
+    test('a forged hop for an object the shield holds in memory is refused, not answered from its hit lane', async () => {
+      // Cached on the shield by plain requests: the second one is a memory hit.
+      assert.equal((await http(shield.edge.url, '/attack/held', { host: A })).status, 200);
+      assert.equal((await http(shield.edge.url, '/attack/held', { host: A })).headers['x-cache'], 'HIT');
+      for (const name of [HOP_FIELD, 'EdgePlane-Hop']) {
+        refusedHop(await http(shield.edge.url, '/attack/held', { host: A, headers: { [name]: hop('/attack/held', { key: hopKey('another-fleet-secret-0123456789abcdefgh') }) } }));
+      }
+      // The clean request afterwards gets the clean answer.
+      const clean = await http(shield.edge.url, '/attack/held', { host: A });
+      assert.equal(clean.status, 200);
+      assert.equal(clean.body, 'a /attack/held v1');
+      assert.equal(asked(origin, '/attack/held'), 1);
+    });
+
     test('loops stay impossible: without a hop one CDN-Loop entry is refused, with one a second is', async () => {
       const noHop = await http(shield.edge.url, '/attack/4', { host: A, headers: { 'cdn-loop': 'edgeplane' } });
       assert.equal(noHop.status, 508);
