@@ -13,7 +13,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { graphqlRequest, spawnCdn, type CdnProcess } from '../support/processes';
+import { eventually, graphqlRequest, spawnCdn, type CdnProcess } from '../support/processes';
 
 const dirs: string[] = [];
 const procs: CdnProcess[] = [];
@@ -84,6 +84,9 @@ test('cdn token create beside a running cdn start refuses, changes nothing, and 
   const { api, token } = await readBanner(server);
   const before = await tokenIds(api, token);
   const lockBefore = readIfThere(path.join(dataDir, 'pglite.lock'));
+  // The running server's own first write, its edge's last-known-good snapshot, lands a moment
+  // after the banner: wait for it, so the listing below compares only what the refused commands did.
+  await eventually(async () => existsSync(path.join(dataDir, 'edge-snapshot.json')), 15_000, 'the edge snapshot of cdn start');
   const filesBefore = (await readdir(dataDir)).sort();
 
   const refused = await cdnToken(dataDir, ['create', '--role', 'admin']);
