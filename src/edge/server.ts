@@ -41,6 +41,7 @@ import { Flights } from './pipeline/fetch.flight';
 import { LOCAL_FILLS, type FillLocks } from './pipeline/fill-locks';
 import { rulesOf, urlQueryOf } from './pipeline/customer-rules';
 import { serveFromHitLane, type HitLane } from './pipeline/hit.lane';
+import { keepAliveFields } from './pipeline/raw-answer';
 import type { AccessLogChannel } from '../core/access-log.port';
 import { AccessLog } from './logs/access-log';
 import { AccessLogFiles } from './logs/access-log.files';
@@ -252,7 +253,9 @@ export async function startEdge(config: Readonly<EdgeConfig>, deps: EdgeDeps): P
   });
   // Plain GETs for fresh objects in memory skip the pipeline (pipeline/hit.lane.ts).
   const lane: HitLane | undefined =
-    tiered === undefined || deps.hitLane === false ? undefined : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0 };
+    tiered === undefined || deps.hitLane === false
+      ? undefined
+      : { memory: tiered.memory, touch: (key) => tiered.disk.touch(key), maxUrlBytes: config.maxUrlBytes, served: 0, connectionFields: keepAliveFields(config.keepAliveTimeoutMs) };
   const budget = new ConnectionBudget(config.maxConnections, logger);
   const serve = requestHandler(ctx, config, lane);
   const publicServer = createPublicServer(serve, config, { acceptHandles: config.acceptHandles, budget, logger });

@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -256,6 +256,8 @@ export interface HttpOptions {
   target?: string;
   /** The loopback address to connect from (another client, as the edge sees it). */
   localAddress?: string;
+  /** Asks to keep the connection open, as browsers do (the default asks to close it); it is closed once the answer is read. */
+  keepAlive?: boolean;
 }
 
 export function http(base: string, pathname: string, options: HttpOptions = {}): Promise<HttpResult> {
@@ -264,6 +266,7 @@ export function http(base: string, pathname: string, options: HttpOptions = {}):
   if (!options.noHost) for (const h of [options.host ?? url.host].flat()) raw.push('Host', h);
   for (const [k, v] of Object.entries(options.headers ?? {})) raw.push(k, v);
   if (options.body !== undefined) raw.push('Content-Length', String(Buffer.byteLength(options.body)));
+  const agent = options.keepAlive === true ? new Agent({ keepAlive: true }) : false;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -273,13 +276,16 @@ export function http(base: string, pathname: string, options: HttpOptions = {}):
         path: options.target ?? pathname,
         headers: raw as unknown as OutgoingHttpHeaders,
         setHost: false,
-        agent: false,
+        agent,
         ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => {
+          if (agent !== false) agent.destroy();
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
         res.on('error', reject);
       },
     );

@@ -18,6 +18,10 @@
  * h2 requests take the lane too: their `:authority` stands for Host (resolve's rule), and
  * over TLS the customer's Strict-Transport-Security is added as deliver adds it.
  *
+ * On the plain port a kept-alive HTTP/1.1 answer is written as bytes the lane made once per
+ * answer's fields (raw-answer.ts), when node:http would send exactly those; otherwise, and on
+ * TLS and h2, through writeHead.
+ *
  * Compression (content-coding.choice.ts, the same rules): a client whose Accept-Encoding comes
  * out as br or gzip gets the object's stored encoded copy when this process holds it in memory
  * (the answer's fields built once per copy); with no such copy in memory (not made yet, on
@@ -25,6 +29,7 @@
  * origin-encoded object goes to the lane only for clients that accept its coding (the others
  * need it decoded). Accept-Encoding values are negotiated once per distinct value (bounded map).
  */
+import type { ServerResponse } from 'node:http';
 import { acceptsCoding, negotiateCoding } from '../../core/content-coding.rules';
 import type { CustomerConfig } from '../../core/customer.types';
 import { applyQueryPolicy, parseCookies, requestFacts, type CompiledRules, type Decision, type RequestFacts } from '../../core/delivery-rules.compile';
@@ -39,6 +44,7 @@ import { bodySourceOf, encodedHeaders, mayDecode, mayEncodeStored, varyWithAccep
 import { changesNoFields, ruledResponseHeaders } from './customer-rules';
 import { addEdgeFields, writeHead } from './deliver.steps';
 import { hstsOf, plainNeedsPipeline, serverNameOf } from './https.step';
+import { writeRawAnswer } from './raw-answer';
 import { sampled, type ClientRequest, type ClientResponse, type PipelineContext } from './transaction';
 
 export interface HitLane {
@@ -48,6 +54,11 @@ export interface HitLane {
   maxUrlBytes: number;
   /** Requests answered here (tests check the lane is taken). */
   served: number;
+  /**
+   * The connection fields of a kept-alive answer on the plain port (raw-answer.ts
+   * keepAliveFields, from the server's keepAliveTimeout); undefined: answers go through writeHead.
+   */
+  connectionFields?: string;
 }
 
 /**
@@ -216,11 +227,16 @@ export function serveFromHitLane(req: ClientRequest, res: ClientResponse, ctx: P
     if (hsts !== null && touchesHsts(decision)) return false;
     out = ruledHeadersOf(out, decision);
   }
-  // Set just before writeHead reads it: nothing else runs in between.
-  out.age = String(Math.max(0, Math.floor(ageAt(entry.line, now))));
-  if (hsts !== null) out = { ...out, 'strict-transport-security': hstsOf(hsts) };
-  writeHead(res, meta.status, out);
-  res.end(body);
+  const age = Math.max(0, Math.floor(ageAt(entry.line, now)));
+  // Plain HTTP/1.1: the answer's bytes made once per fields object (raw-answer.ts), when node:http would send the same.
+  const raw = transport === 'http' && lane.connectionFields !== undefined && writeRawAnswer(res as ServerResponse, meta.status, out, age, body, lane.connectionFields);
+  if (!raw) {
+    // Set just before writeHead reads it: nothing else runs in between.
+    out.age = String(age);
+    if (hsts !== null) out = { ...out, 'strict-transport-security': hstsOf(hsts) };
+    writeHead(res, meta.status, out);
+    res.end(body);
+  }
   lane.served += 1;
 
   ctx.metrics.meter(customer.id).answered('HIT', meta.status, body.length, transport, laneTarget.path);
