@@ -30,13 +30,14 @@ async function tempDir(): Promise<string> {
 
 /**
  * A node process that tries the lock and prints "won" (then stays) or "busy"; with `goAt` (a
- * Date.now() value), it tries at that moment, so that several try at once.
+ * Date.now() value), it tries at that moment, so that several try at once. Its SIGTERM handler
+ * is in place before it says "won": a test that stops it right after must not find it without one.
  */
 function contender(dir: string, goAt = 0): { child: ChildProcess; result: Promise<string> } {
   const script = `
     const { lockDataDir } = require(${JSON.stringify(path.join(ROOT, 'src/bin/data-dir.lock.ts'))});
     while (Date.now() < ${goAt}) {}
-    try { lockDataDir(${JSON.stringify(dir)}, 'contender'); console.log('won'); process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); }
+    try { lockDataDir(${JSON.stringify(dir)}, 'contender'); process.on('SIGTERM', () => process.exit(0)); console.log('won'); setInterval(() => {}, 1000); }
     catch (err) { console.log(err.code === 'CDN_ERR_DATA_DIR_BUSY' ? 'busy' : String(err)); }`;
   const child = spawn(process.execPath, ['--require', '@swc-node/register', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
