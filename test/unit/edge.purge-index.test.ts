@@ -82,6 +82,44 @@ test('a URL purge removes the URL and its variants in the transaction that recor
   }, 8);
 });
 
+test('an index made before the latest-ban table existed gets it at open: the admission still sees its bans', async () => {
+  const tmp = await tempDir();
+  try {
+    const old = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1 << 20, recover: false });
+    await old.purges.ready;
+    const active = record('PREFIX', '/p/', 1000);
+    const retired = record('TAG', 't', 3000, { retiredAt: 3500 });
+    const other = record('ALL', null, 5000, { customerId: 'customer-b' });
+    // What an earlier version wrote: the ban tables only.
+    const bans = old.index.table<BanRecord, ReturnType<typeof banKey>>('.bans');
+    const tombstones = old.index.table<BanRecord, ReturnType<typeof banKey>>('.bans-retired');
+    await old.index.write(() => {
+      old.index.table('.bans-latest').clearSync();
+      void bans.put(banKey(active), active);
+      void tombstones.put(banKey(retired), retired);
+      void bans.put(banKey(other), other);
+    });
+    await old.close();
+
+    const disk = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1 << 20, recover: false });
+    try {
+      const index = disk.purges;
+      await index.ready;
+      assert.deepEqual([...index.bansSince(A, 2000)].map((b) => b.purgeId), [retired.purgeId], 'a tombstone from before the table');
+      assert.deepEqual([...index.bansSince(A, 0)].map((b) => b.purgeId).sort(), [active.purgeId, retired.purgeId].sort());
+      assert.deepEqual([...index.bansSince('customer-b', 5000)].map((b) => b.purgeId), [other.purgeId]);
+      assert.deepEqual([...index.bansSince(A, 3001)], []);
+      index.setAdmission((customerId, rest, entry) => ![...index.bansSince(customerId, entry.fetchedAt ?? entry.storedAt)].some((b) => b.kind === 'PREFIX' && rest.startsWith(b.value!)));
+      assert.equal(await disk.put(cacheKey(A, '/p/x', ''), meta({ storedAt: 900 }), body(['x'])), 'aborted', 'a put whose fetch began before the old ban is refused');
+      assert.equal(await disk.put(cacheKey(A, '/p/x', ''), meta({ storedAt: 1100 }), body(['x'])), 'stored');
+    } finally {
+      await disk.close();
+    }
+  } finally {
+    await tmp.remove();
+  }
+});
+
 test('bans are active until retired, retired ones are tombstones until trimmed, and the admission reads both', async () => {
   await withDisk(async (disk, index) => {
     const prefix = record('PREFIX', '/p/', 1000);
@@ -91,6 +129,9 @@ test('bans are active until retired, retired ones are tombstones until trimmed, 
     assert.deepEqual(recorded.map((r) => r.created), [true, true, true]);
     assert.deepEqual(index.activeBans().map((b) => b.purgeId), [prefix.purgeId, tag.purgeId, other.purgeId], 'per customer, oldest first');
     assert.deepEqual([...index.bansSince(A, 1500)].map((b) => b.purgeId), [tag.purgeId], 'at or after the time, this customer only');
+    assert.deepEqual([...index.bansSince(A, 2000)].map((b) => b.purgeId), [tag.purgeId], 'a ban made in the millisecond the fetch began counts');
+    assert.deepEqual([...index.bansSince(A, 2001)], [], 'none after the latest');
+    assert.deepEqual([...index.bansSince('customer-c', 0)], [], 'none for a customer without bans');
 
     await index.retireBans([{ key: banKey(prefix), lurked: 3 }], 5000);
     assert.equal(index.activeBanCount(), 2);

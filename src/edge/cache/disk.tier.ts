@@ -257,14 +257,14 @@ export class DiskTier implements CacheStore {
       if (file === '') file = `-${writeId()}`; // inline or empty: unique per write, never a file name
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
       if (inline !== undefined) entry.inline = inline;
-      const replaced = await this.index.put(customerId, rest, entry, epoch);
-      if (replaced === false) {
+      const put = await this.index.put(customerId, rest, entry, epoch);
+      if (put === false) {
         // The customer was dropped while the body streamed in, or a purge applied since the fetch began covers it.
         if (renamed) await unlink(final).catch(() => {});
         return { outcome: 'aborted' };
       }
-      if (replaced !== undefined && hasBodyFile(replaced)) await this.#unlink(customerId, replaced.file);
-      this.#enforceLimits(customerId);
+      if (put.replaced !== undefined && hasBodyFile(put.replaced)) await this.#unlink(customerId, put.replaced.file);
+      this.#enforceLimits(customerId, put.accountBytes, put.totalBytes);
       // Not joined here: the memory tier joins the parts on first use (most objects never get one).
       return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? (whole ?? chunks) : undefined };
     } catch (err) {
@@ -400,11 +400,11 @@ export class DiskTier implements CacheStore {
     });
   }
 
-  /** Starts (or queues) eviction when the customer's quota or the global cap is exceeded. */
-  #enforceLimits(customerId: string): void {
+  /** Starts (or queues) eviction when the customer's quota or the global cap is exceeded (bytes as the put left them). */
+  #enforceLimits(customerId: string, accountBytes: number, totalBytes: number): void {
     const quota = this.#quotaOf(customerId);
-    const overQuota = quota !== null && quota !== undefined && this.index.account(customerId).bytes > quota;
-    const overCap = this.index.total().bytes > this.#maxBytes;
+    const overQuota = quota !== null && quota !== undefined && accountBytes > quota;
+    const overCap = totalBytes > this.#maxBytes;
     if (!overQuota && !overCap) return;
     this.#evictAgain.add(overQuota ? customerId : '');
     if (this.#evicting !== undefined) return;

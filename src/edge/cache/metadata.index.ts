@@ -66,6 +66,13 @@ export interface Victim {
   size: number;
 }
 
+/** A put that was stored: what it replaced, and the customer's and all customers' bytes after it. */
+export interface StoredPut {
+  replaced: IndexEntry | undefined;
+  accountBytes: number;
+  totalBytes: number;
+}
+
 /** What a sweep does with one entry: remove it, mark it soft-purged, or leave it. */
 export type EntryDecision = 'remove' | { softPurgedAt: number } | undefined;
 
@@ -151,9 +158,10 @@ export class MetadataIndex {
 
   /**
    * Stores the entry unless the customer was dropped since `epoch` was read. Returns the
-   * entry it replaced (its file is the caller's to remove), or false when refused.
+   * entry it replaced (its file is the caller's to remove) and the byte totals as this
+   * transaction left them (the caller's eviction check reads no more), or false when refused.
    */
-  async put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<IndexEntry | undefined | false> {
+  async put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<StoredPut | false> {
     const db = this.#db(customerId);
     const k = indexKey(rest);
     const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
@@ -166,8 +174,8 @@ export class MetadataIndex {
       db.put(k, value);
       if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
       void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
-      this.#adjust(customerId, account, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
-      return old;
+      const totals = this.#adjust(customerId, account, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
+      return { replaced: old, ...totals };
     });
   }
 
@@ -363,10 +371,13 @@ export class MetadataIndex {
     await this.#env.close();
   }
 
-  #adjust(customerId: string, account: Account, bytes: number, objects: number): void {
-    void this.#accounts.put(customerId, { bytes: account.bytes + bytes, objects: account.objects + objects, epoch: account.epoch });
+  #adjust(customerId: string, account: Account, bytes: number, objects: number): { accountBytes: number; totalBytes: number } {
+    const accountBytes = account.bytes + bytes;
+    void this.#accounts.put(customerId, { bytes: accountBytes, objects: account.objects + objects, epoch: account.epoch });
     const total = this.total();
-    void this.#accounts.put(TOTAL, { bytes: total.bytes + bytes, objects: total.objects + objects, epoch: 0 });
+    const totalBytes = total.bytes + bytes;
+    void this.#accounts.put(TOTAL, { bytes: totalBytes, objects: total.objects + objects, epoch: 0 });
+    return { accountBytes, totalBytes };
   }
 }
 

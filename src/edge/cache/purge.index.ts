@@ -9,6 +9,12 @@
  *   the purge cannot store afterwards (the put admission reads both at or after the
  *   fetch's start). URL purges are born retired.
  * - `.purge-ids`: purgeId -> its ban key, so applying a purge twice is a no-op.
+ * - `.bans-latest`: customerId -> the latest `at` of any ban recorded for the customer
+ *   (active or retired), so that the put admission, which runs in every put's write
+ *   transaction, answers "no ban since the fetch began" with one read instead of two range
+ *   scans (two cursors: ~7–14 µs a put, a few percent of a small miss). Written with every
+ *   ban; an index made before this table existed gets it once at open (the LATEST_READY
+ *   record marks it complete; until then the admission scans).
  * - the lurker's lease is a `.system` claim (MetadataIndex.claim), like start-up recovery's.
  *
  * What the records mean and when they are written is edge/purge's; this file only keeps them.
@@ -20,12 +26,20 @@ import { isEncodedRest } from './cache-key';
 import { isAlive } from './disk.recovery';
 import { hasBodyFile, type EntrySweep, type MetadataIndex } from './metadata.index';
 
+/** The `.bans-latest` record saying the table holds every customer's latest ban (never a customer id: ids are slugs). */
+const LATEST_READY = '.complete';
+
 export class IndexPurgeStore implements PurgeIndex {
   readonly #index: MetadataIndex;
   readonly #filePath: (customerId: string, file: string) => string;
   readonly #bans: Database<BanRecord, BanKey>;
   readonly #retired: Database<BanRecord, BanKey>;
   readonly #purgeIds: Database<BanKey, string>;
+  readonly #latest: Database<number, string>;
+  /** `.bans-latest` is complete (seen once, true for good: the mark is never removed). */
+  #latestReady = false;
+  /** Settles when `.bans-latest` is complete (made from the ban tables in an index that predates it). */
+  readonly ready: Promise<void>;
 
   /** `filePath`: where the disk tier keeps a body file (removed entries' files are the caller's to unlink). */
   constructor(index: MetadataIndex, filePath: (customerId: string, file: string) => string) {
@@ -34,6 +48,28 @@ export class IndexPurgeStore implements PurgeIndex {
     this.#bans = index.table('.bans');
     this.#retired = index.table('.bans-retired');
     this.#purgeIds = index.table('.purge-ids');
+    this.#latest = index.table('.bans-latest');
+    // Until it settles (or if it fails) the admission scans the ban tables: slower, never wrong.
+    this.ready = this.#isLatestReady() ? Promise.resolve() : index.write(() => this.#fillLatest()).catch(() => {});
+  }
+
+  /** Every process may run this at once: the first write transaction fills the table, the others see the mark. */
+  #fillLatest(): void {
+    if (this.#latest.get(LATEST_READY) !== undefined) return;
+    for (const db of [this.#bans, this.#retired]) {
+      for (const { key } of db.getRange({})) this.#raiseLatest(key[0], key[1]);
+    }
+    void this.#latest.put(LATEST_READY, 1);
+  }
+
+  #raiseLatest(customerId: string, at: number): void {
+    const latest = this.#latest.get(customerId);
+    if (latest === undefined || latest < at) void this.#latest.put(customerId, at);
+  }
+
+  #isLatestReady(): boolean {
+    if (!this.#latestReady) this.#latestReady = this.#latest.get(LATEST_READY) !== undefined;
+    return this.#latestReady;
   }
 
   async recordPurgeMany(items: ReadonlyArray<{ record: BanRecord; url?: UrlSweep | undefined }>): Promise<RecordedPurge[]> {
@@ -56,6 +92,7 @@ export class IndexPurgeStore implements PurgeIndex {
     const key = banKey(stored);
     void (stored.retiredAt === undefined ? this.#bans : this.#retired).put(key, stored);
     void this.#purgeIds.put(stored.purgeId, key);
+    this.#raiseLatest(stored.customerId, stored.at);
     return { record: stored, created: true, swept };
   }
 
@@ -78,6 +115,10 @@ export class IndexPurgeStore implements PurgeIndex {
   }
 
   *bansSince(customerId: string, from: number): Generator<BanRecord> {
+    if (this.#isLatestReady()) {
+      const latest = this.#latest.get(customerId);
+      if (latest === undefined || latest < from) return;
+    }
     for (const db of [this.#bans, this.#retired]) {
       for (const { key, value } of db.getRange({ start: [customerId, from] })) {
         if (key[0] !== customerId) break;
