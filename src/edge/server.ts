@@ -705,7 +705,7 @@ function announceDeletes(store: CacheStore, onInvalidate: ((keys: string[]) => v
   if (onInvalidate === undefined) return store;
   return {
     get: (key) => store.get(key),
-    put: (key, meta, body) => store.put(key, meta, body),
+    put: (key, meta, body, options) => store.put(key, meta, body, options),
     updateMeta: (key, meta) => store.updateMeta(key, meta),
     delete: async (key) => {
       await store.delete(key);

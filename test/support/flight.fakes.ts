@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../../src/core/clock.port';
 import type { CustomerConfig } from '../../src/core/customer.types';
 import { SecretBox } from '../../src/core/secret-box';
-import type { CacheStore, ObjectMeta, PutOutcome, StoredObject } from '../../src/edge/cache/cache-store.port';
+import type { CacheStore, ObjectMeta, PutOptions, PutOutcome, StoredObject } from '../../src/edge/cache/cache-store.port';
 import { MemoryTier } from '../../src/edge/cache/memory.tier';
 import { EdgeMetrics } from '../../src/edge/edge.metrics';
 import { CustomerSlots } from '../../src/edge/origin/customer-slots';
@@ -150,13 +150,18 @@ export class GatedStore implements CacheStore {
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
   #reached: Array<() => void> = [];
+  #readableEarly = false;
 
   constructor(maxObjectBytes = 16 * 1024 * 1024) {
     this.memory = new MemoryTier({ maxBytes: 256 * 1024 * 1024, maxObjectBytes });
   }
 
-  /** From now on puts wait for `open()` before they settle. */
-  hold(): { reached: Promise<void>; open(): void } {
+  /**
+   * From now on puts wait for `open()` before they settle; with `readable`, they first say
+   * the object can be read (as the tiered store does while an index entry waits for its commit).
+   */
+  hold(options: { readable?: boolean } = {}): { reached: Promise<void>; open(): void } {
+    this.#readableEarly = options.readable === true;
     this.#gate = new Promise((resolve) => (this.#open = resolve));
     const reached = new Promise<void>((resolve) => this.#reached.push(resolve));
     return {
@@ -168,9 +173,10 @@ export class GatedStore implements CacheStore {
     };
   }
 
-  async put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable): Promise<PutOutcome> {
+  async put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable, options?: PutOptions): Promise<PutOutcome> {
     const outcome = await this.memory.put(key, meta, body);
     if (this.#gate !== undefined) {
+      if (this.#readableEarly && outcome === 'stored') options?.readable?.();
       for (const reached of this.#reached.splice(0)) reached();
       await this.#gate;
     }

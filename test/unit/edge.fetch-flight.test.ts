@@ -158,6 +158,28 @@ test('the last chunk is held until the store has settled: a client that saw the 
   assert.equal(storedAtEnd, 'aaabbb', 'the object was in the store when the body ended');
 });
 
+test('a store that can already read the object back releases the last chunk before its put settles', async () => {
+  const store = new GatedStore();
+  const ctx = flightContext({ store });
+  const flights = new Flights();
+  const flight = flights.start(request(), ctx);
+  const ticket = flight.attach();
+  const call = await ctx.origin.call(0);
+  call.respond(200, FRESH);
+  await flight.result;
+  const gate = store.hold({ readable: true });
+  const client = reader(flight.join(ticket)!);
+  call.body.send('aaa').send('bbb').finish();
+  await gate.reached;
+  assert.equal((await within(client.done, 2000, 'the body ends while the put waits')).toString(), 'aaabbb');
+  assert.deepEqual(store.outcomes, [], 'the put has not settled');
+  assert.equal(store.memory.hit(request().key)?.body?.toString(), 'aaabbb', 'a client asking again finds it');
+  assert.equal(flights.get(request().collapseKey), undefined, 'in the store, not in this fetch');
+  gate.open();
+  assert.equal(await flight.stored, 'stored');
+  assert.equal(ctx.origin.calls.length, 1);
+});
+
 test('abandon: the last waiter leaving aborts the origin request and stores nothing; one leaving of two changes nothing', async () => {
   // While the origin has not answered yet.
   {

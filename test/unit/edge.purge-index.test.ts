@@ -120,6 +120,33 @@ test('an index made before the latest-ban table existed gets it at open: the adm
   }
 });
 
+test('the tiered store holds a small body in memory while its index entry waits for commit, and takes it out when the commit refuses it', async () => {
+  await withDisk(async (disk, index) => {
+    const tiered = new TieredStore(memory(), disk);
+    // '/late?' passes when shown and is refused in its commit (a purge another process recorded in between).
+    const asked = new Map<string, number>();
+    index.setAdmission((_customerId, rest) => {
+      asked.set(rest, (asked.get(rest) ?? 0) + 1);
+      if (rest === '/late?') return asked.get(rest) === 1;
+      return rest !== '/refused?';
+    });
+    const seen: Array<string | undefined> = [];
+    const put = (p: string): Promise<string> => {
+      const key = cacheKey(A, p, '');
+      return tiered.put(key, meta(), body(['abc']), { readable: () => seen.push(tiered.memory.hit(key)?.body?.toString()) });
+    };
+    assert.equal(await put('/kept'), 'stored');
+    assert.equal(await put('/refused'), 'aborted');
+    assert.deepEqual(seen, ['abc'], 'readable before the commit, with the body in memory; never what the admission refuses already');
+    assert.equal(tiered.memory.hit(cacheKey(A, '/refused', '')), undefined);
+    assert.equal(await put('/late'), 'aborted');
+    assert.deepEqual(seen, ['abc', 'abc'], 'shown while its entry waited');
+    assert.equal(tiered.memory.hit(cacheKey(A, '/kept', ''))?.body?.toString(), 'abc');
+    assert.equal(tiered.memory.hit(cacheKey(A, '/late', '')), undefined, 'what the commit refused left memory');
+    assert.equal(await tiered.get(cacheKey(A, '/late', '')), undefined);
+  });
+});
+
 test('bans are active until retired, retired ones are tombstones until trimmed, and the admission reads both', async () => {
   await withDisk(async (disk, index) => {
     const prefix = record('PREFIX', '/p/', 1000);

@@ -78,6 +78,16 @@ export interface StoredObject {
 
 export type PutOutcome = 'stored' | 'too_large' | 'aborted';
 
+export interface PutOptions {
+  /**
+   * Called once this process can read the object back through the store, when that comes
+   * before the put settles: the tiered store holds a small body in memory while its index
+   * entry waits for its batch's commit (a put refused there leaves memory again). Not called
+   * otherwise: then the settled put is the moment.
+   */
+  readable?: () => void;
+}
+
 export interface CacheStore {
   get(key: string): Promise<StoredObject | undefined>;
   /**
@@ -85,7 +95,7 @@ export interface CacheStore {
    * stays within the size limit; a failing or aborted body stores nothing. Never rejects
    * for a body problem (that is the outcome).
    */
-  put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable): Promise<PutOutcome>;
+  put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable, options?: PutOptions): Promise<PutOutcome>;
   /**
    * Replaces the metadata of a stored object and keeps its body (a 304 revalidation
    * refreshes headers and freshness). Returns false when the object is gone.

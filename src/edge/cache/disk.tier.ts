@@ -12,7 +12,8 @@
  *   1. write the body to `<name>.<pid>.tmp`        (crash: stale temp, removed at start;
  *      bodies up to SMALL_WRITE_MAX at once, larger ones streamed as they arrive)
  *   2. rename to `<name>`                           (crash: orphan file, removed at start)
- *   3. index put, in one write transaction with the customer's byte totals
+ *   3. index put, in one write transaction with the customer's byte totals (batched with
+ *      this process's other puts: metadata.index.ts)
  *   4. unlink the file it replaced
  *
  * A lookup serves only what the index names, and checks the file's size (fstat).
@@ -191,8 +192,13 @@ export class DiskTier implements CacheStore {
     return (await this.store(key, meta, body, 0)).outcome;
   }
 
-  /** put, also collecting the body when it is at most `collectUpTo` bytes. */
-  async store(key: string, meta: Meta, body: Readable, collectUpTo: number): Promise<PutResult> {
+  /**
+   * put, also collecting the body when it is at most `collectUpTo` bytes. `queued`, when
+   * given, hears the object as soon as its index entry waits for its batch's commit (the
+   * body complete, its file in place, and no purge or drop since the fetch began), with the
+   * body when collected; the result still says whether the commit stored it.
+   */
+  async store(key: string, meta: Meta, body: Readable, collectUpTo: number, queued?: (meta: ObjectMeta, body: Buffer | Buffer[] | undefined) => void): Promise<PutResult> {
     const { customerId, rest } = splitKey(key);
     const epoch = this.index.account(customerId).epoch;
     // Named when a file is needed: an inline body takes a write id only (no hash, no file).
@@ -257,7 +263,11 @@ export class DiskTier implements CacheStore {
       if (file === '') file = `-${writeId()}`; // inline or empty: unique per write, never a file name
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
       if (inline !== undefined) entry.inline = inline;
-      const put = await this.index.put(customerId, rest, entry, epoch);
+      const committed = this.index.put(customerId, rest, entry, epoch);
+      const collected = size <= collectUpTo ? (whole ?? chunks) : undefined;
+      // Shown before the commit only when the commit would store it as things stand (no purge since the fetch began).
+      if (queued !== undefined && this.index.wouldAdmit(customerId, rest, entry, epoch)) queued(toMeta(key, entry), collected);
+      const put = await committed;
       if (put === false) {
         // The customer was dropped while the body streamed in, or a purge applied since the fetch began covers it.
         if (renamed) await unlink(final).catch(() => {});
@@ -266,7 +276,7 @@ export class DiskTier implements CacheStore {
       if (put.replaced !== undefined && hasBodyFile(put.replaced)) await this.#unlink(customerId, put.replaced.file);
       this.#enforceLimits(customerId, put.accountBytes, put.totalBytes);
       // Not joined here: the memory tier joins the parts on first use (most objects never get one).
-      return { outcome: 'stored', meta: toMeta(key, entry), body: size <= collectUpTo ? (whole ?? chunks) : undefined };
+      return { outcome: 'stored', meta: toMeta(key, entry), body: collected };
     } catch (err) {
       if (fh !== undefined) await fh.close().catch(() => {});
       if (final !== '') await unlink(renamed ? final : tmp).catch(() => {});

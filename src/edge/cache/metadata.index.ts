@@ -91,6 +91,23 @@ interface LruValue {
   size: number;
 }
 
+/** A process's puts are committed at most once per this many ms (see MetadataIndex.put). */
+export const PUT_COMMIT_SPACING_MS = 5;
+
+interface QueuedPut {
+  customerId: string;
+  rest: string;
+  entry: IndexEntry;
+  epoch: number;
+  resolve: (outcome: StoredPut | false) => void;
+  reject: (err: unknown) => void;
+}
+
+function settle(put: QueuedPut, outcome: { ok: StoredPut | false } | { error: unknown }): void {
+  if ('ok' in outcome) put.resolve(outcome.ok);
+  else put.reject(outcome.error);
+}
+
 const TOTAL = '*';
 /** LMDB's key limit is 1978 bytes; longer keys are shortened and made unique by a hash. */
 const MAX_KEY_BYTES = 1900;
@@ -103,8 +120,21 @@ export class MetadataIndex {
   readonly #lru: Database<LruValue, [string, number, string]>;
   readonly #system: Database<Record<string, unknown>, string>;
   #admit: PutAdmission | undefined;
+  /** Puts waiting for the batch being committed (see put). */
+  #queuedPuts: QueuedPut[] = [];
+  /** Batches of puts handed to LMDB and not yet committed, and the last of them. */
+  #batchesCommitting = 0;
+  #lastBatch: Promise<void> = Promise.resolve();
+  readonly #putCommitSpacingMs: number;
+  /** Set while the next batch waits for the spacing to pass. */
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** When the last batch began (performance.now()). */
+  #lastCommitAt = Number.NEGATIVE_INFINITY;
+  #closing = false;
 
-  constructor(path: string, options: { maxCustomers?: number } = {}) {
+  /** `putCommitSpacingMs`: see put (default PUT_COMMIT_SPACING_MS). */
+  constructor(path: string, options: { maxCustomers?: number; putCommitSpacingMs?: number } = {}) {
+    this.#putCommitSpacingMs = options.putCommitSpacingMs ?? PUT_COMMIT_SPACING_MS;
     this.#env = open({ path, maxDbs: (options.maxCustomers ?? 10_000) + 8, encoding: 'msgpack' });
     this.#accounts = this.#env.openDB({ name: '.accounts', encoding: 'msgpack' });
     this.#lru = this.#env.openDB({ name: '.lru', encoding: 'msgpack' });
@@ -122,6 +152,7 @@ export class MetadataIndex {
 
   /** Runs `body` in one write transaction of the index (with sweepWithin, table writes). */
   async write<T>(body: () => T): Promise<T> {
+    this.#putsFirst();
     return this.#env.transaction(body);
   }
 
@@ -158,29 +189,108 @@ export class MetadataIndex {
 
   /**
    * Stores the entry unless the customer was dropped since `epoch` was read. Returns the
-   * entry it replaced (its file is the caller's to remove) and the byte totals as this
+   * entry it replaced (its file is the caller's to remove) and the byte totals as its
    * transaction left them (the caller's eviction check reads no more), or false when refused.
+   *
+   * Group commit: this process's puts go to LMDB in batches, one write transaction each, a
+   * batch at a time and at most one per PUT_COMMIT_SPACING_MS: a put when none was committed
+   * for that long commits at once (an idle edge adds no wait); under load, each commit carries
+   * the puts of the last few milliseconds. A commit costs far more than a put in it (the
+   * hand-off to LMDB's write thread and back for the transaction's callback, the pages
+   * written, the sync after it): see docs/BENCHMARKS.md, "Cold misses: one commit for many
+   * puts". A miss's client does not wait for it when its body is small enough for memory:
+   * the tiered store holds it there meanwhile (tiered.store.ts). Any other write of this
+   * process sends the waiting puts first (#putsFirst): writes commit in the order made.
    */
-  async put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<StoredPut | false> {
+  put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<StoredPut | false> {
+    return new Promise((resolve, reject) => {
+      this.#queuedPuts.push({ customerId, rest, entry, epoch, resolve, reject });
+      this.#scheduleCommit();
+    });
+  }
+
+  /**
+   * Every other write of this process starts with this: puts waiting for their batch go to
+   * LMDB first, so that this process's writes commit in the order it made them (a 304's
+   * updateMeta after the put it refreshes, a purge after the put it must sweep).
+   */
+  #putsFirst(): void {
+    if (this.#queuedPuts.length === 0) return;
+    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    this.#commitQueuedPuts();
+  }
+
+  /** Starts the next batch now, or when the spacing has passed since the last one began (never while one commits). */
+  #scheduleCommit(): void {
+    if (this.#batchesCommitting > 0 || this.#commitTimer !== undefined || this.#queuedPuts.length === 0) return;
+    const wait = this.#lastCommitAt + this.#putCommitSpacingMs - performance.now();
+    if (wait <= 0 || this.#closing) {
+      this.#commitQueuedPuts();
+      return;
+    }
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      this.#commitQueuedPuts();
+    }, wait);
+  }
+
+  #commitQueuedPuts(): void {
+    this.#lastCommitAt = performance.now();
+    const batch = this.#queuedPuts;
+    this.#queuedPuts = [];
+    const outcomes: Array<{ ok: StoredPut | false } | { error: unknown }> = [];
+    const committed = this.#env.transaction(() => {
+      for (const put of batch) {
+        // One put failing (its admission hook threw) leaves the others of the batch alone.
+        try {
+          outcomes.push({ ok: this.#putInTxn(put) });
+        } catch (error) {
+          outcomes.push({ error });
+        }
+      }
+    });
+    this.#batchesCommitting += 1;
+    // LMDB commits transactions in the order they were made: the last batch settles last.
+    this.#lastBatch = committed.then(
+      () => batch.forEach((put, i) => settle(put, outcomes[i]!)),
+      (error: unknown) => batch.forEach((put) => put.reject(error)),
+    );
+    void this.#lastBatch.finally(() => {
+      this.#batchesCommitting -= 1;
+      this.#scheduleCommit();
+    });
+  }
+
+  /**
+   * What a put's own transaction would judge, read now (outside it): the customer's epoch and
+   * the admission. True does not promise the commit (a purge or a drop may still come first);
+   * false means it will refuse.
+   */
+  wouldAdmit(customerId: string, rest: string, entry: IndexEntry, epoch: number): boolean {
+    if (this.account(customerId).epoch !== epoch) return false;
+    return this.#admit === undefined || this.#admit(customerId, rest, entry);
+  }
+
+  #putInTxn({ customerId, rest, entry, epoch }: QueuedPut): StoredPut | false {
     const db = this.#db(customerId);
     const k = indexKey(rest);
     const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
-    return this.#env.transaction(() => {
-      const account = this.account(customerId);
-      if (account.epoch !== epoch) return false;
-      // In the write transaction, so a purge recorded by any process is either seen here or recorded after this entry (and its lurker finds it).
-      if (this.#admit !== undefined && !this.#admit(customerId, rest, value)) return false;
-      const old = db.get(k);
-      db.put(k, value);
-      if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
-      void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
-      const totals = this.#adjust(customerId, account, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
-      return { replaced: old, ...totals };
-    });
+    const account = this.account(customerId);
+    if (account.epoch !== epoch) return false;
+    // In the write transaction, so a purge recorded by any process is either seen here or recorded after this entry (and its lurker finds it).
+    if (this.#admit !== undefined && !this.#admit(customerId, rest, value)) return false;
+    const old = db.get(k);
+    void db.put(k, value);
+    if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
+    void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
+    const totals = this.#adjust(customerId, account, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
+    return { replaced: old, ...totals };
   }
 
   /** Replaces the metadata and keeps body, file and accounting. False when gone. */
   async updateMeta(customerId: string, rest: string, meta: Omit<ObjectMeta, 'key' | 'size'>): Promise<boolean> {
+    this.#putsFirst();
     const db = this.#db(customerId);
     const k = indexKey(rest);
     return this.#env.transaction(() => {
@@ -201,12 +311,14 @@ export class MetadataIndex {
   }
 
   async removeByIndexKey(customerId: string, k: string, expectFile?: string): Promise<IndexEntry | undefined> {
+    this.#putsFirst();
     const db = this.#db(customerId);
     return this.#env.transaction(() => this.#removeInTxn(customerId, db, k, expectFile));
   }
 
   /** Several removals in one write transaction (eviction). */
   async removeMany(victims: Array<{ customerId: string; key: string; file: string; atime: number }>): Promise<IndexEntry[]> {
+    this.#putsFirst();
     return this.#env.transaction(() => {
       const removed: IndexEntry[] = [];
       for (const v of victims) {
@@ -230,6 +342,7 @@ export class MetadataIndex {
 
   /** Forgets every entry of the customer in one write transaction and starts a new epoch. */
   async dropCustomer(customerId: string): Promise<void> {
+    this.#putsFirst();
     const db = this.#db(customerId);
     await this.#env.transaction(() => {
       const account = this.account(customerId);
@@ -246,6 +359,7 @@ export class MetadataIndex {
 
   /** Moves last-access times forward (batched: one write transaction for many hits). */
   async touch(touches: Array<{ customerId: string; rest: string; atime: number }>): Promise<void> {
+    this.#putsFirst();
     if (touches.length === 0) return;
     await this.#env.transaction(() => {
       for (const t of touches) {
@@ -293,6 +407,7 @@ export class MetadataIndex {
    * within `ttlMs`.
    */
   async claim(job: string, ttlMs: number, isAlive: (pid: number) => boolean): Promise<boolean> {
+    this.#putsFirst();
     return this.#env.transaction(() => {
       const held = this.#system.get(job) as { pid?: number; at?: number } | undefined;
       const now = Date.now();
@@ -335,6 +450,7 @@ export class MetadataIndex {
    * as `decide` says (so an entry replaced since it was read is judged afresh).
    */
   async sweep(customerId: string, rests: string[], decide: (rest: string, entry: IndexEntry) => EntryDecision): Promise<EntrySweep> {
+    this.#putsFirst();
     const out: EntrySweep = { removed: [], marked: [] };
     if (rests.length === 0) return out;
     return this.#env.transaction(() => {
@@ -368,6 +484,10 @@ export class MetadataIndex {
   }
 
   async close(): Promise<void> {
+    // Queued puts commit at once now, then the environment closes.
+    this.#closing = true;
+    this.#putsFirst();
+    while (this.#batchesCommitting > 0) await this.#lastBatch;
     await this.#env.close();
   }
 

@@ -5,7 +5,10 @@
  *   access in a Map, written to the index later in a batch). A disk hit of a small object
  *   reads the body once and keeps it in memory.
  * - put: streams to disk; a body small enough is collected on the way and enters memory
- *   once the disk tier has stored it (so memory never holds what the disk refused).
+ *   once its index entry is queued for commit (this process answers with it at once; the
+ *   commit comes in a batch, metadata.index.ts), and leaves memory if the commit refuses it
+ *   (a purge or a dropped customer since the fetch began), so memory keeps nothing the disk
+ *   refused.
  * - updateMeta / delete / deleteCustomer: both tiers.
  *
  * Memory is per process: a delete or purge made by one worker reaches another worker's
@@ -13,7 +16,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { PurgeCapable, PurgeTarget } from '../purge/purge-index.port';
-import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
+import type { CacheStats, CacheStore, ObjectMeta, PutOptions, PutOutcome, StoredObject } from './cache-store.port';
 import type { DiskTier } from './disk.tier';
 import type { MemoryTier } from './memory.tier';
 import { MemoryObject } from './memory.tier';
@@ -44,11 +47,19 @@ export class TieredStore implements CacheStore, PurgeCapable {
     return new MemoryObject({ meta: found.meta, body });
   }
 
-  async put(key: string, meta: Meta, body: Readable): Promise<PutOutcome> {
-    const result = await this.disk.store(key, meta, body, this.memory.maxObjectBytes);
+  async put(key: string, meta: Meta, body: Readable, options?: PutOptions): Promise<PutOutcome> {
+    // A body small enough for memory is held there while its index entry waits for its batch's
+    // commit, so this process already answers with it; a commit that refuses it takes it out again.
+    let early: ObjectMeta | undefined;
+    const result = await this.disk.store(key, meta, body, this.memory.maxObjectBytes, (queuedMeta, queuedBody) => {
+      if (queuedBody === undefined || !this.memory.set(key, queuedMeta, queuedBody)) return;
+      early = queuedMeta;
+      options?.readable?.();
+    });
     if (result.outcome === 'stored') {
-      if (result.body !== undefined) this.memory.set(key, result.meta!, result.body);
-      else this.memory.forget(key);
+      if (early === undefined) this.memory.forget(key);
+    } else if (early !== undefined && this.memory.peek(key)?.meta === early) {
+      this.memory.forget(key);
     }
     return result.outcome;
   }

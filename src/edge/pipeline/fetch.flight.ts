@@ -12,8 +12,10 @@
  * for replay up to REPLAY_MAX_BYTES so late joiners get the whole body; past that a late
  * joiner waits for the store and reads the stored object. The slowest of the store and
  * the clients (each allowed CLIENT_BUFFER_BYTES of backlog) sets the pace. The last chunk
- * is held until the store has settled, so a client that saw the complete body and asks
- * again at once finds the stored object. The fetch is abandoned (nothing stored) when the
+ * is held until this process can read the object from the store (a small body: as soon as
+ * memory holds it, before its index entry's batch commits; otherwise once the put has
+ * settled), so a client that saw the complete body and asks again at once finds it
+ * there. The fetch is abandoned (nothing stored) when the
  * last client waiting for it goes away; a background refresh is never abandoned.
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -158,6 +160,8 @@ export class Flight {
   #held: Buffer | undefined;
   readonly #subs = new Set<PassThrough>();
   #storeIn: PassThrough | undefined;
+  /** Settles when this process can read the stored object (see PutOptions.readable), or the put has settled. */
+  #readable: Promise<unknown> = Promise.resolve();
   #body: Readable | undefined;
 
   constructor(req: FlightRequest, ctx: FlightContext, unregister: () => void, shared: boolean) {
@@ -436,12 +440,16 @@ export class Flight {
       const storeIn = new PassThrough();
       this.#storeIn = storeIn;
       storeIn.on('drain', () => this.#resumeIfClear());
-      this.stored = store.put(objectKey, meta, storeIn).then((outcome) => {
+      let readable!: () => void;
+      const early = new Promise<void>((resolve) => (readable = resolve));
+      this.stored = store.put(objectKey, meta, storeIn, { readable }).then((outcome) => {
         if (outcome !== 'stored') this.#ctx.logger.debug({ customer: this.req.customer.id, outcome }, 'object not stored');
         return outcome;
       });
+      this.#readable = Promise.race([early, this.stored]);
     } else {
       this.stored = Promise.resolve('too_large');
+      this.#readable = this.stored;
     }
     body.on('data', (chunk: Buffer) => {
       if (this.#replayable) {
@@ -460,12 +468,13 @@ export class Flight {
     });
     body.once('end', () => {
       this.#storeIn?.end();
-      void this.stored.then(() => {
+      void this.#readable.then(() => {
         if (this.#state !== 'streaming') return;
         this.#state = 'ended';
-        this.#unregister();
+        // Whoever asks from now on finds the object in the store.
         if (this.#held !== undefined) this.#broadcast(this.#held);
         this.#held = undefined;
+        this.#unregister();
         for (const sub of this.#subs) sub.end();
         if (!this.#replayable) this.#chunks = [];
       });
