@@ -263,10 +263,11 @@ export class DiskTier implements CacheStore {
       if (file === '') file = `-${writeId()}`; // inline or empty: unique per write, never a file name
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
       if (inline !== undefined) entry.inline = inline;
+      // Shown before the commit only when the commit would store it as things stand (no purge since the fetch began).
+      const show = queued !== undefined && this.index.wouldAdmit(customerId, rest, entry, epoch);
       const committed = this.index.put(customerId, rest, entry, epoch);
       const collected = size <= collectUpTo ? (whole ?? chunks) : undefined;
-      // Shown before the commit only when the commit would store it as things stand (no purge since the fetch began).
-      if (queued !== undefined && this.index.wouldAdmit(customerId, rest, entry, epoch)) queued(toMeta(key, entry), collected);
+      if (show) queued(toMeta(key, entry), collected);
       const put = await committed;
       if (put === false) {
         // The customer was dropped while the body streamed in, or a purge applied since the fetch began covers it.
@@ -384,11 +385,13 @@ export class DiskTier implements CacheStore {
     return { objects: total.objects, bytes: total.bytes, customers, evictions: { ...this.#evictions, memory: 0 } };
   }
 
+  /** Resolves when background work is done and every index entry put so far is committed. */
   async idle(): Promise<void> {
     while (!this.#closed && (this.#background.size > 0 || this.#touches.size > 0)) {
       await this.flushTouches();
       await Promise.all([...this.#background]);
     }
+    if (!this.#closed) await this.index.settled();
   }
 
   async close(): Promise<void> {

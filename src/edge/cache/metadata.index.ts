@@ -483,11 +483,16 @@ export class MetadataIndex {
     await this.#env.flushed;
   }
 
-  async close(): Promise<void> {
-    // Queued puts commit at once now, then the environment closes.
-    this.#closing = true;
+  /** Resolves when every put made so far is committed (waiting ones are sent at once). */
+  async settled(): Promise<void> {
     this.#putsFirst();
     while (this.#batchesCommitting > 0) await this.#lastBatch;
+  }
+
+  async close(): Promise<void> {
+    // Queued puts commit at once now (and any made meanwhile), then the environment closes.
+    this.#closing = true;
+    await this.settled();
     await this.#env.close();
   }
 
