@@ -92,7 +92,7 @@ interface LruValue {
 }
 
 /** A process's puts are committed at most once per this many ms (see MetadataIndex.put). */
-export const PUT_COMMIT_SPACING_MS = 5;
+export const PUT_COMMIT_SPACING_MS = 10;
 
 interface QueuedPut {
   customerId: string;
@@ -193,14 +193,15 @@ export class MetadataIndex {
    * transaction left them (the caller's eviction check reads no more), or false when refused.
    *
    * Group commit: this process's puts go to LMDB in batches, one write transaction each, a
-   * batch at a time and at most one per PUT_COMMIT_SPACING_MS: a put when none was committed
-   * for that long commits at once (an idle edge adds no wait); under load, each commit carries
-   * the puts of the last few milliseconds. A commit costs far more than a put in it (the
-   * hand-off to LMDB's write thread and back for the transaction's callback, the pages
-   * written, the sync after it): see docs/BENCHMARKS.md, "Cold misses: one commit for many
-   * puts". A miss's client does not wait for it when its body is small enough for memory:
-   * the tiered store holds it there meanwhile (tiered.store.ts). Any other write of this
-   * process sends the waiting puts first (#putsFirst): writes commit in the order made.
+   * batch at a time and at most one per PUT_COMMIT_SPACING_MS (10 ms): a put when none was
+   * committed for that long commits at once (an idle edge adds no wait); under load, each
+   * commit carries the puts of the last few milliseconds. A commit costs far more than a put
+   * in it (the hand-off to LMDB's write thread and back for the transaction's callback, the
+   * pages written, the sync after it): see docs/BENCHMARKS.md, "Cold misses: one commit for
+   * many puts", also for the spacing. A miss's client does not wait for it when its body is
+   * small enough for memory: the tiered store holds it there meanwhile (tiered.store.ts).
+   * Any other write of this process sends the waiting puts first (#putsFirst): writes
+   * commit in the order made.
    */
   put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<StoredPut | false> {
     return new Promise((resolve, reject) => {
