@@ -277,10 +277,9 @@ export class MetadataIndex {
     const db = this.#db(customerId);
     const k = indexKey(rest);
     const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
-    const account = this.account(customerId);
-    if (account.epoch !== epoch) return false;
     // In the write transaction, so a purge recorded by any process is either seen here or recorded after this entry (and its lurker finds it).
-    if (this.#admit !== undefined && !this.#admit(customerId, rest, value)) return false;
+    if (!this.wouldAdmit(customerId, rest, value, epoch)) return false;
+    const account = this.account(customerId);
     const old = db.get(k);
     void db.put(k, value);
     if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);

@@ -15,8 +15,8 @@
  * is held until this process can read the object from the store (a small body: as soon as
  * memory holds it, before its index entry's batch commits; otherwise once the put has
  * settled), so a client that saw the complete body and asks again at once finds it
- * there. The fetch is abandoned (nothing stored) when the
- * last client waiting for it goes away; a background refresh is never abandoned.
+ * there. The fetch is abandoned (nothing stored) when the last client waiting for it goes
+ * away; a background refresh is never abandoned.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
