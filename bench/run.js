@@ -470,8 +470,26 @@ async function hitCase(opts, edge, nginx, origin, c, label, floor) {
   return { ...c, label, edge: summarise(results.edge), nginx: summarise(results.nginx), floor: floor === undefined ? undefined : summarise(results.floor) };
 }
 
+/**
+ * System CPU per new file on the filesystem of both caches (µs): 2,000 empty files made and closed
+ * in a row, then removed. nginx makes a file for every response it caches, the edge for every
+ * body over 8 KiB (smaller ones live in the index), and on some VMs this one cost moves several
+ * fold between minutes (docs/BENCHMARKS.md "What the reference pays for a file"), taking
+ * nginx's cold-miss time with it.
+ */
+function fileCreateUs() {
+  const dir = fs.mkdtempSync(path.join(tmpDir, 'create-probe-'));
+  const files = 2000;
+  const before = process.cpuUsage();
+  for (let i = 0; i < files; i++) fs.closeSync(fs.openSync(path.join(dir, `f${i}`), 'wx'));
+  const used = process.cpuUsage(before);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return used.system / files;
+}
+
 async function coldMisses(opts, edge, nginx, origin, size, stamp) {
   const results = { edge: [], nginx: [] };
+  const createUs = [fileCreateUs()];
   // An unmeasured round first: the edge's miss path is JavaScript that the JIT has not compiled
   // yet at start, nginx's is not; a long-running edge is measured, not its first second.
   const warmPaths = Array.from({ length: OBJECTS }, (_, i) => `/obj/cold-warmup-${stamp}-${size}-${i}?size=${size}`);
@@ -496,8 +514,10 @@ async function coldMisses(opts, edge, nginx, origin, size, stamp) {
       await sleep(300);
     }
   }
+  createUs.push(fileCreateUs());
+  log(`  cold misses ${fmtSize(size).padEnd(7)} file creation on the caches' filesystem: ${createUs.map((us) => us.toFixed(0)).join(' µs before, ')} µs after the rounds (system CPU per new file)`);
   const s = (xs) => ({ ms: median(xs.map((x) => x.ms)), cpu1k: median(xs.map((x) => x.cpu1k)), originRequests: xs.map((x) => x.originRequests), ok: Math.min(...xs.map((x) => x.ok)), errors: xs.reduce((a, x) => a + x.errors, 0) });
-  return { size, edge: s(results.edge), nginx: s(results.nginx) };
+  return { size, edge: s(results.edge), nginx: s(results.nginx), createUs };
 }
 
 async function collapse(opts, server, origin, stamp) {
@@ -975,13 +995,15 @@ function buildReport(info, data, opts) {
   if (data.cold.length) {
     L.push(`**Cold misses**: 1,000 distinct objects, each fetched once, ${opts.coldConcurrency} at a time (median total time):`);
     L.push('');
-    L.push('| objects | edge | nginx | edge/nginx (time) | target | CPU ms per 1,000 req: edge \\| nginx | CPU edge/nginx | origin requests per round: edge \\| nginx |');
-    L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |');
+    L.push('| objects | edge | nginx | edge/nginx (time) | target | CPU ms per 1,000 req: edge \\| nginx | CPU edge/nginx | origin requests per round: edge \\| nginx | µs per new file: before \\| after ⁴ |');
+    L.push('| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |');
     for (const c of data.cold) {
       const ratio = c.edge.ms / c.nginx.ms;
       const bad = [c.edge, c.nginx].some((x) => x.ok < OBJECTS || x.errors) ? ' (some requests failed: see the console)' : '';
-      L.push(`| 1,000 × ${fmtSize(c.size)} | ${c.edge.ms.toFixed(0)} ms | ${c.nginx.ms.toFixed(0)} ms | **${ratio.toFixed(2)}×** | ≤ 1.5× ${ratio <= 1.5 ? 'met' : 'not met'}${bad} | ${fmtCpu(c.edge.cpu1k)} \\| ${fmtCpu(c.nginx.cpu1k)} | ${fmtX(c.edge.cpu1k, c.nginx.cpu1k)} | ${c.edge.originRequests.join(' ')} \\| ${c.nginx.originRequests.join(' ')} |`);
+      L.push(`| 1,000 × ${fmtSize(c.size)} | ${c.edge.ms.toFixed(0)} ms | ${c.nginx.ms.toFixed(0)} ms | **${ratio.toFixed(2)}×** | ≤ 1.5× ${ratio <= 1.5 ? 'met' : 'not met'}${bad} | ${fmtCpu(c.edge.cpu1k)} \\| ${fmtCpu(c.nginx.cpu1k)} | ${fmtX(c.edge.cpu1k, c.nginx.cpu1k)} | ${c.edge.originRequests.join(' ')} \\| ${c.nginx.originRequests.join(' ')} | ${c.createUs.map((us) => us.toFixed(0)).join(' \\| ')} |`);
     }
+    L.push('');
+    L.push(`⁴ System CPU per new file on the caches' filesystem, measured by the bench right before and right after each size's rounds (2,000 empty files made in a row; system time is counted in ticks, so single figures are ±5 µs). nginx makes one file per cached response, the edge one per body over 8 KiB; where this cost moves, nginx's time moves with it (docs/BENCHMARKS.md "What the reference pays for a file").`);
     L.push('');
   }
   if (data.collapse.length) {
