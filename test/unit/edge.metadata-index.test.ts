@@ -82,6 +82,8 @@ test('group commit: puts made together are committed in batches, each with its o
     assert.deepEqual(value(5), { replaced: undefined, accountBytes: 50, totalBytes: 91 });
     assert.equal(index.get('customer-a', '/same?')?.file, 'f4');
     assert.deepEqual(index.account('customer-a'), { bytes: 41, objects: 2, epoch: 0 });
+    assert.deepEqual(index.account('customer-b'), { bytes: 50, objects: 1, epoch: 0 }, 'each customer of a batch gets its own account');
+    assert.deepEqual(index.total(), { bytes: 91, objects: 3, epoch: 0 }, 'the total counts every stored put of the batch once');
     assert.deepEqual(index.oldest('customer-a', 10).map((v) => v.file).sort(), ['f0', 'f4'], 'the replaced entry left the eviction order');
 
     await index.close();

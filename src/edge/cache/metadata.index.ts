@@ -242,14 +242,16 @@ export class MetadataIndex {
     this.#queuedPuts = [];
     const outcomes: Array<{ ok: StoredPut | false } | { error: unknown }> = [];
     const committed = this.#env.transaction(() => {
+      const accounts = new BatchAccounts(this);
       for (const put of batch) {
         // One put failing (its admission hook threw) leaves the others of the batch alone.
         try {
-          outcomes.push({ ok: this.#putInTxn(put) });
+          outcomes.push({ ok: this.#putInTxn(put, accounts) });
         } catch (error) {
           outcomes.push({ error });
         }
       }
+      accounts.write(this.#accounts);
     });
     this.#batchesCommitting += 1;
     // LMDB commits transactions in the order they were made: the last batch settles last.
@@ -268,23 +270,23 @@ export class MetadataIndex {
    * the admission. True does not promise the commit (a purge or a drop may still come first);
    * false means it will refuse.
    */
-  wouldAdmit(customerId: string, rest: string, entry: IndexEntry, epoch: number): boolean {
-    if (this.account(customerId).epoch !== epoch) return false;
+  wouldAdmit(customerId: string, rest: string, entry: IndexEntry, epoch: number, account: Account = this.account(customerId)): boolean {
+    if (account.epoch !== epoch) return false;
     return this.#admit === undefined || this.#admit(customerId, rest, entry);
   }
 
-  #putInTxn({ customerId, rest, entry, epoch }: QueuedPut): StoredPut | false {
+  #putInTxn({ customerId, rest, entry, epoch }: QueuedPut, accounts: BatchAccounts): StoredPut | false {
     const db = this.#db(customerId);
     const k = indexKey(rest);
     const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
+    const account = accounts.of(customerId);
     // In the write transaction, so a purge recorded by any process is either seen here or recorded after this entry (and its lurker finds it).
-    if (!this.wouldAdmit(customerId, rest, value, epoch)) return false;
-    const account = this.account(customerId);
+    if (!this.wouldAdmit(customerId, rest, value, epoch, account)) return false;
     const old = db.get(k);
     void db.put(k, value);
     if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
     void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
-    const totals = this.#adjust(customerId, account, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
+    const totals = accounts.adjust(customerId, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
     return { replaced: old, ...totals };
   }
 
@@ -503,6 +505,49 @@ export class MetadataIndex {
     const totalBytes = total.bytes + bytes;
     void this.#accounts.put(TOTAL, { bytes: totalBytes, objects: total.objects + objects, epoch: 0 });
     return { accountBytes, totalBytes };
+  }
+}
+
+/**
+ * A put batch's account records (metadata.index.ts group commit): read once, kept up to date
+ * in memory while the batch's puts run, and written once per customer and once for the total
+ * when the batch ends, in the same write transaction — instead of two reads and two writes per
+ * put. Nothing else writes accounts while a batch's transaction runs.
+ */
+class BatchAccounts {
+  readonly #index: MetadataIndex;
+  readonly #customers = new Map<string, Account>();
+  readonly #changed = new Set<string>();
+  #total: Account | undefined;
+
+  constructor(index: MetadataIndex) {
+    this.#index = index;
+  }
+
+  /** The customer's account as this batch has left it so far. */
+  of(customerId: string): Account {
+    let account = this.#customers.get(customerId);
+    if (account === undefined) {
+      account = { ...this.#index.account(customerId) };
+      this.#customers.set(customerId, account);
+    }
+    return account;
+  }
+
+  adjust(customerId: string, bytes: number, objects: number): { accountBytes: number; totalBytes: number } {
+    const account = this.of(customerId);
+    account.bytes += bytes;
+    account.objects += objects;
+    this.#changed.add(customerId);
+    this.#total ??= { ...this.#index.total(), epoch: 0 };
+    this.#total.bytes += bytes;
+    this.#total.objects += objects;
+    return { accountBytes: account.bytes, totalBytes: this.#total.bytes };
+  }
+
+  write(accounts: Database<Account, string>): void {
+    for (const customerId of this.#changed) void accounts.put(customerId, this.#customers.get(customerId)!);
+    if (this.#total !== undefined) void accounts.put(TOTAL, this.#total);
   }
 }
 
