@@ -242,7 +242,7 @@ export class MetadataIndex {
     this.#queuedPuts = [];
     const outcomes: Array<{ ok: StoredPut | false } | { error: unknown }> = [];
     const committed = this.#env.transaction(() => {
-      const accounts = new BatchAccounts(this);
+      const accounts = new TxnAccounts(this);
       for (const put of batch) {
         // One put failing (its admission hook threw) leaves the others of the batch alone.
         try {
@@ -275,7 +275,7 @@ export class MetadataIndex {
     return this.#admit === undefined || this.#admit(customerId, rest, entry);
   }
 
-  #putInTxn({ customerId, rest, entry, epoch }: QueuedPut, accounts: BatchAccounts): StoredPut | false {
+  #putInTxn({ customerId, rest, entry, epoch }: QueuedPut, accounts: TxnAccounts): StoredPut | false {
     const db = this.#db(customerId);
     const k = indexKey(rest);
     const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
@@ -315,30 +315,37 @@ export class MetadataIndex {
   async removeByIndexKey(customerId: string, k: string, expectFile?: string): Promise<IndexEntry | undefined> {
     this.#putsFirst();
     const db = this.#db(customerId);
-    return this.#env.transaction(() => this.#removeInTxn(customerId, db, k, expectFile));
+    return this.#env.transaction(() => {
+      const accounts = new TxnAccounts(this);
+      const removed = this.#removeInTxn(customerId, db, k, accounts, expectFile);
+      accounts.write(this.#accounts);
+      return removed;
+    });
   }
 
   /** Several removals in one write transaction (eviction). */
   async removeMany(victims: Array<{ customerId: string; key: string; file: string; atime: number }>): Promise<IndexEntry[]> {
     this.#putsFirst();
     return this.#env.transaction(() => {
+      const accounts = new TxnAccounts(this);
       const removed: IndexEntry[] = [];
       for (const v of victims) {
-        const old = this.#removeInTxn(v.customerId, this.#db(v.customerId), v.key, v.file);
+        const old = this.#removeInTxn(v.customerId, this.#db(v.customerId), v.key, accounts, v.file);
         if (old !== undefined) removed.push(old);
         // An LRU record whose entry changed meanwhile is dropped, so it is never picked again.
         else if (this.#db(v.customerId).get(v.key)?.atime !== v.atime) void this.#lru.remove([v.customerId, v.atime, v.file]);
       }
+      accounts.write(this.#accounts);
       return removed;
     });
   }
 
-  #removeInTxn(customerId: string, db: Database<IndexEntry, string>, k: string, expectFile?: string): IndexEntry | undefined {
+  #removeInTxn(customerId: string, db: Database<IndexEntry, string>, k: string, accounts: TxnAccounts, expectFile?: string): IndexEntry | undefined {
     const old = db.get(k);
     if (old === undefined || (expectFile !== undefined && old.file !== expectFile)) return undefined;
     void db.remove(k);
     void this.#lru.remove([customerId, old.atime, old.file]);
-    this.#adjust(customerId, this.account(customerId), -old.size, -1);
+    accounts.adjust(customerId, -old.size, -1);
     return old;
   }
 
@@ -361,8 +368,8 @@ export class MetadataIndex {
 
   /** Moves last-access times forward (batched: one write transaction for many hits). */
   async touch(touches: Array<{ customerId: string; rest: string; atime: number }>): Promise<void> {
-    this.#putsFirst();
     if (touches.length === 0) return;
+    this.#putsFirst();
     await this.#env.transaction(() => {
       for (const t of touches) {
         const db = this.#db(t.customerId);
@@ -464,6 +471,7 @@ export class MetadataIndex {
   /** sweep's work inside a write transaction the caller runs (write()), adding to `out`. */
   sweepWithin(customerId: string, rests: string[], decide: (rest: string, entry: IndexEntry) => EntryDecision, out: EntrySweep): void {
     const db = this.#db(customerId);
+    const accounts = new TxnAccounts(this);
     for (const rest of rests) {
       const k = indexKey(rest);
       const old = db.get(k);
@@ -471,13 +479,14 @@ export class MetadataIndex {
       const decision = decide(rest, old);
       if (decision === undefined) continue;
       if (decision === 'remove') {
-        this.#removeInTxn(customerId, db, k, old.file);
+        this.#removeInTxn(customerId, db, k, accounts, old.file);
         out.removed.push({ rest, entry: old });
       } else {
         void db.put(k, { ...old, softPurgedAt: decision.softPurgedAt });
         out.marked.push(rest);
       }
     }
+    accounts.write(this.#accounts);
   }
 
   /** Resolves when every write committed so far is flushed to disk (commits resolve when visible). */
@@ -498,23 +507,15 @@ export class MetadataIndex {
     await this.#env.close();
   }
 
-  #adjust(customerId: string, account: Account, bytes: number, objects: number): { accountBytes: number; totalBytes: number } {
-    const accountBytes = account.bytes + bytes;
-    void this.#accounts.put(customerId, { bytes: accountBytes, objects: account.objects + objects, epoch: account.epoch });
-    const total = this.total();
-    const totalBytes = total.bytes + bytes;
-    void this.#accounts.put(TOTAL, { bytes: totalBytes, objects: total.objects + objects, epoch: 0 });
-    return { accountBytes, totalBytes };
-  }
 }
 
 /**
- * A put batch's account records (metadata.index.ts group commit): read once, kept up to date
- * in memory while the batch's puts run, and written once per customer and once for the total
- * when the batch ends, in the same write transaction — instead of two reads and two writes per
- * put. Nothing else writes accounts while a batch's transaction runs.
+ * The account records of one write transaction that stores or removes entries (a batch of
+ * puts, an eviction, a sweep): read once, kept up to date in memory while its changes run,
+ * and written once per customer and once for the total at its end — instead of two reads
+ * and two writes per entry. Nothing else writes accounts while the transaction runs.
  */
-class BatchAccounts {
+class TxnAccounts {
   readonly #index: MetadataIndex;
   readonly #customers = new Map<string, Account>();
   readonly #changed = new Set<string>();
@@ -524,7 +525,7 @@ class BatchAccounts {
     this.#index = index;
   }
 
-  /** The customer's account as this batch has left it so far. */
+  /** The customer's account as this transaction has left it so far. */
   of(customerId: string): Account {
     let account = this.#customers.get(customerId);
     if (account === undefined) {
