@@ -492,6 +492,9 @@ test('two processes of one edge (shared disk and index, own memory tiers) both a
     assert.equal((await get(one.edge, A, '/w/a')).cache, 'MISS');
     assert.equal((await get(two.edge, A, '/w/b')).cache, 'MISS', 'the other process does not serve its memory copy');
     await eventually(() => one.edge.purges!.backlog().held === 0 && two.edge.purges!.backlog().held === 0, 3000, 'both forgot the ban');
+    // The first process's client had its answer before the put's batch committed (group commit);
+    // the other process sees the entry once it is (see below).
+    await disk.idle();
     const after = await get(two.edge, A, '/w/a');
     assert.equal(after.cache, 'HIT');
     assert.equal(after.body, 'A /w/a #2', 'stored by the first process after the purge, not its own memory copy (#1) from before');
