@@ -473,7 +473,7 @@ async function hitCase(opts, edge, nginx, origin, c, label, floor) {
 /**
  * System CPU per new file on the filesystem of both caches (µs): 2,000 empty files made and closed
  * in a row, then removed. nginx makes a file for every response it caches, the edge for every
- * body over 8 KiB (smaller ones live in the index), and on some VMs this one cost moves several
+ * body over 256 KiB (smaller ones live in the index), and on some VMs this one cost moves several
  * fold between minutes (docs/BENCHMARKS.md "What the reference pays for a file"), taking
  * nginx's cold-miss time with it.
  */
@@ -1003,7 +1003,7 @@ function buildReport(info, data, opts) {
       L.push(`| 1,000 × ${fmtSize(c.size)} | ${c.edge.ms.toFixed(0)} ms | ${c.nginx.ms.toFixed(0)} ms | **${ratio.toFixed(2)}×** | ≤ 1.5× ${ratio <= 1.5 ? 'met' : 'not met'}${bad} | ${fmtCpu(c.edge.cpu1k)} \\| ${fmtCpu(c.nginx.cpu1k)} | ${fmtX(c.edge.cpu1k, c.nginx.cpu1k)} | ${c.edge.originRequests.join(' ')} \\| ${c.nginx.originRequests.join(' ')} | ${c.createUs.map((us) => us.toFixed(0)).join(' \\| ')} |`);
     }
     L.push('');
-    L.push(`⁴ System CPU per new file on the caches' filesystem, measured by the bench right before and right after each size's rounds (2,000 empty files made in a row; system time is counted in ticks, so single figures are ±5 µs). nginx makes one file per cached response, the edge one per body over 8 KiB; where this cost moves, nginx's time moves with it (docs/BENCHMARKS.md "What the reference pays for a file").`);
+    L.push(`⁴ System CPU per new file on the caches' filesystem, measured by the bench right before and right after each size's rounds (2,000 empty files made in a row; system time is counted in ticks, so single figures are ±5 µs). nginx makes one file per cached response, the edge one per body over 256 KiB; where this cost moves, nginx's time moves with it (docs/BENCHMARKS.md "What the reference pays for a file").`);
     L.push('');
   }
   if (data.collapse.length) {

@@ -23,7 +23,7 @@ const subjects: Subject[] = [
   { name: 'MemoryTier', persistent: false, open: (_dir, max) => new MemoryTier({ maxBytes: 8 * 1024 * 1024, maxObjectBytes: max }) },
   { name: 'DiskTier', persistent: true, open: (dir, max) => new DiskTier({ dir, maxObjectBytes: max }) },
   // Small bodies live in the index by default; this runs the same contract with every body in a file.
-  { name: 'DiskTier (no inline bodies)', persistent: true, open: (dir, max) => new DiskTier({ dir, maxObjectBytes: max, inlineBodyMax: 0 }) },
+  { name: 'DiskTier (no inline bodies)', persistent: true, open: (dir, max) => new DiskTier({ dir, maxObjectBytes: max, indexBodyMax: 0 }) },
   {
     name: 'TieredStore',
     persistent: true,

@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { startDemoOrigin } from '../../src/demo/demo-origin';
 import type { CustomerConfig } from '../../src/core/customer.types';
-import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
+import { INDEX_BODY_MAX, INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { closedPort, customer, edgeConfig, http, ManualClock, silentLogger, startScriptedOrigin, tempDir } from './edge.harness';
@@ -70,8 +70,8 @@ test('MISS then HIT: same body, Age present, the origin asked once, a small body
   }
 });
 
-test('a body larger than the inline limit is one file per object, named by a hash of the key, never by the URL', async () => {
-  const body = Buffer.alloc(INLINE_BODY_MAX + 1, 'b');
+test('a body larger than the index limit is one file per object, named by a hash of the key, never by the URL', async () => {
+  const body = Buffer.alloc(INDEX_BODY_MAX + 1, 'b');
   const origin = await startScriptedOrigin((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600' });
     res.end(body);

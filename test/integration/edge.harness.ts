@@ -56,7 +56,7 @@ export function edgeConfig(dataDir: string, env: Record<string, string> = {}): R
 /**
  * The tiered store (memory over disk + LMDB index) an edge with `config` builds for itself,
  * for a test that reads it or hands it to edges in turn; `extra` overrides a setting
- * (`inlineBodyMax: 0` gives every body a file, for tests that count files).
+ * (`indexBodyMax: 0` gives every body a file, for tests that count files).
  */
 export function edgeStore(config: Readonly<EdgeConfig>, extra: Partial<CacheStoreSettings> = {}): TieredStore {
   return createCacheStore({ dir: config.cacheDir, maxObjectBytes: config.maxObjectBytes, maxBytes: config.cacheMaxBytes, memoryBytes: config.memoryBytes, memoryMaxObjectBytes: config.memoryMaxObjectBytes, ...extra });

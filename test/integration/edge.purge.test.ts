@@ -84,7 +84,7 @@ async function applied(edge: EdgeHandle, relay: Relay): Promise<void> {
 
 /** The store an edge under `dir` builds, except that every body gets a file (for tests that count files). */
 function fileStore(dir: string): TieredStore {
-  return edgeStore(edgeConfig(dir), { inlineBodyMax: 0 });
+  return edgeStore(edgeConfig(dir), { indexBodyMax: 0 });
 }
 
 async function filesOf(dir: string, customerId: string): Promise<number> {

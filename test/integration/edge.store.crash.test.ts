@@ -10,7 +10,7 @@ import path from 'node:path';
 import { cacheKey } from '../../src/edge/cache/cache-key';
 import { DiskTier } from '../../src/edge/cache/disk.tier';
 import { objectFiles, readAll, tempDir } from '../support/cache-store.fixtures';
-import { expectedChunks, objectPath } from '../support/cache-writer.child';
+import { expectedChunks, objectPath, WRITER_INDEX_BODY_MAX } from '../support/cache-writer.child';
 
 const CHILD = path.join(__dirname, '..', 'support', 'cache-writer.child.ts');
 
@@ -29,6 +29,11 @@ function startWriter(dir: string, customer: string, count: number, delayMs: numb
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, stored, exited };
+}
+
+/** Rows of the index's body table, whatever entries name them. */
+function bodyRows(store: DiskTier): number {
+  return store.index.table('.bodies').getKeysCount();
 }
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -58,6 +63,7 @@ test('kill -9 in the middle of writes: after a restart only complete objects are
       assert.equal(report.tempFiles, temps.length);
       // Everything the writer reported stored is served whole; nothing is served partially.
       let served = 0;
+      let rows = 0;
       for (let i = 0; i < 400; i += 1) {
         const p = objectPath(i);
         const got = await store.get(cacheKey('customer-a', p, ''));
@@ -66,13 +72,16 @@ test('kill -9 in the middle of writes: after a restart only complete objects are
           continue;
         }
         served += 1;
+        if (got.meta.size <= WRITER_INDEX_BODY_MAX) rows += 1;
         assert.equal(await readAll(got), expectedChunks(p).join(''), `object ${i} is complete`);
       }
       assert.ok(served >= writer.stored.length);
-      // No temp file, no orphan: every file left is named by an index entry.
+      assert.ok(rows > 0 && rows < served, 'bodies in the index and in files were both written');
+      // No temp file, no orphan: every file and every body row left is named by an index entry.
       const after = await objectFiles(tmp.dir);
       assert.equal(after.filter((f) => f.endsWith('.tmp')).length, 0);
-      assert.equal(after.length, served);
+      assert.equal(after.length, served - rows);
+      assert.equal(bodyRows(store), rows);
       const stats = store.stats();
       assert.equal(stats.objects, served);
       assert.equal(stats.customers['customer-a']?.objects, served);
@@ -95,18 +104,22 @@ test('two processes writing the same cache at once (overlapping keys) keep exact
     try {
       await store.recovered;
       let bytes = 0;
+      let rows = 0;
       for (let i = 0; i < 90; i += 1) {
         const p = objectPath(i);
         const got = await store.get(cacheKey('customer-a', p, ''));
         assert.ok(got, `object ${i}`);
         assert.equal(await readAll(got), expectedChunks(p).join(''));
         bytes += got.meta.size;
+        if (got.meta.size <= WRITER_INDEX_BODY_MAX) rows += 1;
       }
+      assert.ok(rows > 0);
       const stats = store.stats();
       assert.equal(stats.objects, 90);
       assert.equal(stats.bytes, bytes);
       assert.deepEqual(stats.customers, { 'customer-a': { objects: 90, bytes } });
-      assert.equal((await objectFiles(tmp.dir)).length, 90, 'replaced files were removed');
+      assert.equal((await objectFiles(tmp.dir)).length, 90 - rows, 'replaced files were removed');
+      assert.equal(bodyRows(store), rows, 'replaced body rows were removed');
     } finally {
       await store.close();
     }

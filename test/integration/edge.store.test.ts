@@ -11,7 +11,7 @@ import path from 'node:path';
 import { cacheKey } from '../../src/edge/cache/cache-key';
 import { createCacheStore, type CacheStoreSettings } from '../../src/edge/cache/cache-store.factory';
 import { DiskTier } from '../../src/edge/cache/disk.tier';
-import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
+import { INDEX_BODY_MAX, INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import type { TieredStore } from '../../src/edge/cache/tiered.store';
 import { body, meta, objectFiles, readAll, tempDir } from '../support/cache-store.fixtures';
 
@@ -49,7 +49,7 @@ test('a memory hit reads neither the disk nor the index', async () => {
 });
 
 test('objects above the memory object limit are served from disk; a small disk hit is kept in memory', async () => {
-  await withTiered({ memoryMaxObjectBytes: 10, inlineBodyMax: 0 }, async (store, dir) => {
+  await withTiered({ memoryMaxObjectBytes: 10, indexBodyMax: 0 }, async (store, dir) => {
     await store.put(A('/large'), meta(), body(['more than ten bytes']));
     await store.put(A('/small'), meta(), body(['tiny']));
     assert.equal(store.stats().memory?.objects, 1);
@@ -59,7 +59,7 @@ test('objects above the memory object limit are served from disk; a small disk h
 
     // A fresh process (empty memory) over the same disk: the first hit reads the file once.
     await store.idle();
-    const again = createCacheStore({ dir, maxObjectBytes: 1024 * 1024, maxBytes: 1024 ** 3, memoryBytes: 1024 * 1024, memoryMaxObjectBytes: 10, inlineBodyMax: 0, recover: false });
+    const again = createCacheStore({ dir, maxObjectBytes: 1024 * 1024, maxBytes: 1024 ** 3, memoryBytes: 1024 * 1024, memoryMaxObjectBytes: 10, indexBodyMax: 0, recover: false });
     try {
       assert.equal(await readAll((await again.get(A('/small')))!), 'tiny');
       for (const f of await objectFiles(dir)) await rm(f);
@@ -96,7 +96,7 @@ test('a customer over its quota loses its least recently used objects, and only 
 
 test('the global cap evicts the least recently used objects across customers', async () => {
   const evicted: string[] = [];
-  await withTiered({ maxBytes: 2500, inlineBodyMax: 0, onEvict: (c, cause, bytes) => evicted.push(`${c}:${cause}:${bytes}`) }, async (store, dir) => {
+  await withTiered({ maxBytes: 2500, indexBodyMax: 0, onEvict: (c, cause, bytes) => evicted.push(`${c}:${cause}:${bytes}`) }, async (store, dir) => {
     await store.put(A('/old'), meta(), body(['a'.repeat(1000)]));
     await pause(5);
     await store.put(B('/mid'), meta(), body(['b'.repeat(1000)]));
@@ -118,7 +118,7 @@ test('the global cap evicts the least recently used objects across customers', a
 test('start-up repair: orphan files, stale temp files and index entries without a valid file are removed', async () => {
   const tmp = await tempDir();
   try {
-    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, inlineBodyMax: 0, recover: false });
+    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, indexBodyMax: 0, recover: false });
     await first.put(A('/ok'), meta(), body(['fine']));
     await first.put(A('/missing'), meta(), body(['file removed']));
     await first.put(A('/short'), meta(), body(['file truncated']));
@@ -159,7 +159,7 @@ test('start-up repair: orphan files, stale temp files and index entries without 
 });
 
 test('a truncated file found at lookup is a miss and its entry is dropped', async () => {
-  await withTiered({ memoryMaxObjectBytes: 0, inlineBodyMax: 0 }, async (store) => {
+  await withTiered({ memoryMaxObjectBytes: 0, indexBodyMax: 0 }, async (store) => {
     await store.put(A('/t'), meta(), body(['0123456789']));
     const entry = store.disk.index.get('customer-a', '/t?')!;
     await truncate(store.disk.filePath('customer-a', entry.file), 3);
@@ -171,7 +171,7 @@ test('a truncated file found at lookup is a miss and its entry is dropped', asyn
 });
 
 test('deleteCustomer drops the index at once; a put that began before cannot land afterwards', async () => {
-  await withTiered({ inlineBodyMax: 0 }, async (store, dir) => {
+  await withTiered({ indexBodyMax: 0 }, async (store, dir) => {
     await store.put(A('/x'), meta(), body(['x']));
     const slow = store.put(A('/slow'), meta(), body(['s', 'l', 'o', 'w'], 20));
     await pause(10);
@@ -190,15 +190,17 @@ test('a small body lives in its index entry: no file, served after a restart, ev
   const tmp = await tempDir();
   try {
     const small = 'i'.repeat(INLINE_BODY_MAX);
-    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, maxBytes: 2 * INLINE_BODY_MAX + 5, recover: false, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
+    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, recover: false, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
     await first.put(A('/inline'), meta(), body([small.slice(0, 100), small.slice(100)]));
-    await first.put(A('/file'), meta(), body([`${small}!`]));
+    await first.put(A('/file'), meta(), body(['f'.repeat(INDEX_BODY_MAX + 1)]));
     assert.equal(first.index.get('customer-a', '/inline?')?.inline?.length, INLINE_BODY_MAX);
-    assert.equal(first.index.get('customer-a', '/file?')?.inline, undefined, 'one byte over the limit: a file');
+    const file = first.index.get('customer-a', '/file?');
+    assert.ok(file !== undefined && file.inline === undefined && file.bodyRow === undefined, 'one byte over the index limit: a file');
     assert.equal((await objectFiles(tmp.dir)).length, 1);
     await first.close();
 
-    // A restart (recovery included) keeps the inline object: it has no file to check.
+    // A restart (recovery included) keeps the inline object: it has no file to check. The cap
+    // counts from here: the next put over it evicts.
     const store = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, maxBytes: 2 * INLINE_BODY_MAX + 5, orphanGraceMs: 0, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
     try {
       assert.deepEqual(await store.recovered, { skipped: false, brokenEntries: 0, orphans: 0, tempFiles: 0, trash: 0 });
@@ -219,6 +221,85 @@ test('a small body lives in its index entry: no file, served after a restart, ev
       assert.deepEqual(evicted, ['customer-a:capacity']);
       assert.equal(await store.get(A('/inline')), undefined);
       assert.deepEqual(store.stats().customers, { 'customer-a': { objects: 1, bytes: 9 }, 'customer-b': { objects: 1, bytes: INLINE_BODY_MAX } });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await tmp.remove();
+  }
+});
+
+test('a body above the inline limit, up to the index limit, is a row of the body table: no file, kept across a restart, gone with its entry however the entry goes', async () => {
+  const tmp = await tempDir();
+  const evicted: string[] = [];
+  try {
+    const big = Buffer.alloc(INDEX_BODY_MAX, 'r');
+    big.write('first bytes', 0);
+    big.write('last bytes', INDEX_BODY_MAX - 10);
+    const mid = Buffer.alloc(INLINE_BODY_MAX + 1, 'm');
+    const first = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, recover: false });
+    // Arriving in parts, as an origin's body does.
+    await first.put(A('/big'), meta(), body([big.subarray(0, 65_536), big.subarray(65_536, 200_000), big.subarray(200_000)]));
+    await first.put(A('/mid'), meta(), body([mid]));
+    await first.put(B('/mid'), meta(), body([mid]));
+    const bigEntry = first.index.get('customer-a', '/big?')!;
+    assert.equal(bigEntry.bodyRow, true);
+    assert.equal(bigEntry.inline, undefined, 'the body is not in the entry: scans never read it');
+    assert.equal(first.index.body('customer-a', bigEntry.file)?.equals(big), true);
+    assert.equal(first.index.get('customer-a', '/mid?')?.bodyRow, true, 'one byte over the inline limit: a row');
+    assert.deepEqual(await objectFiles(tmp.dir), [], 'no file for a body in the index');
+    await first.close();
+
+    const quotaOf = (c: string): number | undefined => (c === 'customer-c' ? INDEX_BODY_MAX + INLINE_BODY_MAX : undefined);
+    const store = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, quotaOf, orphanGraceMs: 0, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
+    const rowOf = (customerId: string, rest: string): Buffer | undefined => {
+      const entry = store.index.get(customerId, rest);
+      return entry === undefined ? undefined : store.index.body(customerId, entry.file);
+    };
+    try {
+      assert.deepEqual(await store.recovered, { skipped: false, brokenEntries: 0, orphans: 0, tempFiles: 0, trash: 0 }, 'a row is no orphan, and its entry is not broken');
+      const got = await store.get(A('/big'));
+      assert.equal(got?.meta.size, INDEX_BODY_MAX);
+      assert.equal(await readAll(got!), big.toString());
+      assert.equal((got!.meta as unknown as Record<string, unknown>).bodyRow, undefined, 'the layout is not part of the metadata');
+
+      // Replaced by a body too large for the index: a file, and the old row is gone.
+      await store.put(A('/big'), meta(), body([Buffer.alloc(INDEX_BODY_MAX + 1, 'F')]));
+      await store.idle();
+      assert.equal(store.index.body('customer-a', bigEntry.file), undefined, 'the replaced row went with its entry');
+      assert.equal((await objectFiles(tmp.dir)).length, 1);
+      // Replaced by a file-less body the other way round: the file goes.
+      await store.put(A('/big'), meta(), body([mid]));
+      await store.idle();
+      assert.deepEqual(await objectFiles(tmp.dir), []);
+      assert.equal(rowOf('customer-a', '/big?')?.equals(mid), true);
+
+      // Deleted (a purge's removal goes the same way): the row goes.
+      const midA = store.index.get('customer-a', '/mid?')!;
+      await store.delete(A('/mid'));
+      assert.equal(store.index.body('customer-a', midA.file), undefined);
+
+      // Evicted over a quota: the least recently used object's row goes.
+      const C = (p: string): string => cacheKey('customer-c', p, '');
+      await store.put(C('/old'), meta(), body([mid]));
+      const old = store.index.get('customer-c', '/old?')!;
+      await pause(5);
+      await store.put(C('/new'), meta(), body([big]));
+      await store.idle();
+      assert.deepEqual(evicted, ['customer-c:quota']);
+      assert.equal(store.index.get('customer-c', '/old?'), undefined);
+      assert.equal(store.index.body('customer-c', old.file), undefined);
+      assert.equal(rowOf('customer-c', '/new?')?.equals(big), true);
+
+      // A customer's cache dropped: its rows go, another customer's stay.
+      const midB = store.index.get('customer-b', '/mid?')!;
+      const newC = store.index.get('customer-c', '/new?')!;
+      await store.deleteCustomer('customer-c');
+      await store.deleteCustomer('customer-b');
+      assert.equal(store.index.body('customer-b', midB.file), undefined);
+      assert.equal(store.index.body('customer-c', newC.file), undefined);
+      assert.equal(rowOf('customer-a', '/big?')?.equals(mid), true);
+      assert.deepEqual(store.stats().customers, { 'customer-a': { objects: 1, bytes: mid.length } });
     } finally {
       await store.close();
     }

@@ -1,6 +1,6 @@
 /**
  * A separate process writing objects into a disk cache (crash and multi-process tests):
- *   node --require @swc-node/register cache-writer.child.ts <dir> <customer> <count> <delayMs> [<first>]
+ *   node --require @swc-node/register cache-writer.child.ts <dir> <customer> <count> <delayMs> [<first>] [<indexBodyMax>]
  * Object i is `/obj/<i>-<chunks>` and its body is expectedBody(path). Prints "stored <i>"
  * after each object is in the index, then "done".
  */
@@ -13,9 +13,12 @@ export function objectPath(i: number): string {
 }
 
 /**
- * 1 to 7 chunks of ~20 KB: bodies of one to three chunks take the disk tier's one-go write
- * (up to 64 KiB), larger ones stream to a temp file, so a kill -9 finds both kinds of write.
+ * 1 to 7 chunks of ~20 KB. With WRITER_INDEX_BODY_MAX, one chunk goes into the index's body
+ * table, two or three take the disk tier's one-go file write (up to 64 KiB), more stream to
+ * a temp file: a kill -9 finds every kind of write.
  */
+export const WRITER_INDEX_BODY_MAX = 32 * 1024;
+
 export function expectedChunks(path: string): string[] {
   const n = Number(path.split('-').at(-1));
   const unit = `${path}#`;
@@ -23,11 +26,11 @@ export function expectedChunks(path: string): string[] {
 }
 
 async function main(): Promise<void> {
-  const [dir, customer, countArg, delayArg, firstArg] = process.argv.slice(2);
+  const [dir, customer, countArg, delayArg, firstArg, indexBodyMaxArg] = process.argv.slice(2);
   const count = Number(countArg);
   const delayMs = Number(delayArg);
   const first = Number(firstArg ?? 0);
-  const store = new DiskTier({ dir: dir!, maxObjectBytes: 1024 * 1024, recover: false });
+  const store = new DiskTier({ dir: dir!, maxObjectBytes: 1024 * 1024, recover: false, indexBodyMax: Number(indexBodyMaxArg ?? WRITER_INDEX_BODY_MAX) });
   let next = first;
   const worker = async (): Promise<void> => {
     while (next < first + count) {

@@ -22,9 +22,9 @@ import { body, meta, tempDir } from '../support/cache-store.fixtures';
 const A = 'customer-a';
 const memory = (): MemoryTier => new MemoryTier({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16 });
 
-async function withDisk(run: (disk: DiskTier, index: PurgeIndex) => Promise<void>, inlineBodyMax?: number): Promise<void> {
+async function withDisk(run: (disk: DiskTier, index: PurgeIndex) => Promise<void>, indexBodyMax?: number): Promise<void> {
   const tmp = await tempDir();
-  const disk = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1 << 20, recover: false, inlineBodyMax });
+  const disk = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1 << 20, recover: false, indexBodyMax });
   try {
     await run(disk, purgeTargetOf(new TieredStore(memory(), disk))!.index);
   } finally {

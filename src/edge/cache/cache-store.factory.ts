@@ -17,8 +17,8 @@ export interface CacheStoreSettings {
   memoryBytes: number;
   /** CDN_EDGE_MEMORY_MAX_OBJECT_BYTES: larger bodies stay on disk only. */
   memoryMaxObjectBytes: number;
-  /** Bodies up to this size live in the index entry instead of a file (default INLINE_BODY_MAX). */
-  inlineBodyMax?: number;
+  /** Bodies up to this size live in the index instead of a file (default INDEX_BODY_MAX; see DiskTierOptions). */
+  indexBodyMax?: number;
   /** The customer's cache quota (CustomerConfig.cacheQuotaBytes). */
   quotaOf?: (customerId: string) => number | null | undefined;
   /** Run start-up recovery in this process (default true; one process per edge claims it). */
@@ -32,7 +32,7 @@ export function createCacheStore(settings: CacheStoreSettings): TieredStore {
   const disk = new DiskTier({
     dir: settings.dir,
     maxObjectBytes: settings.maxObjectBytes,
-    inlineBodyMax: settings.inlineBodyMax,
+    indexBodyMax: settings.indexBodyMax,
     maxBytes: settings.maxBytes,
     quotaOf: settings.quotaOf,
     recover: settings.recover,

@@ -1,8 +1,9 @@
 /**
  * L2: bodies on disk, metadata in the LMDB index (metadata.index.ts).
  *
- * Bodies up to INLINE_BODY_MAX (8 KiB) live in their index entry: one LMDB transaction
- * stores entry and body together, so a crash leaves all or nothing. Larger bodies are one
+ * Bodies up to INDEX_BODY_MAX (256 KiB) live in the index: up to INLINE_BODY_MAX (8 KiB) in
+ * their entry, larger ones as a row of its `.bodies` table. One LMDB transaction stores
+ * entry and body together, so a crash leaves all or nothing. Larger bodies are one
  * file per object, `<dir>/<customer>/<aa>/<sha256(key)>-<write id>` (a hash of the key,
  * never the URL; the write id makes every write a new file, so two processes storing the
  * same key never overwrite each other's file and a reader's open file never changes).
@@ -28,7 +29,7 @@ import { Readable } from 'node:stream';
 import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
 import { capacityVictims, quotaVictims, type EvictionVictim } from './disk.eviction';
 import { recoverDisk, type RecoveryReport } from './disk.recovery';
-import { hasBodyFile, INLINE_BODY_MAX, MetadataIndex, type IndexEntry } from './metadata.index';
+import { hasBodyFile, INDEX_BODY_MAX, INLINE_BODY_MAX, MetadataIndex, type IndexEntry } from './metadata.index';
 import { IndexPurgeStore } from './purge.index';
 
 export const INDEX_DIR = '.index';
@@ -48,8 +49,11 @@ export interface DiskTierOptions {
   dir: string;
   /** Larger bodies are passed through, not stored. */
   maxObjectBytes: number;
-  /** Bodies up to this size live in their index entry, not in a file (default INLINE_BODY_MAX; 0: every body in a file). */
-  inlineBodyMax?: number;
+  /**
+   * Bodies up to this size live in the index, not in a file: in their entry up to
+   * INLINE_BODY_MAX, in the `.bodies` table above (default INDEX_BODY_MAX; 0: every body in a file).
+   */
+  indexBodyMax?: number;
   /** Bytes of bodies on this disk, all customers together. */
   maxBytes?: number;
   /** A customer's quota in bytes; null/undefined: none. */
@@ -82,6 +86,9 @@ export class DiskTier implements CacheStore {
   readonly recovered: Promise<RecoveryReport | undefined>;
   readonly #maxObjectBytes: number;
   readonly #inlineBodyMax: number;
+  readonly #indexBodyMax: number;
+  /** A body is held in memory (no file open) while it is at most this large. */
+  readonly #holdMax: number;
   readonly #maxBytes: number;
   readonly #quotaOf: (customerId: string) => number | null | undefined;
   readonly #onError: (err: unknown, what: string) => void;
@@ -101,7 +108,9 @@ export class DiskTier implements CacheStore {
   constructor(options: DiskTierOptions) {
     this.dir = path.resolve(options.dir);
     this.#maxObjectBytes = options.maxObjectBytes;
-    this.#inlineBodyMax = Math.min(options.inlineBodyMax ?? INLINE_BODY_MAX, SMALL_WRITE_MAX);
+    this.#indexBodyMax = options.indexBodyMax ?? INDEX_BODY_MAX;
+    this.#inlineBodyMax = Math.min(this.#indexBodyMax, INLINE_BODY_MAX);
+    this.#holdMax = Math.max(this.#indexBodyMax, SMALL_WRITE_MAX);
     this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     this.#quotaOf = options.quotaOf ?? (() => undefined);
     this.#onError = options.onError ?? (() => {});
@@ -161,6 +170,15 @@ export class DiskTier implements CacheStore {
     this.touch(key);
     if (entry.size === 0) return { meta, body: Buffer.alloc(0) }; // no file for an empty body
     if (entry.inline !== undefined) return { meta, body: asBuffer(entry.inline) };
+    if (entry.bodyRow === true) {
+      const body = this.index.body(customerId, entry.file);
+      if (body !== undefined && body.length === entry.size) return { meta, body };
+      // Entry and row are written and removed together, and read here from one snapshot:
+      // a broken index. Forget the entry (if still this write), refetch.
+      this.#onError(new Error(`index entry without its body row (${customerId}, ${entry.file})`), 'read cached object');
+      this.#track(this.#removeEntry(customerId, rest, entry.file));
+      return undefined;
+    }
     let fh: FileHandle;
     try {
       fh = await open(this.filePath(customerId, entry.file), 'r');
@@ -201,7 +219,7 @@ export class DiskTier implements CacheStore {
   async store(key: string, meta: Meta, body: Readable, collectUpTo: number, queued?: (meta: ObjectMeta, body: Buffer | Buffer[] | undefined) => void): Promise<PutResult> {
     const { customerId, rest } = splitKey(key);
     const epoch = this.index.account(customerId).epoch;
-    // Named when a file is needed: an inline body takes a write id only (no hash, no file).
+    // Named when a file is needed: a body in the index takes a write id only (no hash, no file).
     let file = '';
     let final = '';
     let tmp = '';
@@ -233,7 +251,7 @@ export class DiskTier implements CacheStore {
           continue;
         }
         if (size <= collectUpTo) chunks.push(chunk);
-        if (fh === undefined && size <= SMALL_WRITE_MAX) {
+        if (fh === undefined && size <= this.#holdMax) {
           held.push(chunk);
           continue;
         }
@@ -252,20 +270,22 @@ export class DiskTier implements CacheStore {
         await rename(tmp, final);
         renamed = true;
       }
-      // Not streamed to a file: the whole body is held, to go inline or into a file in one go.
+      // Not streamed to a file: the whole body is held, to go into the index or a file in one go.
       const whole = !renamed && size > 0 ? (held.length === 1 ? held[0]! : Buffer.concat(held, size)) : undefined;
       const inline = whole !== undefined && size <= this.#inlineBodyMax ? whole : undefined;
-      if (whole !== undefined && inline === undefined) {
+      const row = whole !== undefined && inline === undefined && size <= this.#indexBodyMax ? whole : undefined;
+      if (whole !== undefined && inline === undefined && row === undefined) {
         name();
         this.#writeSmall(tmp, final, whole);
         renamed = true;
       }
-      if (file === '') file = `-${writeId()}`; // inline or empty: unique per write, never a file name
+      if (file === '') file = `-${writeId()}`; // in the index or empty: unique per write, never a file name
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
       if (inline !== undefined) entry.inline = inline;
+      if (row !== undefined) entry.bodyRow = true;
       // Shown before the commit only when the commit would store it as things stand (no purge since the fetch began).
       const show = queued !== undefined && this.index.wouldAdmit(customerId, rest, entry, epoch);
-      const committed = this.index.put(customerId, rest, entry, epoch);
+      const committed = this.index.put(customerId, rest, entry, epoch, row);
       const collected = size <= collectUpTo ? (whole ?? chunks) : undefined;
       if (show) queued(toMeta(key, entry), collected);
       const put = await committed;
@@ -511,7 +531,7 @@ export function splitKey(key: string): { customerId: string; rest: string } {
 }
 
 function toMeta(key: string, entry: IndexEntry): ObjectMeta {
-  const { file: _f, atime: _a, fullKey: _k, inline: _i, ...meta } = entry;
+  const { file: _f, atime: _a, fullKey: _k, inline: _i, bodyRow: _r, ...meta } = entry;
   return { ...meta, key };
 }
 

@@ -10,6 +10,9 @@
  *   transaction as the entries, so totals stay exact whichever process writes. `epoch`
  *   changes when the customer is deleted: a put that began before loses.
  * - `.lru`: [customerId, lastAccess, file] -> index key, the eviction order.
+ * - `.bodies`: [customerId, file] -> the body, for bodies above INLINE_BODY_MAX up to
+ *   INDEX_BODY_MAX (see there): written and removed in the same write transactions as
+ *   their entries, so a body row never outlives its entry nor an entry its row.
  * - `.system`: small coordination records (who runs start-up recovery, the purge lurker).
  * - the purge records (`.bans`, `.bans-retired`, `.purge-ids`) live in this environment
  *   too, so that a purge's record and the removals it makes commit together; purge.index.ts
@@ -31,6 +34,8 @@ export interface IndexEntry extends Omit<ObjectMeta, 'key'> {
   file: string;
   /** The body itself, for bodies up to INLINE_BODY_MAX bytes (see hasBodyFile). */
   inline?: Uint8Array;
+  /** The body is the `.bodies` row [customerId, file] (bodies up to INDEX_BODY_MAX; see hasBodyFile). */
+  bodyRow?: true;
   /** Last access, ms since the epoch (updated lazily, in batches). */
   atime: number;
   /** The full index key, kept only when the stored key had to be shortened. */
@@ -46,9 +51,21 @@ export interface IndexEntry extends Omit<ObjectMeta, 'key'> {
  */
 export const INLINE_BODY_MAX = 8 * 1024;
 
-/** Whether the entry's body is a file of its own (not empty, not inline). */
-export function hasBodyFile(entry: Pick<IndexEntry, 'size' | 'inline'>): boolean {
-  return entry.size > 0 && entry.inline === undefined;
+/**
+ * Bodies above INLINE_BODY_MAX up to this size are rows of the index's `.bodies` table
+ * (keyed [customerId, file], put in the entry's own write transaction) instead of files:
+ * creating, renaming and later unlinking a file costs more CPU than the bytes themselves
+ * at these sizes, and a varying amount of it on a shared VM's file system (see
+ * docs/BENCHMARKS.md, "Bodies up to 256 KiB in the index"). A table of their own keeps
+ * entries small, so scans (purges, eviction, recovery) never read bodies. Larger bodies
+ * stream to files as they arrive, so an edge holds at most this much of a miss's body in
+ * memory before it is stored.
+ */
+export const INDEX_BODY_MAX = 256 * 1024;
+
+/** Whether the entry's body is a file of its own (not empty, not inline, not a `.bodies` row). */
+export function hasBodyFile(entry: Pick<IndexEntry, 'size' | 'inline' | 'bodyRow'>): boolean {
+  return entry.size > 0 && entry.inline === undefined && entry.bodyRow !== true;
 }
 
 export interface Account {
@@ -99,6 +116,8 @@ interface QueuedPut {
   rest: string;
   entry: IndexEntry;
   epoch: number;
+  /** The body, for an entry with bodyRow. */
+  body: Buffer | undefined;
   resolve: (outcome: StoredPut | false) => void;
   reject: (err: unknown) => void;
 }
@@ -119,6 +138,7 @@ export class MetadataIndex {
   readonly #accounts: Database<Account, string>;
   readonly #lru: Database<LruValue, [string, number, string]>;
   readonly #system: Database<Record<string, unknown>, string>;
+  readonly #bodies: Database<Buffer, [string, string]>;
   #admit: PutAdmission | undefined;
   /** Puts waiting for the batch being committed (see put). */
   #queuedPuts: QueuedPut[] = [];
@@ -139,6 +159,7 @@ export class MetadataIndex {
     this.#accounts = this.#env.openDB({ name: '.accounts', encoding: 'msgpack' });
     this.#lru = this.#env.openDB({ name: '.lru', encoding: 'msgpack' });
     this.#system = this.#env.openDB({ name: '.system', encoding: 'msgpack' });
+    this.#bodies = this.#env.openDB({ name: '.bodies', encoding: 'binary' });
   }
 
   /**
@@ -172,6 +193,11 @@ export class MetadataIndex {
     return entry;
   }
 
+  /** The body of an entry with bodyRow (a copy), or undefined when its row is gone (the entry was replaced or removed since it was read). */
+  body(customerId: string, file: string): Buffer | undefined {
+    return this.#bodies.get([customerId, file]);
+  }
+
   account(customerId: string): Account {
     return this.#accounts.get(customerId) ?? { bytes: 0, objects: 0, epoch: 0 };
   }
@@ -203,9 +229,10 @@ export class MetadataIndex {
    * Any other write of this process sends the waiting puts first (#putsFirst): writes
    * commit in the order made.
    */
-  put(customerId: string, rest: string, entry: IndexEntry, epoch: number): Promise<StoredPut | false> {
+  put(customerId: string, rest: string, entry: IndexEntry, epoch: number, body?: Buffer): Promise<StoredPut | false> {
+    if ((body !== undefined) !== (entry.bodyRow === true)) throw new Error('a body goes with an entry marked bodyRow, and only there');
     return new Promise((resolve, reject) => {
-      this.#queuedPuts.push({ customerId, rest, entry, epoch, resolve, reject });
+      this.#queuedPuts.push({ customerId, rest, entry, epoch, body, resolve, reject });
       this.#scheduleCommit();
     });
   }
@@ -275,7 +302,7 @@ export class MetadataIndex {
     return this.#admit === undefined || this.#admit(customerId, rest, entry);
   }
 
-  #putInTxn({ customerId, rest, entry, epoch }: QueuedPut, accounts: TxnAccounts): StoredPut | false {
+  #putInTxn({ customerId, rest, entry, epoch, body }: QueuedPut, accounts: TxnAccounts): StoredPut | false {
     const db = this.#db(customerId);
     const k = indexKey(rest);
     const value: IndexEntry = k === rest ? entry : { ...entry, fullKey: rest };
@@ -284,6 +311,8 @@ export class MetadataIndex {
     if (!this.wouldAdmit(customerId, rest, value, epoch, account)) return false;
     const old = db.get(k);
     void db.put(k, value);
+    if (body !== undefined) void this.#bodies.put([customerId, value.file], body);
+    if (old?.bodyRow === true) void this.#bodies.remove([customerId, old.file]);
     if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
     void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
     const totals = accounts.adjust(customerId, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
@@ -344,6 +373,7 @@ export class MetadataIndex {
     const old = db.get(k);
     if (old === undefined || (expectFile !== undefined && old.file !== expectFile)) return undefined;
     void db.remove(k);
+    if (old.bodyRow === true) void this.#bodies.remove([customerId, old.file]);
     void this.#lru.remove([customerId, old.atime, old.file]);
     accounts.adjust(customerId, -old.size, -1);
     return old;
@@ -359,6 +389,10 @@ export class MetadataIndex {
       for (const { key } of this.#lru.getRange({ start: [customerId] })) {
         if (key[0] !== customerId) break;
         void this.#lru.remove(key);
+      }
+      for (const key of this.#bodies.getKeys({ start: [customerId] })) {
+        if (key[0] !== customerId) break;
+        void this.#bodies.remove(key);
       }
       void this.#accounts.put(customerId, { bytes: 0, objects: 0, epoch: account.epoch + 1 });
       const total = this.total();
