@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { INLINE_BODY_MAX } from '../../src/edge/cache/metadata.index';
+import { INDEX_BODY_MAX } from '../../src/edge/cache/metadata.index';
 import { startEdge, type EdgeHandle } from '../../src/edge/server';
 import { createStaticCustomerFeed } from '../../src/edge/sync/static-feed';
 import { customer, edgeConfig, eventually, silentLogger, startScriptedOrigin, tempDir, type ScriptedOrigin } from './edge.harness';
@@ -84,8 +84,8 @@ before(async () => {
   await writeFile(path.join(root.dir, 'secret.txt'), 'TOP-SECRET-CONTENT');
   origin = await startScriptedOrigin((req, res, body) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' });
-    // Padded past the inline limit: every stored body is a file, so the path tricks below are checked against real files.
-    res.end(`origin saw ${req.method} ${req.url} ${body.length}\n${'.'.repeat(INLINE_BODY_MAX)}`);
+    // Padded past the index limit: every stored body is a file, so the path tricks below are checked against real files.
+    res.end(`origin saw ${req.method} ${req.url} ${body.length}\n${'.'.repeat(INDEX_BODY_MAX)}`);
   });
   edge = await startEdge(
     edgeConfig(dataDir, { CDN_EDGE_MAX_BODY_BYTES: '1000', CDN_EDGE_MAX_HEADER_BYTES: '12288', CDN_EDGE_CLIENT_TIMEOUT_MS: '600', CDN_EDGE_KEEPALIVE_TIMEOUT_MS: '300' }),
