@@ -123,6 +123,14 @@ export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
   // Not on a shield's hop: the asking edge stores the answer as the origin's, and applies them for its client.
   if (tx.decision !== undefined && tx.hop === undefined) headers = ruledResponseHeaders(headers, tx.decision);
   const res = tx.res;
+  const whole = tx.wholeBody;
+  if (whole !== undefined) {
+    if (tx.clientGone) return 'done';
+    writeHead(res, tx.status, headers);
+    res.end(whole);
+    tx.bytes += whole.length;
+    return 'done';
+  }
   let body: Readable | undefined = tx.body;
   if (tx.fromStore && body === undefined) {
     const stored = tx.stored!;

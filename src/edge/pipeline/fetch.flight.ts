@@ -163,6 +163,8 @@ export class Flight {
   /** Settles when this process can read the stored object (see PutOptions.readable), or the put has settled. */
   #readable: Promise<unknown> = Promise.resolve();
   #body: Readable | undefined;
+  /** Clients waiting in whole(): told at the body's end (with it) or its failure (undefined). */
+  #wholeWaiters: Array<(body: Buffer | undefined) => void> = [];
 
   constructor(req: FlightRequest, ctx: FlightContext, unregister: () => void, shared: boolean) {
     this.req = req;
@@ -220,6 +222,28 @@ export class Flight {
     if (this.#state === 'ended') sub.end();
     else this.#subs.add(sub);
     return sub;
+  }
+
+  /**
+   * The shared body in one buffer, when it has ended and this process can read the stored
+   * object (as join()'s streams end then); undefined when the fetch failed or the body is past
+   * replay. For small bodies (fetch.step.ts WHOLE_BODY_MAX): one write to the client, no stream.
+   */
+  whole(): Promise<Buffer | undefined> {
+    if (this.#state === 'failed' || !this.#replayable) return Promise.resolve(undefined);
+    if (this.#state === 'ended') return Promise.resolve(this.#joined());
+    return new Promise((resolve) => this.#wholeWaiters.push(resolve));
+  }
+
+  #joined(): Buffer {
+    return this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#chunkBytes);
+  }
+
+  #settleWhole(body: Buffer | undefined): void {
+    const waiters = this.#wholeWaiters;
+    if (waiters.length === 0) return;
+    this.#wholeWaiters = [];
+    for (const waiter of waiters) waiter(body);
   }
 
   async #run(): Promise<FlightResult> {
@@ -476,6 +500,7 @@ export class Flight {
         this.#held = undefined;
         this.#unregister();
         for (const sub of this.#subs) sub.end();
+        this.#settleWhole(this.#replayable ? this.#joined() : undefined);
         if (!this.#replayable) this.#chunks = [];
       });
     });
@@ -516,6 +541,7 @@ export class Flight {
     this.#chunks = [];
     this.#storeIn?.destroy(err);
     for (const sub of this.#subs) sub.destroy(err);
+    this.#settleWhole(undefined);
   }
 
   #abandon(): void {

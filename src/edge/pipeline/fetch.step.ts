@@ -28,6 +28,14 @@ import type { ClientRequest, EdgeTransaction, PipelineContext, StepName } from '
 /** How often one request may look up or join again before it goes to the origin alone. */
 const MAX_RETRIES = 2;
 
+/**
+ * A shared body of at most this many bytes (by its Content-Length) reaches its clients whole,
+ * in one write after it has arrived, instead of streaming through a stream of its own to each
+ * (Flight.whole): at these sizes the streams cost more than the wait for the rest of a body
+ * that is usually already in hand. Docs: docs/BENCHMARKS.md "Small misses answered whole".
+ */
+export const WHOLE_BODY_MAX = 16 * 1024;
+
 /** RFC 9110 §9.2.1: safe methods never invalidate. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -85,6 +93,17 @@ async function collapsedFetch(tx: EdgeTransaction, ctx: PipelineContext): Promis
       if (leader && tx.recode !== undefined && 'encode' in tx.recode) warmCopy(tx, ctx, flight, result.variant, tx.recode.encode);
       if (!planAnswer(tx)) {
         ticket.leave(false);
+        return 'deliver';
+      }
+      if (result.length !== undefined && result.length <= WHOLE_BODY_MAX && tx.ranges === undefined && tx.recode === undefined) {
+        const whole = await flight.whole();
+        ticket.leave(false);
+        if (whole === undefined || tx.clientGone) {
+          // The origin's body failed: the client's connection closes, never a short body that looks whole.
+          if (!tx.clientGone) tx.res.destroy();
+          return 'done';
+        }
+        tx.wholeBody = whole;
         return 'deliver';
       }
       const body = flight.join(ticket);

@@ -142,6 +142,8 @@ export class EdgeTransaction {
   status = 200;
   headers: StoredHeaders = {};
   body: Readable | undefined;
+  /** Or the whole body in one buffer (a small miss's, fetch.step.ts): one write, no stream. */
+  wholeBody: Buffer | undefined;
   bytes = 0;
 
   /**
