@@ -8,7 +8,8 @@
  * (storable and fresh). Anything else (private, no-store, Set-Cookie, 5xx, Vary for other
  * values) goes to the leader alone; each follower then asks the origin itself.
  *
- * A shared body streams to every waiter as it arrives and into the store. Chunks are kept
+ * A shared body streams to every waiter as it arrives and into the store (a small one reaches
+ * its waiters whole instead: whole(), fetch.step.ts WHOLE_BODY_MAX). Chunks are kept
  * for replay up to REPLAY_MAX_BYTES so late joiners get the whole body; past that a late
  * joiner waits for the store and reads the stored object. The slowest of the store and
  * the clients (each allowed CLIENT_BUFFER_BYTES of backlog) sets the pace. The last chunk
