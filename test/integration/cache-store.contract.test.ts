@@ -52,6 +52,19 @@ const A = (p: string): string => cacheKey('customer-a', p, '');
 
 for (const subject of subjects) {
   describe(`CacheStore contract: ${subject.name}`, () => {
+    test('a body already complete, as the parts it arrived in, is stored as a streamed one is; over the limit it is too_large', async () => {
+      await withStore(subject, async (store, reopen) => {
+        const parts = [Buffer.from('hello '), Buffer.alloc(20_000, 'p'), Buffer.from('world')];
+        assert.equal(await store.put(A('/parts'), meta(), parts), 'stored');
+        assert.equal(await readAll((await store.get(A('/parts')))!), Buffer.concat(parts).toString());
+        assert.equal(await store.put(A('/empty'), meta(), []), 'stored');
+        assert.equal((await store.get(A('/empty')))?.meta.size, 0);
+        assert.equal(await store.put(A('/huge'), meta(), [Buffer.alloc(64 * 1024 + 1)]), 'too_large');
+        assert.equal(await store.get(A('/huge')), undefined);
+        if (subject.persistent) assert.equal(await readAll((await (await reopen()).get(A('/parts')))!), Buffer.concat(parts).toString());
+      });
+    });
+
     test('put then get returns the body and every metadata field (policy, vary, tags)', async () => {
       await withStore(subject, async (store) => {
         const m = meta();

@@ -88,6 +88,14 @@ export interface PutOptions {
   readable?: () => void;
 }
 
+/** A body to store: a stream, or one already complete as the parts it arrived in (no stream needed). */
+export type PutBody = Readable | readonly Buffer[];
+
+/** Stops a streamed body a store gives up on (a complete one has nothing to stop). */
+export function dropBody(body: PutBody): void {
+  if (!Array.isArray(body)) (body as Readable).destroy();
+}
+
 export interface CacheStore {
   get(key: string): Promise<StoredObject | undefined>;
   /**
@@ -95,7 +103,7 @@ export interface CacheStore {
    * stays within the size limit; a failing or aborted body stores nothing. Never rejects
    * for a body problem (that is the outcome).
    */
-  put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable, options?: PutOptions): Promise<PutOutcome>;
+  put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: PutBody, options?: PutOptions): Promise<PutOutcome>;
   /**
    * Replaces the metadata of a stored object and keeps its body (a 304 revalidation
    * refreshes headers and freshness). Returns false when the object is gone.

@@ -26,7 +26,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
+import { dropBody, type CacheStats, type CacheStore, type ObjectMeta, type PutBody, type PutOutcome, type StoredObject } from './cache-store.port';
 import { capacityVictims, quotaVictims, type EvictionVictim } from './disk.eviction';
 import { recoverDisk, type RecoveryReport } from './disk.recovery';
 import { hasBodyFile, INDEX_BODY_MAX, INLINE_BODY_MAX, MetadataIndex, type IndexEntry } from './metadata.index';
@@ -206,7 +206,7 @@ export class DiskTier implements CacheStore {
     return undefined;
   }
 
-  async put(key: string, meta: Meta, body: Readable): Promise<PutOutcome> {
+  async put(key: string, meta: Meta, body: PutBody): Promise<PutOutcome> {
     return (await this.store(key, meta, body, 0)).outcome;
   }
 
@@ -216,7 +216,7 @@ export class DiskTier implements CacheStore {
    * body complete, its file in place, and no purge or drop since the fetch began), with the
    * body when collected; the result still says whether the commit stored it.
    */
-  async store(key: string, meta: Meta, body: Readable, collectUpTo: number, queued?: (meta: ObjectMeta, body: Buffer | Buffer[] | undefined) => void): Promise<PutResult> {
+  async store(key: string, meta: Meta, body: PutBody, collectUpTo: number, queued?: (meta: ObjectMeta, body: Buffer | Buffer[] | undefined) => void): Promise<PutResult> {
     const { customerId, rest } = splitKey(key);
     const epoch = this.index.account(customerId).epoch;
     // Named when a file is needed: a body in the index takes a write id only (no hash, no file).
@@ -302,7 +302,7 @@ export class DiskTier implements CacheStore {
       if (fh !== undefined) await fh.close().catch(() => {});
       if (final !== '') await unlink(renamed ? final : tmp).catch(() => {});
       // Never leave the other reader of a teed body waiting on us.
-      body.destroy();
+      dropBody(body);
       if (!isAbort(err)) this.#onError(err, 'store object');
       return { outcome: 'aborted' };
     }

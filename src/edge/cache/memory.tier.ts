@@ -11,7 +11,7 @@
  */
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
-import type { CacheStats, CacheStore, ObjectMeta, PutOutcome, StoredObject } from './cache-store.port';
+import { dropBody, type CacheStats, type CacheStore, type ObjectMeta, type PutBody, type PutOutcome, type StoredObject } from './cache-store.port';
 import { customerOfKey } from './cache-key';
 
 export interface MemoryTierOptions {
@@ -177,7 +177,7 @@ export class MemoryTier implements CacheStore {
     return this.hit(key);
   }
 
-  async put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: Readable): Promise<PutOutcome> {
+  async put(key: string, meta: Omit<ObjectMeta, 'size' | 'key'>, body: PutBody): Promise<PutOutcome> {
     const chunks: Buffer[] = [];
     let size = 0;
     try {
@@ -187,7 +187,7 @@ export class MemoryTier implements CacheStore {
         else chunks.length = 0; // keep draining: the client still gets the body
       }
     } catch {
-      body.destroy();
+      dropBody(body);
       return 'aborted';
     }
     if (size > this.maxObjectBytes) return 'too_large';

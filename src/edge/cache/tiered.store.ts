@@ -16,7 +16,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { PurgeCapable, PurgeTarget } from '../purge/purge-index.port';
-import type { CacheStats, CacheStore, ObjectMeta, PutOptions, PutOutcome, StoredObject } from './cache-store.port';
+import type { CacheStats, CacheStore, ObjectMeta, PutBody, PutOptions, PutOutcome, StoredObject } from './cache-store.port';
 import type { DiskTier } from './disk.tier';
 import type { MemoryTier } from './memory.tier';
 import { MemoryObject } from './memory.tier';
@@ -47,7 +47,7 @@ export class TieredStore implements CacheStore, PurgeCapable {
     return new MemoryObject({ meta: found.meta, body });
   }
 
-  async put(key: string, meta: Meta, body: Readable, options?: PutOptions): Promise<PutOutcome> {
+  async put(key: string, meta: Meta, body: PutBody, options?: PutOptions): Promise<PutOutcome> {
     // A body small enough for memory is held there while its index entry waits for its batch's
     // commit, so this process already answers with it; a commit that refuses it takes it out again.
     let early: ObjectMeta | undefined;

@@ -20,7 +20,6 @@
  * identity is stored as an empty "useless" marker, so that body is never compressed again.
  */
 import { promisify } from 'node:util';
-import { Readable } from 'node:stream';
 import { brotliCompress, constants as zlib, gzip, type BrotliOptions, type ZlibOptions } from 'node:zlib';
 import type { Logger } from '../../obs/logger.factory';
 import { encodedKey } from '../cache/cache-key';
@@ -137,7 +136,7 @@ export class EncodedVariants {
       const useless = encoded.length >= body.length;
       this.#deps.meter.encoded(coding, (performance.now() - started) / 1000);
       const meta = copyMeta(identity.meta, coding, from, useless, this.#deps.clock.now());
-      const outcome = await this.#deps.store.put(key, meta, Readable.from(useless ? [] : [encoded]));
+      const outcome = await this.#deps.store.put(key, meta, useless ? [] : [encoded]);
       stored = outcome === 'stored';
       return useless ? 'useless' : { meta: { ...meta, key, size: encoded.length }, body: encoded };
     } finally {

@@ -54,6 +54,12 @@ import { askOrigin, customerSlot, discardBody, holdUntilRead, type OriginOutcome
 export { discardBody } from './origin.request';
 
 export const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * A body whose Content-Length is at most this goes to the store in one call once complete, as
+ * the parts kept for replay, instead of through a stream of its own (the disk keeps bodies up
+ * to this size in its index, written whole anyway: INDEX_BODY_MAX).
+ */
+const STORE_WHOLE_MAX = 256 * 1024;
 const CLIENT_BUFFER_BYTES = 1024 * 1024;
 
 export interface FlightRequest {
@@ -161,6 +167,8 @@ export class Flight {
   #held: Buffer | undefined;
   readonly #subs = new Set<PassThrough>();
   #storeIn: PassThrough | undefined;
+  /** Set while a body stored whole (STORE_WHOLE_MAX) waits for its end: hands it to the store, or undefined when it failed. */
+  #storeWhole: ((parts: readonly Buffer[] | undefined) => void) | undefined;
   /** Settles when this process can read the stored object (see PutOptions.readable), or the put has settled. */
   #readable: Promise<unknown> = Promise.resolve();
   #body: Readable | undefined;
@@ -443,7 +451,7 @@ export class Flight {
     }
     if (epoch !== undefined) return epoch;
     epoch = newVaryEpoch();
-    const put = store.put(this.req.key, { status: 200, headers: {}, storedAt: now, fetchedAt, ttl, policy: { epoch }, vary: names }, Readable.from([]));
+    const put = store.put(this.req.key, { status: 200, headers: {}, storedAt: now, fetchedAt, ttl, policy: { epoch }, vary: names }, []);
     this.stored = put;
     await put;
     return epoch;
@@ -461,7 +469,20 @@ export class Flight {
     const store = this.#ctx.store;
     this.#state = 'streaming';
     this.#body = body;
-    if (length === undefined || length <= this.#ctx.maxObjectBytes) {
+    if (length !== undefined && length <= STORE_WHOLE_MAX && length <= this.#ctx.maxObjectBytes) {
+      let readable!: () => void;
+      const early = new Promise<void>((resolve) => (readable = resolve));
+      this.stored = new Promise<PutOutcome>((resolve) => {
+        this.#storeWhole = (parts) => {
+          this.#storeWhole = undefined;
+          resolve(parts === undefined ? 'aborted' : store.put(objectKey, meta, parts, { readable }));
+        };
+      }).then((outcome) => {
+        if (outcome !== 'stored') this.#ctx.logger.debug({ customer: this.req.customer.id, outcome }, 'object not stored');
+        return outcome;
+      });
+      this.#readable = Promise.race([early, this.stored]);
+    } else if (length === undefined || length <= this.#ctx.maxObjectBytes) {
       const storeIn = new PassThrough();
       this.#storeIn = storeIn;
       storeIn.on('drain', () => this.#resumeIfClear());
@@ -493,6 +514,8 @@ export class Flight {
     });
     body.once('end', () => {
       this.#storeIn?.end();
+      // Every part is still kept for replay (STORE_WHOLE_MAX is far below REPLAY_MAX_BYTES).
+      this.#storeWhole?.(this.#replayable ? this.#chunks.slice() : undefined);
       void this.#readable.then(() => {
         if (this.#state !== 'streaming') return;
         this.#state = 'ended';
@@ -541,6 +564,7 @@ export class Flight {
     this.#unregister();
     this.#chunks = [];
     this.#storeIn?.destroy(err);
+    this.#storeWhole?.(undefined);
     for (const sub of this.#subs) sub.destroy(err);
     this.#settleWhole(undefined);
   }
