@@ -143,3 +143,31 @@ test('the last client leaving while a small body arrives abandons the fetch: the
     await env.cleanup();
   }
 });
+
+test('clients of one small body that want it whole and clients that want ranges of it each get theirs from one origin request', async () => {
+  const body = Array.from({ length: 1_000 }, (_, i) => String(i).padStart(10, '-')).join('');
+  const env = await rfcEdge((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.length });
+    res.write(body.slice(0, 4_000));
+    setTimeout(() => res.end(body.slice(4_000)), 200);
+  });
+  try {
+    const [whole1, range1, whole2, range2] = await Promise.all([
+      env.get('/mixed'),
+      env.get('/mixed', { headers: { range: 'bytes=0-9' } }),
+      env.get('/mixed'),
+      env.get('/mixed', { headers: { range: 'bytes=9990-9999' } }),
+    ]);
+    assert.equal(env.hits('/mixed'), 1);
+    for (const r of [whole1, whole2]) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body, body);
+    }
+    assert.equal(range1.status, 206);
+    assert.equal(range1.body, body.slice(0, 10));
+    assert.equal(range2.status, 206);
+    assert.equal(range2.body, body.slice(9_990));
+  } finally {
+    await env.cleanup();
+  }
+});

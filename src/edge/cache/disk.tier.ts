@@ -173,9 +173,8 @@ export class DiskTier implements CacheStore {
     if (entry.bodyRow === true) {
       const body = this.index.body(customerId, entry.file);
       if (body !== undefined && body.length === entry.size) return { meta, body };
-      // Entry and row are written and removed together, and read here from one snapshot:
-      // a broken index. Forget the entry (if still this write), refetch.
-      this.#onError(new Error(`index entry without its body row (${customerId}, ${entry.file})`), 'read cached object');
+      // Entry and row are written and removed together: the entry was replaced or removed
+      // since it was read (or the index is broken). Forget it if it is still this write; refetch.
       this.#track(this.#removeEntry(customerId, rest, entry.file));
       return undefined;
     }

@@ -174,6 +174,7 @@ export class Flight {
   #body: Readable | undefined;
   /** Clients waiting in whole(): told at the body's end (with it) or its failure (undefined). */
   #wholeWaiters: Array<(body: Buffer | undefined) => void> = [];
+  #wholeBody: Buffer | undefined;
 
   constructor(req: FlightRequest, ctx: FlightContext, unregister: () => void, shared: boolean) {
     this.req = req;
@@ -244,15 +245,19 @@ export class Flight {
     return new Promise((resolve) => this.#wholeWaiters.push(resolve));
   }
 
+  /** The kept parts joined, once (every client of whole() gets the same buffer; join() still replays the parts). */
   #joined(): Buffer {
-    return this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#chunkBytes);
+    this.#wholeBody ??= this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#chunkBytes);
+    return this.#wholeBody;
   }
 
-  #settleWhole(body: Buffer | undefined): void {
+  /** Tells the clients waiting in whole(); the body is joined only when someone waits. */
+  #settleWhole(body: () => Buffer | undefined): void {
     const waiters = this.#wholeWaiters;
     if (waiters.length === 0) return;
     this.#wholeWaiters = [];
-    for (const waiter of waiters) waiter(body);
+    const whole = body();
+    for (const waiter of waiters) waiter(whole);
   }
 
   async #run(): Promise<FlightResult> {
@@ -524,7 +529,7 @@ export class Flight {
         this.#held = undefined;
         this.#unregister();
         for (const sub of this.#subs) sub.end();
-        this.#settleWhole(this.#replayable ? this.#joined() : undefined);
+        this.#settleWhole(() => (this.#replayable ? this.#joined() : undefined));
         if (!this.#replayable) this.#chunks = [];
       });
     });
@@ -566,7 +571,7 @@ export class Flight {
     this.#storeIn?.destroy(err);
     this.#storeWhole?.(undefined);
     for (const sub of this.#subs) sub.destroy(err);
-    this.#settleWhole(undefined);
+    this.#settleWhole(() => undefined);
   }
 
   #abandon(): void {
