@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
@@ -345,12 +345,36 @@ export function cacheableOrigin(): Promise<ScriptedOrigin> {
 }
 
 /** A port where nothing listens. */
+/**
+ * A loopback port nothing listens on, and nothing started with port 0 will take later: one
+ * below the kernel's range for ephemeral ports (what port 0 hands out), free when checked. A
+ * port from that range, freed again, went to the next server a test started (an edge's admin
+ * port once answered for a "dead" origin). Falls back to a freed ephemeral port only when the
+ * range starts too low to leave room.
+ */
 export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '')).trim().split(/\s+/).map(Number);
+  const below = low !== undefined && Number.isInteger(low) && low > 20_000 ? low : undefined;
+  for (let attempt = 0; below !== undefined && attempt < 50; attempt += 1) {
+    const port = 10_000 + Math.floor(Math.random() * (below - 10_000));
+    if ((await listenOnce(port)) !== undefined) return port;
+  }
+  const port = await listenOnce(0);
+  if (port === undefined) throw new Error('no free loopback port');
   return port;
+}
+
+/** Listens on `port` (0: any) and closes again; the port, or undefined when it was taken. */
+async function listenOnce(port: number): Promise<number | undefined> {
+  const server = createServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (!bound) return undefined;
+  const { port: got } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return got;
 }
 
 export class ManualClock implements Clock {
