@@ -195,7 +195,7 @@ test('a small body lives in its index entry: no file, served after a restart, ev
     await first.put(A('/file'), meta(), body(['f'.repeat(INDEX_BODY_MAX + 1)]));
     assert.equal(first.index.get('customer-a', '/inline?')?.inline?.length, INLINE_BODY_MAX);
     const file = first.index.get('customer-a', '/file?');
-    assert.ok(file !== undefined && file.inline === undefined && file.bodyRow === undefined, 'one byte over the index limit: a file');
+    assert.ok(file !== undefined && file.inline === undefined && file.bodyParts === undefined, 'one byte over the index limit: a file');
     assert.equal((await objectFiles(tmp.dir)).length, 1);
     await first.close();
 
@@ -243,10 +243,10 @@ test('a body above the inline limit, up to the index limit, is a row of the body
     await first.put(A('/mid'), meta(), body([mid]));
     await first.put(B('/mid'), meta(), body([mid]));
     const bigEntry = first.index.get('customer-a', '/big?')!;
-    assert.equal(bigEntry.bodyRow, true);
+    assert.equal(bigEntry.bodyParts, 3, 'in the three parts it arrived in');
     assert.equal(bigEntry.inline, undefined, 'the body is not in the entry: scans never read it');
-    assert.equal(first.index.body('customer-a', bigEntry.file)?.equals(big), true);
-    assert.equal(first.index.get('customer-a', '/mid?')?.bodyRow, true, 'one byte over the inline limit: a row');
+    assert.equal(first.index.body('customer-a', bigEntry)?.equals(big), true);
+    assert.equal(first.index.get('customer-a', '/mid?')?.bodyParts, 1, 'one byte over the inline limit: a row');
     assert.deepEqual(await objectFiles(tmp.dir), [], 'no file for a body in the index');
     await first.close();
 
@@ -254,19 +254,19 @@ test('a body above the inline limit, up to the index limit, is a row of the body
     const store = new DiskTier({ dir: tmp.dir, maxObjectBytes: 1024 * 1024, quotaOf, orphanGraceMs: 0, onEvict: (c, cause) => evicted.push(`${c}:${cause}`) });
     const rowOf = (customerId: string, rest: string): Buffer | undefined => {
       const entry = store.index.get(customerId, rest);
-      return entry === undefined ? undefined : store.index.body(customerId, entry.file);
+      return entry === undefined ? undefined : store.index.body(customerId, entry);
     };
     try {
       assert.deepEqual(await store.recovered, { skipped: false, brokenEntries: 0, orphans: 0, tempFiles: 0, trash: 0 }, 'a row is no orphan, and its entry is not broken');
       const got = await store.get(A('/big'));
       assert.equal(got?.meta.size, INDEX_BODY_MAX);
       assert.equal(await readAll(got!), big.toString());
-      assert.equal((got!.meta as unknown as Record<string, unknown>).bodyRow, undefined, 'the layout is not part of the metadata');
+      assert.equal((got!.meta as unknown as Record<string, unknown>).bodyParts, undefined, 'the layout is not part of the metadata');
 
       // Replaced by a body too large for the index: a file, and the old row is gone.
       await store.put(A('/big'), meta(), body([Buffer.alloc(INDEX_BODY_MAX + 1, 'F')]));
       await store.idle();
-      assert.equal(store.index.body('customer-a', bigEntry.file), undefined, 'the replaced row went with its entry');
+      assert.equal(store.index.body('customer-a', bigEntry), undefined, 'the replaced row went with its entry');
       assert.equal((await objectFiles(tmp.dir)).length, 1);
       // Replaced by a file-less body the other way round: the file goes.
       await store.put(A('/big'), meta(), body([mid]));
@@ -277,7 +277,7 @@ test('a body above the inline limit, up to the index limit, is a row of the body
       // Deleted (a purge's removal goes the same way): the row goes.
       const midA = store.index.get('customer-a', '/mid?')!;
       await store.delete(A('/mid'));
-      assert.equal(store.index.body('customer-a', midA.file), undefined);
+      assert.equal(store.index.body('customer-a', midA), undefined);
 
       // Evicted over a quota: the least recently used object's row goes.
       const C = (p: string): string => cacheKey('customer-c', p, '');
@@ -288,7 +288,7 @@ test('a body above the inline limit, up to the index limit, is a row of the body
       await store.idle();
       assert.deepEqual(evicted, ['customer-c:quota']);
       assert.equal(store.index.get('customer-c', '/old?'), undefined);
-      assert.equal(store.index.body('customer-c', old.file), undefined);
+      assert.equal(store.index.body('customer-c', old), undefined);
       assert.equal(rowOf('customer-c', '/new?')?.equals(big), true);
 
       // A customer's cache dropped: its rows go, another customer's stay.
@@ -296,10 +296,12 @@ test('a body above the inline limit, up to the index limit, is a row of the body
       const newC = store.index.get('customer-c', '/new?')!;
       await store.deleteCustomer('customer-c');
       await store.deleteCustomer('customer-b');
-      assert.equal(store.index.body('customer-b', midB.file), undefined);
-      assert.equal(store.index.body('customer-c', newC.file), undefined);
+      assert.equal(store.index.body('customer-b', midB), undefined);
+      assert.equal(store.index.body('customer-c', newC), undefined);
       assert.equal(rowOf('customer-a', '/big?')?.equals(mid), true);
       assert.deepEqual(store.stats().customers, { 'customer-a': { objects: 1, bytes: mid.length } });
+      // Every part of every body gone with its entry: only the one left's single part remains.
+      assert.equal(store.index.table<Buffer, [string, string, number]>('.bodies').getKeysCount(), 1);
     } finally {
       await store.close();
     }

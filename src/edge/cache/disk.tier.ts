@@ -42,6 +42,8 @@ export const TRASH_DIR = '.trash';
  * synchronously), and the misses of small objects are most of a cold cache's work.
  */
 const SMALL_WRITE_MAX = 64 * 1024;
+/** A body for the index's body table is kept in at most this many parts (most arrive in 1–4 socket reads). */
+const MAX_BODY_PARTS = 16;
 /** Folders remembered as existing; 256 per customer, so this covers a few hundred customers' hot folders. */
 const KNOWN_DIRS_MAX = 65_536;
 
@@ -170,8 +172,8 @@ export class DiskTier implements CacheStore {
     this.touch(key);
     if (entry.size === 0) return { meta, body: Buffer.alloc(0) }; // no file for an empty body
     if (entry.inline !== undefined) return { meta, body: asBuffer(entry.inline) };
-    if (entry.bodyRow === true) {
-      const body = this.index.body(customerId, entry.file);
+    if (entry.bodyParts !== undefined) {
+      const body = this.index.body(customerId, entry);
       if (body !== undefined && body.length === entry.size) return { meta, body };
       // Entry and row are written and removed together: the entry was replaced or removed
       // since it was read (or the index is broken). Forget it if it is still this write; refetch.
@@ -270,10 +272,12 @@ export class DiskTier implements CacheStore {
         renamed = true;
       }
       // Not streamed to a file: the whole body is held, to go into the index or a file in one go.
-      const whole = !renamed && size > 0 ? (held.length === 1 ? held[0]! : Buffer.concat(held, size)) : undefined;
+      // A body for the index's body table goes in the parts it arrived in: no copy to join them.
+      // (joined when it came in more parts than MAX_BODY_PARTS: an origin dribbling bytes makes no more rows).
+      const row = !renamed && size > this.#inlineBodyMax && size <= this.#indexBodyMax ? (held.length <= MAX_BODY_PARTS ? held : [Buffer.concat(held, size)]) : undefined;
+      const whole = !renamed && size > 0 && row === undefined ? (held.length === 1 ? held[0]! : Buffer.concat(held, size)) : undefined;
       const inline = whole !== undefined && size <= this.#inlineBodyMax ? whole : undefined;
-      const row = whole !== undefined && inline === undefined && size <= this.#indexBodyMax ? whole : undefined;
-      if (whole !== undefined && inline === undefined && row === undefined) {
+      if (whole !== undefined && inline === undefined) {
         name();
         this.#writeSmall(tmp, final, whole);
         renamed = true;
@@ -281,7 +285,7 @@ export class DiskTier implements CacheStore {
       if (file === '') file = `-${writeId()}`; // in the index or empty: unique per write, never a file name
       const entry: IndexEntry = { ...withoutKey(meta), size, file, atime: Date.now() };
       if (inline !== undefined) entry.inline = inline;
-      if (row !== undefined) entry.bodyRow = true;
+      if (row !== undefined) entry.bodyParts = row.length;
       // Shown before the commit only when the commit would store it as things stand (no purge since the fetch began).
       const show = queued !== undefined && this.index.wouldAdmit(customerId, rest, entry, epoch);
       const committed = this.index.put(customerId, rest, entry, epoch, row);
@@ -530,7 +534,7 @@ export function splitKey(key: string): { customerId: string; rest: string } {
 }
 
 function toMeta(key: string, entry: IndexEntry): ObjectMeta {
-  const { file: _f, atime: _a, fullKey: _k, inline: _i, bodyRow: _r, ...meta } = entry;
+  const { file: _f, atime: _a, fullKey: _k, inline: _i, bodyParts: _p, ...meta } = entry;
   return { ...meta, key };
 }
 

@@ -10,9 +10,10 @@
  *   transaction as the entries, so totals stay exact whichever process writes. `epoch`
  *   changes when the customer is deleted: a put that began before loses.
  * - `.lru`: [customerId, lastAccess, file] -> index key, the eviction order.
- * - `.bodies`: [customerId, file] -> the body, for bodies above INLINE_BODY_MAX up to
- *   INDEX_BODY_MAX (see there): written and removed in the same write transactions as
- *   their entries, so a body row never outlives its entry nor an entry its row.
+ * - `.bodies`: [customerId, file, part] -> the body, for bodies above INLINE_BODY_MAX up to
+ *   INDEX_BODY_MAX (see there), in the parts it arrived in (no copy to join them on a miss):
+ *   written and removed in the same write transactions as their entries, so a body never
+ *   outlives its entry nor an entry its body.
  * - `.system`: small coordination records (who runs start-up recovery, the purge lurker).
  * - the purge records (`.bans`, `.bans-retired`, `.purge-ids`) live in this environment
  *   too, so that a purge's record and the removals it makes commit together; purge.index.ts
@@ -34,8 +35,8 @@ export interface IndexEntry extends Omit<ObjectMeta, 'key'> {
   file: string;
   /** The body itself, for bodies up to INLINE_BODY_MAX bytes (see hasBodyFile). */
   inline?: Uint8Array;
-  /** The body is the `.bodies` row [customerId, file] (bodies up to INDEX_BODY_MAX; see hasBodyFile). */
-  bodyRow?: true;
+  /** The body is in `.bodies`, this many parts under [customerId, file, 0…] (bodies up to INDEX_BODY_MAX; see hasBodyFile). */
+  bodyParts?: number;
   /** Last access, ms since the epoch (updated lazily, in batches). */
   atime: number;
   /** The full index key, kept only when the stored key had to be shortened. */
@@ -53,7 +54,7 @@ export const INLINE_BODY_MAX = 8 * 1024;
 
 /**
  * Bodies above INLINE_BODY_MAX up to this size are rows of the index's `.bodies` table
- * (keyed [customerId, file], put in the entry's own write transaction) instead of files:
+ * (keyed [customerId, file, part], put in the entry's own write transaction) instead of files:
  * creating, renaming and later unlinking a file costs more CPU than the bytes themselves
  * at these sizes, and a varying amount of it on a shared VM's file system (see
  * docs/BENCHMARKS.md, "Bodies up to 256 KiB in the index"). A table of their own keeps
@@ -64,8 +65,8 @@ export const INLINE_BODY_MAX = 8 * 1024;
 export const INDEX_BODY_MAX = 256 * 1024;
 
 /** Whether the entry's body is a file of its own (not empty, not inline, not a `.bodies` row). */
-export function hasBodyFile(entry: Pick<IndexEntry, 'size' | 'inline' | 'bodyRow'>): boolean {
-  return entry.size > 0 && entry.inline === undefined && entry.bodyRow !== true;
+export function hasBodyFile(entry: Pick<IndexEntry, 'size' | 'inline' | 'bodyParts'>): boolean {
+  return entry.size > 0 && entry.inline === undefined && entry.bodyParts === undefined;
 }
 
 export interface Account {
@@ -116,8 +117,8 @@ interface QueuedPut {
   rest: string;
   entry: IndexEntry;
   epoch: number;
-  /** The body, for an entry with bodyRow. */
-  body: Buffer | undefined;
+  /** The body's parts, for an entry with bodyParts. */
+  body: readonly Buffer[] | undefined;
   resolve: (outcome: StoredPut | false) => void;
   reject: (err: unknown) => void;
 }
@@ -138,7 +139,7 @@ export class MetadataIndex {
   readonly #accounts: Database<Account, string>;
   readonly #lru: Database<LruValue, [string, number, string]>;
   readonly #system: Database<Record<string, unknown>, string>;
-  readonly #bodies: Database<Buffer, [string, string]>;
+  readonly #bodies: Database<Buffer, [string, string, number] | [string]>;
   #admit: PutAdmission | undefined;
   /** Puts waiting for the batch being committed (see put). */
   #queuedPuts: QueuedPut[] = [];
@@ -193,9 +194,20 @@ export class MetadataIndex {
     return entry;
   }
 
-  /** The body of an entry with bodyRow (a copy), or undefined when its row is gone (the entry was replaced or removed since it was read). */
-  body(customerId: string, file: string): Buffer | undefined {
-    return this.#bodies.get([customerId, file]);
+  /** The body of an entry with bodyParts (a copy), or undefined when a part is gone (the entry was replaced or removed since it was read). */
+  body(customerId: string, entry: Pick<IndexEntry, 'file' | 'bodyParts' | 'size'>): Buffer | undefined {
+    const count = entry.bodyParts ?? 0;
+    const parts: Buffer[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const part = this.#bodies.get([customerId, entry.file, i]);
+      if (part === undefined) return undefined;
+      parts.push(part);
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, entry.size);
+  }
+
+  #removeBody(customerId: string, entry: IndexEntry): void {
+    for (let i = 0; i < (entry.bodyParts ?? 0); i += 1) void this.#bodies.remove([customerId, entry.file, i]);
   }
 
   account(customerId: string): Account {
@@ -229,8 +241,8 @@ export class MetadataIndex {
    * Any other write of this process sends the waiting puts first (#putsFirst): writes
    * commit in the order made.
    */
-  put(customerId: string, rest: string, entry: IndexEntry, epoch: number, body?: Buffer): Promise<StoredPut | false> {
-    if ((body !== undefined) !== (entry.bodyRow === true)) throw new Error('a body goes with an entry marked bodyRow, and only there');
+  put(customerId: string, rest: string, entry: IndexEntry, epoch: number, body?: readonly Buffer[]): Promise<StoredPut | false> {
+    if (body?.length !== entry.bodyParts) throw new Error('a body goes with an entry that counts its parts (bodyParts), and only there');
     return new Promise((resolve, reject) => {
       this.#queuedPuts.push({ customerId, rest, entry, epoch, body, resolve, reject });
       this.#scheduleCommit();
@@ -311,8 +323,8 @@ export class MetadataIndex {
     if (!this.wouldAdmit(customerId, rest, value, epoch, account)) return false;
     const old = db.get(k);
     void db.put(k, value);
-    if (body !== undefined) void this.#bodies.put([customerId, value.file], body);
-    if (old?.bodyRow === true) void this.#bodies.remove([customerId, old.file]);
+    body?.forEach((part, i) => void this.#bodies.put([customerId, value.file, i], part));
+    if (old !== undefined) this.#removeBody(customerId, old);
     if (old !== undefined) void this.#lru.remove([customerId, old.atime, old.file]);
     void this.#lru.put([customerId, value.atime, value.file], { key: k, size: value.size });
     const totals = accounts.adjust(customerId, value.size - (old?.size ?? 0), old === undefined ? 1 : 0);
@@ -373,7 +385,7 @@ export class MetadataIndex {
     const old = db.get(k);
     if (old === undefined || (expectFile !== undefined && old.file !== expectFile)) return undefined;
     void db.remove(k);
-    if (old.bodyRow === true) void this.#bodies.remove([customerId, old.file]);
+    this.#removeBody(customerId, old);
     void this.#lru.remove([customerId, old.atime, old.file]);
     accounts.adjust(customerId, -old.size, -1);
     return old;
