@@ -300,6 +300,13 @@ test('a body above the inline limit, up to the index limit, is a row of the body
       assert.equal(store.index.body('customer-c', newC), undefined);
       assert.equal(rowOf('customer-a', '/big?')?.equals(mid), true);
       assert.deepEqual(store.stats().customers, { 'customer-a': { objects: 1, bytes: mid.length } });
+      // An origin dribbling its body in many small reads makes one row, not one per read.
+      const dribbled = Array.from({ length: 1_000 }, (_, i) => Buffer.from(String(i % 10).repeat(100)));
+      await store.put(A('/dribbled'), meta(), body(dribbled));
+      const dribbledEntry = store.index.get('customer-a', '/dribbled?')!;
+      assert.equal(dribbledEntry.bodyParts, 1);
+      assert.equal(store.index.body('customer-a', dribbledEntry)?.equals(Buffer.concat(dribbled)), true);
+      await store.delete(A('/dribbled'));
       // Every part of every body gone with its entry: only the one left's single part remains.
       assert.equal(store.index.table<Buffer, [string, string, number]>('.bodies').getKeysCount(), 1);
     } finally {
