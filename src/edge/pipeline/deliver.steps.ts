@@ -123,26 +123,16 @@ export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
   // Not on a shield's hop: the asking edge stores the answer as the origin's, and applies them for its client.
   if (tx.decision !== undefined && tx.hop === undefined) headers = ruledResponseHeaders(headers, tx.decision);
   const res = tx.res;
-  const whole = tx.wholeBody;
-  if (whole !== undefined) {
-    if (tx.clientGone) return 'done';
-    writeHead(res, tx.status, headers);
-    res.end(whole);
-    tx.bytes += whole.length;
-    return 'done';
-  }
+  // A small miss's body, already whole (fetch.step.ts WHOLE_BODY_MAX): one write, no stream.
+  if (tx.wholeBody !== undefined) return sendWhole(tx, headers, tx.wholeBody);
   let body: Readable | undefined = tx.body;
   if (tx.fromStore && body === undefined) {
     const stored = tx.stored!;
     tx.stored = undefined;
     // A memory hit of a whole object: one write, no stream (the hot path).
     if (stored.body !== undefined && tx.ranges === undefined && tx.recode === undefined) {
-      if (tx.clientGone) return 'done';
-      writeHead(res, tx.status, headers);
-      res.end(stored.body);
-      tx.bytes += stored.body.length;
-      if (tx.copyOf !== undefined) ctx.metrics.compression.sent(tx.copyOf.coding, stored.body.length, tx.copyOf.identitySize);
-      return 'done';
+      if (!tx.clientGone && tx.copyOf !== undefined) ctx.metrics.compression.sent(tx.copyOf.coding, stored.body.length, tx.copyOf.identitySize);
+      return sendWhole(tx, headers, stored.body);
     }
     body = stored.openBody();
     // A whole stored encoded copy: counted as sent as it starts (its length is known).
@@ -175,6 +165,15 @@ export function deliverStep(tx: EdgeTransaction, ctx: PipelineContext): StepName
   }
   body.on('data', (chunk: Buffer) => (tx.bytes += chunk.length));
   sendBody(body, res);
+  return 'done';
+}
+
+/** Head and a body held whole, in one write (nothing for a client already gone). */
+function sendWhole(tx: EdgeTransaction, headers: StoredHeaders, body: Buffer): StepName {
+  if (tx.clientGone) return 'done';
+  writeHead(tx.res, tx.status, headers);
+  tx.res.end(body);
+  tx.bytes += body.length;
   return 'done';
 }
 

@@ -28,6 +28,7 @@ import type { CustomerConfig } from '../../core/customer.types';
 import type { Decision } from '../../core/delivery-rules.compile';
 import { cdnError, httpErrorBody, type CdnError } from '../../core/errors';
 import { variantKey } from '../cache/cache-key';
+import { INDEX_BODY_MAX } from '../cache/metadata.index';
 import type { ObjectMeta, PutOutcome, StoredHeaders } from '../cache/cache-store.port';
 import {
   createPolicy,
@@ -56,10 +57,10 @@ export { discardBody } from './origin.request';
 export const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
 /**
  * A body whose Content-Length is at most this goes to the store in one call once complete, as
- * the parts kept for replay, instead of through a stream of its own (the disk keeps bodies up
- * to this size in its index, written whole anyway: INDEX_BODY_MAX).
+ * the parts kept for replay, instead of through a stream of its own: the disk keeps bodies up
+ * to this size in its index, written in one transaction anyway.
  */
-const STORE_WHOLE_MAX = 256 * 1024;
+const STORE_WHOLE_MAX = INDEX_BODY_MAX;
 const CLIENT_BUFFER_BYTES = 1024 * 1024;
 
 export interface FlightRequest {
